@@ -1,0 +1,1 @@
+"""Sensate: a directory of sex therapists with verified credentials and referral matching."""

@@ -1,0 +1,130 @@
+"""The Litestar application factory.
+
+``create_app(settings)`` wires the Directory into the app's lifespan and dependency
+injection; routes live in controllers, one per domain. Privacy is built in here: no
+cookies for anonymous visitors, a strict Content-Security-Policy on every response, and
+an access log that records the path but never the query string.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar, get
+from litestar.config.app import AppConfig
+from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from directory.api.problems import EXCEPTION_HANDLERS
+from directory.api.therapists import MatchController, TherapistController, VocabularyController
+from directory.service import Directory
+from directory.settings import Settings
+from directory.web.pages import PageController
+
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+access_log = logging.getLogger("sensate.access")
+
+SECURITY_HEADERS = {
+    # Everything comes from this origin; no inline script, no third parties at all.
+    "content-security-policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+        "base-uri 'none'; object-src 'none'"
+    ),
+    "referrer-policy": "no-referrer",
+    "x-content-type-options": "nosniff",
+    "permissions-policy": "geolocation=(), camera=(), microphone=(), interest-cohort=()",
+    "cross-origin-opener-policy": "same-origin",
+}
+
+
+def privacy_middleware(app: ASGIApp) -> ASGIApp:
+    """Add security headers and log requests by path only (never the query text)."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        status = 0
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                present = {name.decode().lower() for name, _ in headers}
+                for name, value in SECURITY_HEADERS.items():
+                    if name not in present:
+                        headers.append((name.encode(), value.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        await app(scope, receive, send_with_headers)
+        access_log.info("%s %s %s", scope.get("method"), scope.get("path"), status)
+
+    return middleware
+
+
+@get("/healthz", tags=["health"], summary="Liveness and index status")
+async def healthz(directory: NamedDependency[Directory]) -> dict[str, Any]:
+    return {
+        "status": "ok",
+        "search": directory.settings.search,
+        "indexed": directory.index.count(),
+    }
+
+
+def create_app(settings: Settings | None = None, directory: Directory | None = None) -> Litestar:
+    """Build the app. Pass ``directory`` to share one already started (tests, benchmarks)."""
+    settings = settings or Settings.from_env()
+    owns_directory = directory is None
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        if owns_directory:
+            app.state.directory = Directory.from_settings(settings)
+            app.state.directory.start()
+        else:
+            app.state.directory = directory
+        try:
+            yield
+        finally:
+            if owns_directory:
+                app.state.directory.stop()
+
+    def provide_directory(state: State) -> Directory:
+        return state.directory  # type: ignore[no-any-return]
+
+    def configure(config: AppConfig) -> AppConfig:
+        config.middleware.insert(0, privacy_middleware)
+        return config
+
+    return Litestar(
+        route_handlers=[
+            healthz,
+            TherapistController,
+            MatchController,
+            VocabularyController,
+            PageController,
+            create_static_files_router(
+                path="/static", directories=[WEB_DIR / "static"], include_in_schema=False
+            ),
+        ],
+        dependencies={"directory": Provide(provide_directory, sync_to_thread=False)},
+        lifespan=[lifespan],
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        template_config=TemplateConfig(directory=WEB_DIR / "templates", engine=JinjaTemplateEngine),
+        openapi_config=OpenAPIConfig(title="Sensate", version="1", path="/schema"),
+        request_max_body_size=64 * 1024,
+        on_app_init=[configure],
+        debug=settings.debug,
+    )

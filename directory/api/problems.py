@@ -1,0 +1,134 @@
+"""RFC 9457 problem details for every error the API returns.
+
+Each invalid field gets its own entry in ``errors`` (``{"field": ..., "message": ...}``)
+so a client can put the message next to the right input. Unexpected exceptions become a
+500 problem without internals; bad input must never reach that branch.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from directory.index.filters import FilterError
+from directory.service import InvalidInput
+from directory.vocab import UnknownCode
+from matching.request import InvalidRequest
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+TITLES = {
+    400: "Bad request",
+    401: "Authentication required",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    412: "Precondition failed",
+    413: "Request too large",
+    415: "Unsupported media type",
+    422: "Invalid input",
+    428: "Precondition required",
+    429: "Too many requests",
+    500: "Internal server error",
+}
+
+
+def problem(
+    status: int,
+    detail: str,
+    errors: list[dict[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response[dict[str, Any]]:
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+    }
+    if errors:
+        body["errors"] = errors
+    body.update(extra)
+    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+_AT_PATH = re.compile(r"at `\$\.([^`]+)`")
+_UNKNOWN = re.compile(r"unknown field `([^`]+)`")
+
+
+def _field_of(key: str | None, message: str) -> str:
+    """The field a message is about: a query parameter name, or the body path msgspec gives."""
+    for pattern in (_AT_PATH, _UNKNOWN):
+        found = pattern.search(message)
+        if found:
+            return found.group(1).removeprefix("data.")
+    return (key or "body").removeprefix("$.")
+
+
+def on_validation_error(request: Request, exc: ValidationException) -> Response:
+    errors = []
+    for item in exc.extra or []:
+        if isinstance(item, dict):
+            message = str(item.get("message"))
+            errors.append({"field": _field_of(item.get("key"), message), "message": message})
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or str(exc.detail)
+    return problem(400, detail, errors)
+
+
+def on_invalid_input(request: Request, exc: InvalidInput) -> Response:
+    errors = [{"field": field, "message": message} for field, message in exc.errors]
+    return problem(422, str(exc), errors)
+
+
+def on_invalid_request(request: Request, exc: InvalidRequest) -> Response:
+    errors = [{"field": error.field, "message": error.message} for error in exc.errors]
+    return problem(422, str(exc), errors)
+
+
+def on_unknown_code(request: Request, exc: UnknownCode) -> Response:
+    return problem(422, str(exc), [{"field": exc.kind, "message": str(exc)}])
+
+
+def on_filter_error(request: Request, exc: FilterError) -> Response:
+    return problem(422, str(exc), [{"field": "filter", "message": str(exc)}])
+
+
+def on_http_error(request: Request, exc: HTTPException) -> Response:
+    if request.scope.get("path", "").startswith("/api/") or _wants_json(request):
+        return problem(exc.status_code, str(exc.detail), headers=exc.headers)
+    return Response(
+        f"{exc.status_code} {TITLES.get(exc.status_code, 'Error')}: {exc.detail}\n",
+        status_code=exc.status_code,
+        media_type=MediaType.TEXT,
+        headers=exc.headers,
+    )
+
+
+def on_unexpected(request: Request, exc: Exception) -> Response:
+    # Log the error class and route, never the query string (it may carry a patient's words).
+    log.exception(
+        "unhandled %s on %s %s", type(exc).__name__, request.method, request.scope.get("path")
+    )
+    return problem(HTTP_500_INTERNAL_SERVER_ERROR, "Something went wrong on our side.")
+
+
+def _wants_json(request: Request) -> bool:
+    return "json" in request.headers.get("accept", "")
+
+
+EXCEPTION_HANDLERS = {
+    ValidationException: on_validation_error,
+    InvalidInput: on_invalid_input,
+    InvalidRequest: on_invalid_request,
+    UnknownCode: on_unknown_code,
+    FilterError: on_filter_error,
+    HTTPException: on_http_error,
+    Exception: on_unexpected,
+}

@@ -1,0 +1,192 @@
+"""Public read API: search, profiles, matches, vocabulary. No key, no cookies, no logs of text."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated, Any, Literal
+
+import msgspec
+from litestar import Controller, get, post
+from litestar.di import NamedDependency
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+
+from directory.records import Point
+from directory.service import Directory, InvalidInput, SearchParams
+from directory.views import SearchResponse, TherapistProfile, profile, search_response
+from matching import Match, ReferralRequest
+
+
+def parse_id(value: str) -> str:
+    """Therapist ids are UUIDs; anything else is a malformed id (400), not a missing one."""
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise InvalidInput([("therapist_id", f"{value[:60]!r} is not a valid id")]) from None
+
+
+Codes = Annotated[list[str] | None, QueryParameter(max_items=30)]
+
+
+class TherapistController(Controller):
+    path = "/api/v1/therapists"
+    tags = ["therapists"]
+
+    @get("/", summary="Search the directory")
+    async def search(
+        self,
+        directory: NamedDependency[Directory],
+        q: Annotated[str, QueryParameter(description="Plain words, e.g. 'pain during sex'")] = "",
+        concern: Codes = None,
+        population: Codes = None,
+        language: Codes = None,
+        gender: Codes = None,
+        license_type: Codes = None,
+        insurance: FromQuery[str | None] = None,
+        max_fee: FromQuery[int | None] = None,
+        sliding_scale: FromQuery[bool | None] = None,
+        accepting: FromQuery[bool | None] = None,
+        certified: FromQuery[bool] = False,
+        zip: Annotated[str | None, QueryParameter(description="US ZIP code")] = None,
+        radius_km: FromQuery[float] = 40.0,
+        telehealth_state: Annotated[
+            str | None, QueryParameter(description="USPS state code")
+        ] = None,
+        on: Annotated[
+            dt.date | None, QueryParameter(description="Date credentials must hold")
+        ] = None,
+        sort: FromQuery[Literal["relevance", "distance", "name"]] = "relevance",
+        page: FromQuery[int] = 1,
+        per_page: FromQuery[int] = 20,
+        facet: Codes = None,
+    ) -> SearchResponse:
+        params = SearchParams(
+            q=q,
+            concerns=tuple(concern or ()),
+            populations=tuple(population or ()),
+            languages=tuple(language or ()),
+            genders=tuple(gender or ()),
+            license_types=tuple(license_type or ()),
+            insurance=insurance,
+            max_fee=max_fee,
+            sliding_scale=sliding_scale,
+            accepting=accepting,
+            certified=certified,
+            zip=zip,
+            radius_km=radius_km,
+            telehealth_state=telehealth_state.upper() if telehealth_state else None,
+            on=on,
+            sort=sort,
+            page=page,
+            per_page=per_page,
+            **({"facets": tuple(facet)} if facet is not None else {}),
+        )
+        return search_response(directory.search(params), directory.vocab)
+
+    @get("/{therapist_id:str}", summary="A therapist's full profile with credential evidence")
+    async def get_profile(
+        self,
+        directory: NamedDependency[Directory],
+        therapist_id: FromPath[str],
+        on: FromQuery[dt.date | None] = None,
+    ) -> TherapistProfile:
+        therapist = directory.therapist(parse_id(therapist_id))
+        if therapist is None or not therapist.active:
+            raise NotFoundException(f"no therapist with id {therapist_id}")
+        return profile(
+            therapist, directory.document(therapist.id), directory.vocab, on or dt.date.today()
+        )
+
+
+class MatchBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A referral request as clients send it: a ZIP instead of a point."""
+
+    concerns: list[str] = []
+    text: str = ""
+    referring_discipline: str | None = None
+    patient_zip: str | None = None
+    patient_state: str | None = None
+    delivery: Literal["telehealth", "in_person", "either"] = "either"
+    radius_km: float = 40.0
+    languages: list[str] = []
+    populations: list[str] = []
+    therapist_genders: list[str] = []
+    insurance: str | None = None
+    max_fee: int | None = None
+    sliding_scale: bool = False
+    required_certification: str | None = None
+    include_not_accepting: bool = False
+    physician_referral: bool = False
+    on: dt.date | None = None
+    limit: int = 10
+
+
+class MatchResponse(msgspec.Struct, frozen=True):
+    on: dt.date
+    patient_state: str | None
+    delivery: str
+    matches: list[Match]
+
+
+def referral_request(directory: NamedDependency[Directory], body: MatchBody) -> ReferralRequest:
+    """Resolve the ZIP (offline) and build the pure request matching works on."""
+    point: Point | None = None
+    state = body.patient_state.upper() if body.patient_state else None
+    if body.patient_zip:
+        point, zip_state = directory.place_for_zip("patient_zip", body.patient_zip)
+        state = state or zip_state
+    return ReferralRequest(
+        on=body.on or dt.date.today(),
+        concerns=tuple(body.concerns),
+        text=body.text,
+        referring_discipline=body.referring_discipline,
+        patient_point=point,
+        patient_state=state,
+        patient_zip=body.patient_zip,
+        delivery=body.delivery,
+        radius_km=body.radius_km,
+        languages=tuple(body.languages),
+        populations=tuple(body.populations),
+        therapist_genders=tuple(body.therapist_genders),
+        insurance=body.insurance,
+        max_fee=body.max_fee,
+        sliding_scale=body.sliding_scale,
+        required_certification=body.required_certification,
+        include_not_accepting=body.include_not_accepting,
+        physician_referral=body.physician_referral,
+        limit=body.limit,
+    )
+
+
+class MatchController(Controller):
+    path = "/api/v1/matches"
+    tags = ["matching"]
+
+    @post("/", summary="Ranked, explained matches for a referral", status_code=200)
+    async def create_match(
+        self, directory: NamedDependency[Directory], data: JSONBody[MatchBody]
+    ) -> MatchResponse:
+        request = referral_request(directory, data)
+        matches = directory.match(request)
+        return MatchResponse(request.on, request.patient_state, request.delivery, matches)
+
+
+class VocabularyController(Controller):
+    path = "/api/v1/vocabulary"
+    tags = ["vocabulary"]
+
+    @get("/", summary="Every code the API accepts, with labels and lay synonyms")
+    async def vocabulary(self, directory: NamedDependency[Directory]) -> dict[str, Any]:
+        return directory.vocab.as_dict()
+
+    @get("/suggest", summary="Concern suggestions for a search box")
+    async def suggest(
+        self,
+        directory: NamedDependency[Directory],
+        q: Annotated[str, QueryParameter(max_length=60)] = "",
+    ) -> list[dict[str, str]]:
+        return [
+            {"code": code, "phrase": phrase, "label": directory.vocab.concerns[code].label}
+            for code, phrase in directory.vocab.suggest(q)
+        ]

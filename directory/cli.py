@@ -1,0 +1,163 @@
+"""The `sensate` command. Each subcommand is a thin shell over the Python API."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import signal
+import sys
+import threading
+import time
+
+import click
+from rich.console import Console
+from rich.progress import Progress
+
+from directory.settings import Settings
+
+console = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    return Settings.from_env()
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log more.")
+def main(verbose: bool) -> None:
+    """Sensate: a directory of sex therapists with verified credentials."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+@main.command()
+def migrate() -> None:
+    """Create or upgrade the database schema."""
+    from directory.store import migrate as run_migrations
+
+    settings = _settings()
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    run_migrations(settings.sqlalchemy_url)
+    console.print("[green]database is up to date[/]")
+
+
+@main.command()
+@click.option(
+    "--profiles",
+    default=None,
+    type=click.IntRange(1, 1_000_000),
+    help="How many fictional profiles (default SENSATE_DEMO_PROFILES).",
+)
+@click.option("--seed", default=None, type=int, help="Random seed (same seed, same data).")
+@click.option(
+    "--as-of",
+    "as_of",
+    default=None,
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Date the demo is generated for (default today).",
+)
+@click.option("--if-empty", is_flag=True, help="Only load when the directory is empty.")
+def demo(profiles: int | None, seed: int | None, as_of: dt.datetime | None, if_empty: bool) -> None:
+    """Load a generated, clearly fictional demo directory."""
+    from directory.demo import demo_therapists
+    from directory.store import DirectoryStore, create_engine_for
+
+    settings = _settings()
+    store = DirectoryStore(create_engine_for(settings.sqlalchemy_url))
+    if if_empty and not store.is_empty():
+        console.print(f"directory already holds {store.count_therapists()} profiles; demo skipped")
+        return
+    count = profiles or settings.demo_profiles
+    therapists = demo_therapists(
+        count,
+        seed=settings.demo_seed if seed is None else seed,
+        as_of=as_of.date() if as_of else None,
+    )
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("generating and storing", total=count)
+
+        def tracked():  # type: ignore[no-untyped-def]
+            for therapist in therapists:
+                progress.advance(task)
+                yield therapist
+
+        added = store.add_therapists(tracked(), actor="cli:demo", source="demo generator")
+    console.print(f"[green]added {added} fictional profiles[/]")
+
+
+@main.command()
+@click.option("--verify", is_flag=True, help="Report differences between store and index.")
+def reindex(verify: bool) -> None:
+    """Rebuild the search index from the store (or check it with --verify)."""
+    from directory.index.sync import rebuild
+    from directory.index.sync import verify as verify_index
+    from directory.service import Directory
+
+    settings = _settings()
+    directory = Directory.from_settings(settings)
+    if verify:
+        if settings.search == "embedded":
+            # The embedded index lives inside the server process: rebuild it here first, so
+            # --verify checks that every active record produces a valid document.
+            rebuild(directory.store, directory.index, directory.vocab)
+        difference = verify_index(directory.store, directory.index, directory.vocab)
+        for label, ids in (
+            ("missing", difference.missing),
+            ("extra", difference.extra),
+            ("stale", difference.stale),
+        ):
+            console.print(f"{label}: {len(ids)}" + (f" e.g. {', '.join(ids[:5])}" if ids else ""))
+        sys.exit(0 if difference.clean else 1)
+    total = directory.store.count_therapists()
+    started = time.perf_counter()
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("indexing", total=total)
+        count = rebuild(
+            directory.store,
+            directory.index,
+            directory.vocab,
+            progress=lambda n: progress.advance(task, n),
+        )
+    console.print(f"[green]indexed {count} profiles in {time.perf_counter() - started:.1f}s[/]")
+    if settings.search == "embedded":
+        console.print(
+            "(the embedded index is rebuilt by the server at start; this run "
+            "checked that every profile indexes cleanly)"
+        )
+
+
+@main.command()
+def worker() -> None:
+    """Drain the outbox into the search index (for deployments with a separate worker)."""
+    from directory.service import Directory
+
+    settings = _settings()
+    directory = Directory.from_settings(settings)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    console.print("worker draining the outbox; Ctrl-C to stop")
+    directory.indexer.run(stop, settings.indexer_interval_s)
+
+
+@main.command()
+@click.option("--host", default=None, help="Interface (default SENSATE_HOST, 127.0.0.1).")
+@click.option("--port", default=None, type=int, help="Port (default SENSATE_PORT, 8000).")
+def serve(host: str | None, port: int | None) -> None:
+    """Serve the web pages and the API."""
+    import uvicorn
+
+    from directory.api.app import create_app
+
+    settings = _settings()
+    console.print(f"Sensate on http://{host or settings.host}:{port or settings.port}/")
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        # Uvicorn's access log prints query strings; ours logs paths only.
+        access_log=False,
+        log_level="info",
+    )

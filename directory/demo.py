@@ -1,0 +1,577 @@
+"""The demo directory: generated, deterministic for a seed and date, clearly fictional.
+
+Every profile is marked ``fictional``, its practice name ends in "(demo)", phone numbers
+are in the 555-01xx range reserved for fiction and e-mail uses the .invalid domain. The
+distributions aim at realism: practices at real ZIP centroids weighted towards metro
+areas, licenses in the practice's state (some clinicians hold several for telehealth, some
+use PSYPACT or the Counseling Compact), expiry dates in the past and the future, and a
+minority AASECT-certified.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import uuid
+from collections.abc import Iterator
+
+from directory.geo import Gazetteer, Place, gazetteer
+from directory.records import (
+    Address,
+    Availability,
+    Certification,
+    CompactPrivilege,
+    Fees,
+    License,
+    PracticeLocation,
+    ReferralPreferences,
+    TelehealthRegistration,
+    Therapist,
+    Verification,
+)
+from directory.vocab import Vocabulary, load_vocabulary
+
+# (city, state, weight): where demo practices cluster. Weights are rough metro sizes.
+METROS: list[tuple[str, str, int]] = [
+    ("New York", "NY", 20),
+    ("Brooklyn", "NY", 8),
+    ("Los Angeles", "CA", 14),
+    ("San Francisco", "CA", 8),
+    ("Oakland", "CA", 4),
+    ("San Diego", "CA", 5),
+    ("Chicago", "IL", 10),
+    ("Houston", "TX", 7),
+    ("Austin", "TX", 5),
+    ("Dallas", "TX", 6),
+    ("Phoenix", "AZ", 5),
+    ("Philadelphia", "PA", 6),
+    ("Pittsburgh", "PA", 3),
+    ("Seattle", "WA", 6),
+    ("Portland", "OR", 5),
+    ("Denver", "CO", 5),
+    ("Boston", "MA", 6),
+    ("Cambridge", "MA", 2),
+    ("Minneapolis", "MN", 5),
+    ("Saint Paul", "MN", 3),
+    ("Atlanta", "GA", 6),
+    ("Miami", "FL", 5),
+    ("Tampa", "FL", 3),
+    ("Orlando", "FL", 3),
+    ("Washington", "DC", 5),
+    ("Baltimore", "MD", 3),
+    ("Detroit", "MI", 4),
+    ("Ann Arbor", "MI", 2),
+    ("Madison", "WI", 2),
+    ("Milwaukee", "WI", 2),
+    ("Columbus", "OH", 3),
+    ("Cleveland", "OH", 3),
+    ("Nashville", "TN", 3),
+    ("New Orleans", "LA", 2),
+    ("Salt Lake City", "UT", 2),
+    ("Las Vegas", "NV", 3),
+    ("Raleigh", "NC", 3),
+    ("Charlotte", "NC", 3),
+    ("Richmond", "VA", 2),
+    ("Kansas City", "MO", 2),
+    ("Saint Louis", "MO", 2),
+    ("Albuquerque", "NM", 2),
+    ("Providence", "RI", 1),
+    ("Hartford", "CT", 1),
+    ("New Haven", "CT", 1),
+    ("Burlington", "VT", 1),
+    ("Boise", "ID", 1),
+    ("Anchorage", "AK", 1),
+    ("Honolulu", "HI", 1),
+]
+
+# Neighbouring states commonly licensed for telehealth alongside the home state.
+NEIGHBOURS: dict[str, tuple[str, ...]] = {
+    "NY": ("NJ", "CT", "PA"),
+    "NJ": ("NY", "PA"),
+    "CT": ("NY", "MA", "RI"),
+    "MA": ("RI", "NH", "CT"),
+    "MN": ("WI", "IA", "ND"),
+    "WI": ("MN", "IL"),
+    "IL": ("WI", "IN", "MO"),
+    "CA": ("OR", "NV", "AZ"),
+    "OR": ("WA", "CA"),
+    "WA": ("OR", "ID"),
+    "DC": ("MD", "VA"),
+    "MD": ("DC", "VA", "PA"),
+    "VA": ("DC", "MD"),
+    "PA": ("NJ", "NY", "OH"),
+    "TX": ("OK", "LA", "NM"),
+    "GA": ("FL", "SC"),
+    "FL": ("GA", "AL"),
+    "CO": ("UT", "NM"),
+    "MI": ("OH", "IN"),
+    "OH": ("MI", "PA"),
+}
+
+# License mix for clinicians who do sex therapy (MFTs and social workers dominate).
+LICENSE_MIX: list[tuple[str, int]] = [
+    ("lmft", 30),
+    ("lcsw", 22),
+    ("lpc", 12),
+    ("lmhc", 8),
+    ("lpcc", 5),
+    ("lcpc", 3),
+    ("psychologist", 15),
+    ("psychiatrist", 3),
+    ("pmhnp", 2),
+]
+# Some states license counselors under a specific title.
+COUNSELOR_TITLE = {
+    "NY": "lmhc",
+    "MA": "lmhc",
+    "FL": "lmhc",
+    "WA": "lmhc",
+    "MN": "lpcc",
+    "CA": "lpcc",
+    "OH": "lpcc",
+    "IL": "lcpc",
+    "MD": "lcpc",
+}
+CREDENTIAL_LETTERS = {
+    "lmft": "LMFT",
+    "lcsw": "LCSW",
+    "lpc": "LPC",
+    "lmhc": "LMHC",
+    "lpcc": "LPCC",
+    "lcpc": "LCPC",
+    "psychologist": "PhD",
+    "psychiatrist": "MD",
+    "pmhnp": "PMHNP-BC",
+}
+FIRST_NAMES = [
+    "Avery",
+    "Jordan",
+    "Riley",
+    "Casey",
+    "Morgan",
+    "Quinn",
+    "Rowan",
+    "Sasha",
+    "Elena",
+    "Marisol",
+    "Priya",
+    "Anika",
+    "Leah",
+    "Naomi",
+    "Grace",
+    "Hannah",
+    "Maya",
+    "Zoe",
+    "Imani",
+    "Keisha",
+    "Ayesha",
+    "Mei",
+    "Hana",
+    "Sofia",
+    "Lucia",
+    "Camila",
+    "Noor",
+    "Yara",
+    "Ruth",
+    "Daniel",
+    "Marcus",
+    "Andre",
+    "Luis",
+    "Mateo",
+    "Omar",
+    "Samuel",
+    "Eli",
+    "Theo",
+    "Jonah",
+    "Malik",
+    "Kenji",
+    "Arjun",
+    "Ravi",
+    "Tomas",
+    "Diego",
+    "Aaron",
+    "Felix",
+    "Julian",
+    "Nadia",
+    "Ingrid",
+    "Astrid",
+    "Beatriz",
+    "Chiara",
+    "Delphine",
+    "Esme",
+    "Farah",
+    "Gemma",
+]
+LAST_NAMES = [
+    "Abernathy",
+    "Okafor",
+    "Lindqvist",
+    "Moreno",
+    "Castellanos",
+    "Haddad",
+    "Nakamura",
+    "Osei",
+    "Petrov",
+    "Rasmussen",
+    "Sato",
+    "Thibodeaux",
+    "Varga",
+    "Whitfield",
+    "Yilmaz",
+    "Zielinski",
+    "Achebe",
+    "Bergstrom",
+    "Calloway",
+    "Delacroix",
+    "Eskandari",
+    "Fairbanks",
+    "Galloway",
+    "Holloway",
+    "Iwasaki",
+    "Jablonski",
+    "Kowalczyk",
+    "Larkspur",
+    "Mbeki",
+    "Novak",
+    "Oyelaran",
+    "Pellegrino",
+    "Quintero",
+    "Ramanathan",
+    "Sorensen",
+    "Tanaka",
+    "Underhill",
+    "Valdivia",
+    "Wexler",
+    "Xiong",
+    "Yamamoto",
+    "Zamora",
+    "Ashby",
+    "Brightwater",
+    "Castell",
+    "Dunmore",
+    "Ellery",
+    "Fenwick",
+]
+PRACTICE_WORDS = [
+    "Harbor",
+    "Lantern",
+    "Cedar",
+    "Willow",
+    "Meridian",
+    "Open",
+    "Door",
+    "Compass",
+    "Riverbend",
+    "Juniper",
+    "North",
+    "Star",
+    "Tidewater",
+    "Kindred",
+    "Haven",
+    "Clearwater",
+    "Bluebird",
+    "Greenway",
+    "Summit",
+    "Wildflower",
+    "Hearth",
+]
+PRACTICE_KINDS = (
+    "Counseling",
+    "Therapy Collective",
+    "Sexual Health Center",
+    "Wellness",
+    "Relationship Therapy",
+    "Psychotherapy",
+)
+LANGUAGE_MIX: list[tuple[str, float]] = [
+    ("es", 0.16),
+    ("fr", 0.03),
+    ("zh", 0.03),
+    ("vi", 0.02),
+    ("ko", 0.02),
+    ("ar", 0.02),
+    ("ru", 0.02),
+    ("pt", 0.02),
+    ("hi", 0.02),
+    ("de", 0.02),
+    ("tl", 0.02),
+    ("asl", 0.015),
+]
+
+
+def _weighted(rng: random.Random, pairs: list[tuple[str, int]]) -> str:
+    return rng.choices([p for p, _ in pairs], weights=[w for _, w in pairs])[0]
+
+
+def _uuid(rng: random.Random) -> str:
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+class DemoGenerator:
+    """Generates ``Therapist`` records; one instance per (seed, as_of)."""
+
+    def __init__(
+        self,
+        seed: int = 7,
+        as_of: dt.date | None = None,
+        vocab: Vocabulary | None = None,
+        places: Gazetteer | None = None,
+    ) -> None:
+        self.rng = random.Random(seed)
+        self.as_of = as_of or dt.date.today()
+        self.vocab = vocab or load_vocabulary()
+        self.places = places or gazetteer()
+        self._metro_places = self._index_metros()
+        self._aasect = sorted(
+            code
+            for code, kind in self.vocab.credential_kinds.items()
+            if kind.is_certification and code.startswith("aasect")
+        )
+
+    def _index_metros(self) -> list[tuple[list[Place], int]]:
+        metros: list[tuple[list[Place], int]] = []
+        for city, state, weight in METROS:
+            found = [p for p in self.places.places_in(state) if p.city == city]
+            if found:
+                metros.append((found, weight))
+        return metros
+
+    def _day(self, start_days: int, end_days: int) -> dt.date:
+        return self.as_of + dt.timedelta(days=self.rng.randint(start_days, end_days))
+
+    def _place(self) -> Place:
+        rng = self.rng
+        if rng.random() < 0.8 and self._metro_places:
+            places = rng.choices(
+                [p for p, _ in self._metro_places], weights=[w for _, w in self._metro_places]
+            )[0]
+            return rng.choice(places)
+        metro_state = rng.choice(self._metro_places)[0][0].state
+        return rng.choice(self.places.places_in(metro_state))
+
+    def _verification(self, source: str, status: str) -> Verification | None:
+        roll = self.rng.random()
+        if roll < 0.2:
+            return None  # self-reported, never checked
+        # Most checks are recent; some are older than the 120-day window (stale).
+        age = self.rng.randint(1, 110) if roll < 0.8 else self.rng.randint(121, 500)
+        verified_on = self.as_of - dt.timedelta(days=age)
+        return Verification(
+            source=source,
+            verified_on=verified_on,
+            method=self.rng.choice(["board website lookup", "board API", "roster file"]),
+            verified_by="demo-verifier",
+            status_found=status,  # type: ignore[arg-type]
+            next_check_due=verified_on + dt.timedelta(days=30),
+        )
+
+    def _license(self, license_type: str, state: str) -> License:
+        rng = self.rng
+        # ~8% expired (not renewed), a few with other statuses, the rest current.
+        roll = rng.random()
+        if roll < 0.08:
+            status, expires = "expired", self._day(-400, -1)
+        elif roll < 0.10:
+            status, expires = rng.choice(["probation", "inactive"]), self._day(30, 700)
+        else:
+            status, expires = "active", self._day(0, 730)
+        state_name = self.vocab.states[state].name if state in self.vocab.states else state
+        return License(
+            id=_uuid(rng),
+            state=state,
+            license_type=license_type,
+            number=f"{rng.randint(1000, 99999)}",
+            status=status,  # type: ignore[arg-type]
+            issued_on=expires - dt.timedelta(days=rng.randint(700, 7000)),
+            expires_on=expires,
+            verification=self._verification(f"{state_name} licensing board (demo)", status),
+        )
+
+    def therapist(self) -> Therapist:
+        rng, vocab = self.rng, self.vocab
+        place = self._place()
+        license_type = _weighted(rng, LICENSE_MIX)
+        if license_type in {"lpc", "lmhc", "lpcc", "lcpc"}:
+            license_type = COUNSELOR_TITLE.get(place.state, "lpc")
+        licenses = [self._license(license_type, place.state)]
+        offers_telehealth = rng.random() < 0.75
+        if offers_telehealth and rng.random() < 0.3:
+            for state in rng.sample(
+                NEIGHBOURS.get(place.state, ()),
+                k=min(len(NEIGHBOURS.get(place.state, ())), rng.randint(1, 2)),
+            ):
+                licenses.append(self._license(license_type, state))
+
+        compacts: list[CompactPrivilege] = []
+        if offers_telehealth and license_type == "psychologist" and rng.random() < 0.5:
+            compacts.append(self._privilege("psypact", "*"))
+        elif offers_telehealth and license_type in {"lpc", "lpcc", "lmhc", "lcpc"}:
+            members = [
+                m.state
+                for m in vocab.compacts["counseling_compact"].members
+                if m.operational and m.state != place.state
+            ]
+            if members and rng.random() < 0.3:
+                compacts.append(self._privilege("counseling_compact", rng.choice(members)))
+
+        registrations: list[TelehealthRegistration] = []
+        if offers_telehealth and place.state != "FL" and rng.random() < 0.05:
+            registrations.append(
+                TelehealthRegistration(
+                    id=_uuid(rng),
+                    state="FL",
+                    number=f"TPMC{rng.randint(100, 9999)}",
+                    issued_on=self._day(-700, -30),
+                    expires_on=self._day(30, 700),
+                    verification=self._verification("Florida Department of Health", "active"),
+                )
+            )
+
+        certifications: list[Certification] = []
+        if rng.random() < 0.3 and self._aasect:
+            certifications.append(self._certification())
+        elif rng.random() < 0.2 and "aasect_member" in vocab.credential_kinds:
+            certifications.append(
+                Certification(id=_uuid(rng), kind="aasect_member", expires_on=self._day(0, 365))
+            )
+
+        concerns = rng.sample(sorted(vocab.concerns), k=rng.randint(3, 9))
+        inclusive = sorted(c for c, p in vocab.populations.items() if p.inclusivity)
+        groups = sorted(c for c, p in vocab.populations.items() if not p.inclusivity)
+        populations = rng.sample(inclusive, k=rng.randint(0, 4)) + rng.sample(
+            groups, k=rng.randint(1, min(3, len(groups)))
+        )
+        languages = ["en"] + [
+            code for code, share in LANGUAGE_MIX if code in vocab.languages and rng.random() < share
+        ]
+        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        fee_min = rng.choice([90, 100, 110, 120, 130, 140, 150, 160, 175, 190])
+        sliding = rng.random() < 0.35
+        accepting = rng.random() < 0.7
+        insurance = (
+            rng.sample(sorted(vocab.insurance), k=rng.randint(1, 4)) if rng.random() < 0.45 else []
+        )
+        letters = [CREDENTIAL_LETTERS[license_type]] + [
+            vocab.credential_kinds[c.kind].label.rsplit("(", 1)[-1].rstrip(")")
+            for c in certifications
+            if vocab.credential_kinds[c.kind].is_certification
+        ]
+        locations = [self._location(place)]
+        if rng.random() < 0.15:
+            second = rng.choice(self.places.places_in(place.state))
+            locations.append(self._location(second))
+        disciplines = sorted(vocab.disciplines)
+        return Therapist(
+            id=_uuid(rng),
+            first_name=first,
+            last_name=last,
+            credentials_text=", ".join(letters),
+            pronouns=rng.choice(["she/her", "he/him", "they/them", ""]),
+            gender=rng.choice(["woman", "woman", "woman", "man", "man", "nonbinary", ""]),
+            npi=None,
+            practice_name=(
+                f"{rng.choice(PRACTICE_WORDS)} {rng.choice(PRACTICE_KINDS)} (demo)"
+                if rng.random() < 0.7
+                else ""
+            ),
+            bio=self._bio(first, concerns),
+            email=f"{first.lower()}.{last.lower()}@example.invalid",
+            phone=f"+1 {rng.randint(201, 989)}-555-01{rng.randint(0, 99):02d}",
+            locations=locations,
+            licenses=licenses,
+            certifications=certifications,
+            compact_privileges=compacts,
+            telehealth_registrations=registrations,
+            concerns=concerns,
+            populations=sorted(set(populations)),
+            modalities=rng.sample(sorted(vocab.modalities), k=rng.randint(2, 5)),
+            languages=languages,
+            offers_telehealth=offers_telehealth,
+            offers_in_person=not offers_telehealth or rng.random() < 0.6,
+            fees=Fees(
+                session_fee_min=fee_min,
+                session_fee_max=fee_min + rng.choice([0, 20, 40, 60]),
+                sliding_scale=sliding,
+                insurance=insurance,
+                accepts_medicare="medicare" in insurance,
+                accepts_medicaid="medicaid" in insurance,
+            ),
+            availability=Availability(
+                accepting_new_clients=accepting,
+                confirmed_on=self._day(-200, 0),
+                waitlist_weeks=None if accepting else rng.randint(2, 12),
+            ),
+            referral=ReferralPreferences(
+                accepts_physician_referrals=rng.random() < 0.85,
+                coordinates_with=rng.sample(
+                    disciplines, k=rng.randint(0, min(4, len(disciplines)))
+                ),
+            ),
+            fl_sex_therapy_qualified=place.state == "FL" and rng.random() < 0.4,
+            fictional=True,
+        )
+
+    def _privilege(self, compact: str, state: str) -> CompactPrivilege:
+        issued = self._day(-600, -10)
+        return CompactPrivilege(
+            id=_uuid(self.rng),
+            compact=compact,
+            state=state,
+            issued_on=issued,
+            expires_on=self._day(20, 700),
+            verification=self._verification(
+                self.vocab.compacts[compact].label + " commission (demo)", "active"
+            ),
+        )
+
+    def _certification(self) -> Certification:
+        rng = self.rng
+        kind = rng.choices(
+            self._aasect,
+            weights=[
+                {"aasect_cst": 8, "aasect_cst_s": 2, "aasect_csc": 1, "aasect_cse": 2}.get(k, 1)
+                for k in self._aasect
+            ],
+        )[0]
+        # AASECT renews every 3 years; ~15% lapsed.
+        expires = self._day(-300, -1) if rng.random() < 0.15 else self._day(1, 3 * 365)
+        return Certification(
+            id=_uuid(rng),
+            kind=kind,
+            number=f"{rng.randint(1000, 9999)}",
+            status="active" if expires >= self.as_of else "expired",
+            issued_on=expires - dt.timedelta(days=3 * 365),
+            expires_on=expires,
+            verification=self._verification("AASECT certified-member directory (demo)", "active"),
+        )
+
+    def _location(self, place: Place) -> PracticeLocation:
+        rng = self.rng
+        return PracticeLocation(
+            id=_uuid(rng),
+            address=Address(
+                line1=f"{rng.randint(10, 4999)} {rng.choice(PRACTICE_WORDS)} "
+                f"{rng.choice(['St', 'Ave', 'Blvd', 'Rd'])}",
+                city=place.city,
+                state=place.state,
+                postal_code=place.zip,
+            ),
+            point=place.point,
+            phone=f"+1 {rng.randint(201, 989)}-555-01{rng.randint(0, 99):02d}",
+            wheelchair_accessible=rng.random() < 0.6,
+        )
+
+    def _bio(self, first: str, concerns: list[str]) -> str:
+        labels = [self.vocab.concerns[c].label.lower() for c in concerns[:3]]
+        return (
+            f"{first} is a fictional demo clinician. I work with individuals and partners on "
+            f"{', '.join(labels[:-1])} and {labels[-1]}, at a pace that feels safe."
+        )
+
+    def generate(self, count: int) -> Iterator[Therapist]:
+        for _ in range(count):
+            yield self.therapist()
+
+
+def demo_therapists(count: int, seed: int = 7, as_of: dt.date | None = None) -> Iterator[Therapist]:
+    return DemoGenerator(seed=seed, as_of=as_of).generate(count)

@@ -1,0 +1,101 @@
+"""Offline geography: US ZIP codes to points and states, and distances.
+
+The gazetteer is the ``zipcodes`` package's bundled USPS/GeoNames table (about 42,000
+ZIPs), loaded once, so no request ever leaves the machine to place a patient.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+
+import msgspec
+import zipcodes
+from geopy.distance import great_circle
+
+from directory.records import Point
+
+EARTH_RADIUS_M = 6_371_008.8  # mean radius; the index and matching use the same figure
+
+_ZIP = re.compile(r"^\s*(\d{5})(?:-?\d{4})?\s*$")
+
+
+class Place(msgspec.Struct, frozen=True):
+    zip: str
+    city: str
+    state: str
+    county: str
+    point: Point
+
+
+class UnknownZip(LookupError):
+    def __init__(self, zip_code: str) -> None:
+        super().__init__(f"ZIP code {zip_code!r} is not a known US ZIP code")
+        self.zip_code = zip_code
+
+
+def zip5(value: str) -> str | None:
+    """The 5-digit ZIP of a ZIP or ZIP+4 (with or without hyphen); None if it is not one."""
+    found = _ZIP.match(value)
+    return found.group(1) if found else None
+
+
+class Gazetteer:
+    def __init__(self, places: dict[str, Place]) -> None:
+        self._places = places
+        self._by_state: dict[str, list[Place]] = {}
+        for place in places.values():
+            self._by_state.setdefault(place.state, []).append(place)
+
+    def __len__(self) -> int:
+        return len(self._places)
+
+    def lookup(self, zip_code: str) -> Place:
+        key = zip5(zip_code)
+        place = self._places.get(key) if key else None
+        if place is None:
+            raise UnknownZip(zip_code)
+        return place
+
+    def find(self, zip_code: str) -> Place | None:
+        try:
+            return self.lookup(zip_code)
+        except UnknownZip:
+            return None
+
+    def places_in(self, state: str) -> list[Place]:
+        """Places in a state in ZIP order (deterministic, for the demo generator)."""
+        return self._by_state.get(state, [])
+
+
+@functools.cache
+def gazetteer() -> Gazetteer:
+    places: dict[str, Place] = {}
+    for row in zipcodes.list_all():
+        # Only active ZIPs with coordinates; PO-box-only and retired ZIPs still place a patient.
+        if not row.get("lat") or not row.get("long") or not row.get("active", True):
+            continue
+        places[row["zip_code"]] = Place(
+            zip=row["zip_code"],
+            city=row["city"].title(),
+            state=row["state"],
+            county=row.get("county") or "",
+            point=Point(float(row["lat"]), float(row["long"])),
+        )
+    return Gazetteer(places)
+
+
+def haversine_m(a: Point, b: Point) -> float:
+    """Great-circle distance in metres (fast; what the index and matching compute)."""
+    lat1, lon1, lat2, lon2 = map(math.radians, (a.lat, a.lon, b.lat, b.lon))
+    h = (
+        math.sin((lat2 - lat1) / 2) ** 2
+        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    )
+    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(h))
+
+
+def distance_km(a: Point, b: Point) -> float:
+    """Distance for display, via geopy (same sphere as haversine_m)."""
+    return great_circle((a.lat, a.lon), (b.lat, b.lon), radius=EARTH_RADIUS_M / 1000).km

@@ -1,0 +1,126 @@
+"""Therapist records -> denormalised index documents.
+
+Everything search and matching need is copied in here, so the hot path never reads SQL.
+Credential validity is stored as date bounds (YYYYMMDD) rather than as a yes/no, so an
+expiry that passes after indexing is still honoured at query time.
+"""
+
+from __future__ import annotations
+
+from directory.credentials import certification_windows, telehealth_grants
+from directory.index.base import CredentialSummary, IndexDocument
+from directory.records import PRACTISING_STATUSES, Therapist, Verification, date_key
+from directory.vocab import Vocabulary
+
+_OPEN_START = 0  # "valid since before records began"
+
+
+def _verified(v: Verification | None) -> tuple[int | None, str]:
+    return (date_key(v.verified_on), v.source) if v else (None, "")
+
+
+def credential_summaries(therapist: Therapist) -> list[CredentialSummary]:
+    summaries: list[CredentialSummary] = []
+    for lic in therapist.licenses:
+        summaries.append(
+            CredentialSummary(
+                "license",
+                lic.license_type,
+                lic.state,
+                lic.status,
+                date_key(lic.expires_on),
+                *_verified(lic.verification),
+            )
+        )
+    for cert in therapist.certifications:
+        summaries.append(
+            CredentialSummary(
+                "certification",
+                cert.kind,
+                "",
+                cert.status,
+                date_key(cert.expires_on),
+                *_verified(cert.verification),
+            )
+        )
+    for priv in therapist.compact_privileges:
+        summaries.append(
+            CredentialSummary(
+                "compact",
+                priv.compact,
+                priv.state,
+                priv.status,
+                date_key(priv.expires_on),
+                *_verified(priv.verification),
+            )
+        )
+    for reg in therapist.telehealth_registrations:
+        summaries.append(
+            CredentialSummary(
+                "registration",
+                "telehealth_registration",
+                reg.state,
+                reg.status,
+                date_key(reg.expires_on),
+                *_verified(reg.verification),
+            )
+        )
+    return summaries
+
+
+def document_for(therapist: Therapist, vocab: Vocabulary) -> IndexDocument:
+    in_person = [loc for loc in therapist.locations if loc.in_person]
+    grants = telehealth_grants(therapist, vocab) if therapist.offers_telehealth else {}
+    certs = certification_windows(therapist, vocab)
+    summaries = credential_summaries(therapist)
+    verified_days = [s.verified_on for s in summaries if s.verified_on is not None]
+    return IndexDocument(
+        id=therapist.id,
+        name=therapist.full_name,
+        credentials_text=therapist.credentials_text,
+        practice_name=therapist.practice_name,
+        bio=therapist.bio,
+        pronouns=therapist.pronouns,
+        cities=sorted({loc.address.city for loc in therapist.locations}),
+        states=sorted({loc.address.state for loc in in_person}),
+        points=[loc.point for loc in in_person if loc.point is not None],
+        point_states=[loc.address.state for loc in in_person if loc.point is not None],
+        concerns=list(therapist.concerns),
+        concern_labels=[
+            vocab.concerns[code].label for code in therapist.concerns if code in vocab.concerns
+        ],
+        populations=list(therapist.populations),
+        modalities=list(therapist.modalities),
+        languages=list(therapist.languages),
+        insurance=list(therapist.fees.insurance),
+        gender=therapist.gender,
+        license_types=sorted(
+            {lic.license_type for lic in therapist.licenses if lic.status in PRACTISING_STATUSES}
+        ),
+        license_states=sorted(
+            {lic.state for lic in therapist.licenses if lic.status in PRACTISING_STATUSES}
+        ),
+        cert_kinds=sorted(certs),
+        coordinates_with=list(therapist.referral.coordinates_with),
+        offers_telehealth=therapist.offers_telehealth,
+        offers_in_person=therapist.offers_in_person and bool(in_person),
+        accepting_new_clients=therapist.availability.accepting_new_clients,
+        accepts_physician_referrals=therapist.referral.accepts_physician_referrals,
+        sliding_scale=therapist.fees.sliding_scale,
+        fl_sex_therapy_qualified=therapist.fl_sex_therapy_qualified,
+        fee_min=therapist.fees.session_fee_min,
+        fee_max=therapist.fees.session_fee_max,
+        availability_confirmed_on=(
+            date_key(therapist.availability.confirmed_on)
+            if therapist.availability.confirmed_on
+            else None
+        ),
+        credentials_verified_on=max(verified_days) if verified_days else None,
+        telehealth_from={
+            s: date_key(g.valid_from) if g.valid_from else _OPEN_START for s, g in grants.items()
+        },
+        telehealth_until={s: date_key(g.valid_until) for s, g in grants.items()},
+        cert_from={k: date_key(f) if f else _OPEN_START for k, (f, _) in certs.items()},
+        cert_until={k: date_key(u) for k, (_, u) in certs.items()},
+        credentials=summaries,
+    )

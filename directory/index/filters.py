@@ -1,0 +1,160 @@
+"""Filters are data: a small AST built from validated input, never a string built from input.
+
+Each backend compiles the AST: the embedded engine to predicates over its posting lists,
+the Meilisearch adapter to a filter string (with an attribute allowlist and quoting).
+Field names are checked against ``FILTERABLE`` when a node is built, so an AST that exists
+is an AST that is safe to compile.
+
+Fields whose name ends in ``.*`` in ``FILTERABLE`` are maps (for example
+``telehealth_until.MN``): the key after the dot must be a state or credential code made
+of letters, digits and underscores.
+"""
+
+from __future__ import annotations
+
+import re
+
+import msgspec
+
+Scalar = str | int | float | bool
+
+# field -> kind. "keyword": exact string match (may be a list in the document);
+# "number": ints/floats compared with Range; "bool": True/False.
+FILTERABLE: dict[str, str] = {
+    "id": "keyword",
+    "concerns": "keyword",
+    "populations": "keyword",
+    "modalities": "keyword",
+    "languages": "keyword",
+    "insurance": "keyword",
+    "gender": "keyword",
+    "license_types": "keyword",
+    "license_states": "keyword",
+    "cert_kinds": "keyword",
+    "states": "keyword",  # states with an in-person practice location
+    "cities": "keyword",
+    "coordinates_with": "keyword",
+    "offers_telehealth": "bool",
+    "offers_in_person": "bool",
+    "accepting_new_clients": "bool",
+    "accepts_physician_referrals": "bool",
+    "sliding_scale": "bool",
+    "fl_sex_therapy_qualified": "bool",
+    "fee_min": "number",
+    "fee_max": "number",
+    "availability_confirmed_on": "number",
+    "credentials_verified_on": "number",
+    # maps keyed by state (telehealth) or credential kind (certifications); values YYYYMMDD ints
+    "telehealth_from.*": "number",
+    "telehealth_until.*": "number",
+    "cert_from.*": "number",
+    "cert_until.*": "number",
+}
+
+_MAP_KEY = re.compile(r"^[A-Za-z0-9_]{1,40}$")
+
+
+class FilterError(ValueError):
+    """A filter that cannot be built: unknown field, wrong value type."""
+
+
+def field_kind(field: str) -> str:
+    if field in FILTERABLE:
+        return FILTERABLE[field]
+    base, dot, key = field.partition(".")
+    if dot and f"{base}.*" in FILTERABLE and _MAP_KEY.match(key):
+        return FILTERABLE[f"{base}.*"]
+    raise FilterError(f"field {field!r} cannot be filtered on")
+
+
+def _check_value(field: str, value: object) -> None:
+    kind = field_kind(field)
+    ok = {
+        "keyword": isinstance(value, str),
+        "bool": isinstance(value, bool),
+        "number": isinstance(value, int | float) and not isinstance(value, bool),
+    }[kind]
+    if not ok:
+        raise FilterError(f"field {field!r} takes a {kind} value, not {value!r}")
+
+
+class Eq(msgspec.Struct, frozen=True, tag=True):
+    field: str
+    value: Scalar
+
+    def __post_init__(self) -> None:
+        _check_value(self.field, self.value)
+
+
+class In(msgspec.Struct, frozen=True, tag=True):
+    """Matches when the field (or any element of a list field) equals any of the values."""
+
+    field: str
+    values: tuple[Scalar, ...]
+
+    def __post_init__(self) -> None:
+        for value in self.values:
+            _check_value(self.field, value)
+
+
+class Range(msgspec.Struct, frozen=True, tag=True):
+    """Inclusive bounds; a document without the field never matches."""
+
+    field: str
+    gte: float | None = None
+    lte: float | None = None
+
+    def __post_init__(self) -> None:
+        if field_kind(self.field) != "number":
+            raise FilterError(f"field {self.field!r} is not numeric")
+        if self.gte is None and self.lte is None:
+            raise FilterError("a range needs at least one bound")
+
+
+class GeoRadius(msgspec.Struct, frozen=True, tag=True):
+    """Any practice location within ``radius_m`` metres of the point."""
+
+    lat: float
+    lon: float
+    radius_m: float
+
+    def __post_init__(self) -> None:
+        if not (-90 <= self.lat <= 90 and -180 <= self.lon <= 180):
+            raise FilterError("geo point out of range")
+        if not 0 < self.radius_m <= 5_000_000:
+            raise FilterError("radius must be between 0 and 5,000 km")
+
+
+class And(msgspec.Struct, frozen=True, tag=True):
+    items: tuple[Filter, ...]
+
+
+class Or(msgspec.Struct, frozen=True, tag=True):
+    items: tuple[Filter, ...]
+
+
+class Not(msgspec.Struct, frozen=True, tag=True):
+    item: Filter
+
+
+Filter = Eq | In | Range | GeoRadius | And | Or | Not
+
+
+def all_of(*items: Filter | None) -> Filter | None:
+    """And of the given filters, skipping None; None when nothing is left."""
+    kept = tuple(item for item in items if item is not None)
+    if not kept:
+        return None
+    return kept[0] if len(kept) == 1 else And(kept)
+
+
+def geo_radius_of(node: Filter | None) -> GeoRadius | None:
+    """The GeoRadius a filter requires at top level (directly or inside an And), if any."""
+    if isinstance(node, GeoRadius):
+        return node
+    if isinstance(node, And):
+        for item in node.items:
+            found = geo_radius_of(item)
+            if found is not None:
+                return found
+    return None

@@ -1,0 +1,134 @@
+"""Keeping the index in step with the store.
+
+Every store mutation writes an outbox row in its own transaction, so a change that rolled
+back never reaches the index and a change that committed always will. ``Indexer`` drains
+the outbox (in-process by default, or as ``sensate worker``), retrying with backoff while
+the index is unreachable. ``rebuild`` and ``verify`` are the whole-index operations behind
+``sensate reindex``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable
+
+import msgspec
+
+from directory.index.base import IndexDocument, SearchIndex
+from directory.index.documents import document_for
+from directory.store import DirectoryStore
+from directory.vocab import Vocabulary
+
+log = logging.getLogger(__name__)
+
+
+class IndexDifference(msgspec.Struct):
+    missing: list[str]  # in the store (active) but not in the index
+    extra: list[str]  # in the index but not in the store (or no longer active)
+    stale: list[str]  # in both, but the index document differs from the store's record
+
+    @property
+    def clean(self) -> bool:
+        return not (self.missing or self.extra or self.stale)
+
+
+def rebuild(
+    store: DirectoryStore,
+    index: SearchIndex,
+    vocab: Vocabulary,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Replace the whole index with documents built from the store; returns the count."""
+    documents: list[IndexDocument] = []
+    for therapist in store.iter_therapists():
+        if therapist.active:
+            documents.append(document_for(therapist, vocab))
+        if progress is not None:
+            progress(1)
+    index.replace_all(documents)
+    return len(documents)
+
+
+def verify(store: DirectoryStore, index: SearchIndex, vocab: Vocabulary) -> IndexDifference:
+    """Compare every active record in the store with its index document."""
+    indexed = index.ids()
+    seen: set[str] = set()
+    missing: list[str] = []
+    stale: list[str] = []
+    for therapist in store.iter_therapists():
+        if not therapist.active:
+            continue
+        seen.add(therapist.id)
+        current = index.get(therapist.id)
+        if current is None:
+            missing.append(therapist.id)
+        elif current != document_for(therapist, vocab):
+            stale.append(therapist.id)
+    return IndexDifference(missing=missing, extra=sorted(indexed - seen), stale=stale)
+
+
+class Indexer:
+    """Drains the store's outbox into the index."""
+
+    def __init__(
+        self,
+        store: DirectoryStore,
+        index: SearchIndex,
+        vocab: Vocabulary,
+        *,
+        base_backoff_s: float = 1.0,
+        max_backoff_s: float = 300.0,
+        batch_size: int = 500,
+    ) -> None:
+        self.store = store
+        self.index = index
+        self.vocab = vocab
+        self.base_backoff_s = base_backoff_s
+        self.max_backoff_s = max_backoff_s
+        self.batch_size = batch_size
+
+    def drain_once(self, now: dt.datetime | None = None) -> int:
+        """Apply one batch of pending outbox rows; returns how many rows were applied."""
+        items = self.store.pending_outbox(limit=self.batch_size, now=now)
+        if not items:
+            return 0
+        ids = sorted({item.therapist_id for item in items})
+        try:
+            found = {t.id: t for t in self.store.get_therapists(ids)}
+            upserts = [document_for(t, self.vocab) for t in found.values() if t.active]
+            deletes = [i for i in ids if i not in found or not found[i].active]
+            if upserts:
+                self.index.upsert(upserts)
+            if deletes:
+                self.index.delete(deletes)
+        except Exception as error:  # the index is down or rejected the batch: retry later
+            moment = now or dt.datetime.now(dt.UTC)
+            for item in items:
+                delay = min(self.max_backoff_s, self.base_backoff_s * 2**item.attempts)
+                self.store.mark_outbox_failed(
+                    item.id,
+                    f"{type(error).__name__}: {error}",
+                    moment + dt.timedelta(seconds=delay),
+                )
+            log.warning("indexing %d change(s) failed; will retry: %s", len(items), error)
+            return 0
+        self.store.mark_outbox_done([item.id for item in items])
+        return len(items)
+
+    def drain(self, now: dt.datetime | None = None) -> int:
+        """Drain until nothing is pending (or everything pending is waiting to retry)."""
+        total = 0
+        while applied := self.drain_once(now=now):
+            total += applied
+        return total
+
+    def run(self, stop: threading.Event, interval_s: float) -> None:
+        """Loop until ``stop`` is set; used by the app's background thread and `sensate worker`."""
+        while not stop.is_set():
+            try:
+                self.drain()
+            except Exception:  # the store itself is unreachable: keep the loop alive
+                log.exception("outbox drain failed")
+            stop.wait(interval_s)

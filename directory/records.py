@@ -1,0 +1,201 @@
+"""The one domain model: msgspec Structs used by the store, the index, the API and importers.
+
+Codes (concerns, populations, license types, ...) are vocabulary codes from
+``directory.vocab``; records never carry free-text labels for them.
+Dates are ``datetime.date``; an absent expiry means "does not expire".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+import msgspec
+
+CredentialStatus = Literal["active", "expired", "inactive", "probation", "suspended", "revoked"]
+# Statuses under which a clinician may practise (probation still allows practice).
+PRACTISING_STATUSES: frozenset[str] = frozenset({"active", "probation"})
+
+Delivery = Literal["telehealth", "in_person", "either"]
+
+
+class Point(msgspec.Struct, frozen=True):
+    lat: float
+    lon: float
+
+
+class Address(msgspec.Struct):
+    city: str
+    state: str
+    postal_code: str
+    line1: str = ""
+    line2: str = ""
+    country: str = "US"
+
+
+class PracticeLocation(msgspec.Struct):
+    id: str
+    address: Address
+    name: str = ""
+    point: Point | None = None
+    phone: str = ""
+    in_person: bool = True
+    wheelchair_accessible: bool | None = None
+
+
+class Verification(msgspec.Struct):
+    """One primary-source check of one credential."""
+
+    source: str  # the primary source, e.g. "Minnesota Board of Behavioral Health and Therapy"
+    verified_on: dt.date
+    method: str = "website lookup"  # website lookup, phone, letter, roster file, API
+    verified_by: str = ""  # verifier key name; never a patient
+    status_found: CredentialStatus = "active"
+    evidence: str = ""  # note or URL
+    next_check_due: dt.date | None = None
+
+
+class License(msgspec.Struct):
+    """A state license to practise (LMFT, LCSW, psychologist ...)."""
+
+    id: str
+    state: str  # USPS code of the issuing state
+    license_type: str  # vocab license type code, e.g. "LMFT"
+    number: str
+    status: CredentialStatus = "active"
+    issued_on: dt.date | None = None
+    expires_on: dt.date | None = None
+    verification: Verification | None = None
+
+
+class Certification(msgspec.Struct):
+    """A professional certification, e.g. AASECT CST. AASECT membership is a separate kind."""
+
+    id: str
+    kind: str  # vocab credential kind code, e.g. "aasect_cst"
+    status: CredentialStatus = "active"
+    number: str = ""
+    issued_on: dt.date | None = None
+    expires_on: dt.date | None = None
+    verification: Verification | None = None
+
+
+class CompactPrivilege(msgspec.Struct):
+    """A compact privilege or authorisation (PSYPACT APIT, Counseling Compact privilege ...)."""
+
+    id: str
+    compact: str  # vocab compact code, e.g. "psypact"
+    # Remote state the privilege covers; "*" for authorisations that cover every
+    # operational member state (PSYPACT's APIT).
+    state: str
+    status: CredentialStatus = "active"
+    number: str = ""
+    issued_on: dt.date | None = None
+    expires_on: dt.date | None = None
+    verification: Verification | None = None
+
+
+class TelehealthRegistration(msgspec.Struct):
+    """An out-of-state telehealth provider registration (e.g. Florida, s. 456.47)."""
+
+    id: str
+    state: str
+    number: str = ""
+    status: CredentialStatus = "active"
+    issued_on: dt.date | None = None
+    expires_on: dt.date | None = None
+    verification: Verification | None = None
+
+
+class Fees(msgspec.Struct):
+    currency: str = "USD"
+    session_fee_min: int | None = None  # whole currency units
+    session_fee_max: int | None = None
+    sliding_scale: bool = False
+    insurance: list[str] = []  # vocab insurance codes
+    accepts_medicare: bool = False
+    accepts_medicaid: bool = False
+
+
+class Availability(msgspec.Struct):
+    accepting_new_clients: bool = True
+    confirmed_on: dt.date | None = None  # when the clinician (or a verifier) last confirmed it
+    waitlist_weeks: int | None = None
+
+
+class ReferralPreferences(msgspec.Struct):
+    accepts_physician_referrals: bool = True
+    coordinates_with: list[str] = []  # vocab referring-discipline codes
+    referral_notes: str = ""
+
+
+class Therapist(msgspec.Struct, kw_only=True):
+    id: str  # UUID string
+    first_name: str
+    last_name: str
+    credentials_text: str = ""  # as the clinician writes it, e.g. "PhD, LMFT, CST"
+    pronouns: str = ""
+    gender: str = ""  # vocab gender code; "" when not stated
+    npi: str | None = None
+    practice_name: str = ""
+    bio: str = ""
+    email: str = ""
+    phone: str = ""
+    website: str = ""
+    locations: list[PracticeLocation] = []
+    licenses: list[License] = []
+    certifications: list[Certification] = []
+    compact_privileges: list[CompactPrivilege] = []
+    telehealth_registrations: list[TelehealthRegistration] = []
+    concerns: list[str] = []  # vocab concern codes the clinician treats
+    populations: list[str] = []  # vocab population / inclusivity codes
+    modalities: list[str] = []  # vocab modality codes
+    languages: list[str] = msgspec.field(default_factory=lambda: ["en"])  # ISO 639-1
+    offers_telehealth: bool = False
+    offers_in_person: bool = True
+    fees: Fees = msgspec.field(default_factory=Fees)
+    availability: Availability = msgspec.field(default_factory=Availability)
+    referral: ReferralPreferences = msgspec.field(default_factory=ReferralPreferences)
+    # Florida: verified evidence that the clinician meets F.S. 491.0143 / 490.0143.
+    fl_sex_therapy_qualified: bool = False
+    active: bool = True  # False for deactivated NPIs and withdrawn listings
+    fictional: bool = False  # demo data is always marked
+    version: int = 1
+    updated_at: dt.datetime | None = None
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+class AuditEvent(msgspec.Struct, kw_only=True):
+    """One append-only entry: who changed what, when, why and from which source."""
+
+    id: int | None = None
+    at: dt.datetime
+    actor: str  # key name, "importer:nppes", "cli", "system"
+    action: str  # e.g. "therapist.create", "license.verify"
+    entity: str  # e.g. "therapist"
+    entity_id: str
+    reason: str = ""
+    source: str = ""
+    changes: dict[str, object] = {}
+
+
+ApiKeyRole = Literal["verifier", "admin"]
+
+
+class ApiKey(msgspec.Struct, kw_only=True):
+    """A verifier's or admin's API key, without its secret or hash (see directory.keys)."""
+
+    id: str  # the key's public prefix
+    name: str  # unique for ever; what the audit trail records as the actor
+    role: ApiKeyRole
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None = None
+    last_used_at: dt.datetime | None = None
+
+
+def date_key(day: dt.date | None) -> int:
+    """A date as a sortable int (YYYYMMDD). Used in index documents and filters."""
+    return 99991231 if day is None else day.year * 10000 + day.month * 100 + day.day

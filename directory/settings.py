@@ -1,0 +1,56 @@
+"""Configuration as data: SENSATE_* environment variables with safe embedded defaults."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+
+SearchBackend = Literal["embedded", "meilisearch"]
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    var_dir: Path = Path("var")
+    database_url: str = ""  # empty: SQLite file under var_dir
+    search: SearchBackend = "embedded"
+    meili_url: str = ""
+    meili_key: str = ""  # never logged, never committed
+    meili_index: str = "therapists"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    demo_profiles: int = 400  # loaded by `make run` when the store is empty
+    demo_seed: int = 7
+    indexer_interval_s: float = 1.0  # how often the in-process indexer drains the outbox
+    run_indexer: bool = True  # False when a separate `sensate worker` drains the outbox
+    debug: bool = False
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.var_dir / 'sensate.sqlite3').resolve()}"
+
+    @property
+    def index_path(self) -> Path:
+        """Where the embedded index keeps its snapshot between runs."""
+        return self.var_dir / "index.msgpack"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        raw: dict[str, object] = {}
+        for field in msgspec.structs.fields(cls):
+            key = f"SENSATE_{field.name.upper()}"
+            if key in env:
+                raw[field.name] = env[key]
+        # strict=False lets msgspec turn "8000" into 8000 and "true" into True.
+        return msgspec.convert(raw, cls, strict=False, dec_hook=_decode)
+
+
+def _decode(type_: type, value: object) -> object:
+    if type_ is Path and isinstance(value, str):
+        return Path(value)
+    raise NotImplementedError

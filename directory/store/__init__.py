@@ -1,0 +1,28 @@
+"""The SQL store: the source of truth, with audit trail and outbox.
+
+engine = create_engine_for("sqlite:///var/sensate.db")
+migrate(engine)
+store = DirectoryStore(engine)
+"""
+
+from directory.store.database import alembic_config, create_engine_for, migrate, normalise_url
+from directory.store.errors import DuplicateKey, NotFound, StaleVersion, StoreError
+from directory.store.store import DirectoryStore, OutboxItem
+from directory.store.tables import metadata
+
+# Imported for its side effect: its tables join ``metadata`` (migration 0002 creates them).
+from directory.store import tables_verification  # noqa: F401  isort: skip
+
+__all__ = [
+    "DirectoryStore",
+    "DuplicateKey",
+    "NotFound",
+    "OutboxItem",
+    "StaleVersion",
+    "StoreError",
+    "alembic_config",
+    "create_engine_for",
+    "metadata",
+    "migrate",
+    "normalise_url",
+]

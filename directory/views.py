@@ -1,0 +1,375 @@
+"""What people see: search hits and profiles as response Structs, shared by API and pages."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import msgspec
+
+from directory.credentials import (
+    CredentialView,
+    credential_views,
+    is_verified,
+    verification_policy,
+)
+from directory.index.base import CredentialSummary, Hit, IndexDocument
+from directory.records import (
+    PRACTISING_STATUSES,
+    Fees,
+    PracticeLocation,
+    ReferralPreferences,
+    Therapist,
+    Verification,
+    date_key,
+)
+from directory.service import SearchPage
+from directory.vocab import Vocabulary
+
+
+def key_to_date(key: int | None) -> dt.date | None:
+    if key is None or key in (0, 99991231):
+        return None
+    return dt.date(key // 10000, key // 100 % 100, key % 100)
+
+
+def km_text(km: float) -> str:
+    return f"{km:.1f} km away" if km < 10 else f"{round(km)} km away"
+
+
+class CredentialLine(msgspec.Struct, frozen=True, kw_only=True):
+    """One credential in force, in the few words a results list has room for."""
+
+    kind: str  # license, certification, compact or registration
+    label: str  # short: "LMFT, NY", "AASECT CST", "PSYPACT"
+    verified_on: dt.date | None  # a primary-source check recent enough for the policy
+    text: str  # "verified 2026-10-02 with ...", "self-reported", "due for re-verification"
+
+
+def short_credential_label(summary: CredentialSummary, vocab: Vocabulary) -> str:
+    """A label short enough for a result card: "LMFT, NY", "AASECT CST", "PSYPACT".
+
+    Full labels are for the profile; a result card lists several credentials on one line.
+    """
+    if summary.kind == "certification":
+        kind = vocab.credential_kinds.get(summary.code)
+        if kind is None:
+            return summary.code
+        head, _, abbreviation = kind.label.rstrip(")").rpartition(" (")
+        return f"{kind.issuer} {abbreviation}" if head and kind.issuer else kind.label
+    if summary.kind == "registration":
+        return f"Telehealth registration, {summary.state}"
+    table = vocab.license_types if summary.kind == "license" else vocab.compacts
+    term = table.get(summary.code)
+    label = term.label.split(" (")[0] if term is not None else summary.code
+    return f"{label}, {summary.state}" if summary.state and summary.state != "*" else label
+
+
+def credential_lines(doc: IndexDocument, vocab: Vocabulary, day: dt.date) -> list[CredentialLine]:
+    """Credentials in force on ``day``, verified ones first; memberships are left out.
+
+    Expired or suspended credentials are not listed here at all: the profile explains them,
+    a results card only says what counts today.
+    """
+    key = date_key(day)
+    lines: list[tuple[bool, CredentialLine]] = []
+    for summary in doc.credentials:
+        if summary.status not in PRACTISING_STATUSES or summary.expires < key:
+            continue
+        if summary.kind == "certification":
+            kind = vocab.credential_kinds.get(summary.code)
+            if kind is None or not kind.is_certification:
+                continue  # AASECT membership must never read as a credential
+        checked = key_to_date(summary.verified_on)
+        fresh = checked is not None and is_verified(
+            Verification(source=summary.verified_with, verified_on=checked), day
+        )
+        if fresh:
+            text = f"verified {checked}"
+        elif checked is not None:
+            text = f"last verified {checked}, due for re-verification"
+        else:
+            text = "self-reported"
+        line = CredentialLine(
+            kind=summary.kind,
+            label=short_credential_label(summary, vocab),
+            verified_on=checked if fresh else None,
+            text=text,
+        )
+        lines.append((not fresh, line))
+    lines.sort(key=lambda pair: pair[0])  # stable: keeps licenses before certifications
+    return [line for _, line in lines]
+
+
+class TherapistSummary(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    name: str
+    credentials_text: str
+    pronouns: str
+    practice_name: str
+    cities: list[str]
+    distance_km: float | None
+    offers_in_person: bool
+    offers_telehealth: bool
+    telehealth_states: list[str]  # states where telehealth is legal on the search date
+    accepting_new_clients: bool
+    availability_confirmed_on: dt.date | None
+    availability_unconfirmed: bool  # last confirmed longer ago than policy allows
+    certified: list[str]  # certification labels valid on the search date
+    concerns: list[str]  # labels of what they treat
+    languages: list[str]
+    fee_min: int | None
+    fee_max: int | None
+    sliding_scale: bool
+    reasons: list[str]  # why this result matched the search
+    credentials: list[CredentialLine] = []  # in force on the search date, with their checks
+
+
+class Facet(msgspec.Struct, frozen=True):
+    value: str
+    label: str
+    count: int
+
+
+class SearchResponse(msgspec.Struct, frozen=True, kw_only=True):
+    total: int
+    page: int
+    per_page: int
+    pages: int
+    on: dt.date
+    interpreted: dict[str, object]
+    results: list[TherapistSummary]
+    facets: dict[str, list[Facet]]
+
+
+FACET_VOCAB = {
+    "concerns": "concerns",
+    "populations": "populations",
+    "languages": "languages",
+    "gender": "genders",
+    "license_types": "license_types",
+    "insurance": "insurance",
+    "cert_kinds": "credential_kinds",
+    "modalities": "modalities",
+    "states": "states",
+    "license_states": "states",
+    "coordinates_with": "disciplines",
+}
+
+
+def _label(vocab: Vocabulary, kind: str | None, code: str) -> str:
+    if kind is None:
+        return {"true": "Yes", "false": "No"}.get(code, code)
+    table = getattr(vocab, kind)
+    term = table.get(code)
+    if term is None:
+        return code
+    return getattr(term, "label", None) or getattr(term, "name", code)
+
+
+def summary(hit: Hit, page: SearchPage, vocab: Vocabulary) -> TherapistSummary:
+    doc = hit.document
+    day = date_key(page.on)
+    tele = sorted(
+        s
+        for s, until in doc.telehealth_until.items()
+        if doc.offers_telehealth and doc.telehealth_from.get(s, 0) <= day <= until
+    )
+    certified = [
+        _label(vocab, "credential_kinds", kind)
+        for kind in doc.cert_kinds
+        if doc.cert_from.get(kind, 0) <= day <= doc.cert_until.get(kind, 0)
+    ]
+    confirmed = key_to_date(doc.availability_confirmed_on)
+    fresh_days = verification_policy().availability_fresh_days
+    distance_km = hit.distance_m / 1000 if hit.distance_m is not None else None
+    return TherapistSummary(
+        id=doc.id,
+        name=doc.name,
+        credentials_text=doc.credentials_text,
+        pronouns=doc.pronouns,
+        practice_name=doc.practice_name,
+        cities=doc.cities,
+        distance_km=round(distance_km, 1) if distance_km is not None else None,
+        offers_in_person=doc.offers_in_person,
+        offers_telehealth=doc.offers_telehealth,
+        telehealth_states=tele,
+        accepting_new_clients=doc.accepting_new_clients,
+        availability_confirmed_on=confirmed,
+        availability_unconfirmed=confirmed is None or (page.on - confirmed).days > fresh_days,
+        certified=certified,
+        concerns=[_label(vocab, "concerns", c) for c in doc.concerns],
+        languages=[_label(vocab, "languages", c) for c in doc.languages],
+        fee_min=doc.fee_min,
+        fee_max=doc.fee_max,
+        sliding_scale=doc.sliding_scale,
+        reasons=search_reasons(doc, hit, page, vocab, tele, certified),
+        credentials=credential_lines(doc, vocab, page.on),
+    )
+
+
+def search_reasons(
+    doc: IndexDocument,
+    hit: Hit,
+    page: SearchPage,
+    vocab: Vocabulary,
+    tele: list[str],
+    certified: list[str],
+) -> list[str]:
+    reasons: list[str] = []
+    for code in page.interpretation.concerns:
+        if code in doc.concerns:
+            concern = vocab.concerns[code]
+            reasons.append(f"Treats {concern.reason_phrase or concern.label.lower()}")
+    for code in page.interpretation.populations:
+        if code in doc.populations:
+            reasons.append(_label(vocab, "populations", code))
+    if hit.distance_m is not None and doc.offers_in_person:
+        reasons.append(km_text(hit.distance_m / 1000))
+    if tele:
+        shown = ", ".join(tele[:4]) + (" and more" if len(tele) > 4 else "")
+        reasons.append(f"Telehealth in {shown}")
+    reasons.extend(f"{label}, current" for label in certified)
+    return reasons
+
+
+def search_response(page: SearchPage, vocab: Vocabulary) -> SearchResponse:
+    result = page.result
+    facets = {
+        name: sorted(
+            (
+                Facet(value, _label(vocab, FACET_VOCAB.get(name), value), count)
+                for value, count in counts.items()
+            ),
+            key=lambda f: (-f.count, f.label),
+        )
+        for name, counts in result.facets.items()
+    }
+    return SearchResponse(
+        total=result.total,
+        page=page.page,
+        per_page=page.per_page,
+        pages=max(1, -(-result.total // page.per_page)),
+        on=page.on,
+        interpreted={
+            "concerns": page.interpretation.concerns,
+            "populations": page.interpretation.populations,
+            "text": page.interpretation.text,
+        },
+        results=[summary(hit, page, vocab) for hit in result.hits],
+        facets=facets,
+    )
+
+
+class TherapistProfile(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    name: str
+    first_name: str
+    last_name: str
+    credentials_text: str
+    pronouns: str
+    gender: str
+    npi: str | None
+    practice_name: str
+    bio: str
+    email: str
+    phone: str
+    website: str
+    locations: list[PracticeLocation]
+    credentials: list[CredentialView]
+    telehealth_states: list[str]
+    concerns: list[dict[str, str]]
+    populations: list[dict[str, str]]
+    modalities: list[dict[str, str]]
+    languages: list[dict[str, str]]
+    offers_telehealth: bool
+    offers_in_person: bool
+    fees: Fees
+    accepting_new_clients: bool
+    availability_confirmed_on: dt.date | None
+    availability_unconfirmed: bool
+    waitlist_weeks: int | None
+    referral: ReferralPreferences
+    fl_sex_therapist_title: bool
+    fictional: bool
+    version: int
+    as_of: dt.date
+
+
+def profile(
+    therapist: Therapist, doc: IndexDocument | None, vocab: Vocabulary, day: dt.date
+) -> TherapistProfile:
+    def labelled(kind: str, codes: list[str]) -> list[dict[str, str]]:
+        return [{"code": c, "label": _label(vocab, kind, c)} for c in codes]
+
+    key = date_key(day)
+    tele = sorted(
+        s
+        for s, until in (doc.telehealth_until.items() if doc else ())
+        if therapist.offers_telehealth and doc and doc.telehealth_from.get(s, 0) <= key <= until
+    )
+    confirmed = therapist.availability.confirmed_on
+    fresh_days = verification_policy().availability_fresh_days
+    return TherapistProfile(
+        id=therapist.id,
+        name=therapist.full_name,
+        first_name=therapist.first_name,
+        last_name=therapist.last_name,
+        credentials_text=therapist.credentials_text,
+        pronouns=therapist.pronouns,
+        gender=therapist.gender,
+        npi=therapist.npi,
+        practice_name=therapist.practice_name,
+        bio=therapist.bio,
+        email=therapist.email,
+        phone=therapist.phone,
+        website=therapist.website,
+        locations=therapist.locations,
+        credentials=credential_views(therapist, vocab, day),
+        telehealth_states=tele,
+        concerns=labelled("concerns", therapist.concerns),
+        populations=labelled("populations", therapist.populations),
+        modalities=labelled("modalities", therapist.modalities),
+        languages=labelled("languages", therapist.languages),
+        offers_telehealth=therapist.offers_telehealth,
+        offers_in_person=therapist.offers_in_person,
+        fees=therapist.fees,
+        accepting_new_clients=therapist.availability.accepting_new_clients,
+        availability_confirmed_on=confirmed,
+        availability_unconfirmed=confirmed is None or (day - confirmed).days > fresh_days,
+        waitlist_weeks=therapist.availability.waitlist_weeks,
+        referral=therapist.referral,
+        # Florida regulates the title: show it only with verified qualification evidence.
+        fl_sex_therapist_title=therapist.fl_sex_therapy_qualified,
+        fictional=therapist.fictional,
+        version=therapist.version,
+        as_of=day,
+    )
+
+
+class CredentialEvidence(msgspec.Struct, frozen=True, kw_only=True):
+    """How a credential was checked, beyond the one-line statement: for people deciding."""
+
+    issued_on: dt.date | None
+    method: str  # "board website lookup", "roster file" ...; "" when never checked
+    evidence: str  # the verifier's note or the URL they checked
+    next_check_due: dt.date | None
+
+
+def credential_evidence(therapist: Therapist) -> dict[str, CredentialEvidence]:
+    """Per credential id, its issue date and the details of its latest verification."""
+    records = [
+        *therapist.licenses,
+        *therapist.certifications,
+        *therapist.compact_privileges,
+        *therapist.telehealth_registrations,
+    ]
+    evidence: dict[str, CredentialEvidence] = {}
+    for record in records:
+        check = record.verification
+        evidence[record.id] = CredentialEvidence(
+            issued_on=record.issued_on,
+            method=check.method if check else "",
+            evidence=check.evidence if check else "",
+            next_check_due=check.next_check_due if check else None,
+        )
+    return evidence

@@ -1,0 +1,304 @@
+"""The pages patients use: search (``/``), a therapist's profile, and reporting a listing.
+
+Nothing here needs an account, sets a cookie or logs what was searched for. Every page is
+complete without JavaScript; ``/static/suggest.js`` only adds typo-tolerant suggestions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from dataclasses import dataclass, fields, replace
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
+from litestar.response import Redirect, Template
+
+from directory.service import Directory, InvalidInput, SearchParams
+from directory.views import credential_evidence, profile, search_response
+from directory.vocab import Vocabulary
+from directory.web.forms import FormInput, query_string
+from directory.web.render import PageError, find_therapist, page
+
+PER_PAGE = 10
+RADIUS_CHOICES = (10, 25, 40, 80, 160)
+WIDEST_RADIUS = RADIUS_CHOICES[-1]
+MAX_FEE = 10_000
+
+# What a person can report about a listing. The codes go to the store with the free text;
+# who reported is never asked for nor kept.
+REPORT_REASONS: dict[str, str] = {
+    "credentials": "A credential looks wrong or out of date",
+    "not_practising": "They are not practising, or cannot be reached",
+    "contact": "The contact details are wrong",
+    "availability": "Availability or fees are wrong",
+    "conduct": "Something about this clinician worries me",
+    "other": "Something else",
+}
+MAX_REPORT_DETAILS = 1000
+
+SEARCH_LABELS = {
+    "q": "What you would like help with",
+    "zip": "ZIP code",
+    "radius_km": "Distance",
+    "telehealth_state": "Telehealth state",
+    "population": "Affirming of",
+    "language": "Language",
+    "gender": "Therapist's gender",
+    "insurance": "Insurance",
+    "max_fee": "Highest fee",
+    "page": "Page",
+}
+REPORT_LABELS = {"reason": "What is wrong", "details": "Details"}
+
+
+@dataclass(frozen=True)
+class PatientSearch:
+    """The search form's values, as the page shows them and links rebuild them."""
+
+    q: str = ""
+    zip: str = ""
+    radius_km: float = 40.0
+    telehealth_state: str = ""
+    population: tuple[str, ...] = ()
+    language: str = ""
+    gender: str = ""
+    insurance: str = ""
+    max_fee: int | None = None
+    sliding_scale: bool = False
+    accepting: bool = False
+    certified: bool = False
+    page: int = 1
+
+    @classmethod
+    def read(cls, form: FormInput, vocab: Vocabulary) -> PatientSearch:
+        return cls(
+            q=form.text("q"),
+            zip=form.text("zip", 10),
+            radius_km=form.number("radius_km", 40.0, 1, 500, "the distance in km"),
+            telehealth_state=form.choice("telehealth_state", vocab.states),
+            population=tuple(form.choices("population", vocab.populations)),
+            language=form.choice("language", vocab.languages),
+            gender=form.choice("gender", vocab.genders),
+            insurance=form.choice("insurance", vocab.insurance),
+            max_fee=form.whole_number("max_fee", 0, MAX_FEE, "the highest fee in dollars"),
+            sliding_scale=form.flag("sliding_scale"),
+            accepting=form.flag("accepting"),
+            certified=form.flag("certified"),
+            page=int(form.whole_number("page", 1, 10_000, "the page") or 1),
+        )
+
+    @property
+    def searched(self) -> bool:
+        return bool(self.q or self.zip or self.telehealth_state)
+
+    @property
+    def filter_count(self) -> int:
+        """How many of the "more filters" are set (shown on the closed filters summary)."""
+        return sum(
+            bool(value)
+            for value in (
+                self.population,
+                self.language,
+                self.gender,
+                self.insurance,
+                self.max_fee is not None,
+                self.sliding_scale,
+                self.accepting,
+                self.certified,
+            )
+        )
+
+    def without_filters(self) -> PatientSearch:
+        return PatientSearch(
+            q=self.q,
+            zip=self.zip,
+            radius_km=self.radius_km,
+            telehealth_state=self.telehealth_state,
+        )
+
+    def url(self, **changes: Any) -> str:
+        """The address of this search with ``changes``; a changed search starts at page 1."""
+        changed = replace(self, **{"page": 1, **changes})
+        pairs: list[tuple[str, object]] = []
+        for spec in fields(changed):
+            value = getattr(changed, spec.name)
+            if spec.name == "population":
+                pairs.extend(("population", code) for code in value)
+            elif spec.name == "radius_km" and not changed.zip:
+                continue  # a radius means nothing without a ZIP
+            elif spec.name == "page" and value == 1:
+                continue
+            else:
+                pairs.append((spec.name, value))
+        return "/?" + query_string(pairs)
+
+    def params(self) -> SearchParams:
+        return SearchParams(
+            q=self.q,
+            zip=self.zip or None,
+            radius_km=self.radius_km,
+            telehealth_state=self.telehealth_state or None,
+            populations=self.population,
+            languages=(self.language,) if self.language else (),
+            genders=(self.gender,) if self.gender else (),
+            insurance=self.insurance or None,
+            max_fee=self.max_fee,
+            sliding_scale=True if self.sliding_scale else None,
+            accepting=True if self.accepting else None,
+            certified=self.certified,
+            page=self.page,
+            per_page=PER_PAGE,
+            facets=(),
+        )
+
+
+@functools.cache
+def concern_suggestions(vocab: Vocabulary) -> list[str]:
+    """Phrases for the concern box's list: each concern's label and its first lay phrases.
+
+    The data files list the everyday phrases first; three per concern keeps the page light
+    while the search itself still understands every synonym and typo.
+    """
+    phrases: dict[str, None] = {}
+    for concern in vocab.concerns.values():
+        phrases[concern.label] = None
+        for synonym in concern.synonyms[:3]:
+            phrases[synonym[:1].upper() + synonym[1:]] = None
+    return list(phrases)
+
+
+def empty_state_links(search: PatientSearch, directory: Directory) -> list[tuple[str, str]]:
+    """Searches that could find someone when this one found no one: (link text, address)."""
+    links: list[tuple[str, str]] = []
+    if search.zip and search.radius_km < WIDEST_RADIUS:
+        links.append(
+            (
+                f"Search within {WIDEST_RADIUS} km of {search.zip}",
+                search.url(radius_km=WIDEST_RADIUS),
+            )
+        )
+    if search.zip and not search.telehealth_state:
+        _, state = directory.place_for_zip("zip", search.zip)
+        name = directory.vocab.states[state].name if state in directory.vocab.states else state
+        links.append(
+            (
+                f"Include therapists who offer telehealth in {name}",
+                search.url(telehealth_state=state),
+            )
+        )
+    if search.filter_count:
+        links.append(("Search again without the extra filters", search.without_filters().url()))
+    if search.q and (search.zip or search.telehealth_state):
+        links.append(("Show everyone in this area, whatever they list", search.url(q="")))
+    return links
+
+
+class PatientPages(Controller):
+    include_in_schema = False
+
+    @get("/")
+    async def search_page(
+        self, request: Request, directory: NamedDependency[Directory]
+    ) -> Template:
+        vocab = directory.vocab
+        form = FormInput(request.query_params.multi_items())
+        search = PatientSearch.read(form, vocab)
+        response = None
+        empty_links: list[tuple[str, str]] = []
+        if search.searched and not form.errors:
+            try:
+                response = search_response(directory.search(search.params()), vocab)
+            except InvalidInput as error:
+                form.errors.extend(error.errors)
+            else:
+                if response.total == 0:
+                    empty_links = empty_state_links(search, directory)
+        return page(
+            "search.html",
+            section="search",
+            errors=form.errors,
+            labels=SEARCH_LABELS,
+            form=search,
+            vocab=vocab,
+            suggestions=concern_suggestions(vocab),
+            radius_choices=RADIUS_CHOICES,
+            response=response,
+            empty_links=empty_links,
+        )
+
+    @get("/therapists/{therapist_id:str}", sync_to_thread=True)
+    def profile_page(
+        self, request: Request, directory: NamedDependency[Directory], therapist_id: str
+    ) -> Template:
+        return profile_response(
+            directory, therapist_id, reported=request.query_params.get("reported") == "1"
+        )
+
+    @post("/therapists/{therapist_id:str}/report", sync_to_thread=True, status_code=303)
+    def report_listing(
+        self,
+        directory: NamedDependency[Directory],
+        therapist_id: str,
+        data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)],
+    ) -> Template | Redirect:
+        therapist = find_therapist(directory, therapist_id)
+        form = FormInput(_items(data))
+        reason = form.choice("reason", REPORT_REASONS)
+        if not reason and not form.errors:
+            form.fail("reason", "choose what is wrong with this listing")
+        details = form.text("details", MAX_REPORT_DETAILS)
+        if form.errors:
+            return profile_response(directory, therapist.id, report_errors=form.errors)
+        # The store method comes with the verification work; until it exists, say so
+        # plainly instead of pretending the report was kept.
+        report = getattr(directory, "report_listing", None)
+        if report is None:
+            raise PageError(
+                503,
+                "Reports are not being taken yet",
+                "We cannot take reports about listings just yet, so yours was not saved. "
+                "Please try again in a few days.",
+                back=(f"/therapists/{therapist.id}", "Back to the listing"),
+            )
+        try:
+            report(therapist.id, reason, details)
+        except InvalidInput as error:
+            return profile_response(directory, therapist.id, report_errors=error.errors)
+        return Redirect(f"/therapists/{therapist.id}?reported=1#report", status_code=303)
+
+
+def _items(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """Form fields as (name, value) pairs; a field sent twice arrives as a list."""
+    items: list[tuple[str, str]] = []
+    for name, value in data.items():
+        for one in value if isinstance(value, list) else [value]:
+            items.append((name, str(one)))
+    return items
+
+
+def profile_response(
+    directory: Directory,
+    therapist_id: str,
+    reported: bool = False,
+    report_errors: list[tuple[str, str]] | None = None,
+) -> Template:
+    therapist = find_therapist(directory, therapist_id)
+    today = dt.date.today()
+    view = profile(therapist, directory.document(therapist.id), directory.vocab, today)
+    return page(
+        "profile.html",
+        section="search",
+        errors=report_errors or [],
+        labels=REPORT_LABELS,
+        p=view,
+        evidence=credential_evidence(therapist),
+        vocab=directory.vocab,
+        reported=reported,
+        report_reasons=REPORT_REASONS,
+        report_open=bool(report_errors),
+        max_report_details=MAX_REPORT_DETAILS,
+    )

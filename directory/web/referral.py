@@ -1,0 +1,367 @@
+"""The physician's pages: find a clinician for a patient (``/refer``) and a referral summary.
+
+No patient identity is asked for, kept or shown. The whole referral lives in the query
+string (concerns, place, preferences), so the summary and its PDF are rebuilt from the
+link alone and nothing needs to be stored between pages.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, fields
+
+import msgspec
+from litestar import Controller, Request, Response, get
+from litestar.di import NamedDependency
+from litestar.response import Template
+
+from directory.api.therapists import MatchBody, referral_request
+from directory.index.base import IndexDocument
+from directory.service import Directory, InvalidInput
+from directory.vocab import Vocabulary
+from directory.web.forms import FormInput, query_string
+from directory.web.render import PageError, find_therapist, page
+from directory.web.summary import ReferralSummary, build_summary
+from directory.web.summary_pdf import summary_pdf
+from matching import ANY_AASECT, InvalidRequest, Match, ReferralRequest, default_weights, match
+
+MATCHES_SHOWN = 10
+RADIUS_CHOICES = (10, 25, 40, 80, 160)
+WIDEST_RADIUS = RADIUS_CHOICES[-1]
+
+DELIVERY = {
+    "either": "In person or by telehealth",
+    "in_person": "In person only",
+    "telehealth": "Telehealth only",
+}
+
+# Concern categories in the order a clinician scans them, with the legend each group gets.
+CATEGORIES = {
+    "function": "Sexual function",
+    "pain": "Pain",
+    "desire": "Desire",
+    "relationship": "Relationships",
+    "identity": "Identity and orientation",
+    "trauma": "Trauma",
+    "health": "Illness, treatment and life stages",
+    "wellbeing": "Wellbeing",
+}
+
+# The parts of a fit score, in words a referrer reads at a glance (keys: matching's components).
+COMPONENT_LABELS = {
+    "specialty": "Treats these concerns",
+    "distance": "Distance (telehealth scores a fixed amount)",
+    "inclusivity": "Inclusivity and therapist gender",
+    "language": "Language",
+    "fees": "Fees and insurance",
+    "freshness": "Listing recently confirmed",
+    "certification": "AASECT certification",
+    "coordination": "Works with your discipline",
+}
+
+REFER_LABELS = {
+    "discipline": "Referring discipline",
+    "concern": "Concerns",
+    "zip": "Patient's ZIP code",
+    "state": "Patient's state",
+    "delivery": "How they will meet",
+    "radius_km": "Distance",
+    "language": "Language",
+    "population": "Affirming of",
+    "gender": "Therapist's gender",
+    "insurance": "Insurance",
+    "max_fee": "Highest fee",
+    "aasect": "AASECT certification",
+    "therapist": "Clinician",
+}
+
+# Matching names request fields; the page names its inputs. Messages go next to the input.
+REQUEST_FIELDS = {
+    "concerns": "concern",
+    "languages": "language",
+    "populations": "population",
+    "therapist_genders": "gender",
+    "referring_discipline": "discipline",
+    "patient_state": "state",
+    "patient_point": "zip",
+    "patient_zip": "zip",
+    "required_certification": "aasect",
+}
+
+
+@dataclass(frozen=True)
+class ReferralForm:
+    """The referral as chosen on the form; its query string is the whole referral."""
+
+    discipline: str = ""
+    concern: tuple[str, ...] = ()
+    zip: str = ""
+    state: str = ""
+    delivery: str = "either"
+    radius_km: float = 40.0
+    language: str = ""
+    population: tuple[str, ...] = ()
+    gender: str = ""
+    insurance: str = ""
+    max_fee: int | None = None
+    sliding_scale: bool = False
+    aasect: bool = False
+    include_not_accepting: bool = False
+
+    @classmethod
+    def read(cls, form: FormInput, vocab: Vocabulary) -> ReferralForm:
+        return cls(
+            discipline=form.choice("discipline", vocab.disciplines),
+            concern=tuple(form.choices("concern", vocab.concerns)),
+            zip=form.text("zip", 10),
+            state=form.choice("state", vocab.states),
+            delivery=form.choice("delivery", DELIVERY, default="either"),
+            radius_km=form.number("radius_km", 40.0, 1, 500, "the distance in km"),
+            language=form.choice("language", vocab.languages),
+            population=tuple(form.choices("population", vocab.populations)),
+            gender=form.choice("gender", vocab.genders),
+            insurance=form.choice("insurance", vocab.insurance),
+            max_fee=form.whole_number("max_fee", 0, 10_000, "the highest fee in dollars"),
+            sliding_scale=form.flag("sliding_scale"),
+            aasect=form.flag("aasect"),
+            include_not_accepting=form.flag("include_not_accepting"),
+        )
+
+    def query(self, **changes: object) -> str:
+        """This referral as a query string (with ``changes``), for links between its pages."""
+        pairs: list[tuple[str, object]] = []
+        for spec in fields(self):
+            value = changes.get(spec.name, getattr(self, spec.name))
+            if isinstance(value, tuple):
+                pairs.extend((spec.name, item) for item in value)
+            elif spec.name == "delivery" and value == "either":
+                continue  # the default
+            else:
+                pairs.append((spec.name, value))
+        return query_string(pairs)
+
+    def summary_url(self, therapist_id: str, pdf: bool = False) -> str:
+        path = "/refer/summary.pdf" if pdf else "/refer/summary"
+        return f"{path}?{self.query()}&therapist={therapist_id}"
+
+    def body(self) -> MatchBody:
+        return MatchBody(
+            concerns=list(self.concern),
+            referring_discipline=self.discipline or None,
+            patient_zip=self.zip or None,
+            patient_state=self.state or None,
+            delivery=self.delivery,  # type: ignore[arg-type]
+            radius_km=self.radius_km,
+            languages=[self.language] if self.language else [],
+            populations=list(self.population),
+            therapist_genders=[self.gender] if self.gender else [],
+            insurance=self.insurance or None,
+            max_fee=self.max_fee,
+            sliding_scale=self.sliding_scale,
+            required_certification=ANY_AASECT if self.aasect else None,
+            include_not_accepting=self.include_not_accepting,
+            # A physician can only send patients to clinicians who take physician referrals.
+            physician_referral=True,
+            limit=MATCHES_SHOWN,
+        )
+
+
+@dataclass(frozen=True)
+class ScorePart:
+    label: str
+    weight_percent: int
+    value: float  # 0..1, for the <meter>
+    percent: int
+
+
+@dataclass(frozen=True)
+class MatchCard:
+    """One ranked match with what the page shows beside matching's explanation."""
+
+    found: Match
+    doc: IndexDocument | None
+    ways: str
+    parts: list[ScorePart]
+
+
+def ways_text(found: Match, state: str | None) -> str:
+    """How the patient and clinician can meet, in a few words."""
+    said: list[str] = []
+    for way in found.modes:
+        if way == "in_person":
+            km = f", {found.distance_km:g} km away" if found.distance_km is not None else ""
+            said.append(f"In person{km}")
+        elif way == "telehealth":
+            said.append(f"Telehealth in {state}" if state else "Telehealth")
+    return "; or ".join(said)
+
+
+def score_parts(found: Match) -> list[ScorePart]:
+    weights = default_weights().weights
+    total = sum(weights.values())
+    return [
+        ScorePart(
+            label=COMPONENT_LABELS.get(name, name),
+            weight_percent=round(100 * weights.get(name, 0) / total),
+            value=value,
+            percent=round(100 * value),
+        )
+        for name, value in found.components.items()
+    ]
+
+
+def concern_groups(vocab: Vocabulary) -> list[tuple[str, str, list[tuple[str, str]]]]:
+    """(category code, legend, [(concern code, label)]) for the grouped checkboxes."""
+    grouped: dict[str, list[tuple[str, str]]] = {code: [] for code in CATEGORIES}
+    for concern in vocab.concerns.values():
+        grouped.setdefault(concern.category or "other", []).append((concern.code, concern.label))
+    return [
+        (code, CATEGORIES.get(code, "Other"), items) for code, items in grouped.items() if items
+    ]
+
+
+def resolve(
+    directory: Directory, form: FormInput, referral: ReferralForm
+) -> ReferralRequest | None:
+    """The matching request for this referral, or None with its problems in ``form.errors``."""
+    try:
+        request = referral_request(directory, referral.body())
+        request.validate(directory.vocab)
+    except InvalidInput as error:
+        form.errors.extend((REQUEST_FIELDS.get(f, f), message) for f, message in error.errors)
+        return None
+    except InvalidRequest as error:
+        form.errors.extend(
+            (REQUEST_FIELDS.get(problem.field, problem.field), problem.message)
+            for problem in error.errors
+        )
+        return None
+    return request
+
+
+def empty_state_links(referral: ReferralForm, request: ReferralRequest) -> list[tuple[str, str]]:
+    """Referrals that could find someone when this one found no one."""
+    links: list[tuple[str, str]] = []
+    if referral.zip and referral.delivery != "telehealth" and referral.radius_km < WIDEST_RADIUS:
+        links.append(
+            (f"Search within {WIDEST_RADIUS} km", "/refer?" + referral.query(radius_km=160))
+        )
+    if referral.delivery == "in_person" and request.patient_state:
+        links.append(
+            (
+                f"Include telehealth in {request.patient_state}",
+                "/refer?" + referral.query(delivery="either"),
+            )
+        )
+    preferences = ReferralForm(
+        discipline=referral.discipline,
+        concern=referral.concern,
+        zip=referral.zip,
+        state=referral.state,
+        delivery=referral.delivery,
+        radius_km=referral.radius_km,
+    )
+    if preferences != referral:
+        links.append(("Search again without the preferences", "/refer?" + preferences.query()))
+    return links
+
+
+def _reads_as_submitted(form: FormInput, referral: ReferralForm) -> bool:
+    return form.any_of(f.name for f in fields(referral))
+
+
+class ReferralPages(Controller):
+    path = "/refer"
+    include_in_schema = False
+
+    @get("/")
+    async def refer_page(self, request: Request, directory: NamedDependency[Directory]) -> Template:
+        vocab = directory.vocab
+        form = FormInput(request.query_params.multi_items())
+        referral = ReferralForm.read(form, vocab)
+        submitted = _reads_as_submitted(form, referral)
+        cards: list[MatchCard] | None = None
+        empty_links: list[tuple[str, str]] = []
+        resolved: ReferralRequest | None = None
+        if submitted and not form.errors:
+            resolved = resolve(directory, form, referral)
+        if resolved is not None:
+            state = resolved.patient_state
+            cards = [
+                MatchCard(
+                    m, directory.document(m.therapist_id), ways_text(m, state), score_parts(m)
+                )
+                for m in directory.match(resolved)
+            ]
+            if not cards:
+                empty_links = empty_state_links(referral, resolved)
+        return page(
+            "refer.html",
+            section="refer",
+            errors=form.errors,
+            labels=REFER_LABELS,
+            form=referral,
+            vocab=vocab,
+            groups=concern_groups(vocab),
+            delivery_choices=DELIVERY,
+            radius_choices=RADIUS_CHOICES,
+            cards=cards,
+            resolved=resolved,
+            empty_links=empty_links,
+        )
+
+    @get("/summary", sync_to_thread=True)
+    def summary_page(self, request: Request, directory: NamedDependency[Directory]) -> Template:
+        referral, summary = load_summary(request, directory)
+        return page(
+            "summary.html",
+            section="refer",
+            s=summary,
+            back_url="/refer?" + referral.query(),
+            pdf_url=referral.summary_url(summary.clinician.id, pdf=True),
+        )
+
+    @get("/summary.pdf", sync_to_thread=True)
+    def summary_pdf(
+        self, request: Request, directory: NamedDependency[Directory]
+    ) -> Response[bytes]:
+        _, summary = load_summary(request, directory)
+        return Response(
+            summary_pdf(summary),
+            media_type="application/pdf",
+            headers={
+                "content-disposition": (
+                    f'attachment; filename="referral-summary-{summary.prepared_on}.pdf"'
+                )
+            },
+        )
+
+
+def load_summary(request: Request, directory: Directory) -> tuple[ReferralForm, ReferralSummary]:
+    """Rebuild the referral from the link and explain how the chosen clinician fits it."""
+    form = FormInput(request.query_params.multi_items())
+    referral = ReferralForm.read(form, directory.vocab)
+    therapist_id = form.text("therapist", 60)
+    back = ("/refer?" + referral.query(), "Back to the referral")
+    if not therapist_id:
+        form.fail("therapist", "choose a clinician from the matches")
+    resolved = resolve(directory, form, referral) if not form.errors else None
+    if resolved is None:
+        problems = "; ".join(f"{REFER_LABELS.get(f, f)}: {m}" for f, m in form.errors)
+        raise PageError(422, "This summary link is not complete", problems, back=back)
+    therapist = find_therapist(directory, therapist_id)
+    doc = directory.document(therapist.id)
+    # Match this one clinician against the referral: the summary says exactly why they fit
+    # today, and refuses a clinician who no longer does (licence lapsed, stopped taking referrals).
+    found = match(msgspec.structs.replace(resolved, limit=1), [doc] if doc else [], directory.vocab)
+    if not found:
+        raise PageError(
+            404,
+            "This clinician no longer matches the referral",
+            f"{therapist.full_name} does not meet this referral's requirements today "
+            "(for example a license, the distance, or taking new clients). "
+            "Please choose another clinician.",
+            back=back,
+        )
+    today = dt.date.today()
+    return referral, build_summary(therapist, doc, found[0], resolved, directory.vocab, today)

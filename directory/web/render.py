@@ -1,0 +1,92 @@
+"""What every page handler shares: rendering with the right status, and error pages.
+
+A page with problems in its input answers 422 and shows them next to the fields; a missing
+listing or an unavailable feature answers with a short HTML page that says what happened
+and where to go next, never a JSON problem or a bare status line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from litestar import Request
+from litestar.datastructures import CacheControlHeader
+from litestar.response import Template
+
+from directory.api.therapists import parse_id
+from directory.records import Therapist
+from directory.service import Directory, InvalidInput
+from directory.web.forms import errors_by_field
+
+# Pages show what someone searched for: keep them out of shared caches and the disk cache.
+NO_STORE = CacheControlHeader(private=True, no_store=True)
+
+
+def page(
+    template: str,
+    *,
+    section: str,
+    errors: Sequence[tuple[str, str]] = (),
+    labels: Mapping[str, str] | None = None,
+    status: int | None = None,
+    **context: Any,
+) -> Template:
+    """Render ``template``; with ``errors`` the status is 422 unless ``status`` says otherwise.
+
+    ``section`` marks the current item of the main navigation; ``labels`` names each field
+    in the error summary at the top of the page.
+    """
+    return Template(
+        template,
+        context={
+            "section": section,
+            "errors": list(errors),
+            "field_errors": errors_by_field(errors),
+            "labels": labels or {},
+            **context,
+        },
+        status_code=status or (422 if errors else 200),
+    )
+
+
+class PageError(Exception):
+    """Stop handling a page request and show a short page explaining why."""
+
+    def __init__(
+        self, status: int, title: str, message: str, back: tuple[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.title = title
+        self.message = message
+        self.back = back or ("/", "Start a new search")
+
+
+def on_page_error(request: Request, error: PageError) -> Template:
+    return page(
+        "message.html",
+        section="",
+        status=error.status,
+        title=error.title,
+        message=error.message,
+        back=error.back,
+    )
+
+
+def find_therapist(directory: Directory, therapist_id: str) -> Therapist:
+    """The active listing with this id, or a 422 (malformed id) or 404 (no listing) page."""
+    try:
+        therapist = directory.therapist(parse_id(therapist_id))
+    except InvalidInput:
+        raise PageError(
+            422, "This address is not right", "The link to this listing is malformed."
+        ) from None
+    if therapist is None or not therapist.active:
+        raise PageError(
+            404,
+            "Listing not found",
+            "This listing does not exist or was withdrawn. The clinician may have retired, "
+            "moved, or asked to be removed.",
+        )
+    return therapist

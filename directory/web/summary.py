@@ -1,0 +1,115 @@
+"""The referral summary: what a physician sends so a patient can be seen.
+
+One Struct feeds both the print view and the PDF, so they cannot drift apart. It carries
+the clinician, their credentials with dates and sources, why they fit, how to reach them
+and the consent reminder, and never anything about the patient beyond the referral's
+criteria (concerns, state, preferences); the patient's ZIP code is left out on purpose.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import msgspec
+
+from directory.credentials import CredentialView
+from directory.index.base import IndexDocument
+from directory.records import Therapist
+from directory.views import TherapistProfile, profile
+from directory.vocab import Vocabulary
+from matching import ANY_AASECT, Match, ReferralRequest
+
+CONSENT_REMINDER = (
+    "Obtain your patient's consent before you share any information about them with this "
+    "clinician. This summary contains no patient details: add only what your patient has "
+    "agreed to share, and send it through your own secure channel."
+)
+
+
+class ReferralSummary(msgspec.Struct, frozen=True, kw_only=True):
+    prepared_on: dt.date
+    clinician: TherapistProfile
+    ways: list[str]  # how they can meet: "Telehealth in NY", "In person, 12 km away"
+    verified: list[CredentialView]  # in force and checked with the primary source recently
+    unverified: list[CredentialView]  # in force, but self-reported or due for a new check
+    reasons: list[str]  # matching's explanation of the fit
+    cautions: list[str]  # what to check before referring
+    score: float
+    criteria: list[tuple[str, str]]  # the referral itself: (what, value)
+    consent: str = CONSENT_REMINDER
+
+
+def _labels(vocab: Vocabulary, kind: str, codes: tuple[str, ...] | list[str]) -> str:
+    table = getattr(vocab, kind)
+    return ", ".join(table[code].label if code in table else code for code in codes)
+
+
+def criteria(request: ReferralRequest, vocab: Vocabulary) -> list[tuple[str, str]]:
+    """The referral's criteria in words. No ZIP code: the state is all a clinician needs."""
+    said: list[tuple[str, str]] = []
+    discipline = request.referring_discipline
+    if discipline:
+        said.append(("Referred from", vocab.disciplines[discipline].label))
+    if request.concerns:
+        said.append(("Concerns", _labels(vocab, "concerns", request.concerns)))
+    elif discipline:
+        implied = vocab.disciplines[discipline].concerns
+        said.append(
+            ("Concerns", f"Not named; usually referred: {_labels(vocab, 'concerns', implied)}")
+        )
+    if request.patient_state:
+        state = vocab.states.get(request.patient_state)
+        said.append(("Patient's state", state.name if state else request.patient_state))
+    meeting = {
+        "either": "In person or by telehealth",
+        "in_person": "In person",
+        "telehealth": "Telehealth",
+    }[request.delivery]
+    said.append(("Meeting", meeting))
+    wishes: list[str] = []
+    if request.languages:
+        wishes.append("speaks " + _labels(vocab, "languages", request.languages))
+    if request.populations:
+        wishes.append(_labels(vocab, "populations", request.populations))
+    if request.therapist_genders:
+        wishes.append("therapist: " + _labels(vocab, "genders", request.therapist_genders).lower())
+    if request.insurance:
+        wishes.append("in network with " + _labels(vocab, "insurance", (request.insurance,)))
+    if request.max_fee is not None:
+        wishes.append(f"fees up to ${request.max_fee}")
+    if request.sliding_scale:
+        wishes.append("sliding scale")
+    if request.required_certification == ANY_AASECT:
+        wishes.append("AASECT-certified")
+    if wishes:
+        said.append(("Preferences", "; ".join(wishes)))
+    return said
+
+
+def build_summary(
+    therapist: Therapist,
+    doc: IndexDocument | None,
+    found: Match,
+    request: ReferralRequest,
+    vocab: Vocabulary,
+    today: dt.date,
+) -> ReferralSummary:
+    clinician = profile(therapist, doc, vocab, request.on)
+    in_force = [c for c in clinician.credentials if c.valid]
+    ways: list[str] = []
+    for way in found.modes:
+        if way == "telehealth":
+            ways.append(f"Telehealth in {request.patient_state}")
+        elif found.distance_km is not None:
+            ways.append(f"In person, {found.distance_km:g} km from the patient's ZIP code")
+    return ReferralSummary(
+        prepared_on=today,
+        clinician=clinician,
+        ways=ways,
+        verified=[c for c in in_force if c.verified],
+        unverified=[c for c in in_force if not c.verified],
+        reasons=found.reasons,
+        cautions=found.cautions,
+        score=found.score,
+        criteria=criteria(request, vocab),
+    )

@@ -1,0 +1,533 @@
+"""Open Referral HSDS 3.0: the JSON API objects and the tabular CSV data package.
+
+How HSDS maps to Sensate. HSDS describes *organisations and the services they run*, not
+clinicians: it has no licenses, no NPIs and no credentials. So HSDS never produces a
+Therapist. It produces Practice records (``SourceRecord.organization`` is True):
+- each organization → ``Practice(kind="organization")`` with its locations, phones and
+  contacts (``alternate_name`` → ``other_names``);
+- each service → ``Practice(kind="service")``, a listing a client can be referred to:
+  ``parent_name`` is the organisation, locations come from ``service_at_locations``,
+  ``cost_options`` give the fee range, ``languages`` the languages, a ``virtual``
+  location means telehealth, and a named contact (reception, intake) becomes
+  ``contact_name`` — a contact person is never taken for a clinician;
+- a lone location is checked but not imported: it is nobody's listing.
+Clinicians who work at an HSDS service are linked in phase 2 (resolution by address and
+name), not guessed here.
+
+Inputs: a JSON file (``service_full``, ``organization_full``, ``service_at_location_full``,
+paginated ``*_list`` pages, or ``tabular.json``), or the CSV package (a folder holding
+``datapackage.json`` and the CSVs, or the descriptor itself). The tabular forms are first
+assembled into the nested JSON form, reporting every id that points at nothing, so both
+forms go through the same mapping.
+
+Every issue is reported with where it was (``locations.csv:2`` or ``location/<id>``):
+impossible coordinates (the sample has latitude 100), a state that is not a US state,
+unusable phones. The affected part is dropped; the listing is kept.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from directory.records import Fees, PracticeLocation
+from importers.base import (
+    ParseResult,
+    Practice,
+    Reject,
+    SourceRecord,
+    excerpt,
+    file_as_of,
+    make_record,
+    placeholder_id,
+    warning,
+)
+from importers.normalize import (
+    clean_text,
+    normalize_address,
+    normalize_email,
+    normalize_phone,
+    parse_date,
+    valid_point,
+)
+
+SOURCE = "hsds"
+Obj = dict[str, Any]
+ROW = "__row__"  # where a tabular row came from ("locations.csv:2"); added by the assembler
+
+# Table file names in the 3.0 package (used when there is no datapackage.json).
+TABLES = (
+    "organizations",
+    "services",
+    "locations",
+    "service_at_location",
+    "addresses",
+    "phones",
+    "contacts",
+    "languages",
+    "accessibility",
+    "cost_options",
+)
+
+
+def parse_hsds(path: str | Path, *, as_of: dt.date | None = None) -> ParseResult:
+    """Records and Rejects from an HSDS 3.0 JSON file or CSV data package.
+
+    ``as_of`` defaults to the file's (or package's) modification date; a service's own
+    ``last_modified`` takes precedence for that service.
+    """
+    path = Path(path)
+    if path.is_dir() or path.name == "datapackage.json":
+        folder = path if path.is_dir() else path.parent
+        snapshot = as_of or file_as_of(folder)
+        tables, problems = _read_package(folder)
+        yield from problems
+        yield from _Mapper(snapshot).tabular(tables)
+        return
+    snapshot = as_of or file_as_of(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        yield Reject(row=path.name, reason=f"file is not JSON: {error}")
+        return
+    mapper = _Mapper(snapshot)
+    if isinstance(data, dict) and any(str(key).endswith(".csv") for key in data):
+        tables = {
+            Path(name).stem: _number_rows(Path(name).name, rows)
+            for name, rows in data.items()
+            if isinstance(rows, list)
+        }
+        yield from mapper.tabular(tables)
+        return
+    yield from mapper.json_object(data, path.name)
+
+
+# --- reading the CSV package -------------------------------------------------------------
+
+
+def _read_package(folder: Path) -> tuple[dict[str, list[Obj]], list[Reject]]:
+    """The package's tables as lists of rows, each row knowing its file and line."""
+    problems: list[Reject] = []
+    files: dict[str, Path] = {}
+    descriptor = folder / "datapackage.json"
+    if descriptor.exists():
+        try:
+            package = json.loads(descriptor.read_text(encoding="utf-8"))
+            for resource in package.get("resources") or []:
+                name = Path(str(resource.get("path", ""))).stem
+                if name:
+                    files[name] = folder / str(resource["path"])
+        except (json.JSONDecodeError, AttributeError, KeyError) as error:
+            problems.append(
+                Reject(row="datapackage.json", reason=f"descriptor is not readable: {error}")
+            )
+    for table in TABLES:
+        files.setdefault(table, folder / f"{table}.csv")
+    tables: dict[str, list[Obj]] = {}
+    for name, file in files.items():
+        if not file.exists():
+            continue
+        with file.open(encoding="utf-8-sig", newline="") as stream:
+            tables[name] = _number_rows(file.name, list(csv.DictReader(stream)))
+    return tables, problems
+
+
+def _number_rows(file_name: str, rows: list[Any]) -> list[Obj]:
+    return [
+        {**row, ROW: f"{file_name}:{n}"}
+        for n, row in enumerate(rows, start=2)
+        if isinstance(row, dict)
+    ]
+
+
+# --- mapping -------------------------------------------------------------------------------
+
+
+class _Mapper:
+    def __init__(self, as_of: dt.date) -> None:
+        self.as_of = as_of
+        self.location_cache: dict[str, PracticeLocation | None] = {}
+        self.emitted: set[str] = set()
+
+    # Tabular → nested --------------------------------------------------------------------
+
+    def tabular(self, tables: dict[str, list[Obj]]) -> Iterator[SourceRecord | Reject]:
+        """Join the tables into nested objects, reporting ids that point at nothing."""
+        problems: list[Reject] = []
+        by_id = {
+            name: {clean_text(row.get("id")): row for row in rows} for name, rows in tables.items()
+        }
+        organizations = by_id.get("organizations", {})
+        services = by_id.get("services", {})
+        locations = by_id.get("locations", {})
+        sals = by_id.get("service_at_location", {})
+        contacts = by_id.get("contacts", {})
+        phones = by_id.get("phones", {})
+        known = {
+            "organization_id": organizations,
+            "service_id": services,
+            "location_id": locations,
+            "service_at_location_id": sals,
+            "contact_id": contacts,
+            "phone_id": phones,
+        }
+
+        def owners(row: Obj, field: str) -> Obj | None:
+            """The row's parent through ``field``; a dangling id is reported once."""
+            value = clean_text(row.get(field))
+            if not value:
+                return None
+            parent = known[field].get(value)
+            if parent is None:
+                problems.append(
+                    warning(
+                        row[ROW], field, f"{field} {value!r} matches no row in the package", value
+                    )
+                )
+            return parent
+
+        nested: dict[int, Obj] = {}
+
+        def node(row: Obj) -> Obj:
+            return nested.setdefault(id(row), dict(row))
+
+        def attach(child_table: str, key: str, fields: tuple[str, ...]) -> None:
+            for row in tables.get(child_table, []):
+                for field in fields:
+                    parent = owners(row, field)
+                    if parent is not None:
+                        node(parent).setdefault(key, []).append(node(row))
+
+        attach("addresses", "addresses", ("location_id",))
+        attach("accessibility", "accessibility", ("location_id",))
+        attach(
+            "phones",
+            "phones",
+            (
+                "location_id",
+                "service_id",
+                "organization_id",
+                "contact_id",
+                "service_at_location_id",
+            ),
+        )
+        attach(
+            "contacts",
+            "contacts",
+            ("organization_id", "service_id", "service_at_location_id", "location_id"),
+        )
+        attach("languages", "languages", ("service_id", "location_id", "phone_id"))
+        attach("cost_options", "cost_options", ("service_id",))
+        attach("locations", "locations", ("organization_id",))
+        for row in tables.get("service_at_location", []):
+            service = owners(row, "service_id")
+            location = owners(row, "location_id")
+            if service is not None:
+                entry = node(row)
+                if location is not None:
+                    entry["location"] = node(location)
+                node(service).setdefault("service_at_locations", []).append(entry)
+        orphans: list[Obj] = []
+        for row in tables.get("services", []):
+            organization = owners(row, "organization_id")
+            if organization is None:
+                orphans.append(node(row))
+                continue
+            node(row)["organization"] = organization  # flat: no recursion back
+            node(organization).setdefault("services", []).append(node(row))
+        yield from problems
+        for row in tables.get("organizations", []):
+            yield from self.organization(node(row), row[ROW])
+        for service in orphans:
+            yield from self.service(service, service[ROW])
+
+    # JSON objects ---------------------------------------------------------------------------
+
+    def json_object(self, data: object, origin: str) -> Iterator[SourceRecord | Reject]:
+        if not isinstance(data, dict):
+            yield Reject(row=origin, reason="not an HSDS object", raw=excerpt(data))
+            return
+        if isinstance(data.get("contents"), list):  # a paginated list page
+            for index, item in enumerate(data["contents"]):
+                yield from self.json_object(item, f"{origin}#contents[{index}]")
+            return
+        if "service" in data and "location" in data:  # service_at_location
+            service = dict(data.get("service") or {})
+            service["service_at_locations"] = [data]
+            yield from self.service(service, origin)
+        elif "services" in data or "year_incorporated" in data or "legal_status" in data:
+            yield from self.organization(data, origin)
+        elif "location_type" in data or "latitude" in data:
+            problems: list[Reject] = []
+            self.location(data, origin, problems)  # checked, so its issues are reported
+            yield from problems
+            yield warning(origin, "", "a location on its own is nobody's listing; not imported")
+        elif "name" in data and ("status" in data or "organization" in data):
+            yield from self.service(data, origin)
+        else:
+            yield Reject(
+                row=origin,
+                raw=excerpt(data),
+                reason="not an HSDS organization, service, service_at_location, "
+                "location or list page; nothing imported",
+            )
+
+    def organization(self, org: Obj, row: str) -> Iterator[SourceRecord | Reject]:
+        org_id = clean_text(org.get("id"))
+        name = clean_text(org.get("name"))
+        if not name:
+            yield Reject(
+                row=row, reason="organization name is missing", raw=excerpt(org), field="name"
+            )
+            return
+        problems: list[Reject] = []
+        locations = [
+            loc
+            for loc in (self.location(item, row, problems) for item in org.get("locations") or [])
+            if loc is not None
+        ]
+        external_id = f"organization/{org_id or name}"
+        contact_name, contact_facts = _contact(org.get("contacts"))
+        practice = Practice(
+            id=placeholder_id(SOURCE, external_id),
+            name=name,
+            other_names=[clean_text(org["alternate_name"])]
+            if clean_text(org.get("alternate_name"))
+            else [],
+            description=clean_text(org.get("description")),
+            contact_name=contact_name,
+            email=normalize_email(org.get("email")),
+            phone=self.phone([org, *(org.get("contacts") or [])], row, problems),
+            website=clean_text(org.get("website") or org.get("url")),
+            locations=_unique(locations),
+            offers_in_person=bool(locations),
+        )
+        yield from problems
+        if external_id not in self.emitted:
+            self.emitted.add(external_id)
+            yield make_record(
+                source=SOURCE,
+                external_id=external_id,
+                as_of=self.as_of,
+                row=row,
+                practice=practice,
+                extra_facts=contact_facts,
+            )
+        for service in org.get("services") or []:
+            if isinstance(service, dict):
+                parent = {"id": org.get("id"), "name": name}  # not ``org``: no cycles
+                service = {**service, "organization": service.get("organization") or parent}
+                yield from self.service(service, service.get(ROW, row))
+
+    def service(self, service: Obj, row: str) -> Iterator[SourceRecord | Reject]:
+        service_id = clean_text(service.get("id"))
+        name = clean_text(service.get("name"))
+        if not name:
+            yield Reject(
+                row=row, reason="service name is missing", raw=excerpt(service), field="name"
+            )
+            return
+        external_id = f"service/{service_id or name}"
+        if external_id in self.emitted:
+            return
+        self.emitted.add(external_id)
+        problems: list[Reject] = []
+        organization = service.get("organization") or {}
+        sals = [s for s in service.get("service_at_locations") or [] if isinstance(s, dict)]
+        telehealth = False
+        locations: list[PracticeLocation] = []
+        for sal in sals:
+            place = sal.get("location")
+            if not isinstance(place, dict):
+                continue
+            if clean_text(place.get("location_type")).lower() == "virtual":
+                telehealth = True
+                continue
+            location = self.location(place, row, problems)
+            if location is not None:
+                locations.append(location)
+        contacts = [
+            *(service.get("contacts") or []),
+            *(c for sal in sals for c in sal.get("contacts") or []),
+        ]
+        contact_name, facts = _contact(contacts)
+        status = clean_text(service.get("status")).lower()
+        facts["status"] = status
+        as_of = self.as_of
+        try:
+            as_of = parse_date(service.get("last_modified")) or self.as_of
+        except ValueError as error:
+            problems.append(warning(row, "last_modified", f"last_modified: {error}"))
+        practice = Practice(
+            id=placeholder_id(SOURCE, external_id),
+            name=name,
+            kind="service",
+            parent_name=clean_text(organization.get("name")),
+            other_names=[clean_text(service["alternate_name"])]
+            if clean_text(service.get("alternate_name"))
+            else [],
+            description=clean_text(service.get("description")),
+            contact_name=contact_name,
+            email=normalize_email(service.get("email")),
+            phone=self.phone(
+                [service, *sals, *contacts, *(s.get("location") or {} for s in sals)], row, problems
+            ),
+            website=clean_text(service.get("url")),
+            locations=_unique(locations),
+            languages=_languages(service.get("languages")),
+            offers_telehealth=telehealth,
+            offers_in_person=bool(locations),
+            fees=_fees(service.get("cost_options"), row, problems),
+            active=status in ("", "active"),
+        )
+        if organization.get("id"):
+            facts["organization_external_id"] = f"organization/{clean_text(organization['id'])}"
+        yield from problems
+        yield make_record(
+            source=SOURCE,
+            external_id=external_id,
+            as_of=as_of,
+            row=row,
+            practice=practice,
+            extra_facts=facts,
+        )
+
+    # Parts ----------------------------------------------------------------------------------
+
+    def location(self, place: Obj, row: str, problems: list[Reject]) -> PracticeLocation | None:
+        """A PracticeLocation from an HSDS location; converted and checked once per id."""
+        location_id = clean_text(place.get("id"))
+        where = place.get(ROW) or f"location/{location_id or row}"
+        if location_id in self.location_cache:
+            return self.location_cache[location_id]
+        point, why = valid_point(place.get("latitude"), place.get("longitude"))
+        if why:
+            field = "latitude" if why.startswith(("latitude", "coordinates")) else "longitude"
+            problems.append(
+                warning(
+                    where,
+                    field,
+                    f"{why}; coordinates dropped",
+                    f"{place.get('latitude')},{place.get('longitude')}",
+                )
+            )
+        addresses = [a for a in place.get("addresses") or [] if isinstance(a, dict)]
+        addresses.sort(key=lambda a: clean_text(a.get("address_type")).lower() != "physical")
+        result = None
+        if addresses:
+            chosen = addresses[0]
+            address_row = chosen.get(ROW) or f"address/{clean_text(chosen.get('id'))}"
+            address, issues = normalize_address(
+                line1=chosen.get("address_1"),
+                line2=chosen.get("address_2"),
+                city=chosen.get("city"),
+                state=chosen.get("state_province"),
+                postal_code=chosen.get("postal_code"),
+                country=chosen.get("country"),
+            )
+            source_field = {"state": "state_province"}
+            for part, message in issues:
+                field = source_field.get(part, part)
+                problems.append(
+                    warning(address_row, field, f"{field}: {message}", chosen.get(field))
+                )
+            if address is not None:
+                result = PracticeLocation(
+                    id=placeholder_id(SOURCE, "location", location_id or where),
+                    address=address,
+                    name=clean_text(place.get("name")),
+                    point=point,
+                    wheelchair_accessible=_wheelchair(place.get("accessibility")),
+                )
+        if result is None:
+            problems.append(
+                warning(where, "addresses", "location has no usable address; not listed as a place")
+            )
+        if location_id:
+            self.location_cache[location_id] = result
+        return result
+
+    def phone(self, holders: list[Any], row: str, problems: list[Reject]) -> str:
+        """The first usable phone among the holders' ``phones``; unusable ones reported."""
+        for holder in holders:
+            if not isinstance(holder, dict):
+                continue
+            for phone in holder.get("phones") or []:
+                if not isinstance(phone, dict):
+                    continue
+                raw = clean_text(phone.get("number"))
+                number = normalize_phone(raw)
+                if number:
+                    return number
+                if raw:
+                    where = phone.get(ROW) or f"phone/{clean_text(phone.get('id'))}"
+                    problems.append(
+                        warning(where, "number", f"number {raw!r} is not a phone number", raw)
+                    )
+        return ""
+
+
+def _contact(contacts: object) -> tuple[str, dict[str, object]]:
+    """The first named contact: (name, facts about their title and department)."""
+    for contact in contacts if isinstance(contacts, list) else []:
+        if isinstance(contact, dict) and clean_text(contact.get("name")):
+            return clean_text(contact["name"]), {
+                "contact_title": clean_text(contact.get("title")),
+                "contact_department": clean_text(contact.get("department")),
+            }
+    return "", {}
+
+
+def _languages(languages: object) -> list[str]:
+    codes = []
+    for language in languages if isinstance(languages, list) else []:
+        code = clean_text(language.get("code") if isinstance(language, dict) else "").lower()
+        if len(code) == 2 and code not in codes:  # ISO 639-1 only
+            codes.append(code)
+    return codes
+
+
+def _fees(options: object, row: str, problems: list[Reject]) -> Fees | None:
+    """Fee range and currency from cost_options (amounts in whole currency units)."""
+    amounts: list[int] = []
+    currency = ""
+    for option in options if isinstance(options, list) else []:
+        if not isinstance(option, dict) or option.get("amount") in (None, ""):
+            continue
+        try:
+            amounts.append(round(float(option["amount"])))
+        except (TypeError, ValueError):
+            problems.append(
+                warning(
+                    option.get(ROW, row), "amount", f"amount {option['amount']!r} is not a number"
+                )
+            )
+            continue
+        currency = currency or clean_text(option.get("currency")).upper()
+    if not amounts:
+        return None
+    return Fees(
+        currency=currency or "USD", session_fee_min=min(amounts), session_fee_max=max(amounts)
+    )
+
+
+def _wheelchair(accessibility: object) -> bool | None:
+    for item in accessibility if isinstance(accessibility, list) else []:
+        text = " ".join(
+            clean_text(item.get(k)) for k in ("description", "details") if isinstance(item, dict)
+        ).lower()
+        if "wheelchair" in text:
+            return True
+    return None
+
+
+def _unique(locations: list[PracticeLocation]) -> list[PracticeLocation]:
+    out: list[PracticeLocation] = []
+    for location in locations:
+        if location not in out:
+            out.append(location)
+    return out

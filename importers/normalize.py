@@ -1,0 +1,615 @@
+"""Small, pure normalisers shared by every importer.
+
+Each function takes what a source wrote and returns our canonical form, or ``None``/``""``
+when the input carries no usable value. Functions that can fail on garbage raise
+``ValueError`` with a message naming what was wrong, so a parser can turn it into a reject.
+
+Canonical forms:
+- names: title case, carefully (McDonald, O'Brien, Galvez-Piscioniere); mixed-case input is trusted;
+- credentials: tokens without dots, e.g. ``["DDS", "MS", "FAGD"]``, shown as "DDS, MS, FAGD";
+- phones: US numbers as "+1 NNN-NNN-NNNN" (the form the rest of Sensate uses), others E.164;
+- ZIP codes: "NNNNN" or "NNNNN-NNNN"; ``zip5`` gives the 5-digit key;
+- states: USPS codes; dates: ``datetime.date``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+
+from directory.records import Address, Point
+
+# Values sources use to mean "nothing here" (the NPI Registry writes "--").
+# Only values no real name or number could be ("NA" is a surname, so it is not here).
+PLACEHOLDERS = frozenset({"", "--", "-", "n/a", "null", "none"})
+
+
+def clean_text(value: object) -> str:
+    """Trim, collapse inner whitespace and turn placeholders into ""."""
+    if value is None:
+        return ""
+    text = " ".join(str(value).split())
+    return "" if text.lower() in PLACEHOLDERS else text
+
+
+# --- names -----------------------------------------------------------------------------
+
+_ROMAN = frozenset({"ii", "iii", "iv", "vi", "vii", "viii"})
+_NAME_SEPARATORS = re.compile(r"(\s+|-)")
+
+
+def _capitalise_name_word(word: str) -> str:
+    if not word:
+        return word
+    if word in _ROMAN:
+        return word.upper()
+    # O'Brien, D'Angelo: capitalise after each apostrophe.
+    for apostrophe in ("'", "\u2019"):
+        if apostrophe in word.strip(apostrophe):
+            return apostrophe.join(_capitalise_name_word(part) for part in word.split(apostrophe))
+    # McDonald. "Mac" is left alone: Mack, Macy and Machado are far more common than MacLeod.
+    if word.startswith("mc") and len(word) > 2 and word[2].isalpha():
+        return "Mc" + word[2:].capitalize()
+    return word[0].upper() + word[1:]
+
+
+def title_case_name(value: object) -> str:
+    """Title-case a personal name written in capitals (or all in lower case).
+
+    Names that already mix cases ("DeShawn", "van der Berg") are the person's own
+    spelling and are kept as written.
+    """
+    text = clean_text(value)
+    letters = [char for char in text if char.isalpha()]
+    lower = sum(char.islower() for char in letters)
+    # Mostly capitals ("McSAMPLE", as some boards type) counts as capitals.
+    if not letters or (lower and not text.islower() and lower / len(letters) >= 0.25):
+        return text
+    parts = _NAME_SEPARATORS.split(text.lower())
+    return "".join(
+        part if _NAME_SEPARATORS.fullmatch(part) else _capitalise_name_word(part) for part in parts
+    )
+
+
+# Tokens kept in capitals inside organisation names.
+_ORG_UPPER = frozenset(
+    {
+        "LLC",
+        "PLLC",
+        "PC",
+        "LLP",
+        "LP",
+        "PA",
+        "USA",
+        "US",
+        "NHS",
+        "HMO",
+        "PPO",
+        "YMCA",
+        "YWCA",
+        "LGBT",
+        "LGBTQ",
+        "LGBTQ+",
+        "LGBTQIA+",
+        "MD",
+        "DO",
+        "II",
+        "III",
+        "IV",
+    }
+)
+_ORG_LOWER = frozenset({"of", "and", "the", "for", "at", "in", "on", "a", "an", "dba", "&"})
+
+
+def normalize_org_name(value: object) -> str:
+    """Title-case an organisation name written in capitals, keeping LLC, PC and the like."""
+    text = clean_text(value)
+    if not text or not text.isupper():
+        return text
+    words = text.split(" ")
+    out: list[str] = []
+    for index, word in enumerate(words):
+        bare = word.strip(",()")
+        # Keep LLC, PC and dotted abbreviations such as "M.D." and "P.C." in capitals.
+        if bare.rstrip(".") in _ORG_UPPER or re.fullmatch(r"(?:[A-Z]\.)+[A-Z]?", bare):
+            out.append(word)
+        elif index > 0 and word.lower() in _ORG_LOWER:
+            out.append(word.lower())
+        else:
+            out.append(title_case_name(word))
+    return " ".join(out)
+
+
+def split_middle_initial(first: str) -> tuple[str, str]:
+    """ "Jordan Q." → ("Jordan", "Q."): rosters often put the middle initial in the first name.
+
+    Two-word first names ("Mary Ann") are kept whole.
+    """
+    words = first.split()
+    if len(words) >= 2 and re.fullmatch(r"[A-Za-z]\.?", words[-1]):
+        return " ".join(words[:-1]), words[-1]
+    return first, ""
+
+
+_NAME_SUFFIXES = frozenset({"jr", "jr.", "sr", "sr.", "ii", "iii", "iv"})
+
+
+def split_full_name(value: object) -> tuple[str, str, list[str]]:
+    """Split "Jane Q. Doe, LMFT, CST" or "Doe, Jane" into (first, last, credential tokens).
+
+    Rosters often hold one name column. A single word before the first comma is read as
+    "Last, First[, credentials]", since nobody lists a one-word name before credentials.
+    Middle names and suffixes (Jr., III) are dropped: the model has no field for them.
+    """
+    text = clean_text(value)
+    if not text:
+        return "", "", []
+    head, _, tail = text.partition(",")
+    if tail.strip() and len(head.split()) == 1:
+        last = head
+        given, _, credentials_text = tail.partition(",")
+        given_words = given.split()
+        first = given_words[0] if given_words else ""
+    else:
+        words = [word for word in head.split() if word.lower() not in _NAME_SUFFIXES]
+        first = words[0] if len(words) > 1 else ""
+        last = words[-1] if words else ""
+        credentials_text = tail
+    return title_case_name(first), title_case_name(last), credential_tokens(credentials_text)
+
+
+# --- credentials -----------------------------------------------------------------------
+
+# Display forms for degrees conventionally written in mixed case.
+_CREDENTIAL_DISPLAY = {
+    "PHD": "PhD",
+    "PSYD": "PsyD",
+    "EDD": "EdD",
+    "DMIN": "DMin",
+    "MED": "MEd",
+    "MSED": "MSEd",
+    "DRPH": "DrPH",
+    "THD": "ThD",
+    "MDIV": "MDiv",
+    "MPHIL": "MPhil",
+    "DPHIL": "DPhil",
+}
+_SPLIT_CHUNKS = re.compile(r"[,;/|]+")
+
+
+def _single_abbreviation(piece: str) -> bool:
+    """True for one dotted abbreviation segment such as "O.", "PH." or "D" (not "M.S.")."""
+    return bool(re.fullmatch(r"[A-Z]{1,3}\.?", piece))
+
+
+def credential_tokens(value: object) -> list[str]:
+    """Split credential text into clean tokens: "D.D.S., M.S. F.A.G.D" → DDS, MS, FAGD.
+
+    Handles spaced abbreviations ("O. D.", "PH. D." are one credential each), stray digits
+    glued on by data entry ("M.D.1208" → MD), and ";" or "/" separators.
+    """
+    text = clean_text(value).upper()
+    tokens: list[str] = []
+    for chunk in _SPLIT_CHUNKS.split(text):
+        pieces: list[str] = []
+        for piece in chunk.split():
+            previous = pieces[-1] if pieces else ""
+            # "O. D." / "PH. D": a short dotted segment followed by another short segment
+            # that ends in a dot or is one letter is one spaced-out abbreviation.
+            if (
+                previous.endswith(".")
+                and _single_abbreviation(previous)
+                and _single_abbreviation(piece)
+                and (piece.endswith(".") or len(piece) == 1)
+            ):
+                pieces[-1] = previous + piece
+            else:
+                pieces.append(piece)
+        for piece in pieces:
+            token = piece.replace(".", "")
+            token = re.sub(r"(?<=[A-Z])\d+$", "", token)  # "MD1208" → "MD"
+            token = token.strip("-'\"()")
+            if token and not token.isdigit() and token not in tokens:
+                tokens.append(token)
+    return tokens
+
+
+def format_credentials(tokens: Iterable[str]) -> str:
+    """Tokens as the directory shows them: "PhD, LMFT, CST"."""
+    return ", ".join(_CREDENTIAL_DISPLAY.get(token, token) for token in tokens)
+
+
+def normalize_credentials(value: object) -> str:
+    """Credential text cleaned for display: "M.A.; LMHC" → "MA, LMHC"."""
+    return format_credentials(credential_tokens(value))
+
+
+# --- phones ----------------------------------------------------------------------------
+
+_EXTENSION = re.compile(r"\s*(?:x|ext\.?|extension|#)\s*\d+\s*$", re.IGNORECASE)
+
+
+def normalize_phone(value: object) -> str | None:
+    """A phone number as "+1 NNN-NNN-NNNN" (US/NANP) or E.164 "+441234234567" (elsewhere).
+
+    Strips literal quotes, punctuation and a trailing extension. Returns None when the
+    text is not a dialable number (wrong length, NANP area or exchange starting 0 or 1).
+    """
+    text = clean_text(value).strip("'\"").strip()
+    if not text:
+        return None
+    text = _EXTENSION.sub("", text)
+    digits = re.sub(r"\D", "", text)
+    international = text.lstrip().startswith("+")
+    if international and not digits.startswith("1"):
+        return f"+{digits}" if 8 <= len(digits) <= 15 else None
+    if len(digits) == 11 and digits.startswith("1"):
+        digits = digits[1:]
+    if len(digits) != 10 or digits[0] in "01" or digits[3] in "01":
+        return None
+    return f"+1 {digits[:3]}-{digits[3:6]}-{digits[6:]}"
+
+
+def phone_e164(phone: str) -> str:
+    """The E.164 form of a normalised phone, for matching and tel: links."""
+    return "+" + re.sub(r"\D", "", phone) if phone else ""
+
+
+# --- places ----------------------------------------------------------------------------
+
+_ADDRESS_UPPER = frozenset({"PO", "NE", "NW", "SE", "SW", "N", "S", "E", "W", "US", "RR"})
+
+
+def normalize_address_line(value: object) -> str:
+    """Title-case an address line in capitals: "111 VICTORIA RD NE" → "111 Victoria Rd NE"."""
+    text = clean_text(value)
+    if not text or not text.isupper():
+        return text
+    return " ".join(
+        word if word.strip(".,#") in _ADDRESS_UPPER else title_case_name(word)
+        for word in text.split(" ")
+    )
+
+
+US_STATES: dict[str, str] = {
+    "AL": "Alabama",
+    "AK": "Alaska",
+    "AZ": "Arizona",
+    "AR": "Arkansas",
+    "CA": "California",
+    "CO": "Colorado",
+    "CT": "Connecticut",
+    "DE": "Delaware",
+    "DC": "District of Columbia",
+    "FL": "Florida",
+    "GA": "Georgia",
+    "HI": "Hawaii",
+    "ID": "Idaho",
+    "IL": "Illinois",
+    "IN": "Indiana",
+    "IA": "Iowa",
+    "KS": "Kansas",
+    "KY": "Kentucky",
+    "LA": "Louisiana",
+    "ME": "Maine",
+    "MD": "Maryland",
+    "MA": "Massachusetts",
+    "MI": "Michigan",
+    "MN": "Minnesota",
+    "MS": "Mississippi",
+    "MO": "Missouri",
+    "MT": "Montana",
+    "NE": "Nebraska",
+    "NV": "Nevada",
+    "NH": "New Hampshire",
+    "NJ": "New Jersey",
+    "NM": "New Mexico",
+    "NY": "New York",
+    "NC": "North Carolina",
+    "ND": "North Dakota",
+    "OH": "Ohio",
+    "OK": "Oklahoma",
+    "OR": "Oregon",
+    "PA": "Pennsylvania",
+    "RI": "Rhode Island",
+    "SC": "South Carolina",
+    "SD": "South Dakota",
+    "TN": "Tennessee",
+    "TX": "Texas",
+    "UT": "Utah",
+    "VT": "Vermont",
+    "VA": "Virginia",
+    "WA": "Washington",
+    "WV": "West Virginia",
+    "WI": "Wisconsin",
+    "WY": "Wyoming",
+    "PR": "Puerto Rico",
+    "VI": "U.S. Virgin Islands",
+    "GU": "Guam",
+    "AS": "American Samoa",
+    "MP": "Northern Mariana Islands",
+}
+_STATE_BY_NAME = {name.lower(): code for code, name in US_STATES.items()}
+
+
+def normalize_state(value: object) -> str | None:
+    """A USPS state code from a code or a full name ("mn", "Minnesota" → "MN")."""
+    text = clean_text(value)
+    if not text:
+        return None
+    code = text.upper().replace(".", "")
+    if code in US_STATES:
+        return code
+    return _STATE_BY_NAME.get(text.lower())
+
+
+def normalize_postal_code(value: object) -> str | None:
+    """A US ZIP as "NNNNN" or "NNNNN-NNNN" ("554141234" → "55414-1234"); None if not a ZIP."""
+    text = clean_text(value)
+    digits = re.sub(r"[\s-]", "", text)
+    if re.fullmatch(r"\d{5}", digits):
+        return digits
+    if re.fullmatch(r"\d{9}", digits):
+        return f"{digits[:5]}-{digits[5:]}"
+    return None
+
+
+def zip5(value: object) -> str | None:
+    """The 5-digit ZIP key used for geocoding and matching."""
+    postal = normalize_postal_code(value)
+    return postal[:5] if postal else None
+
+
+def normalize_country(value: object) -> str:
+    """An ISO 3166 alpha-2 code; the US spelled any common way becomes "US"."""
+    text = clean_text(value).upper().replace(".", "")
+    if text in {"", "US", "USA", "UNITED STATES", "UNITED STATES OF AMERICA"}:
+        return "US"
+    return text
+
+
+def normalize_address(
+    *,
+    line1: object = "",
+    line2: object = "",
+    city: object = "",
+    state: object = "",
+    postal_code: object = "",
+    country: object = "",
+) -> tuple[Address | None, list[tuple[str, str]]]:
+    """An Address from source parts, plus the problems found as (part name, message).
+
+    A US address needs a city and a valid state, or it is not usable and None is returned.
+    A bad ZIP is reported and left empty: city and state still place the practice.
+    Addresses outside the US keep their state and postal code as written.
+    """
+    problems: list[tuple[str, str]] = []
+    country_code = normalize_country(country)
+    city_text = title_case_name(city)
+    if not city_text:
+        problems.append(("city", "city is missing"))
+    if country_code != "US":
+        if not city_text:
+            return None, problems
+        address = Address(
+            city=city_text,
+            state=clean_text(state),
+            postal_code=clean_text(postal_code),
+            line1=normalize_address_line(line1),
+            line2=normalize_address_line(line2),
+            country=country_code,
+        )
+        return address, problems
+    state_code = normalize_state(state)
+    if state_code is None:
+        problems.append(("state", f"state {clean_text(state)!r} is not a US state code"))
+    postal = normalize_postal_code(postal_code)
+    if postal is None:
+        problems.append(("postal_code", f"postal code {clean_text(postal_code)!r} is not a US ZIP"))
+    if state_code is None or not city_text:
+        return None, problems
+    address = Address(
+        city=city_text,
+        state=state_code,
+        postal_code=postal or "",
+        line1=normalize_address_line(line1),
+        line2=normalize_address_line(line2),
+    )
+    return address, problems
+
+
+def valid_point(lat: object, lon: object) -> tuple[Point | None, str]:
+    """A Point when both coordinates are numbers in range; otherwise None and why not."""
+    if lat in (None, "") and lon in (None, ""):
+        return None, ""
+    try:
+        latitude, longitude = float(lat), float(lon)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None, f"coordinates ({lat!r}, {lon!r}) are not numbers"
+    if not -90 <= latitude <= 90:
+        return None, f"latitude {lat} is outside -90..90"
+    if not -180 <= longitude <= 180:
+        return None, f"longitude {lon} is outside -180..180"
+    return Point(lat=latitude, lon=longitude), ""
+
+
+# --- dates -----------------------------------------------------------------------------
+
+# Epoch values at or above this are milliseconds: as seconds it would be the year 5138.
+_EPOCH_MILLIS_FROM = 100_000_000_000
+
+
+def _from_epoch(number: float) -> dt.date:
+    seconds = number / 1000 if abs(number) >= _EPOCH_MILLIS_FROM else number
+    return dt.datetime.fromtimestamp(seconds, tz=dt.UTC).date()
+
+
+def parse_date(value: object, formats: Sequence[str] = ()) -> dt.date | None:
+    """A date from what sources write: MM/DD/YYYY, ISO dates and datetimes, epoch numbers.
+
+    ``formats`` (strptime patterns) are tried first. Epoch numbers are seconds or
+    milliseconds, told apart by magnitude. Returns None for blanks; raises ValueError
+    for anything else that is not a date.
+    """
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            return _check_year(_from_epoch(value), value)
+        except (OverflowError, OSError):
+            raise ValueError(f"{value!r} is not a date") from None
+    text = clean_text(value)
+    if not text:
+        return None
+    for pattern in formats:
+        try:
+            day = dt.datetime.strptime(text, pattern).date()
+        except ValueError:
+            continue
+        return _check_year(day, text)
+    day: dt.date | None = None
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}([T ].*)?", text):
+            # The date as the writer wrote it; shifting by the time zone would move it a day.
+            day = dt.date.fromisoformat(text[:10])
+        elif re.fullmatch(r"\d{1,2}/\d{1,2}/\d{4}", text):
+            day = dt.datetime.strptime(text, "%m/%d/%Y").date()
+        elif re.fullmatch(r"-?\d{9,}", text):
+            day = _from_epoch(int(text))
+    except (ValueError, OverflowError, OSError):
+        raise ValueError(f"{text!r} is not a valid date") from None
+    if day is not None:
+        return _check_year(day, text)
+    raise ValueError(f"{text!r} is not a date")
+
+
+def _check_year(day: dt.date, raw: object) -> dt.date:
+    # Catches epoch values in the wrong unit and typos such as 2202 or 0202.
+    if not 1900 <= day.year <= 2200:
+        raise ValueError(f"{raw!r} gives the year {day.year}, which is not plausible")
+    return day
+
+
+# --- identifiers -----------------------------------------------------------------------
+
+
+def is_valid_npi(value: object) -> bool:
+    """True for a 10-digit NPI whose check digit is right (Luhn over "80840" + the NPI)."""
+    text = clean_text(value)
+    if not re.fullmatch(r"[12]\d{9}", text):
+        return False
+    total = 0
+    # Luhn from the right over the full ISO card number 80840NNNNNNNNN; the check digit is
+    # the rightmost and is not doubled.
+    for position, char in enumerate(reversed("80840" + text)):
+        digit = int(char)
+        if position % 2 == 1:
+            digit *= 2
+            if digit > 9:
+                digit -= 9
+        total += digit
+    return total % 10 == 0
+
+
+def normalize_npi(value: object) -> str | None:
+    """The NPI as a 10-character string, or None if it is missing or fails the check."""
+    # Spreadsheets and older NPI Registry answers give the NPI as a number.
+    text = str(int(value)) if isinstance(value, float) else clean_text(value)
+    return text if is_valid_npi(text) else None
+
+
+def normalize_license_number(value: object) -> str:
+    """A license number as boards print it: capitals, single spaces; "" for junk like "=====".
+
+    Prefixes such as "LMHC 4564" and leading zeros are kept: they are how the board
+    writes it. Matching across sources is resolution's job, with ``license_number_key``.
+    """
+    text = clean_text(value).upper()
+    if not re.search(r"[A-Z0-9]", text) or text in {"NA", "N/A", "NONE", "UNKNOWN"}:
+        return ""
+    return text
+
+
+def license_number_key(value: object) -> str:
+    """A loose key for comparing license numbers across sources: "LMHC 004564" → "4564".
+
+    Drops punctuation, a leading letters-only prefix and leading zeros.
+    """
+    text = re.sub(r"[^A-Z0-9]", "", normalize_license_number(value))
+    stripped = re.sub(r"^[A-Z]+(?=\d)", "", text)
+    return stripped.lstrip("0") or text
+
+
+def normalize_email(value: object) -> str:
+    text = clean_text(value).strip("<>").lower()
+    return text if re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", text) else ""
+
+
+# --- NUCC taxonomy → license type ------------------------------------------------------
+
+# A function from a NUCC code to the license type codes that enrol under it.
+LicenseTypeLookup = Callable[[str], Sequence[str]]
+
+
+def nucc_classification(code: str) -> str:
+    """The classification-level NUCC code: "103TC0700X" → "103T00000X"."""
+    return code[:4] + "00000X" if len(code) == 10 else code
+
+
+def license_type_lookup(
+    source: Mapping[str, Sequence[str]] | LicenseTypeLookup | None = None,
+) -> LicenseTypeLookup:
+    """A lookup from NUCC code to license type codes.
+
+    ``source`` may be a mapping (NUCC code → license type codes), a ready function, or
+    None to use ``directory.vocab``. A specialisation code with no entry of its own falls
+    back to its classification ("103TC0700X" is looked up as "103T00000X" too).
+    """
+    if source is None:
+        source = _vocabulary_lookup()
+    if callable(source):
+        direct: LicenseTypeLookup = source
+    else:
+        mapping = source
+
+        def direct(code: str) -> Sequence[str]:
+            return mapping.get(code, ())
+
+    def lookup(code: str) -> Sequence[str]:
+        code = clean_text(code).upper()
+        return direct(code) or direct(nucc_classification(code))
+
+    return lookup
+
+
+def _vocabulary_lookup() -> LicenseTypeLookup:
+    """``Vocabulary.license_types_for_nucc`` from ``directory.vocab``."""
+    try:
+        from directory.vocab import load_vocabulary
+
+        return load_vocabulary().license_types_for_nucc
+    except (ImportError, AttributeError, NotImplementedError, OSError) as error:
+        raise RuntimeError(
+            "The vocabulary's license types are not available, so NUCC codes cannot be "
+            "mapped to license types; pass license_types={nucc code: [license type codes]}"
+        ) from error
+
+
+def choose_license_type(candidates: Sequence[str], credentials: Iterable[str] = ()) -> str | None:
+    """Pick one license type from the NUCC candidates, preferring what the clinician writes.
+
+    1041C0700X may be an LCSW, an LICSW or an LCSW-C: the credential text usually says
+    which ("LICSW" → "licsw"). Without a hint the vocabulary's first candidate is used.
+    """
+    if not candidates:
+        return None
+    written = {token.lower().replace("-", "_") for token in credentials}
+    for candidate in candidates:
+        if candidate in written:
+            return candidate
+    return candidates[0]

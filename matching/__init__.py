@@ -1,0 +1,22 @@
+"""Referral matching: a pure library.
+
+A ``ReferralRequest`` and candidate index documents in, ranked and explained ``Match``es out.
+No I/O, no SQL, no HTTP; it depends only on ``directory``'s domain types and vocabulary.
+"""
+
+from matching.engine import Match, candidate_query, match
+from matching.request import ANY_AASECT, InvalidRequest, ReferralRequest, RequestError
+from matching.scoring import Weights, default_weights, weights_from_toml
+
+__all__ = [
+    "ANY_AASECT",
+    "InvalidRequest",
+    "Match",
+    "ReferralRequest",
+    "RequestError",
+    "Weights",
+    "candidate_query",
+    "default_weights",
+    "match",
+    "weights_from_toml",
+]

@@ -1,0 +1,159 @@
+"""Matching: candidates in, ranked and explained matches out.
+
+``candidate_query`` asks the index for everyone who passes the hard constraints; ``match``
+re-checks those constraints, scores the survivors, explains each score in plain words and
+ranks them. Nothing here reads a clock, a file (beyond the packaged weights) or a network:
+the request carries its date, the caller brings the candidates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import msgspec
+
+from directory.index.base import IndexDocument, SearchQuery
+from directory.index.filters import And, Eq, Filter, GeoRadius, Or, Range, all_of
+from directory.records import date_key
+from directory.vocab import Vocabulary
+from matching import reasons, scoring
+from matching.request import ReferralRequest
+from matching.rules import Mode, check, required_kinds
+from matching.scoring import Weights
+
+# Hard constraints narrow the index's answer; ranking happens here. The limit only guards
+# against pathological result sizes, so it is far above any page we show.
+CANDIDATE_LIMIT = 2000
+
+
+class Match(msgspec.Struct, kw_only=True, frozen=True):
+    therapist_id: str
+    name: str
+    score: float  # 0..100, one decimal
+    mode: Mode  # the way of meeting this match is ranked by
+    modes: tuple[Mode, ...]  # every way this clinician can see this patient
+    distance_km: float | None  # to the nearest practice, when in person is possible
+    components: dict[str, float]  # each 0..1, before weighting
+    reasons: list[str]  # plain words: why this clinician
+    cautions: list[str]  # plain words: what to check before referring
+
+
+def telehealth_filter(state: str, on_key: int) -> Filter:
+    return And((
+        Range(f"telehealth_from.{state}", lte=on_key),
+        Range(f"telehealth_until.{state}", gte=on_key),
+        Eq("offers_telehealth", True),
+    ))
+
+
+def in_person_filter(request: ReferralRequest) -> Filter:
+    assert request.patient_point is not None
+    return And((
+        GeoRadius(request.patient_point.lat, request.patient_point.lon, request.radius_km * 1000),
+        Eq("offers_in_person", True),
+    ))
+
+
+def certification_filter(kinds: tuple[str, ...], on_key: int) -> Filter | None:
+    per_kind: list[Filter] = [
+        And((Range(f"cert_from.{kind}", lte=on_key), Range(f"cert_until.{kind}", gte=on_key)))
+        for kind in kinds
+    ]
+    if not per_kind:
+        return None
+    return per_kind[0] if len(per_kind) == 1 else Or(tuple(per_kind))
+
+
+def candidate_query(request: ReferralRequest, vocab: Vocabulary) -> SearchQuery:
+    """The index query for everyone who passes the hard constraints.
+
+    No text and no concerns: what a clinician treats is scored, not filtered, so that a
+    patient who describes their problem badly still sees who can help.
+    """
+    request.validate(vocab)
+    on_key = date_key(request.on)
+    by_mode: list[Filter] = []
+    if request.delivery in ("telehealth", "either") and request.patient_state is not None:
+        by_mode.append(telehealth_filter(request.patient_state, on_key))
+    if request.delivery in ("in_person", "either") and request.patient_point is not None:
+        by_mode.append(in_person_filter(request))
+    mode_filter = by_mode[0] if len(by_mode) == 1 else Or(tuple(by_mode))
+
+    return SearchQuery(
+        filter=all_of(
+            mode_filter,
+            None if request.include_not_accepting else Eq("accepting_new_clients", True),
+            Eq("accepts_physician_referrals", True) if request.physician_referral else None,
+            certification_filter(required_kinds(request, vocab), on_key),
+        ),
+        origin=request.patient_point,
+        # Only for in-person care does nearness decide who survives the limit.
+        sort="distance" if request.delivery == "in_person" else "relevance",
+        limit=CANDIDATE_LIMIT,
+    )
+
+
+def match(
+    request: ReferralRequest,
+    candidates: Iterable[IndexDocument],
+    vocab: Vocabulary,
+    weights: Weights | None = None,
+) -> list[Match]:
+    """Rank the eligible candidates, best first, at most ``request.limit`` of them."""
+    request.validate(vocab)
+    w = weights if weights is not None else scoring.default_weights()
+    wants = scoring.wants_of(request, vocab)
+
+    # Score everyone, rank, then explain only those shown: explaining is the costly part.
+    scored: list[tuple[Match, IndexDocument]] = []
+    for doc in candidates:
+        eligibility = check(request, doc, vocab)
+        if not eligibility.eligible:
+            continue  # defence in depth: the index should not have returned it
+        km = eligibility.distance_km
+        # The patient can use any eligible mode; rank by the better one, in person on a tie.
+        mode = _best_mode(eligibility.modes, km, request.radius_km, w)
+        parts = scoring.components(request, doc, mode, km, wants, vocab, w)
+        found = Match(
+            therapist_id=doc.id,
+            name=doc.name,
+            score=round(scoring.total(parts, w), 1),
+            mode=mode,
+            modes=eligibility.modes,
+            distance_km=None if km is None else round(km, 1),
+            components={name: round(value, 3) for name, value in parts.items()},
+            reasons=[],
+            cautions=[],
+        )
+        scored.append((found, doc))
+    scored.sort(key=lambda pair: _rank_key(pair[0]))
+
+    shown: list[Match] = []
+    seen: set[str] = set()
+    for found, doc in scored:
+        if len(shown) == request.limit:
+            break
+        if found.therapist_id in seen:  # an index may return a document twice
+            continue
+        seen.add(found.therapist_id)
+        shown.append(msgspec.structs.replace(
+            found,
+            reasons=reasons.reasons(
+                request, doc, found.mode, found.modes, found.distance_km, wants, vocab),
+            cautions=reasons.cautions(request, doc, found.modes, vocab, w),
+        ))
+    return shown
+
+
+def _best_mode(modes: tuple[Mode, ...], km: float | None, radius_km: float, w: Weights) -> Mode:
+    """Of the eligible modes, the one with the better distance component; in person on a tie."""
+    if len(modes) == 1:
+        return modes[0]
+    in_person = scoring.distance("in_person", km, radius_km, w)
+    telehealth = scoring.distance("telehealth", km, radius_km, w)
+    return "in_person" if in_person >= telehealth else "telehealth"
+
+
+def _rank_key(found: Match) -> tuple[float, float, str, str]:
+    distance = found.distance_km if found.distance_km is not None else float("inf")
+    return (-found.score, distance, found.name.casefold(), found.therapist_id)

@@ -1,0 +1,242 @@
+"""The public API against a real store (SQLite and PostgreSQL) and the embedded index."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import pytest
+from app_fixtures import AS_OF, build_directory, client_for
+from litestar.testing import TestClient
+
+from directory.credentials import telehealth_grant_on, valid_on
+from directory.service import Directory
+
+ON = AS_OF.isoformat()
+
+
+@pytest.fixture(scope="module")
+def directory(
+    module_database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Directory]:
+    built = build_directory(module_database_url, tmp_path_factory.mktemp("var"))
+    yield built
+    built.stop()
+
+
+@pytest.fixture(scope="module")
+def client(directory: Directory) -> Iterator[TestClient]:
+    yield from client_for(directory)
+
+
+def problem_fields(response) -> set[str]:  # type: ignore[no-untyped-def]
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert body["status"] == response.status_code and body["detail"]
+    return {error["field"] for error in body.get("errors", [])}
+
+
+def test_health(client: TestClient, directory: Directory) -> None:
+    body = client.get("/healthz").json()
+    assert body["status"] == "ok"
+    assert body["indexed"] == directory.store.count_therapists() > 0
+
+
+def test_typo_finds_vaginismus_specialists(client: TestClient, directory: Directory) -> None:
+    body = client.get("/api/v1/therapists", params={"q": "vaginsmus", "on": ON}).json()
+    assert body["interpreted"]["concerns"] == ["vaginismus"]
+    assert body["total"] > 0
+    for hit in body["results"]:
+        therapist = directory.therapist(hit["id"])
+        assert "vaginismus" in therapist.concerns
+        assert "Treats vaginismus" in hit["reasons"]
+    # Every vaginismus specialist in the store is found, not just some.
+    expected = sum("vaginismus" in t.concerns for t in directory.store.iter_therapists())
+    assert body["total"] == expected
+
+
+def test_lay_phrase_finds_sexual_pain_specialists(client: TestClient, directory: Directory) -> None:
+    body = client.get(
+        "/api/v1/therapists", params={"q": "pain during sex", "per_page": 100, "on": ON}
+    ).json()
+    assert body["interpreted"]["concerns"] == ["sexual_pain"]
+    ids = {hit["id"] for hit in body["results"]}
+    assert ids and all("sexual_pain" in directory.therapist(i).concerns for i in ids)
+
+
+def test_telehealth_search_only_returns_clinicians_allowed_in_that_state(
+    client: TestClient, directory: Directory
+) -> None:
+    for state in ("NY", "CA", "MN", "FL", "TX"):
+        body = client.get(
+            "/api/v1/therapists", params={"telehealth_state": state, "per_page": 100, "on": ON}
+        ).json()
+        for hit in body["results"]:
+            therapist = directory.therapist(hit["id"])
+            assert therapist.offers_telehealth
+            assert telehealth_grant_on(therapist, state, AS_OF, directory.vocab) is not None
+            assert state in hit["telehealth_states"]
+
+
+def test_geo_radius_and_distance_sort(client: TestClient) -> None:
+    body = client.get(
+        "/api/v1/therapists",
+        params={"zip": "10003", "radius_km": 25, "sort": "distance", "per_page": 50, "on": ON},
+    ).json()
+    distances = [hit["distance_km"] for hit in body["results"]]
+    assert distances and all(d is not None and d <= 25 for d in distances)
+    assert distances == sorted(distances)
+
+
+def test_filters_and_facets(client: TestClient, directory: Directory) -> None:
+    body = client.get(
+        "/api/v1/therapists",
+        params={
+            "language": "es",
+            "sliding_scale": "true",
+            "per_page": 100,
+            "facet": ["languages", "gender"],
+            "on": ON,
+        },
+    ).json()
+    assert set(body["facets"]) == {"languages", "gender"}
+    spanish = {f["value"]: f["count"] for f in body["facets"]["languages"]}["es"]
+    assert spanish == body["total"]
+    for hit in body["results"]:
+        therapist = directory.therapist(hit["id"])
+        assert "es" in therapist.languages and therapist.fees.sliding_scale
+
+
+def test_certified_filter_honours_expiry_on_the_date(
+    client: TestClient, directory: Directory
+) -> None:
+    body = client.get(
+        "/api/v1/therapists", params={"certified": "true", "per_page": 100, "on": ON}
+    ).json()
+    assert body["total"] > 0
+    for hit in body["results"]:
+        certs = directory.therapist(hit["id"]).certifications
+        assert any(
+            c.kind.startswith("aasect_cs") and valid_on(c.status, c.issued_on, c.expires_on, AS_OF)
+            for c in certs
+        )
+
+
+def test_pagination_is_stable_and_complete(client: TestClient) -> None:
+    first = client.get("/api/v1/therapists", params={"per_page": 7, "page": 1, "on": ON}).json()
+    second = client.get("/api/v1/therapists", params={"per_page": 7, "page": 2, "on": ON}).json()
+    ids_1 = [h["id"] for h in first["results"]]
+    ids_2 = [h["id"] for h in second["results"]]
+    assert len(ids_1) == 7 and not set(ids_1) & set(ids_2)
+    assert first["pages"] == -(-first["total"] // 7)
+
+
+def test_profile_shows_credentials_with_evidence(client: TestClient, directory: Directory) -> None:
+    therapist = next(
+        t for t in directory.store.iter_therapists() if any(lic.verification for lic in t.licenses)
+    )
+    body = client.get(f"/api/v1/therapists/{therapist.id}", params={"on": ON}).json()
+    assert body["name"] == therapist.full_name
+    statements = [c["statement"] for c in body["credentials"] if c["kind"] == "license"]
+    assert any(s.startswith(("Verified ", "Last verified ", "Expired ")) for s in statements)
+    assert body["fictional"] is True
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"zip": "00014"}, "zip"),
+        ({"zip": "10003", "radius_km": "0"}, "radius_km"),
+        ({"zip": "10003", "radius_km": "9999"}, "radius_km"),
+        ({"radius_km": "far"}, "radius_km"),
+        ({"concern": "not_a_concern"}, "concern"),
+        ({"population": "nope"}, "population"),
+        ({"telehealth_state": "ZZ"}, "telehealth_state"),
+        ({"q": "x" * 201}, "q"),
+        ({"page": "0"}, "page"),
+        ({"per_page": "1000"}, "per_page"),
+        ({"sort": "distance"}, "sort"),
+        ({"on": "2026-13-45"}, "on"),
+        ({"facet": "bio"}, "facets"),
+    ],
+)
+def test_bad_search_input_is_a_problem_naming_the_field(
+    client: TestClient, params: dict, field: str
+) -> None:
+    response = client.get("/api/v1/therapists", params=params)
+    assert 400 <= response.status_code < 500
+    assert field in problem_fields(response)
+
+
+def test_page_past_the_end_is_a_4xx(client: TestClient) -> None:
+    response = client.get("/api/v1/therapists", params={"page": 999, "on": ON})
+    assert response.status_code == 422 and "page" in problem_fields(response)
+
+
+def test_malformed_and_unknown_ids(client: TestClient) -> None:
+    malformed = client.get("/api/v1/therapists/not-a-uuid")
+    assert malformed.status_code == 422 and "therapist_id" in problem_fields(malformed)
+    missing = client.get("/api/v1/therapists/00000000-0000-4000-8000-000000000000")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("application/problem+json")
+
+
+def test_hostile_text_is_harmless(client: TestClient) -> None:
+    for text in ['x" OR id EXISTS', 'a\\"b\\', "'; DROP TABLE therapists; --", "ñ" * 150]:
+        response = client.get("/api/v1/therapists", params={"q": text, "on": ON})
+        assert response.status_code == 200
+
+
+def test_no_cookies_and_strict_csp(client: TestClient) -> None:
+    response = client.get("/api/v1/therapists", params={"q": "shame", "on": ON})
+    assert "set-cookie" not in response.headers
+    csp = response.headers["content-security-policy"]
+    assert "default-src 'self'" in csp and "script-src 'self'" in csp
+
+
+def test_vocabulary_lists_codes_the_api_accepts(client: TestClient) -> None:
+    body = client.get("/api/v1/vocabulary").json()
+    assert "vaginismus" in {c["code"] for c in body["concerns"]}
+    suggestions = client.get("/api/v1/vocabulary/suggest", params={"q": "vagin"}).json()
+    assert suggestions[0]["code"] == "vaginismus"
+
+
+def test_openapi_schema_is_served(client: TestClient) -> None:
+    schema = client.get("/schema/openapi.json").json()
+    assert "/api/v1/therapists" in schema["paths"]
+    assert "/api/v1/matches" in schema["paths"]
+
+
+def test_query_text_is_never_logged(client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
+    secret = "zebrafinchsecretphrase"
+    with caplog.at_level("DEBUG"):
+        client.get("/api/v1/therapists", params={"q": secret, "on": ON})
+        client.get("/", params={"q": secret})
+        client.post("/api/v1/matches", json={"text": secret, "patient_zip": "10003"})
+    logged = [r.getMessage() for r in caplog.records if not r.name.startswith("httpx")]
+    assert logged, "the access log should have recorded the requests"
+    assert not any(secret in message for message in logged)
+
+
+def test_request_date_changes_the_answer_without_reindexing(
+    client: TestClient, directory: Directory
+) -> None:
+    """A license that expires between two dates is honoured on the first and not the second."""
+    later = AS_OF + dt.timedelta(days=400)
+    now_ids = {
+        h["id"]
+        for h in client.get(
+            "/api/v1/therapists", params={"telehealth_state": "NY", "per_page": 100, "on": ON}
+        ).json()["results"]
+    }
+    later_ids = {
+        h["id"]
+        for h in client.get(
+            "/api/v1/therapists",
+            params={"telehealth_state": "NY", "per_page": 100, "on": later.isoformat()},
+        ).json()["results"]
+    }
+    assert now_ids - later_ids, "some NY telehealth grants in the demo expire within 400 days"
+    for therapist_id in now_ids - later_ids:
+        therapist = directory.therapist(therapist_id)
+        assert telehealth_grant_on(therapist, "NY", later, directory.vocab) is None

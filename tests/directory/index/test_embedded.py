@@ -1,0 +1,281 @@
+"""EmbeddedIndex: the shared contract, persistence, and randomised checks against
+plain-Python references (filters) and against a freshly built index (writes)."""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+from contract import SearchIndexContract, sample_documents
+
+from directory.index import (
+    And,
+    EmbeddedIndex,
+    Eq,
+    Filter,
+    GeoRadius,
+    In,
+    IndexDocument,
+    Not,
+    Or,
+    Range,
+    SearchIndex,
+    SearchQuery,
+    SearchResult,
+)
+from directory.index.embedded import EARTH_RADIUS_M
+from directory.index.text import tokenise
+from directory.records import Point
+
+
+class TestEmbeddedIndex(SearchIndexContract):
+    def make_index(self) -> SearchIndex:
+        return EmbeddedIndex()
+
+
+class TestEmbeddedIndexInParts(SearchIndexContract):
+    """The same contract with documents spread over three parts (some rewritten after
+    the first part was built), so results must merge across parts."""
+
+    def make_index(self) -> SearchIndex:
+        return EmbeddedIndex(merge_ratio=0)  # never merge by size
+
+    def fill(self, index: SearchIndex, documents: list[IndexDocument]) -> None:
+        index.replace_all(documents)
+        index.upsert(documents[::3])
+        index.upsert(documents[1::5])
+        assert isinstance(index, EmbeddedIndex) and len(index._parts) == 3
+
+
+def test_tokenise_folds_case_accents_and_apostrophes() -> None:
+    assert tokenise("Émilie O'Brien-Nuñez, PhD") == ["emilie", "obrien", "nunez", "phd"]
+    assert tokenise("straße_ĲSSELMEER") == ["strasse", "ijsselmeer"]
+    assert tokenise("\"' \\ -") == []
+
+
+def test_tokenise_ascii_fast_path_agrees_with_the_general_one() -> None:
+    rng = random.Random(11)
+    for _ in range(5_000):
+        text = "".join(chr(rng.randrange(128)) for _ in range(rng.randint(0, 30)))
+        # A trailing non-ASCII word sends the text down the general (regex) path.
+        assert tokenise(text + " é") == [*tokenise(text), "e"], repr(text)
+
+
+def test_negative_paging_is_an_error() -> None:
+    with pytest.raises(ValueError):
+        EmbeddedIndex().search(SearchQuery(offset=-1))
+
+
+def result_rows(result: SearchResult) -> list[tuple[str, float, float | None]]:
+    return [(hit.document.id, hit.score, hit.distance_m) for hit in result.hits]
+
+
+def test_save_and_load_round_trip(tmp_path: Path) -> None:
+    index = EmbeddedIndex(sample_documents(), merge_ratio=0)
+    index.delete(["t05"])
+    index.upsert([IndexDocument(id="t31", name="Dmitri Volkov", cities=["Duluth"])])
+    path = tmp_path / "index.msgpack"
+    path.write_bytes(b"old content, replaced atomically")
+    index.save(path)
+    assert [p.name for p in tmp_path.iterdir()] == ["index.msgpack"]  # no temp file left
+
+    loaded = EmbeddedIndex.load(path)
+    assert loaded.ids() == index.ids()
+    assert all(loaded.get(id) == index.get(id) for id in index.ids())
+    for query in [
+        SearchQuery(text="minnea", origin=Point(44.95, -93.1)),
+        SearchQuery(sort="name", facets=("cities", "languages"), limit=50),
+        SearchQuery(concerns=("low_desire",), filter=Eq("states", "MN")),
+    ]:
+        assert result_rows(loaded.search(query)) == result_rows(index.search(query))
+        assert loaded.search(query).facets == index.search(query).facets
+
+
+# --- random documents and filters -------------------------------------------------------
+
+WORDS = ["anna", "berg", "carl", "dahl", "eklund", "frost", "gustafsson", "holm", "isaksen"]
+CONCERNS = ["pain", "desire", "trauma", "cancer", "kink"]
+LANGUAGES = ["en", "es", "so", "hmn", "fr"]
+STATES = ["MN", "WI", "NY", "IA"]
+
+
+def random_document(rng: random.Random, id: str) -> IndexDocument:
+    def some(values: list[str], most: int) -> list[str]:
+        return rng.sample(values, rng.randint(0, most))
+
+    def maybe(value: Any) -> Any:
+        return value if rng.random() < 0.7 else None
+
+    fee_min = maybe(rng.randrange(40, 200, 10))
+    return IndexDocument(
+        id=id,
+        name=f"{rng.choice(WORDS).title()} {rng.choice(WORDS).title()}",
+        bio=" ".join(rng.choices(WORDS, k=rng.randint(0, 6))),
+        concerns=some(CONCERNS, 3),
+        languages=some(LANGUAGES, 3),
+        states=some(STATES, 2),
+        gender=rng.choice(["", "woman", "man", "nonbinary"]),
+        offers_telehealth=rng.random() < 0.5,
+        accepting_new_clients=rng.random() < 0.8,
+        fee_min=fee_min,
+        fee_max=None if fee_min is None else fee_min + rng.randrange(0, 60, 10),
+        telehealth_until={
+            state: rng.choice([20240101, 20250601, 20260115, 20270101]) for state in some(STATES, 3)
+        },
+        points=[
+            Point(rng.uniform(43.5, 47.0), rng.uniform(-96.0, -90.0))
+            for _ in range(rng.choice([0, 1, 1, 2, 3]))
+        ],
+    )
+
+
+def random_filter(rng: random.Random, depth: int = 0) -> Filter:
+    choice = rng.randrange(9 if depth < 3 else 6)
+    if choice == 0:
+        return Eq(
+            rng.choice(["languages", "concerns", "gender"]),
+            rng.choice(LANGUAGES + CONCERNS + ["woman", "man"]),
+        )
+    if choice == 1:
+        return Eq(rng.choice(["offers_telehealth", "accepting_new_clients"]), rng.random() < 0.5)
+    if choice == 2:
+        return In(rng.choice(["states", "languages"]), tuple(rng.sample(STATES + LANGUAGES, 3)))
+    if choice == 3:
+        low = rng.choice([None, 60, 100, 150])
+        return Range(rng.choice(["fee_min", "fee_max"]), gte=low, lte=None if low else 120)
+    if choice == 4:
+        state = rng.choice(STATES)
+        return Range(f"telehealth_until.{state}", gte=rng.choice([20250101, 20260115]))
+    if choice == 5:
+        return GeoRadius(rng.uniform(44, 46.5), rng.uniform(-95, -91), rng.uniform(5e3, 2e5))
+    items = tuple(random_filter(rng, depth + 1) for _ in range(rng.randint(1, 3)))
+    return [And(items), Or(items), Not(items[0])][choice - 6]
+
+
+def haversine_m(lat: float, lon: float, point: Point) -> float:
+    dlat = math.radians(point.lat - lat)
+    dlon = math.radians(point.lon - lon)
+    a = (
+        math.sin(dlat / 2) ** 2
+        + math.cos(math.radians(lat)) * math.cos(math.radians(point.lat)) * math.sin(dlon / 2) ** 2
+    )
+    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(a))
+
+
+def values_of(doc: IndexDocument, field: str) -> list[Any]:
+    """The values a filter on ``field`` sees in ``doc`` ([] when it has none)."""
+    base, _, key = field.partition(".")
+    value = getattr(doc, base).get(key) if key else getattr(doc, field)
+    if isinstance(value, list):
+        return value
+    return [] if value is None or value == "" else [value]
+
+
+def accepts(node: Filter, doc: IndexDocument) -> bool:
+    """The meaning of a filter, written as plainly as possible."""
+    match node:
+        case Eq(field=field, value=value):
+            return value in values_of(doc, field)
+        case In(field=field, values=values):
+            return any(value in values_of(doc, field) for value in values)
+        case Range(field=field, gte=gte, lte=lte):
+            return any(
+                (gte is None or value >= gte) and (lte is None or value <= lte)
+                for value in values_of(doc, field)
+            )
+        case GeoRadius(lat=lat, lon=lon, radius_m=radius_m):
+            return any(haversine_m(lat, lon, point) <= radius_m for point in doc.points)
+        case And(items=items):
+            return all(accepts(item, doc) for item in items)
+        case Or(items=items):
+            return any(accepts(item, doc) for item in items)
+        case Not(item=item):
+            return not accepts(item, doc)
+    raise AssertionError(node)
+
+
+def test_filters_agree_with_a_brute_force_reference() -> None:
+    rng = random.Random(20260115)
+    docs = [random_document(rng, f"d{i:03}") for i in range(300)]
+    index = EmbeddedIndex(docs[:250], merge_ratio=0)
+    index.upsert(docs[250:] + docs[:20])  # some documents in a second part
+    for _ in range(400):
+        node = random_filter(rng)
+        found = index.search(SearchQuery(filter=node, limit=300))
+        expected = {doc.id for doc in docs if accepts(node, doc)}
+        assert {hit.document.id for hit in found.hits} == expected, node
+        assert found.total == len(expected)
+
+
+@pytest.mark.parametrize("merge_ratio", [0, 1.5, 4])
+def test_random_writes_match_a_fresh_build(merge_ratio: float) -> None:
+    """However the writes were split into parts (and merged, and compacted), results must
+    equal those of an index built in one go from the same documents."""
+    rng = random.Random(7)
+    index = EmbeddedIndex(merge_ratio=merge_ratio)
+    model: dict[str, IndexDocument] = {}
+    queries = [
+        SearchQuery(text="gustafson", origin=Point(45.0, -93.0), limit=15),
+        SearchQuery(text="berg ho", facets=("languages", "gender"), sort="name"),
+        SearchQuery(concerns=("pain", "kink"), origin=Point(45.0, -93.0), sort="distance"),
+        SearchQuery(filter=Eq("offers_telehealth", True), offset=5, limit=7),
+    ]
+    for step in range(120):
+        if rng.random() < 0.7:
+            batch = [random_document(rng, f"d{rng.randrange(60):02}") for _ in range(3)]
+            index.upsert(batch)
+            model.update((doc.id, doc) for doc in batch)
+        else:
+            gone = [f"d{rng.randrange(60):02}" for _ in range(4)]
+            index.delete(gone)
+            for id in gone:
+                model.pop(id, None)
+        assert index.ids() == set(model) and index.count() == len(model)
+        if step % 10 == 0:
+            fresh = EmbeddedIndex(model.values())
+            for query in queries:
+                got, want = index.search(query), fresh.search(query)
+                assert result_rows(got) == result_rows(want), query
+                assert (got.total, got.facets) == (want.total, want.facets)
+    assert all(index.get(id) is doc for id, doc in model.items())
+
+
+def test_readers_see_whole_states_while_a_writer_works() -> None:
+    docs = sample_documents()
+    index = EmbeddedIndex(docs)
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def write() -> None:
+        rng = random.Random(3)
+        try:
+            for round in range(30):
+                picked = rng.sample(docs, 5)
+                changed = [msgspec.structs.replace(doc, bio=f"round {round}") for doc in picked]
+                if round % 10 == 9:
+                    index.replace_all(docs)
+                else:
+                    index.upsert(changed)
+        finally:
+            done.set()
+
+    def read() -> None:
+        try:
+            while not done.is_set():
+                assert index.count() == 30
+                assert index.search(SearchQuery(limit=0)).total == 30
+                assert index.search(SearchQuery(text="Okafor")).total == 1
+        except BaseException as error:  # reported by the main thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=write)] + [threading.Thread(target=read) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []

@@ -1,0 +1,127 @@
+"""The outbox indexer: changes reach the index exactly when they commit, whatever fails."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+import msgspec
+import pytest
+from factories import make_therapist
+
+from directory.index import EmbeddedIndex
+from directory.index.base import IndexDocument, SearchQuery
+from directory.index.sync import Indexer, rebuild, verify
+from directory.store import DirectoryStore, DuplicateKey
+from directory.vocab import load_vocabulary
+
+
+class UnreachableIndex(EmbeddedIndex):
+    """The real embedded index, with a switch that makes writes fail like a network outage."""
+
+    down = False
+
+    def upsert(self, documents: Iterable[IndexDocument]) -> None:
+        if self.down:
+            raise ConnectionError("index unreachable")
+        super().upsert(documents)
+
+    def delete(self, ids: Iterable[str]) -> None:
+        if self.down:
+            raise ConnectionError("index unreachable")
+        super().delete(ids)
+
+
+@pytest.fixture
+def index() -> UnreachableIndex:
+    return UnreachableIndex()
+
+
+@pytest.fixture
+def indexer(store: DirectoryStore, index: UnreachableIndex) -> Indexer:
+    return Indexer(store, index, load_vocabulary(), base_backoff_s=10, max_backoff_s=60)
+
+
+def names(index: EmbeddedIndex) -> list[str]:
+    return sorted(hit.document.name for hit in index.search(SearchQuery(limit=100)).hits)
+
+
+def test_committed_changes_are_indexed(store: DirectoryStore, index, indexer) -> None:
+    therapist = store.add_therapist(make_therapist(first_name="Wren"), actor="test")
+    assert index.get(therapist.id) is None
+    assert indexer.drain() == 1
+    assert index.get(therapist.id).name == therapist.full_name
+    assert indexer.drain() == 0  # nothing left
+
+
+def test_writes_succeed_while_the_index_is_down_and_are_indexed_after(
+    store: DirectoryStore, index: UnreachableIndex, indexer: Indexer
+) -> None:
+    therapist = store.add_therapist(make_therapist(first_name="Wren"), actor="test")
+    indexer.drain()
+    index.down = True
+    renamed = msgspec.structs.replace(therapist, first_name="Juniper")
+    stored = store.update_therapist(renamed, expected_version=therapist.version, actor="test")
+    assert stored.first_name == "Juniper"  # the write itself succeeded
+    assert indexer.drain() == 0
+    [pending] = store.pending_outbox(now=dt.datetime.now(dt.UTC) + dt.timedelta(hours=1))
+    assert pending.attempts == 1 and "unreachable" in (pending.last_error or "")
+    assert store.pending_outbox() == []  # backing off, not retried at once
+
+    index.down = False
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=11)
+    assert indexer.drain(now=later) == 1
+    assert index.get(therapist.id).name.startswith("Juniper")
+
+
+def test_backoff_grows_with_each_failure(store: DirectoryStore, index, indexer) -> None:
+    store.add_therapist(make_therapist(), actor="test")
+    index.down = True
+    moment = dt.datetime.now(dt.UTC)
+    waits = []
+    for _ in range(4):
+        indexer.drain(now=moment)
+        [item] = store.pending_outbox(now=moment + dt.timedelta(days=1))
+        waits.append((item.available_at - moment).total_seconds())
+        moment = item.available_at
+    assert waits == pytest.approx([10, 20, 40, 60], abs=1)
+
+
+def test_a_rolled_back_change_is_never_indexed(store: DirectoryStore, index, indexer) -> None:
+    therapist = store.add_therapist(make_therapist(), actor="test")
+    indexer.drain()
+    with pytest.raises(DuplicateKey):
+        store.add_therapist(msgspec.structs.replace(therapist, first_name="Ghost"), actor="test")
+    assert indexer.drain() == 0
+    assert "Ghost" not in " ".join(names(index))
+
+
+def test_withdrawn_listing_leaves_the_index(store: DirectoryStore, index, indexer) -> None:
+    therapist = store.add_therapist(make_therapist(), actor="test")
+    indexer.drain()
+    withdrawn = msgspec.structs.replace(therapist, active=False)
+    store.update_therapist(withdrawn, expected_version=therapist.version, actor="test",
+                           reason="deactivated NPI")
+    indexer.drain()
+    assert index.get(therapist.id) is None
+
+
+def test_verify_reports_and_rebuild_repairs(store: DirectoryStore, index, indexer) -> None:
+    vocab = load_vocabulary()
+    kept, lost, changed = (store.add_therapist(make_therapist(), actor="test") for _ in range(3))
+    indexer.drain()
+    index.delete([lost.id])
+    stray = make_therapist()
+    index.upsert([msgspec.structs.replace(
+        IndexDocument(id=stray.id, name="Stray Listing"))])
+    store.update_therapist(msgspec.structs.replace(changed, bio="New words."),
+                           expected_version=changed.version, actor="test")
+    difference = verify(store, index, vocab)
+    assert difference.missing == [lost.id]
+    assert difference.extra == [stray.id]
+    assert difference.stale == [changed.id]
+    assert not difference.clean
+
+    rebuild(store, index, vocab)
+    assert verify(store, index, vocab).clean
+    assert index.get(kept.id) is not None

@@ -1,0 +1,148 @@
+"""Open Referral HSDS 3.0: the spec's JSON examples and the CSV data package."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+
+from importers.base import split_results
+from importers.hsds import parse_hsds
+
+DAY = dt.date(2026, 1, 15)
+SERVICE = "service/ac148810-d857-441c-9679-408f346de14b"
+ORGANIZATION = "organization/d9d5e0f5-d3ce-4f73-9a2f-4dd0ecc6c610"
+
+
+def test_service_full_is_a_practice_listing(fixtures: Path) -> None:
+    records, rejects = split_results(
+        parse_hsds(fixtures / "hsds-3.0/json/service_full.json", as_of=DAY)
+    )
+    [record] = records
+    assert record.external_id == SERVICE and record.organization and record.therapist is None
+    service = record.practice
+    assert service.kind == "service"
+    assert service.name == "Community Counselling"
+    assert service.parent_name == "Example Organization Inc."
+    assert service.phone == "+441234234567"  # written with literal quotes: '"+44 1234 234567"'
+    assert service.contact_name == "Ann Persona"  # reception: a contact, not a clinician
+    assert record.facts["contact_title"] == "Reception Manager"
+    assert service.languages == ["ur"]
+    assert (service.fees.currency, service.fees.session_fee_min) == ("GBP", 35)
+    assert record.as_of == dt.date(2023, 3, 15)  # the service's last_modified
+    # The location's latitude 100 and its UK-style state and postcode are each reported;
+    # with no usable address it is not listed as a place.
+    assert service.locations == [] and service.offers_in_person is False
+    reasons = {(r.field, r.severity) for r in rejects}
+    assert reasons == {
+        ("latitude", "warning"),
+        ("state_province", "warning"),
+        ("postal_code", "warning"),
+        ("addresses", "warning"),
+    }
+    latitude = next(r for r in rejects if r.field == "latitude")
+    assert latitude.row == "location/3a19ff88-4620-4d17-9830-ac1d859eb5d5"
+    assert "latitude 100" in latitude.reason
+
+
+def test_organization_full_gives_organisation_and_service(fixtures: Path) -> None:
+    records, _ = split_results(
+        parse_hsds(fixtures / "hsds-3.0/json/organization_full.json", as_of=DAY)
+    )
+    assert [(r.external_id, r.practice.kind) for r in records] == [
+        (ORGANIZATION, "organization"),
+        (SERVICE, "service"),
+    ]
+    organisation = records[0].practice
+    assert organisation.other_names == ["Example Org"]
+    assert organisation.website == "http://example.com"
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("organization_list.json", [ORGANIZATION]),
+        ("service_list.json", [SERVICE]),
+        ("service_at_location_full.json", [SERVICE]),
+        ("service_at_location_list.json", [SERVICE]),
+        ("tabular.json", [ORGANIZATION, SERVICE]),
+        ("location.json", []),
+        ("taxonomy.json", []),
+    ],
+)
+def test_every_json_example(fixtures: Path, name: str, expected: list[str]) -> None:
+    records, rejects = split_results(parse_hsds(fixtures / "hsds-3.0/json" / name, as_of=DAY))
+    assert [r.external_id for r in records] == expected
+    if name == "taxonomy.json":
+        assert [r.severity for r in rejects] == ["error"]  # not directory data at all
+
+
+@pytest.mark.parametrize("entry", ["csv", "csv/datapackage.json"])
+def test_csv_data_package(fixtures: Path, entry: str) -> None:
+    records, rejects = split_results(parse_hsds(fixtures / "hsds-3.0" / entry, as_of=DAY))
+    assert [r.external_id for r in records] == [ORGANIZATION, SERVICE]
+    service = records[1].practice
+    assert service.parent_name == "Example Organization Inc."
+    assert service.phone == "+441234234567"  # phones.csv: """+44 1234 234567"""
+    assert service.contact_name == "Ann Persona"
+    problems = {(r.row, r.field) for r in rejects}
+    assert problems == {
+        ("locations.csv:2", "latitude"),  # latitude=100
+        ("locations.csv:2", "organization_id"),  # 985e4a42... is not in organizations.csv
+        ("locations.csv:2", "addresses"),
+        ("addresses.csv:2", "state_province"),
+        ("addresses.csv:2", "postal_code"),
+        ("contacts.csv:2", "organization_id"),
+        ("contacts.csv:2", "service_at_location_id"),
+    }
+    assert all(r.severity == "warning" for r in rejects)
+
+
+def test_us_service_with_virtual_and_physical_locations(tmp_path: Path) -> None:
+    service = {
+        "id": "svc-1",
+        "name": "Example Sex Therapy Clinic",
+        "status": "active",
+        "organization": {"id": "org-1", "name": "Example Health Collective"},
+        "phones": [{"id": "ph-1", "number": "(612) 555-0100"}],
+        "cost_options": [{"amount": 120, "currency": "usd"}, {"amount": "60"}],
+        "service_at_locations": [
+            {"location": {"id": "loc-virtual", "location_type": "virtual", "name": "Video"}},
+            {
+                "location": {
+                    "id": "loc-1",
+                    "location_type": "physical",
+                    "latitude": 44.97,
+                    "longitude": -93.26,
+                    "addresses": [
+                        {
+                            "address_1": "100 Example Ave",
+                            "city": "Minneapolis",
+                            "state_province": "Minnesota",
+                            "postal_code": "55414",
+                            "country": "US",
+                            "address_type": "physical",
+                        },
+                    ],
+                    "accessibility": [{"description": "Wheelchair accessible entrance"}],
+                }
+            },
+        ],
+    }
+    path = tmp_path / "service.json"
+    path.write_text(json.dumps(service))
+    records, rejects = split_results(parse_hsds(path, as_of=DAY))
+    assert rejects == []
+    practice = records[0].practice
+    assert practice.offers_telehealth and practice.offers_in_person
+    [location] = practice.locations
+    assert location.address.state == "MN" and location.point.lat == 44.97
+    assert location.wheelchair_accessible is True
+    assert (
+        practice.fees.currency,
+        practice.fees.session_fee_min,
+        practice.fees.session_fee_max,
+    ) == ("USD", 60, 120)
+    assert practice.phone == "+1 612-555-0100"

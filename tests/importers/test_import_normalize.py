@@ -1,0 +1,267 @@
+"""The shared normalisers and the record plumbing in importers.base."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from directory.records import License, Therapist
+from importers.base import (
+    ImportReport,
+    Practice,
+    Reject,
+    SourceRecord,
+    excerpt,
+    make_record,
+    placeholder_id,
+)
+from importers.normalize import (
+    choose_license_type,
+    credential_tokens,
+    is_valid_npi,
+    license_number_key,
+    license_type_lookup,
+    normalize_address,
+    normalize_credentials,
+    normalize_license_number,
+    normalize_org_name,
+    normalize_phone,
+    normalize_postal_code,
+    normalize_state,
+    parse_date,
+    split_full_name,
+    title_case_name,
+    valid_point,
+    zip5,
+)
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ("MCDONALD", "McDonald"),
+        ("O'BRIEN", "O'Brien"),
+        ("GALVEZ-PISCIONIERE", "Galvez-Piscioniere"),
+        ("MARY ANN", "Mary Ann"),
+        ("SMITH III", "Smith III"),
+        ("DeShawn", "DeShawn"),  # the person's own spelling is kept
+        ("McSAMPLE", "McSample"),  # mostly capitals counts as capitals
+        ("M.", "M."),
+    ],
+)
+def test_title_case_name(written: str, expected: str) -> None:
+    assert title_case_name(written) == expected
+
+
+def test_organisation_names() -> None:
+    assert normalize_org_name("LIFEBRIDGE COMMUNITY SERVICES, INC.") == (
+        "Lifebridge Community Services, Inc."
+    )
+    assert normalize_org_name("MICHAEL D. RANDELL, M.D., P.C.") == "Michael D. Randell, M.D., P.C."
+    assert normalize_org_name("JOHN C BREEN PC") == "John C Breen PC"
+
+
+@pytest.mark.parametrize(
+    ("written", "tokens"),
+    [
+        ("LCSW-C", ["LCSW-C"]),
+        ("M.D.1208", ["MD"]),
+        ("O. D.", ["OD"]),
+        ("D.D.S., M.S. F.A.G.D", ["DDS", "MS", "FAGD"]),
+        ("M.A.; LMHC", ["MA", "LMHC"]),
+        ("PH. D.", ["PHD"]),
+        ("LICSW,CEAP,BCD", ["LICSW", "CEAP", "BCD"]),
+        ("", []),
+    ],
+)
+def test_credential_tokens(written: str, tokens: list[str]) -> None:
+    assert credential_tokens(written) == tokens
+
+
+def test_credential_display() -> None:
+    assert normalize_credentials("PSY.D., LMFT") == "PsyD, LMFT"
+
+
+@pytest.mark.parametrize(
+    ("written", "phone"),
+    [
+        ("8607144820", "+1 860-714-4820"),
+        ("(617) 533-2300", "+1 617-533-2300"),
+        ("1-612-555-0142 x12", "+1 612-555-0142"),
+        ("#(770) 403-3124", "+1 770-403-3124"),
+        ('"+44 1234 234567"', "+441234234567"),  # the HSDS sample's literal quotes
+        ("(111)-222-3333", None),  # NANP area codes never start with 1
+        ("1978744763", None),  # ten digits starting with 1: a digit is missing
+        ("555-0100", None),
+        ("", None),
+    ],
+)
+def test_phones(written: str, phone: str | None) -> None:
+    assert normalize_phone(written) == phone
+
+
+def test_postal_codes_and_states() -> None:
+    assert normalize_postal_code("554141234") == "55414-1234"
+    assert normalize_postal_code("06851") == "06851"
+    assert normalize_postal_code("ABC 1234") is None
+    assert zip5("55414-1234") == "55414"
+    assert normalize_state("mn") == "MN"
+    assert normalize_state("Minnesota") == "MN"
+    assert normalize_state("MyState") is None
+
+
+def test_addresses() -> None:
+    address, problems = normalize_address(
+        line1="475 CLINTON AVE",
+        city="BRIDGEPORT",
+        state="CT",
+        postal_code="066051700",
+        country="USA",
+    )
+    assert address is not None and problems == []
+    assert (address.line1, address.city, address.postal_code, address.country) == (
+        "475 Clinton Ave",
+        "Bridgeport",
+        "06605-1700",
+        "US",
+    )
+    address, problems = normalize_address(city="Anytown", state="XX", postal_code="1")
+    assert address is None
+    assert [part for part, _ in problems] == ["state", "postal_code"]
+    abroad, problems = normalize_address(
+        city="MyCity", state="MyState", postal_code="ABC 1234", country="GB"
+    )
+    assert abroad is not None and abroad.state == "MyState" and problems == []
+
+
+@pytest.mark.parametrize(
+    ("written", "day"),
+    [
+        ("03/16/2006", dt.date(2006, 3, 16)),
+        ("2019-04-24", dt.date(2019, 4, 24)),
+        ("2020-07-07T13:26:22.0314215+00:00", dt.date(2020, 7, 7)),
+        (1171564996, dt.date(2007, 2, 15)),  # epoch seconds
+        ("1171564996000", dt.date(2007, 2, 15)),  # epoch milliseconds, as a string
+        (dt.datetime(2024, 1, 2, 3, 4), dt.date(2024, 1, 2)),
+        ("", None),
+        ("--", None),
+    ],
+)
+def test_dates(written: object, day: dt.date | None) -> None:
+    assert parse_date(written) == day
+
+
+def test_bad_dates_raise() -> None:
+    with pytest.raises(ValueError, match="not a date"):
+        parse_date("June 1 2021")
+    with pytest.raises(ValueError, match="year"):
+        parse_date("31/12/0202", ["%d/%m/%Y"])
+    assert parse_date("31/12/2024", ["%d/%m/%Y"]) == dt.date(2024, 12, 31)
+
+
+def test_npi_check_digit() -> None:
+    assert is_valid_npi("1234567893")  # CMS's published example
+    assert not is_valid_npi("1234567890")
+    assert not is_valid_npi("9941339100")  # the Plan-Net IG's example NPI
+    assert not is_valid_npi("123456789")
+
+
+def test_license_numbers() -> None:
+    assert normalize_license_number(" lmhc  4564 ") == "LMHC 4564"
+    assert normalize_license_number("=========") == ""
+    assert normalize_license_number("NA") == ""
+    assert license_number_key("LMHC 004564") == license_number_key("4564") == "4564"
+
+
+def test_license_type_lookup_and_choice() -> None:
+    lookup = license_type_lookup(
+        {"1041C0700X": ["lcsw", "licsw", "lcsw_c"], "103T00000X": ["psychologist"]}
+    )
+    assert lookup("103TC0700X") == ["psychologist"]  # falls back to the classification
+    assert lookup("207R00000X") == ()
+    candidates = lookup("1041C0700X")
+    assert choose_license_type(candidates, ["MSW", "LCSW-C"]) == "lcsw_c"
+    assert choose_license_type(candidates, ["LICSW"]) == "licsw"
+    assert choose_license_type(candidates, []) == "lcsw"
+    assert choose_license_type([], ["LCSW"]) is None
+
+
+def test_full_names() -> None:
+    assert split_full_name("Fictional, Avery J") == ("Avery", "Fictional", [])
+    assert split_full_name("Avery Q. Example, LMFT, CST") == ("Avery", "Example", ["LMFT", "CST"])
+    assert split_full_name("AVERY EXAMPLE JR.") == ("Avery", "Example", [])
+
+
+def test_points() -> None:
+    assert valid_point(44.9, -93.2)[0] is not None
+    assert valid_point(100, 101) == (None, "latitude 100 is outside -90..90")
+    assert valid_point(None, None) == (None, "")
+
+
+def test_source_record_carries_exactly_one_subject() -> None:
+    therapist = Therapist(id=placeholder_id("t"), first_name="Avery", last_name="Fictional")
+    practice = Practice(id=placeholder_id("p"), name="Example Practice")
+    with pytest.raises(ValueError, match="exactly one"):
+        SourceRecord(source="x", external_id="1", as_of=dt.date(2026, 1, 1), row=1)
+    with pytest.raises(ValueError, match="exactly one"):
+        SourceRecord(
+            source="x",
+            external_id="1",
+            as_of=dt.date(2026, 1, 1),
+            row=1,
+            therapist=therapist,
+            practice=practice,
+        )
+
+
+def test_facts_are_what_the_source_said() -> None:
+    therapist = Therapist(
+        id=placeholder_id("x", "1"),
+        first_name="Avery",
+        last_name="Fictional",
+        licenses=[
+            License(
+                id="l",
+                state="MN",
+                license_type="lpcc",
+                number="12345",
+                expires_on=dt.date(2027, 3, 31),
+            )
+        ],
+    )
+    record = make_record(
+        source="x",
+        external_id="1",
+        as_of=dt.date(2026, 1, 1),
+        row=2,
+        therapist=therapist,
+        extra_facts={"sex": "F", "middle_name": ""},
+    )
+    assert record.facts == {
+        "first_name": "Avery",
+        "last_name": "Fictional",
+        "licenses[MN:12345].state": "MN",
+        "licenses[MN:12345].license_type": "lpcc",
+        "licenses[MN:12345].number": "12345",
+        "licenses[MN:12345].expires_on": dt.date(2027, 3, 31),
+        "sex": "F",
+    }
+    assert not record.organization
+
+
+def test_placeholder_ids_are_stable() -> None:
+    assert placeholder_id("nppes", "1234567893") == placeholder_id("nppes", "1234567893")
+    assert placeholder_id("nppes", "1234567893") != placeholder_id("fhir", "1234567893")
+
+
+def test_import_report_counts_rejects_and_warnings() -> None:
+    report = ImportReport(source="nppes", file="x.csv", started_at=dt.datetime(2026, 1, 1))
+    report.add_reject(Reject(row=2, reason="NPI is missing", field="NPI"))
+    report.add_reject(Reject(row=3, reason="bad phone", severity="warning"))
+    assert (report.rejected, report.warnings, len(report.rejects)) == (1, 1, 2)
+
+
+def test_excerpt_is_short_and_single_line() -> None:
+    assert excerpt(["a", "", "b\nc"]) == "a,b c"
+    assert len(excerpt("x" * 500)) == 200

@@ -1,0 +1,298 @@
+"""Scoring, explanations and ranking; the index query for each delivery mode."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+import msgspec
+from matching_helpers import (
+    BOARD,
+    MINNEAPOLIS,
+    ON,
+    doc,
+    license_mn,
+    north_of,
+    request,
+    vocab,
+    with_cst,
+)
+
+from directory.index.base import CredentialSummary, SearchQuery
+from directory.index.filters import And, Eq, GeoRadius, Or, Range
+from directory.records import date_key
+from matching import match
+from matching.engine import CANDIDATE_LIMIT, candidate_query
+from matching.scoring import COMPONENTS
+
+
+def only(req, candidate):
+    [found] = match(req, [candidate], vocab())
+    return found
+
+
+# --- ranking ----------------------------------------------------------------------------------
+
+
+def test_the_specialist_outranks_the_generalist() -> None:
+    specialist = doc("spec", "Sam Specialist", concerns=["sexual_pain", "vaginismus"],
+                     **with_cst(until=dt.date(2027, 3, 31)))
+    generalist = doc("gen", "Gale Generalist", concerns=["communication"])
+    req = request(concerns=("sexual_pain", "vaginismus"))
+    ranked = match(req, [generalist, specialist], vocab())
+    assert [found.therapist_id for found in ranked] == ["spec", "gen"]
+    assert ranked[0].components["specialty"] == 1.0
+    assert ranked[1].components["specialty"] == 0.0
+
+
+def test_closer_ranks_first_when_otherwise_equal() -> None:
+    near = doc("near", "Same Name", points=[north_of(MINNEAPOLIS, 2)])
+    far = doc("far", "Same Name", points=[north_of(MINNEAPOLIS, 20)])
+    ranked = match(request(delivery="in_person"), [far, near], vocab())
+    assert [found.therapist_id for found in ranked] == ["near", "far"]
+
+
+def test_ties_break_by_name_then_id() -> None:
+    twins = [doc(id_, name) for id_, name in (("b", "Bo"), ("a", "Bo"), ("c", "Al"))]
+    ranked = match(request(delivery="telehealth"), twins, vocab())
+    assert [found.therapist_id for found in ranked] == ["c", "a", "b"]
+
+
+def test_limit_truncates() -> None:
+    many = [doc(f"t{i:02}", f"Clinician {i:02}") for i in range(15)]
+    assert len(match(request(limit=4), many, vocab())) == 4
+
+
+def test_determinism_with_shuffled_candidates() -> None:
+    candidates = [
+        doc(f"t{i}", f"Clinician {i % 4}", concerns=["erectile"] if i % 3 else ["low_desire"],
+            points=[north_of(MINNEAPOLIS, 1 + i * 2.5)], sliding_scale=bool(i % 2),
+            languages=["en", "es"] if i % 5 == 0 else ["en"])
+        for i in range(20)
+    ]
+    req = request(concerns=("erectile",), languages=("es",), limit=20)
+    first = match(req, candidates, vocab())
+    for seed in range(5):
+        shuffled = candidates[:]
+        random.Random(seed).shuffle(shuffled)
+        assert msgspec.json.encode(match(req, shuffled, vocab())) == msgspec.json.encode(first)
+
+
+# --- components -------------------------------------------------------------------------------
+
+
+def test_discipline_implied_concerns_raise_the_specialty_component() -> None:
+    pelvic_pain = doc(concerns=["chronic_pelvic_pain"])
+    without = only(request(), pelvic_pain)
+    from_urology = only(request(referring_discipline="urology"), pelvic_pain)
+    assert without.components["specialty"] == 0.5  # nothing asked: neutral
+    assert from_urology.components["specialty"] > 0
+    phrase = vocab().concerns["chronic_pelvic_pain"].reason_phrase
+    assert f"Treats {phrase}" in from_urology.reasons
+
+
+def test_named_concerns_weigh_more_than_implied_ones() -> None:
+    req = request(concerns=("low_desire",), referring_discipline="urology")
+    treats_named = only(req, doc(concerns=["low_desire"]))
+    treats_implied = only(req, doc(concerns=["chronic_pelvic_pain"]))
+    assert treats_named.components["specialty"] > treats_implied.components["specialty"] > 0
+
+
+def test_text_is_interpreted_into_concerns() -> None:
+    # "pain during sex" is the label of sexual_pain, so any interpreter must understand it.
+    found = only(request(text="pain during sex"), doc(concerns=["sexual_pain"]))
+    assert found.components["specialty"] == 1.0
+    assert "Treats genito-pelvic pain" in found.reasons
+
+
+def test_components_and_scores_stay_in_range() -> None:
+    variants = [
+        doc("a"),
+        doc("b", concerns=["erectile"], populations=["trans_nonbinary_affirming"],
+            languages=["es"], sliding_scale=True, fee_min=None, fee_max=None,
+            availability_confirmed_on=None, credentials_verified_on=None, gender="woman"),
+        doc("c", availability_confirmed_on=date_key(ON - dt.timedelta(days=400)),
+            credentials_verified_on=date_key(ON + dt.timedelta(days=3)), fee_min=500,
+            coordinates_with=["urology"], points=[north_of(MINNEAPOLIS, 0)]),
+        doc("d", **with_cst(until=dt.date(2030, 1, 1))),
+    ]
+    requests = [
+        request(),
+        request(concerns=("erectile", "low_desire"), referring_discipline="urology",
+                populations=("trans_nonbinary_affirming",), languages=("es", "en"),
+                max_fee=150, sliding_scale=True, insurance=_some_insurance()),
+        request(delivery="in_person", radius_km=1),
+        request(delivery="telehealth", text="low desire"),
+    ]
+    for req in requests:
+        for found in match(req, variants, vocab()):
+            assert list(found.components) == list(COMPONENTS)
+            assert all(0.0 <= value <= 1.0 for value in found.components.values())
+            assert 0.0 <= found.score <= 100.0
+            assert found.score == round(found.score, 1)
+
+
+def test_a_perfect_fit_scores_100_and_nothing_fits_scores_low() -> None:
+    urology = list(vocab().disciplines["urology"].concerns)
+    perfect = doc(concerns=urology, coordinates_with=["urology"], languages=["es"],
+                  points=[MINNEAPOLIS], **with_cst(until=dt.date(2030, 1, 1)))
+    misfit = doc(concerns=["communication"], languages=["en"], points=[north_of(MINNEAPOLIS, 39)],
+                 fee_min=400, availability_confirmed_on=None, credentials_verified_on=None)
+    req = request(delivery="in_person", concerns=("erectile",), referring_discipline="urology",
+                  languages=("es",), max_fee=150)
+    assert only(req, perfect).score == 100.0
+    assert only(req, misfit).score < 15.0  # only the unasked inclusivity scores
+
+
+def test_stale_availability_scores_low_and_cautions() -> None:
+    stale_day = ON - dt.timedelta(days=91)
+    found = only(request(), doc(availability_confirmed_on=date_key(stale_day)))
+    fresh = only(request(), doc())
+    assert found.components["freshness"] < fresh.components["freshness"]
+    assert f"Availability last confirmed {stale_day.isoformat()} (over 90 days ago)" \
+        in found.cautions
+
+
+# --- reasons ----------------------------------------------------------------------------------
+
+
+def test_reasons_in_plain_words() -> None:
+    clinician = doc(
+        concerns=["sexual_pain"], languages=["en", "es"],
+        populations=["trans_nonbinary_affirming"], sliding_scale=True,
+        coordinates_with=["urology"], points=[north_of(MINNEAPOLIS, 12.3)],
+        availability_confirmed_on=date_key(dt.date(2026, 11, 2)),
+        **with_cst(until=dt.date(2027, 3, 31)),
+    )
+    req = request(delivery="either", concerns=("sexual_pain",), languages=("es",),
+                  populations=("trans_nonbinary_affirming",), referring_discipline="urology")
+    found = only(req, clinician)
+    assert found.mode == "in_person"
+    for phrase in (
+        "12 km away",
+        "Also offers telehealth in MN",
+        f"Licensed in MN until 2027-01-31, verified {ON.isoformat()} with {BOARD}",
+        "AASECT Certified Sex Therapist (CST) until 2027-03, verified 2026-11-15 with AASECT",
+        "Treats genito-pelvic pain",
+        "Speaks Spanish",
+        "Trans and nonbinary affirming",
+        "Sliding scale",
+        "Works with urology",
+        "Accepts physician referrals",
+        "Accepting new clients (confirmed 2026-11-02)",
+    ):
+        assert phrase in found.reasons, phrase
+
+
+def test_telehealth_reasons_cite_the_license_in_the_patients_state() -> None:
+    found = only(request(delivery="telehealth"), doc())
+    assert found.reasons[0] == "Telehealth in MN"
+    assert found.reasons[1].startswith("Licensed in MN until 2027-01-31, verified")
+
+
+def test_unverified_license_says_so() -> None:
+    found = only(request(delivery="telehealth"), doc(credentials=[license_mn(verified=None)]))
+    assert "Licensed in MN until 2027-01-31 (self-reported, not yet verified)" in found.reasons
+
+
+def test_compact_privilege_is_named() -> None:
+    apit = CredentialSummary(kind="compact", code="psypact", state="*", status="active",
+                             expires=date_key(dt.date(2027, 6, 30)))
+    # Only a Wisconsin license, but PSYPACT authorises telehealth into MN.
+    wi_license = CredentialSummary(kind="license", code="psychologist", state="WI",
+                                   status="active", expires=date_key(dt.date(2028, 1, 1)))
+    found = only(request(delivery="telehealth"), doc(credentials=[wi_license, apit]))
+    assert any(reason.startswith("Practises in MN under PSYPACT") for reason in found.reasons)
+
+
+def test_distance_phrase_precision() -> None:
+    near = only(request(delivery="in_person"), doc(points=[north_of(MINNEAPOLIS, 4.26)]))
+    assert "4.3 km away" in near.reasons
+
+
+def test_expired_certification_is_never_mentioned() -> None:
+    lapsed = doc(**with_cst(until=ON - dt.timedelta(days=1)))
+    found = only(request(), lapsed)
+    assert found.components["certification"] == 0.0
+    assert not any("AASECT" in reason or "Certified" in reason for reason in found.reasons)
+
+
+def test_membership_is_never_called_a_certification() -> None:
+    member = doc(cert_kinds=["aasect_member"], cert_from={"aasect_member": 20200101},
+                 cert_until={"aasect_member": 20301231})
+    found = only(request(), member)
+    assert found.components["certification"] == 0.0
+    assert not any("AASECT" in reason for reason in found.reasons)
+
+
+def test_cautions_for_unmet_wishes_and_missing_data() -> None:
+    found = only(
+        request(languages=("es",), insurance=_some_insurance(), max_fee=100),
+        doc(fee_min=None, fee_max=None, credentials_verified_on=None),
+    )
+    assert "No fee information" in found.cautions
+    assert "Credentials not yet verified with a primary source" in found.cautions
+    assert any(caution.startswith("Not in network with") for caution in found.cautions)
+    assert any(caution.startswith("Does not list") for caution in found.cautions)
+
+
+# --- the index query --------------------------------------------------------------------------
+
+ON_KEY = date_key(ON)
+TELEHEALTH = And((
+    Range("telehealth_from.MN", lte=ON_KEY),
+    Range("telehealth_until.MN", gte=ON_KEY),
+    Eq("offers_telehealth", True),
+))
+IN_PERSON = And((
+    GeoRadius(MINNEAPOLIS.lat, MINNEAPOLIS.lon, 40_000.0),
+    Eq("offers_in_person", True),
+))
+ACCEPTING = Eq("accepting_new_clients", True)
+
+
+def test_candidate_query_telehealth() -> None:
+    assert candidate_query(request(delivery="telehealth"), vocab()) == SearchQuery(
+        filter=And((TELEHEALTH, ACCEPTING)), origin=MINNEAPOLIS, limit=CANDIDATE_LIMIT,
+    )
+
+
+def test_candidate_query_in_person() -> None:
+    assert candidate_query(request(delivery="in_person"), vocab()) == SearchQuery(
+        filter=And((IN_PERSON, ACCEPTING)), origin=MINNEAPOLIS, sort="distance",
+        limit=CANDIDATE_LIMIT,
+    )
+
+
+def test_candidate_query_either_with_every_hard_constraint() -> None:
+    req = request(delivery="either", include_not_accepting=True, physician_referral=True,
+                  required_certification="aasect_cst", concerns=("erectile",), text="pain")
+    query = candidate_query(req, vocab())
+    assert query == SearchQuery(
+        filter=And((
+            Or((TELEHEALTH, IN_PERSON)),
+            Eq("accepts_physician_referrals", True),
+            And((Range("cert_from.aasect_cst", lte=ON_KEY),
+                 Range("cert_until.aasect_cst", gte=ON_KEY))),
+        )),
+        origin=MINNEAPOLIS, limit=CANDIDATE_LIMIT,
+    )
+    assert query.text == "" and query.concerns == ()  # specialty is scored, never filtered
+
+
+def test_candidate_query_either_with_only_a_state_is_telehealth() -> None:
+    req = request(delivery="either", patient_point=None)
+    assert candidate_query(req, vocab()).filter == And((TELEHEALTH, ACCEPTING))
+
+
+def test_candidate_query_any_aasect_is_an_or_of_certifications() -> None:
+    cert = candidate_query(request(required_certification="any_aasect"), vocab()).filter
+    assert isinstance(cert, And)
+    kinds = cert.items[-1]
+    assert isinstance(kinds, Or)
+    named = {item.items[0].field.removeprefix("cert_from.") for item in kinds.items}
+    assert named == {"aasect_cst", "aasect_cst_s", "aasect_csc", "aasect_cse"}
+
+
+def _some_insurance() -> str:
+    return sorted(vocab().insurance)[0]
