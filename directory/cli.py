@@ -62,10 +62,10 @@ def migrate() -> None:
 def demo(profiles: int | None, seed: int | None, as_of: dt.datetime | None, if_empty: bool) -> None:
     """Load a generated, clearly fictional demo directory."""
     from directory.demo import demo_therapists
-    from directory.store import DirectoryStore, create_engine_for
+    from directory.store import DirectoryStore, engine_from_settings
 
     settings = _settings()
-    store = DirectoryStore(create_engine_for(settings.sqlalchemy_url))
+    store = DirectoryStore(engine_from_settings(settings))
     if if_empty and not store.is_empty():
         console.print(f"directory already holds {store.count_therapists()} profiles; demo skipped")
         return
@@ -161,3 +161,64 @@ def serve(host: str | None, port: int | None) -> None:
         access_log=False,
         log_level="info",
     )
+
+
+@main.group()
+def keys() -> None:
+    """Create, list and revoke API keys for verifiers and admins."""
+
+
+def _key_store():  # type: ignore[no-untyped-def]
+    from directory.store import DirectoryStore, engine_from_settings
+
+    return DirectoryStore(engine_from_settings(_settings()))
+
+
+@keys.command("create")
+@click.option("--role", required=True, type=click.Choice(["verifier", "admin"]))
+@click.option("--name", required=True, help="Unique for ever; audit events record it.")
+def keys_create(role: str, name: str) -> None:
+    """Make a key and print it once (only its hash is kept)."""
+    from directory.keys import new_key
+    from directory.records import ApiKey
+    from directory.store import DuplicateKey
+
+    if not name.strip():
+        raise click.BadParameter("must not be blank", param_hint="--name")
+    key_id, key, key_hash = new_key()
+    record = ApiKey(id=key_id, name=name.strip(), role=role, created_at=dt.datetime.now(dt.UTC))  # type: ignore[arg-type]
+    try:
+        _key_store().add_api_key(record, key_hash, actor="cli")
+    except DuplicateKey:
+        raise click.BadParameter(
+            f"a key named {name!r} exists already", param_hint="--name"
+        ) from None
+    console.print(f"created {role} key {name!r} (id {key_id}); it is shown only now:")
+    click.echo(key)
+
+
+@keys.command("list")
+def keys_list() -> None:
+    """Every key: id, name, role, created, last used, revoked (never the key)."""
+    for key in _key_store().list_api_keys():
+        when = lambda t: t.strftime("%Y-%m-%d %H:%M") if t else "-"  # noqa: E731
+        click.echo(
+            f"{key.id}  {key.name}  {key.role}  created {when(key.created_at)}  "
+            f"used {when(key.last_used_at)}  "
+            + (f"REVOKED {when(key.revoked_at)}" if key.revoked_at else "active")
+        )
+
+
+@keys.command("revoke")
+@click.argument("name_or_id")
+@click.option("--reason", required=True, help="Why; the audit trail keeps it.")
+def keys_revoke(name_or_id: str, reason: str) -> None:
+    """Revoke a key at once; requests with it get 401 from now on."""
+    store = _key_store()
+    found = store.find_api_key(name_or_id)
+    if found is None:
+        raise click.BadParameter(f"no key named or with id {name_or_id!r}", param_hint="NAME_OR_ID")
+    if not reason.strip():
+        raise click.BadParameter("must not be blank", param_hint="--reason")
+    key = store.revoke_api_key(found.id, actor="cli", reason=reason.strip())
+    console.print(f"revoked key {key.name!r} (id {key.id}) at {key.revoked_at:%Y-%m-%d %H:%M} UTC")

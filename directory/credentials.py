@@ -270,3 +270,16 @@ def credential_views(therapist: Therapist, vocab: Vocabulary, day: dt.date) -> l
             reg.state,
         )
     return views
+
+
+def next_check_due(kind: str, verified_on: dt.date, expires_on: dt.date | None) -> dt.date:
+    """When a credential checked on ``verified_on`` should be checked again, by policy.
+
+    Licenses are re-checked monthly (expiry and board actions); anything else before its
+    check stops counting as verified. Never later than the expiry day: a renewal is checked
+    when it falls due.
+    """
+    policy = verification_policy()
+    days = policy.license_recheck_days if kind == "license" else policy.verified_within_days
+    due = verified_on + dt.timedelta(days=days)
+    return min(due, expires_on) if expires_on is not None and expires_on > verified_on else due

@@ -199,3 +199,50 @@ class ApiKey(msgspec.Struct, kw_only=True):
 def date_key(day: dt.date | None) -> int:
     """A date as a sortable int (YYYYMMDD). Used in index documents and filters."""
     return 99991231 if day is None else day.year * 10000 + day.month * 100 + day.day
+
+
+# Why someone reported a listing (the web form offers the same choices).
+ReportReason = Literal[
+    "credentials", "not_practising", "contact", "availability", "conduct", "other"
+]
+REPORT_REASONS: tuple[str, ...] = (
+    "credentials", "not_practising", "contact", "availability", "conduct", "other"
+)
+# What a verification can be about: the four credential kinds, and Florida's title rule
+# (F.S. 491.0143 / 490.0143), which is a qualification of the clinician, not a credential.
+VerifiableKind = Literal[
+    "license", "certification", "compact", "registration", "fl_sex_therapy_title"
+]
+
+
+class VerificationEntry(msgspec.Struct, kw_only=True):
+    """One row of the append-only verification log: a check and what it found."""
+
+    id: int
+    therapist_id: str
+    credential_id: str
+    credential_kind: VerifiableKind
+    source: str
+    method: str
+    verified_on: dt.date
+    verified_by: str
+    evidence: str
+    status_found: CredentialStatus
+    expires_on: dt.date | None
+    next_check_due: dt.date | None
+    reason: str
+    created_at: dt.datetime
+
+
+class ListingReport(msgspec.Struct, kw_only=True):
+    """"This listing is stale or wrong", from anyone; nothing about the reporter is kept."""
+
+    id: int
+    therapist_id: str
+    reason: ReportReason
+    details: str
+    reported_on: dt.date
+    version: int = 1
+    resolved_at: dt.datetime | None = None
+    resolved_by: str | None = None
+    resolution: str | None = None

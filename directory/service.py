@@ -19,9 +19,10 @@ from directory.index import EmbeddedIndex
 from directory.index.base import IndexDocument, SearchIndex, SearchQuery, SearchResult
 from directory.index.filters import Eq, Filter, GeoRadius, In, Or, Range, all_of
 from directory.index.sync import Indexer, rebuild
-from directory.records import Point, Therapist, date_key
+from directory.records import REPORT_REASONS, ListingReport, Point, Therapist, date_key
 from directory.settings import Settings
-from directory.store import DirectoryStore, create_engine_for
+from directory.store import DirectoryStore, engine_from_settings
+from directory.store.verification import add_report
 from directory.vocab import Vocabulary, load_vocabulary
 from matching import Match, ReferralRequest, candidate_query, match
 
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 
 MAX_QUERY_CHARS = 200
 MAX_PER_PAGE = 100
+MAX_REPORT_DETAILS = 1000
 DEFAULT_FACETS = (
     "concerns",
     "populations",
@@ -110,7 +112,7 @@ class Directory:
     @classmethod
     def from_settings(cls, settings: Settings) -> Directory:
         settings.var_dir.mkdir(parents=True, exist_ok=True)
-        store = DirectoryStore(create_engine_for(settings.sqlalchemy_url))
+        store = DirectoryStore(engine_from_settings(settings))
         return cls(settings, store, make_index(settings))
 
     def start(self) -> None:
@@ -290,6 +292,24 @@ class Directory:
                 for k in kinds
             )
         )
+
+    def report_listing(self, therapist_id: str, reason: str, details: str) -> ListingReport:
+        """Anyone's "this listing is stale or wrong": kept for the verifier queue.
+
+        Nothing about the reporter is stored (no address, no headers, only the day).
+        """
+        errors: list[tuple[str, str]] = []
+        if reason not in REPORT_REASONS:
+            errors.append(("reason", f"must be one of {', '.join(REPORT_REASONS)}"))
+        details = details.strip()
+        if len(details) > MAX_REPORT_DETAILS:
+            errors.append(("details", f"is longer than {MAX_REPORT_DETAILS} characters"))
+        therapist = self.store.get_therapist(therapist_id)
+        if therapist is None or not therapist.active:
+            errors.append(("therapist_id", "no such listing"))
+        if errors:
+            raise InvalidInput(errors)
+        return add_report(self.store, therapist_id, reason, details, dt.date.today())
 
     def match(self, request: ReferralRequest) -> list[Match]:
         """Ranked, explained matches: index candidates, then matching's rules and scores."""

@@ -15,6 +15,10 @@ SearchBackend = Literal["embedded", "meilisearch"]
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     var_dir: Path = Path("var")
     database_url: str = ""  # empty: SQLite file under var_dir
+    # PostgreSQL connections per process: each app replica and worker holds its own pool,
+    # so replicas x (pool + overflow) must stay under the server's max_connections.
+    db_pool_size: int = 5
+    db_max_overflow: int = 10
     search: SearchBackend = "embedded"
     meili_url: str = ""
     meili_key: str = ""  # never logged, never committed

@@ -127,12 +127,22 @@ class SourceRecord(msgspec.Struct, kw_only=True):
 ParseResult = Iterator[SourceRecord | Reject]
 
 
+# Rejects kept in the report itself (and the stored run); every reject still goes to the
+# rejects CSV and into the counts. Bounds memory on a multi-gigabyte file full of errors.
+REJECTS_KEPT = 1000
+
+
 class ImportReport(msgspec.Struct, kw_only=True):
-    """The outcome of one import run. Phase 2 fills the counts while writing."""
+    """The outcome of one import run; phase 2 (importers.apply) fills it while writing."""
 
     source: str
     file: str
     started_at: dt.datetime
+    id: str = ""
+    kind: str = ""
+    actor: str = ""
+    status: Literal["running", "finished", "failed"] = "running"
+    full: bool = False
     finished_at: dt.datetime | None = None
     dry_run: bool = False
     created: int = 0
@@ -140,11 +150,14 @@ class ImportReport(msgspec.Struct, kw_only=True):
     unchanged: int = 0
     rejected: int = 0  # rows dropped (severity "error")
     warnings: int = 0  # records kept minus a part (severity "warning")
+    skipped: int = 0  # records with nothing to apply (a deactivated NPI we never listed)
     queued_for_review: int = 0
     rejects: list[Reject] = []
+    error: str | None = None
 
     def add_reject(self, reject: Reject) -> None:
-        self.rejects.append(reject)
+        if len(self.rejects) < REJECTS_KEPT:
+            self.rejects.append(reject)
         if reject.severity == "error":
             self.rejected += 1
         else:

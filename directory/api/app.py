@@ -24,8 +24,10 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from directory.api.keys import KeyAdminController
 from directory.api.problems import EXCEPTION_HANDLERS
 from directory.api.therapists import MatchController, TherapistController, VocabularyController
+from directory.api.verification import ReportController, VerifierController
 from directory.service import Directory
 from directory.settings import Settings
 from directory.web.pages import PageController
@@ -114,6 +116,9 @@ def create_app(settings: Settings | None = None, directory: Directory | None = N
             TherapistController,
             MatchController,
             VocabularyController,
+            VerifierController,
+            ReportController,
+            KeyAdminController,
             PageController,
             create_static_files_router(
                 path="/static", directories=[WEB_DIR / "static"], include_in_schema=False

@@ -61,11 +61,12 @@ def problem(
 
 _AT_PATH = re.compile(r"at `\$\.([^`]+)`")
 _UNKNOWN = re.compile(r"unknown field `([^`]+)`")
+_MISSING = re.compile(r"missing required field `([^`]+)`")
 
 
 def _field_of(key: str | None, message: str) -> str:
     """The field a message is about: a query parameter name, or the body path msgspec gives."""
-    for pattern in (_AT_PATH, _UNKNOWN):
+    for pattern in (_AT_PATH, _UNKNOWN, _MISSING):
         found = pattern.search(message)
         if found:
             return found.group(1).removeprefix("data.")

@@ -5,13 +5,20 @@ migrate(engine)
 store = DirectoryStore(engine)
 """
 
-from directory.store.database import alembic_config, create_engine_for, migrate, normalise_url
+from directory.store.database import (
+    alembic_config,
+    create_engine_for,
+    engine_from_settings,
+    migrate,
+    normalise_url,
+)
 from directory.store.errors import DuplicateKey, NotFound, StaleVersion, StoreError
 from directory.store.store import DirectoryStore, OutboxItem
 from directory.store.tables import metadata
 
 # Imported for its side effect: its tables join ``metadata`` (migration 0002 creates them).
 from directory.store import tables_verification  # noqa: F401  isort: skip
+from directory.store import tables_import  # noqa: F401  isort: skip
 
 __all__ = [
     "DirectoryStore",
@@ -22,6 +29,7 @@ __all__ = [
     "StoreError",
     "alembic_config",
     "create_engine_for",
+    "engine_from_settings",
     "metadata",
     "migrate",
     "normalise_url",

@@ -11,6 +11,8 @@ from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 
+from directory.settings import Settings
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 # Execution option the store sets on its write engine; on SQLite it makes transactions
@@ -57,6 +59,15 @@ def create_engine_for(
             **json_options,
         )
     raise ValueError(f"unsupported database {parsed.render_as_string(hide_password=True)!r}")
+
+
+def engine_from_settings(settings: Settings) -> Engine:
+    """The Engine the settings describe, pool sizes included."""
+    return create_engine_for(
+        settings.sqlalchemy_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+    )
 
 
 def alembic_config() -> Config:

@@ -33,6 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from directory.records import ApiKey, AuditEvent, Therapist
 from directory.store.database import WRITE_OPTION
 from directory.store.errors import DuplicateKey, NotFound, StaleVersion, StoreError
+from directory.store.import_store import ImportStoreMixin
 from directory.store.rows import (
     all_credentials,
     as_stored,
@@ -80,8 +81,11 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-class DirectoryStore:
-    """Reads and writes Therapist records; rows never leave this class (see rows.py)."""
+class DirectoryStore(ImportStoreMixin):
+    """Reads and writes Therapist records; rows never leave this class (see rows.py).
+
+    Import runs, provenance, the review queue and practices: see import_store.py.
+    """
 
     def __init__(self, engine: Engine, *, clock: Callable[[], dt.datetime] = utcnow) -> None:
         self.engine = engine
@@ -216,28 +220,42 @@ class DirectoryStore:
         """
         now = self._clock()
         with self._transaction() as conn:
-            old = self._current(conn, t.id, expected_version)
-            new = as_stored(t, version=expected_version + 1, now=now)
-            changes = record_diff(old, new)
-            if not changes:
-                return old
-            values = therapist_row(new, created_at=now)
-            del values["id"], values["created_at"]
-            result = conn.execute(
-                update(therapists)
-                .where(therapists.c.id == t.id, therapists.c.version == expected_version)
-                .values(values)
-            )
-            if result.rowcount != 1:
-                # Another writer saved between our read and this update.
-                raise self._stale_or_missing(conn, t.id)
-            stored_versions = self._stored_credential_versions(conn, t.id)
-            versions = _next_credential_versions(old, new, stored_versions)
-            for table in _CHILD_TABLES:
-                conn.execute(delete(table).where(table.c.therapist_id == t.id))
-            self._insert_children(conn, [new], versions)
-            self._write_audit(conn, [_event(now, actor, action, t.id, changes, reason, source)])
-            self._write_outbox(conn, [new.id], "upsert", now)
+            return self._update_in(conn, t, expected_version, now, actor, action, reason, source)
+
+    def _update_in(
+        self,
+        conn: Connection,
+        t: Therapist,
+        expected_version: int,
+        now: dt.datetime,
+        actor: str,
+        action: str,
+        reason: str,
+        source: str,
+    ) -> Therapist:
+        """update_therapist's work inside the caller's transaction (imports batch many)."""
+        old = self._current(conn, t.id, expected_version)
+        new = as_stored(t, version=expected_version + 1, now=now)
+        changes = record_diff(old, new)
+        if not changes:
+            return old
+        values = therapist_row(new, created_at=now)
+        del values["id"], values["created_at"]
+        result = conn.execute(
+            update(therapists)
+            .where(therapists.c.id == t.id, therapists.c.version == expected_version)
+            .values(values)
+        )
+        if result.rowcount != 1:
+            # Another writer saved between our read and this update.
+            raise self._stale_or_missing(conn, t.id)
+        stored_versions = self._stored_credential_versions(conn, t.id)
+        versions = _next_credential_versions(old, new, stored_versions)
+        for table in _CHILD_TABLES:
+            conn.execute(delete(table).where(table.c.therapist_id == t.id))
+        self._insert_children(conn, [new], versions)
+        self._write_audit(conn, [_event(now, actor, action, t.id, changes, reason, source)])
+        self._write_outbox(conn, [new.id], "upsert", now)
         return new
 
     def delete_therapist(

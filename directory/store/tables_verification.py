@@ -5,14 +5,14 @@ They live on the shared ``metadata`` (see tables.py); migration 0002 creates the
 
 from __future__ import annotations
 
-from sqlalchemy import CheckConstraint, Column, Date, Index, String, Table, Text
+from sqlalchemy import CheckConstraint, Column, Date, Index, Integer, String, Table, Text
 
 from directory.store.tables import AutoId, UTCDateTime, _one_of, metadata
 
 API_KEY_ROLES = ("verifier", "admin")
 
 # Who may call the verifier and admin API. The key itself is never stored: ``key_hash``
-# is "sha256$<salt hex>$<digest hex>" (see directory/api/auth.py for why that is enough),
+# is "sha256$<salt hex>$<digest hex>" (see directory/keys.py for why that is enough),
 # and ``id`` is the public prefix of the key, so a presented key is found by primary key.
 api_keys = Table(
     "api_keys",
@@ -64,6 +64,8 @@ listing_reports = Table(
     Column("resolved_at", UTCDateTime, nullable=True),
     Column("resolved_by", String, nullable=True),
     Column("resolution", Text, nullable=True),
+    # Resolving is an update like any other: If-Match on this version (no lost updates).
+    Column("version", Integer, nullable=False),
     # The verifier queue reads the open reports.
     Index("ix_listing_reports_resolved_at_id", "resolved_at", "id"),
 )

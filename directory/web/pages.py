@@ -10,11 +10,12 @@ from __future__ import annotations
 from litestar import Router
 
 from directory.web.patient import PatientPages
+from directory.web.referral import ReferralPages
 from directory.web.render import NO_STORE, PageError, on_page_error
 
 PageController = Router(
     path="/",
-    route_handlers=[PatientPages],
+    route_handlers=[PatientPages, ReferralPages],
     exception_handlers={PageError: on_page_error},  # type: ignore[dict-item]
     cache_control=NO_STORE,
     include_in_schema=False,

@@ -1,7 +1,8 @@
 """The pages patients use: search (``/``), a therapist's profile, and reporting a listing.
 
 Nothing here needs an account, sets a cookie or logs what was searched for. Every page is
-complete without JavaScript; ``/static/suggest.js`` only adds typo-tolerant suggestions.
+complete without JavaScript: the concern box suggests the vocabulary's phrases through a
+plain ``<datalist>``, and the search itself understands synonyms and typos.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import Body, FromPath
 from litestar.response import Redirect, Template
 
 from directory.service import Directory, InvalidInput, SearchParams
@@ -209,6 +210,13 @@ class PatientPages(Controller):
         search = PatientSearch.read(form, vocab)
         response = None
         empty_links: list[tuple[str, str]] = []
+        if form.errors and search.zip:
+            # Another field's problem stops the search; check the ZIP code too, so that
+            # every problem is shown at once instead of one per attempt.
+            try:
+                directory.place_for_zip("zip", search.zip)
+            except InvalidInput as error:
+                form.errors.extend(error.errors)
         if search.searched and not form.errors:
             try:
                 response = search_response(directory.search(search.params()), vocab)
@@ -232,7 +240,10 @@ class PatientPages(Controller):
 
     @get("/therapists/{therapist_id:str}", sync_to_thread=True)
     def profile_page(
-        self, request: Request, directory: NamedDependency[Directory], therapist_id: str
+        self,
+        request: Request,
+        directory: NamedDependency[Directory],
+        therapist_id: FromPath[str],
     ) -> Template:
         return profile_response(
             directory, therapist_id, reported=request.query_params.get("reported") == "1"
@@ -242,7 +253,7 @@ class PatientPages(Controller):
     def report_listing(
         self,
         directory: NamedDependency[Directory],
-        therapist_id: str,
+        therapist_id: FromPath[str],
         data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)],
     ) -> Template | Redirect:
         therapist = find_therapist(directory, therapist_id)

@@ -21,7 +21,7 @@ from directory.service import Directory, InvalidInput
 from directory.vocab import Vocabulary
 from directory.web.forms import FormInput, query_string
 from directory.web.render import PageError, find_therapist, page
-from directory.web.summary import ReferralSummary, build_summary
+from directory.web.summary import ReferralSummary, build_summary, criteria
 from directory.web.summary_pdf import summary_pdf
 from matching import ANY_AASECT, InvalidRequest, Match, ReferralRequest, default_weights, match
 
@@ -307,6 +307,7 @@ class ReferralPages(Controller):
             radius_choices=RADIUS_CHOICES,
             cards=cards,
             resolved=resolved,
+            criteria=criteria(resolved, vocab) if resolved is not None else [],
             empty_links=empty_links,
         )
 

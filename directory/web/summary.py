@@ -29,7 +29,7 @@ CONSENT_REMINDER = (
 class ReferralSummary(msgspec.Struct, frozen=True, kw_only=True):
     prepared_on: dt.date
     clinician: TherapistProfile
-    ways: list[str]  # how they can meet: "Telehealth in NY", "In person, 12 km away"
+    ways: list[str]  # how they can meet: "by telehealth in NY", "in person, 12 km from ..."
     verified: list[CredentialView]  # in force and checked with the primary source recently
     unverified: list[CredentialView]  # in force, but self-reported or due for a new check
     reasons: list[str]  # matching's explanation of the fit
@@ -99,9 +99,9 @@ def build_summary(
     ways: list[str] = []
     for way in found.modes:
         if way == "telehealth":
-            ways.append(f"Telehealth in {request.patient_state}")
+            ways.append(f"by telehealth in {request.patient_state}")
         elif found.distance_km is not None:
-            ways.append(f"In person, {found.distance_km:g} km from the patient's ZIP code")
+            ways.append(f"in person, {found.distance_km:g} km from the patient's ZIP code")
     return ReferralSummary(
         prepared_on=today,
         clinician=clinician,

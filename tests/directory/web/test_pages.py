@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 from app_fixtures import build_directory, client_for
 from litestar.testing import TestClient
 
 from directory.service import Directory
+from directory.web.summary_pdf import _plain
 
 STATIC = Path(__file__).resolve().parents[3] / "directory" / "web" / "static"
 
@@ -48,13 +52,6 @@ def test_plain_words_search_shows_reasons(client: TestClient) -> None:
         assert "Treats " in page.text
 
 
-def test_empty_state_helps(client: TestClient) -> None:
-    page = client.get("/", params={"q": "asexuality", "zip": "99501", "radius_km": "10"})
-    assert page.status_code == 200
-    if "0 therapists found" in page.text:
-        assert "wider area" in page.text and "telehealth" in page.text
-
-
 def test_bad_input_is_explained_on_the_page(client: TestClient) -> None:
     page = client.get("/", params={"zip": "00014"})
     assert page.status_code == 422
@@ -82,3 +79,237 @@ def test_static_assets_come_from_this_origin(client: TestClient) -> None:
     css = client.get("/static/sensate.css")
     assert css.status_code == 200 and "text/css" in css.headers["content-type"]
     assert "http" not in css.text  # no remote fonts or images
+
+
+# -- the patient search ---------------------------------------------------------------------
+
+
+def test_search_form_offers_concern_suggestions_and_filters(client: TestClient) -> None:
+    html = client.get("/").text
+    # Suggestions come from the vocabulary, in a datalist tied to the concern box.
+    assert 'list="concern-list"' in html and '<datalist id="concern-list">' in html
+    assert '<option value="Pain during sex">' in html
+    for name in ("population", "language", "gender", "insurance", "max_fee", "sliding_scale",
+                 "accepting", "certified", "radius_km", "telehealth_state"):
+        assert f'name="{name}"' in html, name
+    assert '<option value="aetna">Aetna</option>' in html
+    # Every visible input is labelled: by a <label for> or by wrapping label.
+    ids = re.findall(r'<(?:input|select|textarea)[^>]*\bid="([^"]+)"', html)
+    for input_id in ids:
+        assert f'for="{input_id}"' in html, input_id
+
+
+def telehealth_total(client: TestClient, state: str) -> int:
+    body = client.get("/api/v1/therapists", params={"telehealth_state": state, "per_page": 1})
+    return int(body.json()["total"])
+
+
+def test_results_show_reasons_credentials_and_pages(client: TestClient) -> None:
+    state = max(("NY", "CA", "TX", "FL", "IL", "PA"), key=lambda s: telehealth_total(client, s))
+    total = telehealth_total(client, state)
+    assert total > 10, "the demo directory should fill more than one page"
+    page = client.get("/", params={"telehealth_state": state})
+    html = page.text
+    assert f"{total} therapists found, page 1 of" in html
+    assert html.count('class="card"') == 10
+    assert "Telehealth in " in html and "Why this result" in html
+    assert "Credentials" in html and re.search(r"verified \d{4}-\d{2}-\d{2}|self-reported", html)
+    next_link = re.search(r'<a rel="next" href="([^"]+)"', html)
+    assert next_link is not None
+    second = client.get(next_link.group(1).replace("&amp;", "&"))
+    assert second.status_code == 200 and ", page 2 of" in second.text
+    assert '<a rel="prev"' in second.text
+
+
+def test_empty_results_offer_wider_searches(client: TestClient) -> None:
+    params = {"q": "asexuality", "zip": "99501", "radius_km": "10",
+              "population": "sex_worker_affirming", "certified": "1"}
+    html = client.get("/", params=params).text
+    assert "0 therapists found" in html
+    assert "Search within 160 km of 99501" in html
+    assert "Include therapists who offer telehealth in Alaska" in html
+    assert "Search again without the extra filters" in html
+    widened = re.search(r'<a href="([^"]*radius_km=160[^"]*)"', html)
+    assert widened is not None
+    assert client.get(widened.group(1).replace("&amp;", "&")).status_code == 200
+
+
+def test_field_errors_are_tied_to_their_inputs(client: TestClient) -> None:
+    page = client.get("/", params={"max_fee": "lots", "zip": "00014"})
+    assert page.status_code == 422
+    assert '<a href="#zip">ZIP code</a>' in page.text  # every problem at once
+    assert '<a href="#max_fee">Highest fee</a>' in page.text
+    assert 'id="max_fee-error"' in page.text
+    assert re.search(r'id="max_fee"[^>]*aria-describedby="max_fee-error"[^>]*aria-invalid="true"',
+                     page.text)
+
+
+def test_query_text_is_never_logged(client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
+    secret = "zebracondition painful"
+    with caplog.at_level(logging.DEBUG):
+        assert client.get("/", params={"q": secret, "zip": "10003"}).status_code == 200
+        client.get("/refer", params={"concern": "erectile", "zip": "10003"})
+    # httpx is this test's own client logging its requests, not the server.
+    server_records = [r for r in caplog.records if not r.name.startswith("httpx")]
+    assert any(r.name == "sensate.access" and "GET / 200" in r.getMessage() for r in server_records)
+    for record in server_records:
+        message = record.getMessage()
+        assert "zebracondition" not in message and "10003" not in message, message
+
+
+# -- the profile and reporting a listing -----------------------------------------------------
+
+
+def first_id(client: TestClient) -> str:
+    body = client.get("/api/v1/therapists", params={"per_page": 1}).json()
+    return str(body["results"][0]["id"])
+
+
+def test_profile_shows_what_a_person_needs_to_decide(client: TestClient) -> None:
+    html = client.get(f"/therapists/{first_id(client)}").text
+    for heading in ("At a glance", "Contact", "Credentials", "Works with", "Report this listing"):
+        assert f">{heading}</h2>" in html, heading
+    assert "Last confirmed" in html or "Never confirmed" in html
+    assert "<dt>Expires</dt>" in html and "<dt>Issued</dt>" in html
+    assert re.search(r"Verified \d{4}-\d{2}-\d{2} with|Self-reported|Expired", html)
+
+
+def test_report_form_needs_a_reason(client: TestClient) -> None:
+    therapist_id = first_id(client)
+    page = client.post(f"/therapists/{therapist_id}/report", data={"details": "old phone"})
+    assert page.status_code == 422
+    assert 'id="reason-error"' in page.text and "choose what is wrong" in page.text
+    assert 'action="/therapists/' + therapist_id + '/report"' in page.text
+
+
+def test_report_is_kept_or_honestly_refused(client: TestClient) -> None:
+    therapist_id = first_id(client)
+    page = client.post(
+        f"/therapists/{therapist_id}/report",
+        data={"reason": "contact", "details": "The phone number is disconnected."},
+        follow_redirects=False,
+    )
+    assert "set-cookie" not in page.headers
+    if not hasattr(Directory, "report_listing"):
+        assert page.status_code == 503 and "not being taken" in page.text
+        return
+    assert page.status_code == 303
+    assert page.headers["location"] == f"/therapists/{therapist_id}?reported=1#report"
+    thanks = client.get(page.headers["location"])
+    assert "Your report was saved" in thanks.text
+
+
+# -- the physician's referral ----------------------------------------------------------------
+
+REFERRAL = {"discipline": "urology", "concern": "erectile", "zip": "10003", "radius_km": "80"}
+
+
+def summary_links(html: str) -> list[str]:
+    return [u.replace("&amp;", "&") for u in re.findall(r'href="(/refer/summary\?[^"]+)"', html)]
+
+
+def test_refer_form_renders(client: TestClient) -> None:
+    page = client.get("/refer")
+    assert page.status_code == 200
+    html = page.text
+    for name in ("discipline", "concern", "zip", "state", "delivery", "radius_km", "language",
+                 "population", "gender", "insurance", "max_fee", "aasect"):
+        assert f'name="{name}"' in html, name
+    assert "patient's name" in html  # says plainly not to enter identity
+    assert "class=\"card\"" not in html  # nothing searched yet
+
+
+def test_referral_matches_lead_to_a_summary(client: TestClient) -> None:
+    page = client.get("/refer", params=REFERRAL)
+    assert page.status_code == 200
+    links = summary_links(page.text)
+    assert links and "Why they fit" in page.text and "Fit " in page.text
+    summary = client.get(links[0])
+    assert summary.status_code == 200
+    html = summary.text
+    assert "Obtain your patient&#39;s consent" in html
+    for heading in ("Why they fit", "Verified credentials", "How to contact them"):
+        assert heading in html
+    main = html.split('<article class="summary"', 1)[1]
+    assert "10003" not in main  # the patient's ZIP code is not in the summary
+    assert "set-cookie" not in summary.headers
+    pdf = client.get(links[0].replace("/refer/summary?", "/refer/summary.pdf?"))
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF") and pdf.content.rstrip().endswith(b"%%EOF")
+    assert "attachment" in pdf.headers["content-disposition"]
+    text = pdf_text(pdf.content)
+    assert "Before you share anything" in text and "Verified credentials" in text
+    name = re.search(r'<h1 id="summary-title">([^<]+)<', html)
+    assert name is not None and name.group(1).split()[-1] in text
+    assert "10003" not in text
+
+
+def pdf_text(pdf: bytes) -> str:
+    """The text drawing operators of every compressed stream in a PDF, decompressed."""
+    streams = re.findall(rb"stream\r?\n(.*?)\r?\nendstream", pdf, flags=re.DOTALL)
+    texts = []
+    for stream in streams:
+        try:
+            texts.append(zlib.decompress(stream).decode("latin-1"))
+        except zlib.error:
+            continue  # fonts and images are not text
+    return "\n".join(texts)
+
+
+def test_summary_link_problems_are_pages_not_errors(client: TestClient) -> None:
+    incomplete = client.get("/refer/summary", params=REFERRAL)
+    assert incomplete.status_code == 422 and "not complete" in incomplete.text
+    missing = client.get(
+        "/refer/summary", params={**REFERRAL, "therapist": "00000000-0000-4000-8000-000000000000"}
+    )
+    assert missing.status_code == 404 and "Listing not found" in missing.text
+    assert "<!doctype html>" in missing.text
+
+
+def test_referral_errors_are_explained(client: TestClient) -> None:
+    page = client.get("/refer", params={"zip": "00014"})
+    assert page.status_code == 422
+    assert '<a href="#zip">Patient&#39;s ZIP code</a>' in page.text
+
+
+def test_pdf_text_survives_characters_outside_the_core_fonts() -> None:
+    assert _plain("\u0110\u1eb7ng Th\u1ecb Ng\u1ecdc \u2212 ok") == "Dang Thi Ngoc - ok"
+    kept = "Zo\u00eb M\u00fcller\u2013Smith"  # cp1252 has these: they stay as written
+    assert _plain(kept) == kept
+
+
+# -- qualities of every page -----------------------------------------------------------------
+
+
+def page_paths(client: TestClient) -> dict[str, str]:
+    links = summary_links(client.get("/refer", params=REFERRAL).text)
+    return {
+        "search": "/",
+        "results": "/?q=erectile&zip=10003&radius_km=160",
+        "profile": f"/therapists/{first_id(client)}",
+        "refer": "/refer",
+        "refer results": "/refer?" + urlencode(REFERRAL),
+        "summary": links[0],
+        "error": "/therapists/00000000-0000-4000-8000-000000000000",
+    }
+
+
+def test_every_page_is_private_and_light(client: TestClient) -> None:
+    assets = {}
+    for asset in ("/static/sensate.css", "/static/print.js"):
+        response = client.get(asset)
+        assert response.status_code == 200
+        assets[asset] = len(response.content)
+    for name, path in page_paths(client).items():
+        page = client.get(path)
+        assert page.status_code in (200, 404), name
+        assert "set-cookie" not in page.headers, name
+        csp = page.headers["content-security-policy"]
+        assert "default-src 'self'" in csp and "'unsafe-inline'" not in csp, name
+        assert external_urls(page.text) == [] or name == "profile", name
+        # What the page loads: the HTML plus every stylesheet and script it names.
+        loaded = re.findall(r'(?:href|src)="(/static/[^"]+)"', page.text)
+        assert "/static/sensate.css" in loaded
+        weight = len(page.content) + sum(assets[a] for a in loaded)
+        assert weight < 100_000, f"{name} weighs {weight} bytes"
+    assert "<script" not in client.get("/").text  # the search needs no JavaScript

@@ -67,6 +67,7 @@ def upgrade() -> None:
         sa.Column("resolved_at", TIMESTAMP, nullable=True),
         sa.Column("resolved_by", sa.String(), nullable=True),
         sa.Column("resolution", sa.Text(), nullable=True),
+        sa.Column("version", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_listing_reports"),
     )
     op.create_index("ix_listing_reports_therapist_id", "listing_reports", ["therapist_id"])

@@ -1,0 +1,682 @@
+"""The store's import side: run reports, per-field provenance, the review queue, practices.
+
+``DirectoryStore`` inherits these methods (one class for callers; this file keeps the
+import concerns apart from the core record store). Writes follow the store's rule: a batch
+of an import is one transaction holding its records, their audit events, their outbox
+rows, their provenance and the run's running counts, so a crash leaves no half batch.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, Literal
+
+import msgspec
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
+
+from directory.records import AuditEvent, Therapist
+from directory.store.errors import NotFound, StoreError
+from directory.store.tables import credentials, practice_locations, therapists
+from directory.store.tables_import import import_runs, practices, provenance, review_pairs
+
+ImportStatus = Literal["running", "finished", "failed"]
+ReviewKind = Literal["possible_duplicate", "missing_from_roster"]
+# "merge" / "distinct" answer a possible duplicate; "keep" / "lapse" a clinician missing
+# from a full roster ("lapse" marks the credentials that roster gave as inactive).
+ReviewDecision = Literal["merge", "distinct", "keep", "lapse"]
+DECISIONS_FOR: dict[str, tuple[str, ...]] = {
+    "possible_duplicate": ("merge", "distinct"),
+    "missing_from_roster": ("keep", "lapse"),
+}
+RECORD_MARK = "@record:"  # provenance field prefix saying "this source row is this entity"
+_IN_CHUNK = 500
+
+
+class AlreadyResolved(StoreError):
+    """The review item was decided before (HTTP 409)."""
+
+
+class ImportRun(msgspec.Struct, kw_only=True):
+    """One import as stored: what was asked, how it ended, the counts and the first rejects."""
+
+    id: str
+    source: str
+    kind: str
+    file: str
+    actor: str
+    status: ImportStatus = "running"
+    dry_run: bool = False
+    full: bool = False
+    started_at: dt.datetime
+    finished_at: dt.datetime | None = None
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    warnings: int = 0
+    skipped: int = 0
+    queued_for_review: int = 0
+    rejects: list[dict[str, Any]] = []
+    error: str | None = None
+
+
+class ProvenanceEntry(msgspec.Struct, kw_only=True):
+    """What one source said about one field of one record, and when."""
+
+    entity_id: str
+    field: str
+    source: str
+    external_id: str
+    value: Any  # JSON-ready (dates as ISO text)
+    seen_on: dt.date
+    applied: bool | None  # see tables_import.provenance
+    entity: str = "therapist"
+    run_id: str | None = None
+    id: int | None = None
+    recorded_at: dt.datetime | None = None
+
+
+class ReviewPair(msgspec.Struct, kw_only=True):
+    kind: ReviewKind
+    therapist_id: str
+    other_id: str | None
+    source: str
+    external_id: str
+    score: float | None = None
+    reasons: list[str] = []
+    run_id: str | None = None
+    id: int | None = None
+    created_at: dt.datetime | None = None
+    resolved_at: dt.datetime | None = None
+    resolved_by: str | None = None
+    decision: ReviewDecision | None = None
+    resolution_reason: str | None = None
+
+
+class StoredPractice(msgspec.Struct, kw_only=True):
+    """A practice row; ``data`` is the importer's Practice record as JSON."""
+
+    id: str
+    name: str
+    kind: str
+    npi: str | None = None
+    active: bool = True
+    data: dict[str, Any] = {}
+    version: int = 1
+
+
+class Identity(msgspec.Struct, kw_only=True):
+    """The few facts resolution needs about a stored therapist."""
+
+    id: str
+    npi: str | None
+    first_name: str
+    last_name: str
+    credentials_text: str
+    licenses: list[tuple[str, str, str]]  # (state, license type, number)
+    places: list[tuple[str, str, str]]  # (city, state, postal code)
+
+
+class ImportBatch(msgspec.Struct, kw_only=True):
+    """Everything one batch of an import writes, in one transaction."""
+
+    creates: list[Therapist] = []
+    updates: list[tuple[Therapist, int]] = []  # (record, the version it was based on)
+    practice_creates: list[StoredPractice] = []
+    practice_updates: list[StoredPractice] = []  # ``version`` is the expected (old) one
+    provenance: list[ProvenanceEntry] = []  # id None: insert; id set: update that row
+    reviews: list[ReviewPair] = []
+
+
+class ImportStoreMixin:
+    """Import methods of DirectoryStore (which provides engine, _transaction and friends)."""
+
+    # --- import runs ------------------------------------------------------------------
+
+    def save_import_run(self, run: ImportRun) -> None:
+        """Insert or replace a run's row (start, finish, failure)."""
+        row = msgspec.structs.asdict(run)
+        with self._transaction() as conn:  # type: ignore[attr-defined]
+            self._save_run(conn, row)
+
+    @staticmethod
+    def _save_run(conn: Connection, row: dict[str, Any]) -> None:
+        found = conn.execute(select(import_runs.c.id).where(import_runs.c.id == row["id"]))
+        if found.first() is None:
+            conn.execute(insert(import_runs).values(row))
+        else:
+            values = {k: v for k, v in row.items() if k != "id"}
+            conn.execute(update(import_runs).where(import_runs.c.id == row["id"]).values(values))
+
+    def get_import_run(self, run_id: str) -> ImportRun | None:
+        with self.engine.connect() as conn:  # type: ignore[attr-defined]
+            row = conn.execute(select(import_runs).where(import_runs.c.id == run_id)).mappings()
+            found = row.first()
+        return msgspec.convert(dict(found), ImportRun) if found else None
+
+    def list_import_runs(self, limit: int = 50) -> list[ImportRun]:
+        with self.engine.connect() as conn:  # type: ignore[attr-defined]
+            rows = conn.execute(
+                select(import_runs).order_by(import_runs.c.started_at.desc()).limit(limit)
+            ).mappings()
+            return [msgspec.convert(dict(row), ImportRun) for row in rows]
+
+    # --- one batch ----------------------------------------------------------------------
+
+    def write_import_batch(
+        self, batch: ImportBatch, *, actor: str, source: str, run: ImportRun | None = None
+    ) -> None:
+        """Write a batch atomically: records + audit + outbox + provenance + reviews + run."""
+        now: dt.datetime = self._clock()  # type: ignore[attr-defined]
+        reason = f"import {run.id}" if run else "import"
+        with self._transaction() as conn:  # type: ignore[attr-defined]
+            if batch.creates:
+                stored = [_as_new(t, now) for t in batch.creates]
+                self._insert_therapists(conn, stored, now)  # type: ignore[attr-defined]
+                from directory.store.rows import record_diff
+
+                self._write_audit(  # type: ignore[attr-defined]
+                    conn,
+                    [
+                        _audit(now, actor, "therapist.create", t.id, record_diff(None, t), reason,
+                               source)
+                        for t in stored
+                    ],
+                )
+                self._write_outbox(conn, [t.id for t in stored], "upsert", now)  # type: ignore[attr-defined]
+            for record, version in batch.updates:
+                self._update_in(  # type: ignore[attr-defined]
+                    conn, record, version, now, actor, "therapist.import", reason, source
+                )
+            for practice in batch.practice_creates:
+                conn.execute(
+                    insert(practices).values(
+                        **_practice_row(practice), version=1, created_at=now, updated_at=now
+                    )
+                )
+                self._write_audit(  # type: ignore[attr-defined]
+                    conn, [_audit(now, actor, "practice.create", practice.id,
+                                  {"name": practice.name}, reason, source, "practice")],
+                )
+            for practice in batch.practice_updates:
+                result = conn.execute(
+                    update(practices)
+                    .where(practices.c.id == practice.id, practices.c.version == practice.version)
+                    .values(**_practice_row(practice), version=practice.version + 1,
+                            updated_at=now)
+                )
+                if result.rowcount != 1:
+                    raise StoreError(f"practice {practice.id} changed during the import")
+                self._write_audit(  # type: ignore[attr-defined]
+                    conn, [_audit(now, actor, "practice.import", practice.id,
+                                  {"name": practice.name}, reason, source, "practice")],
+                )
+            self._write_provenance(conn, batch.provenance, now)
+            if batch.reviews:
+                conn.execute(
+                    insert(review_pairs),
+                    [_review_row(pair, now) for pair in batch.reviews],
+                )
+            if run is not None:
+                self._save_run(conn, msgspec.structs.asdict(run))
+
+    @staticmethod
+    def _write_provenance(
+        conn: Connection, entries: Sequence[ProvenanceEntry], now: dt.datetime
+    ) -> None:
+        new = [_provenance_row(e, now) for e in entries if e.id is None]
+        if new:
+            conn.execute(insert(provenance), new)
+        changed = [{**_provenance_row(e, now), "b_id": e.id} for e in entries if e.id is not None]
+        if changed:
+            conn.execute(
+                update(provenance)
+                .where(provenance.c.id == bindparam("b_id"))
+                .values(
+                    value=bindparam("value"),
+                    seen_on=bindparam("seen_on"),
+                    recorded_at=bindparam("recorded_at"),
+                    applied=bindparam("applied"),
+                    external_id=bindparam("external_id"),
+                    run_id=bindparam("run_id"),
+                    entity_id=bindparam("entity_id"),
+                ),
+                changed,
+            )
+
+    # --- provenance -----------------------------------------------------------------------
+
+    def provenance(self, entity_id: str, field_prefix: str = "") -> list[ProvenanceEntry]:
+        """Every source's word on a record's fields (optionally those starting with a prefix).
+
+        Ordered by field, then the applied value first, then the most recently seen.
+        """
+        query = select(provenance).where(provenance.c.entity_id == entity_id)
+        if field_prefix:
+            query = query.where(provenance.c.field.startswith(field_prefix, autoescape=True))
+        with self.engine.connect() as conn:  # type: ignore[attr-defined]
+            rows = conn.execute(query).mappings().all()
+        entries = [_provenance_entry(row) for row in rows]
+        entries.sort(key=lambda e: (e.field, e.applied is not True, -e.seen_on.toordinal()))
+        return entries
+
+    def provenance_for(self, entity_ids: Iterable[str]) -> dict[str, list[ProvenanceEntry]]:
+        """Provenance of many records at once (what merging a batch needs)."""
+        found: dict[str, list[ProvenanceEntry]] = defaultdict(list)
+        ids = list(dict.fromkeys(entity_ids))
+        with self.engine.connect() as conn:  # type: ignore[attr-defined]
+            for start in range(0, len(ids), _IN_CHUNK):
+                rows = conn.execute(
+                    select(provenance).where(
+                        provenance.c.entity_id.in_(ids[start : start + _IN_CHUNK])
+                    )
+                ).mappings()
+                for row in rows:
+                    found[row["entity_id"]].append(_provenance_entry(row))
+        return found
+
+    def source_records(self, source: str, entity: str = "therapist") -> dict[str, str]:
+        """{external id: entity id} for every row of ``source`` seen so far."""
+        with self.engine.connect() as conn:  # type: ignore[attr-defined]
+            rows = conn.execute(
+                select(provenance.c.external_id, provenance.c.entity_id).where(
+                    provenance.c.source == source,
+                    provenance.c.entity == entity,
+                    provenance.c.field.startswith(RECORD_MARK),
+                )
+            )
+            return {external_id: entity_id for external_id, entity_id in rows}
+
+    # --- resolution support --------------------------------------------------------------
+
+    def iter_identities(self, batch_size: int = 2000) -> Iterator[Identity]:
+        """Every therapist's identity facts, a page at a time (keyset on id)."""
+        last_id = ""
+        while True:
+            with self.engine.connect() as conn:  # type: ignore[attr-defined]
+                heads = conn.execute(
+                    select(
+                        therapists.c.id,
+                        therapists.c.npi,
+                        therapists.c.first_name,
+                        therapists.c.last_name,
+                        therapists.c.credentials_text,
+                    )
+                    .where(therapists.c.id > last_id)
+                    .order_by(therapists.c.id)
+                    .limit(batch_size)
+                ).all()
+                if not heads:
+                    return
+                ids = [row[0] for row in heads]
+                licenses: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
+                for tid, state, code, number in conn.execute(
+                    select(
+                        credentials.c.therapist_id,
+                        credentials.c.state,
+                        credentials.c.code,
+                        credentials.c.number,
+                    ).where(credentials.c.therapist_id.in_(ids), credentials.c.kind == "license")
+                ):
+                    licenses[tid].append((state, code, number))
+                places: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
+                for tid, city, state, postal in conn.execute(
+                    select(
+                        practice_locations.c.therapist_id,
+                        practice_locations.c.city,
+                        practice_locations.c.state,
+                        practice_locations.c.postal_code,
+                    ).where(practice_locations.c.therapist_id.in_(ids))
+                ):
+                    places[tid].append((city, state, postal))
+            for tid, npi, first, last, creds in heads:
+                yield Identity(
+                    id=tid,
+                    npi=npi,
+                    first_name=first,
+                    last_name=last,
+                    credentials_text=creds,
+                    licenses=licenses[tid],
+                    places=places[tid],
+                )
+            last_id = ids[-1]
+
+    def distinct_pairs(self) -> set[frozenset[str]]:
+        """Pairs a verifier said are different people: never queued again."""
+        with self.engine.connect() as conn:  # type: ignore[attr-defined]
+            rows = conn.execute(
+                select(review_pairs.c.therapist_id, review_pairs.c.other_id).where(
+                    review_pairs.c.decision == "distinct"
+                )
+            )
+            return {frozenset((a, b)) for a, b in rows if b}
+
+    def open_review_keys(self) -> set[tuple[str, str, str | None]]:
+        """(kind, therapist id, other id) of open items, so a re-run queues nothing twice."""
+        with self.engine.connect() as conn:  # type: ignore[attr-defined]
+            rows = conn.execute(
+                select(
+                    review_pairs.c.kind, review_pairs.c.therapist_id, review_pairs.c.other_id
+                ).where(review_pairs.c.resolved_at.is_(None))
+            )
+            return {(kind, a, b) for kind, a, b in rows}
+
+    # --- the review queue --------------------------------------------------------------
+
+    def open_review_pairs(self, limit: int = 500) -> list[ReviewPair]:
+        """Undecided review items, oldest first (the verifiers' queue)."""
+        with self.engine.connect() as conn:  # type: ignore[attr-defined]
+            rows = conn.execute(
+                select(review_pairs)
+                .where(review_pairs.c.resolved_at.is_(None))
+                .order_by(review_pairs.c.id)
+                .limit(limit)
+            ).mappings()
+            return [msgspec.convert(dict(row), ReviewPair) for row in rows]
+
+    def get_review_pair(self, pair_id: int) -> ReviewPair | None:
+        with self.engine.connect() as conn:  # type: ignore[attr-defined]
+            row = conn.execute(
+                select(review_pairs).where(review_pairs.c.id == pair_id)
+            ).mappings().first()
+        return msgspec.convert(dict(row), ReviewPair) if row else None
+
+    def resolve_review_pair(
+        self, pair_id: int, decision: ReviewDecision, actor: str, reason: str
+    ) -> ReviewPair:
+        """Decide a review item; "merge" folds the new record into the existing one.
+
+        Raises NotFound, AlreadyResolved, or ValueError for a decision that does not fit the
+        item's kind. Everything (records, audit, outbox, provenance, the item) is one
+        transaction.
+        """
+        now: dt.datetime = self._clock()  # type: ignore[attr-defined]
+        with self._transaction() as conn:  # type: ignore[attr-defined]
+            row = conn.execute(
+                select(review_pairs).where(review_pairs.c.id == pair_id)
+            ).mappings().first()
+            if row is None:
+                raise NotFound(f"review pair {pair_id}")
+            pair = msgspec.convert(dict(row), ReviewPair)
+            if pair.resolved_at is not None:
+                raise AlreadyResolved(f"review pair {pair_id} was decided: {pair.decision}")
+            if decision not in DECISIONS_FOR[pair.kind]:
+                allowed = " or ".join(DECISIONS_FOR[pair.kind])
+                raise ValueError(f"a {pair.kind} item is decided with {allowed}")
+            if decision == "merge" and pair.other_id:
+                self._merge_into(conn, pair.therapist_id, pair.other_id, now, actor, reason)
+            elif decision == "lapse":
+                self._lapse_from_source(conn, pair.therapist_id, pair.source, now, actor, reason)
+            conn.execute(
+                update(review_pairs)
+                .where(review_pairs.c.id == pair_id)
+                .values(
+                    resolved_at=now, resolved_by=actor, decision=decision,
+                    resolution_reason=reason,
+                )
+            )
+        return msgspec.structs.replace(
+            pair, resolved_at=now, resolved_by=actor, decision=decision, resolution_reason=reason
+        )
+
+    def _load(self, conn: Connection, therapist_id: str) -> Therapist:
+        rows = conn.execute(select(therapists).where(therapists.c.id == therapist_id))
+        found = self._assemble(conn, rows.mappings().all()).get(therapist_id)  # type: ignore[attr-defined]
+        if found is None:
+            raise NotFound(f"therapist {therapist_id}")
+        return found
+
+    def _merge_into(
+        self,
+        conn: Connection,
+        duplicate_id: str,
+        survivor_id: str,
+        now: dt.datetime,
+        actor: str,
+        reason: str,
+    ) -> None:
+        """Fold ``duplicate`` into ``survivor``: fill gaps, add credentials, move provenance."""
+        survivor = self._load(conn, survivor_id)
+        duplicate = self._load(conn, duplicate_id)
+        # The duplicate goes first: its NPI must be free before the survivor takes it.
+        self.delete_in(conn, duplicate, now, actor, f"merged into {survivor_id}: {reason}")
+        combined = combine_records(survivor, duplicate)
+        self._update_in(  # type: ignore[attr-defined]
+            conn, combined, survivor.version, now, actor, "therapist.merge", reason,
+            f"review: merged {duplicate_id}",
+        )
+        taken = {
+            (f, s)
+            for f, s in conn.execute(
+                select(provenance.c.field, provenance.c.source).where(
+                    provenance.c.entity_id == survivor_id
+                )
+            )
+        }
+        for pid, field, source in conn.execute(
+            select(provenance.c.id, provenance.c.field, provenance.c.source).where(
+                provenance.c.entity_id == duplicate_id
+            )
+        ).all():
+            if (field, source) in taken:
+                conn.execute(delete(provenance).where(provenance.c.id == pid))
+            else:
+                conn.execute(
+                    update(provenance).where(provenance.c.id == pid).values(entity_id=survivor_id)
+                )
+
+    def delete_in(
+        self, conn: Connection, record: Therapist, now: dt.datetime, actor: str, reason: str
+    ) -> None:
+        from directory.store.rows import record_diff
+
+        conn.execute(delete(therapists).where(therapists.c.id == record.id))
+        self._write_audit(  # type: ignore[attr-defined]
+            conn,
+            [_audit(now, actor, "therapist.delete", record.id, record_diff(record, None), reason,
+                    "review")],
+        )
+        self._write_outbox(conn, [record.id], "delete", now)  # type: ignore[attr-defined]
+
+    def _lapse_from_source(
+        self,
+        conn: Connection,
+        therapist_id: str,
+        source: str,
+        now: dt.datetime,
+        actor: str,
+        reason: str,
+    ) -> None:
+        """Mark the certifications and licenses ``source`` gave this clinician as inactive."""
+        record = self._load(conn, therapist_id)
+        given = {
+            field.split("]", 1)[0] + "]"
+            for (field,) in conn.execute(
+                select(provenance.c.field).where(
+                    provenance.c.entity_id == therapist_id, provenance.c.source == source
+                )
+            )
+            if field.startswith(("certifications[", "licenses["))
+        }
+        from directory.store.rows import AnyCredential
+
+        def lapse(items: list[AnyCredential], field: str) -> list[Any]:
+            return [
+                msgspec.structs.replace(c, status="inactive")
+                if f"{field}[{credential_key(c)}]" in given
+                else c
+                for c in items
+            ]
+
+        changed = msgspec.structs.replace(
+            record,
+            licenses=lapse(record.licenses, "licenses"),  # type: ignore[arg-type]
+            certifications=lapse(record.certifications, "certifications"),  # type: ignore[arg-type]
+        )
+        self._update_in(  # type: ignore[attr-defined]
+            conn, changed, record.version, now, actor, "credential.lapse", reason, source
+        )
+
+    # --- practices ------------------------------------------------------------------------
+
+    def get_practices(self, ids: Sequence[str]) -> list[StoredPractice]:
+        with self.engine.connect() as conn:  # type: ignore[attr-defined]
+            rows = conn.execute(select(practices).where(practices.c.id.in_(list(ids)))).mappings()
+            return [_stored_practice(row) for row in rows]
+
+    def list_practices(self) -> list[StoredPractice]:
+        with self.engine.connect() as conn:  # type: ignore[attr-defined]
+            rows = conn.execute(select(practices).order_by(practices.c.name)).mappings()
+            return [_stored_practice(row) for row in rows]
+
+    def practice_npis(self) -> dict[str, str]:
+        """{NPI: practice id}, for resolving organisations."""
+        with self.engine.connect() as conn:  # type: ignore[attr-defined]
+            rows = conn.execute(
+                select(practices.c.npi, practices.c.id).where(practices.c.npi.is_not(None))
+            )
+            return {npi: pid for npi, pid in rows}
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def credential_key(c: Any) -> str:
+    """The key naming a credential in provenance paths: "MN:12345", "aasect_cst:CST-1"."""
+    if hasattr(c, "license_type"):
+        return f"{c.state}:{c.number or c.license_type}"
+    if hasattr(c, "kind"):
+        return f"{c.kind}:{c.number}" if c.number else c.kind
+    return c.id  # type: ignore[no-any-return]
+
+
+def _loose(number: str) -> str:
+    text = "".join(ch for ch in number.upper() if ch.isalnum())
+    return text.lstrip("0") or text
+
+
+def combine_records(survivor: Therapist, duplicate: Therapist) -> Therapist:
+    """The survivor, with the duplicate's credentials and places it lacks and empty fields filled.
+
+    What the survivor says wins: it is the record verifiers and earlier imports built up.
+    """
+    filled: dict[str, Any] = {}
+    for name in ("npi", "credentials_text", "pronouns", "gender", "practice_name", "bio",
+                 "email", "phone", "website"):
+        if not getattr(survivor, name) and getattr(duplicate, name):
+            filled[name] = getattr(duplicate, name)
+    have_licenses = {(c.state, _loose(c.number)) for c in survivor.licenses}
+    have_certs = {(c.kind, _loose(c.number)) for c in survivor.certifications}
+    have_places = {(p.address.city.lower(), p.address.state) for p in survivor.locations}
+    taken_ids = {c.id for c in [*survivor.licenses, *survivor.certifications]}
+    return msgspec.structs.replace(
+        survivor,
+        **filled,
+        licenses=survivor.licenses
+        + [
+            c for c in duplicate.licenses
+            if (c.state, _loose(c.number)) not in have_licenses and c.id not in taken_ids
+        ],
+        certifications=survivor.certifications
+        + [
+            c for c in duplicate.certifications
+            if (c.kind, _loose(c.number)) not in have_certs and c.id not in taken_ids
+        ],
+        locations=survivor.locations
+        + [
+            p for p in duplicate.locations
+            if (p.address.city.lower(), p.address.state) not in have_places
+            and p.id not in {q.id for q in survivor.locations}
+        ],
+    )
+
+
+def _as_new(t: Therapist, now: dt.datetime) -> Therapist:
+    from directory.store.rows import as_stored
+
+    return as_stored(t, version=1, now=now)
+
+
+def _audit(
+    now: dt.datetime,
+    actor: str,
+    action: str,
+    entity_id: str,
+    changes: dict[str, object],
+    reason: str,
+    source: str,
+    entity: str = "therapist",
+) -> AuditEvent:
+    return AuditEvent(
+        at=now,
+        actor=actor,
+        action=action,
+        entity=entity,
+        entity_id=entity_id,
+        reason=reason,
+        source=source,
+        changes=changes,
+    )
+
+
+def _provenance_row(entry: ProvenanceEntry, now: dt.datetime) -> dict[str, Any]:
+    return {
+        "entity": entry.entity,
+        "entity_id": entry.entity_id,
+        "field": entry.field,
+        "source": entry.source,
+        "external_id": entry.external_id,
+        "value": entry.value,
+        "seen_on": entry.seen_on,
+        "recorded_at": now,
+        "applied": entry.applied,
+        "run_id": entry.run_id,
+    }
+
+
+def _provenance_entry(row: Any) -> ProvenanceEntry:
+    return ProvenanceEntry(
+        id=row["id"],
+        entity=row["entity"],
+        entity_id=row["entity_id"],
+        field=row["field"],
+        source=row["source"],
+        external_id=row["external_id"],
+        value=row["value"],
+        seen_on=row["seen_on"],
+        applied=row["applied"],
+        run_id=row["run_id"],
+        recorded_at=row["recorded_at"],
+    )
+
+
+def _review_row(pair: ReviewPair, now: dt.datetime) -> dict[str, Any]:
+    row = msgspec.structs.asdict(pair)
+    del row["id"]
+    row["created_at"] = now
+    return row
+
+
+def _practice_row(practice: StoredPractice) -> dict[str, Any]:
+    return {
+        "id": practice.id,
+        "npi": practice.npi,
+        "name": practice.name,
+        "kind": practice.kind,
+        "active": practice.active,
+        "data": practice.data,
+    }
+
+
+def _stored_practice(row: Any) -> StoredPractice:
+    return StoredPractice(
+        id=row["id"],
+        npi=row["npi"],
+        name=row["name"],
+        kind=row["kind"],
+        active=row["active"],
+        data=row["data"],
+        version=row["version"],
+    )

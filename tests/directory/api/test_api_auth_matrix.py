@@ -1,0 +1,156 @@
+"""The authorisation matrix: every protected route x anonymous (401), wrong role (403) and
+the right role (2xx). Also: no route under /api/ is unguarded unless it is meant to be public.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from factories import make_therapist
+from litestar.testing import TestClient
+from verif_helpers import fresh_client, if_match, make_key, small_directory
+
+from directory.api.auth import requires_admin, requires_verifier
+from directory.records import Therapist
+from directory.service import Directory
+
+TODAY = dt.date.today().isoformat()
+
+# Routes anyone may call: search, profiles, matching, vocabulary, reports, health.
+PUBLIC = {
+    ("GET", "/api/v1/therapists"),
+    ("GET", "/api/v1/therapists/{therapist_id:str}"),
+    ("POST", "/api/v1/matches"),
+    ("GET", "/api/v1/vocabulary"),
+    ("GET", "/api/v1/vocabulary/suggest"),
+    ("POST", "/api/v1/therapists/{therapist_id:str}/reports"),
+}
+
+
+@pytest.fixture(scope="module")
+def directory(
+    module_database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Directory]:
+    built = small_directory(module_database_url, tmp_path_factory.mktemp("var"))
+    yield built
+    built.stop()
+
+
+@pytest.fixture(scope="module")
+def keys(directory: Directory) -> dict[str, dict[str, str]]:
+    return {
+        "anonymous": {},
+        "verifier": make_key(directory.store, "matrix-verifier", "verifier"),
+        "admin": make_key(directory.store, "matrix-admin", "admin"),
+    }
+
+
+@pytest.fixture
+def client(directory: Directory) -> Iterator[TestClient]:
+    yield from fresh_client(directory)
+
+
+def fresh(directory: Directory) -> Therapist:
+    return directory.store.add_therapist(make_therapist(), actor="test")
+
+
+# (role needed, method, path for a therapist, json body, If-Match version or None)
+def calls(directory: Directory) -> list[tuple[str, str, str, Any, int | None]]:
+    t = fresh(directory)
+    lic = t.licenses[0].id
+    report = directory.report_listing(t.id, "other", "matrix")
+    cred = f"/api/v1/therapists/{t.id}/credentials/{lic}"
+    return [
+        ("verifier", "GET", "/api/v1/verifier/queue", None, None),
+        ("verifier", "GET", cred, None, None),
+        (
+            "verifier",
+            "POST",
+            cred + "/verifications",
+            {
+                "kind": "license", "source": "MN board", "verified_on": TODAY,
+                "evidence": "lookup",
+            },
+            1,
+        ),
+        ("verifier", "POST", cred + "/status", {"status": "probation", "reason": "order"}, 2),
+        (
+            "verifier",
+            "POST",
+            f"/api/v1/therapists/{t.id}/fl-title-verifications",
+            {"qualified": False, "source": "FL board", "verified_on": TODAY, "evidence": "none"},
+            3,  # the therapist's version after the two credential writes
+        ),
+        ("verifier", "GET", f"/api/v1/therapists/{t.id}/verifications", None, None),
+        ("verifier", "GET", f"/api/v1/therapists/{t.id}/history", None, None),
+        (
+            "verifier",
+            "POST",
+            f"/api/v1/verifier/reports/{report.id}/resolution",
+            {"resolution": "checked"},
+            1,
+        ),
+        ("admin", "GET", "/api/v1/admin/keys", None, None),
+    ]
+
+
+def send(client: TestClient, method: str, path: str, body: Any, headers: dict[str, str]) -> Any:
+    return client.request(method, path, json=body, headers=headers)
+
+
+def test_the_matrix(
+    client: TestClient, directory: Directory, keys: dict[str, dict[str, str]]
+) -> None:
+    for needed, method, path, body, version in calls(directory):
+        anonymous = send(client, method, path, body, {})
+        assert anonymous.status_code == 401, (method, path)
+        assert anonymous.headers["www-authenticate"].startswith("Bearer")
+        if needed == "admin":
+            wrong = send(client, method, path, body, keys["verifier"])
+            assert wrong.status_code == 403, (method, path)
+        # The right role. Writes succeed once, so admins repeat them on fresh records below.
+        for role in ("verifier", "admin") if needed == "verifier" else ("admin",):
+            if version is not None and role == "admin":
+                continue
+            headers = if_match(keys[role], version) if version is not None else keys[role]
+            ok = send(client, method, path, body, headers)
+            assert 200 <= ok.status_code < 300, (role, method, path, ok.text)
+    # Admin may do everything a verifier may: the same writes, with the admin key.
+    for _, method, path, body, version in calls(directory):
+        if version is None:
+            continue
+        ok = send(client, method, path, body, if_match(keys["admin"], version))
+        assert 200 <= ok.status_code < 300, ("admin", method, path, ok.text)
+
+
+def test_every_api_route_is_public_on_purpose_or_guarded(client: TestClient) -> None:
+    app = client.app
+    unguarded: list[tuple[str, str]] = []
+    guarded = 0
+    for route in app.routes:
+        if not route.path.startswith("/api/"):
+            continue
+        for handler in getattr(route, "route_handlers", []):
+            for method in sorted(handler.http_methods - {"OPTIONS", "HEAD"}):
+                guards = handler.resolve_guards()
+                if any(g in (requires_verifier, requires_admin) or
+                       getattr(g, "__name__", "").startswith("requires_") for g in guards):
+                    guarded += 1
+                elif (method, route.path) not in PUBLIC:
+                    unguarded.append((method, route.path))
+    assert unguarded == []
+    assert guarded >= 9
+
+
+def test_a_revoked_key_loses_access_at_once(
+    client: TestClient, directory: Directory
+) -> None:
+    headers = make_key(directory.store, "short-lived", "verifier")
+    assert client.get("/api/v1/verifier/queue", headers=headers).status_code == 200
+    key = directory.store.find_api_key("short-lived")
+    assert key is not None
+    directory.store.revoke_api_key(key.id, actor="test", reason="left")
+    assert client.get("/api/v1/verifier/queue", headers=headers).status_code == 401

@@ -1,0 +1,38 @@
+"""Shared set-up for the verification API tests: a small real directory, keys, clients."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+from app_fixtures import build_directory
+from litestar.testing import TestClient
+
+from directory.api.app import create_app
+from directory.keys import new_key
+from directory.records import ApiKey
+from directory.service import Directory
+from directory.store import DirectoryStore
+
+
+def make_key(store: DirectoryStore, name: str, role: str) -> dict[str, str]:
+    """A new key of ``role``, as the Authorization header that presents it."""
+    key_id, key, key_hash = new_key()
+    record = ApiKey(id=key_id, name=name, role=role, created_at=dt.datetime.now(dt.UTC))  # type: ignore[arg-type]
+    store.add_api_key(record, key_hash, actor="test")
+    return {"Authorization": f"Bearer {key}"}
+
+
+def small_directory(database_url: str, var_dir: Path) -> Directory:
+    return build_directory(database_url, var_dir, profiles=25)
+
+
+def fresh_client(directory: Directory) -> Iterator[TestClient]:
+    """A new app over the same directory: its in-memory rate limits start empty."""
+    with TestClient(create_app(directory.settings, directory)) as client:
+        yield client
+
+
+def if_match(headers: dict[str, str], version: int | str) -> dict[str, str]:
+    return {**headers, "If-Match": f'"{version}"'}
