@@ -79,16 +79,7 @@ def credential_lines(doc: IndexDocument, vocab: Vocabulary, day: dt.date) -> lis
             kind = vocab.credential_kinds.get(summary.code)
             if kind is None or not kind.is_certification:
                 continue  # AASECT membership must never read as a credential
-        checked = key_to_date(summary.verified_on)
-        fresh = checked is not None and is_verified(
-            Verification(source=summary.verified_with, verified_on=checked), day
-        )
-        if fresh:
-            text = f"verified {checked}"
-        elif checked is not None:
-            text = f"last verified {checked}, due for re-verification"
-        else:
-            text = "self-reported"
+        checked, fresh, text = verification_state(summary, day)
         line = CredentialLine(
             kind=summary.kind,
             label=short_credential_label(summary, vocab),
@@ -98,6 +89,21 @@ def credential_lines(doc: IndexDocument, vocab: Vocabulary, day: dt.date) -> lis
         lines.append((not fresh, line))
     lines.sort(key=lambda pair: pair[0])  # stable: keeps licenses before certifications
     return [line for _, line in lines]
+
+
+def verification_state(
+    summary: CredentialSummary, day: dt.date
+) -> tuple[dt.date | None, bool, str]:
+    """``(last check, fresh on day, words)`` for one credential on a results card."""
+    checked = key_to_date(summary.verified_on)
+    fresh = checked is not None and is_verified(
+        Verification(source=summary.verified_with, verified_on=checked), day
+    )
+    if fresh:
+        return checked, True, f"verified {checked}"
+    if checked is not None:
+        return checked, False, f"last verified {checked}, due for re-verification"
+    return None, False, "self-reported"
 
 
 class TherapistSummary(msgspec.Struct, frozen=True, kw_only=True):
@@ -175,7 +181,7 @@ def summary(hit: Hit, page: SearchPage, vocab: Vocabulary) -> TherapistSummary:
         if doc.offers_telehealth and doc.telehealth_from.get(s, 0) <= day <= until
     )
     certified = [
-        _label(vocab, "credential_kinds", kind)
+        (kind, _label(vocab, "credential_kinds", kind))
         for kind in doc.cert_kinds
         if doc.cert_from.get(kind, 0) <= day <= doc.cert_until.get(kind, 0)
     ]
@@ -196,7 +202,7 @@ def summary(hit: Hit, page: SearchPage, vocab: Vocabulary) -> TherapistSummary:
         accepting_new_clients=doc.accepting_new_clients,
         availability_confirmed_on=confirmed,
         availability_unconfirmed=confirmed is None or (page.on - confirmed).days > fresh_days,
-        certified=certified,
+        certified=[label for _, label in certified],
         concerns=[_label(vocab, "concerns", c) for c in doc.concerns],
         languages=[_label(vocab, "languages", c) for c in doc.languages],
         fee_min=doc.fee_min,
@@ -213,7 +219,7 @@ def search_reasons(
     page: SearchPage,
     vocab: Vocabulary,
     tele: list[str],
-    certified: list[str],
+    certified: list[tuple[str, str]],
 ) -> list[str]:
     reasons: list[str] = []
     for code in page.interpretation.concerns:
@@ -228,7 +234,11 @@ def search_reasons(
     if tele:
         shown = ", ".join(tele[:4]) + (" and more" if len(tele) > 4 else "")
         reasons.append(f"Telehealth in {shown}")
-    reasons.extend(f"{label}, current" for label in certified)
+    # A certification in force is a reason, but never stated more strongly than its check.
+    for code, label in certified:
+        checks = [c for c in doc.credentials if c.kind == "certification" and c.code == code]
+        how = verification_state(checks[0], page.on)[2] if checks else "self-reported"
+        reasons.append(f"{label}, current, {how}")
     return reasons
 
 

@@ -240,3 +240,22 @@ def test_request_date_changes_the_answer_without_reindexing(
     for therapist_id in now_ids - later_ids:
         therapist = directory.therapist(therapist_id)
         assert telehealth_grant_on(therapist, "NY", later, directory.vocab) is None
+
+
+def test_certification_reasons_never_say_more_than_the_check(client: TestClient) -> None:
+    """A results card's "AASECT ..., current" reason carries the same verification state
+    as the credential line: verified, due for re-verification, or self-reported."""
+    body = client.get(
+        "/api/v1/therapists", params={"certified": "true", "per_page": 100, "on": ON}
+    ).json()
+    states: set[str] = set()
+    for item in body["results"]:
+        lines = {c["text"] for c in item["credentials"] if c["kind"] == "certification"}
+        reasons = [r for r in item["reasons"] if r.startswith("AASECT")]
+        assert reasons, item["name"]
+        for reason in reasons:
+            how = reason.split(", current, ", 1)[1]
+            assert how in lines, (reason, lines)
+            states.add(how.split(" ")[0])
+    # The demo holds both verified and unverified certifications: both kinds are exercised.
+    assert "verified" in states and states - {"verified"}
