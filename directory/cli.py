@@ -8,6 +8,7 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
 
 import click
 from rich.console import Console
@@ -161,6 +162,53 @@ def serve(host: str | None, port: int | None) -> None:
         access_log=False,
         log_level="info",
     )
+
+
+@main.command("import")
+@click.argument(
+    "kind", type=click.Choice(["nppes", "npi_registry", "fhir", "hsds", "roster", "license_board"])
+)
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--mapping", type=click.Path(exists=True, path_type=Path), help="Column mapping.")
+@click.option(
+    "--full/--not-full", default=None, help="The roster lists everyone (default: its mapping)."
+)
+@click.option("--dry-run", is_flag=True, help="Resolve and count, write nothing.")
+@click.option("--rejects", type=click.Path(path_type=Path), help="Rejects CSV (default var/).")
+def import_(
+    kind: str,
+    path: Path,
+    mapping: Path | None,
+    full: bool | None,
+    dry_run: bool,
+    rejects: Path | None,
+) -> None:
+    """Import a source file; prints the report (see importers/apply.py)."""
+    from importers.cli import run_import_command
+
+    sys.exit(run_import_command(_settings(), kind, path, mapping, full, dry_run, rejects, console))
+
+
+@main.group()
+def npi() -> None:
+    """Ask the NPI Registry (CMS) about a provider."""
+
+
+@npi.command("lookup")
+@click.argument("number")
+@click.option(
+    "--base-url",
+    envvar="SENSATE_NPI_REGISTRY_URL",
+    default="https://npiregistry.cms.hhs.gov/api/",
+    show_default=True,
+    help="The registry API (env SENSATE_NPI_REGISTRY_URL).",
+)
+@click.option("--timeout", default=5.0, show_default=True, help="Seconds to wait.")
+def npi_lookup(number: str, base_url: str, timeout: float) -> None:
+    """Look one NPI up in the live NPI Registry."""
+    from importers.cli import run_npi_lookup
+
+    sys.exit(run_npi_lookup(number, base_url, timeout, console))
 
 
 @main.group()

@@ -12,5 +12,9 @@ part of one, that could not be used, with the reason). One bad row never stops a
   (CSV/XLSX) described by a column-mapping file.
 
 ``base`` holds the shared records and the import report; ``normalize`` the value cleaners.
-Writing to the store (resolution, provenance, idempotent upserts) is the next layer.
+
+Writing to the store: ``apply.run_import`` drives parse → resolve (``resolve``: who is
+this?) → merge (``merge``: field by field, by the source trust in ``trust.toml``, with
+provenance) → one store transaction per batch. ``cli`` is what `sensate import` and
+`sensate npi lookup` run.
 """

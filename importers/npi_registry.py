@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from directory.records import PracticeLocation, Therapist
 from importers.base import (
@@ -115,21 +114,26 @@ def lookup_npi(
     number = normalize_npi(npi)
     if number is None:
         raise ValueError(f"{npi!r} is not a valid NPI (10 digits with a correct check digit)")
-    url = f"{base_url}?{urllib.parse.urlencode({'version': '2.1', 'number': number})}"
-    request = urllib.request.Request(url, headers={"Accept": "application/json"})
+    params = {"version": "2.1", "number": number}
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            body = response.read()
-    except urllib.error.HTTPError as error:
+        # trust_env=False: a proxy from the environment must not silently take the query.
+        with httpx.Client(timeout=timeout, trust_env=False) as client:
+            response = client.get(base_url, params=params, headers={"Accept": "application/json"})
+    except httpx.TimeoutException as error:
         raise RegistryUnreachable(
-            f"the NPI Registry at {base_url} answered HTTP {error.code} for NPI {number}"
+            f"the NPI Registry at {base_url} could not be reached (no answer within "
+            f"{timeout:g}s); check the network, or import an NPPES file instead"
         ) from error
-    except (urllib.error.URLError, TimeoutError, OSError) as error:
-        reason = getattr(error, "reason", error)
+    except httpx.HTTPError as error:
         raise RegistryUnreachable(
-            f"the NPI Registry at {base_url} could not be reached ({reason}); "
+            f"the NPI Registry at {base_url} could not be reached ({error}); "
             "check the network, or import an NPPES file instead"
         ) from error
+    if response.status_code != 200:
+        raise RegistryUnreachable(
+            f"the NPI Registry at {base_url} answered HTTP {response.status_code} for NPI {number}"
+        )
+    body = response.content
     for item in parse_npi_registry(body, as_of=as_of, license_types=license_types):
         if isinstance(item, SourceRecord) and item.external_id == number:
             return item

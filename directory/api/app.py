@@ -24,6 +24,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from directory.api.imports import ImportController, ProvenanceController, ReviewController
 from directory.api.keys import KeyAdminController
 from directory.api.problems import EXCEPTION_HANDLERS
 from directory.api.therapists import MatchController, TherapistController, VocabularyController
@@ -116,6 +117,9 @@ def create_app(settings: Settings | None = None, directory: Directory | None = N
             TherapistController,
             MatchController,
             VocabularyController,
+            ImportController,
+            ReviewController,
+            ProvenanceController,
             VerifierController,
             ReportController,
             KeyAdminController,

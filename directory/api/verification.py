@@ -230,6 +230,55 @@ def validate_verification(
         raise InvalidInput(errors)
 
 
+def checked_verification(
+    body: VerificationBody, credential: CredentialState, actor: str, today: dt.date
+) -> tuple[Verification, dt.date | None]:
+    """Validate a check of ``credential`` and build what the store records: ``(check, expiry)``.
+
+    Shared by the JSON API and the verifier console, so both accept exactly the same checks.
+    A check that names no expiry keeps the credential's; no next check date means policy's.
+    """
+    validate_verification(body, credential, today)
+    expires = body.expires_on if body.expires_on is not None else credential.expires_on
+    check = Verification(
+        source=body.source.strip(),
+        verified_on=body.verified_on,
+        method=body.method.strip(),
+        verified_by=actor,
+        status_found=body.status_found,  # type: ignore[arg-type]
+        evidence=body.evidence.strip(),
+        next_check_due=body.next_check_due
+        or next_check_due(credential.kind, body.verified_on, expires),
+    )
+    return check, expires
+
+
+def validate_status_change(body: StatusBody, credential: CredentialState, today: dt.date) -> None:
+    """A status change needs a known status, a reason, and must not revive an expired one."""
+    errors: list[tuple[str, str]] = []
+    if body.status not in STATUSES:
+        errors.append(("status", f"must be one of {', '.join(STATUSES)}"))
+    elif body.status in PRACTISING_STATUSES and (
+        credential.expires_on is not None and credential.expires_on < today
+    ):
+        errors.append(
+            ("status", f"cannot be {body.status}: it expired on {credential.expires_on};"
+             " record a verification with the renewed expiry instead")
+        )
+    _required(errors, "reason", body.reason, "say why the status changes")
+    if len(body.source) > MAX_TEXT:
+        errors.append(("source", f"is longer than {MAX_TEXT} characters"))
+    if errors:
+        raise InvalidInput(errors)
+
+
+def validate_resolution(body: ResolutionBody) -> None:
+    errors: list[tuple[str, str]] = []
+    _required(errors, "resolution", body.resolution, "say what was done")
+    if errors:
+        raise InvalidInput(errors)
+
+
 def _add_months(day: dt.date, months: int) -> dt.date:
     month = day.month - 1 + months
     year, month = day.year + month // 12, month % 12 + 1
@@ -239,6 +288,29 @@ def _add_months(day: dt.date, months: int) -> dt.date:
         except ValueError:
             continue
     raise AssertionError("unreachable")
+
+
+def verifier_queue(directory: Directory, day: dt.date, limit: int) -> QueueResponse:
+    """The queue on ``day`` by policy (the API's and the console's, so they never disagree)."""
+    policy = verification_policy()
+    buckets = queue(
+        directory.store,
+        day,
+        expiring_within_days=policy.expiring_soon_days,
+        reverify_before=_add_months(day, -policy.reverify_within_months),
+        limit=limit,
+    )
+    # Import review pairs come from the importers' work; use them where the store has them.
+    pairs_of = getattr(directory.store, "open_review_pairs", None)
+    pairs = list(pairs_of())[:limit] if callable(pairs_of) else []
+    return QueueResponse(
+        on=day,
+        overdue=buckets.overdue,
+        due=buckets.due,
+        expiring=buckets.expiring,
+        reports=buckets.reports,
+        review_pairs=pairs,
+    )
 
 
 # --- controllers ------------------------------------------------------------------------
@@ -275,26 +347,7 @@ class VerifierController(Controller):
     ) -> QueueResponse:
         if not 1 <= limit <= 1000:
             raise InvalidInput([("limit", "must be between 1 and 1000")])
-        day = on or dt.date.today()
-        policy = verification_policy()
-        buckets = queue(
-            directory.store,
-            day,
-            expiring_within_days=policy.expiring_soon_days,
-            reverify_before=_add_months(day, -policy.reverify_within_months),
-            limit=limit,
-        )
-        # Import review pairs come from the importers' work; use them where the store has them.
-        pairs_of = getattr(directory.store, "open_review_pairs", None)
-        pairs = list(pairs_of())[:limit] if callable(pairs_of) else []
-        return QueueResponse(
-            on=day,
-            overdue=buckets.overdue,
-            due=buckets.due,
-            expiring=buckets.expiring,
-            reports=buckets.reports,
-            review_pairs=pairs,
-        )
+        return verifier_queue(directory, on or dt.date.today(), limit)
 
     @get(
         "/therapists/{therapist_id:str}/credentials/{credential_id:str}",
@@ -325,18 +378,8 @@ class VerifierController(Controller):
     ) -> Response[CredentialState]:
         credential = _credential_or_404(directory, therapist_id, credential_id)
         version = expected_version(request)
-        today = dt.date.today()
-        validate_verification(data, credential, today)
-        expires = data.expires_on if data.expires_on is not None else credential.expires_on
-        check = Verification(
-            source=data.source.strip(),
-            verified_on=data.verified_on,
-            method=data.method.strip(),
-            verified_by=actor_of(request),
-            status_found=data.status_found,  # type: ignore[arg-type]
-            evidence=data.evidence.strip(),
-            next_check_due=data.next_check_due
-            or next_check_due(credential.kind, data.verified_on, expires),
+        check, expires = checked_verification(
+            data, credential, actor_of(request), dt.date.today()
         )
         saved = record_verification(
             directory.store,
@@ -365,21 +408,7 @@ class VerifierController(Controller):
     ) -> Response[CredentialState]:
         credential = _credential_or_404(directory, therapist_id, credential_id)
         version = expected_version(request)
-        errors: list[tuple[str, str]] = []
-        if data.status not in STATUSES:
-            errors.append(("status", f"must be one of {', '.join(STATUSES)}"))
-        elif data.status in PRACTISING_STATUSES and (
-            credential.expires_on is not None and credential.expires_on < dt.date.today()
-        ):
-            errors.append(
-                ("status", f"cannot be {data.status}: it expired on {credential.expires_on};"
-                 " record a verification with the renewed expiry instead")
-            )
-        _required(errors, "reason", data.reason, "say why the status changes")
-        if len(data.source) > MAX_TEXT:
-            errors.append(("source", f"is longer than {MAX_TEXT} characters"))
-        if errors:
-            raise InvalidInput(errors)
+        validate_status_change(data, credential, dt.date.today())
         saved = change_status(
             directory.store,
             credential.therapist_id,
@@ -489,10 +518,7 @@ class VerifierController(Controller):
         if get_report(directory.store, report_id) is None:
             raise NotFoundException(f"no report {report_id}")
         version = expected_version(request)
-        errors: list[tuple[str, str]] = []
-        _required(errors, "resolution", data.resolution, "say what was done")
-        if errors:
-            raise InvalidInput(errors)
+        validate_resolution(data)
         saved = resolve_report(
             directory.store,
             report_id,

@@ -154,14 +154,14 @@ class ImportStoreMixin:
         with self.engine.connect() as conn:  # type: ignore[attr-defined]
             row = conn.execute(select(import_runs).where(import_runs.c.id == run_id)).mappings()
             found = row.first()
-        return msgspec.convert(dict(found), ImportRun) if found else None
+        return _convert(found, ImportRun) if found else None
 
     def list_import_runs(self, limit: int = 50) -> list[ImportRun]:
         with self.engine.connect() as conn:  # type: ignore[attr-defined]
             rows = conn.execute(
                 select(import_runs).order_by(import_runs.c.started_at.desc()).limit(limit)
             ).mappings()
-            return [msgspec.convert(dict(row), ImportRun) for row in rows]
+            return [_convert(row, ImportRun) for row in rows]
 
     # --- one batch ----------------------------------------------------------------------
 
@@ -180,8 +180,15 @@ class ImportStoreMixin:
                 self._write_audit(  # type: ignore[attr-defined]
                     conn,
                     [
-                        _audit(now, actor, "therapist.create", t.id, record_diff(None, t), reason,
-                               source)
+                        _audit(
+                            now,
+                            actor,
+                            "therapist.create",
+                            t.id,
+                            record_diff(None, t),
+                            reason,
+                            source,
+                        )
                         for t in stored
                     ],
                 )
@@ -197,21 +204,42 @@ class ImportStoreMixin:
                     )
                 )
                 self._write_audit(  # type: ignore[attr-defined]
-                    conn, [_audit(now, actor, "practice.create", practice.id,
-                                  {"name": practice.name}, reason, source, "practice")],
+                    conn,
+                    [
+                        _audit(
+                            now,
+                            actor,
+                            "practice.create",
+                            practice.id,
+                            {"name": practice.name},
+                            reason,
+                            source,
+                            "practice",
+                        )
+                    ],
                 )
             for practice in batch.practice_updates:
                 result = conn.execute(
                     update(practices)
                     .where(practices.c.id == practice.id, practices.c.version == practice.version)
-                    .values(**_practice_row(practice), version=practice.version + 1,
-                            updated_at=now)
+                    .values(**_practice_row(practice), version=practice.version + 1, updated_at=now)
                 )
                 if result.rowcount != 1:
                     raise StoreError(f"practice {practice.id} changed during the import")
                 self._write_audit(  # type: ignore[attr-defined]
-                    conn, [_audit(now, actor, "practice.import", practice.id,
-                                  {"name": practice.name}, reason, source, "practice")],
+                    conn,
+                    [
+                        _audit(
+                            now,
+                            actor,
+                            "practice.import",
+                            practice.id,
+                            {"name": practice.name},
+                            reason,
+                            source,
+                            "practice",
+                        )
+                    ],
                 )
             self._write_provenance(conn, batch.provenance, now)
             if batch.reviews:
@@ -374,14 +402,16 @@ class ImportStoreMixin:
                 .order_by(review_pairs.c.id)
                 .limit(limit)
             ).mappings()
-            return [msgspec.convert(dict(row), ReviewPair) for row in rows]
+            return [_convert(row, ReviewPair) for row in rows]
 
     def get_review_pair(self, pair_id: int) -> ReviewPair | None:
         with self.engine.connect() as conn:  # type: ignore[attr-defined]
-            row = conn.execute(
-                select(review_pairs).where(review_pairs.c.id == pair_id)
-            ).mappings().first()
-        return msgspec.convert(dict(row), ReviewPair) if row else None
+            row = (
+                conn.execute(select(review_pairs).where(review_pairs.c.id == pair_id))
+                .mappings()
+                .first()
+            )
+        return _convert(row, ReviewPair) if row else None
 
     def resolve_review_pair(
         self, pair_id: int, decision: ReviewDecision, actor: str, reason: str
@@ -394,12 +424,14 @@ class ImportStoreMixin:
         """
         now: dt.datetime = self._clock()  # type: ignore[attr-defined]
         with self._transaction() as conn:  # type: ignore[attr-defined]
-            row = conn.execute(
-                select(review_pairs).where(review_pairs.c.id == pair_id)
-            ).mappings().first()
+            row = (
+                conn.execute(select(review_pairs).where(review_pairs.c.id == pair_id))
+                .mappings()
+                .first()
+            )
             if row is None:
                 raise NotFound(f"review pair {pair_id}")
-            pair = msgspec.convert(dict(row), ReviewPair)
+            pair = _convert(row, ReviewPair)
             if pair.resolved_at is not None:
                 raise AlreadyResolved(f"review pair {pair_id} was decided: {pair.decision}")
             if decision not in DECISIONS_FOR[pair.kind]:
@@ -413,7 +445,9 @@ class ImportStoreMixin:
                 update(review_pairs)
                 .where(review_pairs.c.id == pair_id)
                 .values(
-                    resolved_at=now, resolved_by=actor, decision=decision,
+                    resolved_at=now,
+                    resolved_by=actor,
+                    decision=decision,
                     resolution_reason=reason,
                 )
             )
@@ -444,7 +478,13 @@ class ImportStoreMixin:
         self.delete_in(conn, duplicate, now, actor, f"merged into {survivor_id}: {reason}")
         combined = combine_records(survivor, duplicate)
         self._update_in(  # type: ignore[attr-defined]
-            conn, combined, survivor.version, now, actor, "therapist.merge", reason,
+            conn,
+            combined,
+            survivor.version,
+            now,
+            actor,
+            "therapist.merge",
+            reason,
             f"review: merged {duplicate_id}",
         )
         taken = {
@@ -475,8 +515,17 @@ class ImportStoreMixin:
         conn.execute(delete(therapists).where(therapists.c.id == record.id))
         self._write_audit(  # type: ignore[attr-defined]
             conn,
-            [_audit(now, actor, "therapist.delete", record.id, record_diff(record, None), reason,
-                    "review")],
+            [
+                _audit(
+                    now,
+                    actor,
+                    "therapist.delete",
+                    record.id,
+                    record_diff(record, None),
+                    reason,
+                    "review",
+                )
+            ],
         )
         self._write_outbox(conn, [record.id], "delete", now)  # type: ignore[attr-defined]
 
@@ -563,34 +612,70 @@ def combine_records(survivor: Therapist, duplicate: Therapist) -> Therapist:
     What the survivor says wins: it is the record verifiers and earlier imports built up.
     """
     filled: dict[str, Any] = {}
-    for name in ("npi", "credentials_text", "pronouns", "gender", "practice_name", "bio",
-                 "email", "phone", "website"):
+    for name in (
+        "npi",
+        "credentials_text",
+        "pronouns",
+        "gender",
+        "practice_name",
+        "bio",
+        "email",
+        "phone",
+        "website",
+    ):
         if not getattr(survivor, name) and getattr(duplicate, name):
             filled[name] = getattr(duplicate, name)
     have_licenses = {(c.state, _loose(c.number)) for c in survivor.licenses}
     have_certs = {(c.kind, _loose(c.number)) for c in survivor.certifications}
     have_places = {(p.address.city.lower(), p.address.state) for p in survivor.locations}
+    theirs = {(p.address.city.lower(), p.address.state): p for p in duplicate.locations}
+    places = [
+        _fill_place(p, theirs.get((p.address.city.lower(), p.address.state)))
+        for p in survivor.locations
+    ]
     taken_ids = {c.id for c in [*survivor.licenses, *survivor.certifications]}
     return msgspec.structs.replace(
         survivor,
         **filled,
         licenses=survivor.licenses
         + [
-            c for c in duplicate.licenses
+            c
+            for c in duplicate.licenses
             if (c.state, _loose(c.number)) not in have_licenses and c.id not in taken_ids
         ],
         certifications=survivor.certifications
         + [
-            c for c in duplicate.certifications
+            c
+            for c in duplicate.certifications
             if (c.kind, _loose(c.number)) not in have_certs and c.id not in taken_ids
         ],
-        locations=survivor.locations
+        locations=places
         + [
-            p for p in duplicate.locations
+            p
+            for p in duplicate.locations
             if (p.address.city.lower(), p.address.state) not in have_places
             and p.id not in {q.id for q in survivor.locations}
         ],
     )
+
+
+def _fill_place(mine: Any, other: Any) -> Any:
+    """A location with its empty parts taken from the same place as the duplicate has it."""
+    if other is None:
+        return mine
+    address = mine.address if mine.address.line1 or not other.address.line1 else other.address
+    return msgspec.structs.replace(
+        mine,
+        address=address,
+        phone=mine.phone or other.phone,
+        point=mine.point or other.point,
+        name=mine.name or other.name,
+    )
+
+
+def _convert(row: Any, type_: type[Any]) -> Any:
+    # Row keys may be SQLAlchemy's quoted_name (a str subclass msgspec does not take).
+    return msgspec.convert({str(key): value for key, value in row.items()}, type_)
 
 
 def _as_new(t: Therapist, now: dt.datetime) -> Therapist:

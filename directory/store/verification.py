@@ -110,6 +110,18 @@ def get_credential(
     return _state(row) if row else None
 
 
+def credential_states(store: DirectoryStore, therapist_id: str) -> list[CredentialState]:
+    """Every credential of a clinician with its version, as the verifier console edits them."""
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            select(*_CRED_COLUMNS)
+            .join(therapists, therapists.c.id == credentials.c.therapist_id)
+            .where(credentials.c.therapist_id == therapist_id)
+            .order_by(credentials.c.kind, credentials.c.id)
+        )
+        return [_state(row) for row in rows.mappings()]
+
+
 def verification_log(store: DirectoryStore, therapist_id: str) -> list[VerificationEntry]:
     """Every check recorded for a clinician, oldest first."""
     with store.engine.connect() as conn:
@@ -176,6 +188,20 @@ def queue(
         )
         open_reports = [ListingReport(**row) for row in reports.mappings()]
     return QueueBuckets(overdue=lists[0], due=lists[1], expiring=lists[2], reports=open_reports)
+
+
+def open_reports_for(store: DirectoryStore, therapist_id: str) -> list[ListingReport]:
+    """A clinician's unresolved listing reports, oldest first (the console's clinician page)."""
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            select(listing_reports)
+            .where(
+                listing_reports.c.therapist_id == therapist_id,
+                listing_reports.c.resolved_at.is_(None),
+            )
+            .order_by(listing_reports.c.id)
+        )
+        return [ListingReport(**row) for row in rows.mappings()]
 
 
 def get_report(store: DirectoryStore, report_id: int) -> ListingReport | None:

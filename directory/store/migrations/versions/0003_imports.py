@@ -63,16 +63,12 @@ def upgrade() -> None:
         sa.Column("applied", sa.Boolean(), nullable=True),
         sa.Column("run_id", sa.String(36), nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_provenance"),
-        sa.CheckConstraint(
-            "entity IN ('therapist', 'practice')", name="ck_provenance_entity"
-        ),
+        sa.CheckConstraint("entity IN ('therapist', 'practice')", name="ck_provenance_entity"),
         sa.UniqueConstraint(
             "entity_id", "field", "source", name="uq_provenance_entity_id_field_source"
         ),
     )
-    op.create_index(
-        "ix_provenance_source_external_id", "provenance", ["source", "external_id"]
-    )
+    op.create_index("ix_provenance_source_external_id", "provenance", ["source", "external_id"])
 
     op.create_table(
         "review_pairs",

@@ -1,0 +1,481 @@
+"""The import pipeline: parse → normalise → resolve → merge → write, batch by batch.
+
+    report = run_import(store, "nppes", Path("npidata_pfile_20250210-20250216.csv"))
+
+- Parsing and normalising are the format modules' job; they yield records and rejects.
+- Each batch (``BATCH_SIZE`` records) is resolved against an in-memory index of the store
+  (importers.resolve), merged with what is stored (importers.merge), and written in ONE
+  store transaction: records, their audit events and outbox rows (so the search index
+  follows by itself), provenance, review items and the run's counts. A crash leaves whole
+  batches only; since merging is idempotent, running the same file again finishes the job.
+- Idempotent: a record whose merge changes nothing is counted ``unchanged`` and not written.
+- A record that fails to merge becomes a reject; one bad row never stops the file.
+- A roster marked full (its mapping, or ``full=True``) queues every clinician it gave
+  before but lists no more for review ("missing_from_roster"); nothing is deleted.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any, Literal, TextIO
+
+import msgspec
+
+from directory.records import Therapist
+from directory.store import DirectoryStore
+from directory.store.import_store import (
+    ImportBatch,
+    ImportRun,
+    ProvenanceEntry,
+    ReviewPair,
+    StoredPractice,
+)
+from directory.store.rows import as_stored, record_diff
+from importers.base import ImportReport, ParseResult, Reject, SourceRecord
+from importers.merge import Merger, merge_practice_data
+from importers.resolve import PracticeIndex, ResolutionIndex, candidate_for
+from importers.trust import Trust, default_trust
+
+SourceKind = Literal["nppes", "npi_registry", "fhir", "hsds", "roster", "license_board"]
+SOURCE_KINDS: tuple[str, ...] = ("nppes", "npi_registry", "fhir", "hsds", "roster", "license_board")
+BATCH_SIZE = 500
+REJECT_COLUMNS = ("row", "severity", "field", "reason", "raw")
+
+
+class ImportError_(ValueError):
+    """The import cannot start: unknown kind, missing mapping, unreadable header."""
+
+
+def open_source(
+    kind: str, path: Path, mapping_path: Path | None = None
+) -> tuple[str, ParseResult, bool]:
+    """(source name, record stream, whether the source says it is complete) for a file."""
+    if kind == "nppes":
+        from importers.nppes import NppesFormatError, parse_nppes
+
+        stream = parse_nppes(path)
+        try:  # parse_nppes checks the header on the first step; fail before starting
+            first = next(stream)
+        except StopIteration:
+            return "nppes", iter(()), False
+        except NppesFormatError as error:
+            raise ImportError_(str(error)) from error
+        return "nppes", _chain(first, stream), False
+    if kind == "npi_registry":
+        from importers.npi_registry import NpiRegistryError, parse_npi_registry
+
+        try:
+            return "npi_registry", parse_npi_registry(path), False
+        except NpiRegistryError as error:
+            raise ImportError_(f"the NPI Registry answer is an error: {error}") from error
+    if kind == "fhir":
+        from importers.fhir import parse_fhir
+
+        return "fhir", parse_fhir(path), False
+    if kind == "hsds":
+        from importers.hsds import parse_hsds
+
+        return "hsds", parse_hsds(path), False
+    if kind in ("roster", "license_board"):
+        from importers.roster import (
+            RosterFormatError,
+            RosterMappingError,
+            load_mapping,
+            parse_roster,
+        )
+
+        if mapping_path is None:
+            raise ImportError_(f"a {kind} import needs a column-mapping file (--mapping)")
+        try:
+            mapping = load_mapping(mapping_path)
+        except RosterMappingError as error:
+            raise ImportError_(str(error)) from error
+        if mapping.kind != kind:
+            raise ImportError_(f"the mapping describes a {mapping.kind}, not a {kind}")
+        stream = parse_roster(path, mapping)
+        try:
+            first = next(stream)
+        except StopIteration:
+            return mapping.source, iter(()), mapping.full
+        except RosterFormatError as error:
+            raise ImportError_(str(error)) from error
+        return mapping.source, _chain(first, stream), mapping.full
+    raise ImportError_(f"unknown source kind {kind!r}; one of {', '.join(SOURCE_KINDS)}")
+
+
+def _chain(first: SourceRecord | Reject, rest: ParseResult) -> ParseResult:
+    yield first
+    yield from rest
+
+
+def run_import(
+    store: DirectoryStore,
+    kind: str,
+    path: str | Path,
+    *,
+    mapping: str | Path | None = None,
+    full: bool | None = None,
+    dry_run: bool = False,
+    actor: str = "cli",
+    batch_size: int = BATCH_SIZE,
+    rejects_csv: str | Path | None = None,
+    progress: Callable[[int], None] | None = None,
+    trust: Trust | None = None,
+    run_id: str | None = None,
+) -> ImportReport:
+    """Import one file; returns the report (also stored as an import run).
+
+    ``full`` overrides the mapping's ``full``; ``progress`` is called with the number of
+    records and rejects handled since the last call.
+    """
+    path = Path(path)
+    source, stream, complete = open_source(kind, path, Path(mapping) if mapping else None)
+    importer = Importer(
+        store,
+        source=source,
+        kind=kind,
+        file=path.name,
+        actor=actor,
+        full=complete if full is None else full,
+        dry_run=dry_run,
+        trust=trust,
+        run_id=run_id,
+    )
+    with ExitStack() as stack:
+        sink: TextIO | None = None
+        if rejects_csv is not None:
+            sink = stack.enter_context(open(rejects_csv, "w", newline="", encoding="utf-8"))
+        return importer.run(stream, batch_size=batch_size, rejects_sink=sink, progress=progress)
+
+
+class Importer:
+    """One import run: resolution state, counts, and the batch writer."""
+
+    def __init__(
+        self,
+        store: DirectoryStore,
+        *,
+        source: str,
+        kind: str,
+        file: str,
+        actor: str = "cli",
+        full: bool = False,
+        dry_run: bool = False,
+        trust: Trust | None = None,
+        run_id: str | None = None,
+    ) -> None:
+        self.store = store
+        self.source = source
+        self.trust = trust or default_trust()
+        self.actor = actor
+        self.report = ImportReport(
+            id=run_id or str(uuid.uuid4()),
+            source=source,
+            kind=kind,
+            file=file,
+            actor=actor,
+            full=full,
+            dry_run=dry_run,
+            started_at=dt.datetime.now(dt.UTC),
+        )
+        self.index = ResolutionIndex.from_store(store, source)
+        self.practice_index = PracticeIndex(
+            store.practice_npis(), store.source_records(source, entity="practice")
+        )
+        self.open_reviews = store.open_review_keys()
+        self.seen: set[str] = set()  # therapists this run touched (for full rosters)
+
+    # --- driving ------------------------------------------------------------------------
+
+    def run(
+        self,
+        items: Iterable[SourceRecord | Reject],
+        *,
+        batch_size: int = BATCH_SIZE,
+        rejects_sink: TextIO | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> ImportReport:
+        writer = csv.writer(rejects_sink) if rejects_sink is not None else None
+        if writer is not None:
+            writer.writerow(REJECT_COLUMNS)
+        if not self.report.dry_run:
+            self.store.save_import_run(self.run_record())
+        try:
+            for batch in _records_in_batches(items, batch_size, self._reject(writer)):
+                self.apply_batch(batch)
+                if progress is not None:
+                    progress(len(batch))
+            if self.report.full:
+                self.flag_missing()
+        except BaseException as error:
+            self.report.status = "failed"
+            self.report.error = f"{type(error).__name__}: {error}"
+            self.report.finished_at = dt.datetime.now(dt.UTC)
+            if not self.report.dry_run:
+                self.store.save_import_run(self.run_record())
+            raise
+        self.report.status = "finished"
+        self.report.finished_at = dt.datetime.now(dt.UTC)
+        if not self.report.dry_run:
+            self.store.save_import_run(self.run_record())
+        return self.report
+
+    def _reject(self, writer: Any) -> Callable[[Reject], None]:
+        def handle(reject: Reject) -> None:
+            self.report.add_reject(reject)
+            if writer is not None:
+                writer.writerow(
+                    [reject.row, reject.severity, reject.field, reject.reason, reject.raw]
+                )
+
+        self._on_reject = handle
+        return handle
+
+    def run_record(self) -> ImportRun:
+        data = msgspec.to_builtins(self.report)
+        return msgspec.convert(data, ImportRun)
+
+    # --- one batch ----------------------------------------------------------------------
+
+    def apply_batch(self, records: list[SourceRecord]) -> None:
+        """Resolve, merge and write one batch (one transaction)."""
+        plan: list[tuple[SourceRecord, str | None, Any]] = []
+        for record in records:
+            try:
+                if record.practice is not None:
+                    plan.append((record, self.practice_index.resolve(record), None))
+                else:
+                    resolution = self.index.resolve(record)
+                    plan.append((record, resolution.therapist_id, resolution))
+            except (ValueError, TypeError, KeyError) as error:
+                self._on_reject(_failed(record, error))
+        counted = ("created", "updated", "unchanged", "skipped", "queued_for_review")
+        before = {name: getattr(self.report, name) for name in counted}
+        existing = [tid for record, tid, res in plan if tid and record.therapist is not None]
+        stored = {t.id: t for t in self.store.get_therapists(existing)}
+        practice_ids = [pid for record, pid, _ in plan if pid and record.practice is not None]
+        stored_practices = {p.id: p for p in self.store.get_practices(practice_ids)}
+        known = self.store.provenance_for(existing + practice_ids)
+
+        work: dict[str, Therapist] = {}  # merged so far in this batch
+        created: set[str] = set()
+        practice_work: dict[str, StoredPractice] = {}
+        practice_created: set[str] = set()
+        # Provenance this batch will write, per record: {(field, source): entry}.
+        entries: dict[str, dict[tuple[str, str], ProvenanceEntry]] = defaultdict(dict)
+        reviews: list[ReviewPair] = []
+        outcome: dict[str, str] = {}
+        for record, target, resolution in plan:
+            try:
+                if record.practice is not None:
+                    self._merge_practice(
+                        record,
+                        target,
+                        stored_practices,
+                        practice_work,
+                        practice_created,
+                        known,
+                        entries,
+                        outcome,
+                    )
+                    continue
+                if resolution.how == "none":
+                    self.report.skipped += 1
+                    continue
+                entity_id = target or self._new_id(record)
+                base = work.get(entity_id) or stored.get(entity_id)
+                prior = [e for e in known.get(entity_id, [])]
+                prior += list(entries[entity_id].values())
+                merger = Merger(base, _latest(prior), record, self.trust, self.report.id)
+                merged = merger.merge(base, entity_id)
+                work[entity_id] = merged
+                if base is None:
+                    created.add(entity_id)
+                for entry in merger.entries(entity_id):
+                    entries[entity_id][(entry.field, entry.source)] = entry
+                self.index.add(candidate_for(merged))
+                self.index.link(record.external_id, entity_id)
+                self.seen.add(entity_id)
+                if resolution.how == "review" and resolution.other_id:
+                    key = ("possible_duplicate", entity_id, resolution.other_id)
+                    if key not in self.open_reviews:
+                        self.open_reviews.add(key)
+                        reviews.append(
+                            ReviewPair(
+                                kind="possible_duplicate",
+                                therapist_id=entity_id,
+                                other_id=resolution.other_id,
+                                score=resolution.score,
+                                reasons=list(resolution.reasons),
+                                source=record.source,
+                                external_id=record.external_id,
+                                run_id=self.report.id,
+                            )
+                        )
+            except (ValueError, TypeError, KeyError, AttributeError) as error:
+                self._on_reject(_failed(record, error))
+
+        batch = ImportBatch(
+            provenance=[e for per_record in entries.values() for e in per_record.values()],
+            reviews=reviews,
+        )
+        for entity_id, merged in work.items():
+            if entity_id in created:
+                batch.creates.append(merged)
+                self.report.created += 1
+                continue
+            before = stored[entity_id]
+            after = as_stored(merged, version=before.version, now=before.updated_at or _epoch())
+            if record_diff(before, after):
+                batch.updates.append((merged, before.version))
+                self.report.updated += 1
+            else:
+                self.report.unchanged += 1
+        for pid, practice in practice_work.items():
+            if pid in practice_created:
+                batch.practice_creates.append(practice)
+                self.report.created += 1
+            elif practice.data != stored_practices[pid].data:
+                batch.practice_updates.append(practice)
+                self.report.updated += 1
+            else:
+                self.report.unchanged += 1
+        self.report.queued_for_review += len(reviews)
+        if not self.report.dry_run:
+            try:
+                self.store.write_import_batch(
+                    batch, actor=self.actor, source=self.source, run=self.run_record()
+                )
+            except BaseException:
+                # Nothing of this batch was written, so none of it may be counted.
+                for name, value in before.items():
+                    setattr(self.report, name, value)
+                raise
+
+    def _merge_practice(
+        self,
+        record: SourceRecord,
+        target: str | None,
+        stored: dict[str, StoredPractice],
+        work: dict[str, StoredPractice],
+        created: set[str],
+        known: dict[str, list[ProvenanceEntry]],
+        entries: dict[str, dict[tuple[str, str], ProvenanceEntry]],
+        outcome: dict[str, str],
+    ) -> None:
+        assert record.practice is not None
+        practice_id = target or record.practice.id
+        base = work.get(practice_id) or stored.get(practice_id)
+        prior = list(known.get(practice_id, []))
+        prior += list(entries[practice_id].values())
+        data, new_entries = merge_practice_data(
+            base.data if base else None,
+            _latest(prior),
+            record,
+            self.trust,
+            self.report.id,
+            practice_id,
+        )
+        if base is None:
+            created.add(practice_id)
+        work[practice_id] = StoredPractice(
+            id=practice_id,
+            name=data.get("name", ""),
+            kind=data.get("kind", "organization"),
+            npi=data.get("npi") or None,
+            active=bool(data.get("active", True)),
+            data=data,
+            version=base.version if base else 1,
+        )
+        for entry in new_entries:
+            entries[practice_id][(entry.field, entry.source)] = entry
+        self.practice_index.add(practice_id, record)
+
+    def _new_id(self, record: SourceRecord) -> str:
+        """The placeholder id (deterministic, so a re-run after a crash makes the same one)."""
+        assert record.therapist is not None
+        return record.therapist.id
+
+    # --- full rosters -------------------------------------------------------------------
+
+    def flag_missing(self) -> None:
+        """Queue for review every clinician this source gave before but lists no more."""
+        before = set(self.store.source_records(self.source).values())
+        reviews = []
+        for therapist_id in sorted(before - self.seen):
+            key = ("missing_from_roster", therapist_id, None)
+            if key in self.open_reviews:
+                continue
+            self.open_reviews.add(key)
+            reviews.append(
+                ReviewPair(
+                    kind="missing_from_roster",
+                    therapist_id=therapist_id,
+                    other_id=None,
+                    reasons=[f"{self.source} says it lists everyone, and no longer lists them"],
+                    source=self.source,
+                    external_id="",
+                    run_id=self.report.id,
+                )
+            )
+        self.report.queued_for_review += len(reviews)
+        if reviews and not self.report.dry_run:
+            self.store.write_import_batch(
+                ImportBatch(reviews=reviews),
+                actor=self.actor,
+                source=self.source,
+                run=self.run_record(),
+            )
+
+
+def _latest(entries: list[ProvenanceEntry]) -> list[ProvenanceEntry]:
+    """One entry per (field, source), the batch's own newer ones winning over stored ones."""
+    latest: dict[tuple[str, str], ProvenanceEntry] = {}
+    for entry in entries:
+        previous = latest.get((entry.field, entry.source))
+        if previous is not None and entry.id is None and previous.id is not None:
+            entry = msgspec.structs.replace(entry, id=previous.id)
+        latest[(entry.field, entry.source)] = entry
+    return list(latest.values())
+
+
+def _failed(record: SourceRecord, error: Exception) -> Reject:
+    return Reject(
+        row=record.row,
+        reason=f"could not apply {record.external_id}: {type(error).__name__}: {error}",
+    )
+
+
+def _epoch() -> dt.datetime:
+    return dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def _records_in_batches(
+    items: Iterable[SourceRecord | Reject], size: int, on_reject: Callable[[Reject], None]
+) -> Iterator[list[SourceRecord]]:
+    batch: list[SourceRecord] = []
+    for item in items:
+        if isinstance(item, Reject):
+            on_reject(item)
+            continue
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def write_rejects_csv(report: ImportReport | ImportRun, target: TextIO) -> None:
+    """The report's rejects as CSV (row, severity, field, reason, raw)."""
+    writer = csv.writer(target)
+    writer.writerow(REJECT_COLUMNS)
+    for reject in report.rejects:
+        item = reject if isinstance(reject, dict) else msgspec.to_builtins(reject)
+        writer.writerow([item.get(column, "") for column in REJECT_COLUMNS])
