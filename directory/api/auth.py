@@ -54,7 +54,7 @@ def _presented_key(connection: ASGIConnection) -> str | None:
     return connection.headers.get("x-api-key") or None
 
 
-def _authenticate(store: DirectoryStore, presented: str | None) -> ApiKey:
+def authenticate(store: DirectoryStore, presented: str | None) -> ApiKey:
     if presented is None:
         raise NotAuthorizedException("an API key is required", headers=_CHALLENGE)
     parsed = parse_key(presented)
@@ -86,7 +86,7 @@ def requires_role(role: ApiKeyRole) -> Guard:
     async def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
         store: DirectoryStore = connection.app.state.directory.store
         # The store is synchronous: look the key up off the event loop.
-        key = await sync_to_thread(_authenticate, store, _presented_key(connection))
+        key = await sync_to_thread(authenticate, store, _presented_key(connection))
         if _RANK[key.role] < needed:
             raise PermissionDeniedException(f"this needs the {role} role; the key is {key.role}")
         connection.scope["state"][_STATE_KEY] = key

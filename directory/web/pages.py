@@ -12,10 +12,11 @@ from litestar import Router
 from directory.web.patient import PatientPages
 from directory.web.referral import ReferralPages
 from directory.web.render import NO_STORE, PageError, on_page_error
+from directory.web.verify import VerifyRouter
 
 PageController = Router(
     path="/",
-    route_handlers=[PatientPages, ReferralPages],
+    route_handlers=[PatientPages, ReferralPages, VerifyRouter],
     exception_handlers={PageError: on_page_error},  # type: ignore[dict-item]
     cache_control=NO_STORE,
     include_in_schema=False,

@@ -1,0 +1,783 @@
+"""The verifier console (``/verify``): sign in with an API key, work the queue, record checks.
+
+Everything here writes through the same functions as the JSON verifier API
+(``directory.api.verification``: ``checked_verification``, ``validate_status_change``,
+``validate_resolution``, ``verifier_queue``; ``directory.store.verification`` for the
+writes), so a check the API refuses the console refuses too, with the message next to the
+field instead of in a problem document.
+
+Sessions (Litestar's server-side session middleware, memory store, on this router only):
+
+- the cookie ``sensate_verify`` holds a random id and nothing else; it is HttpOnly,
+  SameSite=Strict, ``Path=/verify``, Secure unless the request is to a loopback host, and
+  it is set only once someone signs in: an anonymous visitor, even of the sign-in page,
+  gets no cookie (``_SignedInOnlyBackend``). No other page of the site runs this middleware;
+- the session keeps the key's id (never the key), a CSRF token and a one-time notice. The
+  key is looked up on every request, so revoking it ends its sessions at once;
+- a session ends after 8 hours without a request (store expiry and cookie Max-Age, both
+  renewed on each response) or at sign-out; sign-in always starts a new id (no fixation);
+- the memory store is per process: with several app replicas, keep a verifier on one
+  replica (sticky sessions), or they will be asked to sign in again.
+
+CSRF: every form carries the session's token in a hidden field; a POST whose token is
+missing or wrong gets a 403 page. The sign-in form has no session yet, so there the
+browser's ``Sec-Fetch-Site`` header must say the form came from this site.
+
+Nothing a verifier types (evidence, reasons, keys) is logged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import ipaddress
+import secrets
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Router, get, post
+from litestar.datastructures import Cookie, Headers, MutableScopeHeaders
+from litestar.di import NamedDependency
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import NotAuthorizedException
+from litestar.middleware.session.base import SessionMiddleware
+from litestar.middleware.session.server_side import (
+    ServerSideSessionBackend,
+    ServerSideSessionConfig,
+)
+from litestar.params import Body, FromPath
+from litestar.response import Redirect, Template
+from litestar.types import ASGIApp, Empty, Message, Receive, Scope, ScopeSession, Send
+from litestar.utils.dataclass import extract_dataclass_items
+
+from directory.api.auth import authenticate  # the API's own key check, not a copy
+from directory.api.therapists import parse_id
+from directory.api.verification import (
+    STATUSES,
+    ResolutionBody,
+    StatusBody,
+    VerificationBody,
+    checked_verification,
+    validate_resolution,
+    validate_status_change,
+    verifier_queue,
+)
+from directory.credentials import credential_views
+from directory.records import ApiKey, AuditEvent, Therapist
+from directory.service import Directory, InvalidInput
+from directory.store.errors import NotFound, StaleVersion
+from directory.store.import_store import DECISIONS_FOR, AlreadyResolved, ReviewPair
+from directory.store.verification import (
+    CredentialState,
+    change_status,
+    credential_states,
+    get_credential,
+    get_report,
+    open_reports_for,
+    record_verification,
+    resolve_report,
+)
+from directory.views import credential_evidence
+from directory.web.forms import FormInput
+from directory.web.render import PageError, page
+
+SESSION_COOKIE = "sensate_verify"
+IDLE_SECONDS = 8 * 60 * 60
+CONSOLE_ROLES = ("verifier", "admin")
+MAX_NOTE = 2000  # evidence, reasons: the API's limit
+METHODS = ("website lookup", "phone", "letter", "roster file", "API", "email")
+SIGN_IN = "/verify/sign-in"
+QUEUE_ROWS = 50  # per bucket: the most urgent first, and the page stays light
+_NEW_ID = "_new_id"  # set at sign-in: store the session under a fresh id
+
+LABELS = {
+    "api_key": "API key",
+    "source": "Primary source",
+    "method": "Method",
+    "verified_on": "Date checked",
+    "status_found": "Status found",
+    "expires_on": "Expires",
+    "next_check_due": "Next check due",
+    "evidence": "Evidence",
+    "reason": "Reason",
+    "status": "New status",
+    "resolution": "What was done",
+    "decision": "Decision",
+}
+
+
+# --- sessions -----------------------------------------------------------------------------
+
+
+class _SignedInOnlyBackend(ServerSideSessionBackend):
+    """Litestar's server-side backend, but a cookie only for a signed-in session.
+
+    The stock backend answers every request with a session cookie, even an empty one; that
+    would hand a cookie to anyone who merely opens the sign-in page.
+    """
+
+    async def store_in_message(
+        self, scope_session: ScopeSession, message: Message, connection: Any
+    ) -> None:
+        presented = connection.cookies.get(self.config.key)
+        store = self.config.get_store_from_app(connection.scope["app"])
+        headers = MutableScopeHeaders.from_message(message)
+        params = dict(
+            extract_dataclass_items(self.config, exclude_none=True, include=Cookie.__dict__.keys())
+        )
+        if scope_session is Empty or not scope_session or "key_id" not in scope_session:
+            if presented:  # signed out, expired or unknown: forget it, and so must the browser
+                await self.delete(presented, store=store)
+                # Max-Age=0: the stock deletion keeps the configured Max-Age, which browsers
+                # obey over Expires, leaving a "null" cookie behind for hours.
+                params["max_age"] = 0
+                gone = Cookie(value="", key=self.config.key, expires=0, **params)
+                headers.add("Set-Cookie", gone.to_header(header=""))
+            return
+        session_id = self.get_session_id(connection)
+        if scope_session.pop(_NEW_ID, False):
+            # Never adopt an id the browser arrived with: a planted cookie must not become
+            # a signed-in session (session fixation).
+            await self.delete(session_id, store=store)
+            session_id = self.generate_session_id()
+        await self.set(
+            session_id=session_id,
+            data=self.serialize_data(scope_session, connection.scope),
+            store=store,
+        )
+        cookie = Cookie(value=session_id, key=self.config.key, **params)
+        headers.add("Set-Cookie", cookie.to_header(header=""))
+
+
+def _session_config(secure: bool) -> ServerSideSessionConfig:
+    config = ServerSideSessionConfig(
+        key=SESSION_COOKIE,
+        max_age=IDLE_SECONDS,
+        path="/verify",
+        httponly=True,
+        samesite="strict",
+        secure=secure,
+        store="verify_sessions",  # a MemoryStore, made by the app's store registry
+    )
+    config._backend_class = _SignedInOnlyBackend  # type: ignore[misc]
+    return config
+
+
+def is_loopback(host: str) -> bool:
+    name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    name = name.strip("[]")
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+class VerifySessions:
+    """The session middleware, with the cookie Secure unless the site is served on loopback.
+
+    ``make run`` serves plain HTTP on 127.0.0.1, where a Secure cookie would never come
+    back; anywhere else the console must be behind HTTPS.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._plain = SessionMiddleware(app, _SignedInOnlyBackend(_session_config(False)))
+        self._secure = SessionMiddleware(app, _SignedInOnlyBackend(_session_config(True)))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        host = Headers.from_scope(scope).get("host", "")
+        plain = scope.get("scheme") == "http" and is_loopback(host)
+        await (self._plain if plain else self._secure)(scope, receive, send)
+
+
+def _signed_in(request: Request, directory: Directory) -> ApiKey | None:
+    """The key behind this session, if it is still valid; else the session is dropped."""
+    key_id = request.session.get("key_id")
+    if not isinstance(key_id, str):
+        return None
+    found = directory.store.api_key_and_hash(key_id)
+    key = found[0] if found else None
+    if key is None or key.revoked_at is not None or key.role not in CONSOLE_ROLES:
+        request.clear_session()
+        return None
+    return key
+
+
+def _verifier(request: Request, directory: Directory) -> ApiKey:
+    """The signed-in verifier of a POST; otherwise a 401 page (a GET redirects instead)."""
+    key = _signed_in(request, directory)
+    if key is None:
+        raise PageError(
+            401,
+            "Please sign in",
+            "Your session has ended (or you never signed in), so nothing was saved. "
+            "Sign in with your verifier key and try again.",
+            back=(SIGN_IN, "Sign in"),
+        )
+    return key
+
+
+def _check_csrf(request: Request, form: FormInput) -> None:
+    expected = request.session.get("csrf")
+    sent = form.text("csrf_token", 100)
+    if not isinstance(expected, str) or not hmac.compare_digest(sent, expected):
+        raise PageError(
+            403,
+            "This form could not be accepted",
+            "The form was not sent from a page of this console in your current session "
+            "(it may be old, or come from another site), so nothing was saved. Reload the "
+            "page and try again.",
+            back=("/verify", "Back to the queue"),
+        )
+
+
+def _notice(request: Request) -> str:
+    """The one-time message a POST left for the page it redirected to."""
+    notice = request.session.pop("notice", "")
+    return notice if isinstance(notice, str) else ""
+
+
+def _items(data: Mapping[str, Any]) -> list[tuple[str, str]]:
+    items: list[tuple[str, str]] = []
+    for name, value in data.items():
+        for one in value if isinstance(value, list) else [value]:
+            items.append((name, str(one)))
+    return items
+
+
+FormData = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
+
+
+# --- reading the forms --------------------------------------------------------------------
+
+
+def _date(form: FormInput, name: str, required: bool = False) -> dt.date | None:
+    value = form.text(name, 10)
+    if not value:
+        if required:
+            form.fail(name, "is required: enter a date like 2026-10-02")
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        form.fail(name, "is not a date: enter it as YYYY-MM-DD, like 2026-10-02")
+        return None
+
+
+def _version(form: FormInput) -> int:
+    value = form.text("version", 12)
+    if not value.isdigit():
+        # Only a hand-made request lacks it: the pages always send the version they showed.
+        raise PageError(
+            422,
+            "This form is incomplete",
+            "The form did not say which version of the record it edits. Reload the page and "
+            "try again.",
+            back=("/verify", "Back to the queue"),
+        )
+    return int(value)
+
+
+def _verification_body(form: FormInput, kind: str) -> VerificationBody | None:
+    """The posted check as the API's body; the API's validation then judges it."""
+    verified_on = _date(form, "verified_on", required=True)
+    expires_on = _date(form, "expires_on")
+    due = _date(form, "next_check_due")
+    body = VerificationBody(
+        kind=kind,  # the credential's own kind: the page never asks for it
+        source=form.text("source", MAX_NOTE),
+        method=form.text("method", 60),
+        verified_on=verified_on or dt.date.min,
+        status_found=form.choice("status_found", STATUSES, "active"),
+        evidence=form.text("evidence", MAX_NOTE),
+        expires_on=expires_on,
+        next_check_due=due,
+        reason=form.text("reason", MAX_NOTE),
+    )
+    return None if verified_on is None else body
+
+
+# --- what the pages show ------------------------------------------------------------------
+
+
+def credential_label(directory: Directory, state: CredentialState) -> str:
+    vocab = directory.vocab
+    table = {
+        "license": vocab.license_types,
+        "certification": vocab.credential_kinds,
+        "compact": vocab.compacts,
+    }.get(state.kind)
+    term = table.get(state.code) if table is not None else None
+    label = getattr(term, "label", None) or (
+        "Telehealth registration" if state.kind == "registration" else state.code
+    )
+    return f"{label}, {state.state}" if state.state and state.state != "*" else label
+
+
+@dataclass
+class FormState:
+    """What a form on the clinician page shows after a failed POST: its entries, its errors."""
+
+    form_id: str  # e.g. "c2-verify": the credential's place on the page and which form
+    values: dict[str, str] = field(default_factory=dict)
+    errors: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _history_rows(
+    events: Iterable[AuditEvent], credential_labels: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    """Audit events newest first, with the changes as readable "field: old → new" lines.
+
+    A record's creation lists every field from nothing; that says no more than "created"
+    and would bury the checks below it, so it is summed up in one line.
+    """
+    rows = []
+    for event in sorted(events, key=lambda e: (e.at, e.id or 0), reverse=True):
+        changes = []
+        diffs = {k: v for k, v in event.changes.items() if isinstance(v, dict) and "old" in v}
+        if diffs and all(v["old"] is None for v in diffs.values()) and len(diffs) > 5:
+            changes.append(f"{len(diffs)} fields set")
+        else:
+            for name, change in event.changes.items():
+                if name in diffs:
+                    if change["old"] != change["new"]:
+                        changes.append(f"{name}: {change['old']} → {change['new']}")
+                elif name == "credential_id":
+                    changes.append(f"credential: {credential_labels.get(str(change), change)}")
+                elif name != "credential_version":
+                    changes.append(f"{name}: {change}")
+        entity, _, verb = event.action.rpartition(".")
+        what = f"{(entity or event.entity).replace('_', ' ')} {_VERBS.get(verb, verb)}"
+        rows.append({"event": event, "what": what.capitalize(), "changes": changes})
+    return rows
+
+
+_VERBS = {
+    "verify": "verified",
+    "status": "status changed",
+    "create": "created",
+    "update": "updated",
+    "delete": "deleted",
+    "merge": "merged",
+    "resolve": "resolved",
+}
+
+
+def _pairs_for(directory: Directory, therapist_id: str) -> list[ReviewPair]:
+    return [
+        pair
+        for pair in directory.store.open_review_pairs()
+        if therapist_id in (pair.therapist_id, pair.other_id)
+    ]
+
+
+def _names(directory: Directory, ids: Iterable[str | None]) -> dict[str, str]:
+    wanted = sorted({i for i in ids if i})
+    return {t.id: f"{t.first_name} {t.last_name}" for t in directory.store.get_therapists(wanted)}
+
+
+def _therapist(directory: Directory, therapist_id: str) -> Therapist:
+    try:
+        tid = parse_id(therapist_id)
+    except InvalidInput:
+        tid = None
+    therapist = directory.store.get_therapist(tid) if tid else None
+    if therapist is None:
+        raise PageError(
+            404,
+            "Clinician not found",
+            "No clinician has this id. The record may have been merged into another one; "
+            "the queue links to the current records.",
+            back=("/verify", "Back to the queue"),
+        )
+    return therapist
+
+
+def clinician_page(
+    request: Request,
+    directory: Directory,
+    key: ApiKey,
+    therapist_id: str,
+    *,
+    form: FormState | None = None,
+    status: int | None = None,
+    conflict: str = "",
+) -> Template:
+    therapist = _therapist(directory, therapist_id)
+    today = dt.date.today()
+    states = credential_states(directory.store, therapist.id)
+    views = {v.id: v for v in credential_views(therapist, directory.vocab, today)}
+    labels = dict(LABELS)
+    errors: list[tuple[str, str]] = []
+    credentials = []
+    for index, state in enumerate(states):
+        prefix = f"c{index}-"
+        label = credential_label(directory, state)
+        credentials.append(
+            {"state": state, "view": views.get(state.credential_id), "label": label,
+             "prefix": prefix}
+        )
+        for name, text in LABELS.items():
+            labels[prefix + name] = f"{label}: {text}"
+    if form is not None:
+        # The form's own prefix ("c2-", "r5-", "p3-") makes its field ids unique on the page.
+        prefix = form.form_id.split("-", 1)[0] + "-"
+        errors = [(prefix + name, message) for name, message in form.errors]
+        for name, text in LABELS.items():
+            labels.setdefault(prefix + name, text)
+    reports = open_reports_for(directory.store, therapist.id)
+    pairs = _pairs_for(directory, therapist.id)
+    return page(
+        "verify/clinician.html",
+        section="verify",
+        errors=errors,
+        labels=labels,
+        status=status,
+        t=therapist,
+        credentials=credentials,
+        evidence=credential_evidence(therapist),
+        history=_history_rows(
+            directory.store.history(therapist.id),
+            {c["state"].credential_id: c["label"] for c in credentials},
+        ),
+        reports=reports,
+        pairs=pairs,
+        pair_names=_names(directory, [p.therapist_id for p in pairs] + [p.other_id for p in pairs]),
+        decisions=DECISIONS_FOR,
+        statuses=STATUSES,
+        methods=METHODS,
+        form=form,
+        conflict=conflict,
+        notice=_notice(request),
+        today=today.isoformat(),
+        **_chrome(request, key),
+    )
+
+
+def _chrome(request: Request, key: ApiKey) -> dict[str, Any]:
+    """What every signed-in page shows: who is signed in, the CSRF token for its forms."""
+    return {"verifier": key, "csrf_token": request.session.get("csrf", "")}
+
+
+def _credential_index(directory: Directory, therapist_id: str, credential_id: str) -> int:
+    ids = [c.credential_id for c in credential_states(directory.store, therapist_id)]
+    return ids.index(credential_id) if credential_id in ids else 0
+
+
+# --- the pages ----------------------------------------------------------------------------
+
+
+class VerifyPages(Controller):
+    path = "/"
+
+    @get("/sign-in", sync_to_thread=True)
+    def sign_in_form(
+        self, request: Request, directory: NamedDependency[Directory]
+    ) -> Template | Redirect:
+        if _signed_in(request, directory) is not None:
+            return Redirect("/verify", status_code=303)
+        return page(
+            "verify/sign_in.html", section="verify", labels=LABELS,
+            ended=request.query_params.get("signed_out") == "1",
+        )
+
+    @post("/sign-in", sync_to_thread=True, status_code=303)
+    def sign_in(
+        self, request: Request, directory: NamedDependency[Directory], data: FormData
+    ) -> Template | Redirect:
+        # No session yet, so no CSRF token: refuse a form posted from another site instead.
+        if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+            raise PageError(
+                403, "Sign in from this site",
+                "This sign-in form was sent from another website. Open the sign-in page of "
+                "this console and sign in there.",
+                back=(SIGN_IN, "Sign in"),
+            )
+        form = FormInput(_items(data))
+        presented = form.text("api_key", 200)
+        if not presented and not form.errors:
+            form.fail("api_key", "is required: paste the key you were given (sns_...)")
+        if form.errors:
+            return page("verify/sign_in.html", section="verify", errors=form.errors,
+                        labels=LABELS)
+        try:
+            key = authenticate(directory.store, presented)
+        except NotAuthorizedException:
+            return page(
+                "verify/sign_in.html", section="verify", status=401, labels=LABELS,
+                errors=[("api_key", "is not a valid key: it is unknown, revoked or mistyped. "
+                         "Check that you pasted the whole key, starting with sns_")],
+            )
+        if key.role not in CONSOLE_ROLES:
+            return page(
+                "verify/sign_in.html", section="verify", status=403, labels=LABELS,
+                errors=[("api_key", f"is a {key.role} key; the console needs a verifier key")],
+            )
+        request.set_session({
+            "key_id": key.id,
+            "csrf": secrets.token_urlsafe(32),
+            "signed_in_at": dt.datetime.now(dt.UTC).isoformat(),
+            _NEW_ID: True,
+        })
+        return Redirect("/verify", status_code=303)
+
+    @post("/sign-out", sync_to_thread=True, status_code=303)
+    def sign_out(
+        self, request: Request, directory: NamedDependency[Directory], data: FormData
+    ) -> Redirect:
+        if _signed_in(request, directory) is not None:
+            _check_csrf(request, FormInput(_items(data)))
+        request.clear_session()
+        return Redirect(f"{SIGN_IN}?signed_out=1", status_code=303)
+
+    @get("/", sync_to_thread=True)
+    def queue_page(
+        self, request: Request, directory: NamedDependency[Directory]
+    ) -> Template | Redirect:
+        key = _signed_in(request, directory)
+        if key is None:
+            return Redirect(SIGN_IN, status_code=303)
+        found = verifier_queue(directory, dt.date.today(), limit=QUEUE_ROWS)
+        ids = [c.therapist_id for c in (*found.overdue, *found.due, *found.expiring)]
+        ids += [r.therapist_id for r in found.reports]
+        ids += [p.therapist_id for p in found.review_pairs]
+        ids += [p.other_id for p in found.review_pairs]
+        buckets = [
+            ("overdue", "Overdue", "The next check is past due, or the last full "
+             "verification is older than 36 months.", found.overdue),
+            ("due", "Due today or never verified", "", found.due),
+            ("expiring", "Expiring within 30 days", "", found.expiring),
+        ]
+        return page(
+            "verify/queue.html",
+            section="verify",
+            q=found,
+            buckets=buckets,
+            names=_names(directory, ids),
+            label=lambda state: credential_label(directory, state),
+            notice=_notice(request),
+            limit=QUEUE_ROWS,
+            **_chrome(request, key),
+        )
+
+    @get("/clinicians/{therapist_id:str}", sync_to_thread=True)
+    def clinician(
+        self, request: Request, directory: NamedDependency[Directory], therapist_id: FromPath[str]
+    ) -> Template | Redirect:
+        key = _signed_in(request, directory)
+        if key is None:
+            return Redirect(SIGN_IN, status_code=303)
+        return clinician_page(request, directory, key, therapist_id)
+
+    @post(
+        "/clinicians/{therapist_id:str}/credentials/{credential_id:str}/verifications",
+        sync_to_thread=True,
+        status_code=303,
+    )
+    def record(
+        self,
+        request: Request,
+        directory: NamedDependency[Directory],
+        therapist_id: FromPath[str],
+        credential_id: FromPath[str],
+        data: FormData,
+    ) -> Template | Redirect:
+        key = _verifier(request, directory)
+        form = FormInput(_items(data))
+        _check_csrf(request, form)
+        therapist = _therapist(directory, therapist_id)
+        credential = self._credential(directory, therapist.id, credential_id)
+        version = _version(form)
+        index = _credential_index(directory, therapist.id, credential_id)
+        state = FormState(f"c{index}-verify", values=dict(_items(data)))
+        body = _verification_body(form, credential.kind)
+        try:
+            if form.errors or body is None:
+                raise InvalidInput(form.errors)
+            check, expires = checked_verification(body, credential, key.name, dt.date.today())
+            record_verification(
+                directory.store, therapist.id, credential.credential_id,
+                expected_version=version, check=check, expires_on=expires,
+                reason=body.reason.strip(),
+            )
+        except InvalidInput as error:
+            state.errors = error.errors
+            return clinician_page(request, directory, key, therapist.id, form=state)
+        except StaleVersion as stale:
+            return self._conflict(request, directory, key, therapist.id, state, stale)
+        request.session["notice"] = (
+            f"Verification of {credential_label(directory, credential)} recorded."
+        )
+        return Redirect(f"/verify/clinicians/{therapist.id}#history", status_code=303)
+
+    @post(
+        "/clinicians/{therapist_id:str}/credentials/{credential_id:str}/status",
+        sync_to_thread=True,
+        status_code=303,
+    )
+    def set_status(
+        self,
+        request: Request,
+        directory: NamedDependency[Directory],
+        therapist_id: FromPath[str],
+        credential_id: FromPath[str],
+        data: FormData,
+    ) -> Template | Redirect:
+        key = _verifier(request, directory)
+        form = FormInput(_items(data))
+        _check_csrf(request, form)
+        therapist = _therapist(directory, therapist_id)
+        credential = self._credential(directory, therapist.id, credential_id)
+        version = _version(form)
+        index = _credential_index(directory, therapist.id, credential_id)
+        state = FormState(f"c{index}-status", values=dict(_items(data)))
+        body = StatusBody(
+            status=form.text("status", 40),
+            reason=form.text("reason", MAX_NOTE),
+            source=form.text("source", MAX_NOTE),
+        )
+        try:
+            if form.errors:
+                raise InvalidInput(form.errors)
+            validate_status_change(body, credential, dt.date.today())
+            change_status(
+                directory.store, therapist.id, credential.credential_id,
+                expected_version=version, status=body.status,  # type: ignore[arg-type]
+                actor=key.name, reason=body.reason.strip(), source=body.source.strip(),
+            )
+        except InvalidInput as error:
+            state.errors = error.errors
+            return clinician_page(request, directory, key, therapist.id, form=state)
+        except StaleVersion as stale:
+            return self._conflict(request, directory, key, therapist.id, state, stale)
+        request.session["notice"] = (
+            f"Status of {credential_label(directory, credential)} changed to {body.status}."
+        )
+        return Redirect(f"/verify/clinicians/{therapist.id}#history", status_code=303)
+
+    @post("/reports/{report_id:int}/resolution", sync_to_thread=True, status_code=303)
+    def resolve_report(
+        self,
+        request: Request,
+        directory: NamedDependency[Directory],
+        report_id: FromPath[int],
+        data: FormData,
+    ) -> Template | Redirect:
+        key = _verifier(request, directory)
+        form = FormInput(_items(data))
+        _check_csrf(request, form)
+        report = get_report(directory.store, report_id)
+        if report is None:
+            raise PageError(404, "Report not found", f"There is no listing report {report_id}.",
+                            back=("/verify", "Back to the queue"))
+        version = _version(form)
+        state = FormState(f"r{report_id}-report", values=dict(_items(data)))
+        body = ResolutionBody(resolution=form.text("resolution", MAX_NOTE))
+        try:
+            if form.errors:
+                raise InvalidInput(form.errors)
+            validate_resolution(body)
+            resolve_report(directory.store, report_id, expected_version=version,
+                           actor=key.name, resolution=body.resolution.strip())
+        except InvalidInput as error:
+            state.errors = error.errors
+            return clinician_page(request, directory, key, report.therapist_id, form=state)
+        except StaleVersion as stale:
+            current = get_report(directory.store, report_id)
+            by = f" by {current.resolved_by}" if current and current.resolved_by else ""
+            return clinician_page(
+                request, directory, key, report.therapist_id, form=state, status=409,
+                conflict=f"Someone else changed this report{by} while you were working on it "
+                f"(it is now at version {stale.current_version}). Its current state is shown "
+                "below; nothing you entered was saved.",
+            )
+        request.session["notice"] = "Listing report resolved."
+        return Redirect(f"/verify/clinicians/{report.therapist_id}#reports", status_code=303)
+
+    @post("/review-pairs/{pair_id:int}/resolution", sync_to_thread=True, status_code=303)
+    def resolve_pair(
+        self,
+        request: Request,
+        directory: NamedDependency[Directory],
+        pair_id: FromPath[int],
+        data: FormData,
+    ) -> Template | Redirect:
+        key = _verifier(request, directory)
+        form = FormInput(_items(data))
+        _check_csrf(request, form)
+        pair = directory.store.get_review_pair(pair_id)
+        if pair is None:
+            raise PageError(404, "Review item not found", f"There is no review item {pair_id}.",
+                            back=("/verify", "Back to the queue"))
+        # The page the verifier was on: either clinician of the pair.
+        back = form.text("back", 60)
+        back = back if back in (pair.therapist_id, pair.other_id) else pair.therapist_id
+        state = FormState(f"p{pair_id}-pair", values=dict(_items(data)))
+        decision = form.choice("decision", DECISIONS_FOR[pair.kind])
+        if not decision and not form.errors:
+            form.fail("decision", f"choose {' or '.join(DECISIONS_FOR[pair.kind])}")
+        reason = form.text("reason", MAX_NOTE)
+        if not reason and not form.errors:
+            form.fail("reason", "is required: say why you decided so")
+        if form.errors:
+            state.errors = form.errors
+            return clinician_page(request, directory, key, back, form=state)
+        try:
+            directory.store.resolve_review_pair(pair_id, decision, key.name, reason)
+        except AlreadyResolved:
+            current = directory.store.get_review_pair(pair_id)
+            who = f" by {current.resolved_by} ({current.decision})" if current else ""
+            request.session["notice"] = (
+                f"Nothing was changed: this review item was already decided{who}."
+            )
+            return Redirect("/verify", status_code=303)
+        except NotFound:
+            raise PageError(404, "Clinician not found",
+                            "A record of this pair no longer exists; nothing was changed.",
+                            back=("/verify", "Back to the queue")) from None
+        except ValueError as error:
+            state.errors = [("decision", str(error))]
+            return clinician_page(request, directory, key, back, form=state)
+        request.session["notice"] = f"Review item decided: {decision}."
+        # After a merge the duplicate is gone; the surviving record is the one to look at.
+        survivor = pair.other_id if decision == "merge" and pair.other_id else back
+        return Redirect(f"/verify/clinicians/{survivor}", status_code=303)
+
+    # -- helpers --
+
+    @staticmethod
+    def _credential(directory: Directory, therapist_id: str, credential_id: str) -> CredentialState:
+        found = get_credential(directory.store, therapist_id, credential_id[:80])
+        if found is None:
+            raise PageError(404, "Credential not found",
+                            "This clinician has no such credential; it may have been removed.",
+                            back=(f"/verify/clinicians/{therapist_id}", "Back to the clinician"))
+        return found
+
+    @staticmethod
+    def _conflict(
+        request: Request,
+        directory: Directory,
+        key: ApiKey,
+        therapist_id: str,
+        state: FormState,
+        stale: StaleVersion,
+    ) -> Template:
+        # The form keeps what the verifier typed, now based on the current version: they can
+        # compare it with the current state shown above and send it again deliberately.
+        return clinician_page(
+            request, directory, key, therapist_id, form=state, status=409,
+            conflict="Someone else changed this credential while you were working on it "
+            f"(it is now at version {stale.current_version}), so your change was not saved. "
+            "Its current state and history are shown below, and your entries are still in "
+            "the form: check them and submit again if they still hold.",
+        )
+
+
+VerifyRouter = Router(
+    path="/verify",
+    route_handlers=[VerifyPages],
+    middleware=[VerifySessions],
+)
