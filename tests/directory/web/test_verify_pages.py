@@ -360,6 +360,17 @@ def test_anonymous_pages_still_set_no_cookie(anonymous: TestClient, directory: D
     assert len(anonymous.cookies) == 0
 
 
+def test_the_console_footer_tells_the_truth_about_its_cookie(
+    anonymous: TestClient, verifier: TestClient
+) -> None:
+    # The public footer promises "no cookies"; the console, which keeps one, must not.
+    assert "We set no cookies" in anonymous.get("/").text
+    for client, path in ((anonymous, "/verify/sign-in"), (verifier, "/verify")):
+        text = client.get(path).text
+        assert "We set no cookies" not in text, path
+        assert "sets one cookie, for your signed-in session only" in text, path
+
+
 def test_the_console_is_not_cached(verifier: TestClient) -> None:
     answer = verifier.get("/verify")
     assert "no-store" in answer.headers["cache-control"]
