@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from factories import make_therapist
 from litestar.testing import TestClient
-from verif_helpers import fresh_client, if_match, make_key, small_directory
+from verif_helpers import fresh_client, if_match, make_key
 
 from directory.api.auth import requires_admin, requires_verifier
 from directory.records import Therapist
@@ -28,15 +28,6 @@ PUBLIC = {
     ("GET", "/api/v1/vocabulary/suggest"),
     ("POST", "/api/v1/therapists/{therapist_id:str}/reports"),
 }
-
-
-@pytest.fixture(scope="module")
-def directory(
-    module_database_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Directory]:
-    built = small_directory(module_database_url, tmp_path_factory.mktemp("var"))
-    yield built
-    built.stop()
 
 
 @pytest.fixture(scope="module")

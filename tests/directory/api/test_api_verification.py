@@ -14,22 +14,13 @@ import msgspec
 import pytest
 from factories import make_therapist, new_id
 from litestar.testing import TestClient
-from verif_helpers import fresh_client, if_match, make_key, small_directory
+from verif_helpers import fresh_client, if_match, make_key
 
 from directory.records import License, Therapist, Verification
 from directory.service import Directory
 
 TODAY = dt.date.today()
 API = "/api/v1"
-
-
-@pytest.fixture(scope="module")
-def directory(
-    module_database_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Directory]:
-    built = small_directory(module_database_url, tmp_path_factory.mktemp("var"))
-    yield built
-    built.stop()
 
 
 @pytest.fixture(scope="module")

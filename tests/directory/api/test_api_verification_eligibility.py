@@ -12,22 +12,13 @@ from typing import Any
 import pytest
 from factories import make_therapist, new_id
 from litestar.testing import TestClient
-from verif_helpers import fresh_client, small_directory
+from verif_helpers import fresh_client
 
 from directory.records import Availability, CompactPrivilege, License
 from directory.service import Directory
 
 TODAY = dt.date.today()
 EXPIRES = TODAY + dt.timedelta(days=10)
-
-
-@pytest.fixture(scope="module")
-def directory(
-    module_database_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Directory]:
-    built = small_directory(module_database_url, tmp_path_factory.mktemp("var"))
-    yield built
-    built.stop()
 
 
 @pytest.fixture(scope="module")
