@@ -31,7 +31,9 @@ from directory.api.therapists import MatchController, TherapistController, Vocab
 from directory.api.verification import ReportController, VerifierController
 from directory.service import Directory
 from directory.settings import Settings
+from directory.store.sessions import DatabaseSessionStore
 from directory.web.pages import PageController
+from directory.web.verify import SESSION_STORE
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 access_log = logging.getLogger("sensate.access")
@@ -98,6 +100,12 @@ def create_app(settings: Settings | None = None, directory: Directory | None = N
             app.state.directory.start()
         else:
             app.state.directory = directory
+        # The console's sessions live in the directory's database, shared by all replicas.
+        app.stores.register(
+            SESSION_STORE,
+            DatabaseSessionStore(app.state.directory.store.engine),
+            allow_override=True,
+        )
         try:
             yield
         finally:

@@ -1,11 +1,22 @@
-"""Tables for the verifiers' workflow: API keys, verification records, listing reports.
+"""Tables for the verifiers' workflow: API keys, verification records, listing reports,
+and the verifier console's sessions.
 
-They live on the shared ``metadata`` (see tables.py); migration 0002 creates them.
+They live on the shared ``metadata`` (see tables.py); migrations 0002 and 0004 create them.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import CheckConstraint, Column, Date, Index, Integer, String, Table, Text
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    Date,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+)
 
 from directory.store.tables import AutoId, UTCDateTime, _one_of, metadata
 
@@ -68,4 +79,16 @@ listing_reports = Table(
     Column("version", Integer, nullable=False),
     # The verifier queue reads the open reports.
     Index("ix_listing_reports_resolved_at_id", "resolved_at", "id"),
+)
+
+# The verifier console's signed-in sessions (directory/web/session_store.py). In the database,
+# not in one process's memory, so any app replica can serve any request of a session. The
+# session id is a bearer secret like an API key: only its sha256 is kept. ``data`` is what
+# Litestar's session backend serialises (the key's id, a CSRF token, a one-time notice).
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("data", LargeBinary, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False, index=True),
 )

@@ -6,7 +6,7 @@ Everything here writes through the same functions as the JSON verifier API
 writes), so a check the API refuses the console refuses too, with the message next to the
 field instead of in a problem document.
 
-Sessions (Litestar's server-side session middleware, memory store, on this router only):
+Sessions (Litestar's server-side session middleware, on this router only):
 
 - the cookie ``sensate_verify`` holds a random id and nothing else; it is HttpOnly,
   SameSite=Strict, ``Path=/verify``, Secure unless the request is to a loopback host, and
@@ -16,8 +16,9 @@ Sessions (Litestar's server-side session middleware, memory store, on this route
   key is looked up on every request, so revoking it ends its sessions at once;
 - a session ends after 8 hours without a request (store expiry and cookie Max-Age, both
   renewed on each response) or at sign-out; sign-in always starts a new id (no fixation);
-- the memory store is per process: with several app replicas, keep a verifier on one
-  replica (sticky sessions), or they will be asked to sign in again.
+- sessions are stored in the database (``directory.store.sessions``, the session id
+  hashed), so any app replica serves any request of a session and a restart signs no one
+  out.
 
 CSRF: every form carries the session's token in a hidden field; a POST whose token is
 missing or wrong gets a 403 page. The sign-in form has no session yet, so there the
@@ -83,6 +84,7 @@ from directory.web.forms import FormInput
 from directory.web.render import PageError, page
 
 SESSION_COOKIE = "sensate_verify"
+SESSION_STORE = "verify_sessions"  # a DatabaseSessionStore: every replica sees every session
 IDLE_SECONDS = 8 * 60 * 60
 CONSOLE_ROLES = ("verifier", "admin")
 MAX_NOTE = 2000  # evidence, reasons: the API's limit
@@ -158,7 +160,7 @@ def _session_config(secure: bool) -> ServerSideSessionConfig:
         httponly=True,
         samesite="strict",
         secure=secure,
-        store="verify_sessions",  # a MemoryStore, made by the app's store registry
+        store=SESSION_STORE,  # registered by the app at start-up (create_app's lifespan)
     )
     config._backend_class = _SignedInOnlyBackend  # type: ignore[misc]
     return config
