@@ -148,20 +148,17 @@ def worker() -> None:
 @click.option("--port", default=None, type=int, help="Port (default SENSATE_PORT, 8000).")
 def serve(host: str | None, port: int | None) -> None:
     """Serve the web pages and the API."""
+    import msgspec
     import uvicorn
 
-    from directory.api.app import create_app
+    from directory.api.app import server_config
 
     settings = _settings()
-    console.print(f"Sensate on http://{host or settings.host}:{port or settings.port}/")
-    uvicorn.run(
-        create_app(settings),
-        host=host or settings.host,
-        port=port or settings.port,
-        # Uvicorn's access log prints query strings; ours logs paths only.
-        access_log=False,
-        log_level="info",
+    settings = msgspec.structs.replace(
+        settings, host=host or settings.host, port=port or settings.port
     )
+    console.print(f"Sensate on http://{settings.host}:{settings.port}/")
+    uvicorn.Server(server_config(settings)).run()
 
 
 @main.command("import")

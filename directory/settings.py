@@ -25,6 +25,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     meili_index: str = "therapists"
     host: str = "127.0.0.1"
     port: int = 8000
+    # Proxies (comma-separated addresses or CIDR networks, "*" for any) whose
+    # X-Forwarded-For and X-Forwarded-Proto the server believes. Behind a load balancer the
+    # client address is otherwise the balancer's, and the per-client limit on listing
+    # reports would become one limit for everyone.
+    forwarded_allow_ips: str = "127.0.0.1"
     demo_profiles: int = 400  # loaded by `make run` when the store is empty
     demo_seed: int = 7
     indexer_interval_s: float = 1.0  # how often the in-process indexer drains the outbox

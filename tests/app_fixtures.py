@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import msgspec
+import uvicorn
 from litestar.testing import TestClient
 
-from directory.api.app import create_app
+from directory.api.app import create_app, server_config
 from directory.demo import demo_therapists
 from directory.index import EmbeddedIndex
 from directory.service import Directory
@@ -33,3 +39,31 @@ def build_directory(database_url: str, var_dir: Path, profiles: int = PROFILES) 
 def client_for(directory: Directory) -> Iterator[TestClient]:
     with TestClient(create_app(directory.settings, directory)) as client:
         yield client
+
+
+@contextlib.contextmanager
+def live_server(directory: Directory, **settings: object) -> Iterator[str]:
+    """The app under uvicorn as ``sensate serve`` runs it, on a free loopback port, in a
+    thread; yields its base URL. ``settings`` override the directory's (e.g. proxies)."""
+    config_settings = msgspec.structs.replace(directory.settings, **settings)
+    app = create_app(config_settings, directory)
+    config = server_config(config_settings, app)
+    config.log_level = "warning"
+    # Bind first, then hand the socket to uvicorn: no race for a port between xdist workers.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    for _ in range(200):  # the startup is quick; this bounds a broken one to 10 s
+        if server.started:
+            break
+        time.sleep(0.05)
+    assert server.started, "uvicorn did not start"
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()

@@ -139,6 +139,11 @@ def test_app_configuration(compose: dict[str, Any]) -> None:
         assert env["SENSATE_RUN_INDEXER"] == "false"  # only the worker drains the outbox
     assert services(compose)["worker"]["command"] == ["sensate", "worker"]
     assert services(compose)["migrate"]["command"] == ["sensate", "migrate"]
+    # Behind the proxy, the client's address must come from X-Forwarded-For, and the app
+    # port must not be published (which is what makes trusting any peer safe).
+    app = services(compose)["app"]
+    assert environment(app)["SENSATE_FORWARDED_ALLOW_IPS"] == "*"
+    assert "ports" not in app
 
 
 def test_start_up_order(compose: dict[str, Any]) -> None:

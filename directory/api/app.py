@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import uvicorn
 from litestar import Litestar, get
 from litestar.config.app import AppConfig
 from litestar.datastructures import State
@@ -144,4 +145,21 @@ def create_app(settings: Settings | None = None, directory: Directory | None = N
         request_max_body_size=64 * 1024,
         on_app_init=[configure],
         debug=settings.debug,
+    )
+
+
+def server_config(settings: Settings, app: Litestar | None = None) -> uvicorn.Config:
+    """How ``sensate serve`` runs the app under uvicorn (the tests start it the same way)."""
+    return uvicorn.Config(
+        app or create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        # Uvicorn's access log prints query strings; ours logs paths only.
+        access_log=False,
+        log_level="info",
+        # The client address and scheme come from X-Forwarded-* only when the peer is a
+        # trusted proxy; anyone else could claim any address and dodge the report limit.
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+        lifespan="on",
     )

@@ -8,9 +8,6 @@ page at desktop and phone widths go to ``test-artifacts/screenshots/`` for peopl
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +15,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import pytest
-from app_fixtures import build_directory
+from app_fixtures import build_directory, live_server
 
 from directory.service import Directory, SearchParams
 
@@ -38,7 +35,6 @@ sync_api = pytest.importorskip(
 axe_module = pytest.importorskip(
     "axe_playwright_python.sync_playwright", reason="axe-playwright-python is not installed"
 )
-uvicorn = pytest.importorskip("uvicorn", reason="uvicorn is not installed")
 
 
 # -- the app on a loopback port -------------------------------------------------------------
@@ -56,28 +52,10 @@ class LiveApp:
 
 @pytest.fixture(scope="module")
 def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
-    from directory.api.app import create_app
-
     var = tmp_path_factory.mktemp("browser")
     directory = build_directory(f"sqlite:///{var}/browser.db", var, profiles=200)
-    app = create_app(directory.settings, directory)
-    # Bind first, then hand the socket to uvicorn: no race for a port between xdist workers.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    for _ in range(200):  # the startup is quick; this bounds a broken one to 10 s
-        if server.started:
-            break
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    yield LiveApp(f"http://127.0.0.1:{port}", directory)
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    with live_server(directory) as base:
+        yield LiveApp(base, directory)
     directory.stop()
 
 
