@@ -17,8 +17,9 @@ import msgspec
 from directory.geo import Gazetteer, UnknownZip, gazetteer
 from directory.index import EmbeddedIndex
 from directory.index.base import IndexDocument, SearchIndex, SearchQuery, SearchResult
+from directory.index.documents import document_fingerprint
 from directory.index.filters import Eq, Filter, GeoRadius, In, Or, Range, all_of
-from directory.index.sync import Indexer, rebuild
+from directory.index.sync import Indexer, Resumed, rebuild, resume
 from directory.records import REPORT_REASONS, ListingReport, Point, Therapist, date_key
 from directory.settings import Settings
 from directory.store import DirectoryStore, engine_from_settings
@@ -106,6 +107,8 @@ class Directory:
         self.indexer = Indexer(store, index, self.vocab)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # Only a Directory that loaded the embedded index may save it over the saved copy.
+        self._embedded_loaded = False
 
     # -- construction and lifecycle -------------------------------------------------------
 
@@ -118,9 +121,7 @@ class Directory:
     def start(self) -> None:
         """Bring the index up to date, then keep it so in a background thread."""
         if isinstance(self.index, EmbeddedIndex):
-            # The embedded index lives in this process: build it from the store of truth.
-            count = rebuild(self.store, self.index, self.vocab)
-            log.info("embedded index built with %d documents", count)
+            self.load_embedded_index()
         self.indexer.drain()
         if self.settings.run_indexer:
             self._thread = threading.Thread(
@@ -135,7 +136,53 @@ class Directory:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        if self._embedded_loaded:
+            self.save_embedded_index()  # the next start has less to catch up on
         self.store.engine.dispose()
+
+    # -- the embedded index's saved copy ----------------------------------------------------
+
+    def load_embedded_index(self) -> Resumed | None:
+        """Fill the in-process index: from its saved copy (``var/index.msgpack``) when there
+        is a usable one, catching up on what changed since; otherwise from the store.
+
+        Returns what resuming did, or None when the index was built from scratch.
+        """
+        assert isinstance(self.index, EmbeddedIndex)
+        path = self.settings.index_path
+        resumed: Resumed | None = None
+        try:
+            saved = EmbeddedIndex.saved_documents(path, document_fingerprint())
+        except FileNotFoundError:
+            saved = None
+        except ValueError as error:  # another release, other vocabulary, a torn file
+            log.info("not using the saved index at %s (%s); building from the store", path, error)
+            saved = None
+        if saved is None:
+            count = rebuild(self.store, self.index, self.vocab)
+            log.info("embedded index built from the store: %d documents", count)
+        else:
+            resumed = resume(self.store, self.index, self.vocab, saved)
+            log.info(
+                "embedded index loaded from %s: %d kept, %d rebuilt, %d dropped",
+                path,
+                resumed.kept,
+                resumed.refreshed,
+                resumed.dropped,
+            )
+        self._embedded_loaded = True
+        if resumed is None or resumed.refreshed or resumed.dropped:
+            self.save_embedded_index()
+        return resumed
+
+    def save_embedded_index(self) -> None:
+        """Write the in-process index's documents next to the SQLite file (atomically)."""
+        assert isinstance(self.index, EmbeddedIndex)
+        try:
+            self.settings.var_dir.mkdir(parents=True, exist_ok=True)
+            self.index.save(self.settings.index_path, document_fingerprint())
+        except OSError as error:  # a read-only or full disk costs a slower start, no more
+            log.warning("could not save the index to %s: %s", self.settings.index_path, error)
 
     def sync_index(self) -> int:
         """Apply pending changes to the index now (tests and the CLI call this)."""

@@ -30,6 +30,10 @@ class CredentialSummary(msgspec.Struct, frozen=True):
 
 class IndexDocument(msgspec.Struct, kw_only=True):
     id: str
+    # Which state of the record the document was built from (its version and when it was
+    # saved): a saved embedded index is reconciled with the store by comparing these
+    # (directory/index/sync.py). The time tells apart two databases with the same ids.
+    revision: str = ""
     name: str
     credentials_text: str = ""
     practice_name: str = ""

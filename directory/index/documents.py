@@ -7,12 +7,39 @@ expiry that passes after indexing is still honoured at query time.
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+from pathlib import Path
+
 from directory.credentials import certification_windows, telehealth_grants
 from directory.index.base import CredentialSummary, IndexDocument
 from directory.records import PRACTISING_STATUSES, Therapist, Verification, date_key
 from directory.vocab import Vocabulary
 
 _OPEN_START = 0  # "valid since before records began"
+
+_PACKAGE = Path(__file__).resolve().parents[1]
+# Besides the record itself, a document depends on this code and on the vocabulary data.
+# A saved index made under different ones is not reused (see ``document_fingerprint``).
+DOCUMENT_INPUTS = (
+    _PACKAGE / "index" / "documents.py",
+    _PACKAGE / "index" / "base.py",
+    _PACKAGE / "credentials.py",
+    _PACKAGE / "records.py",
+)
+
+
+def record_revision(version: int, updated_at: dt.datetime | None) -> str:
+    """The state of a stored record, as ``IndexDocument.revision`` keeps it."""
+    return f"{version}@{updated_at.isoformat() if updated_at else ''}"
+
+
+def document_fingerprint(vocab_dir: Path = _PACKAGE / "vocab" / "data") -> str:
+    """A digest of everything other than a record that shapes its document."""
+    digest = hashlib.sha256()
+    for path in (*DOCUMENT_INPUTS, *sorted(vocab_dir.rglob("*.toml"))):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def _verified(v: Verification | None) -> tuple[int | None, str]:
@@ -76,6 +103,7 @@ def document_for(therapist: Therapist, vocab: Vocabulary) -> IndexDocument:
     verified_days = [s.verified_on for s in summaries if s.verified_on is not None]
     return IndexDocument(
         id=therapist.id,
+        revision=record_revision(therapist.version, therapist.updated_at),
         name=therapist.full_name,
         credentials_text=therapist.credentials_text,
         practice_name=therapist.practice_name,

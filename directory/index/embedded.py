@@ -559,10 +559,11 @@ def _check_facets(facets: Iterable[str]) -> None:
 
 class _SavedIndex(msgspec.Struct):
     format: int
+    fingerprint: str  # what the documents were built with (the caller's choice)
     documents: list[IndexDocument]
 
 
-_FORMAT = 1
+_FORMAT = 2
 
 
 class EmbeddedIndex:
@@ -651,11 +652,11 @@ class EmbeddedIndex:
 
     # --- persistence ---
 
-    def save(self, path: str | os.PathLike[str]) -> None:
+    def save(self, path: str | os.PathLike[str], fingerprint: str = "") -> None:
         """Write all documents to ``path`` (msgpack), atomically: a reader of the file
         sees the old content or the new one, never a torn write."""
         target = Path(path)
-        data = msgspec.msgpack.encode(_SavedIndex(_FORMAT, self._documents()))
+        data = msgspec.msgpack.encode(_SavedIndex(_FORMAT, fingerprint, self._documents()))
         fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as file:
@@ -667,10 +668,23 @@ class EmbeddedIndex:
             Path(temp).unlink(missing_ok=True)
             raise
 
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> EmbeddedIndex:
-        """An index of the documents saved at ``path`` (structures are rebuilt)."""
-        saved = msgspec.msgpack.decode(Path(path).read_bytes(), type=_SavedIndex)
+    @staticmethod
+    def saved_documents(
+        path: str | os.PathLike[str], fingerprint: str | None = None
+    ) -> list[IndexDocument]:
+        """The documents saved at ``path``; ValueError if the file is unreadable, of another
+        format, or (when ``fingerprint`` is given) saved under a different fingerprint."""
+        try:
+            saved = msgspec.msgpack.decode(Path(path).read_bytes(), type=_SavedIndex)
+        except msgspec.DecodeError as error:  # torn, foreign or from an older release
+            raise ValueError(f"unreadable index file: {error}") from None
         if saved.format != _FORMAT:
             raise ValueError(f"unsupported index file format {saved.format}")
-        return cls(saved.documents)
+        if fingerprint is not None and saved.fingerprint != fingerprint:
+            raise ValueError("index file was built by other code or vocabulary")
+        return saved.documents
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], fingerprint: str | None = None) -> EmbeddedIndex:
+        """An index of the documents saved at ``path`` (structures are rebuilt)."""
+        return cls(cls.saved_documents(path, fingerprint))

@@ -17,7 +17,7 @@ from collections.abc import Callable
 import msgspec
 
 from directory.index.base import IndexDocument, SearchIndex
-from directory.index.documents import document_for
+from directory.index.documents import document_for, record_revision
 from directory.store import DirectoryStore
 from directory.vocab import Vocabulary
 
@@ -49,6 +49,38 @@ def rebuild(
             progress(1)
     index.replace_all(documents)
     return len(documents)
+
+
+class Resumed(msgspec.Struct, frozen=True):
+    kept: int  # saved documents still current
+    refreshed: int  # built again from the store: changed, or new since the save
+    dropped: int  # saved documents whose record is gone or no longer active
+
+
+def resume(
+    store: DirectoryStore,
+    index: SearchIndex,
+    vocab: Vocabulary,
+    saved: list[IndexDocument],
+) -> Resumed:
+    """Fill the index from saved documents, rebuilding only what changed since the save.
+
+    Every change to a therapist (edits, imports, verifications, status changes) bumps its
+    version and ``updated_at`` in the same transaction, so comparing the saved documents'
+    revisions with the store's tells exactly which records to build again. That is one
+    narrow query instead of assembling every record, which is what makes a restart of a
+    large directory fast.
+    """
+    current = {
+        id: record_revision(version, updated_at)
+        for id, (version, updated_at) in store.active_revisions().items()
+    }
+    kept = [doc for doc in saved if current.get(doc.id) == doc.revision]
+    have = {doc.id for doc in kept}
+    stale = [id for id in current if id not in have]
+    fresh = [document_for(t, vocab) for t in store.get_therapists(stale) if t.active]
+    index.replace_all([*kept, *fresh])
+    return Resumed(kept=len(kept), refreshed=len(fresh), dropped=len(saved) - len(kept))
 
 
 def verify(store: DirectoryStore, index: SearchIndex, vocab: Vocabulary) -> IndexDifference:

@@ -140,6 +140,13 @@ class DirectoryStore(ImportStoreMixin):
         with self.engine.connect() as conn:
             return conn.execute(select(func.count()).select_from(therapists)).scalar_one()
 
+    def active_revisions(self) -> dict[str, tuple[int, dt.datetime]]:
+        """id -> (version, updated_at) of every active therapist: one narrow query."""
+        columns = (therapists.c.id, therapists.c.version, therapists.c.updated_at)
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(*columns).where(therapists.c.active))
+            return {id: (version, updated_at) for id, version, updated_at in rows}
+
     def is_empty(self) -> bool:
         with self.engine.connect() as conn:
             return not conn.execute(select(exists().select_from(therapists))).scalar_one()

@@ -8,6 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from directory.cli import main
+from directory.index import EmbeddedIndex
+from directory.index.documents import document_fingerprint
 from directory.settings import Settings
 from directory.store import DirectoryStore, create_engine_for
 
@@ -38,6 +40,9 @@ def test_migrate_demo_reindex(env: dict[str, str]) -> None:
     run(env, "demo", "--profiles", "5", "--seed", "9")
     assert count(env) == 45
     assert "indexed 45 profiles" in run(env, "reindex")
+    # The embedded index is saved for the server's next start.
+    saved = Path(env["SENSATE_VAR_DIR"]) / "index.msgpack"
+    assert len(EmbeddedIndex.saved_documents(saved, document_fingerprint())) == 45
     output = run(env, "reindex", "--verify")
     assert "missing: 0" in output and "stale: 0" in output
 
