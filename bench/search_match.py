@@ -62,14 +62,37 @@ def match_requests(directory: Directory) -> list[ReferralRequest]:
     p2, s2 = place("10003")
     p3, s3 = place("98103")
     return [
-        ReferralRequest(on=AS_OF, concerns=("vaginismus",), referring_discipline="gynecology",
-                        patient_point=p1, patient_state=s1, delivery="either"),
-        ReferralRequest(on=AS_OF, referring_discipline="urology", patient_point=p2,
-                        patient_state=s2, delivery="in_person", radius_km=25),
-        ReferralRequest(on=AS_OF, text="we want different amounts of sex", patient_state=s3,
-                        delivery="telehealth", required_certification="any_aasect"),
-        ReferralRequest(on=AS_OF, referring_discipline="oncology", patient_point=p3,
-                        patient_state=s3, delivery="either", languages=("es",)),
+        ReferralRequest(
+            on=AS_OF,
+            concerns=("vaginismus",),
+            referring_discipline="gynecology",
+            patient_point=p1,
+            patient_state=s1,
+            delivery="either",
+        ),
+        ReferralRequest(
+            on=AS_OF,
+            referring_discipline="urology",
+            patient_point=p2,
+            patient_state=s2,
+            delivery="in_person",
+            radius_km=25,
+        ),
+        ReferralRequest(
+            on=AS_OF,
+            text="we want different amounts of sex",
+            patient_state=s3,
+            delivery="telehealth",
+            required_certification="any_aasect",
+        ),
+        ReferralRequest(
+            on=AS_OF,
+            referring_discipline="oncology",
+            patient_point=p3,
+            patient_state=s3,
+            delivery="either",
+            languages=("es",),
+        ),
     ]
 
 
@@ -99,17 +122,23 @@ def sql_baseline(directory: Directory, params: SearchParams) -> list[str]:
     words = meaning.remaining_text.split() if meaning else []
     where, binds = ["t.active"], {}
     if concerns:
-        where.append("EXISTS (SELECT 1 FROM therapist_tags g WHERE g.therapist_id = t.id "
-                     "AND g.facet = 'concern' AND g.code IN :concerns)")
+        where.append(
+            "EXISTS (SELECT 1 FROM therapist_tags g WHERE g.therapist_id = t.id "
+            "AND g.facet = 'concern' AND g.code IN :concerns)"
+        )
         binds["concerns"] = tuple(concerns)
     for i, word in enumerate(words):
-        where.append(f"(lower(t.first_name || ' ' || t.last_name || ' ' || t.practice_name || ' '"
-                     f" || t.bio) LIKE :w{i} OR EXISTS (SELECT 1 FROM practice_locations l "
-                     f"WHERE l.therapist_id = t.id AND lower(l.city) LIKE :w{i}))")
+        where.append(
+            f"(lower(t.first_name || ' ' || t.last_name || ' ' || t.practice_name || ' '"
+            f" || t.bio) LIKE :w{i} OR EXISTS (SELECT 1 FROM practice_locations l "
+            f"WHERE l.therapist_id = t.id AND lower(l.city) LIKE :w{i}))"
+        )
         binds[f"w{i}"] = f"%{word.lower()}%"
     if params.languages:
-        where.append("EXISTS (SELECT 1 FROM therapist_tags g WHERE g.therapist_id = t.id "
-                     "AND g.facet = 'language' AND g.code IN :langs)")
+        where.append(
+            "EXISTS (SELECT 1 FROM therapist_tags g WHERE g.therapist_id = t.id "
+            "AND g.facet = 'language' AND g.code IN :langs)"
+        )
         binds["langs"] = tuple(params.languages)
     if params.accepting:
         where.append("t.accepting_new_clients")
@@ -119,26 +148,38 @@ def sql_baseline(directory: Directory, params: SearchParams) -> list[str]:
         # Bounding box in SQL, exact distance would follow in Python; the box is the
         # usual plain-SQL approach without a spatial extension.
         deg = params.radius_km / 111.0
-        place.append("(t.offers_in_person AND EXISTS (SELECT 1 FROM practice_locations l "
-                     "WHERE l.therapist_id = t.id AND l.lat BETWEEN :lat0 AND :lat1 "
-                     "AND l.lon BETWEEN :lon0 AND :lon1))")
-        binds.update(lat0=point.lat - deg, lat1=point.lat + deg, lon0=point.lon - deg * 1.5,
-                     lon1=point.lon + deg * 1.5)
+        place.append(
+            "(t.offers_in_person AND EXISTS (SELECT 1 FROM practice_locations l "
+            "WHERE l.therapist_id = t.id AND l.lat BETWEEN :lat0 AND :lat1 "
+            "AND l.lon BETWEEN :lon0 AND :lon1))"
+        )
+        binds.update(
+            lat0=point.lat - deg,
+            lat1=point.lat + deg,
+            lon0=point.lon - deg * 1.5,
+            lon1=point.lon + deg * 1.5,
+        )
     if params.telehealth_state:
-        place.append("(t.offers_telehealth AND EXISTS (SELECT 1 FROM credentials c "
-                     "WHERE c.therapist_id = t.id AND c.kind = 'license' AND c.state = :st "
-                     "AND c.status IN ('active', 'probation') "
-                     "AND (c.expires_on IS NULL OR c.expires_on >= :on)))")
+        place.append(
+            "(t.offers_telehealth AND EXISTS (SELECT 1 FROM credentials c "
+            "WHERE c.therapist_id = t.id AND c.kind = 'license' AND c.state = :st "
+            "AND c.status IN ('active', 'probation') "
+            "AND (c.expires_on IS NULL OR c.expires_on >= :on)))"
+        )
         binds.update(st=params.telehealth_state, on=params.on)
     if place:
         where.append("(" + " OR ".join(place) + ")")
     if params.certified:
-        where.append("EXISTS (SELECT 1 FROM credentials c WHERE c.therapist_id = t.id "
-                     "AND c.kind = 'certification' AND c.code LIKE 'aasect_cs%' "
-                     "AND c.status = 'active' AND c.expires_on >= :on)")
+        where.append(
+            "EXISTS (SELECT 1 FROM credentials c WHERE c.therapist_id = t.id "
+            "AND c.kind = 'certification' AND c.code LIKE 'aasect_cs%' "
+            "AND c.status = 'active' AND c.expires_on >= :on)"
+        )
         binds["on"] = params.on
-    sql = (f"SELECT t.id FROM therapists t WHERE {' AND '.join(where)} "
-           "ORDER BY t.last_name, t.id LIMIT 20")
+    sql = (
+        f"SELECT t.id FROM therapists t WHERE {' AND '.join(where)} "
+        "ORDER BY t.last_name, t.id LIMIT 20"
+    )
     statement = text(sql)
     for name, value in binds.items():
         if isinstance(value, tuple):
@@ -163,19 +204,22 @@ def restart_from_saved_copy(directory: Directory, build_s: float) -> None:
     save_s = time.perf_counter() - started
     size = directory.settings.index_path.stat().st_size
     store = directory.store
-    for therapist in list(store.iter_therapists())[:: 100]:
+    for therapist in list(store.iter_therapists())[::100]:
         store.update_therapist(
             msgspec.structs.replace(therapist, bio=therapist.bio + " (updated)"),
-            expected_version=therapist.version, actor="bench",
+            expected_version=therapist.version,
+            actor="bench",
         )
     restarted = Directory(directory.settings, store, EmbeddedIndex())
     started = time.perf_counter()
     resumed = restarted.load_embedded_index()
     resume_s = time.perf_counter() - started
     assert resumed is not None
-    print(f"save index: {save_s:.2f}s, {size / 2**20:.0f} MiB on disk; restart from it with "
-          f"{resumed.refreshed:,} changed records: {resume_s:.2f}s "
-          f"(full build x{build_s / resume_s:.1f} slower)")
+    print(
+        f"save index: {save_s:.2f}s, {size / 2**20:.0f} MiB on disk; restart from it with "
+        f"{resumed.refreshed:,} changed records: {resume_s:.2f}s "
+        f"(full build x{build_s / resume_s:.1f} slower)"
+    )
     directory.indexer.drain()  # the updates' outbox rows, so the figures below are unaffected
 
 
@@ -202,8 +246,10 @@ def run_size(profiles: int, rounds: int, http_rounds: int) -> None:
         build_s = time.perf_counter() - started
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-        print(f"index build from store: {build_s:.1f}s for {count:,} docs "
-              f"({count / build_s:,.0f} docs/s); peak traced memory {peak / 2**20:.0f} MiB")
+        print(
+            f"index build from store: {build_s:.1f}s for {count:,} docs "
+            f"({count / build_s:,.0f} docs/s); peak traced memory {peak / 2**20:.0f} MiB"
+        )
         restart_from_saved_copy(directory, build_s)
 
         search_calls = [lambda p=p: directory.search(p) for p in SEARCHES]
@@ -215,8 +261,15 @@ def run_size(profiles: int, rounds: int, http_rounds: int) -> None:
         baseline = percentiles(timed(sql_calls, max(1, rounds // 4)))
 
         port = free_port()
-        server = uvicorn.Server(uvicorn.Config(create_app(settings, directory), host="127.0.0.1",
-                                               port=port, log_level="warning", access_log=False))
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(settings, directory),
+                host="127.0.0.1",
+                port=port,
+                log_level="warning",
+                access_log=False,
+            )
+        )
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
         while not server.started:
@@ -225,17 +278,30 @@ def run_size(profiles: int, rounds: int, http_rounds: int) -> None:
             http_search_calls = [
                 lambda: client.get("/api/v1/therapists", params={"q": "pain during sex"}),
                 lambda: client.get("/api/v1/therapists", params={"zip": "60614", "radius_km": 40}),
-                lambda: client.get("/api/v1/therapists",
-                                   params={"q": "vaginsmus", "telehealth_state": "MN"}),
+                lambda: client.get(
+                    "/api/v1/therapists", params={"q": "vaginsmus", "telehealth_state": "MN"}
+                ),
             ]
             http_search = percentiles(timed(http_search_calls, http_rounds))
             http_match_calls = [
-                lambda: client.post("/api/v1/matches", json={
-                    "concerns": ["vaginismus"], "referring_discipline": "gynecology",
-                    "patient_zip": "55414", "delivery": "either"}),
-                lambda: client.post("/api/v1/matches", json={
-                    "referring_discipline": "urology", "patient_zip": "10003",
-                    "delivery": "in_person", "radius_km": 25}),
+                lambda: client.post(
+                    "/api/v1/matches",
+                    json={
+                        "concerns": ["vaginismus"],
+                        "referring_discipline": "gynecology",
+                        "patient_zip": "55414",
+                        "delivery": "either",
+                    },
+                ),
+                lambda: client.post(
+                    "/api/v1/matches",
+                    json={
+                        "referring_discipline": "urology",
+                        "patient_zip": "10003",
+                        "delivery": "in_person",
+                        "radius_km": 25,
+                    },
+                ),
             ]
             http_match = percentiles(timed(http_match_calls, http_rounds))
         server.should_exit = True
@@ -251,8 +317,10 @@ def run_size(profiles: int, rounds: int, http_rounds: int) -> None:
             ("match, HTTP", http_match),
         ]:
             print(f"{label:34} {p50:9.2f} {p99:9.2f}")
-        print(f"SQL baseline / embedded search: p50 x{baseline[0] / search[0]:.1f}, "
-              f"p99 x{baseline[1] / search[1]:.1f}")
+        print(
+            f"SQL baseline / embedded search: p50 x{baseline[0] / search[0]:.1f}, "
+            f"p99 x{baseline[1] / search[1]:.1f}"
+        )
         print(f"search throughput in-process: {1000 / search[0]:,.0f} queries/s (one core)")
         print(f"peak RSS of this process so far: {rss:,.0f} MiB")
         _ = date_key(AS_OF)

@@ -206,7 +206,12 @@ ReportReason = Literal[
     "credentials", "not_practising", "contact", "availability", "conduct", "other"
 ]
 REPORT_REASONS: tuple[str, ...] = (
-    "credentials", "not_practising", "contact", "availability", "conduct", "other"
+    "credentials",
+    "not_practising",
+    "contact",
+    "availability",
+    "conduct",
+    "other",
 )
 # What a verification can be about: the four credential kinds, and Florida's title rule
 # (F.S. 491.0143 / 490.0143), which is a qualification of the clinician, not a credential.
@@ -235,7 +240,7 @@ class VerificationEntry(msgspec.Struct, kw_only=True):
 
 
 class ListingReport(msgspec.Struct, kw_only=True):
-    """"This listing is stale or wrong", from anyone; nothing about the reporter is kept."""
+    """ "This listing is stale or wrong", from anyone; nothing about the reporter is kept."""
 
     id: int
     therapist_id: str

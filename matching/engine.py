@@ -39,19 +39,25 @@ class Match(msgspec.Struct, kw_only=True, frozen=True):
 
 
 def telehealth_filter(state: str, on_key: int) -> Filter:
-    return And((
-        Range(f"telehealth_from.{state}", lte=on_key),
-        Range(f"telehealth_until.{state}", gte=on_key),
-        Eq("offers_telehealth", True),
-    ))
+    return And(
+        (
+            Range(f"telehealth_from.{state}", lte=on_key),
+            Range(f"telehealth_until.{state}", gte=on_key),
+            Eq("offers_telehealth", True),
+        )
+    )
 
 
 def in_person_filter(request: ReferralRequest) -> Filter:
     assert request.patient_point is not None
-    return And((
-        GeoRadius(request.patient_point.lat, request.patient_point.lon, request.radius_km * 1000),
-        Eq("offers_in_person", True),
-    ))
+    return And(
+        (
+            GeoRadius(
+                request.patient_point.lat, request.patient_point.lon, request.radius_km * 1000
+            ),
+            Eq("offers_in_person", True),
+        )
+    )
 
 
 def certification_filter(kinds: tuple[str, ...], on_key: int) -> Filter | None:
@@ -136,12 +142,15 @@ def match(
         if found.therapist_id in seen:  # an index may return a document twice
             continue
         seen.add(found.therapist_id)
-        shown.append(msgspec.structs.replace(
-            found,
-            reasons=reasons.reasons(
-                request, doc, found.mode, found.modes, found.distance_km, wants, vocab),
-            cautions=reasons.cautions(request, doc, found.modes, vocab, w),
-        ))
+        shown.append(
+            msgspec.structs.replace(
+                found,
+                reasons=reasons.reasons(
+                    request, doc, found.mode, found.modes, found.distance_km, wants, vocab
+                ),
+                cautions=reasons.cautions(request, doc, found.modes, vocab, w),
+            )
+        )
     return shown
 
 

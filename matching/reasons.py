@@ -41,11 +41,15 @@ def reasons(
     # How and where first, the mode the match is ranked by leading.
     for way in sorted(modes, key=lambda m: m != mode):
         if way == "in_person" and km is not None:
-            said.append(distance_phrase(km) if way == mode else
-                        f"Also sees clients in person, {distance_phrase(km)}")
+            said.append(
+                distance_phrase(km)
+                if way == mode
+                else f"Also sees clients in person, {distance_phrase(km)}"
+            )
         elif way == "telehealth" and state is not None:
-            said.append(f"Telehealth in {state}" if way == mode else
-                        f"Also offers telehealth in {state}")
+            said.append(
+                f"Telehealth in {state}" if way == mode else f"Also offers telehealth in {state}"
+            )
 
     # May this clinician legally see this patient, and who checked?
     if "telehealth" in modes and state is not None:
@@ -86,8 +90,11 @@ def reasons(
         said.append("Accepts physician referrals")
     if doc.accepting_new_clients:
         confirmed = doc.availability_confirmed_on
-        said.append("Accepting new clients" if confirmed is None else
-                    f"Accepting new clients (confirmed {format_key(confirmed)})")
+        said.append(
+            "Accepting new clients"
+            if confirmed is None
+            else f"Accepting new clients (confirmed {format_key(confirmed)})"
+        )
     return said
 
 
@@ -108,17 +115,20 @@ def cautions(
     if confirmed is None:
         warn.append("Availability never confirmed")
     elif confirmed_age is not None and confirmed_age > f.availability_stale_days:
-        warn.append(f"Availability last confirmed {format_key(confirmed)} "
-                    f"(over {f.availability_stale_days} days ago)")
+        warn.append(
+            f"Availability last confirmed {format_key(confirmed)} "
+            f"(over {f.availability_stale_days} days ago)"
+        )
 
     verified = doc.credentials_verified_on
     verified_age = age_days(verified, request.on)
     if verified is None:
         warn.append("Credentials not yet verified with a primary source")
     elif verified_age is not None and verified_age > f.credentials_stale_days:
-        warn.append(f"Credentials last verified {format_key(verified)} "
-                    f"(over {f.credentials_stale_days} days ago)")
-
+        warn.append(
+            f"Credentials last verified {format_key(verified)} "
+            f"(over {f.credentials_stale_days} days ago)"
+        )
 
     if doc.fee_min is None and doc.fee_max is None:
         warn.append("No fee information")
@@ -145,15 +155,21 @@ def _in_force(summary: CredentialSummary, on: dt.date) -> bool:
 
 def _cite_key(summary: CredentialSummary) -> tuple[int, int, int, str]:
     # Plainest kind first, then a verified one, then the one lasting longest.
-    return (_CITE_ORDER.get(summary.kind, 9), summary.verified_on is None,
-            -summary.expires, summary.code)
+    return (
+        _CITE_ORDER.get(summary.kind, 9),
+        summary.verified_on is None,
+        -summary.expires,
+        summary.code,
+    )
 
 
 def telehealth_credential(doc: IndexDocument, state: str, on: dt.date) -> CredentialSummary | None:
     """The credential that lets the clinician see a patient in ``state`` by telehealth."""
     covering = [
-        summary for summary in doc.credentials
-        if _in_force(summary, on) and summary.kind in _CITE_ORDER
+        summary
+        for summary in doc.credentials
+        if _in_force(summary, on)
+        and summary.kind in _CITE_ORDER
         and (summary.state == state or (summary.kind == "compact" and summary.state == "*"))
     ]
     return min(covering, key=_cite_key, default=None)
@@ -164,7 +180,8 @@ def in_person_license(
 ) -> CredentialSummary | None:
     """A license in force where the clinician practises in person (the patient's state first)."""
     licenses = [
-        summary for summary in doc.credentials
+        summary
+        for summary in doc.credentials
         if summary.kind == "license" and _in_force(summary, on) and summary.state in doc.states
     ]
     return min(licenses, key=lambda s: (s.state != patient_state, *_cite_key(s)), default=None)
@@ -211,4 +228,3 @@ def _label(table: Mapping[str, Any], code: str) -> str:
 def _lower_first(label: str) -> str:
     # "Urology" reads "works with urology"; acronyms such as "OB-GYN" keep their capitals.
     return label if label[:2].isupper() else label[:1].lower() + label[1:]
-

@@ -63,8 +63,12 @@ class ReferralRequest(msgspec.Struct, kw_only=True, frozen=True):
         unknown("populations", self.populations, "populations", "population")
         unknown("therapist_genders", self.therapist_genders, "genders", "gender")
         if self.referring_discipline is not None:
-            unknown("referring_discipline", (self.referring_discipline,), "disciplines",
-                    "referring discipline")
+            unknown(
+                "referring_discipline",
+                (self.referring_discipline,),
+                "disciplines",
+                "referring discipline",
+            )
         if self.insurance is not None:
             unknown("insurance", (self.insurance,), "insurance", "insurance")
         if self.patient_state is not None:
@@ -74,23 +78,32 @@ class ReferralRequest(msgspec.Struct, kw_only=True, frozen=True):
         if cert is not None and cert != ANY_AASECT:
             kind = vocab.credential_kinds.get(cert)
             if kind is None:
-                found.append(RequestError(
-                    "required_certification", f"unknown credential kind {cert!r}"))
+                found.append(
+                    RequestError("required_certification", f"unknown credential kind {cert!r}")
+                )
             elif not kind.is_certification:
                 # AASECT membership is not certification; requiring it would mislead.
-                found.append(RequestError(
-                    "required_certification", f"{kind.label} is a membership, not a certification"))
+                found.append(
+                    RequestError(
+                        "required_certification",
+                        f"{kind.label} is a membership, not a certification",
+                    )
+                )
 
         if not MIN_RADIUS_KM <= self.radius_km <= MAX_RADIUS_KM:
-            found.append(RequestError(
-                "radius_km", f"must be between {MIN_RADIUS_KM:g} and {MAX_RADIUS_KM:g} km"))
+            found.append(
+                RequestError(
+                    "radius_km", f"must be between {MIN_RADIUS_KM:g} and {MAX_RADIUS_KM:g} km"
+                )
+            )
         if self.patient_point is not None and not (
             -90 <= self.patient_point.lat <= 90 and -180 <= self.patient_point.lon <= 180
         ):
             found.append(RequestError("patient_point", "latitude or longitude out of range"))
         if self.delivery == "telehealth" and self.patient_state is None:
-            found.append(RequestError(
-                "patient_state", "telehealth needs the state the patient will be in"))
+            found.append(
+                RequestError("patient_state", "telehealth needs the state the patient will be in")
+            )
         if self.delivery == "in_person" and self.patient_point is None:
             found.append(RequestError("patient_point", "in-person care needs a location"))
         if self.delivery == "either" and self.patient_point is None and self.patient_state is None:

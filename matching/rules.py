@@ -86,15 +86,15 @@ def telehealth_rule(doc: IndexDocument, state: str, on: dt.date) -> str | None:
 def licensed_in(doc: IndexDocument, state: str, on: dt.date) -> bool:
     """A license in force in ``state`` on ``on`` (what in-person practice there needs)."""
     return any(
-        summary.kind == "license" and summary.state == state
-        and summary.status in PRACTISING_STATUSES and summary.expires >= date_key(on)
+        summary.kind == "license"
+        and summary.state == state
+        and summary.status in PRACTISING_STATUSES
+        and summary.expires >= date_key(on)
         for summary in doc.credentials
     )
 
 
-def in_person_rule(
-    doc: IndexDocument, point: Point, radius_km: float, on: dt.date
-) -> str | None:
+def in_person_rule(doc: IndexDocument, point: Point, radius_km: float, on: dt.date) -> str | None:
     if not doc.offers_in_person:
         return "Does not see clients in person"
     nearest = nearest_km(doc, point)
@@ -104,7 +104,8 @@ def in_person_rule(
         return f"Nearest practice is {nearest:.0f} km away, beyond {radius_km:g} km"
     # In-person care happens where the practice is: it needs a license in force there.
     in_range = {
-        state for place, state in zip(doc.points, doc.point_states, strict=False)
+        state
+        for place, state in zip(doc.points, doc.point_states, strict=False)
         if distance_km(point, place) <= radius_km
     }
     if not any(licensed_in(doc, state, on) for state in in_range):
@@ -139,10 +140,13 @@ def required_kinds(request: ReferralRequest, vocab: Vocabulary) -> tuple[str, ..
     if wanted != ANY_AASECT:
         return (wanted,)
     # AASECT's kinds share the "aasect_" prefix; membership is among them but certifies nothing.
-    return tuple(sorted(
-        code for code, kind in vocab.credential_kinds.items()
-        if code.startswith("aasect_") and kind.is_certification
-    ))
+    return tuple(
+        sorted(
+            code
+            for code, kind in vocab.credential_kinds.items()
+            if code.startswith("aasect_") and kind.is_certification
+        )
+    )
 
 
 class Eligibility(msgspec.Struct, frozen=True):

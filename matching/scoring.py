@@ -21,7 +21,13 @@ from matching.rules import Mode, age_days, valid_on
 
 # The order components are listed in every Match; also the keys [weights] must have.
 COMPONENTS: tuple[str, ...] = (
-    "specialty", "distance", "inclusivity", "language", "fees", "freshness", "certification",
+    "specialty",
+    "distance",
+    "inclusivity",
+    "language",
+    "fees",
+    "freshness",
+    "certification",
     "coordination",
 )
 
@@ -164,15 +170,15 @@ def fees(doc: IndexDocument, request: ReferralRequest) -> float:
 def availability_freshness(doc: IndexDocument, on: dt.date, w: Weights) -> float:
     f = w.freshness
     age = age_days(doc.availability_confirmed_on, on)
-    return _decay(age, f.availability_full_days, f.availability_stale_days,
-                  f.availability_at_stale, f)
+    return _decay(
+        age, f.availability_full_days, f.availability_stale_days, f.availability_at_stale, f
+    )
 
 
 def credentials_freshness(doc: IndexDocument, on: dt.date, w: Weights) -> float:
     f = w.freshness
     age = age_days(doc.credentials_verified_on, on)
-    return _decay(age, f.credentials_full_days, f.credentials_stale_days,
-                  f.credentials_at_stale, f)
+    return _decay(age, f.credentials_full_days, f.credentials_stale_days, f.credentials_at_stale, f)
 
 
 def freshness(doc: IndexDocument, on: dt.date, w: Weights) -> float:
@@ -182,7 +188,8 @@ def freshness(doc: IndexDocument, on: dt.date, w: Weights) -> float:
 def valid_certifications(doc: IndexDocument, on: dt.date, vocab: Vocabulary) -> list[str]:
     """Certification kinds valid on ``on``; memberships are never certifications."""
     return [
-        code for code in sorted(doc.cert_until)
+        code
+        for code in sorted(doc.cert_until)
         if code in vocab.credential_kinds
         and vocab.credential_kinds[code].is_certification
         and valid_on(doc.cert_from, doc.cert_until, code, on)

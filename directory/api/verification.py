@@ -223,8 +223,11 @@ def validate_verification(
             errors.append(("expires_on", f"is before the issue date {credential.issued_on}"))
         elif body.status_found in PRACTISING_STATUSES and expires < today:
             errors.append(
-                ("expires_on", f"is in the past, so the credential cannot be {body.status_found};"
-                 " record the status found as expired")
+                (
+                    "expires_on",
+                    f"is in the past, so the credential cannot be {body.status_found};"
+                    " record the status found as expired",
+                )
             )
     if errors:
         raise InvalidInput(errors)
@@ -262,8 +265,11 @@ def validate_status_change(body: StatusBody, credential: CredentialState, today:
         credential.expires_on is not None and credential.expires_on < today
     ):
         errors.append(
-            ("status", f"cannot be {body.status}: it expired on {credential.expires_on};"
-             " record a verification with the renewed expiry instead")
+            (
+                "status",
+                f"cannot be {body.status}: it expired on {credential.expires_on};"
+                " record a verification with the renewed expiry instead",
+            )
         )
     _required(errors, "reason", body.reason, "say why the status changes")
     if len(body.source) > MAX_TEXT:
@@ -378,9 +384,7 @@ class VerifierController(Controller):
     ) -> Response[CredentialState]:
         credential = _credential_or_404(directory, therapist_id, credential_id)
         version = expected_version(request)
-        check, expires = checked_verification(
-            data, credential, actor_of(request), dt.date.today()
-        )
+        check, expires = checked_verification(data, credential, actor_of(request), dt.date.today())
         saved = record_verification(
             directory.store,
             credential.therapist_id,
@@ -444,13 +448,17 @@ class VerifierController(Controller):
         _required(errors, "reason", data.reason)
         _check_dates(errors, data.verified_on, dt.date.today(), None)
         florida = [
-            lic for lic in therapist.licenses
+            lic
+            for lic in therapist.licenses
             if lic.state == "FL" and lic.license_type in FL_TITLE_LICENSES
         ]
         if data.qualified and not florida:
             errors.append(
-                ("qualified", "the rule is about Florida LCSW, LMFT, LMHC and psychologist "
-                 "licensees; this clinician holds none of those licenses")
+                (
+                    "qualified",
+                    "the rule is about Florida LCSW, LMFT, LMHC and psychologist "
+                    "licensees; this clinician holds none of those licenses",
+                )
             )
         if errors:
             raise InvalidInput(errors)

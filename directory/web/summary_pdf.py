@@ -26,8 +26,16 @@ ACCENT = (35, 80, 122)
 
 # Characters the core fonts lack that have no decomposition to a plain letter.
 REPLACEMENTS = str.maketrans(
-    {"\u2212": "-", "\u2192": "->", "\u2713": "", "\u0110": "D", "\u0111": "d", "\u0141": "L",
-     "\u0142": "l", "\u0131": "i"}
+    {
+        "\u2212": "-",
+        "\u2192": "->",
+        "\u2713": "",
+        "\u0110": "D",
+        "\u0111": "d",
+        "\u0141": "L",
+        "\u0142": "l",
+        "\u0131": "i",
+    }
 )
 
 
@@ -102,8 +110,11 @@ def summary_pdf(s: ReferralSummary) -> bytes:
     pdf.set_font(FONT, size=9)
     pdf.set_text_color(*MUTED)
     pdf.cell(
-        0, 5, f"Sensate referral summary, prepared {s.prepared_on}",
-        new_x=XPos.LMARGIN, new_y=YPos.NEXT,
+        0,
+        5,
+        f"Sensate referral summary, prepared {s.prepared_on}",
+        new_x=XPos.LMARGIN,
+        new_y=YPos.NEXT,
     )
     pdf.set_text_color(*INK)
     pdf.set_font(FONT, "B", 18)
@@ -151,9 +162,7 @@ def summary_pdf(s: ReferralSummary) -> bytes:
         a = loc.address
         lines = [loc.name, a.line1, a.line2, f"{a.city}, {a.state} {a.postal_code}", loc.phone]
         _para(pdf, ", ".join(x for x in lines if x))
-    availability = (
-        "Accepting new clients" if p.accepting_new_clients else "Not taking new clients"
-    )
+    availability = "Accepting new clients" if p.accepting_new_clients else "Not taking new clients"
     confirmed = (
         f"; last confirmed {p.availability_confirmed_on}"
         if p.availability_confirmed_on

@@ -418,8 +418,12 @@ def clinician_page(
         prefix = f"c{index}-"
         label = credential_label(directory, state)
         credentials.append(
-            {"state": state, "view": views.get(state.credential_id), "label": label,
-             "prefix": prefix}
+            {
+                "state": state,
+                "view": views.get(state.credential_id),
+                "label": label,
+                "prefix": prefix,
+            }
         )
         for name, text in LABELS.items():
             labels[prefix + name] = f"{label}: {text}"
@@ -481,7 +485,9 @@ class VerifyPages(Controller):
         if _signed_in(request, directory) is not None:
             return Redirect("/verify", status_code=303)
         return page(
-            "verify/sign_in.html", section="verify", labels=LABELS,
+            "verify/sign_in.html",
+            section="verify",
+            labels=LABELS,
             ended=request.query_params.get("signed_out") == "1",
         )
 
@@ -492,7 +498,8 @@ class VerifyPages(Controller):
         # No session yet, so no CSRF token: refuse a form posted from another site instead.
         if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
             raise PageError(
-                403, "Sign in from this site",
+                403,
+                "Sign in from this site",
                 "This sign-in form was sent from another website. Open the sign-in page of "
                 "this console and sign in there.",
                 back=(SIGN_IN, "Sign in"),
@@ -502,27 +509,39 @@ class VerifyPages(Controller):
         if not presented and not form.errors:
             form.fail("api_key", "is required: paste the key you were given (sns_...)")
         if form.errors:
-            return page("verify/sign_in.html", section="verify", errors=form.errors,
-                        labels=LABELS)
+            return page("verify/sign_in.html", section="verify", errors=form.errors, labels=LABELS)
         try:
             key = authenticate(directory.store, presented)
         except NotAuthorizedException:
             return page(
-                "verify/sign_in.html", section="verify", status=401, labels=LABELS,
-                errors=[("api_key", "is not a valid key: it is unknown, revoked or mistyped. "
-                         "Check that you pasted the whole key, starting with sns_")],
+                "verify/sign_in.html",
+                section="verify",
+                status=401,
+                labels=LABELS,
+                errors=[
+                    (
+                        "api_key",
+                        "is not a valid key: it is unknown, revoked or mistyped. "
+                        "Check that you pasted the whole key, starting with sns_",
+                    )
+                ],
             )
         if key.role not in CONSOLE_ROLES:
             return page(
-                "verify/sign_in.html", section="verify", status=403, labels=LABELS,
+                "verify/sign_in.html",
+                section="verify",
+                status=403,
+                labels=LABELS,
                 errors=[("api_key", f"is a {key.role} key; the console needs a verifier key")],
             )
-        request.set_session({
-            "key_id": key.id,
-            "csrf": secrets.token_urlsafe(32),
-            "signed_in_at": dt.datetime.now(dt.UTC).isoformat(),
-            _NEW_ID: True,
-        })
+        request.set_session(
+            {
+                "key_id": key.id,
+                "csrf": secrets.token_urlsafe(32),
+                "signed_in_at": dt.datetime.now(dt.UTC).isoformat(),
+                _NEW_ID: True,
+            }
+        )
         return Redirect("/verify", status_code=303)
 
     @post("/sign-out", sync_to_thread=True, status_code=303)
@@ -547,8 +566,13 @@ class VerifyPages(Controller):
         ids += [p.therapist_id for p in found.review_pairs]
         ids += [p.other_id for p in found.review_pairs]
         buckets = [
-            ("overdue", "Overdue", "The next check is past due, or the last full "
-             "verification is older than 36 months.", found.overdue),
+            (
+                "overdue",
+                "Overdue",
+                "The next check is past due, or the last full "
+                "verification is older than 36 months.",
+                found.overdue,
+            ),
             ("due", "Due today or never verified", "", found.due),
             ("expiring", "Expiring within 30 days", "", found.expiring),
         ]
@@ -600,8 +624,12 @@ class VerifyPages(Controller):
                 raise InvalidInput(form.errors)
             check, expires = checked_verification(body, credential, key.name, dt.date.today())
             record_verification(
-                directory.store, therapist.id, credential.credential_id,
-                expected_version=version, check=check, expires_on=expires,
+                directory.store,
+                therapist.id,
+                credential.credential_id,
+                expected_version=version,
+                check=check,
+                expires_on=expires,
                 reason=body.reason.strip(),
             )
         except InvalidInput as error:
@@ -645,9 +673,14 @@ class VerifyPages(Controller):
                 raise InvalidInput(form.errors)
             validate_status_change(body, credential, dt.date.today())
             change_status(
-                directory.store, therapist.id, credential.credential_id,
-                expected_version=version, status=body.status,  # type: ignore[arg-type]
-                actor=key.name, reason=body.reason.strip(), source=body.source.strip(),
+                directory.store,
+                therapist.id,
+                credential.credential_id,
+                expected_version=version,
+                status=body.status,  # type: ignore[arg-type]
+                actor=key.name,
+                reason=body.reason.strip(),
+                source=body.source.strip(),
             )
         except InvalidInput as error:
             state.errors = error.errors
@@ -672,8 +705,12 @@ class VerifyPages(Controller):
         _check_csrf(request, form)
         report = get_report(directory.store, report_id)
         if report is None:
-            raise PageError(404, "Report not found", f"There is no listing report {report_id}.",
-                            back=("/verify", "Back to the queue"))
+            raise PageError(
+                404,
+                "Report not found",
+                f"There is no listing report {report_id}.",
+                back=("/verify", "Back to the queue"),
+            )
         version = _version(form)
         state = FormState(f"r{report_id}-report", values=dict(_items(data)))
         body = ResolutionBody(resolution=form.text("resolution", MAX_NOTE))
@@ -681,8 +718,13 @@ class VerifyPages(Controller):
             if form.errors:
                 raise InvalidInput(form.errors)
             validate_resolution(body)
-            resolve_report(directory.store, report_id, expected_version=version,
-                           actor=key.name, resolution=body.resolution.strip())
+            resolve_report(
+                directory.store,
+                report_id,
+                expected_version=version,
+                actor=key.name,
+                resolution=body.resolution.strip(),
+            )
         except InvalidInput as error:
             state.errors = error.errors
             return clinician_page(request, directory, key, report.therapist_id, form=state)
@@ -690,7 +732,12 @@ class VerifyPages(Controller):
             current = get_report(directory.store, report_id)
             by = f" by {current.resolved_by}" if current and current.resolved_by else ""
             return clinician_page(
-                request, directory, key, report.therapist_id, form=state, status=409,
+                request,
+                directory,
+                key,
+                report.therapist_id,
+                form=state,
+                status=409,
                 conflict=f"Someone else changed this report{by} while you were working on it "
                 f"(it is now at version {stale.current_version}). Its current state is shown "
                 "below; nothing you entered was saved.",
@@ -711,8 +758,12 @@ class VerifyPages(Controller):
         _check_csrf(request, form)
         pair = directory.store.get_review_pair(pair_id)
         if pair is None:
-            raise PageError(404, "Review item not found", f"There is no review item {pair_id}.",
-                            back=("/verify", "Back to the queue"))
+            raise PageError(
+                404,
+                "Review item not found",
+                f"There is no review item {pair_id}.",
+                back=("/verify", "Back to the queue"),
+            )
         # The page the verifier was on: either clinician of the pair.
         back = form.text("back", 60)
         back = back if back in (pair.therapist_id, pair.other_id) else pair.therapist_id
@@ -736,9 +787,12 @@ class VerifyPages(Controller):
             )
             return Redirect("/verify", status_code=303)
         except NotFound:
-            raise PageError(404, "Clinician not found",
-                            "A record of this pair no longer exists; nothing was changed.",
-                            back=("/verify", "Back to the queue")) from None
+            raise PageError(
+                404,
+                "Clinician not found",
+                "A record of this pair no longer exists; nothing was changed.",
+                back=("/verify", "Back to the queue"),
+            ) from None
         except ValueError as error:
             state.errors = [("decision", str(error))]
             return clinician_page(request, directory, key, back, form=state)
@@ -753,9 +807,12 @@ class VerifyPages(Controller):
     def _credential(directory: Directory, therapist_id: str, credential_id: str) -> CredentialState:
         found = get_credential(directory.store, therapist_id, credential_id[:80])
         if found is None:
-            raise PageError(404, "Credential not found",
-                            "This clinician has no such credential; it may have been removed.",
-                            back=(f"/verify/clinicians/{therapist_id}", "Back to the clinician"))
+            raise PageError(
+                404,
+                "Credential not found",
+                "This clinician has no such credential; it may have been removed.",
+                back=(f"/verify/clinicians/{therapist_id}", "Back to the clinician"),
+            )
         return found
 
     @staticmethod
@@ -770,7 +827,12 @@ class VerifyPages(Controller):
         # The form keeps what the verifier typed, now based on the current version: they can
         # compare it with the current state shown above and send it again deliberately.
         return clinician_page(
-            request, directory, key, therapist_id, form=state, status=409,
+            request,
+            directory,
+            key,
+            therapist_id,
+            form=state,
+            status=409,
             conflict="Someone else changed this credential while you were working on it "
             f"(it is now at version {stale.current_version}), so your change was not saved. "
             "Its current state and history are shown below, and your entries are still in "

@@ -32,10 +32,15 @@ def north_of(origin: Point, km: float) -> Point:
     return Point(origin.lat + math.degrees(km * 1000 / EARTH_RADIUS_M), origin.lon)
 
 
-def license_mn(expires: dt.date = dt.date(2027, 1, 31), verified: dt.date | None = ON,
-               status: str = "active") -> CredentialSummary:
+def license_mn(
+    expires: dt.date = dt.date(2027, 1, 31), verified: dt.date | None = ON, status: str = "active"
+) -> CredentialSummary:
     return CredentialSummary(
-        kind="license", code="LMFT", state="MN", status=status, expires=date_key(expires),
+        kind="license",
+        code="LMFT",
+        state="MN",
+        status=status,
+        expires=date_key(expires),
         verified_on=None if verified is None else date_key(verified),
         verified_with=BOARD if verified is not None else "",
     )
@@ -74,9 +79,15 @@ def with_cst(until: dt.date, since: dt.date = dt.date(2024, 3, 1), **fields: Any
         "cert_until": {"aasect_cst": date_key(until)},
         "credentials": [
             license_mn(),
-            CredentialSummary(kind="certification", code="aasect_cst", state="", status="active",
-                              expires=date_key(until), verified_on=date_key(ON),
-                              verified_with="AASECT"),
+            CredentialSummary(
+                kind="certification",
+                code="aasect_cst",
+                state="",
+                status="active",
+                expires=date_key(until),
+                verified_on=date_key(ON),
+                verified_with="AASECT",
+            ),
         ],
         **fields,
     }
@@ -84,7 +95,10 @@ def with_cst(until: dt.date, since: dt.date = dt.date(2024, 3, 1), **fields: Any
 
 def request(**fields: Any) -> ReferralRequest:
     defaults: dict[str, Any] = {
-        "on": ON, "patient_state": "MN", "patient_point": MINNEAPOLIS, "delivery": "either",
+        "on": ON,
+        "patient_state": "MN",
+        "patient_point": MINNEAPOLIS,
+        "delivery": "either",
     }
     defaults.update(fields)
     return ReferralRequest(**defaults)

@@ -35,8 +35,12 @@ def only(req, candidate):
 
 
 def test_the_specialist_outranks_the_generalist() -> None:
-    specialist = doc("spec", "Sam Specialist", concerns=["sexual_pain", "vaginismus"],
-                     **with_cst(until=dt.date(2027, 3, 31)))
+    specialist = doc(
+        "spec",
+        "Sam Specialist",
+        concerns=["sexual_pain", "vaginismus"],
+        **with_cst(until=dt.date(2027, 3, 31)),
+    )
     generalist = doc("gen", "Gale Generalist", concerns=["communication"])
     req = request(concerns=("sexual_pain", "vaginismus"))
     ranked = match(req, [generalist, specialist], vocab())
@@ -65,9 +69,14 @@ def test_limit_truncates() -> None:
 
 def test_determinism_with_shuffled_candidates() -> None:
     candidates = [
-        doc(f"t{i}", f"Clinician {i % 4}", concerns=["erectile"] if i % 3 else ["low_desire"],
-            points=[north_of(MINNEAPOLIS, 1 + i * 2.5)], sliding_scale=bool(i % 2),
-            languages=["en", "es"] if i % 5 == 0 else ["en"])
+        doc(
+            f"t{i}",
+            f"Clinician {i % 4}",
+            concerns=["erectile"] if i % 3 else ["low_desire"],
+            points=[north_of(MINNEAPOLIS, 1 + i * 2.5)],
+            sliding_scale=bool(i % 2),
+            languages=["en", "es"] if i % 5 == 0 else ["en"],
+        )
         for i in range(20)
     ]
     req = request(concerns=("erectile",), languages=("es",), limit=20)
@@ -108,19 +117,39 @@ def test_text_is_interpreted_into_concerns() -> None:
 def test_components_and_scores_stay_in_range() -> None:
     variants = [
         doc("a"),
-        doc("b", concerns=["erectile"], populations=["trans_nonbinary_affirming"],
-            languages=["es"], sliding_scale=True, fee_min=None, fee_max=None,
-            availability_confirmed_on=None, credentials_verified_on=None, gender="woman"),
-        doc("c", availability_confirmed_on=date_key(ON - dt.timedelta(days=400)),
-            credentials_verified_on=date_key(ON + dt.timedelta(days=3)), fee_min=500,
-            coordinates_with=["urology"], points=[north_of(MINNEAPOLIS, 0)]),
+        doc(
+            "b",
+            concerns=["erectile"],
+            populations=["trans_nonbinary_affirming"],
+            languages=["es"],
+            sliding_scale=True,
+            fee_min=None,
+            fee_max=None,
+            availability_confirmed_on=None,
+            credentials_verified_on=None,
+            gender="woman",
+        ),
+        doc(
+            "c",
+            availability_confirmed_on=date_key(ON - dt.timedelta(days=400)),
+            credentials_verified_on=date_key(ON + dt.timedelta(days=3)),
+            fee_min=500,
+            coordinates_with=["urology"],
+            points=[north_of(MINNEAPOLIS, 0)],
+        ),
         doc("d", **with_cst(until=dt.date(2030, 1, 1))),
     ]
     requests = [
         request(),
-        request(concerns=("erectile", "low_desire"), referring_discipline="urology",
-                populations=("trans_nonbinary_affirming",), languages=("es", "en"),
-                max_fee=150, sliding_scale=True, insurance=_some_insurance()),
+        request(
+            concerns=("erectile", "low_desire"),
+            referring_discipline="urology",
+            populations=("trans_nonbinary_affirming",),
+            languages=("es", "en"),
+            max_fee=150,
+            sliding_scale=True,
+            insurance=_some_insurance(),
+        ),
         request(delivery="in_person", radius_km=1),
         request(delivery="telehealth", text="low desire"),
     ]
@@ -134,12 +163,28 @@ def test_components_and_scores_stay_in_range() -> None:
 
 def test_a_perfect_fit_scores_100_and_nothing_fits_scores_low() -> None:
     urology = list(vocab().disciplines["urology"].concerns)
-    perfect = doc(concerns=urology, coordinates_with=["urology"], languages=["es"],
-                  points=[MINNEAPOLIS], **with_cst(until=dt.date(2030, 1, 1)))
-    misfit = doc(concerns=["communication"], languages=["en"], points=[north_of(MINNEAPOLIS, 39)],
-                 fee_min=400, availability_confirmed_on=None, credentials_verified_on=None)
-    req = request(delivery="in_person", concerns=("erectile",), referring_discipline="urology",
-                  languages=("es",), max_fee=150)
+    perfect = doc(
+        concerns=urology,
+        coordinates_with=["urology"],
+        languages=["es"],
+        points=[MINNEAPOLIS],
+        **with_cst(until=dt.date(2030, 1, 1)),
+    )
+    misfit = doc(
+        concerns=["communication"],
+        languages=["en"],
+        points=[north_of(MINNEAPOLIS, 39)],
+        fee_min=400,
+        availability_confirmed_on=None,
+        credentials_verified_on=None,
+    )
+    req = request(
+        delivery="in_person",
+        concerns=("erectile",),
+        referring_discipline="urology",
+        languages=("es",),
+        max_fee=150,
+    )
     assert only(req, perfect).score == 100.0
     assert only(req, misfit).score < 15.0  # only the unasked inclusivity scores
 
@@ -149,8 +194,9 @@ def test_stale_availability_scores_low_and_cautions() -> None:
     found = only(request(), doc(availability_confirmed_on=date_key(stale_day)))
     fresh = only(request(), doc())
     assert found.components["freshness"] < fresh.components["freshness"]
-    assert f"Availability last confirmed {stale_day.isoformat()} (over 90 days ago)" \
-        in found.cautions
+    assert (
+        f"Availability last confirmed {stale_day.isoformat()} (over 90 days ago)" in found.cautions
+    )
 
 
 # --- reasons ----------------------------------------------------------------------------------
@@ -158,14 +204,22 @@ def test_stale_availability_scores_low_and_cautions() -> None:
 
 def test_reasons_in_plain_words() -> None:
     clinician = doc(
-        concerns=["sexual_pain"], languages=["en", "es"],
-        populations=["trans_nonbinary_affirming"], sliding_scale=True,
-        coordinates_with=["urology"], points=[north_of(MINNEAPOLIS, 12.3)],
+        concerns=["sexual_pain"],
+        languages=["en", "es"],
+        populations=["trans_nonbinary_affirming"],
+        sliding_scale=True,
+        coordinates_with=["urology"],
+        points=[north_of(MINNEAPOLIS, 12.3)],
         availability_confirmed_on=date_key(dt.date(2026, 11, 2)),
         **with_cst(until=dt.date(2027, 3, 31)),
     )
-    req = request(delivery="either", concerns=("sexual_pain",), languages=("es",),
-                  populations=("trans_nonbinary_affirming",), referring_discipline="urology")
+    req = request(
+        delivery="either",
+        concerns=("sexual_pain",),
+        languages=("es",),
+        populations=("trans_nonbinary_affirming",),
+        referring_discipline="urology",
+    )
     found = only(req, clinician)
     assert found.mode == "in_person"
     for phrase in (
@@ -196,11 +250,21 @@ def test_unverified_license_says_so() -> None:
 
 
 def test_compact_privilege_is_named() -> None:
-    apit = CredentialSummary(kind="compact", code="psypact", state="*", status="active",
-                             expires=date_key(dt.date(2027, 6, 30)))
+    apit = CredentialSummary(
+        kind="compact",
+        code="psypact",
+        state="*",
+        status="active",
+        expires=date_key(dt.date(2027, 6, 30)),
+    )
     # Only a Wisconsin license, but PSYPACT authorises telehealth into MN.
-    wi_license = CredentialSummary(kind="license", code="psychologist", state="WI",
-                                   status="active", expires=date_key(dt.date(2028, 1, 1)))
+    wi_license = CredentialSummary(
+        kind="license",
+        code="psychologist",
+        state="WI",
+        status="active",
+        expires=date_key(dt.date(2028, 1, 1)),
+    )
     found = only(request(delivery="telehealth"), doc(credentials=[wi_license, apit]))
     assert any(reason.startswith("Practises in MN under PSYPACT") for reason in found.reasons)
 
@@ -218,8 +282,11 @@ def test_expired_certification_is_never_mentioned() -> None:
 
 
 def test_membership_is_never_called_a_certification() -> None:
-    member = doc(cert_kinds=["aasect_member"], cert_from={"aasect_member": 20200101},
-                 cert_until={"aasect_member": 20301231})
+    member = doc(
+        cert_kinds=["aasect_member"],
+        cert_from={"aasect_member": 20200101},
+        cert_until={"aasect_member": 20301231},
+    )
     found = only(request(), member)
     assert found.components["certification"] == 0.0
     assert not any("AASECT" in reason for reason in found.reasons)
@@ -239,43 +306,64 @@ def test_cautions_for_unmet_wishes_and_missing_data() -> None:
 # --- the index query --------------------------------------------------------------------------
 
 ON_KEY = date_key(ON)
-TELEHEALTH = And((
-    Range("telehealth_from.MN", lte=ON_KEY),
-    Range("telehealth_until.MN", gte=ON_KEY),
-    Eq("offers_telehealth", True),
-))
-IN_PERSON = And((
-    GeoRadius(MINNEAPOLIS.lat, MINNEAPOLIS.lon, 40_000.0),
-    Eq("offers_in_person", True),
-))
+TELEHEALTH = And(
+    (
+        Range("telehealth_from.MN", lte=ON_KEY),
+        Range("telehealth_until.MN", gte=ON_KEY),
+        Eq("offers_telehealth", True),
+    )
+)
+IN_PERSON = And(
+    (
+        GeoRadius(MINNEAPOLIS.lat, MINNEAPOLIS.lon, 40_000.0),
+        Eq("offers_in_person", True),
+    )
+)
 ACCEPTING = Eq("accepting_new_clients", True)
 
 
 def test_candidate_query_telehealth() -> None:
     assert candidate_query(request(delivery="telehealth"), vocab()) == SearchQuery(
-        filter=And((TELEHEALTH, ACCEPTING)), origin=MINNEAPOLIS, limit=CANDIDATE_LIMIT,
+        filter=And((TELEHEALTH, ACCEPTING)),
+        origin=MINNEAPOLIS,
+        limit=CANDIDATE_LIMIT,
     )
 
 
 def test_candidate_query_in_person() -> None:
     assert candidate_query(request(delivery="in_person"), vocab()) == SearchQuery(
-        filter=And((IN_PERSON, ACCEPTING)), origin=MINNEAPOLIS, sort="distance",
+        filter=And((IN_PERSON, ACCEPTING)),
+        origin=MINNEAPOLIS,
+        sort="distance",
         limit=CANDIDATE_LIMIT,
     )
 
 
 def test_candidate_query_either_with_every_hard_constraint() -> None:
-    req = request(delivery="either", include_not_accepting=True, physician_referral=True,
-                  required_certification="aasect_cst", concerns=("erectile",), text="pain")
+    req = request(
+        delivery="either",
+        include_not_accepting=True,
+        physician_referral=True,
+        required_certification="aasect_cst",
+        concerns=("erectile",),
+        text="pain",
+    )
     query = candidate_query(req, vocab())
     assert query == SearchQuery(
-        filter=And((
-            Or((TELEHEALTH, IN_PERSON)),
-            Eq("accepts_physician_referrals", True),
-            And((Range("cert_from.aasect_cst", lte=ON_KEY),
-                 Range("cert_until.aasect_cst", gte=ON_KEY))),
-        )),
-        origin=MINNEAPOLIS, limit=CANDIDATE_LIMIT,
+        filter=And(
+            (
+                Or((TELEHEALTH, IN_PERSON)),
+                Eq("accepts_physician_referrals", True),
+                And(
+                    (
+                        Range("cert_from.aasect_cst", lte=ON_KEY),
+                        Range("cert_until.aasect_cst", gte=ON_KEY),
+                    )
+                ),
+            )
+        ),
+        origin=MINNEAPOLIS,
+        limit=CANDIDATE_LIMIT,
     )
     assert query.text == "" and query.concerns == ()  # specialty is scored, never filtered
 

@@ -15,8 +15,9 @@ def fields(req) -> list[str]:
 
 
 def test_a_good_request_has_no_problems() -> None:
-    request(concerns=("erectile",), referring_discipline="urology",
-            required_certification="any_aasect").validate(vocab())
+    request(
+        concerns=("erectile",), referring_discipline="urology", required_certification="any_aasect"
+    ).validate(vocab())
 
 
 @pytest.mark.parametrize(

@@ -140,10 +140,18 @@ def test_required_certification_must_be_valid_on_the_date() -> None:
 
 
 def test_any_aasect_accepts_any_certification_but_not_membership() -> None:
-    member = doc("member", cert_kinds=["aasect_member"], cert_from={"aasect_member": 20200101},
-                 cert_until={"aasect_member": 20301231})
-    educator = doc("cse", cert_kinds=["aasect_cse"], cert_from={"aasect_cse": 20200101},
-                   cert_until={"aasect_cse": 20301231})
+    member = doc(
+        "member",
+        cert_kinds=["aasect_member"],
+        cert_from={"aasect_member": 20200101},
+        cert_until={"aasect_member": 20301231},
+    )
+    educator = doc(
+        "cse",
+        cert_kinds=["aasect_cse"],
+        cert_from={"aasect_cse": 20200101},
+        cert_until={"aasect_cse": 20301231},
+    )
     assert ids(request(required_certification="any_aasect"), member, educator) == ["cse"]
 
 
@@ -172,8 +180,9 @@ def test_in_person_needs_a_license_in_force_where_the_practice_is() -> None:
     expired = doc(credentials=[license_mn(expires=ON - dt.timedelta(days=1))])
     assert match(request(delivery="in_person"), [expired], vocab()) == []
     expiring_today = doc(credentials=[license_mn(expires=ON)])
-    assert [m.therapist_id for m in match(request(delivery="in_person"), [expiring_today],
-                                          vocab())] == ["t1"]
+    assert [
+        m.therapist_id for m in match(request(delivery="in_person"), [expiring_today], vocab())
+    ] == ["t1"]
 
 
 def test_in_person_across_a_state_line_needs_that_states_license() -> None:

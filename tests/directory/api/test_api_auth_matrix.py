@@ -62,7 +62,9 @@ def calls(directory: Directory) -> list[tuple[str, str, str, Any, int | None]]:
             "POST",
             cred + "/verifications",
             {
-                "kind": "license", "source": "MN board", "verified_on": TODAY,
+                "kind": "license",
+                "source": "MN board",
+                "verified_on": TODAY,
                 "evidence": "lookup",
             },
             1,
@@ -127,8 +129,11 @@ def test_every_api_route_is_public_on_purpose_or_guarded(client: TestClient) -> 
         for handler in getattr(route, "route_handlers", []):
             for method in sorted(handler.http_methods - {"OPTIONS", "HEAD"}):
                 guards = handler.resolve_guards()
-                if any(g in (requires_verifier, requires_admin) or
-                       getattr(g, "__name__", "").startswith("requires_") for g in guards):
+                if any(
+                    g in (requires_verifier, requires_admin)
+                    or getattr(g, "__name__", "").startswith("requires_")
+                    for g in guards
+                ):
                     guarded += 1
                 elif (method, route.path) not in PUBLIC:
                     unguarded.append((method, route.path))
@@ -136,9 +141,7 @@ def test_every_api_route_is_public_on_purpose_or_guarded(client: TestClient) -> 
     assert guarded >= 9
 
 
-def test_a_revoked_key_loses_access_at_once(
-    client: TestClient, directory: Directory
-) -> None:
+def test_a_revoked_key_loses_access_at_once(client: TestClient, directory: Directory) -> None:
     headers = make_key(directory.store, "short-lived", "verifier")
     assert client.get("/api/v1/verifier/queue", headers=headers).status_code == 200
     key = directory.store.find_api_key("short-lived")

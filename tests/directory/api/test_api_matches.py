@@ -18,8 +18,9 @@ ON = AS_OF.isoformat()
 
 
 @pytest.fixture(scope="module")
-def directory(module_database_url: str, tmp_path_factory: pytest.TempPathFactory
-              ) -> Iterator[Directory]:
+def directory(
+    module_database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Directory]:
     built = build_directory(module_database_url, tmp_path_factory.mktemp("var"))
     yield built
     built.stop()
@@ -35,40 +36,67 @@ def test_telehealth_matches_always_hold_a_valid_grant_on_the_request_date(
 ) -> None:
     """For many states and dates, every telehealth match is checked against the store."""
     rng = random.Random(5)
-    states = sorted({loc.address.state for t in directory.store.iter_therapists()
-                     for loc in t.locations})
+    states = sorted(
+        {loc.address.state for t in directory.store.iter_therapists() for loc in t.locations}
+    )
     checked = 0
     for _ in range(25):
         state = rng.choice(states)
         day = AS_OF + dt.timedelta(days=rng.randint(-30, 500))
-        body = client.post("/api/v1/matches", json={
-            "patient_state": state, "delivery": "telehealth", "on": day.isoformat(),
-            "include_not_accepting": True, "limit": 100}).json()
+        body = client.post(
+            "/api/v1/matches",
+            json={
+                "patient_state": state,
+                "delivery": "telehealth",
+                "on": day.isoformat(),
+                "include_not_accepting": True,
+                "limit": 100,
+            },
+        ).json()
         for found in body["matches"]:
             therapist = directory.therapist(found["therapist_id"])
             assert found["mode"] == "telehealth"
             assert telehealth_grant_on(therapist, state, day, directory.vocab) is not None, (
-                f"{therapist.full_name} matched for telehealth in {state} on {day}")
+                f"{therapist.full_name} matched for telehealth in {state} on {day}"
+            )
             checked += 1
     assert checked > 50  # the property was exercised, not vacuously true
 
 
 def test_every_eligible_clinician_is_found(client: TestClient, directory: Directory) -> None:
     """Completeness: the match list equals the set the store says is eligible (up to limit)."""
-    body = client.post("/api/v1/matches", json={
-        "patient_state": "NY", "delivery": "telehealth", "on": ON,
-        "include_not_accepting": True, "limit": 100}).json()
-    expected = {t.id for t in directory.store.iter_therapists()
-                if t.offers_telehealth and telehealth_grant_on(t, "NY", AS_OF, directory.vocab)}
+    body = client.post(
+        "/api/v1/matches",
+        json={
+            "patient_state": "NY",
+            "delivery": "telehealth",
+            "on": ON,
+            "include_not_accepting": True,
+            "limit": 100,
+        },
+    ).json()
+    expected = {
+        t.id
+        for t in directory.store.iter_therapists()
+        if t.offers_telehealth and telehealth_grant_on(t, "NY", AS_OF, directory.vocab)
+    }
     assert {m["therapist_id"] for m in body["matches"]} == expected
 
 
-def test_in_person_matches_are_within_radius_and_explained(client: TestClient,
-                                                           directory: Directory) -> None:
+def test_in_person_matches_are_within_radius_and_explained(
+    client: TestClient, directory: Directory
+) -> None:
     origin = gazetteer().lookup("10003").point
-    body = client.post("/api/v1/matches", json={
-        "patient_zip": "10003", "delivery": "in_person", "radius_km": 30,
-        "referring_discipline": "urology", "on": ON}).json()
+    body = client.post(
+        "/api/v1/matches",
+        json={
+            "patient_zip": "10003",
+            "delivery": "in_person",
+            "radius_km": 30,
+            "referring_discipline": "urology",
+            "on": ON,
+        },
+    ).json()
     assert body["matches"], "the demo has clinicians in New York City"
     for found in body["matches"]:
         therapist = directory.therapist(found["therapist_id"])
@@ -83,23 +111,41 @@ def test_in_person_matches_are_within_radius_and_explained(client: TestClient,
     assert scores == sorted(scores, reverse=True)
 
 
-def test_required_certification_must_be_valid_on_the_date(client: TestClient,
-                                                          directory: Directory) -> None:
-    body = client.post("/api/v1/matches", json={
-        "patient_state": "CA", "delivery": "telehealth", "required_certification": "any_aasect",
-        "on": ON, "limit": 100}).json()
+def test_required_certification_must_be_valid_on_the_date(
+    client: TestClient, directory: Directory
+) -> None:
+    body = client.post(
+        "/api/v1/matches",
+        json={
+            "patient_state": "CA",
+            "delivery": "telehealth",
+            "required_certification": "any_aasect",
+            "on": ON,
+            "limit": 100,
+        },
+    ).json()
     for found in body["matches"]:
         certs = directory.therapist(found["therapist_id"]).certifications
-        assert any(c.kind.startswith("aasect_cs")
-                   and valid_on(c.status, c.issued_on, c.expires_on, AS_OF) for c in certs)
+        assert any(
+            c.kind.startswith("aasect_cs") and valid_on(c.status, c.issued_on, c.expires_on, AS_OF)
+            for c in certs
+        )
         assert any("AASECT Certified" in r for r in found["reasons"])
 
 
-def test_specialist_outranks_generalist_for_a_lay_phrase(client: TestClient,
-                                                         directory: Directory) -> None:
-    body = client.post("/api/v1/matches", json={
-        "text": "pain during sex", "patient_state": "NY", "delivery": "telehealth",
-        "on": ON, "limit": 20}).json()
+def test_specialist_outranks_generalist_for_a_lay_phrase(
+    client: TestClient, directory: Directory
+) -> None:
+    body = client.post(
+        "/api/v1/matches",
+        json={
+            "text": "pain during sex",
+            "patient_state": "NY",
+            "delivery": "telehealth",
+            "on": ON,
+            "limit": 20,
+        },
+    ).json()
     matches = body["matches"]
     treats = ["sexual_pain" in directory.therapist(m["therapist_id"]).concerns for m in matches]
     assert any(treats)
@@ -108,8 +154,12 @@ def test_specialist_outranks_generalist_for_a_lay_phrase(client: TestClient,
 
 
 def test_same_request_same_answer(client: TestClient) -> None:
-    request = {"patient_zip": "60614", "delivery": "either", "referring_discipline":
-               "gynecology", "on": ON}
+    request = {
+        "patient_zip": "60614",
+        "delivery": "either",
+        "referring_discipline": "gynecology",
+        "on": ON,
+    }
     first = client.post("/api/v1/matches", json=request).json()
     second = client.post("/api/v1/matches", json=request).json()
     assert first == second
@@ -123,16 +173,19 @@ def test_same_request_same_answer(client: TestClient) -> None:
         ({"delivery": "telehealth"}, "patient_state"),
         ({"patient_state": "MN", "concerns": ["unknown_thing"]}, "concerns"),
         ({"patient_state": "MN", "referring_discipline": "astrology"}, "referring_discipline"),
-        ({"patient_state": "MN", "required_certification": "aasect_member"},
-         "required_certification"),
+        (
+            {"patient_state": "MN", "required_certification": "aasect_member"},
+            "required_certification",
+        ),
         ({"patient_state": "MN", "delivery": "teleport"}, "delivery"),
         ({"patient_state": "MN", "surprise": 1}, "surprise"),
         ({"patient_state": "MN", "limit": 1000}, "limit"),
         ({"patient_state": "MN", "text": "x" * 501}, "text"),
     ],
 )
-def test_bad_match_input_is_a_problem_naming_the_field(client: TestClient, body: dict,
-                                                       field: str) -> None:
+def test_bad_match_input_is_a_problem_naming_the_field(
+    client: TestClient, body: dict, field: str
+) -> None:
     response = client.post("/api/v1/matches", json=body)
     assert 400 <= response.status_code < 500, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
@@ -141,7 +194,10 @@ def test_bad_match_input_is_a_problem_naming_the_field(client: TestClient, body:
 
 def test_malformed_and_oversized_bodies(client: TestClient) -> None:
     assert client.post("/api/v1/matches", content=b"{nope").status_code == 400
-    huge = client.post("/api/v1/matches", content=b'{"text": "' + b"a" * 200_000 + b'"}',
-                       headers={"content-type": "application/json"})
+    huge = client.post(
+        "/api/v1/matches",
+        content=b'{"text": "' + b"a" * 200_000 + b'"}',
+        headers={"content-type": "application/json"},
+    )
     assert huge.status_code == 413
     assert huge.headers["content-type"].startswith("application/problem+json")

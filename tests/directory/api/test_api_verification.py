@@ -220,7 +220,10 @@ def test_status_changes_need_a_reason_and_are_honoured_at_once(
     assert "MN" not in profile["telehealth_states"]
     event = directory.store.history(t.id)[-1]
     assert (event.action, event.actor, event.reason, event.source) == (
-        "license.status", "vera-verifier", "board order 2026-114", "MN board"
+        "license.status",
+        "vera-verifier",
+        "board order 2026-114",
+        "MN board",
     )
     assert event.changes["status"] == {"old": "active", "new": "suspended"}
 
@@ -229,8 +232,12 @@ def test_an_expired_credential_cannot_be_set_active(
     client: TestClient, directory: Directory, verifier: dict[str, str]
 ) -> None:
     lapsed = License(
-        id=new_id(), state="MN", license_type="lmft", number="X1",
-        issued_on=TODAY - dt.timedelta(days=900), expires_on=TODAY - dt.timedelta(days=2),
+        id=new_id(),
+        state="MN",
+        license_type="lmft",
+        number="X1",
+        issued_on=TODAY - dt.timedelta(days=900),
+        expires_on=TODAY - dt.timedelta(days=2),
         status="inactive",
     )
     t = add(directory, licenses=[lapsed])
@@ -247,8 +254,12 @@ def test_the_queue_can_be_cleared_through_the_api(
 ) -> None:
     long_ago = TODAY - dt.timedelta(days=200)
     overdue = License(
-        id=new_id(), state="MN", license_type="lmft", number="Q1",
-        issued_on=TODAY - dt.timedelta(days=1000), expires_on=TODAY + dt.timedelta(days=300),
+        id=new_id(),
+        state="MN",
+        license_type="lmft",
+        number="Q1",
+        issued_on=TODAY - dt.timedelta(days=1000),
+        expires_on=TODAY + dt.timedelta(days=300),
         verification=Verification(
             source="Minnesota Board of Marriage and Family Therapy",
             verified_on=long_ago,
@@ -256,12 +267,20 @@ def test_the_queue_can_be_cleared_through_the_api(
         ),
     )
     never = License(
-        id=new_id(), state="WI", license_type="lmft", number="Q2",
-        issued_on=TODAY - dt.timedelta(days=100), expires_on=TODAY + dt.timedelta(days=600),
+        id=new_id(),
+        state="WI",
+        license_type="lmft",
+        number="Q2",
+        issued_on=TODAY - dt.timedelta(days=100),
+        expires_on=TODAY + dt.timedelta(days=600),
     )
     expiring = License(
-        id=new_id(), state="IA", license_type="lmft", number="Q3",
-        issued_on=TODAY - dt.timedelta(days=700), expires_on=TODAY + dt.timedelta(days=12),
+        id=new_id(),
+        state="IA",
+        license_type="lmft",
+        number="Q3",
+        issued_on=TODAY - dt.timedelta(days=700),
+        expires_on=TODAY + dt.timedelta(days=12),
         verification=Verification(
             source="Iowa Board of Behavioral Science",
             verified_on=TODAY - dt.timedelta(days=5),
@@ -348,7 +367,9 @@ def test_the_queue_can_be_cleared_through_the_api(
     assert history[1]["actor"] == "anonymous"
     assert all(e["actor"] == "vera-verifier" for e in history[2:])
     assert [e["source"] for e in history[2:5]] == [
-        "MN board", "WI board", "Iowa Board of Behavioral Science"
+        "MN board",
+        "WI board",
+        "Iowa Board of Behavioral Science",
     ]
     assert history[5]["reason"] == "Called the practice: moved offices, listing updated"
     assert all(e["at"] for e in history)
@@ -408,8 +429,12 @@ def test_florida_title_needs_verified_evidence(
     client: TestClient, directory: Directory, verifier: dict[str, str]
 ) -> None:
     fl = License(
-        id=new_id(), state="FL", license_type="lmft", number="MT1234",
-        issued_on=TODAY - dt.timedelta(days=800), expires_on=TODAY + dt.timedelta(days=500),
+        id=new_id(),
+        state="FL",
+        license_type="lmft",
+        number="MT1234",
+        issued_on=TODAY - dt.timedelta(days=800),
+        expires_on=TODAY + dt.timedelta(days=500),
     )
     t = add(directory, licenses=[fl], fl_sex_therapy_qualified=False)
     assert client.get(f"{API}/therapists/{t.id}").json()["fl_sex_therapist_title"] is False
@@ -454,7 +479,5 @@ def test_responses_are_plain_json(directory: Directory) -> None:
     # The queue types encode without custom hooks (they are what the API sends).
     from directory.store.verification import queue
 
-    buckets = queue(
-        directory.store, TODAY, expiring_within_days=30, reverify_before=TODAY, limit=5
-    )
+    buckets = queue(directory.store, TODAY, expiring_within_days=30, reverify_before=TODAY, limit=5)
     assert isinstance(msgspec.json.encode(buckets), bytes)

@@ -25,8 +25,12 @@ EXPIRES = TODAY + dt.timedelta(days=10)
 def people(directory: Directory) -> dict[str, str]:
     """The clinicians these tests are about, added once; then one index sync, and no more."""
     home = License(
-        id=new_id(), state="MN", license_type="lpcc", number="C1",
-        issued_on=TODAY - dt.timedelta(days=2000), expires_on=TODAY + dt.timedelta(days=900),
+        id=new_id(),
+        state="MN",
+        license_type="lpcc",
+        number="C1",
+        issued_on=TODAY - dt.timedelta(days=2000),
+        expires_on=TODAY + dt.timedelta(days=900),
     )
     records = {
         # A Vermont license that expires on EXPIRES, besides the Minnesota one.
@@ -34,8 +38,12 @@ def people(directory: Directory) -> dict[str, str]:
             licenses=[
                 make_therapist().licenses[0],
                 License(
-                    id=new_id(), state="VT", license_type="lmft", number="V1",
-                    issued_on=TODAY - dt.timedelta(days=700), expires_on=EXPIRES,
+                    id=new_id(),
+                    state="VT",
+                    license_type="lmft",
+                    number="V1",
+                    issued_on=TODAY - dt.timedelta(days=700),
+                    expires_on=EXPIRES,
                 ),
             ]
         ),
@@ -45,7 +53,9 @@ def people(directory: Directory) -> dict[str, str]:
             licenses=[home],
             compact_privileges=[
                 CompactPrivilege(
-                    id=new_id(), compact="counseling_compact", state=state,
+                    id=new_id(),
+                    compact="counseling_compact",
+                    state=state,
                     issued_on=TODAY - dt.timedelta(days=20),
                     expires_on=TODAY + dt.timedelta(days=700),
                 )
@@ -85,8 +95,11 @@ def telehealth_matches(client: TestClient, state: str, day: dt.date) -> dict[str
     body = client.post(
         "/api/v1/matches",
         json={
-            "patient_state": state, "delivery": "telehealth", "on": day.isoformat(),
-            "include_not_accepting": True, "limit": 100,
+            "patient_state": state,
+            "delivery": "telehealth",
+            "on": day.isoformat(),
+            "include_not_accepting": True,
+            "limit": 100,
         },
     ).json()
     return {match["therapist_id"]: match for match in body["matches"]}

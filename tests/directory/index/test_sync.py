@@ -100,8 +100,9 @@ def test_withdrawn_listing_leaves_the_index(store: DirectoryStore, index, indexe
     therapist = store.add_therapist(make_therapist(), actor="test")
     indexer.drain()
     withdrawn = msgspec.structs.replace(therapist, active=False)
-    store.update_therapist(withdrawn, expected_version=therapist.version, actor="test",
-                           reason="deactivated NPI")
+    store.update_therapist(
+        withdrawn, expected_version=therapist.version, actor="test", reason="deactivated NPI"
+    )
     indexer.drain()
     assert index.get(therapist.id) is None
 
@@ -112,10 +113,12 @@ def test_verify_reports_and_rebuild_repairs(store: DirectoryStore, index, indexe
     indexer.drain()
     index.delete([lost.id])
     stray = make_therapist()
-    index.upsert([msgspec.structs.replace(
-        IndexDocument(id=stray.id, name="Stray Listing"))])
-    store.update_therapist(msgspec.structs.replace(changed, bio="New words."),
-                           expected_version=changed.version, actor="test")
+    index.upsert([msgspec.structs.replace(IndexDocument(id=stray.id, name="Stray Listing"))])
+    store.update_therapist(
+        msgspec.structs.replace(changed, bio="New words."),
+        expected_version=changed.version,
+        actor="test",
+    )
     difference = verify(store, index, vocab)
     assert difference.missing == [lost.id]
     assert difference.extra == [stray.id]

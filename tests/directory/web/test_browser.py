@@ -95,9 +95,11 @@ def open_session(browser: Any, live_app: LiveApp) -> Iterator[Callable[..., Sess
         # data: URLs and the like have no host; everything with one must be this server.
         context.on(
             "request",
-            lambda request: session.requested.append(request.url)
-            if request.url.startswith(("http:", "https:", "ws:", "wss:"))
-            else None,
+            lambda request: (
+                session.requested.append(request.url)
+                if request.url.startswith(("http:", "https:", "ws:", "wss:"))
+                else None
+            ),
         )
         return session
 
@@ -131,7 +133,10 @@ def addresses(live_app: LiveApp) -> dict[str, str]:
     state = telehealth_state(directory)
     hit = directory.search(SearchParams(telehealth_state=state, per_page=1)).result.hits[0]
     refer = {
-        "discipline": "urology", "concern": "erectile", "state": state, "delivery": "telehealth"
+        "discipline": "urology",
+        "concern": "erectile",
+        "state": state,
+        "delivery": "telehealth",
     }
     # The same referral, resolved the way the page does it, for one clinician it matched.
     from directory.web.forms import FormInput
@@ -146,8 +151,16 @@ def addresses(live_app: LiveApp) -> dict[str, str]:
     return {
         "search": "/",
         "results": "/?" + urlencode({"q": "pain during sex", "telehealth_state": state}),
-        "empty": "/?" + urlencode({"q": "asexuality", "zip": "99501", "radius_km": "10",
-                                   "population": "sex_worker_affirming", "accepting": "1"}),
+        "empty": "/?"
+        + urlencode(
+            {
+                "q": "asexuality",
+                "zip": "99501",
+                "radius_km": "10",
+                "population": "sex_worker_affirming",
+                "accepting": "1",
+            }
+        ),
         "search-errors": "/?" + urlencode({"zip": "00014", "max_fee": "lots"}),
         "profile": f"/therapists/{hit.document.id}",
         "refer": "/refer",
@@ -311,4 +324,3 @@ def test_keyboard_reaches_every_form_control(
     session.page.keyboard.press("Shift+Tab")
     outline = session.page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
     assert outline not in ("none", "")
-

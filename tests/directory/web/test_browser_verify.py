@@ -83,8 +83,9 @@ def test_verifier_signs_in_records_a_verification_and_sees_it_in_the_history(
 
     state = current_license(live_app)
     goto(session, live_app, f"/verify/clinicians/{state.therapist_id}")
-    item = page.locator(".console-creds > li").filter(has=page.locator(
-        f'form[action$="/credentials/{state.credential_id}/verifications"]'))
+    item = page.locator(".console-creds > li").filter(
+        has=page.locator(f'form[action$="/credentials/{state.credential_id}/verifications"]')
+    )
     item.get_by_text("Record a verification").click()
     item.get_by_label("Primary source").fill("Texas Behavioral Health Executive Council")
     item.get_by_label("Evidence").fill("Board lookup shows the license active")

@@ -28,8 +28,11 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
 
 
 def external_urls(html: str) -> list[str]:
-    return [u for u in re.findall(r'(?:src|href|action)="([^"]+)"', html)
-            if u.startswith(("http:", "https:", "//"))]
+    return [
+        u
+        for u in re.findall(r'(?:src|href|action)="([^"]+)"', html)
+        if u.startswith(("http:", "https:", "//"))
+    ]
 
 
 def test_search_form_renders_without_results(client: TestClient) -> None:
@@ -89,8 +92,18 @@ def test_search_form_offers_concern_suggestions_and_filters(client: TestClient) 
     # Suggestions come from the vocabulary, in a datalist tied to the concern box.
     assert 'list="concern-list"' in html and '<datalist id="concern-list">' in html
     assert '<option value="Pain during sex">' in html
-    for name in ("population", "language", "gender", "insurance", "max_fee", "sliding_scale",
-                 "accepting", "certified", "radius_km", "telehealth_state"):
+    for name in (
+        "population",
+        "language",
+        "gender",
+        "insurance",
+        "max_fee",
+        "sliding_scale",
+        "accepting",
+        "certified",
+        "radius_km",
+        "telehealth_state",
+    ):
         assert f'name="{name}"' in html, name
     assert '<option value="aetna">Aetna</option>' in html
     # Every visible input is labelled: by a <label for> or by wrapping label.
@@ -122,8 +135,13 @@ def test_results_show_reasons_credentials_and_pages(client: TestClient) -> None:
 
 
 def test_empty_results_offer_wider_searches(client: TestClient) -> None:
-    params = {"q": "asexuality", "zip": "99501", "radius_km": "10",
-              "population": "sex_worker_affirming", "certified": "1"}
+    params = {
+        "q": "asexuality",
+        "zip": "99501",
+        "radius_km": "10",
+        "population": "sex_worker_affirming",
+        "certified": "1",
+    }
     html = client.get("/", params=params).text
     assert "0 therapists found" in html
     assert "Search within 160 km of 99501" in html
@@ -140,8 +158,9 @@ def test_field_errors_are_tied_to_their_inputs(client: TestClient) -> None:
     assert '<a href="#zip">ZIP code</a>' in page.text  # every problem at once
     assert '<a href="#max_fee">Highest fee</a>' in page.text
     assert 'id="max_fee-error"' in page.text
-    assert re.search(r'id="max_fee"[^>]*aria-describedby="max_fee-error"[^>]*aria-invalid="true"',
-                     page.text)
+    assert re.search(
+        r'id="max_fee"[^>]*aria-describedby="max_fee-error"[^>]*aria-invalid="true"', page.text
+    )
 
 
 def test_query_text_is_never_logged(client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
@@ -212,11 +231,23 @@ def test_refer_form_renders(client: TestClient) -> None:
     page = client.get("/refer")
     assert page.status_code == 200
     html = page.text
-    for name in ("discipline", "concern", "zip", "state", "delivery", "radius_km", "language",
-                 "population", "gender", "insurance", "max_fee", "aasect"):
+    for name in (
+        "discipline",
+        "concern",
+        "zip",
+        "state",
+        "delivery",
+        "radius_km",
+        "language",
+        "population",
+        "gender",
+        "insurance",
+        "max_fee",
+        "aasect",
+    ):
         assert f'name="{name}"' in html, name
     assert "patient's name" in html  # says plainly not to enter identity
-    assert "class=\"card\"" not in html  # nothing searched yet
+    assert 'class="card"' not in html  # nothing searched yet
 
 
 def test_referral_matches_lead_to_a_summary(client: TestClient) -> None:

@@ -85,9 +85,7 @@ def verification_form(state: CredentialState, csrf: str, **changes: str) -> dict
 
 
 def page_url(state: CredentialState, action: str = "verifications") -> str:
-    return (
-        f"/verify/clinicians/{state.therapist_id}/credentials/{state.credential_id}/{action}"
-    )
+    return f"/verify/clinicians/{state.therapist_id}/credentials/{state.credential_id}/{action}"
 
 
 # -- signing in --------------------------------------------------------------------------------
@@ -180,8 +178,13 @@ def test_queue_lists_buckets_linking_to_clinicians(verifier: TestClient) -> None
     answer = verifier.get("/verify")
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("text/html")
-    for heading in ("Overdue", "Due today or never verified", "Expiring within 30 days",
-                    "Reported listings", "Import review"):
+    for heading in (
+        "Overdue",
+        "Due today or never verified",
+        "Expiring within 30 days",
+        "Reported listings",
+        "Import review",
+    ):
         assert heading in answer.text
     assert re.search(r'href="/verify/clinicians/[0-9a-f-]{36}', answer.text)
 
@@ -212,13 +215,22 @@ def test_bad_input_comes_back_next_to_the_fields(
     state = a_credential(directory)
     csrf = csrf_of(verifier.get(f"/verify/clinicians/{state.therapist_id}").text)
     form = verification_form(
-        state, csrf, source="", evidence="", verified_on="02/10/2026",
+        state,
+        csrf,
+        source="",
+        evidence="",
+        verified_on="02/10/2026",
     )
     answer = verifier.post(page_url(state), data=form)
     assert answer.status_code == 422
     assert 'role="alert"' in answer.text and "is not a date" in answer.text
-    form = verification_form(state, csrf, source="", evidence="",
-                             expires_on=(dt.date.today() - dt.timedelta(days=3)).isoformat())
+    form = verification_form(
+        state,
+        csrf,
+        source="",
+        evidence="",
+        expires_on=(dt.date.today() - dt.timedelta(days=3)).isoformat(),
+    )
     answer = verifier.post(page_url(state), data=form)
     assert answer.status_code == 422
     # The API's own validation, with the messages next to this credential's fields.
@@ -227,9 +239,15 @@ def test_bad_input_comes_back_next_to_the_fields(
     assert "is in the past" in answer.text
     # What was typed stays in the form.
     assert 'value="primary-source verification"' in answer.text
-    status = verifier.post(page_url(state, "status"), data={
-        "csrf_token": csrf, "version": str(state.version), "status": "suspended", "reason": "",
-    })
+    status = verifier.post(
+        page_url(state, "status"),
+        data={
+            "csrf_token": csrf,
+            "version": str(state.version),
+            "status": "suspended",
+            "reason": "",
+        },
+    )
     assert status.status_code == 422 and "say why the status changes" in status.text
 
 
@@ -250,18 +268,20 @@ def test_post_without_or_with_a_wrong_csrf_token_is_refused(
     assert len(directory.store.history(state.therapist_id)) == before + 1
 
 
-def test_stale_version_shows_the_current_state(
-    verifier: TestClient, directory: Directory
-) -> None:
+def test_stale_version_shows_the_current_state(verifier: TestClient, directory: Directory) -> None:
     state = a_credential(directory)
     csrf = csrf_of(verifier.get(f"/verify/clinicians/{state.therapist_id}").text)
     # Another verifier saves first, based on the same version ...
-    first = verifier.post(page_url(state), data=verification_form(state, csrf,
-                          reason="first verifier"), follow_redirects=False)
+    first = verifier.post(
+        page_url(state),
+        data=verification_form(state, csrf, reason="first verifier"),
+        follow_redirects=False,
+    )
     assert first.status_code == 303
     # ... so this one, still on the old version, must not overwrite it.
-    second = verifier.post(page_url(state), data=verification_form(state, csrf,
-                           reason="second verifier, stale"))
+    second = verifier.post(
+        page_url(state), data=verification_form(state, csrf, reason="second verifier, stale")
+    )
     assert second.status_code == 409
     assert "Someone else changed this" in second.text
     assert f"now at version {state.version + 1}" in second.text
@@ -270,10 +290,16 @@ def test_stale_version_shows_the_current_state(
     assert 'value="second verifier, stale"' in second.text
     reasons = [e.reason for e in directory.store.history(state.therapist_id)]
     assert "first verifier" in reasons and "second verifier, stale" not in reasons
-    stale_status = verifier.post(page_url(state, "status"), data={
-        "csrf_token": csrf, "version": str(state.version), "status": "suspended",
-        "reason": "board order", "source": "board",
-    })
+    stale_status = verifier.post(
+        page_url(state, "status"),
+        data={
+            "csrf_token": csrf,
+            "version": str(state.version),
+            "status": "suspended",
+            "reason": "board order",
+            "source": "board",
+        },
+    )
     assert stale_status.status_code == 409
 
 
@@ -282,10 +308,17 @@ def test_status_change_needs_a_reason_and_is_kept(
 ) -> None:
     state = a_credential(directory)
     csrf = csrf_of(verifier.get(f"/verify/clinicians/{state.therapist_id}").text)
-    answer = verifier.post(page_url(state, "status"), data={
-        "csrf_token": csrf, "version": str(state.version), "status": "probation",
-        "reason": "board order 2026-114", "source": "MN board",
-    }, follow_redirects=False)
+    answer = verifier.post(
+        page_url(state, "status"),
+        data={
+            "csrf_token": csrf,
+            "version": str(state.version),
+            "status": "probation",
+            "reason": "board order 2026-114",
+            "source": "MN board",
+        },
+        follow_redirects=False,
+    )
     assert answer.status_code == 303
     page = verifier.get(f"/verify/clinicians/{state.therapist_id}").text
     assert "board order 2026-114" in page.split('id="history"', 1)[1]
@@ -310,12 +343,15 @@ def test_resolving_a_listing_report(verifier: TestClient, directory: Directory) 
     url = f"/verify/reports/{report.id}/resolution"
     empty = verifier.post(url, data={"csrf_token": csrf, "version": "1", "resolution": ""})
     assert empty.status_code == 422 and "say what was done" in empty.text
-    done = verifier.post(url, data={"csrf_token": csrf, "version": "1",
-                                    "resolution": "confirmed the new number"},
-                         follow_redirects=False)
+    done = verifier.post(
+        url,
+        data={"csrf_token": csrf, "version": "1", "resolution": "confirmed the new number"},
+        follow_redirects=False,
+    )
     assert done.status_code == 303
-    again = verifier.post(url, data={"csrf_token": csrf, "version": "1",
-                                     "resolution": "a second try"})
+    again = verifier.post(
+        url, data={"csrf_token": csrf, "version": "1", "resolution": "a second try"}
+    )
     assert again.status_code == 409 and "Someone else changed this report" in again.text
 
 
@@ -326,9 +362,15 @@ def test_resolving_an_import_review_pair(verifier: TestClient, directory: Direct
     from directory.store.import_store import ImportBatch, ReviewPair
 
     a, b = [t.id for t in store.get_therapists(sorted(t.id for t in store.iter_therapists()))[:2]]
-    pair = ReviewPair(kind="possible_duplicate", therapist_id=a, other_id=b,
-                      source="roster", external_id="row-7", score=0.91,
-                      reasons=["same last name", "same city"])
+    pair = ReviewPair(
+        kind="possible_duplicate",
+        therapist_id=a,
+        other_id=b,
+        source="roster",
+        external_id="row-7",
+        score=0.91,
+        reasons=["same last name", "same city"],
+    )
     store.write_import_batch(ImportBatch(reviews=[pair]), actor="test", source="roster")
     found = next(p for p in store.open_review_pairs() if p.external_id == "row-7")
     queue = verifier.get("/verify")
@@ -339,9 +381,16 @@ def test_resolving_an_import_review_pair(verifier: TestClient, directory: Direct
     url = f"/verify/review-pairs/{found.id}/resolution"
     no_reason = verifier.post(url, data={"csrf_token": csrf, "back": a, "decision": "distinct"})
     assert no_reason.status_code == 422 and "say why" in no_reason.text
-    done = verifier.post(url, data={"csrf_token": csrf, "back": a, "decision": "distinct",
-                                    "reason": "different license numbers"},
-                         follow_redirects=False)
+    done = verifier.post(
+        url,
+        data={
+            "csrf_token": csrf,
+            "back": a,
+            "decision": "distinct",
+            "reason": "different license numbers",
+        },
+        follow_redirects=False,
+    )
     assert done.status_code == 303
     decided = store.get_review_pair(found.id)
     assert decided is not None and decided.decision == "distinct"
@@ -353,8 +402,15 @@ def test_resolving_an_import_review_pair(verifier: TestClient, directory: Direct
 
 def test_anonymous_pages_still_set_no_cookie(anonymous: TestClient, directory: Directory) -> None:
     therapist = next(directory.store.iter_therapists())
-    for path in ("/", "/?q=pain+during+sex", "/refer", f"/therapists/{therapist.id}",
-                 "/verify/sign-in", "/api/v1/therapists", "/healthz"):
+    for path in (
+        "/",
+        "/?q=pain+during+sex",
+        "/refer",
+        f"/therapists/{therapist.id}",
+        "/verify/sign-in",
+        "/api/v1/therapists",
+        "/healthz",
+    ):
         answer = anonymous.get(path)
         assert "set-cookie" not in answer.headers, path
     assert len(anonymous.cookies) == 0

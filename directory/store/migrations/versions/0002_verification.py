@@ -71,9 +71,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_listing_reports"),
     )
     op.create_index("ix_listing_reports_therapist_id", "listing_reports", ["therapist_id"])
-    op.create_index(
-        "ix_listing_reports_resolved_at_id", "listing_reports", ["resolved_at", "id"]
-    )
+    op.create_index("ix_listing_reports_resolved_at_id", "listing_reports", ["resolved_at", "id"])
 
 
 def downgrade() -> None:
