@@ -33,7 +33,7 @@ import datetime as dt
 import hmac
 import ipaddress
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -610,37 +610,25 @@ class VerifyPages(Controller):
         credential_id: FromPath[str],
         data: FormData,
     ) -> Template | Redirect:
-        key = _verifier(request, directory)
-        form = FormInput(_items(data))
-        _check_csrf(request, form)
-        therapist = _therapist(directory, therapist_id)
-        credential = self._credential(directory, therapist.id, credential_id)
-        version = _version(form)
-        index = _credential_index(directory, therapist.id, credential_id)
-        state = FormState(f"c{index}-verify", values=dict(_items(data)))
-        body = _verification_body(form, credential.kind)
-        try:
+        def save(form: FormInput, key: ApiKey, credential: CredentialState, version: int) -> str:
+            body = _verification_body(form, credential.kind)
             if form.errors or body is None:
                 raise InvalidInput(form.errors)
             check, expires = checked_verification(body, credential, key.name, dt.date.today())
             record_verification(
                 directory.store,
-                therapist.id,
+                credential.therapist_id,
                 credential.credential_id,
                 expected_version=version,
                 check=check,
                 expires_on=expires,
                 reason=body.reason.strip(),
             )
-        except InvalidInput as error:
-            state.errors = error.errors
-            return clinician_page(request, directory, key, therapist.id, form=state)
-        except StaleVersion as stale:
-            return self._conflict(request, directory, key, therapist.id, state, stale)
-        request.session["notice"] = (
-            f"Verification of {credential_label(directory, credential)} recorded."
+            return f"Verification of {credential_label(directory, credential)} recorded."
+
+        return self._credential_form(
+            request, directory, therapist_id, credential_id, data, "verify", save
         )
-        return Redirect(f"/verify/clinicians/{therapist.id}#history", status_code=303)
 
     @post(
         "/clinicians/{therapist_id:str}/credentials/{credential_id:str}/status",
@@ -655,26 +643,18 @@ class VerifyPages(Controller):
         credential_id: FromPath[str],
         data: FormData,
     ) -> Template | Redirect:
-        key = _verifier(request, directory)
-        form = FormInput(_items(data))
-        _check_csrf(request, form)
-        therapist = _therapist(directory, therapist_id)
-        credential = self._credential(directory, therapist.id, credential_id)
-        version = _version(form)
-        index = _credential_index(directory, therapist.id, credential_id)
-        state = FormState(f"c{index}-status", values=dict(_items(data)))
-        body = StatusBody(
-            status=form.text("status", 40),
-            reason=form.text("reason", MAX_NOTE),
-            source=form.text("source", MAX_NOTE),
-        )
-        try:
+        def save(form: FormInput, key: ApiKey, credential: CredentialState, version: int) -> str:
+            body = StatusBody(
+                status=form.text("status", 40),
+                reason=form.text("reason", MAX_NOTE),
+                source=form.text("source", MAX_NOTE),
+            )
             if form.errors:
                 raise InvalidInput(form.errors)
             validate_status_change(body, credential, dt.date.today())
             change_status(
                 directory.store,
-                therapist.id,
+                credential.therapist_id,
                 credential.credential_id,
                 expected_version=version,
                 status=body.status,  # type: ignore[arg-type]
@@ -682,14 +662,41 @@ class VerifyPages(Controller):
                 reason=body.reason.strip(),
                 source=body.source.strip(),
             )
+            return f"Status of {credential_label(directory, credential)} changed to {body.status}."
+
+        return self._credential_form(
+            request, directory, therapist_id, credential_id, data, "status", save
+        )
+
+    def _credential_form(
+        self,
+        request: Request,
+        directory: Directory,
+        therapist_id: str,
+        credential_id: str,
+        data: dict[str, Any],
+        form_name: str,
+        save: Callable[[FormInput, ApiKey, CredentialState, int], str],
+    ) -> Template | Redirect:
+        """What the two credential forms share: the session, CSRF and version checks; bad
+        input back next to the fields; a stale version shown as the current state; on
+        success a notice and the history. ``save`` validates, writes and names the notice."""
+        key = _verifier(request, directory)
+        form = FormInput(_items(data))
+        _check_csrf(request, form)
+        therapist = _therapist(directory, therapist_id)
+        credential = self._credential(directory, therapist.id, credential_id)
+        version = _version(form)
+        index = _credential_index(directory, therapist.id, credential_id)
+        state = FormState(f"c{index}-{form_name}", values=dict(_items(data)))
+        try:
+            notice = save(form, key, credential, version)
         except InvalidInput as error:
             state.errors = error.errors
             return clinician_page(request, directory, key, therapist.id, form=state)
         except StaleVersion as stale:
             return self._conflict(request, directory, key, therapist.id, state, stale)
-        request.session["notice"] = (
-            f"Status of {credential_label(directory, credential)} changed to {body.status}."
-        )
+        request.session["notice"] = notice
         return Redirect(f"/verify/clinicians/{therapist.id}#history", status_code=303)
 
     @post("/reports/{report_id:int}/resolution", sync_to_thread=True, status_code=303)
