@@ -109,6 +109,8 @@ class Directory:
         self._thread: threading.Thread | None = None
         # Only a Directory that loaded the embedded index may save it over the saved copy.
         self._embedded_loaded = False
+        # indexer.applied when the saved copy was written; None: the copy is out of date.
+        self._saved_at_applied: int | None = 0
 
     # -- construction and lifecycle -------------------------------------------------------
 
@@ -123,6 +125,7 @@ class Directory:
         if isinstance(self.index, EmbeddedIndex):
             self.load_embedded_index()
         self.indexer.drain()
+        self._save_if_changed()  # after the drain, so the copy includes what it applied
         if self.settings.run_indexer:
             self._thread = threading.Thread(
                 target=self.indexer.run,
@@ -136,8 +139,7 @@ class Directory:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
-        if self._embedded_loaded:
-            self.save_embedded_index()  # the next start has less to catch up on
+        self._save_if_changed()  # the next start has less to catch up on
         self.store.engine.dispose()
 
     # -- the embedded index's saved copy ----------------------------------------------------
@@ -172,8 +174,12 @@ class Directory:
             )
         self._embedded_loaded = True
         if resumed is None or resumed.refreshed or resumed.dropped:
-            self.save_embedded_index()
+            self._saved_at_applied = None
         return resumed
+
+    def _save_if_changed(self) -> None:
+        if self._embedded_loaded and self.indexer.applied != self._saved_at_applied:
+            self.save_embedded_index()
 
     def save_embedded_index(self) -> None:
         """Write the in-process index's documents next to the SQLite file (atomically)."""
@@ -181,6 +187,7 @@ class Directory:
         try:
             self.settings.var_dir.mkdir(parents=True, exist_ok=True)
             self.index.save(self.settings.index_path, document_fingerprint())
+            self._saved_at_applied = self.indexer.applied
         except OSError as error:  # a read-only or full disk costs a slower start, no more
             log.warning("could not save the index to %s: %s", self.settings.index_path, error)
 

@@ -48,7 +48,6 @@ def live_server(directory: Directory, **settings: object) -> Iterator[str]:
     config_settings = msgspec.structs.replace(directory.settings, **settings)
     app = create_app(config_settings, directory)
     config = server_config(config_settings, app)
-    config.log_level = "warning"
     # Bind first, then hand the socket to uvicorn: no race for a port between xdist workers.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))

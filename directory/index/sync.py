@@ -120,6 +120,7 @@ class Indexer:
         self.base_backoff_s = base_backoff_s
         self.max_backoff_s = max_backoff_s
         self.batch_size = batch_size
+        self.applied = 0  # outbox rows applied by this indexer since it was made
 
     def drain_once(self, now: dt.datetime | None = None) -> int:
         """Apply one batch of pending outbox rows; returns how many rows were applied."""
@@ -147,6 +148,7 @@ class Indexer:
             log.warning("indexing %d change(s) failed; will retry: %s", len(items), error)
             return 0
         self.store.mark_outbox_done([item.id for item in items])
+        self.applied += len(items)
         return len(items)
 
     def drain(self, now: dt.datetime | None = None) -> int:

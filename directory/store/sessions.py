@@ -124,6 +124,6 @@ class DatabaseSessionStore(Store):
             ).scalar_one_or_none()
 
     def count(self) -> int:
-        """How many sessions are stored, expired or not (for tests and `sensate` admins)."""
+        """How many sessions are stored, expired or not (the sweep tests read it)."""
         with self._engine.connect() as conn:
             return conn.execute(select(func.count()).select_from(console_sessions)).scalar_one()

@@ -10,7 +10,7 @@ import pytest
 from factories import make_therapist
 
 from directory.index import EmbeddedIndex
-from directory.index.base import SearchQuery
+from directory.index.base import IndexDocument, SearchQuery
 from directory.index.documents import document_fingerprint
 from directory.index.sync import verify
 from directory.service import Directory
@@ -99,14 +99,14 @@ def test_a_copy_built_by_other_code_or_vocabulary_is_not_used(
     settings: Settings, filled: DirectoryStore
 ) -> None:
     settings.var_dir.mkdir(parents=True)
-    stale = EmbeddedIndex([make_document("someone-else")])
+    stale = EmbeddedIndex([IndexDocument(id="someone-else", name="Someone Else")])
     stale.save(settings.index_path, fingerprint="built-by-an-older-release")
     directory = Directory(settings, filled, EmbeddedIndex())
     assert directory.load_embedded_index() is None  # built from the store instead
     assert directory.index.count() == 12 and directory.index.get("someone-else") is None
+    directory.stop()
     # ... and the copy on disk is replaced by a usable one.
     assert len(EmbeddedIndex.saved_documents(settings.index_path, document_fingerprint())) == 12
-    directory.stop()
 
 
 def test_a_torn_copy_is_ignored(settings: Settings, filled: DirectoryStore) -> None:
@@ -153,7 +153,20 @@ def test_a_directory_that_never_loaded_the_index_does_not_overwrite_the_copy(
     assert settings.index_path.read_bytes() == saved
 
 
-def make_document(id: str):  # type: ignore[no-untyped-def]
-    from directory.index.base import IndexDocument
+def test_shutdown_saves_only_when_the_index_changed(
+    settings: Settings, filled: DirectoryStore
+) -> None:
+    directory = started(settings, filled)
+    written = settings.index_path.stat().st_mtime_ns
+    settings.index_path.touch()  # a marker: a rewrite would change it again
+    marker = settings.index_path.stat().st_mtime_ns
+    assert marker >= written
+    directory.stop()
+    assert settings.index_path.stat().st_mtime_ns == marker  # nothing changed: not rewritten
 
-    return IndexDocument(id=id, name="Someone Else")
+    again = started(settings, DirectoryStore(create_engine_for(settings.database_url)))
+    again.store.add_therapist(make_therapist(first_name="Later"), actor="test")
+    assert again.sync_index() == 1
+    again.stop()
+    saved = EmbeddedIndex.saved_documents(settings.index_path, document_fingerprint())
+    assert len(saved) == 13
