@@ -31,7 +31,7 @@ import msgspec
 import uvicorn
 from sqlalchemy import text
 
-from directory.api.app import create_app
+from directory.app import create_app
 from directory.demo import demo_therapists
 from directory.index import EmbeddedIndex
 from directory.index.sync import rebuild

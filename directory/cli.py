@@ -150,7 +150,7 @@ def serve(host: str | None, port: int | None) -> None:
     import msgspec
     import uvicorn
 
-    from directory.api.app import server_config
+    from directory.app import server_config
 
     settings = _settings()
     settings = msgspec.structs.replace(

@@ -20,10 +20,9 @@ from directory.index.base import IndexDocument, SearchIndex, SearchQuery, Search
 from directory.index.documents import document_fingerprint
 from directory.index.filters import Eq, Filter, GeoRadius, In, Or, Range, all_of
 from directory.index.sync import Indexer, Resumed, rebuild, resume
-from directory.records import REPORT_REASONS, ListingReport, Point, Therapist, date_key
+from directory.records import Point, Therapist, date_key
 from directory.settings import Settings
 from directory.store import DirectoryStore, engine_from_settings
-from directory.store.verification import add_report
 from directory.vocab import Vocabulary, load_vocabulary
 from matching import Match, ReferralRequest, candidate_query, match
 
@@ -31,7 +30,6 @@ log = logging.getLogger(__name__)
 
 MAX_QUERY_CHARS = 200
 MAX_PER_PAGE = 100
-MAX_REPORT_DETAILS = 1000
 DEFAULT_FACETS = (
     "concerns",
     "populations",
@@ -346,24 +344,6 @@ class Directory:
                 for k in kinds
             )
         )
-
-    def report_listing(self, therapist_id: str, reason: str, details: str) -> ListingReport:
-        """Anyone's "this listing is stale or wrong": kept for the verifier queue.
-
-        Nothing about the reporter is stored (no address, no headers, only the day).
-        """
-        errors: list[tuple[str, str]] = []
-        if reason not in REPORT_REASONS:
-            errors.append(("reason", f"must be one of {', '.join(REPORT_REASONS)}"))
-        details = details.strip()
-        if len(details) > MAX_REPORT_DETAILS:
-            errors.append(("details", f"is longer than {MAX_REPORT_DETAILS} characters"))
-        therapist = self.store.get_therapist(therapist_id)
-        if therapist is None or not therapist.active:
-            errors.append(("therapist_id", "no such listing"))
-        if errors:
-            raise InvalidInput(errors)
-        return add_report(self.store, therapist_id, reason, details, dt.date.today())
 
     def match(self, request: ReferralRequest) -> list[Match]:
         """Ranked, explained matches: index candidates, then matching's rules and scores."""

@@ -186,9 +186,9 @@ class Importer:
         )
         self.index = ResolutionIndex.from_store(store, source)
         self.practice_index = PracticeIndex(
-            store.practice_npis(), store.source_records(source, entity="practice")
+            store.imports.practice_npis(), store.imports.source_records(source, entity="practice")
         )
-        self.open_reviews = store.open_review_keys()
+        self.open_reviews = store.imports.open_review_keys()
         self.seen: set[str] = set()  # therapists this run touched (for full rosters)
 
     # --- driving ------------------------------------------------------------------------
@@ -205,7 +205,7 @@ class Importer:
         if writer is not None:
             writer.writerow(REJECT_COLUMNS)
         if not self.report.dry_run:
-            self.store.save_import_run(self.run_record())
+            self.store.imports.save_run(self.run_record())
         try:
             for batch in _records_in_batches(items, batch_size, self._reject(writer)):
                 self.apply_batch(batch)
@@ -218,12 +218,12 @@ class Importer:
             self.report.error = f"{type(error).__name__}: {error}"
             self.report.finished_at = dt.datetime.now(dt.UTC)
             if not self.report.dry_run:
-                self.store.save_import_run(self.run_record())
+                self.store.imports.save_run(self.run_record())
             raise
         self.report.status = "finished"
         self.report.finished_at = dt.datetime.now(dt.UTC)
         if not self.report.dry_run:
-            self.store.save_import_run(self.run_record())
+            self.store.imports.save_run(self.run_record())
         return self.report
 
     def _reject(self, writer: Any) -> Callable[[Reject], None]:
@@ -260,8 +260,8 @@ class Importer:
         existing = [tid for record, tid, res in plan if tid and record.therapist is not None]
         stored = {t.id: t for t in self.store.get_therapists(existing)}
         practice_ids = [pid for record, pid, _ in plan if pid and record.practice is not None]
-        stored_practices = {p.id: p for p in self.store.get_practices(practice_ids)}
-        known = self.store.provenance_for(existing + practice_ids)
+        stored_practices = {p.id: p for p in self.store.imports.get_practices(practice_ids)}
+        known = self.store.imports.provenance_for(existing + practice_ids)
 
         work: dict[str, Therapist] = {}  # merged so far in this batch
         created: set[str] = set()
@@ -349,7 +349,7 @@ class Importer:
         self.report.queued_for_review += len(reviews)
         if not self.report.dry_run:
             try:
-                self.store.write_import_batch(
+                self.store.imports.write_batch(
                     batch, actor=self.actor, source=self.source, run=self.run_record()
                 )
             except BaseException:
@@ -406,7 +406,7 @@ class Importer:
 
     def flag_missing(self) -> None:
         """Queue for review every clinician this source gave before but lists no more."""
-        before = set(self.store.source_records(self.source).values())
+        before = set(self.store.imports.source_records(self.source).values())
         reviews = []
         for therapist_id in sorted(before - self.seen):
             key = ("missing_from_roster", therapist_id, None)
@@ -426,7 +426,7 @@ class Importer:
             )
         self.report.queued_for_review += len(reviews)
         if reviews and not self.report.dry_run:
-            self.store.write_import_batch(
+            self.store.imports.write_batch(
                 ImportBatch(reviews=reviews),
                 actor=self.actor,
                 source=self.source,

@@ -33,6 +33,7 @@ from directory.records import (
 from importers.normalize import (
     LicenseTypeLookup,
     choose_license_type,
+    credential_key,
     license_number_key,
     normalize_license_number,
     normalize_state,
@@ -187,14 +188,8 @@ _NOT_FACTS = frozenset({"id", "version", "updated_at", "fictional", "verificatio
 
 def _item_key(item: msgspec.Struct, index: int) -> str:
     """The key that names one list item in a fact path, stable where the item has one."""
-    if isinstance(item, License):
-        return f"{item.state}:{item.number or item.license_type}"
-    if isinstance(item, Certification):
-        return f"{item.kind}:{item.number}" if item.number else item.kind
-    if isinstance(item, CompactPrivilege):
-        return f"{item.compact}:{item.state}"
-    if isinstance(item, TelehealthRegistration):
-        return f"{item.state}:{item.number}" if item.number else item.state
+    if isinstance(item, License | Certification | CompactPrivilege | TelehealthRegistration):
+        return credential_key(item)
     return str(index)
 
 

@@ -25,9 +25,9 @@ from typing import Any
 import msgspec
 
 from directory.records import Certification, License, PracticeLocation, Therapist
-from directory.store.import_store import RECORD_MARK, ProvenanceEntry, credential_key
+from directory.store.import_store import RECORD_MARK, ProvenanceEntry
 from importers.base import SourceRecord, credential_path
-from importers.normalize import license_number_key, zip5
+from importers.normalize import credential_key, license_number_key, zip5
 from importers.trust import Trust
 
 # Top-level Therapist fields merged as single values.

@@ -18,7 +18,14 @@ import datetime as dt
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from directory.records import Address, Point
+from directory.records import (
+    Address,
+    Certification,
+    CompactPrivilege,
+    License,
+    Point,
+    TelehealthRegistration,
+)
 
 # Values sources use to mean "nothing here" (the NPI Registry writes "--").
 # Only values no real name or number could be ("NA" is a surname, so it is not here).
@@ -543,6 +550,20 @@ def license_number_key(value: object) -> str:
     text = re.sub(r"[^A-Z0-9]", "", normalize_license_number(value))
     stripped = re.sub(r"^[A-Z]+(?=\d)", "", text)
     return stripped.lstrip("0") or text
+
+
+def credential_key(
+    credential: License | Certification | CompactPrivilege | TelehealthRegistration,
+) -> str:
+    """The key naming a credential in provenance paths, stable across imports:
+    "MN:12345", "aasect_cst:CST-1", "psypact:MN", "TX:TR-9" (see ``credential_path``)."""
+    if isinstance(credential, License):
+        return f"{credential.state}:{credential.number or credential.license_type}"
+    if isinstance(credential, Certification):
+        return f"{credential.kind}:{credential.number}" if credential.number else credential.kind
+    if isinstance(credential, CompactPrivilege):
+        return f"{credential.compact}:{credential.state}"
+    return f"{credential.state}:{credential.number}" if credential.number else credential.state
 
 
 def normalize_email(value: object) -> str:

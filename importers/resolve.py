@@ -192,8 +192,8 @@ class ResolutionIndex:
 
     @classmethod
     def from_store(cls, store: object, source: str) -> ResolutionIndex:
-        index = cls(store.source_records(source), store.distinct_pairs())  # type: ignore[attr-defined]
-        for identity in store.iter_identities():  # type: ignore[attr-defined]
+        index = cls(store.imports.source_records(source), store.imports.distinct_pairs())  # type: ignore[attr-defined]
+        for identity in store.imports.iter_identities():  # type: ignore[attr-defined]
             index.add(
                 candidate(
                     identity.id,

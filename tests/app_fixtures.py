@@ -14,7 +14,7 @@ import msgspec
 import uvicorn
 from litestar.testing import TestClient
 
-from directory.api.app import create_app, server_config
+from directory.app import create_app, server_config
 from directory.demo import demo_therapists
 from directory.index import EmbeddedIndex
 from directory.service import Directory

@@ -21,7 +21,6 @@ Public search and profiles take no key and are never guarded.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Awaitable, Callable
 
 from litestar.concurrency import sync_to_thread
@@ -29,7 +28,7 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 
-from directory.keys import parse_key, secret_matches
+from directory import keys
 from directory.records import ApiKey, ApiKeyRole
 from directory.store import DirectoryStore
 
@@ -41,9 +40,6 @@ Guard = Callable[[ASGIConnection, BaseRouteHandler], Awaitable[None]]
 _RANK: dict[str, int] = {"verifier": 1, "admin": 2}
 _STATE_KEY = "sensate_api_key"
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="sensate"'}
-# last_used_at is for spotting unused keys, not an access log: once an hour is plenty, and it
-# spares a write transaction on every authenticated request.
-_TOUCH_EVERY = dt.timedelta(hours=1)
 
 
 def _presented_key(connection: ASGIConnection) -> str | None:
@@ -55,21 +51,13 @@ def _presented_key(connection: ASGIConnection) -> str | None:
 
 
 def authenticate(store: DirectoryStore, presented: str | None) -> ApiKey:
+    """The key presented with a request (see directory.keys), or a 401 with the challenge."""
     if presented is None:
         raise NotAuthorizedException("an API key is required", headers=_CHALLENGE)
-    parsed = parse_key(presented)
-    found = store.api_key_and_hash(parsed[0]) if parsed else None
-    if parsed is None or found is None:
-        raise _invalid()
-    key, key_hash = found
-    # Compare even for a revoked key, so revoked and wrong keys take the same path.
-    matches = secret_matches(parsed[1], key_hash)
-    if not matches or key.revoked_at is not None:
-        raise _invalid()
-    now = dt.datetime.now(dt.UTC)
-    if key.last_used_at is None or now - key.last_used_at > _TOUCH_EVERY:
-        store.touch_api_key(key.id, now)
-    return key
+    try:
+        return keys.authenticate(store, presented)
+    except keys.InvalidKey:
+        raise _invalid() from None
 
 
 def _invalid() -> NotAuthorizedException:

@@ -25,12 +25,14 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery, JSONBody
 
+from directory import review
 from directory.api.auth import actor_of, requires_admin, requires_verifier
 from directory.api.problems import problem
-from directory.api.therapists import parse_id
+from directory.inputs import parse_id
+from directory.review import AlreadyResolved, ReviewPair
 from directory.service import Directory, InvalidInput
 from directory.store import NotFound
-from directory.store.import_store import AlreadyResolved, ImportRun, ProvenanceEntry, ReviewPair
+from directory.store.import_store import ImportRun, ProvenanceEntry
 
 # An NPPES weekly file or a state roster fits; the monthly 10 GB NPPES file goes by CLI.
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
@@ -135,7 +137,7 @@ class ImportController(Controller):
 
     @get("/{run_id:str}", summary="An import's report", sync_to_thread=True)
     def read(self, run_id: FromPath[str], directory: NamedDependency[Directory]) -> ImportRun:
-        run = directory.store.get_import_run(run_id)
+        run = directory.store.imports.get_run(run_id)
         if run is None:
             raise NotFoundException(f"no import {run_id[:60]!r}")
         return run
@@ -163,7 +165,7 @@ class ReviewController(Controller):
         sync_to_thread=True,
     )
     def open_items(self, directory: NamedDependency[Directory]) -> list[ReviewPair]:
-        return directory.store.open_review_pairs()
+        return review.open_pairs(directory.store)
 
     @post("/{pair_id:int}/resolution", summary="Decide a review item", status_code=200)
     async def resolve(
@@ -176,14 +178,17 @@ class ReviewController(Controller):
         actor = actor_of(request)
         try:
             pair = await sync_to_thread(
-                directory.store.resolve_review_pair, pair_id, data.decision, actor, data.reason
+                lambda: review.decide(
+                    directory.store, pair_id, data.decision, actor=actor, reason=data.reason
+                )
             )
         except NotFound:
             raise NotFoundException(f"no review item {pair_id}") from None
         except AlreadyResolved as error:
             return problem(409, str(error))
-        except ValueError as error:
-            return problem(422, str(error), [{"field": "decision", "message": str(error)}])
+        except InvalidInput as error:
+            ((field, message),) = error.errors
+            return problem(422, message, [{"field": field, "message": message}])
         return Response(pair)
 
 
@@ -202,4 +207,4 @@ class ProvenanceController(Controller):
         therapist_id = parse_id(therapist_id)
         if directory.store.get_therapist(therapist_id) is None:
             raise NotFoundException(f"no therapist {therapist_id}")
-        return directory.store.provenance(therapist_id, field[:200])
+        return directory.store.imports.provenance(therapist_id, field[:200])

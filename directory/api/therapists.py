@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -12,19 +11,11 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from directory.records import Point
-from directory.service import Directory, InvalidInput, SearchParams
+from directory.inputs import parse_id
+from directory.referrals import MatchBody, referral_request
+from directory.service import Directory, SearchParams
 from directory.views import SearchResponse, TherapistProfile, profile, search_response
-from matching import Match, ReferralRequest
-
-
-def parse_id(value: str) -> str:
-    """Therapist ids are UUIDs; anything else is a malformed id (400), not a missing one."""
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        raise InvalidInput([("therapist_id", f"{value[:60]!r} is not a valid id")]) from None
-
+from matching import Match
 
 Codes = Annotated[list[str] | None, QueryParameter(max_items=30)]
 
@@ -99,64 +90,11 @@ class TherapistController(Controller):
         )
 
 
-class MatchBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """A referral request as clients send it: a ZIP instead of a point."""
-
-    concerns: list[str] = []
-    text: str = ""
-    referring_discipline: str | None = None
-    patient_zip: str | None = None
-    patient_state: str | None = None
-    delivery: Literal["telehealth", "in_person", "either"] = "either"
-    radius_km: float = 40.0
-    languages: list[str] = []
-    populations: list[str] = []
-    therapist_genders: list[str] = []
-    insurance: str | None = None
-    max_fee: int | None = None
-    sliding_scale: bool = False
-    required_certification: str | None = None
-    include_not_accepting: bool = False
-    physician_referral: bool = False
-    on: dt.date | None = None
-    limit: int = 10
-
-
 class MatchResponse(msgspec.Struct, frozen=True):
     on: dt.date
     patient_state: str | None
     delivery: str
     matches: list[Match]
-
-
-def referral_request(directory: NamedDependency[Directory], body: MatchBody) -> ReferralRequest:
-    """Resolve the ZIP (offline) and build the pure request matching works on."""
-    point: Point | None = None
-    state = body.patient_state.upper() if body.patient_state else None
-    if body.patient_zip:
-        point, zip_state = directory.place_for_zip("patient_zip", body.patient_zip)
-        state = state or zip_state
-    return ReferralRequest(
-        on=body.on or dt.date.today(),
-        concerns=tuple(body.concerns),
-        text=body.text,
-        referring_discipline=body.referring_discipline,
-        patient_point=point,
-        patient_state=state,
-        patient_zip=body.patient_zip,
-        delivery=body.delivery,
-        radius_km=body.radius_km,
-        languages=tuple(body.languages),
-        populations=tuple(body.populations),
-        therapist_genders=tuple(body.therapist_genders),
-        insurance=body.insurance,
-        max_fee=body.max_fee,
-        sliding_scale=body.sliding_scale,
-        required_certification=body.required_certification,
-        include_not_accepting=body.include_not_accepting,
-        physician_referral=body.physician_referral,
-        limit=body.limit,
-    )
 
 
 class MatchController(Controller):

@@ -23,7 +23,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
-from typing import Any, get_args
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
@@ -32,89 +31,24 @@ from litestar.exceptions import NotFoundException
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.params import FromPath, FromQuery, JSONBody
 
+from directory import verification
 from directory.api.auth import actor_of, requires_verifier
 from directory.api.problems import problem
-from directory.api.therapists import parse_id
-from directory.credentials import next_check_due, verification_policy
-from directory.records import (
-    PRACTISING_STATUSES,
-    AuditEvent,
-    CredentialStatus,
-    ListingReport,
-    Verification,
-    VerificationEntry,
-)
+from directory.inputs import parse_id
+from directory.records import AuditEvent, ListingReport, VerificationEntry
 from directory.service import Directory, InvalidInput
 from directory.store.errors import NotFound, StaleVersion
-from directory.store.verification import (
-    CredentialState,
-    change_status,
-    get_credential,
-    get_report,
-    queue,
-    record_fl_title_check,
-    record_verification,
-    resolve_report,
-    verification_log,
+from directory.store.verification import CredentialState
+from directory.verification import (
+    FloridaTitleBody,
+    QueueResponse,
+    ReportBody,
+    ResolutionBody,
+    StatusBody,
+    VerificationBody,
 )
 
-STATUSES: tuple[str, ...] = get_args(CredentialStatus)
-KINDS = ("license", "certification", "compact", "registration")
-FL_TITLE_LICENSES = ("lcsw", "lmft", "lmhc", "psychologist")
-MAX_TEXT = 2000
-
-
-# --- bodies and responses -------------------------------------------------------------
-
-
-class VerificationBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """A primary-source check: what was checked, where, how, and what it found."""
-
-    kind: str  # license, certification, compact or registration: must match the credential
-    source: str  # the primary source, e.g. "Minnesota Board of Behavioral Health and Therapy"
-    method: str = "website lookup"
-    verified_on: dt.date
-    status_found: str = "active"
-    evidence: str  # a note or the URL checked
-    expires_on: dt.date | None = None
-    next_check_due: dt.date | None = None  # default: by policy (licenses monthly)
-    reason: str = "primary-source verification"
-
-
-class StatusBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    status: str
-    reason: str
-    source: str = ""
-
-
-class FloridaTitleBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """Whether a Florida clinician meets F.S. 491.0143 / 490.0143 (rules 64B4-7.004,
-    64B19-18.002) and may be presented as a "sex therapist"."""
-
-    qualified: bool
-    source: str
-    method: str = "website lookup"
-    verified_on: dt.date
-    evidence: str
-    reason: str = "Florida sex-therapist title qualification"
-
-
-class ResolutionBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    resolution: str
-
-
-class ReportBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    reason: str
-    details: str = ""
-
-
-class QueueResponse(msgspec.Struct, kw_only=True):
-    on: dt.date
-    overdue: list[CredentialState]
-    due: list[CredentialState]
-    expiring: list[CredentialState]
-    reports: list[ListingReport]
-    review_pairs: list[Any]  # importer matches awaiting a person's decision, when available
+# --- responses ----------------------------------------------------------------------------
 
 
 class FloridaTitleResponse(msgspec.Struct, kw_only=True):
@@ -179,146 +113,6 @@ ERRORS = {
 }
 
 
-# --- validation -------------------------------------------------------------------------
-
-
-def _required(errors: list[tuple[str, str]], field: str, value: str, why: str = "") -> None:
-    if not value.strip():
-        errors.append((field, "is required" + (f": {why}" if why else "")))
-    elif len(value) > MAX_TEXT:
-        errors.append((field, f"is longer than {MAX_TEXT} characters"))
-
-
-def _check_dates(
-    errors: list[tuple[str, str]], verified_on: dt.date, today: dt.date, due: dt.date | None
-) -> None:
-    if verified_on > today:
-        errors.append(("verified_on", "is in the future"))
-    if due is not None:
-        limit = _add_months(verified_on, verification_policy().reverify_within_months)
-        if due <= verified_on:
-            errors.append(("next_check_due", "must be after verified_on"))
-        elif due > limit:
-            errors.append(("next_check_due", f"must be on or before {limit} (36-month limit)"))
-
-
-def validate_verification(
-    body: VerificationBody, credential: CredentialState, today: dt.date
-) -> None:
-    errors: list[tuple[str, str]] = []
-    if body.kind not in KINDS:
-        errors.append(("kind", f"unknown credential kind {body.kind[:40]!r}; one of {KINDS}"))
-    elif body.kind != credential.kind:
-        errors.append(("kind", f"credential {credential.credential_id} is a {credential.kind}"))
-    _required(errors, "source", body.source, "the primary source checked")
-    _required(errors, "method", body.method)
-    _required(errors, "evidence", body.evidence, "a note or the URL checked")
-    _required(errors, "reason", body.reason)
-    if body.status_found not in STATUSES:
-        errors.append(("status_found", f"must be one of {', '.join(STATUSES)}"))
-    _check_dates(errors, body.verified_on, today, body.next_check_due)
-    expires = body.expires_on
-    if expires is not None:
-        if credential.issued_on is not None and expires < credential.issued_on:
-            errors.append(("expires_on", f"is before the issue date {credential.issued_on}"))
-        elif body.status_found in PRACTISING_STATUSES and expires < today:
-            errors.append(
-                (
-                    "expires_on",
-                    f"is in the past, so the credential cannot be {body.status_found};"
-                    " record the status found as expired",
-                )
-            )
-    if errors:
-        raise InvalidInput(errors)
-
-
-def checked_verification(
-    body: VerificationBody, credential: CredentialState, actor: str, today: dt.date
-) -> tuple[Verification, dt.date | None]:
-    """Validate a check of ``credential`` and build what the store records: ``(check, expiry)``.
-
-    Shared by the JSON API and the verifier console, so both accept exactly the same checks.
-    A check that names no expiry keeps the credential's; no next check date means policy's.
-    """
-    validate_verification(body, credential, today)
-    expires = body.expires_on if body.expires_on is not None else credential.expires_on
-    check = Verification(
-        source=body.source.strip(),
-        verified_on=body.verified_on,
-        method=body.method.strip(),
-        verified_by=actor,
-        status_found=body.status_found,  # type: ignore[arg-type]
-        evidence=body.evidence.strip(),
-        next_check_due=body.next_check_due
-        or next_check_due(credential.kind, body.verified_on, expires),
-    )
-    return check, expires
-
-
-def validate_status_change(body: StatusBody, credential: CredentialState, today: dt.date) -> None:
-    """A status change needs a known status, a reason, and must not revive an expired one."""
-    errors: list[tuple[str, str]] = []
-    if body.status not in STATUSES:
-        errors.append(("status", f"must be one of {', '.join(STATUSES)}"))
-    elif body.status in PRACTISING_STATUSES and (
-        credential.expires_on is not None and credential.expires_on < today
-    ):
-        errors.append(
-            (
-                "status",
-                f"cannot be {body.status}: it expired on {credential.expires_on};"
-                " record a verification with the renewed expiry instead",
-            )
-        )
-    _required(errors, "reason", body.reason, "say why the status changes")
-    if len(body.source) > MAX_TEXT:
-        errors.append(("source", f"is longer than {MAX_TEXT} characters"))
-    if errors:
-        raise InvalidInput(errors)
-
-
-def validate_resolution(body: ResolutionBody) -> None:
-    errors: list[tuple[str, str]] = []
-    _required(errors, "resolution", body.resolution, "say what was done")
-    if errors:
-        raise InvalidInput(errors)
-
-
-def _add_months(day: dt.date, months: int) -> dt.date:
-    month = day.month - 1 + months
-    year, month = day.year + month // 12, month % 12 + 1
-    for last in (31, 30, 29, 28):
-        try:
-            return day.replace(year=year, month=month, day=min(day.day, last))
-        except ValueError:
-            continue
-    raise AssertionError("unreachable")
-
-
-def verifier_queue(directory: Directory, day: dt.date, limit: int) -> QueueResponse:
-    """The queue on ``day`` by policy (the API's and the console's, so they never disagree)."""
-    policy = verification_policy()
-    buckets = queue(
-        directory.store,
-        day,
-        expiring_within_days=policy.expiring_soon_days,
-        reverify_before=_add_months(day, -policy.reverify_within_months),
-        limit=limit,
-    )
-    # Import review pairs come from the importers' work; use them where the store has them.
-    pairs_of = getattr(directory.store, "open_review_pairs", None)
-    pairs = list(pairs_of())[:limit] if callable(pairs_of) else []
-    return QueueResponse(
-        on=day,
-        overdue=buckets.overdue,
-        due=buckets.due,
-        expiring=buckets.expiring,
-        reports=buckets.reports,
-        review_pairs=pairs,
-    )
-
-
 # --- controllers ------------------------------------------------------------------------
 
 
@@ -332,7 +126,7 @@ def _therapist_or_404(directory: Directory, therapist_id: str) -> str:
 def _credential_or_404(
     directory: Directory, therapist_id: str, credential_id: str
 ) -> CredentialState:
-    found = get_credential(directory.store, parse_id(therapist_id), credential_id)
+    found = directory.store.verification.get_credential(parse_id(therapist_id), credential_id)
     if found is None:
         raise NotFoundException(f"no credential {credential_id[:60]} for therapist {therapist_id}")
     return found
@@ -353,7 +147,7 @@ class VerifierController(Controller):
     ) -> QueueResponse:
         if not 1 <= limit <= 1000:
             raise InvalidInput([("limit", "must be between 1 and 1000")])
-        return verifier_queue(directory, on or dt.date.today(), limit)
+        return verification.verifier_queue(directory.store, on or dt.date.today(), limit)
 
     @get(
         "/therapists/{therapist_id:str}/credentials/{credential_id:str}",
@@ -383,16 +177,13 @@ class VerifierController(Controller):
         data: JSONBody[VerificationBody],
     ) -> Response[CredentialState]:
         credential = _credential_or_404(directory, therapist_id, credential_id)
-        version = expected_version(request)
-        check, expires = checked_verification(data, credential, actor_of(request), dt.date.today())
-        saved = record_verification(
+        saved = verification.record_check(
             directory.store,
-            credential.therapist_id,
-            credential.credential_id,
-            expected_version=version,
-            check=check,
-            expires_on=expires,
-            reason=data.reason.strip(),
+            credential,
+            expected_version=expected_version(request),
+            body=data,
+            actor=actor_of(request),
+            today=dt.date.today(),
         )
         return Response(saved, status_code=201, headers=etag(saved.version))
 
@@ -411,17 +202,13 @@ class VerifierController(Controller):
         data: JSONBody[StatusBody],
     ) -> Response[CredentialState]:
         credential = _credential_or_404(directory, therapist_id, credential_id)
-        version = expected_version(request)
-        validate_status_change(data, credential, dt.date.today())
-        saved = change_status(
+        saved = verification.change_status(
             directory.store,
-            credential.therapist_id,
-            credential.credential_id,
-            expected_version=version,
-            status=data.status,  # type: ignore[arg-type]
+            credential,
+            expected_version=expected_version(request),
+            body=data,
             actor=actor_of(request),
-            reason=data.reason.strip(),
-            source=data.source.strip(),
+            today=dt.date.today(),
         )
         return Response(saved, headers=etag(saved.version))
 
@@ -440,45 +227,13 @@ class VerifierController(Controller):
         tid = _therapist_or_404(directory, therapist_id)
         therapist = directory.store.get_therapist(tid)
         assert therapist is not None
-        version = expected_version(request)
-        errors: list[tuple[str, str]] = []
-        _required(errors, "source", data.source, "the board or record checked")
-        _required(errors, "method", data.method)
-        _required(errors, "evidence", data.evidence, "a note or the URL checked")
-        _required(errors, "reason", data.reason)
-        _check_dates(errors, data.verified_on, dt.date.today(), None)
-        florida = [
-            lic
-            for lic in therapist.licenses
-            if lic.state == "FL" and lic.license_type in FL_TITLE_LICENSES
-        ]
-        if data.qualified and not florida:
-            errors.append(
-                (
-                    "qualified",
-                    "the rule is about Florida LCSW, LMFT, LMHC and psychologist "
-                    "licensees; this clinician holds none of those licenses",
-                )
-            )
-        if errors:
-            raise InvalidInput(errors)
-        check = Verification(
-            source=data.source.strip(),
-            verified_on=data.verified_on,
-            method=data.method.strip(),
-            verified_by=actor_of(request),
-            evidence=data.evidence.strip(),
-            next_check_due=_add_months(
-                data.verified_on, verification_policy().reverify_within_months
-            ),
-        )
-        new_version = record_fl_title_check(
+        new_version = verification.record_fl_title(
             directory.store,
-            tid,
-            expected_version=version,
-            check=check,
-            qualified=data.qualified,
-            reason=data.reason.strip(),
+            therapist,
+            expected_version=expected_version(request),
+            body=data,
+            actor=actor_of(request),
+            today=dt.date.today(),
         )
         body = FloridaTitleResponse(
             therapist_id=tid, fl_sex_therapy_qualified=data.qualified, version=new_version
@@ -493,7 +248,8 @@ class VerifierController(Controller):
     def verifications(
         self, directory: NamedDependency[Directory], therapist_id: FromPath[str]
     ) -> list[VerificationEntry]:
-        return verification_log(directory.store, _therapist_or_404(directory, therapist_id))
+        tid = _therapist_or_404(directory, therapist_id)
+        return directory.store.verification.verification_log(tid)
 
     @get(
         "/therapists/{therapist_id:str}/history",
@@ -523,16 +279,14 @@ class VerifierController(Controller):
         report_id: FromPath[int],
         data: JSONBody[ResolutionBody],
     ) -> Response[ListingReport]:
-        if get_report(directory.store, report_id) is None:
+        if directory.store.verification.get_report(report_id) is None:
             raise NotFoundException(f"no report {report_id}")
-        version = expected_version(request)
-        validate_resolution(data)
-        saved = resolve_report(
+        saved = verification.resolve_report(
             directory.store,
             report_id,
-            expected_version=version,
+            expected_version=expected_version(request),
+            body=data,
             actor=actor_of(request),
-            resolution=data.resolution.strip(),
         )
         return Response(saved, headers=etag(saved.version))
 
@@ -577,5 +331,7 @@ class ReportController(Controller):
         therapist = directory.store.get_therapist(tid)
         if therapist is None or not therapist.active:
             raise NotFoundException(f"no therapist with id {therapist_id}")
-        directory.report_listing(tid, data.reason, data.details)
+        verification.report_listing(
+            directory.store, tid, data.reason, data.details, dt.date.today()
+        )
         return ReportReceived()

@@ -1,9 +1,9 @@
 """The store's import side: run reports, per-field provenance, the review queue, practices.
 
-``DirectoryStore`` inherits these methods (one class for callers; this file keeps the
-import concerns apart from the core record store). Writes follow the store's rule: a batch
-of an import is one transaction holding its records, their audit events, their outbox
-rows, their provenance and the run's running counts, so a crash leaves no half batch.
+``store.imports`` is an ``ImportStore``, composed from the store's one write path
+(``writes.WritePath``). Writes follow the store's rule: a batch of an import is one
+transaction holding its records, their audit events, their outbox rows, their provenance
+and the run's running counts, so a crash leaves no half batch.
 """
 
 from __future__ import annotations
@@ -18,8 +18,11 @@ from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from directory.records import AuditEvent, Therapist
 from directory.store.errors import NotFound, StoreError
+from directory.store.rows import AnyCredential
 from directory.store.tables import credentials, practice_locations, therapists
 from directory.store.tables_import import import_runs, practices, provenance, review_pairs
+from directory.store.writes import WritePath, audit_event
+from importers.normalize import credential_key, license_number_key
 
 ImportStatus = Literal["running", "finished", "failed"]
 ReviewKind = Literal["possible_duplicate", "missing_from_roster"]
@@ -130,15 +133,19 @@ class ImportBatch(msgspec.Struct, kw_only=True):
     reviews: list[ReviewPair] = []
 
 
-class ImportStoreMixin:
-    """Import methods of DirectoryStore (which provides engine, _transaction and friends)."""
+class ImportStore:
+    """Import runs, provenance, the review queue and practices (``store.imports``)."""
+
+    def __init__(self, writes: WritePath) -> None:
+        self.writes = writes
+        self.engine = writes.engine
 
     # --- import runs ------------------------------------------------------------------
 
-    def save_import_run(self, run: ImportRun) -> None:
+    def save_run(self, run: ImportRun) -> None:
         """Insert or replace a run's row (start, finish, failure)."""
         row = msgspec.structs.asdict(run)
-        with self._transaction() as conn:  # type: ignore[attr-defined]
+        with self.writes.transaction() as conn:
             self._save_run(conn, row)
 
     @staticmethod
@@ -150,14 +157,14 @@ class ImportStoreMixin:
             values = {k: v for k, v in row.items() if k != "id"}
             conn.execute(update(import_runs).where(import_runs.c.id == row["id"]).values(values))
 
-    def get_import_run(self, run_id: str) -> ImportRun | None:
-        with self.engine.connect() as conn:  # type: ignore[attr-defined]
+    def get_run(self, run_id: str) -> ImportRun | None:
+        with self.engine.connect() as conn:
             row = conn.execute(select(import_runs).where(import_runs.c.id == run_id)).mappings()
             found = row.first()
         return _convert(found, ImportRun) if found else None
 
-    def list_import_runs(self, limit: int = 50) -> list[ImportRun]:
-        with self.engine.connect() as conn:  # type: ignore[attr-defined]
+    def list_runs(self, limit: int = 50) -> list[ImportRun]:
+        with self.engine.connect() as conn:
             rows = conn.execute(
                 select(import_runs).order_by(import_runs.c.started_at.desc()).limit(limit)
             ).mappings()
@@ -165,37 +172,28 @@ class ImportStoreMixin:
 
     # --- one batch ----------------------------------------------------------------------
 
-    def write_import_batch(
+    def write_batch(
         self, batch: ImportBatch, *, actor: str, source: str, run: ImportRun | None = None
     ) -> None:
         """Write a batch atomically: records + audit + outbox + provenance + reviews + run."""
-        now: dt.datetime = self._clock()  # type: ignore[attr-defined]
+        writes = self.writes
+        now = writes.clock()
         reason = f"import {run.id}" if run else "import"
-        with self._transaction() as conn:  # type: ignore[attr-defined]
+        with writes.transaction() as conn:
             if batch.creates:
-                stored = [_as_new(t, now) for t in batch.creates]
-                self._insert_therapists(conn, stored, now)  # type: ignore[attr-defined]
-                from directory.store.rows import record_diff
-
-                self._write_audit(  # type: ignore[attr-defined]
-                    conn,
-                    [
-                        _audit(
-                            now,
-                            actor,
-                            "therapist.create",
-                            t.id,
-                            record_diff(None, t),
-                            reason,
-                            source,
-                        )
-                        for t in stored
-                    ],
+                writes.insert_therapists(
+                    conn, batch.creates, now, actor=actor, reason=reason, source=source
                 )
-                self._write_outbox(conn, [t.id for t in stored], "upsert", now)  # type: ignore[attr-defined]
             for record, version in batch.updates:
-                self._update_in(  # type: ignore[attr-defined]
-                    conn, record, version, now, actor, "therapist.import", reason, source
+                writes.update_therapist(
+                    conn,
+                    record,
+                    version,
+                    now,
+                    actor=actor,
+                    action="therapist.import",
+                    reason=reason,
+                    source=source,
                 )
             for practice in batch.practice_creates:
                 conn.execute(
@@ -203,20 +201,8 @@ class ImportStoreMixin:
                         **_practice_row(practice), version=1, created_at=now, updated_at=now
                     )
                 )
-                self._write_audit(  # type: ignore[attr-defined]
-                    conn,
-                    [
-                        _audit(
-                            now,
-                            actor,
-                            "practice.create",
-                            practice.id,
-                            {"name": practice.name},
-                            reason,
-                            source,
-                            "practice",
-                        )
-                    ],
+                writes.log(
+                    conn, [_practice_event(now, actor, "create", practice, reason, source)], None
                 )
             for practice in batch.practice_updates:
                 result = conn.execute(
@@ -226,20 +212,8 @@ class ImportStoreMixin:
                 )
                 if result.rowcount != 1:
                     raise StoreError(f"practice {practice.id} changed during the import")
-                self._write_audit(  # type: ignore[attr-defined]
-                    conn,
-                    [
-                        _audit(
-                            now,
-                            actor,
-                            "practice.import",
-                            practice.id,
-                            {"name": practice.name},
-                            reason,
-                            source,
-                            "practice",
-                        )
-                    ],
+                writes.log(
+                    conn, [_practice_event(now, actor, "import", practice, reason, source)], None
                 )
             self._write_provenance(conn, batch.provenance, now)
             if batch.reviews:
@@ -284,7 +258,7 @@ class ImportStoreMixin:
         query = select(provenance).where(provenance.c.entity_id == entity_id)
         if field_prefix:
             query = query.where(provenance.c.field.startswith(field_prefix, autoescape=True))
-        with self.engine.connect() as conn:  # type: ignore[attr-defined]
+        with self.engine.connect() as conn:
             rows = conn.execute(query).mappings().all()
         entries = [_provenance_entry(row) for row in rows]
         entries.sort(key=lambda e: (e.field, e.applied is not True, -e.seen_on.toordinal()))
@@ -294,7 +268,7 @@ class ImportStoreMixin:
         """Provenance of many records at once (what merging a batch needs)."""
         found: dict[str, list[ProvenanceEntry]] = defaultdict(list)
         ids = list(dict.fromkeys(entity_ids))
-        with self.engine.connect() as conn:  # type: ignore[attr-defined]
+        with self.engine.connect() as conn:
             for start in range(0, len(ids), _IN_CHUNK):
                 rows = conn.execute(
                     select(provenance).where(
@@ -307,7 +281,7 @@ class ImportStoreMixin:
 
     def source_records(self, source: str, entity: str = "therapist") -> dict[str, str]:
         """{external id: entity id} for every row of ``source`` seen so far."""
-        with self.engine.connect() as conn:  # type: ignore[attr-defined]
+        with self.engine.connect() as conn:
             rows = conn.execute(
                 select(provenance.c.external_id, provenance.c.entity_id).where(
                     provenance.c.source == source,
@@ -323,7 +297,7 @@ class ImportStoreMixin:
         """Every therapist's identity facts, a page at a time (keyset on id)."""
         last_id = ""
         while True:
-            with self.engine.connect() as conn:  # type: ignore[attr-defined]
+            with self.engine.connect() as conn:
                 heads = conn.execute(
                     select(
                         therapists.c.id,
@@ -373,7 +347,7 @@ class ImportStoreMixin:
 
     def distinct_pairs(self) -> set[frozenset[str]]:
         """Pairs a verifier said are different people: never queued again."""
-        with self.engine.connect() as conn:  # type: ignore[attr-defined]
+        with self.engine.connect() as conn:
             rows = conn.execute(
                 select(review_pairs.c.therapist_id, review_pairs.c.other_id).where(
                     review_pairs.c.decision == "distinct"
@@ -383,7 +357,7 @@ class ImportStoreMixin:
 
     def open_review_keys(self) -> set[tuple[str, str, str | None]]:
         """(kind, therapist id, other id) of open items, so a re-run queues nothing twice."""
-        with self.engine.connect() as conn:  # type: ignore[attr-defined]
+        with self.engine.connect() as conn:
             rows = conn.execute(
                 select(
                     review_pairs.c.kind, review_pairs.c.therapist_id, review_pairs.c.other_id
@@ -395,7 +369,7 @@ class ImportStoreMixin:
 
     def open_review_pairs(self, limit: int = 500) -> list[ReviewPair]:
         """Undecided review items, oldest first (the verifiers' queue)."""
-        with self.engine.connect() as conn:  # type: ignore[attr-defined]
+        with self.engine.connect() as conn:
             rows = conn.execute(
                 select(review_pairs)
                 .where(review_pairs.c.resolved_at.is_(None))
@@ -405,7 +379,7 @@ class ImportStoreMixin:
             return [_convert(row, ReviewPair) for row in rows]
 
     def get_review_pair(self, pair_id: int) -> ReviewPair | None:
-        with self.engine.connect() as conn:  # type: ignore[attr-defined]
+        with self.engine.connect() as conn:
             row = (
                 conn.execute(select(review_pairs).where(review_pairs.c.id == pair_id))
                 .mappings()
@@ -422,8 +396,8 @@ class ImportStoreMixin:
         item's kind. Everything (records, audit, outbox, provenance, the item) is one
         transaction.
         """
-        now: dt.datetime = self._clock()  # type: ignore[attr-defined]
-        with self._transaction() as conn:  # type: ignore[attr-defined]
+        now = self.writes.clock()
+        with self.writes.transaction() as conn:
             row = (
                 conn.execute(select(review_pairs).where(review_pairs.c.id == pair_id))
                 .mappings()
@@ -455,13 +429,6 @@ class ImportStoreMixin:
             pair, resolved_at=now, resolved_by=actor, decision=decision, resolution_reason=reason
         )
 
-    def _load(self, conn: Connection, therapist_id: str) -> Therapist:
-        rows = conn.execute(select(therapists).where(therapists.c.id == therapist_id))
-        found = self._assemble(conn, rows.mappings().all()).get(therapist_id)  # type: ignore[attr-defined]
-        if found is None:
-            raise NotFound(f"therapist {therapist_id}")
-        return found
-
     def _merge_into(
         self,
         conn: Connection,
@@ -472,20 +439,28 @@ class ImportStoreMixin:
         reason: str,
     ) -> None:
         """Fold ``duplicate`` into ``survivor``: fill gaps, add credentials, move provenance."""
-        survivor = self._load(conn, survivor_id)
-        duplicate = self._load(conn, duplicate_id)
+        writes = self.writes
+        survivor = writes.current(conn, survivor_id)
+        duplicate = writes.current(conn, duplicate_id)
         # The duplicate goes first: its NPI must be free before the survivor takes it.
-        self.delete_in(conn, duplicate, now, actor, f"merged into {survivor_id}: {reason}")
+        writes.delete_therapist(
+            conn,
+            duplicate,
+            now,
+            actor=actor,
+            reason=f"merged into {survivor_id}: {reason}",
+            source="review",
+        )
         combined = combine_records(survivor, duplicate)
-        self._update_in(  # type: ignore[attr-defined]
+        writes.update_therapist(
             conn,
             combined,
             survivor.version,
             now,
-            actor,
-            "therapist.merge",
-            reason,
-            f"review: merged {duplicate_id}",
+            actor=actor,
+            action="therapist.merge",
+            reason=reason,
+            source=f"review: merged {duplicate_id}",
         )
         taken = {
             (f, s)
@@ -507,28 +482,6 @@ class ImportStoreMixin:
                     update(provenance).where(provenance.c.id == pid).values(entity_id=survivor_id)
                 )
 
-    def delete_in(
-        self, conn: Connection, record: Therapist, now: dt.datetime, actor: str, reason: str
-    ) -> None:
-        from directory.store.rows import record_diff
-
-        conn.execute(delete(therapists).where(therapists.c.id == record.id))
-        self._write_audit(  # type: ignore[attr-defined]
-            conn,
-            [
-                _audit(
-                    now,
-                    actor,
-                    "therapist.delete",
-                    record.id,
-                    record_diff(record, None),
-                    reason,
-                    "review",
-                )
-            ],
-        )
-        self._write_outbox(conn, [record.id], "delete", now)  # type: ignore[attr-defined]
-
     def _lapse_from_source(
         self,
         conn: Connection,
@@ -539,7 +492,7 @@ class ImportStoreMixin:
         reason: str,
     ) -> None:
         """Mark the certifications and licenses ``source`` gave this clinician as inactive."""
-        record = self._load(conn, therapist_id)
+        record = self.writes.current(conn, therapist_id)
         given = {
             field.split("]", 1)[0] + "]"
             for (field,) in conn.execute(
@@ -549,7 +502,6 @@ class ImportStoreMixin:
             )
             if field.startswith(("certifications[", "licenses["))
         }
-        from directory.store.rows import AnyCredential
 
         def lapse(items: list[AnyCredential], field: str) -> list[Any]:
             return [
@@ -564,25 +516,32 @@ class ImportStoreMixin:
             licenses=lapse(record.licenses, "licenses"),  # type: ignore[arg-type]
             certifications=lapse(record.certifications, "certifications"),  # type: ignore[arg-type]
         )
-        self._update_in(  # type: ignore[attr-defined]
-            conn, changed, record.version, now, actor, "credential.lapse", reason, source
+        self.writes.update_therapist(
+            conn,
+            changed,
+            record.version,
+            now,
+            actor=actor,
+            action="credential.lapse",
+            reason=reason,
+            source=source,
         )
 
     # --- practices ------------------------------------------------------------------------
 
     def get_practices(self, ids: Sequence[str]) -> list[StoredPractice]:
-        with self.engine.connect() as conn:  # type: ignore[attr-defined]
+        with self.engine.connect() as conn:
             rows = conn.execute(select(practices).where(practices.c.id.in_(list(ids)))).mappings()
             return [_stored_practice(row) for row in rows]
 
     def list_practices(self) -> list[StoredPractice]:
-        with self.engine.connect() as conn:  # type: ignore[attr-defined]
+        with self.engine.connect() as conn:
             rows = conn.execute(select(practices).order_by(practices.c.name)).mappings()
             return [_stored_practice(row) for row in rows]
 
     def practice_npis(self) -> dict[str, str]:
         """{NPI: practice id}, for resolving organisations."""
-        with self.engine.connect() as conn:  # type: ignore[attr-defined]
+        with self.engine.connect() as conn:
             rows = conn.execute(
                 select(practices.c.npi, practices.c.id).where(practices.c.npi.is_not(None))
             )
@@ -590,20 +549,6 @@ class ImportStoreMixin:
 
 
 # --- helpers ------------------------------------------------------------------------------
-
-
-def credential_key(c: Any) -> str:
-    """The key naming a credential in provenance paths: "MN:12345", "aasect_cst:CST-1"."""
-    if hasattr(c, "license_type"):
-        return f"{c.state}:{c.number or c.license_type}"
-    if hasattr(c, "kind"):
-        return f"{c.kind}:{c.number}" if c.number else c.kind
-    return c.id  # type: ignore[no-any-return]
-
-
-def _loose(number: str) -> str:
-    text = "".join(ch for ch in number.upper() if ch.isalnum())
-    return text.lstrip("0") or text
 
 
 def combine_records(survivor: Therapist, duplicate: Therapist) -> Therapist:
@@ -625,8 +570,8 @@ def combine_records(survivor: Therapist, duplicate: Therapist) -> Therapist:
     ):
         if not getattr(survivor, name) and getattr(duplicate, name):
             filled[name] = getattr(duplicate, name)
-    have_licenses = {(c.state, _loose(c.number)) for c in survivor.licenses}
-    have_certs = {(c.kind, _loose(c.number)) for c in survivor.certifications}
+    have_licenses = {(c.state, license_number_key(c.number)) for c in survivor.licenses}
+    have_certs = {(c.kind, license_number_key(c.number)) for c in survivor.certifications}
     have_places = {(p.address.city.lower(), p.address.state) for p in survivor.locations}
     theirs = {(p.address.city.lower(), p.address.state): p for p in duplicate.locations}
     places = [
@@ -641,13 +586,14 @@ def combine_records(survivor: Therapist, duplicate: Therapist) -> Therapist:
         + [
             c
             for c in duplicate.licenses
-            if (c.state, _loose(c.number)) not in have_licenses and c.id not in taken_ids
+            if (c.state, license_number_key(c.number)) not in have_licenses
+            and c.id not in taken_ids
         ],
         certifications=survivor.certifications
         + [
             c
             for c in duplicate.certifications
-            if (c.kind, _loose(c.number)) not in have_certs and c.id not in taken_ids
+            if (c.kind, license_number_key(c.number)) not in have_certs and c.id not in taken_ids
         ],
         locations=places
         + [
@@ -678,31 +624,24 @@ def _convert(row: Any, type_: type[Any]) -> Any:
     return msgspec.convert({str(key): value for key, value in row.items()}, type_)
 
 
-def _as_new(t: Therapist, now: dt.datetime) -> Therapist:
-    from directory.store.rows import as_stored
-
-    return as_stored(t, version=1, now=now)
-
-
-def _audit(
+def _practice_event(
     now: dt.datetime,
     actor: str,
-    action: str,
-    entity_id: str,
-    changes: dict[str, object],
+    verb: str,
+    practice: StoredPractice,
     reason: str,
     source: str,
-    entity: str = "therapist",
 ) -> AuditEvent:
-    return AuditEvent(
-        at=now,
-        actor=actor,
-        action=action,
-        entity=entity,
-        entity_id=entity_id,
+    changes: dict[str, object] = {"name": practice.name}
+    return audit_event(
+        now,
+        actor,
+        f"practice.{verb}",
+        practice.id,
+        changes,
         reason=reason,
         source=source,
-        changes=changes,
+        entity="practice",
     )
 
 

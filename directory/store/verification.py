@@ -1,7 +1,9 @@
 """The verifiers' writes and reads: checks, status changes, the queue, listing reports.
 
-Each write is one transaction holding the change, an append-only row where there is one
-(``verifications``), ONE audit event and ONE outbox row, like every other store write.
+``store.verification`` is a ``VerificationStore``, composed from the store's one write path
+(``writes.WritePath``). Each write is one transaction holding the change, an append-only
+row where there is one (``verifications``), ONE audit event and ONE outbox row (a listing
+report changes nothing the search index shows, so it has no outbox row).
 
 No lost updates: a credential (and a report) carries a version. A write names the version it
 was based on; if another writer got there first it fails with StaleVersion(current). Writes
@@ -24,16 +26,15 @@ from sqlalchemy import Connection, and_, func, insert, or_, select, update
 
 from directory.records import (
     PRACTISING_STATUSES,
-    AuditEvent,
     CredentialStatus,
     ListingReport,
     Verification,
     VerificationEntry,
 )
 from directory.store.errors import NotFound, StaleVersion
-from directory.store.store import DirectoryStore
-from directory.store.tables import audit_events, credentials, outbox, therapists
+from directory.store.tables import credentials, therapists
 from directory.store.tables_verification import listing_reports, verifications
+from directory.store.writes import WritePath, audit_event
 
 # The Florida title qualification is a flag on the therapist, not a credential row: its
 # "credential id" in the verification log is this fixed name, its version the therapist's.
@@ -88,386 +89,399 @@ def _state(row: Mapping[str, Any]) -> CredentialState:
     return CredentialState(**row)
 
 
-# --- reads ------------------------------------------------------------------------------
+class VerificationStore:
+    """Credentials as verifiers work on them, their checks, and listing reports."""
 
+    def __init__(self, writes: WritePath) -> None:
+        self.writes = writes
+        self.engine = writes.engine
 
-def get_credential(
-    store: DirectoryStore, therapist_id: str, credential_id: str
-) -> CredentialState | None:
-    with store.engine.connect() as conn:
-        row = (
-            conn.execute(
+    def get_credential(self, therapist_id: str, credential_id: str) -> CredentialState | None:
+        with self.engine.connect() as conn:
+            row = (
+                conn.execute(
+                    select(*_CRED_COLUMNS)
+                    .join(therapists, therapists.c.id == credentials.c.therapist_id)
+                    .where(
+                        credentials.c.id == credential_id,
+                        credentials.c.therapist_id == therapist_id,
+                    )
+                )
+                .mappings()
+                .first()
+            )
+        return _state(row) if row else None
+
+    def credential_states(self, therapist_id: str) -> list[CredentialState]:
+        """Every credential of a clinician with its version, as the verifier console edits them."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
                 select(*_CRED_COLUMNS)
                 .join(therapists, therapists.c.id == credentials.c.therapist_id)
+                .where(credentials.c.therapist_id == therapist_id)
+                .order_by(credentials.c.kind, credentials.c.id)
+            )
+            return [_state(row) for row in rows.mappings()]
+
+    def verification_log(self, therapist_id: str) -> list[VerificationEntry]:
+        """Every check recorded for a clinician, oldest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(verifications)
+                .where(verifications.c.therapist_id == therapist_id)
+                .order_by(verifications.c.id)
+            )
+            return [VerificationEntry(**row) for row in rows.mappings()]
+
+    def queue(
+        self,
+        day: dt.date,
+        *,
+        expiring_within_days: int,
+        reverify_before: dt.date,
+        limit: int,
+    ) -> QueueBuckets:
+        """What verifiers should do on ``day``, most urgent first in each bucket.
+
+        - overdue: the next check is past due, or the last full verification is older than
+          ``reverify_before`` (the 36-month recredentialing limit);
+        - due: never verified, or the next check falls today;
+        - expiring: in good standing but expiring within ``expiring_within_days``;
+        - reports: listing reports nobody has resolved.
+        Only credentials in a practising status of listed (active) clinicians are queued: a
+        revoked license needs no monthly check, and its status already says what matters.
+        """
+        live = and_(
+            therapists.c.active.is_(True),
+            credentials.c.status.in_(sorted(PRACTISING_STATUSES)),
+        )
+        base = select(*_CRED_COLUMNS).join(
+            therapists, therapists.c.id == credentials.c.therapist_id
+        )
+        overdue = base.where(
+            live,
+            or_(credentials.c.next_check_due < day, credentials.c.verified_on < reverify_before),
+        ).order_by(func.coalesce(credentials.c.next_check_due, day), credentials.c.id)
+        due = base.where(
+            live,
+            or_(
+                credentials.c.verified_on.is_(None),
+                and_(
+                    credentials.c.next_check_due == day,
+                    credentials.c.verified_on >= reverify_before,
+                ),
+            ),
+        ).order_by(credentials.c.id)
+        expiring = base.where(
+            live,
+            credentials.c.expires_on >= day,
+            credentials.c.expires_on <= day + dt.timedelta(days=expiring_within_days),
+        ).order_by(credentials.c.expires_on, credentials.c.id)
+        with self.engine.connect() as conn:
+            lists = [
+                [_state(row) for row in conn.execute(query.limit(limit)).mappings()]
+                for query in (overdue, due, expiring)
+            ]
+            reports = conn.execute(
+                select(listing_reports)
+                .where(listing_reports.c.resolved_at.is_(None))
+                .order_by(listing_reports.c.id)
+                .limit(limit)
+            )
+            open_reports = [ListingReport(**row) for row in reports.mappings()]
+        return QueueBuckets(overdue=lists[0], due=lists[1], expiring=lists[2], reports=open_reports)
+
+    def open_reports_for(self, therapist_id: str) -> list[ListingReport]:
+        """A clinician's unresolved listing reports, oldest first (the console's clinician page)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(listing_reports)
                 .where(
-                    credentials.c.id == credential_id,
-                    credentials.c.therapist_id == therapist_id,
+                    listing_reports.c.therapist_id == therapist_id,
+                    listing_reports.c.resolved_at.is_(None),
+                )
+                .order_by(listing_reports.c.id)
+            )
+            return [ListingReport(**row) for row in rows.mappings()]
+
+    def get_report(self, report_id: int) -> ListingReport | None:
+        with self.engine.connect() as conn:
+            row = (
+                conn.execute(select(listing_reports).where(listing_reports.c.id == report_id))
+                .mappings()
+                .first()
+            )
+        return ListingReport(**row) if row else None
+
+    # --- writes ---------------------------------------------------------------------------
+
+    def record_verification(
+        self,
+        therapist_id: str,
+        credential_id: str,
+        *,
+        expected_version: int,
+        check: Verification,
+        expires_on: dt.date | None,
+        reason: str,
+    ) -> CredentialState:
+        """Record a primary-source check of a credential; its status becomes what was found.
+
+        Updates the credential's latest ``verified_*`` columns, status and expiry, appends to the
+        verification log, and writes the audit event and the outbox row: all or nothing.
+        """
+        now = self.writes.clock()
+        with self.writes.transaction() as conn:
+            _lock_therapist(conn, therapist_id, now)
+            old = _credential_row(conn, therapist_id, credential_id, expected_version)
+            values = {
+                "status": check.status_found,
+                "expires_on": expires_on,
+                "verified_source": check.source,
+                "verified_on": check.verified_on,
+                "verified_method": check.method,
+                "verified_by": check.verified_by,
+                "verified_status_found": check.status_found,
+                "verified_evidence": check.evidence,
+                "next_check_due": check.next_check_due,
+            }
+            _update_credential(conn, credential_id, expected_version, values)
+            conn.execute(
+                insert(verifications).values(
+                    therapist_id=therapist_id,
+                    credential_id=credential_id,
+                    credential_kind=old["kind"],
+                    source=check.source,
+                    method=check.method,
+                    verified_on=check.verified_on,
+                    verified_by=check.verified_by,
+                    evidence=check.evidence,
+                    status_found=check.status_found,
+                    expires_on=expires_on,
+                    next_check_due=check.next_check_due,
+                    reason=reason,
+                    created_at=now,
                 )
             )
-            .mappings()
-            .first()
-        )
-    return _state(row) if row else None
-
-
-def credential_states(store: DirectoryStore, therapist_id: str) -> list[CredentialState]:
-    """Every credential of a clinician with its version, as the verifier console edits them."""
-    with store.engine.connect() as conn:
-        rows = conn.execute(
-            select(*_CRED_COLUMNS)
-            .join(therapists, therapists.c.id == credentials.c.therapist_id)
-            .where(credentials.c.therapist_id == therapist_id)
-            .order_by(credentials.c.kind, credentials.c.id)
-        )
-        return [_state(row) for row in rows.mappings()]
-
-
-def verification_log(store: DirectoryStore, therapist_id: str) -> list[VerificationEntry]:
-    """Every check recorded for a clinician, oldest first."""
-    with store.engine.connect() as conn:
-        rows = conn.execute(
-            select(verifications)
-            .where(verifications.c.therapist_id == therapist_id)
-            .order_by(verifications.c.id)
-        )
-        return [VerificationEntry(**row) for row in rows.mappings()]
-
-
-def queue(
-    store: DirectoryStore,
-    day: dt.date,
-    *,
-    expiring_within_days: int,
-    reverify_before: dt.date,
-    limit: int,
-) -> QueueBuckets:
-    """What verifiers should do on ``day``, most urgent first in each bucket.
-
-    - overdue: the next check is past due, or the last full verification is older than
-      ``reverify_before`` (the 36-month recredentialing limit);
-    - due: never verified, or the next check falls today;
-    - expiring: in good standing but expiring within ``expiring_within_days``;
-    - reports: listing reports nobody has resolved.
-    Only credentials in a practising status of listed (active) clinicians are queued: a
-    revoked license needs no monthly check, and its status already says what matters.
-    """
-    live = and_(
-        therapists.c.active.is_(True),
-        credentials.c.status.in_(sorted(PRACTISING_STATUSES)),
-    )
-    base = select(*_CRED_COLUMNS).join(therapists, therapists.c.id == credentials.c.therapist_id)
-    overdue = base.where(
-        live,
-        or_(credentials.c.next_check_due < day, credentials.c.verified_on < reverify_before),
-    ).order_by(func.coalesce(credentials.c.next_check_due, day), credentials.c.id)
-    due = base.where(
-        live,
-        or_(
-            credentials.c.verified_on.is_(None),
-            and_(
-                credentials.c.next_check_due == day,
-                credentials.c.verified_on >= reverify_before,
-            ),
-        ),
-    ).order_by(credentials.c.id)
-    expiring = base.where(
-        live,
-        credentials.c.expires_on >= day,
-        credentials.c.expires_on <= day + dt.timedelta(days=expiring_within_days),
-    ).order_by(credentials.c.expires_on, credentials.c.id)
-    with store.engine.connect() as conn:
-        lists = [
-            [_state(row) for row in conn.execute(query.limit(limit)).mappings()]
-            for query in (overdue, due, expiring)
-        ]
-        reports = conn.execute(
-            select(listing_reports)
-            .where(listing_reports.c.resolved_at.is_(None))
-            .order_by(listing_reports.c.id)
-            .limit(limit)
-        )
-        open_reports = [ListingReport(**row) for row in reports.mappings()]
-    return QueueBuckets(overdue=lists[0], due=lists[1], expiring=lists[2], reports=open_reports)
-
-
-def open_reports_for(store: DirectoryStore, therapist_id: str) -> list[ListingReport]:
-    """A clinician's unresolved listing reports, oldest first (the console's clinician page)."""
-    with store.engine.connect() as conn:
-        rows = conn.execute(
-            select(listing_reports)
-            .where(
-                listing_reports.c.therapist_id == therapist_id,
-                listing_reports.c.resolved_at.is_(None),
-            )
-            .order_by(listing_reports.c.id)
-        )
-        return [ListingReport(**row) for row in rows.mappings()]
-
-
-def get_report(store: DirectoryStore, report_id: int) -> ListingReport | None:
-    with store.engine.connect() as conn:
-        row = (
-            conn.execute(select(listing_reports).where(listing_reports.c.id == report_id))
-            .mappings()
-            .first()
-        )
-    return ListingReport(**row) if row else None
-
-
-# --- writes -----------------------------------------------------------------------------
-
-
-def record_verification(
-    store: DirectoryStore,
-    therapist_id: str,
-    credential_id: str,
-    *,
-    expected_version: int,
-    check: Verification,
-    expires_on: dt.date | None,
-    reason: str,
-) -> CredentialState:
-    """Record a primary-source check of a credential; its status becomes what was found.
-
-    Updates the credential's latest ``verified_*`` columns, status and expiry, appends to the
-    verification log, and writes the audit event and the outbox row: all or nothing.
-    """
-    now = store._clock()
-    with store._transaction() as conn:
-        _lock_therapist(conn, therapist_id, now)
-        old = _credential_row(conn, therapist_id, credential_id, expected_version)
-        values = {
-            "status": check.status_found,
-            "expires_on": expires_on,
-            "verified_source": check.source,
-            "verified_on": check.verified_on,
-            "verified_method": check.method,
-            "verified_by": check.verified_by,
-            "verified_status_found": check.status_found,
-            "verified_evidence": check.evidence,
-            "next_check_due": check.next_check_due,
-        }
-        _update_credential(conn, credential_id, expected_version, values)
-        conn.execute(
-            insert(verifications).values(
-                therapist_id=therapist_id,
-                credential_id=credential_id,
-                credential_kind=old["kind"],
-                source=check.source,
-                method=check.method,
-                verified_on=check.verified_on,
-                verified_by=check.verified_by,
-                evidence=check.evidence,
-                status_found=check.status_found,
-                expires_on=expires_on,
-                next_check_due=check.next_check_due,
-                reason=reason,
-                created_at=now,
-            )
-        )
-        changes: dict[str, object] = {
-            "credential_id": credential_id,
-            "credential_version": expected_version + 1,
-            "method": check.method,
-            "evidence": check.evidence,
-            **_diff(old, values, ("status", "expires_on", "verified_on", "next_check_due")),
-        }
-        _audit_and_outbox(
-            conn,
-            now,
-            actor=check.verified_by,
-            action=f"{old['kind']}.verify",
-            entity="credential",
-            therapist_id=therapist_id,
-            reason=reason,
-            source=check.source,
-            changes=changes,
-        )
-    found = get_credential(store, therapist_id, credential_id)
-    assert found is not None  # written in the transaction above
-    return found
-
-
-def change_status(
-    store: DirectoryStore,
-    therapist_id: str,
-    credential_id: str,
-    *,
-    expected_version: int,
-    status: CredentialStatus,
-    actor: str,
-    reason: str,
-    source: str,
-) -> CredentialState:
-    """Set a credential's status (a board action, a lapse ...) with the reason and source."""
-    now = store._clock()
-    with store._transaction() as conn:
-        _lock_therapist(conn, therapist_id, now)
-        old = _credential_row(conn, therapist_id, credential_id, expected_version)
-        _update_credential(conn, credential_id, expected_version, {"status": status})
-        _audit_and_outbox(
-            conn,
-            now,
-            actor=actor,
-            action=f"{old['kind']}.status",
-            entity="credential",
-            therapist_id=therapist_id,
-            reason=reason,
-            source=source,
-            changes={
+            changes: dict[str, object] = {
                 "credential_id": credential_id,
                 "credential_version": expected_version + 1,
-                **_diff(old, {"status": status}, ("status",)),
-            },
-        )
-    found = get_credential(store, therapist_id, credential_id)
-    assert found is not None
-    return found
-
-
-def record_fl_title_check(
-    store: DirectoryStore,
-    therapist_id: str,
-    *,
-    expected_version: int,
-    check: Verification,
-    qualified: bool,
-    reason: str,
-) -> int:
-    """Record whether a Florida clinician meets F.S. 491.0143 / 490.0143; returns the new
-    therapist version (the qualification is a field of the therapist record)."""
-    now = store._clock()
-    with store._transaction() as conn:
-        row = conn.execute(
-            select(therapists.c.version, therapists.c.fl_sex_therapy_qualified).where(
-                therapists.c.id == therapist_id
-            )
-        ).first()
-        if row is None:
-            raise NotFound(f"therapist {therapist_id}")
-        result = conn.execute(
-            update(therapists)
-            .where(therapists.c.id == therapist_id, therapists.c.version == expected_version)
-            .values(
-                fl_sex_therapy_qualified=qualified,
-                version=therapists.c.version + 1,
-                updated_at=now,
-            )
-        )
-        if result.rowcount != 1:
-            raise StaleVersion(row.version)
-        conn.execute(
-            insert(verifications).values(
-                therapist_id=therapist_id,
-                credential_id=FL_TITLE,
-                credential_kind=FL_TITLE,
-                source=check.source,
-                method=check.method,
-                verified_on=check.verified_on,
-                verified_by=check.verified_by,
-                evidence=check.evidence,
-                # The log's status vocabulary: a met qualification is "active".
-                status_found="active" if qualified else "inactive",
-                expires_on=None,
-                next_check_due=check.next_check_due,
-                reason=reason,
-                created_at=now,
-            )
-        )
-        _audit_and_outbox(
-            conn,
-            now,
-            actor=check.verified_by,
-            action="fl_sex_therapy_title.verify",
-            entity="therapist",
-            therapist_id=therapist_id,
-            reason=reason,
-            source=check.source,
-            changes={
-                "fl_sex_therapy_qualified": {"old": row.fl_sex_therapy_qualified, "new": qualified},
                 "method": check.method,
                 "evidence": check.evidence,
-                "verified_on": check.verified_on.isoformat(),
-            },
-        )
-    return expected_version + 1
+                **_diff(old, values, ("status", "expires_on", "verified_on", "next_check_due")),
+            }
+            self.writes.log(
+                conn,
+                [
+                    audit_event(
+                        now,
+                        check.verified_by,
+                        f"{old['kind']}.verify",
+                        therapist_id,
+                        changes,
+                        reason=reason,
+                        source=check.source,
+                        entity="credential",
+                    )
+                ],
+                "upsert",
+            )
+        found = self.get_credential(therapist_id, credential_id)
+        assert found is not None  # written in the transaction above
+        return found
 
+    def change_status(
+        self,
+        therapist_id: str,
+        credential_id: str,
+        *,
+        expected_version: int,
+        status: CredentialStatus,
+        actor: str,
+        reason: str,
+        source: str,
+    ) -> CredentialState:
+        """Set a credential's status (a board action, a lapse ...) with the reason and source."""
+        now = self.writes.clock()
+        with self.writes.transaction() as conn:
+            _lock_therapist(conn, therapist_id, now)
+            old = _credential_row(conn, therapist_id, credential_id, expected_version)
+            _update_credential(conn, credential_id, expected_version, {"status": status})
+            self.writes.log(
+                conn,
+                [
+                    audit_event(
+                        now,
+                        actor,
+                        f"{old['kind']}.status",
+                        therapist_id,
+                        {
+                            "credential_id": credential_id,
+                            "credential_version": expected_version + 1,
+                            **_diff(old, {"status": status}, ("status",)),
+                        },
+                        reason=reason,
+                        source=source,
+                        entity="credential",
+                    )
+                ],
+                "upsert",
+            )
+        found = self.get_credential(therapist_id, credential_id)
+        assert found is not None
+        return found
 
-def add_report(
-    store: DirectoryStore, therapist_id: str, reason: str, details: str, day: dt.date
-) -> ListingReport:
-    """Keep a listing report. The audit actor is "anonymous": nobody's identity is kept."""
-    now = store._clock()
-    with store._transaction() as conn:
-        exists = conn.execute(
-            select(therapists.c.id).where(therapists.c.id == therapist_id)
-        ).first()
-        if exists is None:
-            raise NotFound(f"therapist {therapist_id}")
-        report_id = conn.execute(
-            insert(listing_reports)
-            .values(
-                therapist_id=therapist_id,
+    def record_fl_title_check(
+        self,
+        therapist_id: str,
+        *,
+        expected_version: int,
+        check: Verification,
+        qualified: bool,
+        reason: str,
+    ) -> int:
+        """Record whether a Florida clinician meets F.S. 491.0143 / 490.0143; returns the new
+        therapist version (the qualification is a field of the therapist record)."""
+        now = self.writes.clock()
+        with self.writes.transaction() as conn:
+            row = conn.execute(
+                select(therapists.c.version, therapists.c.fl_sex_therapy_qualified).where(
+                    therapists.c.id == therapist_id
+                )
+            ).first()
+            if row is None:
+                raise NotFound(f"therapist {therapist_id}")
+            result = conn.execute(
+                update(therapists)
+                .where(therapists.c.id == therapist_id, therapists.c.version == expected_version)
+                .values(
+                    fl_sex_therapy_qualified=qualified,
+                    version=therapists.c.version + 1,
+                    updated_at=now,
+                )
+            )
+            if result.rowcount != 1:
+                raise StaleVersion(row.version)
+            conn.execute(
+                insert(verifications).values(
+                    therapist_id=therapist_id,
+                    credential_id=FL_TITLE,
+                    credential_kind=FL_TITLE,
+                    source=check.source,
+                    method=check.method,
+                    verified_on=check.verified_on,
+                    verified_by=check.verified_by,
+                    evidence=check.evidence,
+                    # The log's status vocabulary: a met qualification is "active".
+                    status_found="active" if qualified else "inactive",
+                    expires_on=None,
+                    next_check_due=check.next_check_due,
+                    reason=reason,
+                    created_at=now,
+                )
+            )
+            self.writes.log(
+                conn,
+                [
+                    audit_event(
+                        now,
+                        check.verified_by,
+                        "fl_sex_therapy_title.verify",
+                        therapist_id,
+                        {
+                            "fl_sex_therapy_qualified": {
+                                "old": row.fl_sex_therapy_qualified,
+                                "new": qualified,
+                            },
+                            "method": check.method,
+                            "evidence": check.evidence,
+                            "verified_on": check.verified_on.isoformat(),
+                        },
+                        reason=reason,
+                        source=check.source,
+                        entity="therapist",
+                    )
+                ],
+                "upsert",
+            )
+        return expected_version + 1
+
+    def add_report(
+        self, therapist_id: str, reason: str, details: str, day: dt.date
+    ) -> ListingReport:
+        """Keep a listing report. The audit actor is "anonymous": nobody's identity is kept."""
+        now = self.writes.clock()
+        with self.writes.transaction() as conn:
+            exists = conn.execute(
+                select(therapists.c.id).where(therapists.c.id == therapist_id)
+            ).first()
+            if exists is None:
+                raise NotFound(f"therapist {therapist_id}")
+            report_id = conn.execute(
+                insert(listing_reports)
+                .values(
+                    therapist_id=therapist_id,
+                    reason=reason,
+                    details=details,
+                    reported_on=day,
+                    version=1,
+                )
+                .returning(listing_reports.c.id)
+            ).scalar_one()
+            event = audit_event(
+                now,
+                "anonymous",
+                "listing_report.create",
+                therapist_id,
+                {"report_id": report_id, "details": details},
                 reason=reason,
-                details=details,
-                reported_on=day,
-                version=1,
+                source="public report",
+                entity="listing_report",
             )
-            .returning(listing_reports.c.id)
-        ).scalar_one()
-        event = AuditEvent(
-            at=now,
-            actor="anonymous",
-            action="listing_report.create",
-            entity="listing_report",
-            entity_id=therapist_id,
-            reason=reason,
-            source="public report",
-            changes={"report_id": report_id, "details": details},
-        )
-        conn.execute(insert(audit_events).values(**_audit_values(event)))
-    found = get_report(store, report_id)
-    assert found is not None
-    return found
+            self.writes.log(conn, [event], None)
+        found = self.get_report(report_id)
+        assert found is not None
+        return found
 
-
-def resolve_report(
-    store: DirectoryStore, report_id: int, *, expected_version: int, actor: str, resolution: str
-) -> ListingReport:
-    now = store._clock()
-    with store._transaction() as conn:
-        row = (
-            conn.execute(select(listing_reports).where(listing_reports.c.id == report_id))
-            .mappings()
-            .first()
-        )
-        if row is None:
-            raise NotFound(f"report {report_id}")
-        result = conn.execute(
-            update(listing_reports)
-            .where(listing_reports.c.id == report_id, listing_reports.c.version == expected_version)
-            .values(
-                resolved_at=now,
-                resolved_by=actor,
-                resolution=resolution,
-                version=listing_reports.c.version + 1,
+    def resolve_report(
+        self, report_id: int, *, expected_version: int, actor: str, resolution: str
+    ) -> ListingReport:
+        now = self.writes.clock()
+        with self.writes.transaction() as conn:
+            row = (
+                conn.execute(select(listing_reports).where(listing_reports.c.id == report_id))
+                .mappings()
+                .first()
             )
-        )
-        if result.rowcount != 1:
-            raise StaleVersion(row["version"])
-        event = AuditEvent(
-            at=now,
-            actor=actor,
-            action="listing_report.resolve",
-            entity="listing_report",
-            entity_id=row["therapist_id"],
-            reason=resolution,
-            changes={"report_id": report_id, "report_reason": row["reason"]},
-        )
-        conn.execute(insert(audit_events).values(**_audit_values(event)))
-    found = get_report(store, report_id)
-    assert found is not None
-    return found
+            if row is None:
+                raise NotFound(f"report {report_id}")
+            result = conn.execute(
+                update(listing_reports)
+                .where(
+                    listing_reports.c.id == report_id, listing_reports.c.version == expected_version
+                )
+                .values(
+                    resolved_at=now,
+                    resolved_by=actor,
+                    resolution=resolution,
+                    version=listing_reports.c.version + 1,
+                )
+            )
+            if result.rowcount != 1:
+                raise StaleVersion(row["version"])
+            event = audit_event(
+                now,
+                actor,
+                "listing_report.resolve",
+                row["therapist_id"],
+                {"report_id": report_id, "report_reason": row["reason"]},
+                reason=resolution,
+                entity="listing_report",
+            )
+            self.writes.log(conn, [event], None)
+        found = self.get_report(report_id)
+        assert found is not None
+        return found
 
 
 # --- internals --------------------------------------------------------------------------
@@ -523,39 +537,3 @@ def _diff(old: Mapping[str, Any], new: Mapping[str, Any], keys: tuple[str, ...])
         return value.isoformat() if isinstance(value, dt.date) else value
 
     return {key: {"old": plain(old[key]), "new": plain(new[key])} for key in keys}
-
-
-def _audit_values(event: AuditEvent) -> dict[str, Any]:
-    row = msgspec.structs.asdict(event)
-    del row["id"]
-    return row
-
-
-def _audit_and_outbox(
-    conn: Connection,
-    now: dt.datetime,
-    *,
-    actor: str,
-    action: str,
-    entity: str,
-    therapist_id: str,
-    reason: str,
-    source: str,
-    changes: dict[str, object],
-) -> None:
-    event = AuditEvent(
-        at=now,
-        actor=actor,
-        action=action,
-        entity=entity,
-        entity_id=therapist_id,
-        reason=reason,
-        source=source,
-        changes=changes,
-    )
-    conn.execute(insert(audit_events).values(**_audit_values(event)))
-    conn.execute(
-        insert(outbox).values(
-            therapist_id=therapist_id, op="upsert", created_at=now, available_at=now
-        )
-    )

@@ -19,10 +19,11 @@ from litestar.params import Body, FromPath
 from litestar.response import Redirect, Template
 
 from directory.service import Directory, InvalidInput, SearchParams
+from directory.verification import MAX_REPORT_DETAILS, report_listing
 from directory.views import credential_evidence, profile, search_response
 from directory.vocab import Vocabulary
 from directory.web.forms import FormInput, query_string
-from directory.web.render import PageError, find_therapist, page
+from directory.web.render import find_therapist, page
 
 PER_PAGE = 10
 RADIUS_CHOICES = (10, 25, 40, 80, 160)
@@ -39,7 +40,6 @@ REPORT_REASONS: dict[str, str] = {
     "conduct": "Something about this clinician worries me",
     "other": "Something else",
 }
-MAX_REPORT_DETAILS = 1000
 
 SEARCH_LABELS = {
     "q": "What you would like help with",
@@ -264,19 +264,8 @@ class PatientPages(Controller):
         details = form.text("details", MAX_REPORT_DETAILS)
         if form.errors:
             return profile_response(directory, therapist.id, report_errors=form.errors)
-        # The store method comes with the verification work; until it exists, say so
-        # plainly instead of pretending the report was kept.
-        report = getattr(directory, "report_listing", None)
-        if report is None:
-            raise PageError(
-                503,
-                "Reports are not being taken yet",
-                "We cannot take reports about listings just yet, so yours was not saved. "
-                "Please try again in a few days.",
-                back=(f"/therapists/{therapist.id}", "Back to the listing"),
-            )
         try:
-            report(therapist.id, reason, details)
+            report_listing(directory.store, therapist.id, reason, details, dt.date.today())
         except InvalidInput as error:
             return profile_response(directory, therapist.id, report_errors=error.errors)
         return Redirect(f"/therapists/{therapist.id}?reported=1#report", status_code=303)

@@ -15,8 +15,8 @@ from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.response import Template
 
-from directory.api.therapists import MatchBody, referral_request
 from directory.index.base import IndexDocument
+from directory.referrals import MatchBody, referral_request
 from directory.service import Directory, InvalidInput
 from directory.vocab import Vocabulary
 from directory.web.forms import FormInput, query_string

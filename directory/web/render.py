@@ -14,7 +14,7 @@ from litestar import Request
 from litestar.datastructures import CacheControlHeader
 from litestar.response import Template
 
-from directory.api.therapists import parse_id
+from directory.inputs import parse_id
 from directory.records import Therapist
 from directory.service import Directory, InvalidInput
 from directory.web.forms import errors_by_field

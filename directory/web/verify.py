@@ -1,10 +1,11 @@
 """The verifier console (``/verify``): sign in with an API key, work the queue, record checks.
 
-Everything here writes through the same functions as the JSON verifier API
-(``directory.api.verification``: ``checked_verification``, ``validate_status_change``,
-``validate_resolution``, ``verifier_queue``; ``directory.store.verification`` for the
-writes), so a check the API refuses the console refuses too, with the message next to the
-field instead of in a problem document.
+Everything here writes through the same use cases as the JSON verifier API
+(``directory.verification``: ``record_check``, ``change_status``, ``resolve_report``,
+``verifier_queue``; ``directory.review.decide`` for import review items), so a check the
+API refuses the console refuses too, with the message next to the field instead of in a
+problem document. Sign-in checks the key with ``directory.keys.authenticate``, as the API's
+guards do.
 
 Sessions (Litestar's server-side session middleware, on this router only):
 
@@ -41,7 +42,6 @@ from litestar import Controller, Request, Router, get, post
 from litestar.datastructures import Cookie, Headers, MutableScopeHeaders
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
-from litestar.exceptions import NotAuthorizedException
 from litestar.middleware.session.base import SessionMiddleware
 from litestar.middleware.session.server_side import (
     ServerSideSessionBackend,
@@ -52,33 +52,16 @@ from litestar.response import Redirect, Template
 from litestar.types import ASGIApp, Empty, Message, Receive, Scope, ScopeSession, Send
 from litestar.utils.dataclass import extract_dataclass_items
 
-from directory.api.auth import authenticate  # the API's own key check, not a copy
-from directory.api.therapists import parse_id
-from directory.api.verification import (
-    STATUSES,
-    ResolutionBody,
-    StatusBody,
-    VerificationBody,
-    checked_verification,
-    validate_resolution,
-    validate_status_change,
-    verifier_queue,
-)
+from directory import review, verification
 from directory.credentials import credential_views
+from directory.inputs import parse_id
+from directory.keys import InvalidKey, authenticate
 from directory.records import ApiKey, AuditEvent, Therapist
+from directory.review import DECISIONS_FOR, AlreadyResolved
 from directory.service import Directory, InvalidInput
 from directory.store.errors import NotFound, StaleVersion
-from directory.store.import_store import DECISIONS_FOR, AlreadyResolved, ReviewPair
-from directory.store.verification import (
-    CredentialState,
-    change_status,
-    credential_states,
-    get_credential,
-    get_report,
-    open_reports_for,
-    record_verification,
-    resolve_report,
-)
+from directory.store.verification import CredentialState
+from directory.verification import STATUSES, ResolutionBody, StatusBody, VerificationBody
 from directory.views import credential_evidence
 from directory.web.forms import FormInput
 from directory.web.render import PageError, page
@@ -87,7 +70,7 @@ SESSION_COOKIE = "sensate_verify"
 SESSION_STORE = "verify_sessions"  # a DatabaseSessionStore: every replica sees every session
 IDLE_SECONDS = 8 * 60 * 60
 CONSOLE_ROLES = ("verifier", "admin")
-MAX_NOTE = 2000  # evidence, reasons: the API's limit
+MAX_NOTE = verification.MAX_TEXT  # evidence, reasons: the use cases' limit
 METHODS = ("website lookup", "phone", "letter", "roster file", "API", "email")
 SIGN_IN = "/verify/sign-in"
 QUEUE_ROWS = 50  # per bucket: the most urgent first, and the page stays light
@@ -283,7 +266,7 @@ def _version(form: FormInput) -> int:
 
 
 def _verification_body(form: FormInput, kind: str) -> VerificationBody | None:
-    """The posted check as the API's body; the API's validation then judges it."""
+    """The posted check as the use case's body; the use case's validation then judges it."""
     verified_on = _date(form, "verified_on", required=True)
     expires_on = _date(form, "expires_on")
     due = _date(form, "next_check_due")
@@ -367,14 +350,6 @@ _VERBS = {
 }
 
 
-def _pairs_for(directory: Directory, therapist_id: str) -> list[ReviewPair]:
-    return [
-        pair
-        for pair in directory.store.open_review_pairs()
-        if therapist_id in (pair.therapist_id, pair.other_id)
-    ]
-
-
 def _names(directory: Directory, ids: Iterable[str | None]) -> dict[str, str]:
     wanted = sorted({i for i in ids if i})
     return {t.id: f"{t.first_name} {t.last_name}" for t in directory.store.get_therapists(wanted)}
@@ -409,7 +384,7 @@ def clinician_page(
 ) -> Template:
     therapist = _therapist(directory, therapist_id)
     today = dt.date.today()
-    states = credential_states(directory.store, therapist.id)
+    states = directory.store.verification.credential_states(therapist.id)
     views = {v.id: v for v in credential_views(therapist, directory.vocab, today)}
     labels = dict(LABELS)
     errors: list[tuple[str, str]] = []
@@ -433,8 +408,8 @@ def clinician_page(
         errors = [(prefix + name, message) for name, message in form.errors]
         for name, text in LABELS.items():
             labels.setdefault(prefix + name, text)
-    reports = open_reports_for(directory.store, therapist.id)
-    pairs = _pairs_for(directory, therapist.id)
+    reports = directory.store.verification.open_reports_for(therapist.id)
+    pairs = review.pairs_for(directory.store, therapist.id)
     return page(
         "verify/clinician.html",
         section="verify",
@@ -468,7 +443,7 @@ def _chrome(request: Request, key: ApiKey) -> dict[str, Any]:
 
 
 def _credential_index(directory: Directory, therapist_id: str, credential_id: str) -> int:
-    ids = [c.credential_id for c in credential_states(directory.store, therapist_id)]
+    ids = [c.credential_id for c in directory.store.verification.credential_states(therapist_id)]
     return ids.index(credential_id) if credential_id in ids else 0
 
 
@@ -512,7 +487,7 @@ class VerifyPages(Controller):
             return page("verify/sign_in.html", section="verify", errors=form.errors, labels=LABELS)
         try:
             key = authenticate(directory.store, presented)
-        except NotAuthorizedException:
+        except InvalidKey:
             return page(
                 "verify/sign_in.html",
                 section="verify",
@@ -560,7 +535,7 @@ class VerifyPages(Controller):
         key = _signed_in(request, directory)
         if key is None:
             return Redirect(SIGN_IN, status_code=303)
-        found = verifier_queue(directory, dt.date.today(), limit=QUEUE_ROWS)
+        found = verification.verifier_queue(directory.store, dt.date.today(), limit=QUEUE_ROWS)
         ids = [c.therapist_id for c in (*found.overdue, *found.due, *found.expiring)]
         ids += [r.therapist_id for r in found.reports]
         ids += [p.therapist_id for p in found.review_pairs]
@@ -614,15 +589,13 @@ class VerifyPages(Controller):
             body = _verification_body(form, credential.kind)
             if form.errors or body is None:
                 raise InvalidInput(form.errors)
-            check, expires = checked_verification(body, credential, key.name, dt.date.today())
-            record_verification(
+            verification.record_check(
                 directory.store,
-                credential.therapist_id,
-                credential.credential_id,
+                credential,
                 expected_version=version,
-                check=check,
-                expires_on=expires,
-                reason=body.reason.strip(),
+                body=body,
+                actor=key.name,
+                today=dt.date.today(),
             )
             return f"Verification of {credential_label(directory, credential)} recorded."
 
@@ -651,16 +624,13 @@ class VerifyPages(Controller):
             )
             if form.errors:
                 raise InvalidInput(form.errors)
-            validate_status_change(body, credential, dt.date.today())
-            change_status(
+            verification.change_status(
                 directory.store,
-                credential.therapist_id,
-                credential.credential_id,
+                credential,
                 expected_version=version,
-                status=body.status,  # type: ignore[arg-type]
+                body=body,
                 actor=key.name,
-                reason=body.reason.strip(),
-                source=body.source.strip(),
+                today=dt.date.today(),
             )
             return f"Status of {credential_label(directory, credential)} changed to {body.status}."
 
@@ -710,7 +680,7 @@ class VerifyPages(Controller):
         key = _verifier(request, directory)
         form = FormInput(_items(data))
         _check_csrf(request, form)
-        report = get_report(directory.store, report_id)
+        report = directory.store.verification.get_report(report_id)
         if report is None:
             raise PageError(
                 404,
@@ -724,19 +694,18 @@ class VerifyPages(Controller):
         try:
             if form.errors:
                 raise InvalidInput(form.errors)
-            validate_resolution(body)
-            resolve_report(
+            verification.resolve_report(
                 directory.store,
                 report_id,
                 expected_version=version,
+                body=body,
                 actor=key.name,
-                resolution=body.resolution.strip(),
             )
         except InvalidInput as error:
             state.errors = error.errors
             return clinician_page(request, directory, key, report.therapist_id, form=state)
         except StaleVersion as stale:
-            current = get_report(directory.store, report_id)
+            current = directory.store.verification.get_report(report_id)
             by = f" by {current.resolved_by}" if current and current.resolved_by else ""
             return clinician_page(
                 request,
@@ -763,7 +732,7 @@ class VerifyPages(Controller):
         key = _verifier(request, directory)
         form = FormInput(_items(data))
         _check_csrf(request, form)
-        pair = directory.store.get_review_pair(pair_id)
+        pair = directory.store.imports.get_review_pair(pair_id)
         if pair is None:
             raise PageError(
                 404,
@@ -776,18 +745,24 @@ class VerifyPages(Controller):
         back = back if back in (pair.therapist_id, pair.other_id) else pair.therapist_id
         state = FormState(f"p{pair_id}-pair", values=dict(_items(data)))
         decision = form.choice("decision", DECISIONS_FOR[pair.kind])
-        if not decision and not form.errors:
-            form.fail("decision", f"choose {' or '.join(DECISIONS_FOR[pair.kind])}")
         reason = form.text("reason", MAX_NOTE)
-        if not reason and not form.errors:
-            form.fail("reason", "is required: say why you decided so")
+        # One message at a time, the first missing field's: the form's own problems first.
+        for field_name, message in review.decision_errors(pair, decision, reason):
+            if not form.errors:
+                form.fail(field_name, message)
         if form.errors:
             state.errors = form.errors
             return clinician_page(request, directory, key, back, form=state)
         try:
-            directory.store.resolve_review_pair(pair_id, decision, key.name, reason)
+            review.decide(
+                directory.store,
+                pair_id,
+                decision,  # type: ignore[arg-type]  # one of DECISIONS_FOR[pair.kind]
+                actor=key.name,
+                reason=reason,
+            )
         except AlreadyResolved:
-            current = directory.store.get_review_pair(pair_id)
+            current = directory.store.imports.get_review_pair(pair_id)
             who = f" by {current.resolved_by} ({current.decision})" if current else ""
             request.session["notice"] = (
                 f"Nothing was changed: this review item was already decided{who}."
@@ -800,8 +775,8 @@ class VerifyPages(Controller):
                 "A record of this pair no longer exists; nothing was changed.",
                 back=("/verify", "Back to the queue"),
             ) from None
-        except ValueError as error:
-            state.errors = [("decision", str(error))]
+        except InvalidInput as error:
+            state.errors = error.errors
             return clinician_page(request, directory, key, back, form=state)
         request.session["notice"] = f"Review item decided: {decision}."
         # After a merge the duplicate is gone; the surviving record is the one to look at.
@@ -812,7 +787,7 @@ class VerifyPages(Controller):
 
     @staticmethod
     def _credential(directory: Directory, therapist_id: str, credential_id: str) -> CredentialState:
-        found = get_credential(directory.store, therapist_id, credential_id[:80])
+        found = directory.store.verification.get_credential(therapist_id, credential_id[:80])
         if found is None:
             raise PageError(
                 404,

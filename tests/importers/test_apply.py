@@ -39,7 +39,7 @@ def test_nppes_sample_imports_and_reimport_is_a_no_op(store: DirectoryStore, fix
     second = run_import(store, "nppes", fixtures / SAMPLE)
 
     assert counts(second) == {"unchanged": 122}
-    assert store.get_import_run(second.id).unchanged == 122  # the report is kept
+    assert store.imports.get_run(second.id).unchanged == 122  # the report is kept
 
 
 def _rows(path: Path) -> tuple[list[str], list[list[str]]]:
@@ -106,7 +106,7 @@ def test_npi2_organisations_become_practices(store: DirectoryStore, fixtures: Pa
 
     assert counts(report) == {"created": 4}
     assert store.count_therapists() == 0
-    practices = store.list_practices()
+    practices = store.imports.list_practices()
     assert len(practices) == 4 and all(p.npi and p.kind == "organization" for p in practices)
     assert counts(run_import(store, "nppes", fixtures / ORGANISATIONS)) == {"unchanged": 4}
 
@@ -128,7 +128,7 @@ def test_fhir_names_that_contradict_nppes_licenses_go_to_review(
     report = run_import(store, "fhir", fixtures / "fhir-plannet-nppes-derived")
 
     assert report.queued_for_review == 10
-    pairs = store.open_review_pairs()
+    pairs = store.imports.open_review_pairs()
     assert {p.kind for p in pairs} == {"possible_duplicate"}
     assert all(p.reasons[0].startswith("same license") for p in pairs)
     # Queued, never merged: each side is still its own record.
@@ -169,7 +169,7 @@ def test_a_full_roster_flags_the_missing_for_review_and_deletes_nobody(
     report = run_import(store, "roster", shorter, mapping=mapping)
 
     assert report.queued_for_review == 1
-    (pair,) = store.open_review_pairs()
+    (pair,) = store.imports.open_review_pairs()
     assert pair.kind == "missing_from_roster" and pair.other_id is None
     jordan = store.get_therapist(pair.therapist_id)
     assert jordan is not None and jordan.last_name == "Examplar"
@@ -179,10 +179,10 @@ def test_a_full_roster_flags_the_missing_for_review_and_deletes_nobody(
     # Not full (--full off): nobody is flagged.
     assert run_import(store, "roster", shorter, mapping=mapping, full=False).queued_for_review == 0
 
-    store.resolve_review_pair(pair.id, "lapse", actor="verifier-ann", reason="not renewed")
+    store.imports.resolve_review_pair(pair.id, "lapse", actor="verifier-ann", reason="not renewed")
     lapsed = store.get_therapist(pair.therapist_id)
     assert lapsed is not None and {c.status for c in lapsed.certifications} == {"inactive"}
-    assert store.open_review_pairs() == []
+    assert store.imports.open_review_pairs() == []
 
 
 def test_dry_run_reports_and_writes_nothing(store: DirectoryStore, fixtures: Path) -> None:
@@ -190,7 +190,7 @@ def test_dry_run_reports_and_writes_nothing(store: DirectoryStore, fixtures: Pat
 
     assert counts(report) == {"created": 122}
     assert store.count_therapists() == 0
-    assert store.get_import_run(report.id) is None
+    assert store.imports.get_run(report.id) is None
     assert store.pending_outbox() == []
 
 

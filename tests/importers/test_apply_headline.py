@@ -48,10 +48,10 @@ def test_one_clinician_three_sources_one_record(store: DirectoryStore) -> None:
     assert (cert.kind, cert.expires_on) == ("aasect_cst", dt.date(2026, 4, 30))
     assert len(therapist.locations) == 1  # the roster's city-only place is the same place
 
-    entries = store.provenance(therapist.id)
+    entries = store.imports.provenance(therapist.id)
     assert {e.source for e in entries} == {"nppes", "fhir", "roster:aasect"}
     # "Where did this license expiry come from?"
-    (expiry,) = store.provenance(therapist.id, "licenses[MA:1020965].expires_on")
+    (expiry,) = store.imports.provenance(therapist.id, "licenses[MA:1020965].expires_on")
     assert (expiry.source, expiry.external_id, expiry.applied) == (
         "fhir",
         "Practitioner/headline-practitioner-1184627184",
@@ -107,7 +107,7 @@ def test_a_verified_value_is_not_overwritten_by_a_lower_trust_source(
     assert (report.updated, report.unchanged) == (0, 1)
     after = store.get_therapist(therapist.id)
     assert after is not None and after.licenses[0].expires_on == dt.date(2028, 5, 31)
-    (fhir_word,) = store.provenance(therapist.id, "licenses[MA:1020965].expires_on")
+    (fhir_word,) = store.imports.provenance(therapist.id, "licenses[MA:1020965].expires_on")
     assert (fhir_word.source, fhir_word.value, fhir_word.applied) == (
         "fhir",
         "2026-12-31",

@@ -44,7 +44,7 @@ def test_import_prints_the_report_and_keeps_the_rejects(env, tmp_path: Path) -> 
     again = CliRunner().invoke(main, args, env=env)
     assert again.exit_code == 0
     assert store.count_therapists() == 4
-    (latest, _) = store.list_import_runs()
+    (latest, _) = store.imports.list_runs()
     assert (latest.created, latest.unchanged) == (0, 4)
 
 

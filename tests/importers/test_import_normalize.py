@@ -265,3 +265,43 @@ def test_import_report_counts_rejects_and_warnings() -> None:
 def test_excerpt_is_short_and_single_line() -> None:
     assert excerpt(["a", "", "b\nc"]) == "a,b c"
     assert len(excerpt("x" * 500)) == 200
+
+
+def test_one_credential_key_names_every_kind_of_credential() -> None:
+    from directory.records import Certification, CompactPrivilege, TelehealthRegistration
+    from importers.base import credential_path
+    from importers.normalize import credential_key
+
+    assert credential_key(License(id="l", state="MN", license_type="lmft", number="12345")) == (
+        "MN:12345"
+    )
+    assert credential_key(License(id="l", state="MN", license_type="lmft", number="")) == "MN:lmft"
+    assert credential_key(Certification(id="c", kind="aasect_cst", number="CST-1")) == (
+        "aasect_cst:CST-1"
+    )
+    assert credential_key(Certification(id="c", kind="aasect_cst")) == "aasect_cst"
+    assert credential_key(CompactPrivilege(id="p", compact="psypact", state="MN")) == "psypact:MN"
+    assert credential_key(TelehealthRegistration(id="r", state="FL", number="TPC1")) == "FL:TPC1"
+    assert credential_key(TelehealthRegistration(id="r", state="FL")) == "FL"
+    cert = Certification(id="c", kind="aasect_cst", number="CST-1")
+    assert credential_path(cert) == f"certifications[{credential_key(cert)}]"
+
+
+def test_merging_a_duplicate_compares_license_numbers_by_the_same_key() -> None:
+    from factories import make_therapist
+
+    from directory.store.import_store import combine_records
+
+    survivor = make_therapist(
+        licenses=[License(id="a", state="FL", license_type="lmhc", number="4564")]
+    )
+    duplicate = make_therapist(
+        licenses=[
+            License(id="b", state="FL", license_type="lmhc", number="LMHC 004564"),
+            License(id="c", state="GA", license_type="lpc", number="77"),
+        ]
+    )
+
+    combined = combine_records(survivor, duplicate)
+
+    assert [lic.id for lic in combined.licenses] == ["a", "c"]

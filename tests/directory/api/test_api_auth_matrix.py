@@ -16,6 +16,7 @@ from verif_helpers import fresh_client, if_match, make_key
 from directory.api.auth import requires_admin, requires_verifier
 from directory.records import Therapist
 from directory.service import Directory
+from directory.verification import report_listing
 
 TODAY = dt.date.today().isoformat()
 
@@ -52,7 +53,7 @@ def fresh(directory: Directory) -> Therapist:
 def calls(directory: Directory) -> list[tuple[str, str, str, Any, int | None]]:
     t = fresh(directory)
     lic = t.licenses[0].id
-    report = directory.report_listing(t.id, "other", "matrix")
+    report = report_listing(directory.store, t.id, "other", "matrix", dt.date.today())
     cred = f"/api/v1/therapists/{t.id}/credentials/{lic}"
     return [
         ("verifier", "GET", "/api/v1/verifier/queue", None, None),

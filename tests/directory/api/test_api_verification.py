@@ -411,17 +411,18 @@ def test_reports_are_anonymous_validated_and_rate_limited(
     assert client.get(f"{API}/therapists", params={"q": "pain"}).status_code == 200
 
 
-def test_service_report_listing_validates(directory: Directory) -> None:
+def test_report_listing_validates(directory: Directory) -> None:
     from directory.service import InvalidInput
+    from directory.verification import report_listing
 
     t = add(directory)
     with pytest.raises(InvalidInput) as bad:
-        directory.report_listing(t.id, "nonsense", "y" * 2000)
+        report_listing(directory.store, t.id, "nonsense", "y" * 2000, TODAY)
     assert {field for field, _ in bad.value.errors} == {"reason", "details"}
     with pytest.raises(InvalidInput) as missing:
-        directory.report_listing(new_id(), "other", "")
+        report_listing(directory.store, new_id(), "other", "", TODAY)
     assert [field for field, _ in missing.value.errors] == ["therapist_id"]
-    report = directory.report_listing(t.id, "availability", "  Not taking clients.  ")
+    report = report_listing(directory.store, t.id, "availability", "  Not taking clients.  ", TODAY)
     assert report.details == "Not taking clients." and report.resolved_at is None
 
 
@@ -477,7 +478,7 @@ def test_history_of_an_unknown_clinician_is_404(
 
 def test_responses_are_plain_json(directory: Directory) -> None:
     # The queue types encode without custom hooks (they are what the API sends).
-    from directory.store.verification import queue
-
-    buckets = queue(directory.store, TODAY, expiring_within_days=30, reverify_before=TODAY, limit=5)
+    buckets = directory.store.verification.queue(
+        TODAY, expiring_within_days=30, reverify_before=TODAY, limit=5
+    )
     assert isinstance(msgspec.json.encode(buckets), bytes)

@@ -89,13 +89,11 @@ def test_two_verifiers_one_wins_the_other_gets_412(
     assert len(events) == rounds
     winners = [name for e in events for name in keys if e.reason.startswith(name)]
     assert len(winners) == rounds
-    from directory.store.verification import get_credential, verification_log
-
-    log = verification_log(directory.store, t.id)
+    log = directory.store.verification.verification_log(t.id)
     assert [entry.reason for entry in log] == [e.reason for e in events]
     assert [entry.verified_by for entry in log] == winners
     assert [e.actor for e in events] == winners
-    final = get_credential(directory.store, t.id, lic.id)
+    final = directory.store.verification.get_credential(t.id, lic.id)
     assert final is not None and final.version == 1 + rounds
     stored = directory.store.get_therapist(t.id)
     assert stored is not None and stored.licenses[0].verification is not None

@@ -9,7 +9,7 @@ from pathlib import Path
 from app_fixtures import build_directory
 from litestar.testing import TestClient
 
-from directory.api.app import create_app
+from directory.app import create_app
 from directory.keys import new_key
 from directory.records import ApiKey
 from directory.service import Directory

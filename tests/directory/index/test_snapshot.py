@@ -16,7 +16,6 @@ from directory.index.sync import verify
 from directory.service import Directory
 from directory.settings import Settings
 from directory.store import DirectoryStore, create_engine_for, migrate
-from directory.store.verification import change_status, credential_states
 
 
 def started(settings: Settings, store: DirectoryStore) -> Directory:
@@ -67,9 +66,10 @@ def test_changes_made_while_stopped_are_caught_up(
         expected_version=edited.version,
         actor="test",
     )
-    license_state = next(c for c in credential_states(store, suspended.id) if c.kind == "license")
-    change_status(
-        store,
+    license_state = next(
+        c for c in store.verification.credential_states(suspended.id) if c.kind == "license"
+    )
+    store.verification.change_status(
         suspended.id,
         license_state.credential_id,
         expected_version=license_state.version,

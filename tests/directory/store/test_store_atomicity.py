@@ -31,11 +31,11 @@ def fail(*args: object, **kwargs: object) -> None:
     raise RuntimeError("outbox unavailable")
 
 
-@pytest.mark.parametrize("broken", ["_write_outbox", "_write_audit"])
+@pytest.mark.parametrize("broken", ["write_outbox", "write_audit"])
 def test_failed_add_leaves_nothing(
     store: DirectoryStore, monkeypatch: pytest.MonkeyPatch, broken: str
 ) -> None:
-    monkeypatch.setattr(store, broken, fail)
+    monkeypatch.setattr(store.writes, broken, fail)
     t = make_therapist()
 
     with pytest.raises(RuntimeError):
@@ -50,7 +50,7 @@ def test_failed_update_and_delete_change_nothing(
 ) -> None:
     created = store.add_therapist(make_therapist(), actor="test")
     before = row_counts(store)
-    monkeypatch.setattr(store, "_write_outbox", fail)
+    monkeypatch.setattr(store.writes, "write_outbox", fail)
 
     with pytest.raises(RuntimeError):
         store.update_therapist(

@@ -72,7 +72,7 @@ def test_a_crash_mid_import_leaves_whole_batches_and_a_rerun_finishes(
             .where(provenance.c.entity_id.not_in(select(therapists.c.id)))
         ).scalar_one()
     assert orphans == 0
-    run = store.get_import_run("crashed-run")
+    run = store.imports.get_run("crashed-run")
     assert run is not None and run.status == "failed" and "simulated crash" in (run.error or "")
     assert run.created == 50  # the counts committed with the batch they describe
 
@@ -103,13 +103,15 @@ def _board_and_roster(store: DirectoryStore) -> None:
 
 def test_a_grey_zone_pair_is_queued_and_merged_on_decision(store: DirectoryStore) -> None:
     _board_and_roster(store)
-    (pair,) = store.open_review_pairs()
+    (pair,) = store.imports.open_review_pairs()
     # Avery Fictional: same name and ZIP, but the board says LPCC and the roster LMFT.
     assert pair.kind == "possible_duplicate"
     assert 75 <= (pair.score or 0) < 92
     assert store.count_therapists() == 8  # created meanwhile, not merged
 
-    decided = store.resolve_review_pair(pair.id, "merge", actor="verifier-ann", reason="same DOB")
+    decided = store.imports.resolve_review_pair(
+        pair.id, "merge", actor="verifier-ann", reason="same DOB"
+    )
 
     assert decided.decision == "merge" and decided.resolved_by == "verifier-ann"
     assert store.get_therapist(pair.therapist_id) is None
@@ -117,10 +119,10 @@ def test_a_grey_zone_pair_is_queued_and_merged_on_decision(store: DirectoryStore
     assert merged is not None
     assert [lic.number for lic in merged.licenses] == ["12345"]
     assert [c.kind for c in merged.certifications] == ["aasect_cst"]
-    sources = {e.source for e in store.provenance(merged.id)}
+    sources = {e.source for e in store.imports.provenance(merged.id)}
     assert sources == {"license_board:mn_bbht", "roster:aasect"}
     assert store.history(merged.id)[-1].action == "therapist.merge"
-    assert store.open_review_pairs() == []
+    assert store.imports.open_review_pairs() == []
     # The roster row now resolves to the merged record: a re-run is a no-op.
     report = run_import(
         store, "roster", FIXTURES / "aasect_roster.csv", mapping=FIXTURES / "aasect_roster.toml"
@@ -128,30 +130,32 @@ def test_a_grey_zone_pair_is_queued_and_merged_on_decision(store: DirectoryStore
     assert (report.created, report.updated, report.queued_for_review) == (0, 0, 0)
 
     with pytest.raises(AlreadyResolved):
-        store.resolve_review_pair(pair.id, "distinct", actor="verifier-ann", reason="oops")
+        store.imports.resolve_review_pair(pair.id, "distinct", actor="verifier-ann", reason="oops")
     with pytest.raises(NotFound):
-        store.resolve_review_pair(999_999, "merge", actor="verifier-ann", reason="")
+        store.imports.resolve_review_pair(999_999, "merge", actor="verifier-ann", reason="")
 
 
 def test_distinct_pairs_are_remembered(store: DirectoryStore) -> None:
     _board_and_roster(store)
-    (pair,) = store.open_review_pairs()
+    (pair,) = store.imports.open_review_pairs()
     with pytest.raises(ValueError, match="merge or distinct"):
-        store.resolve_review_pair(pair.id, "keep", actor="verifier-ann", reason="")
+        store.imports.resolve_review_pair(pair.id, "keep", actor="verifier-ann", reason="")
 
-    store.resolve_review_pair(pair.id, "distinct", actor="verifier-ann", reason="two people")
+    store.imports.resolve_review_pair(
+        pair.id, "distinct", actor="verifier-ann", reason="two people"
+    )
 
     assert store.count_therapists() == 8
-    assert store.distinct_pairs() == {frozenset((pair.therapist_id, pair.other_id))}
+    assert store.imports.distinct_pairs() == {frozenset((pair.therapist_id, pair.other_id))}
     _board_and_roster(store)
-    assert store.open_review_pairs() == []
+    assert store.imports.open_review_pairs() == []
 
 
 def test_provenance_answers_where_a_value_came_from(store: DirectoryStore) -> None:
     _board_and_roster(store)
     jordan = next(t for t in store.iter_therapists() if t.last_name == "McSample")
 
-    (expiry,) = store.provenance(jordan.id, "licenses[MN:2345].expires_on")
+    (expiry,) = store.imports.provenance(jordan.id, "licenses[MN:2345].expires_on")
 
     assert (expiry.source, expiry.value, expiry.applied) == (
         "license_board:mn_bbht",
@@ -159,7 +163,7 @@ def test_provenance_answers_where_a_value_came_from(store: DirectoryStore) -> No
         True,
     )
     assert expiry.recorded_at is not None and expiry.seen_on is not None
-    everything = store.provenance(jordan.id)
+    everything = store.imports.provenance(jordan.id)
     assert [e.field for e in everything] == sorted(e.field for e in everything)
     # The row it came from is kept too (what resolution finds on the next run).
     assert any(e.field.startswith("@record:") and e.applied is None for e in everything)

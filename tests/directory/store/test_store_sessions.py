@@ -12,7 +12,7 @@ from app_fixtures import build_directory
 from litestar.testing import TestClient
 from sqlalchemy import select
 
-from directory.api.app import create_app
+from directory.app import create_app
 from directory.index import EmbeddedIndex
 from directory.keys import new_key
 from directory.records import ApiKey

@@ -139,14 +139,14 @@ def test_concurrent_updates_with_the_same_version_exactly_one_wins(
 ) -> None:
     # Hold each writer for a moment after it read the stored version, so on PostgreSQL both
     # have read version N before either writes (SQLite's write lock queues them instead).
-    read_current = store._current
+    read_current = store.writes.current
 
     def slow_read(*args: object, **kwargs: object) -> Therapist:
         found = read_current(*args, **kwargs)  # type: ignore[arg-type]
         time.sleep(0.1)
         return found
 
-    monkeypatch.setattr(store, "_current", slow_read)
+    monkeypatch.setattr(store.writes, "current", slow_read)
     current = store.add_therapist(make_therapist(), actor="test")
 
     for round in range(3):

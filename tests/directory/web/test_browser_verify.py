@@ -30,7 +30,8 @@ from test_browser import (  # noqa: F401  (fixtures are used by name)
 
 from directory.keys import new_key
 from directory.records import ApiKey
-from directory.store.verification import CredentialState, credential_states
+from directory.store.verification import CredentialState
+from directory.verification import report_listing
 
 pytestmark = pytest.mark.browser
 
@@ -46,7 +47,7 @@ def current_license(live_app: LiveApp) -> CredentialState:
     store = live_app.directory.store
     today = dt.date.today()
     for therapist in store.iter_therapists():
-        for state in credential_states(store, therapist.id):
+        for state in store.verification.credential_states(therapist.id):
             if state.kind == "license" and state.expires_on and state.expires_on > today:
                 return state
     raise AssertionError("the demo directory has no current license")
@@ -112,7 +113,13 @@ def test_console_pages_pass_axe_and_screenshots(
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     state = current_license(live_app)
     key = make_key(live_app, "vera-axe")
-    live_app.directory.report_listing(state.therapist_id, "contact", "The phone number is old")
+    report_listing(
+        live_app.directory.store,
+        state.therapist_id,
+        "contact",
+        "The phone number is old",
+        dt.date.today(),
+    )
     found: dict[str, str] = {}
     for width in WIDTHS:
         session = open_session(width)

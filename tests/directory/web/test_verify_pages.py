@@ -13,7 +13,8 @@ from litestar.testing import TestClient
 from directory.keys import new_key
 from directory.records import ApiKey, ApiKeyRole
 from directory.service import Directory
-from directory.store.verification import CredentialState, credential_states
+from directory.store.verification import CredentialState
+from directory.verification import report_listing
 
 # Loopback, so the session cookie is not Secure and the test client sends it back.
 LOOPBACK = "http://127.0.0.1:8000"
@@ -43,7 +44,7 @@ def make_key(directory: Directory, name: str, role: ApiKeyRole = "verifier") -> 
 def verifier(directory: Directory, request: pytest.FixtureRequest) -> Iterator[TestClient]:
     """A client signed in with a fresh verifier key named after the test."""
     key = make_key(directory, f"vera-{request.node.name}"[:60])
-    from directory.api.app import create_app
+    from directory.app import create_app
 
     with TestClient(create_app(directory.settings, directory), base_url=LOOPBACK) as client:
         signed = client.post("/verify/sign-in", data={"api_key": key}, follow_redirects=False)
@@ -61,7 +62,7 @@ def a_credential(directory: Directory, kind: str = "license") -> CredentialState
     """A license that is in date (so "active" is a plausible finding)."""
     today = dt.date.today()
     for therapist in directory.store.iter_therapists():
-        for state in credential_states(directory.store, therapist.id):
+        for state in directory.store.verification.credential_states(therapist.id):
             if state.kind == kind and (state.expires_on is None or state.expires_on > today):
                 return state
     raise AssertionError("the demo directory has no current license")
@@ -128,7 +129,7 @@ def test_revoked_key_cannot_sign_in(anonymous: TestClient, directory: Directory)
 
 
 def test_session_cookie_attributes(directory: Directory) -> None:
-    from directory.api.app import create_app
+    from directory.app import create_app
 
     key = make_key(directory, "cookie-carl")
     app = create_app(directory.settings, directory)
@@ -336,7 +337,9 @@ def test_unknown_clinician_and_credential_are_404_pages(verifier: TestClient) ->
 
 def test_resolving_a_listing_report(verifier: TestClient, directory: Directory) -> None:
     state = a_credential(directory)
-    report = directory.report_listing(state.therapist_id, "contact", "phone number is wrong")
+    report = report_listing(
+        directory.store, state.therapist_id, "contact", "phone number is wrong", dt.date.today()
+    )
     page = verifier.get(f"/verify/clinicians/{state.therapist_id}")
     assert "phone number is wrong" in page.text
     csrf = csrf_of(page.text)
@@ -357,8 +360,6 @@ def test_resolving_a_listing_report(verifier: TestClient, directory: Directory) 
 
 def test_resolving_an_import_review_pair(verifier: TestClient, directory: Directory) -> None:
     store = directory.store
-    if not hasattr(store, "open_review_pairs") or not hasattr(store, "resolve_review_pair"):
-        pytest.skip("store.open_review_pairs / resolve_review_pair are not there yet")
     from directory.store.import_store import ImportBatch, ReviewPair
 
     a, b = [t.id for t in store.get_therapists(sorted(t.id for t in store.iter_therapists()))[:2]]
@@ -371,8 +372,8 @@ def test_resolving_an_import_review_pair(verifier: TestClient, directory: Direct
         score=0.91,
         reasons=["same last name", "same city"],
     )
-    store.write_import_batch(ImportBatch(reviews=[pair]), actor="test", source="roster")
-    found = next(p for p in store.open_review_pairs() if p.external_id == "row-7")
+    store.imports.write_batch(ImportBatch(reviews=[pair]), actor="test", source="roster")
+    found = next(p for p in store.imports.open_review_pairs() if p.external_id == "row-7")
     queue = verifier.get("/verify")
     assert f"/verify/clinicians/{a}#review" in queue.text
     page = verifier.get(f"/verify/clinicians/{a}")
@@ -392,7 +393,7 @@ def test_resolving_an_import_review_pair(verifier: TestClient, directory: Direct
         follow_redirects=False,
     )
     assert done.status_code == 303
-    decided = store.get_review_pair(found.id)
+    decided = store.imports.get_review_pair(found.id)
     assert decided is not None and decided.decision == "distinct"
     assert decided.resolved_by is not None and decided.resolved_by.startswith("vera-")
 

@@ -1,7 +1,8 @@
-"""The Litestar application factory.
+"""The composition root: the Litestar application factory.
 
 ``create_app(settings)`` wires the Directory into the app's lifespan and dependency
-injection; routes live in controllers, one per domain. Privacy is built in here: no
+injection, and mounts the API's router (``directory.api.router``) and the web pages' router
+(``directory.web.pages``) side by side: neither imports the other. Privacy is built in here: no
 cookies for anonymous visitors, a strict Content-Security-Policy on every response, and
 an access log that records the path but never the query string.
 """
@@ -25,18 +26,15 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from directory.api.imports import ImportController, ProvenanceController, ReviewController
-from directory.api.keys import KeyAdminController
 from directory.api.problems import EXCEPTION_HANDLERS
-from directory.api.therapists import MatchController, TherapistController, VocabularyController
-from directory.api.verification import ReportController, VerifierController
+from directory.api.router import ApiRouter
 from directory.service import Directory
 from directory.settings import Settings
 from directory.store.sessions import DatabaseSessionStore
 from directory.web.pages import PageController
 from directory.web.verify import SESSION_STORE
 
-WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+WEB_DIR = Path(__file__).resolve().parent / "web"
 access_log = logging.getLogger("sensate.access")
 
 SECURITY_HEADERS = {
@@ -123,15 +121,7 @@ def create_app(settings: Settings | None = None, directory: Directory | None = N
     return Litestar(
         route_handlers=[
             healthz,
-            TherapistController,
-            MatchController,
-            VocabularyController,
-            ImportController,
-            ReviewController,
-            ProvenanceController,
-            VerifierController,
-            ReportController,
-            KeyAdminController,
+            ApiRouter,
             PageController,
             create_static_files_router(
                 path="/static", directories=[WEB_DIR / "static"], include_in_schema=False

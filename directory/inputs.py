@@ -1,0 +1,21 @@
+"""Reading what a request names: the one place the API and the web pages parse ids.
+
+Both adapters (``directory.api``, ``directory.web``) parse their path and form values here,
+so a malformed value gets the same answer from either: an ``InvalidInput`` naming the field
+(the API answers 400/422, a page shows it or answers 404). Later input kinds (numbers,
+dates) belong here too.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from directory.service import InvalidInput
+
+
+def parse_id(value: str, field: str = "therapist_id") -> str:
+    """Therapist ids are UUIDs; anything else is a malformed id (400), not a missing one."""
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise InvalidInput([(field, f"{value[:60]!r} is not a valid id")]) from None

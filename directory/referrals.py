@@ -1,0 +1,71 @@
+"""A referral request as clients send it, and the matching request built from it.
+
+The JSON API (``POST /api/v1/matches``) takes ``MatchBody`` as its body; the physician's
+referral pages fill one from their form. Either way ``referral_request`` resolves the ZIP
+offline and builds the pure ``ReferralRequest`` matching works on, so both ask matching the
+same question.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+import msgspec
+
+from directory.records import Point
+from directory.service import Directory
+from matching import ReferralRequest
+
+
+class MatchBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A referral request as clients send it: a ZIP instead of a point."""
+
+    concerns: list[str] = []
+    text: str = ""
+    referring_discipline: str | None = None
+    patient_zip: str | None = None
+    patient_state: str | None = None
+    delivery: Literal["telehealth", "in_person", "either"] = "either"
+    radius_km: float = 40.0
+    languages: list[str] = []
+    populations: list[str] = []
+    therapist_genders: list[str] = []
+    insurance: str | None = None
+    max_fee: int | None = None
+    sliding_scale: bool = False
+    required_certification: str | None = None
+    include_not_accepting: bool = False
+    physician_referral: bool = False
+    on: dt.date | None = None
+    limit: int = 10
+
+
+def referral_request(directory: Directory, body: MatchBody) -> ReferralRequest:
+    """Resolve the ZIP (offline) and build the pure request matching works on."""
+    point: Point | None = None
+    state = body.patient_state.upper() if body.patient_state else None
+    if body.patient_zip:
+        point, zip_state = directory.place_for_zip("patient_zip", body.patient_zip)
+        state = state or zip_state
+    return ReferralRequest(
+        on=body.on or dt.date.today(),
+        concerns=tuple(body.concerns),
+        text=body.text,
+        referring_discipline=body.referring_discipline,
+        patient_point=point,
+        patient_state=state,
+        patient_zip=body.patient_zip,
+        delivery=body.delivery,
+        radius_km=body.radius_km,
+        languages=tuple(body.languages),
+        populations=tuple(body.populations),
+        therapist_genders=tuple(body.therapist_genders),
+        insurance=body.insurance,
+        max_fee=body.max_fee,
+        sliding_scale=body.sliding_scale,
+        required_certification=body.required_certification,
+        include_not_accepting=body.include_not_accepting,
+        physician_referral=body.physician_referral,
+        limit=body.limit,
+    )

@@ -1,0 +1,369 @@
+"""The verifiers' use cases: record a check, change a status, record the Florida title
+evidence, resolve a listing report, the verifier queue; and anyone's listing report.
+
+Each use case validates its input, then writes through ``store.verification`` (one
+transaction: the change, its audit event and its outbox row). The JSON API
+(``directory.api.verification``) and the verifier console (``directory.web.verify``) only
+parse their input and render what comes back, so a check one refuses the other refuses too,
+with the same message per field (``InvalidInput``).
+
+Finding the credential or report a request names is the adapter's job (each answers a
+missing one its own way, before it looks at If-Match); the use case gets what was found.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, get_args
+
+import msgspec
+
+from directory.credentials import next_check_due, verification_policy
+from directory.records import (
+    PRACTISING_STATUSES,
+    REPORT_REASONS,
+    CredentialStatus,
+    ListingReport,
+    Therapist,
+    Verification,
+)
+from directory.service import InvalidInput
+from directory.store import DirectoryStore
+from directory.store.verification import CredentialState
+
+STATUSES: tuple[str, ...] = get_args(CredentialStatus)
+KINDS = ("license", "certification", "compact", "registration")
+FL_TITLE_LICENSES = ("lcsw", "lmft", "lmhc", "psychologist")
+MAX_TEXT = 2000  # evidence, reasons, sources
+MAX_REPORT_DETAILS = 1000
+
+
+# --- what a verifier sends ----------------------------------------------------------------
+
+
+class VerificationBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A primary-source check: what was checked, where, how, and what it found."""
+
+    kind: str  # license, certification, compact or registration: must match the credential
+    source: str  # the primary source, e.g. "Minnesota Board of Behavioral Health and Therapy"
+    method: str = "website lookup"
+    verified_on: dt.date
+    status_found: str = "active"
+    evidence: str  # a note or the URL checked
+    expires_on: dt.date | None = None
+    next_check_due: dt.date | None = None  # default: by policy (licenses monthly)
+    reason: str = "primary-source verification"
+
+
+class StatusBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    status: str
+    reason: str
+    source: str = ""
+
+
+class FloridaTitleBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Whether a Florida clinician meets F.S. 491.0143 / 490.0143 (rules 64B4-7.004,
+    64B19-18.002) and may be presented as a "sex therapist"."""
+
+    qualified: bool
+    source: str
+    method: str = "website lookup"
+    verified_on: dt.date
+    evidence: str
+    reason: str = "Florida sex-therapist title qualification"
+
+
+class ResolutionBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    resolution: str
+
+
+class ReportBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    reason: str
+    details: str = ""
+
+
+class QueueResponse(msgspec.Struct, kw_only=True):
+    """The verifier queue on a day: what is overdue, due, expiring, reported, in review."""
+
+    on: dt.date
+    overdue: list[CredentialState]
+    due: list[CredentialState]
+    expiring: list[CredentialState]
+    reports: list[ListingReport]
+    review_pairs: list[Any]  # importer matches awaiting a person's decision
+
+
+# --- validation ---------------------------------------------------------------------------
+
+
+def _required(errors: list[tuple[str, str]], field: str, value: str, why: str = "") -> None:
+    if not value.strip():
+        errors.append((field, "is required" + (f": {why}" if why else "")))
+    elif len(value) > MAX_TEXT:
+        errors.append((field, f"is longer than {MAX_TEXT} characters"))
+
+
+def _check_dates(
+    errors: list[tuple[str, str]], verified_on: dt.date, today: dt.date, due: dt.date | None
+) -> None:
+    if verified_on > today:
+        errors.append(("verified_on", "is in the future"))
+    if due is not None:
+        limit = add_months(verified_on, verification_policy().reverify_within_months)
+        if due <= verified_on:
+            errors.append(("next_check_due", "must be after verified_on"))
+        elif due > limit:
+            errors.append(("next_check_due", f"must be on or before {limit} (36-month limit)"))
+
+
+def validate_verification(
+    body: VerificationBody, credential: CredentialState, today: dt.date
+) -> None:
+    errors: list[tuple[str, str]] = []
+    if body.kind not in KINDS:
+        errors.append(("kind", f"unknown credential kind {body.kind[:40]!r}; one of {KINDS}"))
+    elif body.kind != credential.kind:
+        errors.append(("kind", f"credential {credential.credential_id} is a {credential.kind}"))
+    _required(errors, "source", body.source, "the primary source checked")
+    _required(errors, "method", body.method)
+    _required(errors, "evidence", body.evidence, "a note or the URL checked")
+    _required(errors, "reason", body.reason)
+    if body.status_found not in STATUSES:
+        errors.append(("status_found", f"must be one of {', '.join(STATUSES)}"))
+    _check_dates(errors, body.verified_on, today, body.next_check_due)
+    expires = body.expires_on
+    if expires is not None:
+        if credential.issued_on is not None and expires < credential.issued_on:
+            errors.append(("expires_on", f"is before the issue date {credential.issued_on}"))
+        elif body.status_found in PRACTISING_STATUSES and expires < today:
+            errors.append(
+                (
+                    "expires_on",
+                    f"is in the past, so the credential cannot be {body.status_found};"
+                    " record the status found as expired",
+                )
+            )
+    if errors:
+        raise InvalidInput(errors)
+
+
+def checked_verification(
+    body: VerificationBody, credential: CredentialState, actor: str, today: dt.date
+) -> tuple[Verification, dt.date | None]:
+    """Validate a check of ``credential`` and build what the store records: ``(check, expiry)``.
+
+    A check that names no expiry keeps the credential's; no next check date means policy's.
+    """
+    validate_verification(body, credential, today)
+    expires = body.expires_on if body.expires_on is not None else credential.expires_on
+    check = Verification(
+        source=body.source.strip(),
+        verified_on=body.verified_on,
+        method=body.method.strip(),
+        verified_by=actor,
+        status_found=body.status_found,  # type: ignore[arg-type]
+        evidence=body.evidence.strip(),
+        next_check_due=body.next_check_due
+        or next_check_due(credential.kind, body.verified_on, expires),
+    )
+    return check, expires
+
+
+def validate_status_change(body: StatusBody, credential: CredentialState, today: dt.date) -> None:
+    """A status change needs a known status, a reason, and must not revive an expired one."""
+    errors: list[tuple[str, str]] = []
+    if body.status not in STATUSES:
+        errors.append(("status", f"must be one of {', '.join(STATUSES)}"))
+    elif body.status in PRACTISING_STATUSES and (
+        credential.expires_on is not None and credential.expires_on < today
+    ):
+        errors.append(
+            (
+                "status",
+                f"cannot be {body.status}: it expired on {credential.expires_on};"
+                " record a verification with the renewed expiry instead",
+            )
+        )
+    _required(errors, "reason", body.reason, "say why the status changes")
+    if len(body.source) > MAX_TEXT:
+        errors.append(("source", f"is longer than {MAX_TEXT} characters"))
+    if errors:
+        raise InvalidInput(errors)
+
+
+def validate_fl_title(body: FloridaTitleBody, therapist: Therapist, today: dt.date) -> None:
+    """Evidence is required, and only Florida LCSW, LMFT, LMHC and psychologist licensees
+    can meet the title rule."""
+    errors: list[tuple[str, str]] = []
+    _required(errors, "source", body.source, "the board or record checked")
+    _required(errors, "method", body.method)
+    _required(errors, "evidence", body.evidence, "a note or the URL checked")
+    _required(errors, "reason", body.reason)
+    _check_dates(errors, body.verified_on, today, None)
+    florida = [
+        lic
+        for lic in therapist.licenses
+        if lic.state == "FL" and lic.license_type in FL_TITLE_LICENSES
+    ]
+    if body.qualified and not florida:
+        errors.append(
+            (
+                "qualified",
+                "the rule is about Florida LCSW, LMFT, LMHC and psychologist "
+                "licensees; this clinician holds none of those licenses",
+            )
+        )
+    if errors:
+        raise InvalidInput(errors)
+
+
+def validate_resolution(body: ResolutionBody) -> None:
+    errors: list[tuple[str, str]] = []
+    _required(errors, "resolution", body.resolution, "say what was done")
+    if errors:
+        raise InvalidInput(errors)
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """The same day ``months`` later (earlier when negative), or the month's last day."""
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    for last in (31, 30, 29, 28):
+        try:
+            return day.replace(year=year, month=month, day=min(day.day, last))
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+# --- the use cases ------------------------------------------------------------------------
+
+
+def record_check(
+    store: DirectoryStore,
+    credential: CredentialState,
+    *,
+    expected_version: int,
+    body: VerificationBody,
+    actor: str,
+    today: dt.date,
+) -> CredentialState:
+    """Record a primary-source check of ``credential``; its status becomes what was found."""
+    check, expires = checked_verification(body, credential, actor, today)
+    return store.verification.record_verification(
+        credential.therapist_id,
+        credential.credential_id,
+        expected_version=expected_version,
+        check=check,
+        expires_on=expires,
+        reason=body.reason.strip(),
+    )
+
+
+def change_status(
+    store: DirectoryStore,
+    credential: CredentialState,
+    *,
+    expected_version: int,
+    body: StatusBody,
+    actor: str,
+    today: dt.date,
+) -> CredentialState:
+    """Set a credential's status (a board action, a lapse ...) with the reason and source."""
+    validate_status_change(body, credential, today)
+    return store.verification.change_status(
+        credential.therapist_id,
+        credential.credential_id,
+        expected_version=expected_version,
+        status=body.status,  # type: ignore[arg-type]  # validated against STATUSES above
+        actor=actor,
+        reason=body.reason.strip(),
+        source=body.source.strip(),
+    )
+
+
+def record_fl_title(
+    store: DirectoryStore,
+    therapist: Therapist,
+    *,
+    expected_version: int,
+    body: FloridaTitleBody,
+    actor: str,
+    today: dt.date,
+) -> int:
+    """Record whether a Florida clinician meets the title rule; returns the new therapist
+    version. The next check is due when recredentialing is (36 months by policy)."""
+    validate_fl_title(body, therapist, today)
+    check = Verification(
+        source=body.source.strip(),
+        verified_on=body.verified_on,
+        method=body.method.strip(),
+        verified_by=actor,
+        evidence=body.evidence.strip(),
+        next_check_due=add_months(body.verified_on, verification_policy().reverify_within_months),
+    )
+    return store.verification.record_fl_title_check(
+        therapist.id,
+        expected_version=expected_version,
+        check=check,
+        qualified=body.qualified,
+        reason=body.reason.strip(),
+    )
+
+
+def resolve_report(
+    store: DirectoryStore,
+    report_id: int,
+    *,
+    expected_version: int,
+    body: ResolutionBody,
+    actor: str,
+) -> ListingReport:
+    """Close a listing report, saying what was done."""
+    validate_resolution(body)
+    return store.verification.resolve_report(
+        report_id,
+        expected_version=expected_version,
+        actor=actor,
+        resolution=body.resolution.strip(),
+    )
+
+
+def report_listing(
+    store: DirectoryStore, therapist_id: str, reason: str, details: str, today: dt.date
+) -> ListingReport:
+    """Anyone's "this listing is stale or wrong": kept for the verifier queue.
+
+    Nothing about the reporter is stored (no address, no headers, only the day).
+    """
+    errors: list[tuple[str, str]] = []
+    if reason not in REPORT_REASONS:
+        errors.append(("reason", f"must be one of {', '.join(REPORT_REASONS)}"))
+    details = details.strip()
+    if len(details) > MAX_REPORT_DETAILS:
+        errors.append(("details", f"is longer than {MAX_REPORT_DETAILS} characters"))
+    therapist = store.get_therapist(therapist_id)
+    if therapist is None or not therapist.active:
+        errors.append(("therapist_id", "no such listing"))
+    if errors:
+        raise InvalidInput(errors)
+    return store.verification.add_report(therapist_id, reason, details, today)
+
+
+def verifier_queue(store: DirectoryStore, day: dt.date, limit: int) -> QueueResponse:
+    """The queue on ``day`` by policy (the API's and the console's, so they never disagree)."""
+    policy = verification_policy()
+    buckets = store.verification.queue(
+        day,
+        expiring_within_days=policy.expiring_soon_days,
+        reverify_before=add_months(day, -policy.reverify_within_months),
+        limit=limit,
+    )
+    return QueueResponse(
+        on=day,
+        overdue=buckets.overdue,
+        due=buckets.due,
+        expiring=buckets.expiring,
+        reports=buckets.reports,
+        review_pairs=store.imports.open_review_pairs()[:limit],
+    )
