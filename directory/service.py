@@ -16,10 +16,10 @@ import msgspec
 
 from directory.geo import Gazetteer, UnknownZip, gazetteer
 from directory.index import EmbeddedIndex
-from directory.index.base import IndexDocument, SearchIndex, SearchQuery, SearchResult
-from directory.index.documents import document_fingerprint
-from directory.index.filters import Eq, Filter, GeoRadius, In, Or, Range, all_of
+from directory.index.base import SearchIndex, SearchResult
 from directory.index.sync import Indexer, Resumed, rebuild, resume
+from directory.listing import IndexDocument, document_fingerprint
+from directory.query import FILTERABLE, Eq, Filter, GeoRadius, In, Or, Range, SearchQuery, all_of
 from directory.records import REPORT_REASONS, ListingReport, Point, Therapist, date_key
 from directory.settings import Settings
 from directory.store import DirectoryStore, engine_from_settings
@@ -247,8 +247,6 @@ class Directory:
             errors.append(("per_page", f"must be between 1 and {MAX_PER_PAGE}"))
         if params.sort not in ("relevance", "distance", "name"):
             errors.append(("sort", "must be relevance, distance or name"))
-        from directory.index.filters import FILTERABLE
-
         for facet in params.facets:
             if facet not in FILTERABLE:
                 errors.append(("facets", f"cannot count by {facet!r}"))

@@ -12,7 +12,8 @@ from directory.credentials import (
     is_verified,
     verification_policy,
 )
-from directory.index.base import CredentialSummary, Hit, IndexDocument
+from directory.index.base import Hit
+from directory.listing import CredentialSummary, IndexDocument
 from directory.records import (
     PRACTISING_STATUSES,
     Fees,

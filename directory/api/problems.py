@@ -15,7 +15,7 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from directory.index.filters import FilterError
+from directory.query import FilterError
 from directory.service import InvalidInput
 from directory.vocab import UnknownCode
 from matching.request import InvalidRequest

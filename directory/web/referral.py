@@ -16,7 +16,7 @@ from litestar.di import NamedDependency
 from litestar.response import Template
 
 from directory.api.therapists import MatchBody, referral_request
-from directory.index.base import IndexDocument
+from directory.listing import IndexDocument
 from directory.service import Directory, InvalidInput
 from directory.vocab import Vocabulary
 from directory.web.forms import FormInput, query_string

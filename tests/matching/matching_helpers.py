@@ -11,7 +11,7 @@ import functools
 import math
 from typing import Any
 
-from directory.index.base import CredentialSummary, IndexDocument
+from directory.listing import CredentialSummary, IndexDocument
 from directory.records import Point, date_key
 from directory.vocab import Vocabulary, load_vocabulary
 from matching.request import ReferralRequest
