@@ -14,13 +14,14 @@ from collections.abc import Iterable
 
 import msgspec
 
+from directory.eligibility import CertifiedOn, InPersonNearby, TelehealthPermitted
 from directory.geo import Gazetteer, UnknownZip, gazetteer
 from directory.index import EmbeddedIndex
 from directory.index.base import SearchIndex, SearchResult
 from directory.index.sync import Indexer, Resumed, rebuild, resume
 from directory.listing import IndexDocument, document_fingerprint
-from directory.query import FILTERABLE, Eq, Filter, GeoRadius, In, Or, Range, SearchQuery, all_of
-from directory.records import REPORT_REASONS, ListingReport, Point, Therapist, date_key
+from directory.query import FILTERABLE, Eq, Filter, In, Or, Range, SearchQuery, all_of
+from directory.records import REPORT_REASONS, ListingReport, Point, Therapist
 from directory.settings import Settings
 from directory.store import DirectoryStore, engine_from_settings
 from directory.store.verification import add_report
@@ -279,17 +280,14 @@ class Directory:
             Eq("accepting_new_clients", params.accepting) if params.accepting is not None else None,
         ]
         if params.certified:
-            filters.append(self.certified_on(on))
+            filters.append(CertifiedOn.any_aasect(self.vocab, on).filter())
         place_filter: list[Filter] = []
         if origin is not None:
-            place_filter.append(
-                all_of(
-                    Eq("offers_in_person", True),
-                    GeoRadius(origin.lat, origin.lon, params.radius_km * 1000),
-                )  # type: ignore[arg-type]
-            )
+            # The index checks the distance; unlike matching, search does not re-check the
+            # license at the nearby practice (InPersonNearby.filter_is_exact is False).
+            place_filter.append(InPersonNearby(origin, params.radius_km, on).filter())
         if params.telehealth_state:
-            place_filter.append(self.telehealth_on(params.telehealth_state, on))
+            place_filter.append(TelehealthPermitted(params.telehealth_state, on).filter())
         if place_filter:
             # A ZIP and a telehealth state together mean "near me, or by video in my state".
             filters.append(place_filter[0] if len(place_filter) == 1 else Or(tuple(place_filter)))
@@ -319,30 +317,6 @@ class Directory:
             ),
             origin=origin,
             on=on,
-        )
-
-    def telehealth_on(self, state: str, on: dt.date) -> Filter:
-        """Clinicians who may see a patient located in ``state`` by telehealth on ``on``."""
-        day = date_key(on)
-        return all_of(  # type: ignore[return-value]
-            Eq("offers_telehealth", True),
-            Range(f"telehealth_from.{state}", lte=day),
-            Range(f"telehealth_until.{state}", gte=day),
-        )
-
-    def certified_on(self, on: dt.date) -> Filter:
-        """Any AASECT certification (never membership) valid on ``on``."""
-        day = date_key(on)
-        kinds = sorted(
-            c
-            for c, k in self.vocab.credential_kinds.items()
-            if k.is_certification and c.startswith("aasect")
-        )
-        return Or(
-            tuple(
-                all_of(Range(f"cert_from.{k}", lte=day), Range(f"cert_until.{k}", gte=day))  # type: ignore[misc]
-                for k in kinds
-            )
         )
 
     def report_listing(self, therapist_id: str, reason: str, details: str) -> ListingReport:

@@ -43,6 +43,7 @@ import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein
 
+from directory.geo import EARTH_RADIUS_M  # the sphere matching measures on too
 from directory.index.base import Hit, SearchResult
 from directory.index.text import STOP_WORDS, max_typos, normalise, tokenise
 from directory.listing import IndexDocument
@@ -60,8 +61,6 @@ from directory.query import (
     SearchQuery,
     field_kind,
 )
-
-EARTH_RADIUS_M = 6_371_008.8  # mean earth radius (IUGG), what haversine distances use
 
 # Searchable fields, highest weight first. A word found in several fields of a document
 # counts once, with the weight of the best field.
