@@ -74,6 +74,20 @@ def in_force(summary: CredentialSummary, on: dt.date) -> bool:
     return summary.status in PRACTISING_STATUSES and summary.expires >= date_key(on)
 
 
+def authorises_telehealth(summary: CredentialSummary, state: str, on: dt.date) -> bool:
+    """A credential in force on ``on`` that lets its holder see a patient in ``state`` remotely:
+    a license or telehealth registration there, or a compact privilege there or multi-state.
+
+    Listings carry the resulting windows per state (``telehealth_from`` / ``telehealth_until``,
+    from ``directory.credentials.telehealth_grants``); this says which credential is behind one.
+    """
+    return (
+        in_force(summary, on)
+        and summary.kind in ("license", "compact", "registration")
+        and (summary.state == state or (summary.kind == "compact" and summary.state == "*"))
+    )
+
+
 def licensed_in(listing: IndexDocument, state: str, on: dt.date) -> bool:
     """A license in force in ``state`` on ``on`` (what in-person practice there needs)."""
     return any(

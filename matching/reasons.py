@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from directory.eligibility import format_key, in_force
+from directory.eligibility import authorises_telehealth, format_key, in_force
 from directory.listing import CredentialSummary, IndexDocument
 from directory.records import date_key
 from directory.vocab import Vocabulary
@@ -162,13 +162,7 @@ def _cite_key(summary: CredentialSummary) -> tuple[int, int, int, str]:
 
 def telehealth_credential(doc: IndexDocument, state: str, on: dt.date) -> CredentialSummary | None:
     """The credential that lets the clinician see a patient in ``state`` by telehealth."""
-    covering = [
-        summary
-        for summary in doc.credentials
-        if in_force(summary, on)
-        and summary.kind in _CITE_ORDER
-        and (summary.state == state or (summary.kind == "compact" and summary.state == "*"))
-    ]
+    covering = [summary for summary in doc.credentials if authorises_telehealth(summary, state, on)]
     return min(covering, key=_cite_key, default=None)
 
 
