@@ -10,7 +10,13 @@ from __future__ import annotations
 
 import uuid
 
-from directory.service import InvalidInput
+
+class InvalidInput(ValueError):
+    """Input that names a field and says what is wrong with it (becomes a 400/422)."""
+
+    def __init__(self, errors: list[tuple[str, str]]) -> None:
+        super().__init__("; ".join(f"{field}: {message}" for field, message in errors))
+        self.errors = errors
 
 
 def parse_id(value: str, field: str = "therapist_id") -> str:

@@ -8,7 +8,7 @@ console (``/verify``), and both call ``decide`` here. The decision and everythin
 
 from __future__ import annotations
 
-from directory.service import InvalidInput
+from directory.inputs import InvalidInput
 from directory.store import DirectoryStore
 from directory.store.import_store import (
     DECISIONS_FOR,

@@ -14,13 +14,15 @@ from collections.abc import Iterable
 
 import msgspec
 
+from directory.eligibility import CertifiedOn, InPersonNearby, TelehealthPermitted
 from directory.geo import Gazetteer, UnknownZip, gazetteer
 from directory.index import EmbeddedIndex
-from directory.index.base import IndexDocument, SearchIndex, SearchQuery, SearchResult
-from directory.index.documents import document_fingerprint
-from directory.index.filters import Eq, Filter, GeoRadius, In, Or, Range, all_of
+from directory.index.base import SearchIndex, SearchResult
 from directory.index.sync import Indexer, Resumed, rebuild, resume
-from directory.records import Point, Therapist, date_key
+from directory.inputs import InvalidInput
+from directory.listing import IndexDocument, document_fingerprint
+from directory.query import FILTERABLE, Eq, Filter, In, Or, Range, SearchQuery, all_of
+from directory.records import Point, Therapist
 from directory.settings import Settings
 from directory.store import DirectoryStore, engine_from_settings
 from directory.vocab import Vocabulary, load_vocabulary
@@ -39,14 +41,6 @@ DEFAULT_FACETS = (
     "accepting_new_clients",
     "sliding_scale",
 )
-
-
-class InvalidInput(ValueError):
-    """Input that names a field and says what is wrong with it (becomes a 400/422)."""
-
-    def __init__(self, errors: list[tuple[str, str]]) -> None:
-        super().__init__("; ".join(f"{field}: {message}" for field, message in errors))
-        self.errors = errors
 
 
 class SearchParams(msgspec.Struct, frozen=True, kw_only=True):
@@ -245,8 +239,6 @@ class Directory:
             errors.append(("per_page", f"must be between 1 and {MAX_PER_PAGE}"))
         if params.sort not in ("relevance", "distance", "name"):
             errors.append(("sort", "must be relevance, distance or name"))
-        from directory.index.filters import FILTERABLE
-
         for facet in params.facets:
             if facet not in FILTERABLE:
                 errors.append(("facets", f"cannot count by {facet!r}"))
@@ -279,17 +271,14 @@ class Directory:
             Eq("accepting_new_clients", params.accepting) if params.accepting is not None else None,
         ]
         if params.certified:
-            filters.append(self.certified_on(on))
+            filters.append(CertifiedOn.any_aasect(self.vocab, on).filter())
         place_filter: list[Filter] = []
         if origin is not None:
-            place_filter.append(
-                all_of(
-                    Eq("offers_in_person", True),
-                    GeoRadius(origin.lat, origin.lon, params.radius_km * 1000),
-                )  # type: ignore[arg-type]
-            )
+            # The index checks the distance; unlike matching, search does not re-check the
+            # license at the nearby practice (InPersonNearby.filter_is_exact is False).
+            place_filter.append(InPersonNearby(origin, params.radius_km, on).filter())
         if params.telehealth_state:
-            place_filter.append(self.telehealth_on(params.telehealth_state, on))
+            place_filter.append(TelehealthPermitted(params.telehealth_state, on).filter())
         if place_filter:
             # A ZIP and a telehealth state together mean "near me, or by video in my state".
             filters.append(place_filter[0] if len(place_filter) == 1 else Or(tuple(place_filter)))
@@ -319,30 +308,6 @@ class Directory:
             ),
             origin=origin,
             on=on,
-        )
-
-    def telehealth_on(self, state: str, on: dt.date) -> Filter:
-        """Clinicians who may see a patient located in ``state`` by telehealth on ``on``."""
-        day = date_key(on)
-        return all_of(  # type: ignore[return-value]
-            Eq("offers_telehealth", True),
-            Range(f"telehealth_from.{state}", lte=day),
-            Range(f"telehealth_until.{state}", gte=day),
-        )
-
-    def certified_on(self, on: dt.date) -> Filter:
-        """Any AASECT certification (never membership) valid on ``on``."""
-        day = date_key(on)
-        kinds = sorted(
-            c
-            for c, k in self.vocab.credential_kinds.items()
-            if k.is_certification and c.startswith("aasect")
-        )
-        return Or(
-            tuple(
-                all_of(Range(f"cert_from.{k}", lte=day), Range(f"cert_until.{k}", gte=day))  # type: ignore[misc]
-                for k in kinds
-            )
         )
 
     def match(self, request: ReferralRequest) -> list[Match]:

@@ -19,6 +19,7 @@ from typing import Any, get_args
 import msgspec
 
 from directory.credentials import next_check_due, verification_policy
+from directory.inputs import InvalidInput
 from directory.records import (
     PRACTISING_STATUSES,
     REPORT_REASONS,
@@ -27,7 +28,6 @@ from directory.records import (
     Therapist,
     Verification,
 )
-from directory.service import InvalidInput
 from directory.store import DirectoryStore
 from directory.store.verification import CredentialState
 

@@ -12,15 +12,15 @@ from directory.credentials import (
     is_verified,
     verification_policy,
 )
-from directory.index.base import CredentialSummary, Hit, IndexDocument
+from directory.eligibility import CertifiedOn, in_force, telehealth_states
+from directory.index.base import Hit
+from directory.listing import CredentialSummary, IndexDocument
 from directory.records import (
-    PRACTISING_STATUSES,
     Fees,
     PracticeLocation,
     ReferralPreferences,
     Therapist,
     Verification,
-    date_key,
 )
 from directory.service import SearchPage
 from directory.vocab import Vocabulary
@@ -70,10 +70,9 @@ def credential_lines(doc: IndexDocument, vocab: Vocabulary, day: dt.date) -> lis
     Expired or suspended credentials are not listed here at all: the profile explains them,
     a results card only says what counts today.
     """
-    key = date_key(day)
     lines: list[tuple[bool, CredentialLine]] = []
     for summary in doc.credentials:
-        if summary.status not in PRACTISING_STATUSES or summary.expires < key:
+        if not in_force(summary, day):
             continue
         if summary.kind == "certification":
             kind = vocab.credential_kinds.get(summary.code)
@@ -174,16 +173,11 @@ def _label(vocab: Vocabulary, kind: str | None, code: str) -> str:
 
 def summary(hit: Hit, page: SearchPage, vocab: Vocabulary) -> TherapistSummary:
     doc = hit.document
-    day = date_key(page.on)
-    tele = sorted(
-        s
-        for s, until in doc.telehealth_until.items()
-        if doc.offers_telehealth and doc.telehealth_from.get(s, 0) <= day <= until
-    )
+    tele = telehealth_states(doc, page.on)
     certified = [
         (kind, _label(vocab, "credential_kinds", kind))
         for kind in doc.cert_kinds
-        if doc.cert_from.get(kind, 0) <= day <= doc.cert_until.get(kind, 0)
+        if CertifiedOn((kind,), page.on).holds(doc)
     ]
     confirmed = key_to_date(doc.availability_confirmed_on)
     fresh_days = verification_policy().availability_fresh_days
@@ -311,12 +305,7 @@ def profile(
     def labelled(kind: str, codes: list[str]) -> list[dict[str, str]]:
         return [{"code": c, "label": _label(vocab, kind, c)} for c in codes]
 
-    key = date_key(day)
-    tele = sorted(
-        s
-        for s, until in (doc.telehealth_until.items() if doc else ())
-        if therapist.offers_telehealth and doc and doc.telehealth_from.get(s, 0) <= key <= until
-    )
+    tele = telehealth_states(doc, day) if doc is not None and therapist.offers_telehealth else []
     confirmed = therapist.availability.confirmed_on
     fresh_days = verification_policy().availability_fresh_days
     return TherapistProfile(

@@ -1,7 +1,8 @@
 """Referral matching: a pure library.
 
-A ``ReferralRequest`` and candidate index documents in, ranked and explained ``Match``es out.
-No I/O, no SQL, no HTTP; it depends only on ``directory``'s domain types and vocabulary.
+A ``ReferralRequest`` and candidate listings (``directory.listing``) in, ranked and explained
+``Match``es out. No I/O, no SQL, no HTTP; it depends only on ``directory``'s domain types
+(records, listing, query, eligibility, vocabulary, geo).
 """
 
 from matching.engine import Match, candidate_query, match

@@ -12,13 +12,18 @@ from collections.abc import Iterable
 
 import msgspec
 
-from directory.index.base import IndexDocument, SearchQuery
-from directory.index.filters import And, Eq, Filter, GeoRadius, Or, Range, all_of
-from directory.records import date_key
+from directory.eligibility import (
+    AcceptingNewClients,
+    AcceptsPhysicianReferrals,
+    InPersonNearby,
+    TelehealthPermitted,
+)
+from directory.listing import IndexDocument
+from directory.query import Filter, Or, SearchQuery, all_of
 from directory.vocab import Vocabulary
 from matching import reasons, scoring
 from matching.request import ReferralRequest
-from matching.rules import Mode, check, required_kinds
+from matching.rules import Mode, check, required_certification
 from matching.scoring import Weights
 
 # Hard constraints narrow the index's answer; ranking happens here. The limit only guards
@@ -38,38 +43,6 @@ class Match(msgspec.Struct, kw_only=True, frozen=True):
     cautions: list[str]  # plain words: what to check before referring
 
 
-def telehealth_filter(state: str, on_key: int) -> Filter:
-    return And(
-        (
-            Range(f"telehealth_from.{state}", lte=on_key),
-            Range(f"telehealth_until.{state}", gte=on_key),
-            Eq("offers_telehealth", True),
-        )
-    )
-
-
-def in_person_filter(request: ReferralRequest) -> Filter:
-    assert request.patient_point is not None
-    return And(
-        (
-            GeoRadius(
-                request.patient_point.lat, request.patient_point.lon, request.radius_km * 1000
-            ),
-            Eq("offers_in_person", True),
-        )
-    )
-
-
-def certification_filter(kinds: tuple[str, ...], on_key: int) -> Filter | None:
-    per_kind: list[Filter] = [
-        And((Range(f"cert_from.{kind}", lte=on_key), Range(f"cert_until.{kind}", gte=on_key)))
-        for kind in kinds
-    ]
-    if not per_kind:
-        return None
-    return per_kind[0] if len(per_kind) == 1 else Or(tuple(per_kind))
-
-
 def candidate_query(request: ReferralRequest, vocab: Vocabulary) -> SearchQuery:
     """The index query for everyone who passes the hard constraints.
 
@@ -77,20 +50,21 @@ def candidate_query(request: ReferralRequest, vocab: Vocabulary) -> SearchQuery:
     patient who describes their problem badly still sees who can help.
     """
     request.validate(vocab)
-    on_key = date_key(request.on)
     by_mode: list[Filter] = []
     if request.delivery in ("telehealth", "either") and request.patient_state is not None:
-        by_mode.append(telehealth_filter(request.patient_state, on_key))
+        by_mode.append(TelehealthPermitted(request.patient_state, request.on).filter())
     if request.delivery in ("in_person", "either") and request.patient_point is not None:
-        by_mode.append(in_person_filter(request))
+        nearby = InPersonNearby(request.patient_point, request.radius_km, request.on)
+        by_mode.append(nearby.filter())
     mode_filter = by_mode[0] if len(by_mode) == 1 else Or(tuple(by_mode))
+    certification = required_certification(request, vocab)
 
     return SearchQuery(
         filter=all_of(
             mode_filter,
-            None if request.include_not_accepting else Eq("accepting_new_clients", True),
-            Eq("accepts_physician_referrals", True) if request.physician_referral else None,
-            certification_filter(required_kinds(request, vocab), on_key),
+            None if request.include_not_accepting else AcceptingNewClients().filter(),
+            AcceptsPhysicianReferrals().filter() if request.physician_referral else None,
+            certification.filter() if certification is not None else None,
         ),
         origin=request.patient_point,
         # Only for in-person care does nearness decide who survives the limit.

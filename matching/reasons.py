@@ -12,11 +12,12 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from directory.index.base import CredentialSummary, IndexDocument
-from directory.records import PRACTISING_STATUSES, date_key
+from directory.eligibility import authorises_telehealth, format_key, in_force
+from directory.listing import CredentialSummary, IndexDocument
+from directory.records import date_key
 from directory.vocab import Vocabulary
 from matching.request import ReferralRequest
-from matching.rules import Mode, age_days, format_key
+from matching.rules import Mode, age_days
 from matching.scoring import Wants, Weights, valid_certifications
 
 NO_EXPIRY = date_key(None)
@@ -149,10 +150,6 @@ def distance_phrase(km: float) -> str:
     return f"{km:.1f} km away" if km < 10 else f"{km:.0f} km away"
 
 
-def _in_force(summary: CredentialSummary, on: dt.date) -> bool:
-    return summary.status in PRACTISING_STATUSES and summary.expires >= date_key(on)
-
-
 def _cite_key(summary: CredentialSummary) -> tuple[int, int, int, str]:
     # Plainest kind first, then a verified one, then the one lasting longest.
     return (
@@ -165,13 +162,7 @@ def _cite_key(summary: CredentialSummary) -> tuple[int, int, int, str]:
 
 def telehealth_credential(doc: IndexDocument, state: str, on: dt.date) -> CredentialSummary | None:
     """The credential that lets the clinician see a patient in ``state`` by telehealth."""
-    covering = [
-        summary
-        for summary in doc.credentials
-        if _in_force(summary, on)
-        and summary.kind in _CITE_ORDER
-        and (summary.state == state or (summary.kind == "compact" and summary.state == "*"))
-    ]
+    covering = [summary for summary in doc.credentials if authorises_telehealth(summary, state, on)]
     return min(covering, key=_cite_key, default=None)
 
 
@@ -182,7 +173,7 @@ def in_person_license(
     licenses = [
         summary
         for summary in doc.credentials
-        if summary.kind == "license" and _in_force(summary, on) and summary.state in doc.states
+        if summary.kind == "license" and in_force(summary, on) and summary.state in doc.states
     ]
     return min(licenses, key=lambda s: (s.state != patient_state, *_cite_key(s)), default=None)
 

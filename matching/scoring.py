@@ -14,10 +14,11 @@ from importlib import resources
 
 import msgspec
 
-from directory.index.base import IndexDocument
+from directory.eligibility import CertifiedOn
+from directory.listing import IndexDocument
 from directory.vocab import Vocabulary
 from matching.request import ReferralRequest
-from matching.rules import Mode, age_days, valid_on
+from matching.rules import Mode, age_days
 
 # The order components are listed in every Match; also the keys [weights] must have.
 COMPONENTS: tuple[str, ...] = (
@@ -192,7 +193,7 @@ def valid_certifications(doc: IndexDocument, on: dt.date, vocab: Vocabulary) -> 
         for code in sorted(doc.cert_until)
         if code in vocab.credential_kinds
         and vocab.credential_kinds[code].is_certification
-        and valid_on(doc.cert_from, doc.cert_until, code, on)
+        and CertifiedOn((code,), on).holds(doc)
     ]
 
 

@@ -28,9 +28,9 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from directory import review
 from directory.api.auth import actor_of, requires_admin, requires_verifier
 from directory.api.problems import problem
-from directory.inputs import parse_id
+from directory.inputs import InvalidInput, parse_id
 from directory.review import AlreadyResolved, ReviewPair
-from directory.service import Directory, InvalidInput
+from directory.service import Directory
 from directory.store import NotFound
 from directory.store.import_store import ImportRun, ProvenanceEntry
 

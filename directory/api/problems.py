@@ -15,8 +15,8 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from directory.index.filters import FilterError
-from directory.service import InvalidInput
+from directory.inputs import InvalidInput
+from directory.query import FilterError
 from directory.vocab import UnknownCode
 from matching.request import InvalidRequest
 

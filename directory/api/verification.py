@@ -34,9 +34,9 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from directory import verification
 from directory.api.auth import actor_of, requires_verifier
 from directory.api.problems import problem
-from directory.inputs import parse_id
+from directory.inputs import InvalidInput, parse_id
 from directory.records import AuditEvent, ListingReport, VerificationEntry
-from directory.service import Directory, InvalidInput
+from directory.service import Directory
 from directory.store.errors import NotFound, StaleVersion
 from directory.store.verification import CredentialState
 from directory.verification import (

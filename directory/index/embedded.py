@@ -43,8 +43,11 @@ import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein
 
-from directory.index.base import Hit, IndexDocument, SearchQuery, SearchResult
-from directory.index.filters import (
+from directory.geo import EARTH_RADIUS_M  # the sphere matching measures on too
+from directory.index.base import Hit, SearchResult
+from directory.index.text import STOP_WORDS, max_typos, normalise, tokenise
+from directory.listing import IndexDocument
+from directory.query import (
     FILTERABLE,
     And,
     Eq,
@@ -55,11 +58,9 @@ from directory.index.filters import (
     Not,
     Or,
     Range,
+    SearchQuery,
     field_kind,
 )
-from directory.index.text import STOP_WORDS, max_typos, normalise, tokenise
-
-EARTH_RADIUS_M = 6_371_008.8  # mean earth radius (IUGG), what haversine distances use
 
 # Searchable fields, highest weight first. A word found in several fields of a document
 # counts once, with the weight of the best field.

@@ -56,8 +56,11 @@ import msgspec
 from meilisearch.errors import MeilisearchApiError
 from meilisearch.models.task import TaskInfo
 
-from directory.index.base import Hit, IndexDocument, SearchQuery, SearchResult
-from directory.index.filters import (
+from directory.index.base import Hit, SearchResult
+from directory.index.meili_filters import compile_filter, format_number
+from directory.index.text import STOP_WORDS, normalise, tokenise
+from directory.listing import IndexDocument
+from directory.query import (
     FILTERABLE,
     And,
     Eq,
@@ -66,11 +69,10 @@ from directory.index.filters import (
     In,
     Not,
     Or,
+    SearchQuery,
     all_of,
     field_kind,
 )
-from directory.index.meili_filters import compile_filter, format_number
-from directory.index.text import STOP_WORDS, normalise, tokenise
 from directory.records import Point
 from directory.settings import Settings
 from directory.vocab import Vocabulary, load_vocabulary

@@ -1,6 +1,6 @@
 """The filter AST compiled to a Meilisearch filter string.
 
-The AST (``directory.index.filters``) is already validated when it is built; this compiler
+The AST (``directory.query``) is already validated when it is built; this compiler
 checks again anyway (defence in depth), because its output is a string sent to a server:
 
 - field names must be in ``FILTERABLE`` (map fields as ``telehealth_until.MN``), otherwise
@@ -25,7 +25,7 @@ import math
 import re
 from decimal import Decimal
 
-from directory.index.filters import (
+from directory.query import (
     And,
     Eq,
     Filter,

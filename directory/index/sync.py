@@ -16,8 +16,8 @@ from collections.abc import Callable
 
 import msgspec
 
-from directory.index.base import IndexDocument, SearchIndex
-from directory.index.documents import document_for, record_revision
+from directory.index.base import SearchIndex
+from directory.listing import IndexDocument, document_for, record_revision
 from directory.store import DirectoryStore
 from directory.vocab import Vocabulary
 

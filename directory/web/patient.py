@@ -18,7 +18,8 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath
 from litestar.response import Redirect, Template
 
-from directory.service import Directory, InvalidInput, SearchParams
+from directory.inputs import InvalidInput
+from directory.service import Directory, SearchParams
 from directory.verification import MAX_REPORT_DETAILS, report_listing
 from directory.views import credential_evidence, profile, search_response
 from directory.vocab import Vocabulary

@@ -15,9 +15,10 @@ from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.response import Template
 
-from directory.index.base import IndexDocument
+from directory.inputs import InvalidInput
+from directory.listing import IndexDocument
 from directory.referrals import MatchBody, referral_request
-from directory.service import Directory, InvalidInput
+from directory.service import Directory
 from directory.vocab import Vocabulary
 from directory.web.forms import FormInput, query_string
 from directory.web.render import PageError, find_therapist, page

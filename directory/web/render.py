@@ -14,9 +14,9 @@ from litestar import Request
 from litestar.datastructures import CacheControlHeader
 from litestar.response import Template
 
-from directory.inputs import parse_id
+from directory.inputs import InvalidInput, parse_id
 from directory.records import Therapist
-from directory.service import Directory, InvalidInput
+from directory.service import Directory
 from directory.web.forms import errors_by_field
 
 # Pages show what someone searched for: keep them out of shared caches and the disk cache.

@@ -13,7 +13,7 @@ import datetime as dt
 import msgspec
 
 from directory.credentials import CredentialView
-from directory.index.base import IndexDocument
+from directory.listing import IndexDocument
 from directory.records import Therapist
 from directory.views import TherapistProfile, profile
 from directory.vocab import Vocabulary

@@ -54,11 +54,11 @@ from litestar.utils.dataclass import extract_dataclass_items
 
 from directory import review, verification
 from directory.credentials import credential_views
-from directory.inputs import parse_id
+from directory.inputs import InvalidInput, parse_id
 from directory.keys import InvalidKey, authenticate
 from directory.records import ApiKey, AuditEvent, Therapist
 from directory.review import DECISIONS_FOR, AlreadyResolved
-from directory.service import Directory, InvalidInput
+from directory.service import Directory
 from directory.store.errors import NotFound, StaleVersion
 from directory.store.verification import CredentialState
 from directory.verification import STATUSES, ResolutionBody, StatusBody, VerificationBody

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from directory.cli import main
 from directory.index import EmbeddedIndex
-from directory.index.documents import document_fingerprint
+from directory.listing import document_fingerprint
 from directory.settings import Settings
 from directory.store import DirectoryStore, create_engine_for
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from directory.index import EmbeddedIndex
-from directory.index.base import SearchQuery
+from directory.query import SearchQuery
 from directory.service import Directory
 from directory.settings import Settings
 from directory.store import DirectoryStore

@@ -11,11 +11,11 @@ import functools
 import math
 from typing import Any
 
-from directory.index.base import CredentialSummary, IndexDocument
+from directory.geo import EARTH_RADIUS_M
+from directory.listing import CredentialSummary, IndexDocument
 from directory.records import Point, date_key
 from directory.vocab import Vocabulary, load_vocabulary
 from matching.request import ReferralRequest
-from matching.rules import EARTH_RADIUS_M
 
 ON = dt.date(2026, 11, 15)
 MINNEAPOLIS = Point(44.9778, -93.2650)

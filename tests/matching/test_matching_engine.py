@@ -18,8 +18,8 @@ from matching_helpers import (
     with_cst,
 )
 
-from directory.index.base import CredentialSummary, SearchQuery
-from directory.index.filters import And, Eq, GeoRadius, Or, Range
+from directory.listing import CredentialSummary
+from directory.query import And, Eq, GeoRadius, Or, Range, SearchQuery
 from directory.records import date_key
 from matching import match
 from matching.engine import CANDIDATE_LIMIT, candidate_query

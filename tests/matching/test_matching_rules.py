@@ -15,9 +15,10 @@ from matching_helpers import (
     with_cst,
 )
 
+from directory.eligibility import distance_km
 from directory.records import date_key
 from matching import match
-from matching.rules import check, distance_km
+from matching.rules import check
 
 
 def ids(req, *docs) -> list[str]:

@@ -412,7 +412,7 @@ def test_reports_are_anonymous_validated_and_rate_limited(
 
 
 def test_report_listing_validates(directory: Directory) -> None:
-    from directory.service import InvalidInput
+    from directory.inputs import InvalidInput
     from directory.verification import report_listing
 
     t = add(directory)

@@ -20,17 +20,9 @@ from typing import Any
 import pytest
 from geopy.distance import geodesic
 
-from directory.index.base import IndexDocument, SearchIndex, SearchQuery, SearchResult
-from directory.index.filters import (
-    And,
-    Eq,
-    FilterError,
-    GeoRadius,
-    In,
-    Not,
-    Or,
-    Range,
-)
+from directory.index.base import SearchIndex, SearchResult
+from directory.listing import IndexDocument
+from directory.query import And, Eq, FilterError, GeoRadius, In, Not, Or, Range, SearchQuery
 from directory.records import Point
 
 TODAY = 20260115  # the date telehealth validity is checked against (YYYYMMDD)

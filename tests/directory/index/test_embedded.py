@@ -14,23 +14,11 @@ import msgspec
 import pytest
 from contract import SearchIndexContract, sample_documents
 
-from directory.index import (
-    And,
-    EmbeddedIndex,
-    Eq,
-    Filter,
-    GeoRadius,
-    In,
-    IndexDocument,
-    Not,
-    Or,
-    Range,
-    SearchIndex,
-    SearchQuery,
-    SearchResult,
-)
+from directory.index import EmbeddedIndex, SearchIndex, SearchResult
 from directory.index.embedded import EARTH_RADIUS_M
 from directory.index.text import tokenise
+from directory.listing import IndexDocument
+from directory.query import And, Eq, Filter, GeoRadius, In, Not, Or, Range, SearchQuery
 from directory.records import Point
 
 

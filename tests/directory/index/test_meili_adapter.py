@@ -24,9 +24,7 @@ from factories import make_therapist
 from geopy.distance import geodesic
 from meilisearch.errors import MeilisearchApiError
 
-from directory.index.base import IndexDocument, SearchIndex, SearchQuery
-from directory.index.documents import document_for
-from directory.index.filters import Eq, FilterError, GeoRadius, In, Range
+from directory.index.base import SearchIndex
 from directory.index.meili import (
     BATCH_SIZE,
     SEARCHABLE,
@@ -38,6 +36,8 @@ from directory.index.meili import (
     synonyms_from_vocabulary,
     to_meili,
 )
+from directory.listing import IndexDocument, document_for
+from directory.query import Eq, FilterError, GeoRadius, In, Range, SearchQuery
 from directory.records import Point
 from directory.service import make_index
 from directory.settings import Settings

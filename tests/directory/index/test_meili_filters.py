@@ -11,18 +11,6 @@ import math
 import msgspec
 import pytest
 
-from directory.index.filters import (
-    FILTERABLE,
-    And,
-    Eq,
-    Filter,
-    FilterError,
-    GeoRadius,
-    In,
-    Not,
-    Or,
-    Range,
-)
 from directory.index.meili_filters import (
     MATCH_EVERYTHING,
     MATCH_NOTHING,
@@ -30,6 +18,7 @@ from directory.index.meili_filters import (
     format_number,
     quote,
 )
+from directory.query import FILTERABLE, And, Eq, Filter, FilterError, GeoRadius, In, Not, Or, Range
 
 
 def forged(node: Filter, **fields: object) -> Filter:

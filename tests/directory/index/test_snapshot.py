@@ -10,9 +10,9 @@ import pytest
 from factories import make_therapist
 
 from directory.index import EmbeddedIndex
-from directory.index.base import IndexDocument, SearchQuery
-from directory.index.documents import document_fingerprint
 from directory.index.sync import verify
+from directory.listing import IndexDocument, document_fingerprint
+from directory.query import SearchQuery
 from directory.service import Directory
 from directory.settings import Settings
 from directory.store import DirectoryStore, create_engine_for, migrate

@@ -10,8 +10,9 @@ import pytest
 from factories import make_therapist
 
 from directory.index import EmbeddedIndex
-from directory.index.base import IndexDocument, SearchQuery
 from directory.index.sync import Indexer, rebuild, verify
+from directory.listing import IndexDocument
+from directory.query import SearchQuery
 from directory.store import DirectoryStore, DuplicateKey
 from directory.vocab import load_vocabulary
 

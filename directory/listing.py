@@ -1,8 +1,10 @@
-"""Therapist records -> denormalised index documents.
+"""The listing: the denormalised, date-bounded record a search or a match reads.
 
+Built from the domain records (``document_for``); the index stores it, matching scores it.
 Everything search and matching need is copied in here, so the hot path never reads SQL.
-Credential validity is stored as date bounds (YYYYMMDD) rather than as a yes/no, so an
-expiry that passes after indexing is still honoured at query time.
+Credential validity is kept as date bounds (YYYYMMDD ints) rather than as a yes/no and
+compared at query time against the request's date, so an expiry that passes after
+indexing is still honoured.
 """
 
 from __future__ import annotations
@@ -10,20 +12,79 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from pathlib import Path
+from typing import Literal
+
+import msgspec
 
 from directory.credentials import certification_windows, telehealth_grants
-from directory.index.base import CredentialSummary, IndexDocument
-from directory.records import PRACTISING_STATUSES, Therapist, Verification, date_key
+from directory.records import PRACTISING_STATUSES, Point, Therapist, Verification, date_key
 from directory.vocab import Vocabulary
+
+
+class CredentialSummary(msgspec.Struct, frozen=True):
+    """What a reason needs to say about one credential, without the store."""
+
+    kind: Literal["license", "certification", "compact", "registration"]
+    code: str  # license type, certification kind or compact code
+    state: str  # "" for certifications; "*" for multi-state authorisations
+    status: str
+    expires: int  # YYYYMMDD; 99991231 when it does not expire
+    verified_on: int | None = None  # YYYYMMDD of the last primary-source check
+    verified_with: str = ""  # the primary source
+
+
+class IndexDocument(msgspec.Struct, kw_only=True):
+    id: str
+    # Which state of the record the document was built from (its version and when it was
+    # saved): a saved embedded index is reconciled with the store by comparing these
+    # (directory/index/sync.py). The time tells apart two databases with the same ids.
+    revision: str = ""
+    name: str
+    credentials_text: str = ""
+    practice_name: str = ""
+    bio: str = ""
+    pronouns: str = ""
+    cities: list[str] = []
+    states: list[str] = []  # states with an in-person location
+    points: list[Point] = []  # in-person practice locations
+    point_states: list[str] = []  # the state of each point, in the same order
+    concerns: list[str] = []
+    concern_labels: list[str] = []  # searchable labels of the concerns
+    populations: list[str] = []
+    modalities: list[str] = []
+    languages: list[str] = []
+    insurance: list[str] = []
+    gender: str = ""
+    license_types: list[str] = []
+    license_states: list[str] = []
+    cert_kinds: list[str] = []
+    coordinates_with: list[str] = []
+    offers_telehealth: bool = False
+    offers_in_person: bool = False
+    accepting_new_clients: bool = True
+    accepts_physician_referrals: bool = True
+    sliding_scale: bool = False
+    fl_sex_therapy_qualified: bool = False
+    fee_min: int | None = None
+    fee_max: int | None = None
+    availability_confirmed_on: int | None = None  # YYYYMMDD
+    credentials_verified_on: int | None = None  # YYYYMMDD, most recent check of any credential
+    # state -> first / last day (YYYYMMDD) the clinician may see a patient there by telehealth
+    telehealth_from: dict[str, int] = {}
+    telehealth_until: dict[str, int] = {}
+    # certification kind -> first / last valid day
+    cert_from: dict[str, int] = {}
+    cert_until: dict[str, int] = {}
+    credentials: list[CredentialSummary] = []
+
 
 _OPEN_START = 0  # "valid since before records began"
 
-_PACKAGE = Path(__file__).resolve().parents[1]
+_PACKAGE = Path(__file__).resolve().parent
 # Besides the record itself, a document depends on this code and on the vocabulary data.
 # A saved index made under different ones is not reused (see ``document_fingerprint``).
 DOCUMENT_INPUTS = (
-    _PACKAGE / "index" / "documents.py",
-    _PACKAGE / "index" / "base.py",
+    _PACKAGE / "listing.py",
     _PACKAGE / "credentials.py",
     _PACKAGE / "records.py",
 )

@@ -1,4 +1,6 @@
-"""Filters are data: a small AST built from validated input, never a string built from input.
+"""What a search asks: the filter AST and ``SearchQuery``.
+
+Filters are data: a small AST built from validated input, never a string built from input.
 
 Each backend compiles the AST: the embedded engine to predicates over its posting lists,
 the Meilisearch adapter to a filter string (with an attribute allowlist and quoting).
@@ -8,13 +10,19 @@ is an AST that is safe to compile.
 Fields whose name ends in ``.*`` in ``FILTERABLE`` are maps (for example
 ``telehealth_until.MN``): the key after the dot must be a state or credential code made
 of letters, digits and underscores.
+
+Matching builds its candidate query from these types too, so they live beside the listing
+(``directory.listing``) rather than inside the index that evaluates them.
 """
 
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 import msgspec
+
+from directory.records import Point
 
 Scalar = str | int | float | bool
 
@@ -158,3 +166,18 @@ def geo_radius_of(node: Filter | None) -> GeoRadius | None:
             if found is not None:
                 return found
     return None
+
+
+SortKey = Literal["relevance", "distance", "name"]
+
+
+class SearchQuery(msgspec.Struct, frozen=True, kw_only=True):
+    text: str = ""  # free text; already stripped of phrases the vocabulary understood
+    concerns: tuple[str, ...] = ()  # concern codes the text resolved to (any of them matches)
+    filter: Filter | None = None
+    facets: tuple[str, ...] = ()
+    # point to compute distances from (and sort by, with sort="distance")
+    origin: Point | None = None
+    sort: SortKey = "relevance"
+    offset: int = 0
+    limit: int = 20

@@ -1,0 +1,326 @@
+"""Who may be shown at all: each eligibility rule once, with its three faces side by side.
+
+A rule is a small frozen object holding its parameters (a state and a date, a point and a
+radius ...). It has:
+
+- ``filter()``: the rule as a query AST (``directory.query``), which the index applies;
+- ``holds(listing)``: the rule as a predicate over a listing (``directory.listing``), which
+  matching re-checks, because a stale or wrong index must never put a clinician in front of
+  a patient they may not legally see, and which views use to say what is in force;
+- ``statement()``: the rule in plain words;
+- ``why_not(listing)``: when it does not hold, the plain-language reason (matching's
+  exclusions); ``holds`` is ``why_not(...) is None``, so the two cannot disagree.
+
+Search (``directory.service``), matching (``matching.engine`` and ``matching.rules``) and the
+views all build these objects; none of them writes a rule's fields or dates itself. When
+a rule changes, it changes here, and ``tests/directory/test_eligibility.py`` checks that its
+filter, as the embedded index evaluates it, still agrees with its predicate.
+
+Dates in listings are YYYYMMDD ints (``directory.records.date_key``) so they compare as
+plain numbers; bounds are inclusive, so a license expiring on the request date still counts,
+and a listing without a bound never matches (as the index's range filter never matches a
+document without the field).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+from typing import ClassVar, Protocol
+
+from directory.geo import EARTH_RADIUS_M
+from directory.listing import CredentialSummary, IndexDocument
+from directory.query import And, Eq, Filter, GeoRadius, Or, Range
+from directory.records import PRACTISING_STATUSES, Point, date_key
+from directory.vocab import Vocabulary
+
+
+class Rule(Protocol):
+    """What every rule offers; ``RULES`` lists them by name."""
+
+    name: ClassVar[str]
+    # True when the filter admits exactly the listings the predicate holds for. False when
+    # the predicate asks for more than an index can check (then the filter admits a superset
+    # and only ``holds`` decides).
+    filter_is_exact: ClassVar[bool]
+
+    def filter(self) -> Filter: ...
+
+    def why_not(self, listing: IndexDocument) -> str | None: ...
+
+    def holds(self, listing: IndexDocument) -> bool: ...
+
+    def statement(self) -> str: ...
+
+
+def format_key(key: int) -> str:
+    """A YYYYMMDD key as an ISO date."""
+    return dt.date(key // 10000, key // 100 % 100, key % 100).isoformat()
+
+
+def window_includes(starts: dict[str, int], ends: dict[str, int], key: str, day: int) -> bool:
+    """Whether ``key`` (a state or credential kind) has bounds that include ``day``.
+
+    Both bounds must be present, as in the index's range filter.
+    """
+    if key not in starts or key not in ends:
+        return False
+    return starts[key] <= day <= ends[key]
+
+
+def in_force(summary: CredentialSummary, on: dt.date) -> bool:
+    """A credential with a practising status that has not expired by ``on``."""
+    return summary.status in PRACTISING_STATUSES and summary.expires >= date_key(on)
+
+
+def authorises_telehealth(summary: CredentialSummary, state: str, on: dt.date) -> bool:
+    """A credential in force on ``on`` that lets its holder see a patient in ``state`` remotely:
+    a license or telehealth registration there, or a compact privilege there or multi-state.
+
+    Listings carry the resulting windows per state (``telehealth_from`` / ``telehealth_until``,
+    from ``directory.credentials.telehealth_grants``); this says which credential is behind one.
+    """
+    return (
+        in_force(summary, on)
+        and summary.kind in ("license", "compact", "registration")
+        and (summary.state == state or (summary.kind == "compact" and summary.state == "*"))
+    )
+
+
+def licensed_in(listing: IndexDocument, state: str, on: dt.date) -> bool:
+    """A license in force in ``state`` on ``on`` (what in-person practice there needs)."""
+    return any(
+        summary.kind == "license" and summary.state == state and in_force(summary, on)
+        for summary in listing.credentials
+    )
+
+
+def distance_km(a: Point, b: Point) -> float:
+    """Great-circle distance by the haversine formula, on the sphere the index uses."""
+    lat1, lat2 = math.radians(a.lat), math.radians(b.lat)
+    dlat = lat2 - lat1
+    dlon = math.radians(b.lon - a.lon)
+    h = math.sin(dlat / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin(dlon / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h))) / 1000
+
+
+def nearest_km(listing: IndexDocument, point: Point) -> float | None:
+    """Distance to the clinician's nearest in-person location, if they have any."""
+    return min((distance_km(point, place) for place in listing.points), default=None)
+
+
+class _Holds:
+    """``holds`` from ``why_not``, so a rule's predicate and its reason are one piece of code."""
+
+    __slots__ = ()
+
+    def why_not(self, listing: IndexDocument) -> str | None:
+        raise NotImplementedError
+
+    def holds(self, listing: IndexDocument) -> bool:
+        return self.why_not(listing) is None
+
+
+@dataclass(frozen=True, slots=True)
+class TelehealthPermitted(_Holds):
+    """May see a patient located in ``state`` by telehealth on ``on``.
+
+    Telehealth law follows the patient: the clinician needs a license, a compact privilege
+    or a telehealth registration valid in the patient's state on the date. The listing
+    keeps, per state, the first and last day any of these allows it
+    (``directory.credentials.telehealth_grants``).
+    """
+
+    name: ClassVar[str] = "telehealth"
+    filter_is_exact: ClassVar[bool] = True
+    state: str
+    on: dt.date
+
+    def filter(self) -> Filter:
+        day = date_key(self.on)
+        return And(
+            (
+                Range(f"telehealth_from.{self.state}", lte=day),
+                Range(f"telehealth_until.{self.state}", gte=day),
+                Eq("offers_telehealth", True),
+            )
+        )
+
+    def why_not(self, listing: IndexDocument) -> str | None:
+        if not listing.offers_telehealth:
+            return "Does not offer telehealth"
+        day = date_key(self.on)
+        starts = listing.telehealth_from.get(self.state)
+        ends = listing.telehealth_until.get(self.state)
+        if starts is None or ends is None:
+            return f"Not licensed to see patients in {self.state} by telehealth"
+        if starts > day:
+            return f"Not licensed for telehealth in {self.state} until {format_key(starts)}"
+        if ends < day:
+            return f"License for telehealth in {self.state} ended {format_key(ends)}"
+        return None
+
+    def statement(self) -> str:
+        return (
+            f"Offers telehealth and, on {self.on.isoformat()}, holds a license, a compact "
+            f"privilege or a telehealth registration valid in {self.state}, the state the "
+            "patient is in during the session"
+        )
+
+
+def telehealth_states(listing: IndexDocument, on: dt.date) -> list[str]:
+    """The states where the clinician may see a patient by telehealth on ``on``, sorted."""
+    return sorted(
+        state for state in listing.telehealth_until if TelehealthPermitted(state, on).holds(listing)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CertifiedOn(_Holds):
+    """Holds one of ``kinds`` (credential-kind codes) valid on ``on``.
+
+    Only certifications have windows in a listing (``directory.credentials.
+    certification_windows``); AASECT membership certifies nothing and never has one.
+    """
+
+    name: ClassVar[str] = "certification"
+    filter_is_exact: ClassVar[bool] = True
+    kinds: tuple[str, ...]
+    on: dt.date
+    label: str = ""  # how the statement names the kinds, e.g. "an AASECT certification"
+
+    def __post_init__(self) -> None:
+        if not self.kinds:
+            raise ValueError("a certification rule needs at least one credential kind")
+
+    @classmethod
+    def any_aasect(cls, vocab: Vocabulary, on: dt.date) -> CertifiedOn:
+        return cls(aasect_certifications(vocab), on, "an AASECT certification")
+
+    def filter(self) -> Filter:
+        day = date_key(self.on)
+        per_kind: list[Filter] = [
+            And((Range(f"cert_from.{kind}", lte=day), Range(f"cert_until.{kind}", gte=day)))
+            for kind in self.kinds
+        ]
+        return per_kind[0] if len(per_kind) == 1 else Or(tuple(per_kind))
+
+    def why_not(self, listing: IndexDocument) -> str | None:
+        day = date_key(self.on)
+        if any(
+            window_includes(listing.cert_from, listing.cert_until, kind, day) for kind in self.kinds
+        ):
+            return None
+        return f"No required certification valid on {self.on.isoformat()}"
+
+    def statement(self) -> str:
+        named = self.label or "one of these certifications: " + ", ".join(self.kinds)
+        return f"Holds {named}, valid on {self.on.isoformat()} (membership is not certification)"
+
+
+def aasect_certifications(vocab: Vocabulary) -> tuple[str, ...]:
+    """AASECT's certification kinds, sorted; membership is among its kinds but certifies nothing."""
+    return tuple(
+        sorted(
+            code
+            for code, kind in vocab.credential_kinds.items()
+            if code.startswith("aasect_") and kind.is_certification
+        )
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class InPersonNearby(_Holds):
+    """Sees clients in person within ``radius_km`` of ``point``, licensed where they practise.
+
+    In-person care happens where the practice is, so a practice in range must be in a
+    state where the clinician holds a license in force on ``on``. The index has no dated
+    license per location, so its filter checks the distance only (``filter_is_exact`` is
+    False) and matching's predicate decides.
+    """
+
+    name: ClassVar[str] = "in_person"
+    filter_is_exact: ClassVar[bool] = False
+    point: Point
+    radius_km: float
+    on: dt.date
+
+    def filter(self) -> Filter:
+        return And(
+            (
+                GeoRadius(self.point.lat, self.point.lon, self.radius_km * 1000),
+                Eq("offers_in_person", True),
+            )
+        )
+
+    def why_not(self, listing: IndexDocument) -> str | None:
+        if not listing.offers_in_person:
+            return "Does not see clients in person"
+        nearest = nearest_km(listing, self.point)
+        if nearest is None:
+            return "No in-person location on record"
+        if nearest > self.radius_km:
+            return f"Nearest practice is {nearest:.0f} km away, beyond {self.radius_km:g} km"
+        in_range = {
+            state
+            for place, state in zip(listing.points, listing.point_states, strict=False)
+            if distance_km(self.point, place) <= self.radius_km
+        }
+        if not any(licensed_in(listing, state, self.on) for state in in_range):
+            return "No license in force on that date where the nearby practice is"
+        return None
+
+    def statement(self) -> str:
+        return (
+            f"Sees clients in person within {self.radius_km:g} km, at a practice in a state "
+            f"where they hold a license in force on {self.on.isoformat()}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptingNewClients(_Holds):
+    """Says they are taking new clients."""
+
+    name: ClassVar[str] = "accepting_new_clients"
+    filter_is_exact: ClassVar[bool] = True
+
+    def filter(self) -> Filter:
+        return Eq("accepting_new_clients", True)
+
+    def why_not(self, listing: IndexDocument) -> str | None:
+        return None if listing.accepting_new_clients else "Not accepting new clients"
+
+    def statement(self) -> str:
+        return "Accepting new clients"
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptsPhysicianReferrals(_Holds):
+    """Takes referrals from physicians."""
+
+    name: ClassVar[str] = "physician_referrals"
+    filter_is_exact: ClassVar[bool] = True
+
+    def filter(self) -> Filter:
+        return Eq("accepts_physician_referrals", True)
+
+    def why_not(self, listing: IndexDocument) -> str | None:
+        return (
+            None if listing.accepts_physician_referrals else "Does not accept physician referrals"
+        )
+
+    def statement(self) -> str:
+        return "Accepts referrals from physicians"
+
+
+RULES: dict[str, type[Rule]] = {
+    rule.name: rule
+    for rule in (
+        TelehealthPermitted,
+        CertifiedOn,
+        InPersonNearby,
+        AcceptingNewClients,
+        AcceptsPhysicianReferrals,
+    )
+}

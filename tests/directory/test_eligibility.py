@@ -1,0 +1,242 @@
+"""Each eligibility rule's faces agree: its index filter, its predicate and its plain words.
+
+Listings and rule parameters are generated (hypothesis); the filter is evaluated by the
+embedded index itself, so a rule whose filter and predicate drift apart fails here rather
+than as a clinician who appears in search but not in matching (or, worse, the reverse).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from directory.eligibility import (
+    RULES,
+    AcceptingNewClients,
+    AcceptsPhysicianReferrals,
+    CertifiedOn,
+    InPersonNearby,
+    Rule,
+    TelehealthPermitted,
+    aasect_certifications,
+    nearest_km,
+    telehealth_states,
+)
+from directory.index import EmbeddedIndex
+from directory.index.meili_filters import compile_filter
+from directory.listing import CredentialSummary, IndexDocument
+from directory.query import SearchQuery
+from directory.records import PRACTISING_STATUSES, Point, date_key
+from directory.vocab import load_vocabulary
+
+VOCAB = load_vocabulary()
+STATES = ("MN", "WI", "IA", "NY")
+CERT_KINDS = (*aasect_certifications(VOCAB), "aasect_member")
+FIRST_DAY, LAST_DAY = dt.date(2024, 1, 1), dt.date(2028, 12, 31)
+STATUSES = (*sorted(PRACTISING_STATUSES), "expired", "suspended", "revoked")
+
+# Property tests check agreement, never speed; no examples database is written to the tree.
+PROPERTY = settings(
+    max_examples=60,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+dates = st.dates(min_value=FIRST_DAY, max_value=LAST_DAY)
+# Bounds as listings keep them: dated, or open (a start of 0 = since before records began,
+# an end of 99991231 = no expiry).
+start_keys = st.one_of(dates.map(date_key), st.just(0))
+end_keys = st.one_of(dates.map(date_key), st.just(date_key(None)))
+# Points around the upper Midwest: some near each other, some hundreds of km apart.
+points = st.builds(
+    Point,
+    lat=st.floats(min_value=41.0, max_value=48.0, allow_nan=False),
+    lon=st.floats(min_value=-97.0, max_value=-88.0, allow_nan=False),
+)
+
+
+def windows(keys: tuple[str, ...], bounds: st.SearchStrategy[int]) -> st.SearchStrategy:
+    return st.dictionaries(st.sampled_from(keys), bounds, max_size=3)
+
+
+licenses = st.builds(
+    CredentialSummary,
+    kind=st.just("license"),
+    code=st.just("lmft"),
+    state=st.sampled_from(STATES),
+    status=st.sampled_from(STATUSES),
+    expires=end_keys,
+)
+
+
+@st.composite
+def listings(draw: st.DrawFn, id: str) -> IndexDocument:
+    located = draw(st.lists(st.tuples(points, st.sampled_from(STATES)), max_size=3))
+    return IndexDocument(
+        id=id,
+        name=f"Clinician {id}",
+        offers_telehealth=draw(st.booleans()),
+        offers_in_person=draw(st.booleans()),
+        accepting_new_clients=draw(st.booleans()),
+        accepts_physician_referrals=draw(st.booleans()),
+        # Drawn independently, so a state may have one bound and not the other.
+        telehealth_from=draw(windows(STATES, start_keys)),
+        telehealth_until=draw(windows(STATES, end_keys)),
+        cert_kinds=sorted(draw(st.sets(st.sampled_from(CERT_KINDS), max_size=3))),
+        cert_from=draw(windows(CERT_KINDS, start_keys)),
+        cert_until=draw(windows(CERT_KINDS, end_keys)),
+        points=[point for point, _ in located],
+        point_states=[state for _, state in located],
+        states=sorted({state for _, state in located}),
+        credentials=draw(st.lists(licenses, max_size=3)),
+    )
+
+
+@st.composite
+def directories(draw: st.DrawFn) -> list[IndexDocument]:
+    count = draw(st.integers(min_value=1, max_value=6))
+    return [draw(listings(f"t{n}")) for n in range(count)]
+
+
+certification_rules = st.one_of(
+    st.builds(
+        CertifiedOn,
+        kinds=st.lists(st.sampled_from(CERT_KINDS), min_size=1, max_size=3, unique=True).map(tuple),
+        on=dates,
+    ),
+    dates.map(lambda on: CertifiedOn.any_aasect(VOCAB, on)),
+)
+
+# One strategy per rule; a rule added to RULES without one fails test_every_rule_is_generated.
+RULE_STRATEGIES: dict[str, st.SearchStrategy[Rule]] = {
+    "telehealth": st.builds(TelehealthPermitted, state=st.sampled_from((*STATES, "CA")), on=dates),
+    "certification": certification_rules,
+    "in_person": st.builds(
+        InPersonNearby,
+        point=points,
+        radius_km=st.floats(min_value=1.0, max_value=500.0, allow_nan=False),
+        on=dates,
+    ),
+    "accepting_new_clients": st.just(AcceptingNewClients()),
+    "physician_referrals": st.just(AcceptsPhysicianReferrals()),
+}
+
+
+def index_admits(rule: Rule, docs: list[IndexDocument]) -> set[str]:
+    index = EmbeddedIndex(docs)
+    hits = index.search(SearchQuery(filter=rule.filter(), limit=len(docs))).hits
+    return {hit.document.id for hit in hits}
+
+
+def test_every_rule_is_generated() -> None:
+    assert set(RULE_STRATEGIES) == set(RULES)
+    for name, rule in RULES.items():
+        assert rule.name == name
+
+
+@pytest.mark.parametrize("name", sorted(RULES))
+@PROPERTY
+@given(data=st.data())
+def test_filter_and_predicate_agree(name: str, data: st.DataObject) -> None:
+    rule = data.draw(RULE_STRATEGIES[name], label="rule")
+    docs = data.draw(directories(), label="listings")
+    held = {doc.id for doc in docs if rule.holds(doc)}
+    admitted = index_admits(rule, docs)
+    if type(rule).filter_is_exact:
+        assert admitted == held
+    else:
+        # The index cannot check everything the rule asks; it may admit more, never fewer.
+        assert held <= admitted
+
+
+@PROPERTY
+@given(rule=RULE_STRATEGIES["in_person"], docs=directories())
+def test_in_person_filter_is_exactly_the_distance_part(
+    rule: InPersonNearby, docs: list[IndexDocument]
+) -> None:
+    def nearby(doc: IndexDocument) -> bool:
+        nearest = nearest_km(doc, rule.point)
+        return doc.offers_in_person and nearest is not None and nearest <= rule.radius_km
+
+    assert index_admits(rule, docs) == {doc.id for doc in docs if nearby(doc)}
+
+
+@pytest.mark.parametrize("name", sorted(RULES))
+@PROPERTY
+@given(data=st.data())
+def test_holds_exactly_when_there_is_no_reason_against(name: str, data: st.DataObject) -> None:
+    rule = data.draw(RULE_STRATEGIES[name], label="rule")
+    doc = data.draw(listings("t0"), label="listing")
+    reason = rule.why_not(doc)
+    assert rule.holds(doc) == (reason is None)
+    if reason is not None:
+        assert reason.strip() and "\n" not in reason
+
+
+@pytest.mark.parametrize("name", sorted(RULES))
+@settings(max_examples=20, deadline=None, database=None)
+@given(data=st.data())
+def test_statement_is_plain_words(name: str, data: st.DataObject) -> None:
+    text = data.draw(RULE_STRATEGIES[name], label="rule").statement()
+    assert isinstance(text, str) and text.strip() == text and text
+    assert text[0].isupper()
+    assert not any(mark in text for mark in "{}<>\n")
+
+
+@pytest.mark.parametrize("name", sorted(RULES))
+@settings(max_examples=20, deadline=None, database=None)
+@given(data=st.data())
+def test_filter_compiles_for_meilisearch(name: str, data: st.DataObject) -> None:
+    compiled = compile_filter(data.draw(RULE_STRATEGIES[name], label="rule").filter())
+    assert isinstance(compiled, str) and compiled
+
+
+# --- a few fixed cases, as a reader would check them ----------------------------------------
+
+ON = dt.date(2026, 6, 15)
+
+
+def doc(**fields: object) -> IndexDocument:
+    return IndexDocument(id="t1", name="Clinician", **fields)  # type: ignore[arg-type]
+
+
+def test_telehealth_bounds_are_inclusive() -> None:
+    listing = doc(
+        offers_telehealth=True,
+        telehealth_from={"MN": date_key(ON)},
+        telehealth_until={"MN": date_key(ON), "WI": date_key(ON)},
+    )
+    assert TelehealthPermitted("MN", ON).holds(listing)
+    assert not TelehealthPermitted("MN", ON + dt.timedelta(days=1)).holds(listing)
+    assert not TelehealthPermitted("WI", ON).holds(listing)  # no start bound
+    assert telehealth_states(listing, ON) == ["MN"]
+
+
+def test_aasect_membership_is_not_a_certification() -> None:
+    kinds = aasect_certifications(VOCAB)
+    assert "aasect_member" not in kinds
+    assert set(kinds) == {"aasect_cst", "aasect_cst_s", "aasect_csc", "aasect_cse"}
+    member = doc(cert_from={"aasect_member": 0}, cert_until={"aasect_member": 99991231})
+    assert not CertifiedOn.any_aasect(VOCAB, ON).holds(member)
+
+
+def test_a_certification_rule_needs_a_kind() -> None:
+    with pytest.raises(ValueError):
+        CertifiedOn((), ON)
+
+
+def test_in_person_needs_a_license_in_force_where_the_practice_is() -> None:
+    here = Point(44.98, -93.27)
+
+    def licence(state: str) -> CredentialSummary:
+        return CredentialSummary("license", "lmft", state, "active", date_key(ON))
+
+    practice = {"offers_in_person": True, "points": [here], "point_states": ["MN"]}
+    assert InPersonNearby(here, 10, ON).holds(doc(**practice, credentials=[licence("MN")]))
+    assert not InPersonNearby(here, 10, ON).holds(doc(**practice, credentials=[licence("WI")]))
+    later = ON + dt.timedelta(days=1)
+    assert not InPersonNearby(here, 10, later).holds(doc(**practice, credentials=[licence("MN")]))
