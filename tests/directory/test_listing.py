@@ -5,8 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from factories import make_therapist
-
 from directory.listing import (
     DOCUMENT_INPUTS,
     credential_summaries,
@@ -16,6 +14,7 @@ from directory.listing import (
 )
 from directory.records import Certification, date_key
 from directory.vocab import load_vocabulary
+from tests.factories import make_therapist
 
 
 def test_credentials_become_date_bounds() -> None:

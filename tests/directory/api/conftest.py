@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from verif_helpers import small_directory
 
 from directory.service import Directory
+from tests.directory.api.verif_helpers import small_directory
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
-from app_fixtures import build_directory
 from litestar.testing import TestClient
 
 from directory.app import create_app
@@ -14,6 +13,7 @@ from directory.keys import new_key
 from directory.records import ApiKey
 from directory.service import Directory
 from directory.store import DirectoryStore
+from tests.app_fixtures import build_directory
 
 
 def make_key(store: DirectoryStore, name: str, role: str) -> dict[str, str]:

@@ -12,7 +12,6 @@ from typing import Any
 
 import msgspec
 import pytest
-from contract import SearchIndexContract, sample_documents
 
 from directory.index import EmbeddedIndex, SearchIndex, SearchResult
 from directory.index.embedded import EARTH_RADIUS_M
@@ -20,6 +19,7 @@ from directory.index.text import tokenise
 from directory.listing import IndexDocument
 from directory.query import And, Eq, Filter, GeoRadius, In, Not, Or, Range, SearchQuery
 from directory.records import Point
+from tests.directory.index.contract import SearchIndexContract, sample_documents
 
 
 class TestEmbeddedIndex(SearchIndexContract):

@@ -20,7 +20,6 @@ from typing import Any
 import msgspec
 import pytest
 import requests
-from factories import make_therapist
 from geopy.distance import geodesic
 from meilisearch.errors import MeilisearchApiError
 
@@ -42,6 +41,7 @@ from directory.records import Point
 from directory.service import make_index
 from directory.settings import Settings
 from directory.vocab import Concern, load_vocabulary
+from tests.factories import make_therapist
 
 MINNEAPOLIS = Point(44.9778, -93.2650)
 ST_PAUL = Point(44.9537, -93.0900)

@@ -14,11 +14,11 @@ from collections.abc import Iterator
 
 import meilisearch
 import pytest
-from contract import SearchIndexContract
 from meilisearch.errors import MeilisearchApiError
 
 from directory.index.base import SearchIndex
 from directory.index.meili import MeiliIndex
+from tests.directory.index.contract import SearchIndexContract
 
 MEILI_URL = os.environ.get("SENSATE_TEST_MEILI_URL", "")
 MEILI_KEY = os.environ.get("SENSATE_TEST_MEILI_KEY") or None

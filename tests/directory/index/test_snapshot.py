@@ -7,7 +7,6 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from factories import make_therapist
 
 from directory.index import EmbeddedIndex
 from directory.index.sync import verify
@@ -16,6 +15,7 @@ from directory.query import SearchQuery
 from directory.service import Directory
 from directory.settings import Settings
 from directory.store import DirectoryStore, create_engine_for, migrate
+from tests.factories import make_therapist
 
 
 def started(settings: Settings, store: DirectoryStore) -> Directory:

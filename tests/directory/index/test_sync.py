@@ -7,7 +7,6 @@ from collections.abc import Iterable
 
 import msgspec
 import pytest
-from factories import make_therapist
 
 from directory.index import EmbeddedIndex
 from directory.index.sync import Indexer, rebuild, verify
@@ -15,6 +14,7 @@ from directory.listing import IndexDocument
 from directory.query import SearchQuery
 from directory.store import DirectoryStore, DuplicateKey
 from directory.vocab import load_vocabulary
+from tests.factories import make_therapist
 
 
 class UnreachableIndex(EmbeddedIndex):

@@ -15,9 +15,9 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import pytest
-from app_fixtures import build_directory, live_server
 
 from directory.service import Directory, SearchParams
+from tests.app_fixtures import build_directory, live_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "screenshots"

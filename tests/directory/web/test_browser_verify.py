@@ -13,8 +13,13 @@ from typing import Any
 
 import pytest
 
+from directory.keys import new_key
+from directory.records import ApiKey
+from directory.store.verification import CredentialState
+from directory.verification import report_listing
+
 # Importing test_browser skips this module too when Chromium or Playwright is missing.
-from test_browser import (  # noqa: F401  (fixtures are used by name)
+from tests.directory.web.test_browser import (  # noqa: F401  (fixtures are used by name)
     CONTROL_KEY,
     SCREENSHOTS,
     WIDTHS,
@@ -27,11 +32,6 @@ from test_browser import (  # noqa: F401  (fixtures are used by name)
     open_session,
     tab_through,
 )
-
-from directory.keys import new_key
-from directory.records import ApiKey
-from directory.store.verification import CredentialState
-from directory.verification import report_listing
 
 pytestmark = pytest.mark.browser
 

@@ -10,11 +10,11 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
-from app_fixtures import build_directory, client_for
 from litestar.testing import TestClient
 
 from directory.service import Directory
 from directory.web.summary_pdf import _plain
+from tests.app_fixtures import build_directory, client_for
 
 STATIC = Path(__file__).resolve().parents[3] / "directory" / "web" / "static"
 

@@ -7,7 +7,6 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from app_fixtures import build_directory, client_for
 from litestar.testing import TestClient
 
 from directory.keys import new_key
@@ -15,6 +14,7 @@ from directory.records import ApiKey, ApiKeyRole
 from directory.service import Directory
 from directory.store.verification import CredentialState
 from directory.verification import report_listing
+from tests.app_fixtures import build_directory, client_for
 
 # Loopback, so the session cookie is not Secure and the test client sends it back.
 LOOPBACK = "http://127.0.0.1:8000"

@@ -9,14 +9,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from factories import make_therapist
 from litestar.testing import TestClient
-from verif_helpers import fresh_client, if_match, make_key
 
 from directory.api.auth import requires_admin, requires_verifier
 from directory.records import Therapist
 from directory.service import Directory
 from directory.verification import report_listing
+from tests.directory.api.verif_helpers import fresh_client, if_match, make_key
+from tests.factories import make_therapist
 
 TODAY = dt.date.today().isoformat()
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from matching_helpers import request, vocab
 
 from directory.records import Point
 from matching import InvalidRequest, candidate_query, match
 from matching.scoring import COMPONENTS, default_weights, weights_from_toml
+from tests.matching.matching_helpers import request, vocab
 
 
 def fields(req) -> list[str]:

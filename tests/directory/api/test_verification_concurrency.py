@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from factories import make_therapist
 from litestar.testing import TestClient
-from verif_helpers import fresh_client, if_match, make_key, small_directory
 
 from directory.service import Directory
+from tests.directory.api.verif_helpers import fresh_client, if_match, make_key, small_directory
+from tests.factories import make_therapist
 
 TODAY = dt.date.today()
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from factories import make_therapist
 
 from directory.store import DirectoryStore, NotFound
+from tests.factories import make_therapist
 
 
 def test_pending_items_come_in_order_and_only_once_due(store: DirectoryStore) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import msgspec
 import pytest
-from factories import make_therapist
 from sqlalchemy import func, select
 
 from directory.records import Certification
@@ -17,6 +16,7 @@ from directory.store.tables import (
     therapist_tags,
     therapists,
 )
+from tests.factories import make_therapist
 
 
 def row_counts(store: DirectoryStore) -> dict[str, int]:

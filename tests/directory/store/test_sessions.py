@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from app_fixtures import build_directory
 from litestar.testing import TestClient
 from sqlalchemy import select
 
@@ -20,6 +19,7 @@ from directory.service import Directory
 from directory.store import DirectoryStore
 from directory.store.sessions import DatabaseSessionStore
 from directory.store.tables_verification import console_sessions
+from tests.app_fixtures import build_directory
 
 START = dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.UTC)
 LOOPBACK = "http://127.0.0.1:8000"  # so the session cookie is not Secure in the test client

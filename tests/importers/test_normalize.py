@@ -288,9 +288,8 @@ def test_one_credential_key_names_every_kind_of_credential() -> None:
 
 
 def test_merging_a_duplicate_compares_license_numbers_by_the_same_key() -> None:
-    from factories import make_therapist
-
     from directory.store.import_store import combine_records
+    from tests.factories import make_therapist
 
     survivor = make_therapist(
         licenses=[License(id="a", state="FL", license_type="lmhc", number="4564")]

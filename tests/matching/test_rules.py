@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from matching_helpers import (
+from directory.eligibility import distance_km
+from directory.records import date_key
+from matching import match
+from matching.rules import check
+from tests.matching.matching_helpers import (
     MINNEAPOLIS,
     ON,
     doc,
@@ -14,11 +18,6 @@ from matching_helpers import (
     vocab,
     with_cst,
 )
-
-from directory.eligibility import distance_km
-from directory.records import date_key
-from matching import match
-from matching.rules import check
 
 
 def ids(req, *docs) -> list[str]:

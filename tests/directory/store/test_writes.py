@@ -8,12 +8,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import msgspec
 import pytest
-from factories import make_therapist, new_id
 from sqlalchemy import func, select
 
 from directory.records import Therapist
 from directory.store import DirectoryStore, NotFound, StaleVersion
 from directory.store.tables import credentials, practice_locations, therapist_tags
+from tests.factories import make_therapist, new_id
 
 
 def test_update_bumps_version_and_audits_a_field_diff(store: DirectoryStore) -> None:

@@ -7,13 +7,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from app_fixtures import build_directory, client_for
 from litestar.testing import TestClient
 
 from directory.keys import new_key
 from directory.records import ApiKey
 from directory.service import Directory
 from directory.store import DirectoryStore
+from tests.app_fixtures import build_directory, client_for
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 ROSTER = FIXTURES / "aasect_roster.csv"

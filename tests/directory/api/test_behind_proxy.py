@@ -4,10 +4,10 @@ X-Forwarded-For is believed. Real uvicorn on a loopback port, started as `sensat
 from __future__ import annotations
 
 import httpx
-from app_fixtures import live_server
 
 from directory.api.verification import REPORTS_PER_MINUTE
 from directory.service import Directory
+from tests.app_fixtures import live_server
 
 ALICE, BOB = "203.0.113.5", "198.51.100.7"  # documentation addresses, never real clients
 

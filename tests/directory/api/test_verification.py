@@ -12,12 +12,12 @@ from typing import Any
 
 import msgspec
 import pytest
-from factories import make_therapist, new_id
 from litestar.testing import TestClient
-from verif_helpers import fresh_client, if_match, make_key
 
 from directory.records import License, Therapist, Verification
 from directory.service import Directory
+from tests.directory.api.verif_helpers import fresh_client, if_match, make_key
+from tests.factories import make_therapist, new_id
 
 TODAY = dt.date.today()
 API = "/api/v1"

@@ -7,12 +7,12 @@ import random
 from collections.abc import Iterator
 
 import pytest
-from app_fixtures import AS_OF, build_directory, client_for
 from litestar.testing import TestClient
 
 from directory.credentials import telehealth_grant_on, valid_on
 from directory.geo import gazetteer, haversine_m
 from directory.service import Directory
+from tests.app_fixtures import AS_OF, build_directory, client_for
 
 ON = AS_OF.isoformat()
 

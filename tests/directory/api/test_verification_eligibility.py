@@ -10,12 +10,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from factories import make_therapist, new_id
 from litestar.testing import TestClient
-from verif_helpers import fresh_client
 
 from directory.records import Availability, CompactPrivilege, License
 from directory.service import Directory
+from tests.directory.api.verif_helpers import fresh_client
+from tests.factories import make_therapist, new_id
 
 TODAY = dt.date.today()
 EXPIRES = TODAY + dt.timedelta(days=10)

@@ -6,7 +6,6 @@ import datetime as dt
 
 import msgspec
 import pytest
-from factories import make_therapist, new_id
 
 from directory.records import (
     Address,
@@ -18,6 +17,7 @@ from directory.records import (
     Verification,
 )
 from directory.store import DirectoryStore, DuplicateKey
+from tests.factories import make_therapist, new_id
 
 
 def full_therapist() -> Therapist:

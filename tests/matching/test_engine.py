@@ -6,7 +6,14 @@ import datetime as dt
 import random
 
 import msgspec
-from matching_helpers import (
+
+from directory.listing import CredentialSummary
+from directory.query import And, Eq, GeoRadius, Or, Range, SearchQuery
+from directory.records import date_key
+from matching import match
+from matching.engine import CANDIDATE_LIMIT, candidate_query
+from matching.scoring import COMPONENTS
+from tests.matching.matching_helpers import (
     BOARD,
     MINNEAPOLIS,
     ON,
@@ -17,13 +24,6 @@ from matching_helpers import (
     vocab,
     with_cst,
 )
-
-from directory.listing import CredentialSummary
-from directory.query import And, Eq, GeoRadius, Or, Range, SearchQuery
-from directory.records import date_key
-from matching import match
-from matching.engine import CANDIDATE_LIMIT, candidate_query
-from matching.scoring import COMPONENTS
 
 
 def only(req, candidate):
