@@ -21,13 +21,20 @@ run: $(STAMP)
 	$(BIN)/sensate demo --if-empty
 	$(BIN)/sensate serve
 
+CODE := directory matching importers tests bench
+
+# The dependency graph (pyproject's [tool.importlinter]) is part of the test: a layer that
+# imports upward fails `make test` as surely as a failing assertion.
 test: $(STAMP)
-	$(BIN)/ruff check directory matching importers tests bench
+	$(BIN)/ruff check $(CODE)
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 lint: $(STAMP)
-	$(BIN)/ruff check directory matching importers tests bench
-	$(BIN)/ruff format --check directory matching importers tests bench
+	$(BIN)/ruff check $(CODE)
+	$(BIN)/ruff format --check $(CODE)
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(BIN)/python bench/search_match.py

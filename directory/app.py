@@ -112,7 +112,8 @@ def create_app(settings: Settings | None = None, directory: Directory | None = N
                 app.state.directory.stop()
 
     def provide_directory(state: State) -> Directory:
-        return state.directory  # type: ignore[no-any-return]
+        directory: Directory = state.directory
+        return directory
 
     def configure(config: AppConfig) -> AppConfig:
         config.middleware.insert(0, privacy_middleware)

@@ -8,13 +8,19 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 from rich.progress import Progress
 
 from directory.settings import Settings
+
+if TYPE_CHECKING:
+    from directory.records import Therapist
+    from directory.store import DirectoryStore
 
 console = Console(stderr=True)
 
@@ -79,7 +85,7 @@ def demo(profiles: int | None, seed: int | None, as_of: dt.datetime | None, if_e
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("generating and storing", total=count)
 
-        def tracked():  # type: ignore[no-untyped-def]
+        def tracked() -> Iterator[Therapist]:
             for therapist in therapists:
                 progress.advance(task)
                 yield therapist
@@ -212,7 +218,7 @@ def keys() -> None:
     """Create, list and revoke API keys for verifiers and admins."""
 
 
-def _key_store():  # type: ignore[no-untyped-def]
+def _key_store() -> DirectoryStore:
     from directory.store import DirectoryStore, engine_from_settings
 
     return DirectoryStore(engine_from_settings(_settings()))

@@ -19,7 +19,7 @@ from typing import Literal
 
 import msgspec
 
-from directory.records import PRACTISING_STATUSES, Therapist, Verification
+from directory.records import PRACTISING_STATUSES, CredentialRecord, Therapist, Verification
 from directory.vocab import Vocabulary
 
 
@@ -225,26 +225,26 @@ def credential_views(therapist: Therapist, vocab: Vocabulary, day: dt.date) -> l
 
     def add(
         kind: Literal["license", "certification", "compact", "registration"],
-        cred: object,
+        cred: CredentialRecord,
         code: str,
         label: str,
         state: str,
     ) -> None:
-        status: str = cred.status  # type: ignore[attr-defined]
-        expires: dt.date | None = cred.expires_on  # type: ignore[attr-defined]
-        verification: Verification | None = cred.verification  # type: ignore[attr-defined]
-        good = valid_on(status, cred.issued_on, expires, day)  # type: ignore[attr-defined]
+        status: str = cred.status
+        expires: dt.date | None = cred.expires_on
+        verification: Verification | None = cred.verification
+        good = valid_on(status, cred.issued_on, expires, day)
         views.append(
             CredentialView(
                 id=cred.id,
                 kind=kind,
                 code=code,
                 label=label,
-                state=state,  # type: ignore[attr-defined]
+                state=state,
                 number=cred.number,
                 status=status,
                 expires_on=expires,
-                valid=good,  # type: ignore[attr-defined]
+                valid=good,
                 verified=good and is_verified(verification, day),
                 verified_on=verification.verified_on if verification else None,
                 verified_with=verification.source if verification else "",

@@ -213,6 +213,9 @@ REPORT_REASONS: tuple[str, ...] = (
     "conduct",
     "other",
 )
+# Any of the four credential records (they share id, number, status, dates, verification).
+CredentialRecord = License | Certification | CompactPrivilege | TelehealthRegistration
+
 # What a verification can be about: the four credential kinds, and Florida's title rule
 # (F.S. 491.0143 / 490.0143), which is a qualification of the clinician, not a credential.
 VerifiableKind = Literal[

@@ -16,6 +16,7 @@ from directory.eligibility import CertifiedOn, in_force, telehealth_states
 from directory.index.base import Hit
 from directory.listing import CredentialSummary, IndexDocument
 from directory.records import (
+    CredentialRecord,
     Fees,
     PracticeLocation,
     ReferralPreferences,
@@ -168,7 +169,7 @@ def _label(vocab: Vocabulary, kind: str | None, code: str) -> str:
     term = table.get(code)
     if term is None:
         return code
-    return getattr(term, "label", None) or getattr(term, "name", code)
+    return str(getattr(term, "label", None) or getattr(term, "name", code))
 
 
 def summary(hit: Hit, page: SearchPage, vocab: Vocabulary) -> TherapistSummary:
@@ -356,7 +357,7 @@ class CredentialEvidence(msgspec.Struct, frozen=True, kw_only=True):
 
 def credential_evidence(therapist: Therapist) -> dict[str, CredentialEvidence]:
     """Per credential id, its issue date and the details of its latest verification."""
-    records = [
+    records: list[CredentialRecord] = [
         *therapist.licenses,
         *therapist.certifications,
         *therapist.compact_privileges,

@@ -100,6 +100,13 @@ async def _read_request(request: Request, folder: Path) -> tuple[ImportRequest, 
     return asked, path, mapping_path
 
 
+def _import_run(directory: Directory, run_id: str) -> ImportRun:
+    run = directory.store.imports.get_run(run_id)
+    if run is None:
+        raise NotFoundException(f"no import {run_id[:60]!r}")
+    return run
+
+
 class ImportController(Controller):
     path = "/api/v1/imports"
     tags = ["imports"]
@@ -137,10 +144,7 @@ class ImportController(Controller):
 
     @get("/{run_id:str}", summary="An import's report", sync_to_thread=True)
     def read(self, run_id: FromPath[str], directory: NamedDependency[Directory]) -> ImportRun:
-        run = directory.store.imports.get_run(run_id)
-        if run is None:
-            raise NotFoundException(f"no import {run_id[:60]!r}")
-        return run
+        return _import_run(directory, run_id)
 
     @get("/{run_id:str}/rejects.csv", summary="An import's rejects as CSV", sync_to_thread=True)
     def rejects(
@@ -148,7 +152,7 @@ class ImportController(Controller):
     ) -> Response[str]:
         from importers.apply import write_rejects_csv
 
-        run = self.read.fn(self, run_id, directory)  # type: ignore[attr-defined]
+        run = _import_run(directory, run_id)
         out = io.StringIO()
         write_rejects_csv(run, out)
         return Response(out.getvalue(), media_type="text/csv")

@@ -181,10 +181,9 @@ def _build_numbers(docs: list[IndexDocument]) -> dict[str, np.ndarray]:
     for name in _MAP_FIELDS:
         for slot, doc in enumerate(docs):
             for key, value in getattr(doc, name).items():
-                column = columns.get(f"{name}.{key}")
-                if column is None:
-                    column = columns[f"{name}.{key}"] = np.full(len(docs), np.nan)
-                column[slot] = value
+                if f"{name}.{key}" not in columns:
+                    columns[f"{name}.{key}"] = np.full(len(docs), np.nan)
+                columns[f"{name}.{key}"][slot] = value
     return columns
 
 

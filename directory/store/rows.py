@@ -31,6 +31,8 @@ from directory.records import (
 from directory.store.tables import TAG_FACETS
 
 Row = dict[str, Any]
+# A result row as SQLAlchemy returns it (RowMapping, keyed by name or column) or a plain dict.
+ResultRow = Mapping[Any, Any]
 AnyCredential = License | Certification | CompactPrivilege | TelehealthRegistration
 
 # Fields that are stored elsewhere than in the JSON column of their value object.
@@ -178,16 +180,16 @@ def record_diff(old: Therapist | None, new: Therapist | None) -> dict[str, objec
 
 
 def therapist_from_rows(
-    row: Mapping[str, Any],
-    locations: Sequence[Mapping[str, Any]],
-    credentials: Sequence[Mapping[str, Any]],
-    tags: Sequence[Mapping[str, Any]],
+    row: ResultRow,
+    locations: Sequence[ResultRow],
+    credentials: Sequence[ResultRow],
+    tags: Sequence[ResultRow],
 ) -> Therapist:
     """Assemble one record; child rows must already be ordered by position."""
     codes: dict[str, list[str]] = {facet: [] for facet in TAG_FACETS}
     for tag in tags:
         codes[tag["facet"]].append(tag["code"])
-    by_kind: dict[str, list[Mapping[str, Any]]] = {
+    by_kind: dict[str, list[ResultRow]] = {
         "license": [],
         "certification": [],
         "compact": [],
@@ -266,7 +268,7 @@ def therapist_from_rows(
     )
 
 
-def audit_event_from_row(row: Mapping[str, Any]) -> AuditEvent:
+def audit_event_from_row(row: ResultRow) -> AuditEvent:
     return AuditEvent(
         id=row["id"],
         at=row["at"],
@@ -331,7 +333,7 @@ def _credential_row(
     }
 
 
-def _credential_common(row: Mapping[str, Any]) -> dict[str, Any]:
+def _credential_common(row: ResultRow) -> dict[str, Any]:
     verification = None
     if row["verified_source"] is not None:
         verification = Verification(
@@ -351,7 +353,7 @@ def _credential_common(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _location(row: Mapping[str, Any]) -> PracticeLocation:
+def _location(row: ResultRow) -> PracticeLocation:
     point = None
     if row["lat"] is not None and row["lon"] is not None:
         point = Point(lat=row["lat"], lon=row["lon"])

@@ -14,9 +14,9 @@ The store's other parts are objects composed from the same write path:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import islice
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import msgspec
 from sqlalchemy import Engine, exists, func, insert, select, update
@@ -24,7 +24,7 @@ from sqlalchemy import Engine, exists, func, insert, select, update
 from directory.records import ApiKey, AuditEvent, Therapist
 from directory.store.errors import NotFound
 from directory.store.import_store import ImportStore
-from directory.store.rows import audit_event_from_row
+from directory.store.rows import ResultRow, audit_event_from_row
 from directory.store.tables import audit_events, outbox, therapists
 from directory.store.tables_verification import api_keys
 from directory.store.verification import VerificationStore
@@ -109,7 +109,7 @@ class DirectoryStore:
         columns = (therapists.c.id, therapists.c.version, therapists.c.updated_at)
         with self.engine.connect() as conn:
             rows = conn.execute(select(*columns).where(therapists.c.active))
-            return {id: (version, updated_at) for id, version, updated_at in rows}
+            return {row.id: (row.version, row.updated_at) for row in rows}
 
     def is_empty(self) -> bool:
         with self.engine.connect() as conn:
@@ -295,7 +295,7 @@ class DirectoryStore:
             conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(last_used_at=at))
 
 
-def _api_key(row: Mapping[str, Any]) -> ApiKey:
+def _api_key(row: ResultRow) -> ApiKey:
     return ApiKey(
         id=row["id"],
         name=row["name"],

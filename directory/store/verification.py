@@ -32,6 +32,7 @@ from directory.records import (
     VerificationEntry,
 )
 from directory.store.errors import NotFound, StaleVersion
+from directory.store.rows import ResultRow
 from directory.store.tables import credentials, therapists
 from directory.store.tables_verification import listing_reports, verifications
 from directory.store.writes import WritePath, audit_event
@@ -85,7 +86,7 @@ _CRED_COLUMNS = (
 )
 
 
-def _state(row: Mapping[str, Any]) -> CredentialState:
+def _state(row: ResultRow) -> CredentialState:
     return CredentialState(**row)
 
 
@@ -417,7 +418,7 @@ class VerificationStore:
             ).first()
             if exists is None:
                 raise NotFound(f"therapist {therapist_id}")
-            report_id = conn.execute(
+            report_id: int = conn.execute(
                 insert(listing_reports)
                 .values(
                     therapist_id=therapist_id,
@@ -500,7 +501,7 @@ def _lock_therapist(conn: Connection, therapist_id: str, now: dt.datetime) -> No
 
 def _credential_row(
     conn: Connection, therapist_id: str, credential_id: str, expected_version: int
-) -> Mapping[str, Any]:
+) -> ResultRow:
     row = (
         conn.execute(
             select(credentials).where(
@@ -526,7 +527,7 @@ def _update_credential(
         .values(**values, version=credentials.c.version + 1)
     )
     if result.rowcount != 1:  # cannot happen under the therapist row lock; kept as a guard
-        current = conn.execute(
+        current: int = conn.execute(
             select(credentials.c.version).where(credentials.c.id == credential_id)
         ).scalar_one()
         raise StaleVersion(current)

@@ -268,7 +268,7 @@ def _stored_credential_versions(conn: Connection, therapist_id: str) -> dict[str
             credentials.c.therapist_id == therapist_id
         )
     )
-    return {id: version for id, version in rows}
+    return {row.id: row.version for row in rows}
 
 
 def _insert_children(

@@ -476,7 +476,7 @@ def _decode(raw: Mapping[str, Any], kind: str, struct_type: type) -> list[Any]:
     if raw.get(kind) is None:
         raise VocabularyError(f"{kind}: missing (expected an array of tables named {kind!r})")
     try:
-        return msgspec.convert(raw[kind], list[struct_type])
+        return msgspec.convert(raw[kind], list[struct_type])  # type: ignore[valid-type]  # a runtime type, which msgspec accepts
     except msgspec.ValidationError as error:
         raise VocabularyError(f"{kind}: {error}") from None
 

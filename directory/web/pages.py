@@ -17,7 +17,7 @@ from directory.web.verify import VerifyRouter
 PageController = Router(
     path="/",
     route_handlers=[PatientPages, ReferralPages, VerifyRouter],
-    exception_handlers={PageError: on_page_error},  # type: ignore[dict-item]
+    exception_handlers={PageError: on_page_error},
     cache_control=NO_STORE,
     include_in_schema=False,
 )

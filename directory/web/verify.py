@@ -49,7 +49,7 @@ from litestar.middleware.session.server_side import (
 )
 from litestar.params import Body, FromPath
 from litestar.response import Redirect, Template
-from litestar.types import ASGIApp, Empty, Message, Receive, Scope, ScopeSession, Send
+from litestar.types import ASGIApp, Message, Receive, Scope, ScopeSession, Send
 from litestar.utils.dataclass import extract_dataclass_items
 
 from directory import review, verification
@@ -111,7 +111,9 @@ class _SignedInOnlyBackend(ServerSideSessionBackend):
         params = dict(
             extract_dataclass_items(self.config, exclude_none=True, include=Cookie.__dict__.keys())
         )
-        if scope_session is Empty or not scope_session or "key_id" not in scope_session:
+        # Our sessions are plain dicts (set by sign-in); anything else is no signed-in session.
+        signed_in = isinstance(scope_session, dict) and "key_id" in scope_session
+        if not signed_in:
             if presented:  # signed out, expired or unknown: forget it, and so must the browser
                 await self.delete(presented, store=store)
                 # Max-Age=0: the stock deletion keeps the configured Max-Age, which browsers
@@ -121,6 +123,7 @@ class _SignedInOnlyBackend(ServerSideSessionBackend):
                 headers.add("Set-Cookie", gone.to_header(header=""))
             return
         session_id = self.get_session_id(connection)
+        assert isinstance(scope_session, dict)  # narrowed by signed_in above
         if scope_session.pop(_NEW_ID, False):
             # Never adopt an id the browser arrived with: a planted cookie must not become
             # a signed-in session (session fixation).
@@ -145,7 +148,7 @@ def _session_config(secure: bool) -> ServerSideSessionConfig:
         secure=secure,
         store=SESSION_STORE,  # registered by the app at start-up (create_app's lifespan)
     )
-    config._backend_class = _SignedInOnlyBackend  # type: ignore[misc]
+    config._backend_class = _SignedInOnlyBackend
     return config
 
 
@@ -321,14 +324,17 @@ def _history_rows(
     rows = []
     for event in sorted(events, key=lambda e: (e.at, e.id or 0), reverse=True):
         changes = []
-        diffs = {k: v for k, v in event.changes.items() if isinstance(v, dict) and "old" in v}
+        diffs: dict[str, dict[str, Any]] = {
+            k: v for k, v in event.changes.items() if isinstance(v, dict) and "old" in v
+        }
         if diffs and all(v["old"] is None for v in diffs.values()) and len(diffs) > 5:
             changes.append(f"{len(diffs)} fields set")
         else:
             for name, change in event.changes.items():
                 if name in diffs:
-                    if change["old"] != change["new"]:
-                        changes.append(f"{name}: {change['old']} → {change['new']}")
+                    diff = diffs[name]
+                    if diff["old"] != diff["new"]:
+                        changes.append(f"{name}: {diff['old']} → {diff['new']}")
                 elif name == "credential_id":
                     changes.append(f"credential: {credential_labels.get(str(change), change)}")
                 elif name != "credential_version":
@@ -388,10 +394,12 @@ def clinician_page(
     views = {v.id: v for v in credential_views(therapist, directory.vocab, today)}
     labels = dict(LABELS)
     errors: list[tuple[str, str]] = []
-    credentials = []
+    credentials: list[dict[str, Any]] = []
+    credential_labels: dict[str, str] = {}
     for index, state in enumerate(states):
         prefix = f"c{index}-"
         label = credential_label(directory, state)
+        credential_labels[state.credential_id] = label
         credentials.append(
             {
                 "state": state,
@@ -421,7 +429,7 @@ def clinician_page(
         evidence=credential_evidence(therapist),
         history=_history_rows(
             directory.store.history(therapist.id),
-            {c["state"].credential_id: c["label"] for c in credentials},
+            credential_labels,
         ),
         reports=reports,
         pairs=pairs,
