@@ -130,7 +130,7 @@ def create_app(settings: Settings | None = None, directory: Directory | None = N
         ],
         dependencies={"directory": Provide(provide_directory, sync_to_thread=False)},
         lifespan=[lifespan],
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]  # Litestar's handler map is typed by exact class
         template_config=TemplateConfig(directory=WEB_DIR / "templates", engine=JinjaTemplateEngine),
         openapi_config=OpenAPIConfig(title="Sensate", version="1", path="/schema"),
         request_max_body_size=64 * 1024,

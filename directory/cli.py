@@ -236,7 +236,7 @@ def keys_create(role: str, name: str) -> None:
     if not name.strip():
         raise click.BadParameter("must not be blank", param_hint="--name")
     key_id, key, key_hash = new_key()
-    record = ApiKey(id=key_id, name=name.strip(), role=role, created_at=dt.datetime.now(dt.UTC))  # type: ignore[arg-type]
+    record = ApiKey(id=key_id, name=name.strip(), role=role, created_at=dt.datetime.now(dt.UTC))  # type: ignore[arg-type]  # click.Choice admits only ApiKey roles
     try:
         _key_store().add_api_key(record, key_hash, actor="cli")
     except DuplicateKey:

@@ -361,7 +361,7 @@ class DemoGenerator:
             verified_on=verified_on,
             method=self.rng.choice(["board website lookup", "board API", "roster file"]),
             verified_by="demo-verifier",
-            status_found=status,  # type: ignore[arg-type]
+            status_found=status,  # type: ignore[arg-type]  # drawn from the CredentialStatus values
             next_check_due=verified_on + dt.timedelta(days=30),
         )
 
@@ -381,7 +381,7 @@ class DemoGenerator:
             state=state,
             license_type=license_type,
             number=f"{rng.randint(1000, 99999)}",
-            status=status,  # type: ignore[arg-type]
+            status=status,  # type: ignore[arg-type]  # drawn from the CredentialStatus values
             issued_on=expires - dt.timedelta(days=rng.randint(700, 7000)),
             expires_on=expires,
             verification=self._verification(f"{state_name} licensing board (demo)", status),

@@ -289,7 +289,7 @@ class Directory:
             filter=all_of(*filters),
             facets=params.facets,
             origin=origin,
-            sort=params.sort,  # type: ignore[arg-type]
+            sort=params.sort,  # type: ignore[arg-type]  # checked against SORTS when params were parsed
             offset=(params.page - 1) * params.per_page,
             limit=params.per_page,
         )

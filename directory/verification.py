@@ -161,7 +161,7 @@ def checked_verification(
         verified_on=body.verified_on,
         method=body.method.strip(),
         verified_by=actor,
-        status_found=body.status_found,  # type: ignore[arg-type]
+        status_found=body.status_found,  # type: ignore[arg-type]  # validated against STATUSES above
         evidence=body.evidence.strip(),
         next_check_due=body.next_check_due
         or next_check_due(credential.kind, body.verified_on, expires),

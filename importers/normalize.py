@@ -431,7 +431,7 @@ def valid_point(lat: object, lon: object) -> tuple[Point | None, str]:
     if lat in (None, "") and lon in (None, ""):
         return None, ""
     try:
-        latitude, longitude = float(lat), float(lon)  # type: ignore[arg-type]
+        latitude, longitude = float(lat), float(lon)  # type: ignore[arg-type]  # any source value; float() failing is handled below
     except (TypeError, ValueError):
         return None, f"coordinates ({lat!r}, {lon!r}) are not numbers"
     if not -90 <= latitude <= 90:

@@ -23,13 +23,16 @@ import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable
-from typing import Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from rapidfuzz import fuzz, process
 
 from directory.records import Therapist
 from importers.base import SourceRecord
 from importers.normalize import credential_tokens, license_number_key, zip5
+
+if TYPE_CHECKING:
+    from directory.store import DirectoryStore
 
 # Weights of the fuzzy score's parts. The name carries most: place and license type only
 # separate namesakes; neither can make two different names one person.
@@ -191,9 +194,9 @@ class ResolutionIndex:
         self.blocks_no_npi: dict[str, dict[str, str]] = defaultdict(dict)
 
     @classmethod
-    def from_store(cls, store: object, source: str) -> ResolutionIndex:
-        index = cls(store.imports.source_records(source), store.imports.distinct_pairs())  # type: ignore[attr-defined]
-        for identity in store.imports.iter_identities():  # type: ignore[attr-defined]
+    def from_store(cls, store: DirectoryStore, source: str) -> ResolutionIndex:
+        index = cls(store.imports.source_records(source), store.imports.distinct_pairs())
+        for identity in store.imports.iter_identities():
             index.add(
                 candidate(
                     identity.id,

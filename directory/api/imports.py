@@ -78,7 +78,7 @@ async def _read_request(request: Request, folder: Path) -> tuple[ImportRequest, 
             mapping_path.write_bytes(await mapping.read())
         full = form.get("full")
         asked = ImportRequest(
-            kind=kind,  # type: ignore[arg-type]
+            kind=kind,  # type: ignore[arg-type]  # msgspec validates it against ImportKind below
             content="",
             filename=path.name,
             full=None if full in (None, "") else str(full).lower() in ("1", "true", "yes", "on"),

@@ -136,7 +136,7 @@ class VerifierController(Controller):
     path = "/api/v1"
     tags = ["verification"]
     guards = [requires_verifier]
-    exception_handlers = ERRORS  # type: ignore[assignment]
+    exception_handlers = ERRORS  # type: ignore[assignment]  # Litestar types handlers by exact exception class; ours are subclasses
 
     @get("/verifier/queue", summary="The verifier queue", sync_to_thread=True)
     def get_queue(

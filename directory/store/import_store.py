@@ -513,8 +513,8 @@ class ImportStore:
 
         changed = msgspec.structs.replace(
             record,
-            licenses=lapse(record.licenses, "licenses"),  # type: ignore[arg-type]
-            certifications=lapse(record.certifications, "certifications"),  # type: ignore[arg-type]
+            licenses=lapse(record.licenses, "licenses"),  # type: ignore[arg-type]  # lapse keeps each item's type
+            certifications=lapse(record.certifications, "certifications"),  # type: ignore[arg-type]  # as above
         )
         self.writes.update_therapist(
             conn,

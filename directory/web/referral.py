@@ -151,7 +151,7 @@ class ReferralForm:
             referring_discipline=self.discipline or None,
             patient_zip=self.zip or None,
             patient_state=self.state or None,
-            delivery=self.delivery,  # type: ignore[arg-type]
+            delivery=self.delivery,  # type: ignore[arg-type]  # the form field is a select of DELIVERY values
             radius_km=self.radius_km,
             languages=[self.language] if self.language else [],
             populations=list(self.population),
