@@ -167,6 +167,7 @@ def addresses(live_app: LiveApp) -> dict[str, str]:
         "refer-results": "/refer?" + urlencode(refer),
         "summary": referral.summary_url(matches[0].therapist_id),
         "error": "/therapists/00000000-0000-4000-8000-000000000000",
+        "api-docs": "/schema",
     }
 
 
