@@ -143,7 +143,8 @@ CREDENTIAL_LETTERS = {
     "psychiatrist": "MD",
     "pmhnp": "PMHNP-BC",
 }
-FIRST_NAMES = [
+# First names by how they usually read, so that a name, a gender and pronouns agree.
+NEUTRAL_NAMES = [
     "Avery",
     "Jordan",
     "Riley",
@@ -152,6 +153,9 @@ FIRST_NAMES = [
     "Quinn",
     "Rowan",
     "Sasha",
+]
+
+FEMININE_NAMES = [
     "Elena",
     "Marisol",
     "Priya",
@@ -173,6 +177,18 @@ FIRST_NAMES = [
     "Noor",
     "Yara",
     "Ruth",
+    "Nadia",
+    "Ingrid",
+    "Astrid",
+    "Beatriz",
+    "Chiara",
+    "Delphine",
+    "Esme",
+    "Farah",
+    "Gemma",
+]
+
+MASCULINE_NAMES = [
     "Daniel",
     "Marcus",
     "Andre",
@@ -192,15 +208,14 @@ FIRST_NAMES = [
     "Aaron",
     "Felix",
     "Julian",
-    "Nadia",
-    "Ingrid",
-    "Astrid",
-    "Beatriz",
-    "Chiara",
-    "Delphine",
-    "Esme",
-    "Farah",
-    "Gemma",
+]
+FIRST_NAMES = NEUTRAL_NAMES + FEMININE_NAMES + MASCULINE_NAMES
+# (gender, share, pronoun choices with weights, first-name pools)
+GENDER_MIX: list[tuple[str, int, list[tuple[str, int]], list[list[str]]]] = [
+    ("woman", 56, [("she/her", 86), ("she/they", 4), ("", 10)], [FEMININE_NAMES, NEUTRAL_NAMES]),
+    ("man", 30, [("he/him", 86), ("he/they", 4), ("", 10)], [MASCULINE_NAMES, NEUTRAL_NAMES]),
+    ("nonbinary", 6, [("they/them", 90), ("", 10)], [NEUTRAL_NAMES, FIRST_NAMES]),
+    ("", 8, [("", 100)], [FIRST_NAMES]),
 ]
 LAST_NAMES = [
     "Abernathy",
@@ -322,11 +337,38 @@ class DemoGenerator:
         self.vocab = vocab or load_vocabulary()
         self.places = places or gazetteer()
         self._metro_places = self._index_metros()
+        self._names: set[tuple[str, str, str]] = set()
+        self._emails: dict[str, int] = {}
         self._aasect = sorted(
             code
             for code, kind in self.vocab.credential_kinds.items()
             if kind.is_certification and code.startswith("aasect")
         )
+
+    def _person(self, state: str) -> tuple[str, str, str, str]:
+        """Gender, pronouns and a name that agree, and a name no other listing in the state
+        has (a reader would take two as one person listed twice)."""
+        rng = self.rng
+        weights = [share for _, share, _, _ in GENDER_MIX]
+        gender, _, pronoun_mix, pools = rng.choices(GENDER_MIX, weights=weights)[0]
+        pronouns = _weighted(rng, pronoun_mix)
+        first, last = rng.choice(rng.choice(pools)), rng.choice(LAST_NAMES)
+        for attempt in range(60):
+            if (first, last, state) not in self._names:
+                break
+            first = rng.choice(rng.choice(pools))
+            last = rng.choice(LAST_NAMES)
+            if attempt >= 20:  # the pool is thin here: double-barrelled surnames
+                last = f"{last}-{rng.choice(LAST_NAMES)}"
+        self._names.add((first, last, state))
+        return gender, pronouns, first, last
+
+    def _email(self, first: str, last: str) -> str:
+        """One address per listing: two listings never share an email."""
+        local = f"{first}.{last}".lower()
+        count = self._emails.get(local, 0) + 1
+        self._emails[local] = count
+        return f"{local}{count if count > 1 else ''}@example.invalid"
 
     def _index_metros(self) -> list[tuple[list[Place], int]]:
         metros: list[tuple[list[Place], int]] = []
@@ -349,13 +391,18 @@ class DemoGenerator:
         metro_state = rng.choice(self._metro_places)[0][0].state
         return rng.choice(self.places.places_in(metro_state))
 
-    def _verification(self, source: str, status: str) -> Verification | None:
+    def _verification(
+        self, source: str, status: str, issued_on: dt.date | None = None
+    ) -> Verification | None:
         roll = self.rng.random()
         if roll < 0.2:
             return None  # self-reported, never checked
         # Most checks are recent; some are older than the 120-day window (stale).
         age = self.rng.randint(1, 110) if roll < 0.8 else self.rng.randint(121, 500)
         verified_on = self.as_of - dt.timedelta(days=age)
+        if issued_on is not None and verified_on < issued_on:
+            # A check cannot predate what it checked.
+            verified_on = min(self.as_of, issued_on + dt.timedelta(days=self.rng.randint(1, 30)))
         return Verification(
             source=source,
             verified_on=verified_on,
@@ -376,15 +423,21 @@ class DemoGenerator:
         else:
             status, expires = "active", self._day(0, 730)
         state_name = self.vocab.states[state].name if state in self.vocab.states else state
+        # Issued at least a month ago: a license is never issued in the future.
+        issued = min(
+            expires - dt.timedelta(days=rng.randint(700, 7000)), self.as_of - dt.timedelta(days=30)
+        )
         return License(
             id=_uuid(rng),
             state=state,
             license_type=license_type,
             number=f"{rng.randint(1000, 99999)}",
             status=status,  # type: ignore[arg-type]  # drawn from the CredentialStatus values
-            issued_on=expires - dt.timedelta(days=rng.randint(700, 7000)),
+            issued_on=issued,
             expires_on=expires,
-            verification=self._verification(f"{state_name} licensing board (demo)", status),
+            verification=self._verification(
+                f"{state_name} licensing board (demo)", status, issued_on=issued
+            ),
         )
 
     def therapist(self) -> Therapist:
@@ -416,14 +469,17 @@ class DemoGenerator:
 
         registrations: list[TelehealthRegistration] = []
         if offers_telehealth and place.state != "FL" and rng.random() < 0.05:
+            registered = self._day(-700, -30)
             registrations.append(
                 TelehealthRegistration(
                     id=_uuid(rng),
                     state="FL",
                     number=f"TPMC{rng.randint(100, 9999)}",
-                    issued_on=self._day(-700, -30),
+                    issued_on=registered,
                     expires_on=self._day(30, 700),
-                    verification=self._verification("Florida Department of Health", "active"),
+                    verification=self._verification(
+                        "Florida Department of Health", "active", registered
+                    ),
                 )
             )
 
@@ -444,13 +500,13 @@ class DemoGenerator:
         languages = ["en"] + [
             code for code, share in LANGUAGE_MIX if code in vocab.languages and rng.random() < share
         ]
-        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        gender, pronouns, first, last = self._person(place.state)
         fee_min = rng.choice([90, 100, 110, 120, 130, 140, 150, 160, 175, 190])
         sliding = rng.random() < 0.35
         accepting = rng.random() < 0.7
-        insurance = (
-            rng.sample(sorted(vocab.insurance), k=rng.randint(1, 4)) if rng.random() < 0.45 else []
-        )
+        # Only payers that sell plans where the clinician practises.
+        payers = sorted(c for c, p in vocab.insurance.items() if p.operates_in(place.state))
+        insurance = rng.sample(payers, k=rng.randint(1, 4)) if rng.random() < 0.45 else []
         letters = [CREDENTIAL_LETTERS[license_type]] + [
             vocab.credential_kinds[c.kind].label.rsplit("(", 1)[-1].rstrip(")")
             for c in certifications
@@ -466,8 +522,8 @@ class DemoGenerator:
             first_name=first,
             last_name=last,
             credentials_text=", ".join(letters),
-            pronouns=rng.choice(["she/her", "he/him", "they/them", ""]),
-            gender=rng.choice(["woman", "woman", "woman", "man", "man", "nonbinary", ""]),
+            pronouns=pronouns,
+            gender=gender,
             npi=None,
             practice_name=(
                 f"{rng.choice(PRACTICE_WORDS)} {rng.choice(PRACTICE_KINDS)} (demo)"
@@ -475,7 +531,7 @@ class DemoGenerator:
                 else ""
             ),
             bio=self._bio(first, concerns),
-            email=f"{first.lower()}.{last.lower()}@example.invalid",
+            email=self._email(first, last),
             phone=f"+1 {rng.randint(201, 989)}-555-01{rng.randint(0, 99):02d}",
             locations=locations,
             licenses=licenses,
@@ -520,7 +576,7 @@ class DemoGenerator:
             issued_on=issued,
             expires_on=self._day(20, 700),
             verification=self._verification(
-                self.vocab.compacts[compact].label + " commission (demo)", "active"
+                self.vocab.compacts[compact].label + " commission (demo)", "active", issued
             ),
         )
 
@@ -535,14 +591,17 @@ class DemoGenerator:
         )[0]
         # AASECT renews every 3 years; ~15% lapsed.
         expires = self._day(-300, -1) if rng.random() < 0.15 else self._day(1, 3 * 365)
+        issued = expires - dt.timedelta(days=3 * 365)
         return Certification(
             id=_uuid(rng),
             kind=kind,
             number=f"{rng.randint(1000, 9999)}",
             status="active" if expires >= self.as_of else "expired",
-            issued_on=expires - dt.timedelta(days=3 * 365),
+            issued_on=issued,
             expires_on=expires,
-            verification=self._verification("AASECT certified-member directory (demo)", "active"),
+            verification=self._verification(
+                "AASECT certified-member directory (demo)", "active", issued
+            ),
         )
 
     def _location(self, place: Place) -> PracticeLocation:

@@ -48,6 +48,14 @@ class Population(Term, frozen=True, kw_only=True):
     inclusivity: bool = True  # an affirming attribute (vs. an age group)
 
 
+class Payer(Term, frozen=True, kw_only=True):
+    # Where the payer sells plans (USPS codes); empty means nationwide.
+    states: tuple[str, ...] = ()
+
+    def operates_in(self, state: str) -> bool:
+        return not self.states or state in self.states
+
+
 class Discipline(Term, frozen=True, kw_only=True):
     concerns: tuple[str, ...] = ()  # concern codes this discipline usually refers
 
@@ -135,7 +143,7 @@ _KIND_TYPES: dict[str, type] = {
     "compacts": Compact,
     "states": State,
     "languages": Term,
-    "insurance": Term,
+    "insurance": Payer,
     "genders": Term,
 }
 FILE_KINDS: tuple[str, ...] = (*_KIND_TYPES, "jurisdiction_rules")
@@ -322,7 +330,7 @@ class Vocabulary:
     compacts: Mapping[str, Compact]
     states: Mapping[str, State]
     languages: Mapping[str, Term]
-    insurance: Mapping[str, Term]
+    insurance: Mapping[str, Payer]
     genders: Mapping[str, Term]
     jurisdiction_rules: tuple[JurisdictionRule, ...]
     _phrases: _PhraseIndex
@@ -493,6 +501,11 @@ def _check_references(
         for code in discipline.concerns:
             if code not in concerns:
                 problems.append(f"disciplines.{discipline.code}: unknown concern {code!r}")
+
+    for payer in tables["insurance"].values():
+        for code in payer.states:
+            if code not in states:
+                problems.append(f"insurance.{payer.code}: unknown state {code!r}")
 
     for license_type in license_types.values():
         for code in license_type.compacts:

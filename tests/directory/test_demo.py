@@ -81,3 +81,65 @@ def test_codes_are_all_in_the_vocabulary(profiles) -> None:
             vocab.require("languages", code)
         for lic in t.licenses:
             vocab.require("license_types", lic.license_type)
+
+
+# -- a careful reader cannot catch the demo out (issue 12) ------------------------------------
+
+PRONOUNS_FOR = {
+    "woman": {"she/her", "she/they", ""},
+    "man": {"he/him", "he/they", ""},
+    "nonbinary": {"they/them", ""},
+    "": {""},
+}
+
+
+def test_pronouns_agree_with_gender_and_names_with_both(profiles) -> None:
+    from directory.demo import FEMININE_NAMES, MASCULINE_NAMES
+
+    for therapist in profiles:
+        assert therapist.pronouns in PRONOUNS_FOR[therapist.gender], therapist.id
+        if therapist.gender == "woman":
+            assert therapist.first_name not in MASCULINE_NAMES
+        if therapist.gender == "man":
+            assert therapist.first_name not in FEMININE_NAMES
+    genders = {t.gender for t in profiles}
+    assert {"woman", "man", "nonbinary"} <= genders
+
+
+def _person(t):
+    return (t.first_name, t.last_name, t.locations[0].address.state)
+
+
+def test_no_two_listings_share_a_name_in_a_state_or_an_email(profiles) -> None:
+    assert len({_person(t) for t in profiles}) == len(profiles)
+    assert len({t.email for t in profiles}) == len(profiles)
+    # Still distinct when the name pool runs thin (most listings sit in a few metros).
+    many = list(demo_therapists(5000, seed=5, as_of=AS_OF))
+    assert len({_person(t) for t in many}) == len(many)
+    assert len({t.email for t in many}) == len(many)
+
+
+def test_insurers_operate_where_the_clinician_practises(profiles) -> None:
+    vocab = load_vocabulary()
+    regional = 0
+    for therapist in profiles:
+        home = therapist.locations[0].address.state
+        for code in therapist.fees.insurance:
+            assert vocab.insurance[code].operates_in(home), (code, home)
+            regional += bool(vocab.insurance[code].states)
+    assert regional > 0, "regional payers still appear where they operate"
+
+
+def test_no_credential_is_issued_in_the_future_or_checked_before_issue(profiles) -> None:
+    for therapist in profiles:
+        for record in (
+            *therapist.licenses,
+            *therapist.certifications,
+            *therapist.compact_privileges,
+            *therapist.telehealth_registrations,
+        ):
+            if record.issued_on is not None:
+                assert record.issued_on <= AS_OF, record
+            check = record.verification
+            if check is not None and record.issued_on is not None:
+                assert check.verified_on >= record.issued_on, record

@@ -356,6 +356,10 @@ def _find(raw: dict[str, Any], kind: str, code: str) -> int:
             "unknown concern 'no_such_concern'",
         ),
         (
+            lambda raw: raw["insurance"][_find(raw, "insurance", "kaiser")]["states"].append("ZZ"),
+            "insurance.kaiser: unknown state 'ZZ'",
+        ),
+        (
             lambda raw: raw["license_types"][_find(raw, "license_types", "lmft")].update(
                 compacts=["mft_compact"]
             ),
@@ -402,6 +406,7 @@ def _find(raw: dict[str, Any], kind: str, code: str) -> int:
     ],
     ids=[
         "discipline-concern",
+        "payer-state",
         "license-compact",
         "compact-covers",
         "compact-member-state",
