@@ -28,6 +28,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from directory import logs
 from directory.api.problems import EXCEPTION_HANDLERS
 from directory.api.router import ApiRouter
 from directory.service import Directory
@@ -58,18 +59,15 @@ SECURITY_HEADERS = {
 
 
 def privacy_middleware(app: ASGIApp) -> ASGIApp:
-    """Add security headers and log requests by path only (never the query text)."""
+    """Add security headers to every response of a route."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await app(scope, receive, send)
             return
-        status = 0
 
         async def send_with_headers(message: Message) -> None:
-            nonlocal status
             if message["type"] == "http.response.start":
-                status = message["status"]
                 headers = list(message.get("headers", []))
                 present = {name.decode().lower() for name, _ in headers}
                 for name, value in SECURITY_HEADERS.items():
@@ -79,9 +77,19 @@ def privacy_middleware(app: ASGIApp) -> ASGIApp:
             await send(message)
 
         await app(scope, receive, send_with_headers)
-        access_log.info("%s %s %s", scope.get("method"), scope.get("path"), status)
 
     return middleware
+
+
+async def log_response(message: Message, scope: Scope) -> None:
+    """The access log: method, path and status of every response, never the query text.
+
+    A ``before_send`` hook rather than a middleware, so that the router's own answers
+    (404 for no route, 405 for a wrong method) are logged like any other. The path is
+    the client's, decoded: directory.logs escapes its control characters.
+    """
+    if message["type"] == "http.response.start" and scope["type"] == "http":
+        access_log.info("%s %s %s", scope.get("method"), scope.get("path"), message["status"])
 
 
 @get("/healthz", tags=["health"], summary="Liveness and index status")
@@ -97,6 +105,7 @@ def create_app(settings: Settings | None = None, directory: Directory | None = N
     """Build the app. Pass ``directory`` to share one already started (tests, benchmarks)."""
     settings = settings or Settings.from_env()
     owns_directory = directory is None
+    logs.install()
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -155,6 +164,7 @@ def create_app(settings: Settings | None = None, directory: Directory | None = N
         ),
         request_max_body_size=64 * 1024,
         on_app_init=[configure],
+        before_send=[log_response],
         debug=settings.debug,
     )
 

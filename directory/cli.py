@@ -33,6 +33,9 @@ def _settings() -> Settings:
 @click.option("-v", "--verbose", is_flag=True, help="Log more.")
 def main(verbose: bool) -> None:
     """Sensate: a directory of sex therapists with verified credentials."""
+    from directory import logs
+
+    logs.install()  # no log line can be forged by text from a file, a request or a key name
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -34,6 +34,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     demo_seed: int = 7
     indexer_interval_s: float = 1.0  # how often the in-process indexer drains the outbox
     run_indexer: bool = True  # False when a separate `sensate worker` drains the outbox
+    # The largest file an import reads (a CSV, JSON, table of a package, member of a ZIP,
+    # uncompressed). The monthly NPPES CSV is about 10 GB; HTTP uploads are capped lower.
+    import_max_file_mb: int = 16384
+    # A run left "running" whose heartbeat is older than this is taken for interrupted
+    # (runs on this host are also failed at once when their process is gone). Runs beat
+    # every 30 s, so keep this well above that.
+    import_stale_after_s: float = 300.0
+    # `sensate serve` closes a connection whose request headers are not complete this long
+    # after it opened (or after its previous response), and one whose body stalls this long
+    # between two reads: slow clients must not hold connections (slowloris).
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 30.0
     debug: bool = False
 
     @property
@@ -41,6 +53,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.var_dir / 'sensate.sqlite3').resolve()}"
+
+    @property
+    def import_max_file_bytes(self) -> int:
+        return self.import_max_file_mb * 1024 * 1024
 
     @property
     def index_path(self) -> Path:

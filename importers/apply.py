@@ -37,10 +37,12 @@ from directory.store.import_store import (
     StoredPractice,
 )
 from directory.store.rows import as_stored, record_diff
+from importers import uploads
 from importers.base import ImportReport, ParseResult, Reject, SourceRecord
 from importers.merge import Merger, merge_practice_data
 from importers.resolve import PracticeIndex, ResolutionIndex, candidate_for
 from importers.trust import Trust, default_trust
+from importers.uploads import DEFAULT_MAX_FILE_BYTES
 
 SourceKind = Literal["nppes", "npi_registry", "fhir", "hsds", "roster", "license_board"]
 SOURCE_KINDS: tuple[str, ...] = ("nppes", "npi_registry", "fhir", "hsds", "roster", "license_board")
@@ -49,23 +51,44 @@ REJECT_COLUMNS = ("row", "severity", "field", "reason", "raw")
 
 
 class ImportError_(ValueError):
-    """The import cannot start: unknown kind, missing mapping, unreadable header."""
+    """The import cannot go on: unknown kind, missing mapping, unreadable header, a file
+    that is not a regular file or is too large. ``field`` names the input at fault."""
+
+    def __init__(self, message: str, field: str = "file") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def open_source(
-    kind: str, path: Path, mapping_path: Path | None = None
+    kind: str,
+    path: Path,
+    mapping_path: Path | None = None,
+    *,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
 ) -> tuple[str, ParseResult, bool]:
-    """(source name, record stream, whether the source says it is complete) for a file."""
+    """(source name, record stream, whether the source says it is complete) for a file.
+
+    The file must be a regular file (or, for FHIR and HSDS, a folder) of at most
+    ``max_file_bytes``; files named inside it are confined by importers.uploads.
+    """
+    try:
+        uploads.check_file(path, max_bytes=max_file_bytes, folders=kind in ("fhir", "hsds"))
+        if mapping_path is not None:
+            uploads.check_file(mapping_path, max_bytes=max_file_bytes, field="mapping")
+    except uploads.UnsafeUpload as error:
+        raise ImportError_(error.message, error.field) from error
     if kind == "nppes":
         from importers.nppes import NppesFormatError, parse_nppes
 
-        stream = parse_nppes(path)
+        stream = parse_nppes(path, max_file_bytes=max_file_bytes)
         try:  # parse_nppes checks the header on the first step; fail before starting
             first = next(stream)
         except StopIteration:
             return "nppes", iter(()), False
         except NppesFormatError as error:
             raise ImportError_(str(error)) from error
+        except uploads.UnsafeUpload as error:
+            raise ImportError_(error.message, error.field) from error
         return "nppes", _chain(first, stream), False
     if kind == "npi_registry":
         from importers.npi_registry import NpiRegistryError, parse_npi_registry
@@ -77,11 +100,11 @@ def open_source(
     if kind == "fhir":
         from importers.fhir import parse_fhir
 
-        return "fhir", parse_fhir(path), False
+        return "fhir", parse_fhir(path, max_file_bytes=max_file_bytes), False
     if kind == "hsds":
         from importers.hsds import parse_hsds
 
-        return "hsds", parse_hsds(path), False
+        return "hsds", parse_hsds(path, max_file_bytes=max_file_bytes), False
     if kind in ("roster", "license_board"):
         from importers.roster import (
             RosterFormatError,
@@ -95,16 +118,18 @@ def open_source(
         try:
             mapping = load_mapping(mapping_path)
         except RosterMappingError as error:
-            raise ImportError_(str(error)) from error
+            raise ImportError_(str(error), "mapping") from error
         if mapping.kind != kind:
             raise ImportError_(f"the mapping describes a {mapping.kind}, not a {kind}")
-        stream = parse_roster(path, mapping)
+        stream = parse_roster(path, mapping, max_file_bytes=max_file_bytes)
         try:
             first = next(stream)
         except StopIteration:
             return mapping.source, iter(()), mapping.full
         except RosterFormatError as error:
             raise ImportError_(str(error)) from error
+        except uploads.UnsafeUpload as error:
+            raise ImportError_(error.message, error.field) from error
         return mapping.source, _chain(first, stream), mapping.full
     raise ImportError_(f"unknown source kind {kind!r}; one of {', '.join(SOURCE_KINDS)}")
 
@@ -128,14 +153,20 @@ def run_import(
     progress: Callable[[int], None] | None = None,
     trust: Trust | None = None,
     run_id: str | None = None,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
 ) -> ImportReport:
     """Import one file; returns the report (also stored as an import run).
 
     ``full`` overrides the mapping's ``full``; ``progress`` is called with the number of
-    records and rejects handled since the last call.
+    records and rejects handled since the last call. ``max_file_bytes`` bounds every file
+    read (SENSATE_IMPORT_MAX_FILE_MB). A file that turns out too large while it is read
+    (a ZIP member whose header lied) fails the run with ImportError_; whole batches written
+    before stay, as after any interruption.
     """
     path = Path(path)
-    source, stream, complete = open_source(kind, path, Path(mapping) if mapping else None)
+    source, stream, complete = open_source(
+        kind, path, Path(mapping) if mapping else None, max_file_bytes=max_file_bytes
+    )
     importer = Importer(
         store,
         source=source,
@@ -151,7 +182,10 @@ def run_import(
         sink: TextIO | None = None
         if rejects_csv is not None:
             sink = stack.enter_context(open(rejects_csv, "w", newline="", encoding="utf-8"))
-        return importer.run(stream, batch_size=batch_size, rejects_sink=sink, progress=progress)
+        try:
+            return importer.run(stream, batch_size=batch_size, rejects_sink=sink, progress=progress)
+        except uploads.UnsafeUpload as error:
+            raise ImportError_(error.message, error.field) from error
 
 
 class Importer:

@@ -59,6 +59,7 @@ def run_import_command(
                 rejects_csv=rejects,
                 progress=lambda n: progress.advance(task, n),
                 run_id=run_id,
+                max_file_bytes=settings.import_max_file_bytes,
             )
         except ImportError_ as error:
             console.print(f"[red]cannot import {path.name}:[/] {error}")

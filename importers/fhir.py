@@ -46,6 +46,7 @@ from directory.records import (
     PracticeLocation,
     Therapist,
 )
+from importers import uploads
 from importers.base import (
     ParseResult,
     Practice,
@@ -76,6 +77,7 @@ from importers.normalize import (
     title_case_name,
     valid_point,
 )
+from importers.uploads import DEFAULT_MAX_FILE_BYTES
 
 SOURCE = "fhir"
 Resource = dict[str, Any]
@@ -114,16 +116,19 @@ def parse_fhir(
     *,
     as_of: dt.date | None = None,
     license_types: Mapping[str, Sequence[str]] | LicenseTypeLookup | None = None,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
 ) -> ParseResult:
     """Records and Rejects from FHIR files: a folder, files, Bundles or NDJSON.
 
-    ``as_of`` is used for resources without ``meta.lastUpdated`` (default: today).
+    ``as_of`` is used for resources without ``meta.lastUpdated`` (default: today). A
+    folder's files are read only if they are regular files inside it, each at most
+    ``max_file_bytes`` (importers.uploads).
     """
     paths = [Path(source)] if isinstance(source, str | Path) else [Path(p) for p in source]
     loaded: list[tuple[str, Resource, str]] = []
     problems: list[Reject] = []
     for path in paths:
-        for item in _load_path(path):
+        for item in _load_path(path, max_file_bytes):
             if isinstance(item, Reject):
                 problems.append(item)
             else:
@@ -150,29 +155,54 @@ def parse_fhir_resources(
 # --- loading -----------------------------------------------------------------------------
 
 
-def _load_path(path: Path) -> Iterator[tuple[str, Resource, str] | Reject]:
+FHIR_SUFFIXES = (".json", ".ndjson", ".jsonl")
+Loaded = Iterator[tuple[str, Resource, str] | Reject]
+
+
+def _load_path(path: Path, max_bytes: int) -> Loaded:
     if path.is_dir():
         for child in sorted(path.iterdir()):
-            if child.suffix.lower() in (".json", ".ndjson", ".jsonl"):
-                yield from _load_path(child)
+            if child.suffix.lower() not in FHIR_SUFFIXES:
+                continue
+            try:  # a symlink in the folder must not lead the import out of it
+                inside = uploads.child_inside(path, child, field="file")
+            except uploads.UnsafeUpload as error:
+                yield Reject(row=child.name, reason=error.message, field=error.field)
+                continue
+            yield from _load_file(inside, child.name, max_bytes)
         return
-    if path.suffix.lower() in (".ndjson", ".jsonl"):
-        with path.open(encoding="utf-8") as stream:
-            for number, line in enumerate(stream, start=1):
-                if not line.strip():
-                    continue
-                origin = f"{path.name}:{number}"
-                try:
-                    yield from _unpack(origin, json.loads(line))
-                except json.JSONDecodeError as error:
-                    yield Reject(row=origin, reason=f"line is not JSON: {error}", raw=excerpt(line))
+    yield from _load_file(path, path.name, max_bytes)
+
+
+def _load_file(path: Path, label: str, max_bytes: int) -> Loaded:
+    """One file's resources; a file that is not a regular file or is too large is a reject."""
+    try:
+        if path.suffix.lower() in (".ndjson", ".jsonl"):
+            with uploads.open_text(path, max_bytes=max_bytes) as stream:
+                for number, line in enumerate(stream, start=1):
+                    if not line.strip():
+                        continue
+                    origin = f"{label}:{number}"
+                    try:
+                        yield from _unpack(origin, json.loads(line))
+                    except json.JSONDecodeError as error:
+                        yield Reject(
+                            row=origin, reason=f"line is not JSON: {error}", raw=excerpt(line)
+                        )
+            return
+        text = uploads.read_text(path, max_bytes=max_bytes)
+    except uploads.UnsafeUpload as error:
+        yield Reject(row=label, reason=error.message, field=error.field)
+        return
+    except UnicodeDecodeError as error:
+        yield Reject(row=label, reason=f"file is not UTF-8 text: {error}")
         return
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        yield Reject(row=path.name, reason=f"file is not JSON: {error}")
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        yield Reject(row=label, reason=f"file is not JSON: {error}")
         return
-    yield from _unpack(path.name, data)
+    yield from _unpack(label, data)
 
 
 def _unpack(

@@ -30,11 +30,13 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import os
 from collections.abc import Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from directory.records import Fees, PracticeLocation
+from importers import uploads
 from importers.base import (
     ParseResult,
     Practice,
@@ -54,6 +56,7 @@ from importers.normalize import (
     parse_date,
     valid_point,
 )
+from importers.uploads import DEFAULT_MAX_FILE_BYTES
 
 SOURCE = "hsds"
 Obj = dict[str, Any]
@@ -74,23 +77,29 @@ TABLES = (
 )
 
 
-def parse_hsds(path: str | Path, *, as_of: dt.date | None = None) -> ParseResult:
+def parse_hsds(
+    path: str | Path,
+    *,
+    as_of: dt.date | None = None,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+) -> ParseResult:
     """Records and Rejects from an HSDS 3.0 JSON file or CSV data package.
 
     ``as_of`` defaults to the file's (or package's) modification date; a service's own
-    ``last_modified`` takes precedence for that service.
+    ``last_modified`` takes precedence for that service. A package reads only files inside
+    its folder, each at most ``max_file_bytes`` (importers.uploads).
     """
     path = Path(path)
     if path.is_dir() or path.name == "datapackage.json":
         folder = path if path.is_dir() else path.parent
         snapshot = as_of or file_as_of(folder)
-        tables, problems = _read_package(folder)
+        tables, problems = _read_package(folder, max_file_bytes)
         yield from problems
         yield from _Mapper(snapshot).tabular(tables)
         return
     snapshot = as_of or file_as_of(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(uploads.read_text(path, max_bytes=max_file_bytes))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         yield Reject(row=path.name, reason=f"file is not JSON: {error}")
         return
@@ -108,32 +117,81 @@ def parse_hsds(path: str | Path, *, as_of: dt.date | None = None) -> ParseResult
 
 # --- reading the CSV package -------------------------------------------------------------
 
+DESCRIPTOR = "datapackage.json"
 
-def _read_package(folder: Path) -> tuple[dict[str, list[Obj]], list[Reject]]:
-    """The package's tables as lists of rows, each row knowing its file and line."""
+
+def _read_package(folder: Path, max_bytes: int) -> tuple[dict[str, list[Obj]], list[Reject]]:
+    """The package's tables as lists of rows, each row knowing its file and line.
+
+    Every file named by the descriptor is confined to the package folder: a name that is
+    absolute, uses ``..``, leads out through a symlink, is not a regular file or is too
+    large is refused as a reject naming ``resources[i].path``, and never read.
+    """
     problems: list[Reject] = []
-    files: dict[str, Path] = {}
-    descriptor = folder / "datapackage.json"
-    if descriptor.exists():
-        try:
-            package = json.loads(descriptor.read_text(encoding="utf-8"))
-            for resource in package.get("resources") or []:
-                name = Path(str(resource.get("path", ""))).stem
-                if name:
-                    files[name] = folder / str(resource["path"])
-        except (json.JSONDecodeError, AttributeError, KeyError) as error:
+    # table name -> (file, the field its name came from, the name its rows are labelled with)
+    files: dict[str, tuple[Path, str, str]] = {}
+    for index, declared in enumerate(_declared_paths(folder, max_bytes, problems)):
+        field = f"resources[{index}].path"
+        if not isinstance(declared, str):
             problems.append(
-                Reject(row="datapackage.json", reason=f"descriptor is not readable: {error}")
+                Reject(row=DESCRIPTOR, reason=f"{field} is not a file name", field=field)
             )
-    for table in TABLES:
-        files.setdefault(table, folder / f"{table}.csv")
-    tables: dict[str, list[Obj]] = {}
-    for name, file in files.items():
-        if not file.exists():
             continue
-        with file.open(encoding="utf-8-sig", newline="") as stream:
-            tables[name] = _number_rows(file.name, list(csv.DictReader(stream)))
+        try:
+            file = uploads.resolve_inside(folder, declared, field=field)
+        except uploads.UnsafeUpload as error:
+            problems.append(Reject(row=DESCRIPTOR, reason=error.message, field=field))
+            continue
+        declared_as = PurePosixPath(declared.replace("\\", "/"))
+        if declared_as.stem:
+            files[declared_as.stem] = (file, field, declared_as.name)
+    for table in TABLES:
+        if table not in files:
+            try:
+                file = uploads.resolve_inside(folder, f"{table}.csv", field="file")
+            except uploads.UnsafeUpload as error:  # a symlink leading out of the package
+                problems.append(Reject(row=f"{table}.csv", reason=error.message, field="file"))
+                continue
+            files[table] = (file, "", f"{table}.csv")
+    tables: dict[str, list[Obj]] = {}
+    for name, (file, field, label) in files.items():
+        if not os.path.lexists(file):
+            if field:  # named by the descriptor, yet not in the package
+                missing = f"{field} {uploads.shown(label)} is not in the package"
+                problems.append(warning(DESCRIPTOR, field, missing))
+            continue
+        try:
+            with uploads.open_text(
+                file, max_bytes=max_bytes, field=field or "file", encoding="utf-8-sig", newline=""
+            ) as stream:
+                tables[name] = _number_rows(label, list(csv.DictReader(stream)))
+        except uploads.UnsafeUpload as error:
+            where = DESCRIPTOR if field else label
+            problems.append(Reject(row=where, reason=error.message, field=error.field))
+        except (UnicodeDecodeError, csv.Error) as error:
+            problems.append(
+                Reject(row=label, reason=f"table is not readable CSV: {error}", field=field)
+            )
     return tables, problems
+
+
+def _declared_paths(folder: Path, max_bytes: int, problems: list[Reject]) -> list[object]:
+    """``resources[].path`` from the package's descriptor, if it has one (unchecked yet)."""
+    descriptor = folder / DESCRIPTOR
+    if not os.path.lexists(descriptor):
+        return []
+    try:
+        package = json.loads(uploads.read_text(descriptor, max_bytes=max_bytes, field=DESCRIPTOR))
+        resources = package.get("resources") or []
+        if not isinstance(resources, list):
+            raise AttributeError("resources is not a list")
+    except uploads.UnsafeUpload as error:
+        problems.append(Reject(row=DESCRIPTOR, reason=error.message, field=error.field))
+        return []
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError) as error:
+        problems.append(Reject(row=DESCRIPTOR, reason=f"descriptor is not readable: {error}"))
+        return []
+    return [r.get("path") if isinstance(r, dict) else None for r in resources]
 
 
 def _number_rows(file_name: str, rows: list[Any]) -> list[Obj]:

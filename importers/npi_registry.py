@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 
 from directory.records import PracticeLocation, Therapist
+from importers import uploads
 from importers.base import (
     ParseResult,
     Practice,
@@ -48,6 +49,7 @@ from importers.normalize import (
     parse_date,
     title_case_name,
 )
+from importers.uploads import DEFAULT_MAX_FILE_BYTES
 
 SOURCE = "npi_registry"
 REGISTRY_URL = "https://npiregistry.cms.hhs.gov/api/"
@@ -144,7 +146,11 @@ def _decode(answer: bytes | str | Path | Mapping[str, Any]) -> Mapping[str, Any]
     if isinstance(answer, Mapping):
         return answer
     try:
-        text = answer.read_bytes() if isinstance(answer, Path) else answer
+        text = (
+            uploads.read_bytes(answer, max_bytes=DEFAULT_MAX_FILE_BYTES)
+            if isinstance(answer, Path)
+            else answer
+        )
         data = json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise NpiRegistryError([("body", f"the answer is not JSON ({error})")]) from error

@@ -33,10 +33,11 @@ import io
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TextIO
 
 from directory.records import PracticeLocation, Therapist
+from importers import uploads
 from importers.base import (
     ParseResult,
     Practice,
@@ -63,6 +64,7 @@ from importers.normalize import (
     parse_date,
     title_case_name,
 )
+from importers.uploads import DEFAULT_MAX_FILE_BYTES
 
 SOURCE = "nppes"
 
@@ -106,20 +108,22 @@ def parse_nppes(
     taxonomy_codes: Iterable[str] | None = None,
     license_types: Mapping[str, Sequence[str]] | LicenseTypeLookup | None = None,
     as_of: dt.date | None = None,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
 ) -> ParseResult:
     """Stream SourceRecords and Rejects from an NPPES CSV (or the ZIP it ships in).
 
     ``taxonomy_codes``: NUCC code prefixes to keep (default: the behavioural-health list;
     ``ALL_TAXONOMIES`` keeps every row). ``license_types``: NUCC code → license type codes
     (default: from ``directory.vocab``). ``as_of``: the snapshot date (default: from the
-    file name, e.g. ``..._20181204...``).
+    file name, e.g. ``..._20181204...``). ``max_file_bytes`` bounds the CSV (in a ZIP, its
+    uncompressed size); see importers.uploads.
     Raises NppesFormatError before yielding anything if the header is not NPPES's.
     """
     path = Path(path)
     prefixes = BEHAVIOURAL_HEALTH_TAXONOMIES if taxonomy_codes is None else tuple(taxonomy_codes)
     lookup = license_type_lookup(license_types)
     snapshot = as_of or file_as_of(path)
-    with _open_text(path) as stream:
+    with _open_text(path, max_file_bytes) as stream:
         reader = csv.reader(stream)
         try:
             header = next(reader)
@@ -482,22 +486,31 @@ def _taxonomy_entries(row: list[str], columns: _Columns) -> list[TaxonomyEntry]:
 
 
 @contextmanager
-def _open_text(path: Path) -> Iterator[TextIO]:
-    """Open the CSV, or the npidata member of a monthly NPPES ZIP, as streamed text."""
+def _open_text(path: Path, max_bytes: int) -> Iterator[TextIO]:
+    """Open the CSV, or the npidata member of a monthly NPPES ZIP, as streamed text.
+
+    Both are bounded reads of a regular file (importers.uploads); a ZIP with a member named
+    to escape a folder (``../x``, ``/x``) is refused whole.
+    """
+    # errors="replace": one badly encoded byte must not end a multi-gigabyte import.
     if path.suffix.lower() == ".zip":
-        with zipfile.ZipFile(path) as archive:
+        with (
+            uploads.open_binary(path, max_bytes=max_bytes) as file,
+            zipfile.ZipFile(file) as archive,
+        ):
             members = [
-                name
-                for name in archive.namelist()
-                if Path(name).name.lower().startswith("npidata_pfile")
-                and "fileheader" not in name.lower()
-                and name.lower().endswith(".csv")
+                info
+                for info in uploads.zip_members(archive)
+                if PurePosixPath(info.filename).name.lower().startswith("npidata_pfile")
+                and "fileheader" not in info.filename.lower()
+                and info.filename.lower().endswith(".csv")
             ]
             if not members:
                 raise NppesFormatError(f"{path.name} holds no npidata_pfile_*.csv")
-            with archive.open(members[0]) as raw:
+            with uploads.open_zip_member(archive, members[0], max_bytes=max_bytes) as raw:
                 yield io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")
         return
-    # errors="replace": one badly encoded byte must not end a multi-gigabyte import.
-    with open(path, encoding="utf-8-sig", errors="replace", newline="") as stream:
+    with uploads.open_text(
+        path, max_bytes=max_bytes, encoding="utf-8-sig", errors="replace", newline=""
+    ) as stream:
         yield stream

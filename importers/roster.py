@@ -52,6 +52,7 @@ from directory.records import (
     Therapist,
     Verification,
 )
+from importers import uploads
 from importers.base import (
     ParseResult,
     Reject,
@@ -78,6 +79,7 @@ from importers.normalize import (
     split_middle_initial,
     title_case_name,
 )
+from importers.uploads import DEFAULT_MAX_FILE_BYTES
 
 # Fields a column may map to.
 FIELDS = frozenset(
@@ -182,36 +184,46 @@ class RosterMapping(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         return self
 
 
+MAX_MAPPING_BYTES = 1024 * 1024  # a mapping is a page of TOML; anything bigger is not one
+
+
 def load_mapping(path: str | Path) -> RosterMapping:
     """Read and check a column-mapping file (.toml or .json)."""
     path = Path(path)
     try:
-        if path.suffix.lower() == ".json":
-            data = json.loads(path.read_text(encoding="utf-8"))
-        else:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = uploads.read_text(path, max_bytes=MAX_MAPPING_BYTES, field="mapping")
+        data = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
         mapping = msgspec.convert(data, RosterMapping)
+    except uploads.UnsafeUpload as error:
+        raise RosterMappingError(error.message) from error
+    except UnicodeDecodeError as error:
+        raise RosterMappingError(f"{path.name} is not UTF-8 text") from error
     except (tomllib.TOMLDecodeError, json.JSONDecodeError, msgspec.ValidationError) as error:
         raise RosterMappingError(f"{path.name}: {error}") from error
     return mapping.validate()
 
 
 def parse_roster(
-    path: str | Path, mapping: RosterMapping, *, as_of: dt.date | None = None
+    path: str | Path,
+    mapping: RosterMapping,
+    *,
+    as_of: dt.date | None = None,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
 ) -> ParseResult:
     """Records and Rejects from a roster or board export (CSV, TSV or XLSX).
 
     ``as_of``: the day the file speaks for (default: the mapping's ``as_of``, else the date
     in the file name, else its modification day). Raises RosterFormatError before yielding
-    anything if a mapped column is missing from the file.
+    anything if a mapped column is missing from the file. The file is read as a bounded
+    regular file of at most ``max_file_bytes`` (importers.uploads).
     """
     path = Path(path)
     mapping.validate()
     snapshot = as_of or mapping.as_of or file_as_of(path)
     rows = (
-        _xlsx_rows(path, mapping)
+        _xlsx_rows(path, mapping, max_file_bytes)
         if path.suffix.lower() in (".xlsx", ".xlsm")
-        else (_csv_rows(path, mapping))
+        else (_csv_rows(path, mapping, max_file_bytes))
     )
     _, header = next(rows, (0, []))
     positions = _positions(header, mapping, path)
@@ -236,8 +248,10 @@ def parse_roster(
 # --- reading files ---------------------------------------------------------------------------
 
 
-def _csv_rows(path: Path, mapping: RosterMapping) -> Iterator[tuple[int, list[Any]]]:
-    raw = path.read_bytes()
+def _csv_rows(
+    path: Path, mapping: RosterMapping, max_bytes: int
+) -> Iterator[tuple[int, list[Any]]]:
+    raw = uploads.read_bytes(path, max_bytes=max_bytes)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -255,21 +269,24 @@ def _csv_rows(path: Path, mapping: RosterMapping) -> Iterator[tuple[int, list[An
             yield number, list(row)
 
 
-def _xlsx_rows(path: Path, mapping: RosterMapping) -> Iterator[tuple[int, list[Any]]]:
+def _xlsx_rows(
+    path: Path, mapping: RosterMapping, max_bytes: int
+) -> Iterator[tuple[int, list[Any]]]:
     try:
         import openpyxl
     except ImportError as error:  # an optional dependency: only XLSX rosters need it
         raise RosterFormatError("reading XLSX needs the openpyxl package") from error
-    workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    try:
-        if mapping.sheet and mapping.sheet not in workbook.sheetnames:
-            raise RosterFormatError(f"{path.name} has no sheet {mapping.sheet!r}")
-        sheet = workbook[mapping.sheet] if mapping.sheet else workbook.worksheets[0]
-        for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
-            if number >= mapping.header_row:
-                yield number, list(row)
-    finally:
-        workbook.close()  # read-only workbooks keep the file open until closed
+    with uploads.open_binary(path, max_bytes=max_bytes) as file:
+        workbook = openpyxl.load_workbook(file, read_only=True, data_only=True)
+        try:
+            if mapping.sheet and mapping.sheet not in workbook.sheetnames:
+                raise RosterFormatError(f"{path.name} has no sheet {mapping.sheet!r}")
+            sheet = workbook[mapping.sheet] if mapping.sheet else workbook.worksheets[0]
+            for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
+                if number >= mapping.header_row:
+                    yield number, list(row)
+        finally:
+            workbook.close()  # read-only workbooks keep their archive open until closed
 
 
 def _positions(header: list[Any], mapping: RosterMapping, path: Path) -> dict[str, int]:

@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import io
-import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
@@ -117,10 +116,14 @@ class ImportController(Controller):
         self, request: Request, directory: NamedDependency[Directory]
     ) -> Response[Any]:
         from importers.apply import ImportError_, run_import
+        from importers.uploads import upload_folder
 
         actor = actor_of(request)
-        with tempfile.TemporaryDirectory(prefix="sensate-import-") as folder:
-            asked, path, mapping = await _read_request(request, Path(folder))
+        settings = directory.settings
+        # The upload is a full copy of the source data: removed however this ends (errors,
+        # a cancelled request), and swept at the next start-up if the process dies first.
+        with upload_folder(settings.var_dir) as folder:
+            asked, path, mapping = await _read_request(request, folder)
             try:
                 report = await sync_to_thread(
                     lambda: run_import(
@@ -131,10 +134,11 @@ class ImportController(Controller):
                         full=asked.full,
                         dry_run=asked.dry_run,
                         actor=actor,
+                        max_file_bytes=settings.import_max_file_bytes,
                     )
                 )
             except ImportError_ as error:
-                return problem(422, str(error), [{"field": "file", "message": str(error)}])
+                return problem(422, str(error), [{"field": error.field, "message": str(error)}])
         run = msgspec.convert(msgspec.to_builtins(report), ImportRun)
         return Response(
             run,

@@ -55,3 +55,32 @@ def test_migrate_is_idempotent(env: dict[str, str]) -> None:
 def test_bad_arguments_are_refused_clearly(env: dict[str, str]) -> None:
     result = CliRunner().invoke(main, ["demo", "--profiles", "0"], env=env)
     assert result.exit_code == 2 and "--profiles" in result.output
+
+
+def test_the_command_escapes_its_log_lines(env: dict[str, str]) -> None:
+    """Issue 15 item 3: the CLI installs directory.logs like the app does (a fresh process,
+    so nothing installed by another test can make this pass)."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import logging\n"
+        "from click.testing import CliRunner\n"
+        "from directory.cli import main\n"
+        "CliRunner().invoke(main, ['migrate'], catch_exceptions=False)\n"
+        # CliRunner's captured stderr held the command's handler; log to the real one.
+        "logging.basicConfig(force=True, format='%(name)s: %(message)s')\n"
+        "logging.getLogger('sensate.import').warning('row %s', 'x\\nWARNING forged\\x1b[2J')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    lines = [line for line in done.stderr.splitlines() if "sensate.import" in line]
+    assert len(lines) == 1 and lines[0].endswith("row x\\x0aWARNING forged\\x1b[2J")
+    assert "\nWARNING forged" not in done.stderr

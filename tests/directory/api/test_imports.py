@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -155,3 +156,47 @@ def test_review_queue_and_provenance_for_verifiers(
         ).status_code
         == 404
     )
+
+
+def _descriptor(*paths: str) -> bytes:
+    resources = [{"name": f"r{n}", "path": path} for n, path in enumerate(paths)]
+    return json.dumps({"resources": resources}).encode()
+
+
+def test_an_uploaded_package_reads_nothing_outside_the_upload(
+    client: TestClient, directory: Directory, tmp_path: Path
+) -> None:
+    """Issue 15 item 1: resources[].path is confined to the upload (CWE-22)."""
+    admin = key(directory.store, "adam", "admin")
+    secret = tmp_path / "outside" / "organizations.csv"
+    secret.parent.mkdir()
+    secret.write_text("id,name\nx,TOP SECRET CONTENT\n")
+    paths = (str(secret), "../outside/organizations.csv", "/etc", "/dev/zero", "/proc/self")
+    response = client.post(
+        "/api/v1/imports",
+        data={"kind": "hsds"},
+        files={"file": ("datapackage.json", _descriptor(*paths), "application/json")},
+        headers=admin,
+    )
+    assert response.status_code == 201, response.text
+    report = response.json()
+    assert "TOP SECRET" not in response.text
+    assert report["created"] == 0 and report["status"] == "finished"
+    refused = {r["field"] for r in report["rejects"] if r["severity"] == "error"}
+    assert refused == {f"resources[{n}].path" for n in range(len(paths))}
+    # The upload's temporary folder is gone once the request is answered.
+    assert list((directory.settings.var_dir / "uploads").iterdir()) == []
+
+
+def test_a_failed_upload_leaves_no_temporary_folder(
+    client: TestClient, directory: Directory
+) -> None:
+    admin = key(directory.store, "adam", "admin")
+    response = client.post(
+        "/api/v1/imports",
+        data={"kind": "roster"},  # no mapping: the import cannot start
+        files={"file": (ROSTER.name, ROSTER.read_bytes(), "text/csv")},
+        headers=admin,
+    )
+    assert response.status_code == 422
+    assert list((directory.settings.var_dir / "uploads").iterdir()) == []
