@@ -37,7 +37,7 @@ from directory.store.import_store import (
     StoredPractice,
 )
 from directory.store.rows import as_stored, record_diff
-from importers.base import ImportReport, ParseResult, Reject, SourceRecord
+from importers.base import ImportReport, ParseResult, Reject, SourceRecord, warning
 from importers.merge import Merger, merge_practice_data
 from importers.resolve import PracticeIndex, ResolutionIndex, candidate_for
 from importers.trust import Trust, default_trust
@@ -245,11 +245,16 @@ class Importer:
 
     def apply_batch(self, records: list[SourceRecord]) -> None:
         """Resolve, merge and write one batch (one transaction)."""
+        # A first pass finds the stored records this batch touches, to read them in one go.
+        # Each record is resolved again just before its merge (below), so that two records
+        # of one batch that are one clinician or practice (the same NPI) meet there instead
+        # of both being created.
         plan: list[tuple[SourceRecord, str | None, Any]] = []
         for record in records:
             try:
                 if record.practice is not None:
-                    plan.append((record, self.practice_index.resolve(record), None))
+                    found = self.practice_index.resolve(record)
+                    plan.append((record, found.practice_id, found))
                 else:
                     resolution = self.index.resolve(record)
                     plan.append((record, resolution.therapist_id, resolution))
@@ -274,9 +279,10 @@ class Importer:
         for record, target, resolution in plan:
             try:
                 if record.practice is not None:
+                    record = self._settle_practice_npi(record)
                     self._merge_practice(
                         record,
-                        target,
+                        self.practice_index.resolve(record).practice_id,
                         stored_practices,
                         practice_work,
                         practice_created,
@@ -285,6 +291,13 @@ class Importer:
                         outcome,
                     )
                     continue
+                if resolution.how in ("new", "review"):
+                    # An earlier record of this batch may be the same clinician.
+                    again = self.index.resolve(record)
+                    if again.therapist_id is not None:
+                        resolution, target = again, again.therapist_id
+                        if target not in work and target not in stored:
+                            stored.update((t.id, t) for t in self.store.get_therapists([target]))
                 if resolution.how == "none":
                     self.report.skipped += 1
                     continue
@@ -396,6 +409,31 @@ class Importer:
         for entry in new_entries:
             entries[practice_id][(entry.field, entry.source)] = entry
         self.practice_index.add(practice_id, record)
+
+    def _settle_practice_npi(self, record: SourceRecord) -> SourceRecord:
+        """The record without its NPI when another organisation already holds that NPI.
+
+        NPIs are unique, but directories reuse them (the Plan-Net examples give five clinics
+        one NPI): the record becomes its own practice, the NPI stays with its first holder,
+        and the report says so, so nothing is welded together and nothing crashes.
+        """
+        found = self.practice_index.resolve(record)
+        practice = record.practice
+        if found.npi_owner is None or practice is None or practice.npi is None:
+            return record
+        self._on_reject(
+            warning(
+                record.row,
+                "npi",
+                f"NPI {practice.npi} already belongs to the practice {found.npi_owner_name!r}; "
+                f"not recorded for {practice.name!r}",
+                practice.npi,
+            )
+        )
+        facts = {key: value for key, value in record.facts.items() if key != "npi"}
+        return msgspec.structs.replace(
+            record, practice=msgspec.structs.replace(practice, npi=None), facts=facts
+        )
 
     def _new_id(self, record: SourceRecord) -> str:
         """The placeholder id (deterministic, so a re-run after a crash makes the same one)."""

@@ -539,13 +539,19 @@ class ImportStore:
             rows = conn.execute(select(practices).order_by(practices.c.name)).mappings()
             return [_stored_practice(row) for row in rows]
 
-    def practice_npis(self) -> dict[str, str]:
-        """{NPI: practice id}, for resolving organisations."""
+    def practice_npis(self) -> dict[str, tuple[str, str]]:
+        """{NPI: (practice id, name)}, for resolving organisations.
+
+        The name comes along so that an organisation reusing another's NPI (the Plan-Net
+        examples give five clinics one NPI) is told apart instead of welded onto it.
+        """
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(practices.c.npi, practices.c.id).where(practices.c.npi.is_not(None))
+                select(practices.c.npi, practices.c.id, practices.c.name).where(
+                    practices.c.npi.is_not(None)
+                )
             )
-            return {npi: pid for npi, pid in rows}
+            return {npi: (pid, name) for npi, pid, name in rows}
 
 
 # --- helpers ------------------------------------------------------------------------------
