@@ -152,8 +152,16 @@ def parse_fhir_resources(
 
 def _load_path(path: Path) -> Iterator[tuple[str, Resource, str] | Reject]:
     if path.is_dir():
+        # Exports ship one folder per resource type (Plan-Net: Practitioner/, Location/ ...),
+        # so folders are walked all the way down. Hidden entries (.git, .DS_Store) are not
+        # data, and a symlinked folder could loop back, so neither is followed.
         for child in sorted(path.iterdir()):
-            if child.suffix.lower() in (".json", ".ndjson", ".jsonl"):
+            if child.name.startswith("."):
+                continue
+            if child.is_dir():
+                if not child.is_symlink():
+                    yield from _load_path(child)
+            elif child.suffix.lower() in (".json", ".ndjson", ".jsonl"):
                 yield from _load_path(child)
         return
     if path.suffix.lower() in (".ndjson", ".jsonl"):
