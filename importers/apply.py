@@ -37,9 +37,17 @@ from directory.store.import_store import (
     StoredPractice,
 )
 from directory.store.rows import as_stored, record_diff
-from importers.base import ImportReport, ParseResult, Reject, SourceRecord, warning
+from importers.base import (
+    ImportReport,
+    OutOfScope,
+    ParseResult,
+    Reject,
+    SourceRecord,
+    warning,
+)
 from importers.merge import Merger, merge_practice_data
 from importers.resolve import PracticeIndex, ResolutionIndex, candidate_for
+from importers.scope import Scope, default_scope
 from importers.trust import Trust, default_trust
 
 SourceKind = Literal["nppes", "npi_registry", "fhir", "hsds", "roster", "license_board"]
@@ -109,7 +117,7 @@ def open_source(
     raise ImportError_(f"unknown source kind {kind!r}; one of {', '.join(SOURCE_KINDS)}")
 
 
-def _chain(first: SourceRecord | Reject, rest: ParseResult) -> ParseResult:
+def _chain(first: SourceRecord | Reject | OutOfScope, rest: ParseResult) -> ParseResult:
     yield first
     yield from rest
 
@@ -128,6 +136,7 @@ def run_import(
     progress: Callable[[int], None] | None = None,
     trust: Trust | None = None,
     run_id: str | None = None,
+    scope: Scope | None = None,
 ) -> ImportReport:
     """Import one file; returns the report (also stored as an import run).
 
@@ -146,6 +155,7 @@ def run_import(
         dry_run=dry_run,
         trust=trust,
         run_id=run_id,
+        scope=scope,
     )
     with ExitStack() as stack:
         sink: TextIO | None = None
@@ -169,10 +179,12 @@ class Importer:
         dry_run: bool = False,
         trust: Trust | None = None,
         run_id: str | None = None,
+        scope: Scope | None = None,
     ) -> None:
         self.store = store
         self.source = source
         self.trust = trust or default_trust()
+        self.scope = scope or default_scope()
         self.actor = actor
         self.report = ImportReport(
             id=run_id or str(uuid.uuid4()),
@@ -195,7 +207,7 @@ class Importer:
 
     def run(
         self,
-        items: Iterable[SourceRecord | Reject],
+        items: Iterable[SourceRecord | Reject | OutOfScope],
         *,
         batch_size: int = BATCH_SIZE,
         rejects_sink: TextIO | None = None,
@@ -207,7 +219,7 @@ class Importer:
         if not self.report.dry_run:
             self.store.imports.save_run(self.run_record())
         try:
-            for batch in _records_in_batches(items, batch_size, self._reject(writer)):
+            for batch in self._in_scope_batches(items, batch_size, self._reject(writer)):
                 self.apply_batch(batch)
                 if progress is not None:
                     progress(len(batch))
@@ -225,6 +237,37 @@ class Importer:
         if not self.report.dry_run:
             self.store.imports.save_run(self.run_record())
         return self.report
+
+    def _in_scope_batches(
+        self,
+        items: Iterable[SourceRecord | Reject | OutOfScope],
+        size: int,
+        on_reject: Callable[[Reject], None],
+    ) -> Iterator[list[SourceRecord]]:
+        """Batches of the records in scope; everything read is counted on the way."""
+        report = self.report
+        batch: list[SourceRecord] = []
+        for item in items:
+            if isinstance(item, Reject):
+                on_reject(item)
+                if item.severity == "error":
+                    report.read += 1
+                continue
+            if isinstance(item, OutOfScope):
+                report.read += item.count
+                report.out_of_scope += item.count
+                continue
+            report.read += 1
+            if self.scope.outside(item) is not None:
+                report.out_of_scope += 1
+                continue
+            report.in_scope += 1
+            batch.append(item)
+            if len(batch) >= size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
 
     def _reject(self, writer: Any) -> Callable[[Reject], None]:
         def handle(reject: Reject) -> None:
@@ -492,22 +535,6 @@ def _failed(record: SourceRecord, error: Exception) -> Reject:
 
 def _epoch() -> dt.datetime:
     return dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-
-
-def _records_in_batches(
-    items: Iterable[SourceRecord | Reject], size: int, on_reject: Callable[[Reject], None]
-) -> Iterator[list[SourceRecord]]:
-    batch: list[SourceRecord] = []
-    for item in items:
-        if isinstance(item, Reject):
-            on_reject(item)
-            continue
-        batch.append(item)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def write_rejects_csv(report: ImportReport | ImportRun, target: TextIO) -> None:

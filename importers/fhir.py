@@ -273,6 +273,7 @@ class _Graph:
         self.location_cache: dict[str, PracticeLocation | None] = {}
         self.locations_of: dict[int, list[Resource]] = {}  # by id() of the Organization
         self.services_of: dict[int, list[Resource]] = {}
+        self.staff_codes_of: dict[int, list[str]] = {}  # NUCC codes of the staff's roles
         # Contained resources are named after their container: "PractitionerRole/r1#home".
         self.contained_keys: dict[int, str] = {}
 
@@ -395,6 +396,12 @@ class _Graph:
                 )
                 continue
             roles_by_practitioner.setdefault(id(practitioner), []).append(role)
+            # What the clinicians working at an Organization do puts it in or out of scope.
+            organization = self.resolve(role.get("organization"), role)
+            if organization is not None and role.get("active") is not False:
+                self.staff_codes_of.setdefault(id(organization), []).extend(
+                    [*_nucc_specialties(role), *_nucc_qualifications(practitioner)]
+                )
         yield from problems
         for practitioner in self.of_type("Practitioner"):
             try:
@@ -466,7 +473,9 @@ class _Graph:
             website=website,
             locations=locations,
             licenses=licenses,
-            languages=_languages(practitioner) or ["en"],
+            # Only what the source says: no language is assumed (struct_facts leaves an
+            # empty list out, so a silent source never overwrites another's word).
+            languages=_languages(practitioner),
             offers_telehealth=found.telehealth,
             offers_in_person=bool(locations) or found.physical_service,
             availability=availability,
@@ -501,12 +510,7 @@ class _Graph:
                 continue
             role_key = _key(role)
             found.telecoms.extend(role.get("telecom") or [])
-            found.specialties.extend(
-                code
-                for concept in role.get("specialty") or []
-                for system, code in _codings(concept)
-                if system in NUCC_SYSTEMS
-            )
+            found.specialties.extend(_nucc_specialties(role))
             # Kept as facts only: generators put "ph" (physician) on MFTs.
             codes = [code for concept in role.get("code") or [] for _, code in _codings(concept)]
             if codes:
@@ -818,10 +822,10 @@ class _Graph:
                     if location is not None:
                         locations.append(location)
                         break
-        telehealth = any(
-            "virtual" in _delivery_methods(service)
-            for service in self.services_of.get(id(organization), [])
-        )
+        services = self.services_of.get(id(organization), [])
+        service_codes = list(dict.fromkeys(c for s in services for c in _nucc_specialties(s)))
+        staff_codes = list(dict.fromkeys(self.staff_codes_of.get(id(organization), [])))
+        telehealth = any("virtual" in _delivery_methods(service) for service in services)
         phone, email, website = self._telecom(
             row, list(organization.get("telecom") or []), problems
         )
@@ -845,7 +849,12 @@ class _Graph:
             as_of=self.resource_as_of(organization),
             row=row,
             practice=practice,
-            extra_facts={"organization_type": sorted(types), "active": practice.active},
+            extra_facts={
+                "organization_type": sorted(types),
+                "active": practice.active,
+                "service_taxonomies": service_codes,
+                "staff_taxonomies": staff_codes,
+            },
         )
 
 
@@ -869,6 +878,27 @@ def _person_name(names: object) -> tuple[str, str, list[str]]:
         first, last, tokens = split_full_name(name["text"])
         return first, last, [*suffix_tokens, *tokens]
     return title_case_name(given[0] if given else ""), title_case_name(family), suffix_tokens
+
+
+def _nucc_specialties(resource: Resource) -> list[str]:
+    """NUCC codes of a PractitionerRole's or HealthcareService's ``specialty``."""
+    return [
+        code
+        for concept in resource.get("specialty") or []
+        for system, code in _codings(concept)
+        if system in NUCC_SYSTEMS
+    ]
+
+
+def _nucc_qualifications(practitioner: Resource) -> list[str]:
+    """NUCC codes of a Practitioner's qualifications."""
+    return [
+        code
+        for qualification in practitioner.get("qualification") or []
+        if isinstance(qualification, dict)
+        for system, code in _codings(qualification.get("code"))
+        if system in NUCC_SYSTEMS
+    ]
 
 
 def _languages(practitioner: Resource) -> list[str]:

@@ -54,6 +54,9 @@ class ImportRun(msgspec.Struct, kw_only=True):
     full: bool = False
     started_at: dt.datetime
     finished_at: dt.datetime | None = None
+    read: int = 0
+    in_scope: int = 0
+    out_of_scope: int = 0
     created: int = 0
     updated: int = 0
     unchanged: int = 0
