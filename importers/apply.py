@@ -38,9 +38,17 @@ from directory.store.import_store import (
 )
 from directory.store.rows import as_stored, record_diff
 from importers import uploads
-from importers.base import ImportReport, ParseResult, Reject, SourceRecord
+from importers.base import (
+    ImportReport,
+    OutOfScope,
+    ParseResult,
+    Reject,
+    SourceRecord,
+    warning,
+)
 from importers.merge import Merger, merge_practice_data
 from importers.resolve import PracticeIndex, ResolutionIndex, candidate_for
+from importers.scope import Scope, default_scope
 from importers.trust import Trust, default_trust
 from importers.uploads import DEFAULT_MAX_FILE_BYTES
 
@@ -134,7 +142,7 @@ def open_source(
     raise ImportError_(f"unknown source kind {kind!r}; one of {', '.join(SOURCE_KINDS)}")
 
 
-def _chain(first: SourceRecord | Reject, rest: ParseResult) -> ParseResult:
+def _chain(first: SourceRecord | Reject | OutOfScope, rest: ParseResult) -> ParseResult:
     yield first
     yield from rest
 
@@ -154,6 +162,7 @@ def run_import(
     trust: Trust | None = None,
     run_id: str | None = None,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    scope: Scope | None = None,
 ) -> ImportReport:
     """Import one file; returns the report (also stored as an import run).
 
@@ -177,6 +186,7 @@ def run_import(
         dry_run=dry_run,
         trust=trust,
         run_id=run_id,
+        scope=scope,
     )
     with ExitStack() as stack:
         sink: TextIO | None = None
@@ -203,10 +213,12 @@ class Importer:
         dry_run: bool = False,
         trust: Trust | None = None,
         run_id: str | None = None,
+        scope: Scope | None = None,
     ) -> None:
         self.store = store
         self.source = source
         self.trust = trust or default_trust()
+        self.scope = scope or default_scope()
         self.actor = actor
         self.report = ImportReport(
             id=run_id or str(uuid.uuid4()),
@@ -229,7 +241,7 @@ class Importer:
 
     def run(
         self,
-        items: Iterable[SourceRecord | Reject],
+        items: Iterable[SourceRecord | Reject | OutOfScope],
         *,
         batch_size: int = BATCH_SIZE,
         rejects_sink: TextIO | None = None,
@@ -241,7 +253,7 @@ class Importer:
         if not self.report.dry_run:
             self.store.imports.save_run(self.run_record())
         try:
-            for batch in _records_in_batches(items, batch_size, self._reject(writer)):
+            for batch in self._in_scope_batches(items, batch_size, self._reject(writer)):
                 self.apply_batch(batch)
                 if progress is not None:
                     progress(len(batch))
@@ -259,6 +271,37 @@ class Importer:
         if not self.report.dry_run:
             self.store.imports.save_run(self.run_record())
         return self.report
+
+    def _in_scope_batches(
+        self,
+        items: Iterable[SourceRecord | Reject | OutOfScope],
+        size: int,
+        on_reject: Callable[[Reject], None],
+    ) -> Iterator[list[SourceRecord]]:
+        """Batches of the records in scope; everything read is counted on the way."""
+        report = self.report
+        batch: list[SourceRecord] = []
+        for item in items:
+            if isinstance(item, Reject):
+                on_reject(item)
+                if item.severity == "error":
+                    report.read += 1
+                continue
+            if isinstance(item, OutOfScope):
+                report.read += item.count
+                report.out_of_scope += item.count
+                continue
+            report.read += 1
+            if self.scope.outside(item) is not None:
+                report.out_of_scope += 1
+                continue
+            report.in_scope += 1
+            batch.append(item)
+            if len(batch) >= size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
 
     def _reject(self, writer: Any) -> Callable[[Reject], None]:
         def handle(reject: Reject) -> None:
@@ -279,11 +322,16 @@ class Importer:
 
     def apply_batch(self, records: list[SourceRecord]) -> None:
         """Resolve, merge and write one batch (one transaction)."""
+        # A first pass finds the stored records this batch touches, to read them in one go.
+        # Each record is resolved again just before its merge (below), so that two records
+        # of one batch that are one clinician or practice (the same NPI) meet there instead
+        # of both being created.
         plan: list[tuple[SourceRecord, str | None, Any]] = []
         for record in records:
             try:
                 if record.practice is not None:
-                    plan.append((record, self.practice_index.resolve(record), None))
+                    found = self.practice_index.resolve(record)
+                    plan.append((record, found.practice_id, found))
                 else:
                     resolution = self.index.resolve(record)
                     plan.append((record, resolution.therapist_id, resolution))
@@ -308,9 +356,10 @@ class Importer:
         for record, target, resolution in plan:
             try:
                 if record.practice is not None:
+                    record = self._settle_practice_npi(record)
                     self._merge_practice(
                         record,
-                        target,
+                        self.practice_index.resolve(record).practice_id,
                         stored_practices,
                         practice_work,
                         practice_created,
@@ -319,6 +368,13 @@ class Importer:
                         outcome,
                     )
                     continue
+                if resolution.how in ("new", "review"):
+                    # An earlier record of this batch may be the same clinician.
+                    again = self.index.resolve(record)
+                    if again.therapist_id is not None:
+                        resolution, target = again, again.therapist_id
+                        if target not in work and target not in stored:
+                            stored.update((t.id, t) for t in self.store.get_therapists([target]))
                 if resolution.how == "none":
                     self.report.skipped += 1
                     continue
@@ -431,6 +487,31 @@ class Importer:
             entries[practice_id][(entry.field, entry.source)] = entry
         self.practice_index.add(practice_id, record)
 
+    def _settle_practice_npi(self, record: SourceRecord) -> SourceRecord:
+        """The record without its NPI when another organisation already holds that NPI.
+
+        NPIs are unique, but directories reuse them (the Plan-Net examples give five clinics
+        one NPI): the record becomes its own practice, the NPI stays with its first holder,
+        and the report says so, so nothing is welded together and nothing crashes.
+        """
+        found = self.practice_index.resolve(record)
+        practice = record.practice
+        if found.npi_owner is None or practice is None or practice.npi is None:
+            return record
+        self._on_reject(
+            warning(
+                record.row,
+                "npi",
+                f"NPI {practice.npi} already belongs to the practice {found.npi_owner_name!r}; "
+                f"not recorded for {practice.name!r}",
+                practice.npi,
+            )
+        )
+        facts = {key: value for key, value in record.facts.items() if key != "npi"}
+        return msgspec.structs.replace(
+            record, practice=msgspec.structs.replace(practice, npi=None), facts=facts
+        )
+
     def _new_id(self, record: SourceRecord) -> str:
         """The placeholder id (deterministic, so a re-run after a crash makes the same one)."""
         assert record.therapist is not None
@@ -488,22 +569,6 @@ def _failed(record: SourceRecord, error: Exception) -> Reject:
 
 def _epoch() -> dt.datetime:
     return dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-
-
-def _records_in_batches(
-    items: Iterable[SourceRecord | Reject], size: int, on_reject: Callable[[Reject], None]
-) -> Iterator[list[SourceRecord]]:
-    batch: list[SourceRecord] = []
-    for item in items:
-        if isinstance(item, Reject):
-            on_reject(item)
-            continue
-        batch.append(item)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def write_rejects_csv(report: ImportReport | ImportRun, target: TextIO) -> None:

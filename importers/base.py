@@ -125,7 +125,19 @@ class SourceRecord(msgspec.Struct, kw_only=True):
         return self.practice is not None
 
 
-ParseResult = Iterator[SourceRecord | Reject]
+class OutOfScope(msgspec.Struct, frozen=True):
+    """Source records read and left out on purpose (outside the directory's scope).
+
+    Counted in the report, never listed. ``count`` lets a parser that skips millions of rows
+    (NPPES) say so in a few items instead of one per row.
+    """
+
+    count: int = 1
+    row: int | str = ""
+    reason: str = ""
+
+
+ParseResult = Iterator[SourceRecord | Reject | OutOfScope]
 
 
 # Rejects kept in the report itself (and the stored run); every reject still goes to the
@@ -146,6 +158,9 @@ class ImportReport(msgspec.Struct, kw_only=True):
     full: bool = False
     finished_at: dt.datetime | None = None
     dry_run: bool = False
+    read: int = 0  # records the file described: in scope + out of scope + rejected rows
+    in_scope: int = 0
+    out_of_scope: int = 0  # read and left out on purpose (scope.toml), never listed
     created: int = 0
     updated: int = 0
     unchanged: int = 0
@@ -236,7 +251,9 @@ def struct_facts(obj: msgspec.Struct, prefix: str = "") -> dict[str, object]:
         elif isinstance(value, list) and value and isinstance(value[0], msgspec.Struct):
             for index, item in enumerate(value):
                 facts.update(struct_facts(item, f"{path}[{_item_key(item, index)}]."))
-        elif value != ("" if default is _REQUIRED else default):
+        elif value == [] or value == ("" if default is _REQUIRED else default):
+            continue  # an empty list is a source saying nothing (no languages, no aliases)
+        else:
             facts[path] = value
     return facts
 
@@ -268,7 +285,7 @@ def make_record(
 
 
 def split_results(
-    items: Iterable[SourceRecord | Reject],
+    items: Iterable[SourceRecord | Reject | OutOfScope],
 ) -> tuple[list[SourceRecord], list[Reject]]:
     """Collect a parse stream into records and rejects (for tests and small files)."""
     records: list[SourceRecord] = []
@@ -276,7 +293,7 @@ def split_results(
     for item in items:
         if isinstance(item, SourceRecord):
             records.append(item)
-        else:
+        elif isinstance(item, Reject):
             rejects.append(item)
     return records, rejects
 

@@ -73,6 +73,9 @@ def print_report(report: ImportReport, rejects: Path, console: Console) -> None:
     title = f"{'DRY RUN: ' if report.dry_run else ''}import {report.id} of {report.file}"
     table = Table(title=title, show_header=False)
     for name in (
+        "read",
+        "in_scope",
+        "out_of_scope",
         "created",
         "updated",
         "unchanged",

@@ -161,7 +161,16 @@ Loaded = Iterator[tuple[str, Resource, str] | Reject]
 
 def _load_path(path: Path, max_bytes: int) -> Loaded:
     if path.is_dir():
+        # Exports ship one folder per resource type (Plan-Net: Practitioner/, Location/ ...),
+        # so folders are walked all the way down. Hidden entries (.git, .DS_Store) are not
+        # data, and a symlinked folder could loop back, so neither is followed.
         for child in sorted(path.iterdir()):
+            if child.name.startswith("."):
+                continue
+            if child.is_dir():
+                if not child.is_symlink():
+                    yield from _load_path(child, max_bytes)
+                continue
             if child.suffix.lower() not in FHIR_SUFFIXES:
                 continue
             try:  # a symlink in the folder must not lead the import out of it
@@ -295,6 +304,7 @@ class _Graph:
         self.location_cache: dict[str, PracticeLocation | None] = {}
         self.locations_of: dict[int, list[Resource]] = {}  # by id() of the Organization
         self.services_of: dict[int, list[Resource]] = {}
+        self.staff_codes_of: dict[int, list[str]] = {}  # NUCC codes of the staff's roles
         # Contained resources are named after their container: "PractitionerRole/r1#home".
         self.contained_keys: dict[int, str] = {}
 
@@ -417,6 +427,12 @@ class _Graph:
                 )
                 continue
             roles_by_practitioner.setdefault(id(practitioner), []).append(role)
+            # What the clinicians working at an Organization do puts it in or out of scope.
+            organization = self.resolve(role.get("organization"), role)
+            if organization is not None and role.get("active") is not False:
+                self.staff_codes_of.setdefault(id(organization), []).extend(
+                    [*_nucc_specialties(role), *_nucc_qualifications(practitioner)]
+                )
         yield from problems
         for practitioner in self.of_type("Practitioner"):
             try:
@@ -488,7 +504,9 @@ class _Graph:
             website=website,
             locations=locations,
             licenses=licenses,
-            languages=_languages(practitioner) or ["en"],
+            # Only what the source says: no language is assumed (struct_facts leaves an
+            # empty list out, so a silent source never overwrites another's word).
+            languages=_languages(practitioner),
             offers_telehealth=found.telehealth,
             offers_in_person=bool(locations) or found.physical_service,
             availability=availability,
@@ -523,12 +541,7 @@ class _Graph:
                 continue
             role_key = _key(role)
             found.telecoms.extend(role.get("telecom") or [])
-            found.specialties.extend(
-                code
-                for concept in role.get("specialty") or []
-                for system, code in _codings(concept)
-                if system in NUCC_SYSTEMS
-            )
+            found.specialties.extend(_nucc_specialties(role))
             # Kept as facts only: generators put "ph" (physician) on MFTs.
             codes = [code for concept in role.get("code") or [] for _, code in _codings(concept)]
             if codes:
@@ -840,10 +853,10 @@ class _Graph:
                     if location is not None:
                         locations.append(location)
                         break
-        telehealth = any(
-            "virtual" in _delivery_methods(service)
-            for service in self.services_of.get(id(organization), [])
-        )
+        services = self.services_of.get(id(organization), [])
+        service_codes = list(dict.fromkeys(c for s in services for c in _nucc_specialties(s)))
+        staff_codes = list(dict.fromkeys(self.staff_codes_of.get(id(organization), [])))
+        telehealth = any("virtual" in _delivery_methods(service) for service in services)
         phone, email, website = self._telecom(
             row, list(organization.get("telecom") or []), problems
         )
@@ -867,7 +880,12 @@ class _Graph:
             as_of=self.resource_as_of(organization),
             row=row,
             practice=practice,
-            extra_facts={"organization_type": sorted(types), "active": practice.active},
+            extra_facts={
+                "organization_type": sorted(types),
+                "active": practice.active,
+                "service_taxonomies": service_codes,
+                "staff_taxonomies": staff_codes,
+            },
         )
 
 
@@ -891,6 +909,27 @@ def _person_name(names: object) -> tuple[str, str, list[str]]:
         first, last, tokens = split_full_name(name["text"])
         return first, last, [*suffix_tokens, *tokens]
     return title_case_name(given[0] if given else ""), title_case_name(family), suffix_tokens
+
+
+def _nucc_specialties(resource: Resource) -> list[str]:
+    """NUCC codes of a PractitionerRole's or HealthcareService's ``specialty``."""
+    return [
+        code
+        for concept in resource.get("specialty") or []
+        for system, code in _codings(concept)
+        if system in NUCC_SYSTEMS
+    ]
+
+
+def _nucc_qualifications(practitioner: Resource) -> list[str]:
+    """NUCC codes of a Practitioner's qualifications."""
+    return [
+        code
+        for qualification in practitioner.get("qualification") or []
+        if isinstance(qualification, dict)
+        for system, code in _codings(qualification.get("code"))
+        if system in NUCC_SYSTEMS
+    ]
 
 
 def _languages(practitioner: Resource) -> list[str]:

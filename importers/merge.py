@@ -53,7 +53,11 @@ SCALARS = (
 )
 LICENSE_PARTS = ("license_type", "number", "status", "issued_on", "expires_on")
 CERTIFICATION_PARTS = ("kind", "number", "status", "issued_on", "expires_on")
-_BLANK = Therapist(id="", first_name="", last_name="")
+# What a new record starts from: nothing assumed. The model's default language (English)
+# is for hand-made profiles; an import lists only the languages a source names.
+_BLANK = Therapist(id="", first_name="", last_name="", languages=[])
+# Records imported before that rule show the model's defaults; those are no one's word either.
+_MODEL_DEFAULTS = Therapist(id="", first_name="", last_name="")
 
 
 def json_value(value: object) -> Any:
@@ -174,7 +178,10 @@ class Merger:
                 self.consumed.add(name)
                 self.note(name, value, current)  # never replace one NPI by another
                 continue
-            changes[name] = self.decide(name, name, current, value, getattr(_BLANK, name))
+            unset = getattr(_BLANK, name)
+            if current == getattr(_MODEL_DEFAULTS, name):
+                unset = current  # an older import's default, which no source asserted
+            changes[name] = self.decide(name, name, current, value, unset)
         fact = "availability.accepting_new_clients"
         if fact in facts:
             accepting = self.decide(

@@ -39,6 +39,7 @@ from typing import TextIO
 from directory.records import PracticeLocation, Therapist
 from importers import uploads
 from importers.base import (
+    OutOfScope,
     ParseResult,
     Practice,
     Reject,
@@ -64,32 +65,14 @@ from importers.normalize import (
     parse_date,
     title_case_name,
 )
+from importers.scope import default_scope
 from importers.uploads import DEFAULT_MAX_FILE_BYTES
 
 SOURCE = "nppes"
 
-# NUCC code prefixes of the clinicians (and practices) the directory lists. NUCC has no
-# sex-therapy code; sex therapists enrol under these. 261QM0801X (mental-health clinic)
-# is included so group practices come in as practices.
-BEHAVIOURAL_HEALTH_TAXONOMIES: tuple[str, ...] = (
-    "101Y",  # counselors
-    "103T",  # psychologists
-    "104",  # social workers
-    "106H",  # marriage and family therapists
-    # Psychiatry: general, addiction, child and adolescent, geriatric, psychosomatic,
-    # forensic. Not every 2084P code is psychiatric (2084P2900X is pain medicine).
-    "2084P0800X",
-    "2084P0802X",
-    "2084P0804X",
-    "2084P0805X",
-    "2084P0015X",
-    "2084F0202X",
-    "2080P0006X",  # developmental-behavioural paediatrics
-    "363LP0808X",  # psychiatric-mental health nurse practitioner
-    "364SP08",  # psychiatric clinical nurse specialists
-    "163WP08",  # psychiatric registered nurses
-    "261QM0801X",  # mental-health clinic (organisations)
-)
+# NUCC code prefixes of the clinicians and practices the directory lists: the one scope
+# (importers/scope.toml), used here as the cheap pre-filter of an 8-million-row file.
+BEHAVIOURAL_HEALTH_TAXONOMIES: tuple[str, ...] = default_scope().prefixes
 # Pass as ``taxonomy_codes`` to keep every row.
 ALL_TAXONOMIES: tuple[str, ...] = ("",)
 
@@ -130,6 +113,7 @@ def parse_nppes(
         except StopIteration:
             raise NppesFormatError(f"{path.name} is empty") from None
         columns = _Columns(header)
+        skipped = 0  # rows out of scope since the last item yielded, reported in bulk
         for row_number, row in _rows(reader):
             if isinstance(row, Reject):
                 yield row
@@ -147,13 +131,19 @@ def parse_nppes(
             if not any(
                 row[index].startswith(prefixes) for index in columns.taxonomy_codes if row[index]
             ) and not _deactivation_only(row, columns):
+                skipped += 1
                 continue
+            if skipped:
+                yield OutOfScope(count=skipped, reason="no taxonomy code in scope")
+                skipped = 0
             try:
                 yield from _parse_row(row, row_number, columns, lookup, snapshot)
             except (ValueError, IndexError) as error:  # one odd row must not stop the file
                 yield Reject(
                     row=row_number, reason=f"could not read row: {error}", raw=excerpt(row)
                 )
+        if skipped:
+            yield OutOfScope(count=skipped, reason="no taxonomy code in scope")
 
 
 def _rows(reader: Iterator[list[str]]) -> Iterator[tuple[int, list[str] | Reject]]:

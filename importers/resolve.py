@@ -22,7 +22,7 @@ import dataclasses
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from rapidfuzz import fuzz, process
@@ -279,32 +279,58 @@ class ResolutionIndex:
         return Resolution("new", None)
 
 
+class PracticeResolution(NamedTuple):
+    practice_id: str | None  # the stored (or pending) practice to merge into; None: create
+    # The practice that already holds the record's NPI under a clearly different name: the
+    # record keeps its own practice and loses the NPI (NPIs are unique in the store).
+    npi_owner: str | None = None
+    npi_owner_name: str = ""
+
+
+# Below this rapidfuzz score two organisation names sharing an NPI are different bodies.
+PRACTICE_NAME_FLOOR = 85.0
+
+
 class PracticeIndex:
-    """Practices: NPI, then the same source row, then the same name at the same ZIP.
+    """Practices: the same source row, then the NPI, then the same name at the same ZIP.
 
     No fuzzy step: organisation names vary too little to be worth a review queue yet.
+    The source row comes first so that a re-run lands each row where it landed before,
+    even when its NPI was taken by another organisation.
     """
 
-    def __init__(self, by_npi: dict[str, str], by_external: dict[str, str]) -> None:
-        self.by_npi = dict(by_npi)
+    def __init__(self, by_npi: Mapping[str, tuple[str, str]], by_external: dict[str, str]) -> None:
+        self.by_npi: dict[str, str] = {npi: pid for npi, (pid, _) in by_npi.items()}
+        self.names: dict[str, str] = {pid: fold(name) for pid, name in by_npi.values()}
+        self.display: dict[str, str] = {pid: name for pid, name in by_npi.values()}
         self.by_external = dict(by_external)
         self.by_name: dict[tuple[str, str], str] = {}
 
-    def resolve(self, record: SourceRecord) -> str | None:
+    def resolve(self, record: SourceRecord) -> PracticeResolution:
         p = record.practice
         if p is None:
             raise ValueError("PracticeIndex.resolve takes practice records")
-        if p.npi and p.npi in self.by_npi:
-            return self.by_npi[p.npi]
-        if record.external_id in self.by_external:
-            return self.by_external[record.external_id]
-        return self.by_name.get(self._name_key(p))
+        target = self.by_external.get(record.external_id)
+        owner = self.by_npi.get(p.npi) if p.npi else None
+        if target is None and owner is not None and self._same_name(owner, p.name):
+            target = owner
+        if target is None:
+            target = self.by_name.get(self._name_key(p))
+        if owner is not None and owner != target:
+            return PracticeResolution(target, owner, self.display.get(owner, ""))
+        return PracticeResolution(target)
+
+    def _same_name(self, practice_id: str, name: str) -> bool:
+        known = self.names.get(practice_id)
+        return known is None or fuzz.token_set_ratio(known, fold(name)) >= PRACTICE_NAME_FLOOR
 
     def add(self, practice_id: str, record: SourceRecord) -> None:
         p = record.practice
         assert p is not None
         if p.npi:
             self.by_npi.setdefault(p.npi, practice_id)
+        self.names.setdefault(practice_id, fold(p.name))
+        self.display.setdefault(practice_id, p.name)
         self.by_external[record.external_id] = practice_id
         self.by_name.setdefault(self._name_key(p), practice_id)
 

@@ -54,6 +54,9 @@ class ImportRun(msgspec.Struct, kw_only=True):
     full: bool = False
     started_at: dt.datetime
     finished_at: dt.datetime | None = None
+    read: int = 0
+    in_scope: int = 0
+    out_of_scope: int = 0
     created: int = 0
     updated: int = 0
     unchanged: int = 0
@@ -539,13 +542,19 @@ class ImportStore:
             rows = conn.execute(select(practices).order_by(practices.c.name)).mappings()
             return [_stored_practice(row) for row in rows]
 
-    def practice_npis(self) -> dict[str, str]:
-        """{NPI: practice id}, for resolving organisations."""
+    def practice_npis(self) -> dict[str, tuple[str, str]]:
+        """{NPI: (practice id, name)}, for resolving organisations.
+
+        The name comes along so that an organisation reusing another's NPI (the Plan-Net
+        examples give five clinics one NPI) is told apart instead of welded onto it.
+        """
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(practices.c.npi, practices.c.id).where(practices.c.npi.is_not(None))
+                select(practices.c.npi, practices.c.id, practices.c.name).where(
+                    practices.c.npi.is_not(None)
+                )
             )
-            return {npi: pid for npi, pid in rows}
+            return {npi: (pid, name) for npi, pid, name in rows}
 
 
 # --- helpers ------------------------------------------------------------------------------

@@ -31,15 +31,15 @@ def counts(report) -> dict[str, int]:  # type: ignore[no-untyped-def]
 
 def test_nppes_sample_imports_and_reimport_is_a_no_op(store: DirectoryStore, fixtures) -> None:
     first = run_import(store, "nppes", fixtures / SAMPLE)
-    assert counts(first) == {"created": 122}
-    assert store.count_therapists() == 122
+    assert counts(first) == {"created": 117}
+    assert store.count_therapists() == 117
     reed = next(t for t in store.iter_therapists() if t.npi == "1184627184")
     assert [(lic.state, lic.number) for lic in reed.licenses] == [("MA", "1020965")]
 
     second = run_import(store, "nppes", fixtures / SAMPLE)
 
-    assert counts(second) == {"unchanged": 122}
-    assert store.imports.get_run(second.id).unchanged == 122  # the report is kept
+    assert counts(second) == {"unchanged": 117}
+    assert store.imports.get_run(second.id).unchanged == 117  # the report is kept
 
 
 def _rows(path: Path) -> tuple[list[str], list[list[str]]]:
@@ -73,7 +73,7 @@ def test_a_changed_file_updates_only_what_changed(
 
     report = run_import(store, "nppes", changed)
 
-    assert counts(report) == {"updated": 2, "unchanged": 120}
+    assert counts(report) == {"updated": 2, "unchanged": 115}
     therapist = next(t for t in store.iter_therapists() if t.npi == "1184627184")
     assert therapist.phone == "+1 508-555-0100"
     last = store.history(therapist.id)[-1]
@@ -97,8 +97,8 @@ def test_330_column_files_import_the_same(
     path = _write(
         tmp_path / "npidata_pfile_20250209-20250215.csv", header, [[*r, ""] for r in rows]
     )
-    assert counts(run_import(store, "nppes", path)) == {"created": 122}
-    assert counts(run_import(store, "nppes", fixtures / SAMPLE)) == {"unchanged": 122}
+    assert counts(run_import(store, "nppes", path)) == {"created": 117}
+    assert counts(run_import(store, "nppes", fixtures / SAMPLE)) == {"unchanged": 117}
 
 
 def test_npi2_organisations_become_practices(store: DirectoryStore, fixtures: Path) -> None:
@@ -132,7 +132,7 @@ def test_fhir_names_that_contradict_nppes_licenses_go_to_review(
     assert {p.kind for p in pairs} == {"possible_duplicate"}
     assert all(p.reasons[0].startswith("same license") for p in pairs)
     # Queued, never merged: each side is still its own record.
-    assert store.count_therapists() == 122 + 12
+    assert store.count_therapists() == 117 + 12
     assert run_import(store, "fhir", fixtures / "fhir-plannet-nppes-derived").queued_for_review == 0
 
 
@@ -188,7 +188,7 @@ def test_a_full_roster_flags_the_missing_for_review_and_deletes_nobody(
 def test_dry_run_reports_and_writes_nothing(store: DirectoryStore, fixtures: Path) -> None:
     report = run_import(store, "nppes", fixtures / SAMPLE, dry_run=True)
 
-    assert counts(report) == {"created": 122}
+    assert counts(report) == {"created": 117}
     assert store.count_therapists() == 0
     assert store.imports.get_run(report.id) is None
     assert store.pending_outbox() == []

@@ -326,3 +326,15 @@ def test_ndjson_with_a_bad_line(tmp_path: Path, nucc_map) -> None:
     records, rejects = split_results(parse_fhir(path, as_of=DAY, license_types=nucc_map))
     assert [r.therapist.last_name for r in records] == ["Fictional"]
     assert ("Practitioner.ndjson:3", "error") in {(r.row, r.severity) for r in rejects}
+
+
+def test_plan_net_folder_as_shipped_is_walked_into_its_subfolders(fixtures: Path, nucc_map) -> None:
+    """Issue 13.2: one folder per resource type used to read 0 files."""
+    records, rejects = split_results(
+        parse_fhir(fixtures / "fhir-plannet-nppes-full", as_of=DAY, license_types=nucc_map)
+    )
+    practitioners = [r for r in records if r.therapist is not None]
+    assert len(practitioners) == 2000  # one per file in Practitioner/
+    # Roles (PractitionerRole/) and Locations (Location/) were read and followed.
+    assert sum(1 for r in practitioners if r.therapist.locations) > 1900
+    assert not [r for r in rejects if r.severity == "error"]
