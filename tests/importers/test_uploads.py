@@ -112,11 +112,12 @@ def test_fhir_folder_reads_no_symlink_leading_out(tmp_path: Path) -> None:
     folder = tmp_path / "bundle"
     folder.mkdir()
     (folder / "a.json").symlink_to(outside)
-    (folder / "b.json").mkdir()  # a folder named like a file: a reject, not a crash
+    (folder / "b.json").mkdir()  # a folder named like a file: walked into (empty), no crash
+    (folder / "b.json" / "d.json").symlink_to(outside)  # and confined inside subfolders too
     os.mkfifo(folder / "c.ndjson")
     records, rejects = split_results(parse_fhir(folder))
     assert records == []
-    assert sorted(r.row for r in rejects) == ["a.json", "b.json", "c.ndjson"]
+    assert sorted(r.row for r in rejects) == ["a.json", "c.ndjson", "d.json"]
     assert "outside" in next(r.reason for r in rejects if r.row == "a.json")
     assert "Secret" not in repr(rejects)
 

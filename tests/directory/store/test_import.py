@@ -85,8 +85,10 @@ def test_a_crash_mid_import_leaves_whole_batches_and_a_rerun_finishes(
         )
 
     again = run_import(store, "nppes", path, batch_size=50)
-    assert (again.created, again.unchanged) == (72, 50)
-    assert _count(store, therapists) == 122
+    # Rows whose taxonomy is out of scope on purpose (importers/scope.toml) are counted in the
+    # report, never listed: 117 clinicians, where 122 were listed before the one scope.
+    assert (again.created, again.unchanged) == (67, 50) and again.out_of_scope > 0
+    assert _count(store, therapists) == 117
 
 
 def _board_and_roster(store: DirectoryStore) -> None:
