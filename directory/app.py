@@ -27,6 +27,7 @@ from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from directory.api.problems import EXCEPTION_HANDLERS
+from directory.api.requests import JsonCheckedRequest
 from directory.api.router import ApiRouter
 from directory.service import Directory
 from directory.settings import Settings
@@ -133,6 +134,7 @@ def create_app(settings: Settings | None = None, directory: Directory | None = N
         template_config=TemplateConfig(directory=WEB_DIR / "templates", engine=JinjaTemplateEngine),
         openapi_config=OpenAPIConfig(title="Sensate", version="1", path="/schema"),
         request_max_body_size=64 * 1024,
+        request_class=JsonCheckedRequest,
         on_app_init=[configure],
         debug=settings.debug,
     )

@@ -19,7 +19,7 @@ from typing import Any, get_args
 import msgspec
 
 from directory.credentials import next_check_due, verification_policy
-from directory.inputs import InvalidInput
+from directory.inputs import InvalidInput, check_dates
 from directory.records import (
     PRACTISING_STATUSES,
     REPORT_REASONS,
@@ -130,9 +130,16 @@ def validate_verification(
     _required(errors, "reason", body.reason)
     if body.status_found not in STATUSES:
         errors.append(("status_found", f"must be one of {', '.join(STATUSES)}"))
-    _check_dates(errors, body.verified_on, today, body.next_check_due)
+    in_window = check_dates(
+        errors,
+        verified_on=body.verified_on,
+        expires_on=body.expires_on,
+        next_check_due=body.next_check_due,
+    )
+    if in_window:  # the rules below do date arithmetic: only on dates far from the ends
+        _check_dates(errors, body.verified_on, today, body.next_check_due)
     expires = body.expires_on
-    if expires is not None:
+    if expires is not None and in_window:
         if credential.issued_on is not None and expires < credential.issued_on:
             errors.append(("expires_on", f"is before the issue date {credential.issued_on}"))
         elif body.status_found in PRACTISING_STATUSES and expires < today:
@@ -199,7 +206,8 @@ def validate_fl_title(body: FloridaTitleBody, therapist: Therapist, today: dt.da
     _required(errors, "method", body.method)
     _required(errors, "evidence", body.evidence, "a note or the URL checked")
     _required(errors, "reason", body.reason)
-    _check_dates(errors, body.verified_on, today, None)
+    if check_dates(errors, verified_on=body.verified_on):
+        _check_dates(errors, body.verified_on, today, None)
     florida = [
         lic
         for lic in therapist.licenses

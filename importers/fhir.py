@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -51,9 +50,11 @@ from importers.base import (
     Practice,
     Reject,
     SourceRecord,
+    UnreadableJson,
     excerpt,
     make_record,
     placeholder_id,
+    read_json,
     warning,
 )
 from importers.normalize import (
@@ -157,36 +158,50 @@ def _load_path(path: Path) -> Iterator[tuple[str, Resource, str] | Reject]:
                 yield from _load_path(child)
         return
     if path.suffix.lower() in (".ndjson", ".jsonl"):
-        with path.open(encoding="utf-8") as stream:
+        # Bytes, decoded line by line: one badly encoded line is one reject, not the file.
+        with path.open("rb") as stream:
             for number, line in enumerate(stream, start=1):
                 if not line.strip():
                     continue
                 origin = f"{path.name}:{number}"
                 try:
-                    yield from _unpack(origin, json.loads(line))
-                except json.JSONDecodeError as error:
-                    yield Reject(row=origin, reason=f"line is not JSON: {error}", raw=excerpt(line))
+                    yield from _unpack(origin, read_json(line))
+                except UnreadableJson as error:
+                    raw = excerpt(line.decode("utf-8", "replace"))
+                    yield Reject(row=origin, reason=f"line cannot be read: {error}", raw=raw)
         return
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        yield Reject(row=path.name, reason=f"file is not JSON: {error}")
+        data = read_json(path.read_bytes())
+    except UnreadableJson as error:
+        yield Reject(row=path.name, reason=f"file cannot be read: {error}")
         return
     yield from _unpack(path.name, data)
 
 
+# Bundles inside Bundles are rare (a batch of searchsets); this bounds the recursion.
+MAX_BUNDLE_NESTING = 8
+
+
 def _unpack(
-    origin: str, data: object, full_url: str = ""
+    origin: str, data: object, full_url: str = "", depth: int = 0
 ) -> Iterator[tuple[str, Resource, str] | Reject]:
-    """Resources out of a resource or a Bundle (nested Bundles too)."""
+    """Resources out of a resource or a Bundle (nested Bundles too, up to a bound)."""
     if not isinstance(data, dict) or not data.get("resourceType"):
         yield Reject(row=origin, reason="not a FHIR resource (no resourceType)", raw=excerpt(data))
         return
     if data["resourceType"] == "Bundle":
+        if depth >= MAX_BUNDLE_NESTING:
+            yield Reject(
+                row=origin, reason=f"Bundles nested deeper than {MAX_BUNDLE_NESTING} levels"
+            )
+            return
         for index, entry in enumerate(data.get("entry") or []):
             if isinstance(entry, dict) and isinstance(entry.get("resource"), dict):
                 yield from _unpack(
-                    f"{origin}#entry[{index}]", entry["resource"], clean_text(entry.get("fullUrl"))
+                    f"{origin}#entry[{index}]",
+                    entry["resource"],
+                    clean_text(entry.get("fullUrl")),
+                    depth + 1,
                 )
         return
     yield origin, data, full_url

@@ -40,10 +40,12 @@ from importers.base import (
     Practice,
     Reject,
     SourceRecord,
+    UnreadableJson,
     excerpt,
     file_as_of,
     make_record,
     placeholder_id,
+    read_json,
     warning,
 )
 from importers.normalize import (
@@ -90,9 +92,9 @@ def parse_hsds(path: str | Path, *, as_of: dt.date | None = None) -> ParseResult
         return
     snapshot = as_of or file_as_of(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        yield Reject(row=path.name, reason=f"file is not JSON: {error}")
+        data = read_json(path.read_bytes())
+    except UnreadableJson as error:
+        yield Reject(row=path.name, reason=f"file cannot be read: {error}")
         return
     mapper = _Mapper(snapshot)
     if isinstance(data, dict) and any(str(key).endswith(".csv") for key in data):

@@ -485,6 +485,8 @@ def _taxonomy_entries(row: list[str], columns: _Columns) -> list[TaxonomyEntry]:
 def _open_text(path: Path) -> Iterator[TextIO]:
     """Open the CSV, or the npidata member of a monthly NPPES ZIP, as streamed text."""
     if path.suffix.lower() == ".zip":
+        if not zipfile.is_zipfile(path):
+            raise NppesFormatError(f"{path.name} is not a ZIP archive")
         with zipfile.ZipFile(path) as archive:
             members = [
                 name

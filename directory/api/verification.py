@@ -34,7 +34,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from directory import verification
 from directory.api.auth import actor_of, requires_verifier
 from directory.api.problems import problem
-from directory.inputs import InvalidInput, parse_id
+from directory.inputs import InvalidInput, check_date, parse_id, parse_version
 from directory.records import AuditEvent, ListingReport, VerificationEntry
 from directory.service import Directory
 from directory.store.errors import NotFound, StaleVersion
@@ -78,10 +78,7 @@ def expected_version(request: Request) -> int:
     value = request.headers.get("if-match")
     if value is None:
         raise PreconditionRequired()
-    text = value.strip().removeprefix("W/").strip('"')
-    if not text.isdigit():
-        raise InvalidInput([("If-Match", f"{value[:40]!r} is not a version this API gave out")])
-    return int(text)
+    return parse_version(value, "If-Match")
 
 
 def on_precondition_required(request: Request, exc: PreconditionRequired) -> Response:
@@ -147,6 +144,8 @@ class VerifierController(Controller):
     ) -> QueueResponse:
         if not 1 <= limit <= 1000:
             raise InvalidInput([("limit", "must be between 1 and 1000")])
+        if on is not None:
+            check_date(on, "on")
         return verification.verifier_queue(directory.store, on or dt.date.today(), limit)
 
     @get(

@@ -90,7 +90,7 @@ class PatientSearch:
             sliding_scale=form.flag("sliding_scale"),
             accepting=form.flag("accepting"),
             certified=form.flag("certified"),
-            page=int(form.whole_number("page", 1, 10_000, "the page") or 1),
+            page=form.whole_number("page", 1, 10_000, "the page") or 1,
         )
 
     @property
