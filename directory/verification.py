@@ -36,6 +36,11 @@ KINDS = ("license", "certification", "compact", "registration")
 FL_TITLE_LICENSES = ("lcsw", "lmft", "lmhc", "psychologist")
 MAX_TEXT = 2000  # evidence, reasons, sources
 MAX_REPORT_DETAILS = 1000
+# Listing reports need no login, so each client address may send this many per window,
+# the API and the page form together, across all replicas (counted in the database).
+REPORT_LIMIT = "listing_reports"
+REPORTS_PER_WINDOW = 5
+REPORT_WINDOW_S = 60
 
 
 # --- what a verifier sends ----------------------------------------------------------------
@@ -335,6 +340,28 @@ def resolve_report(
         actor=actor,
         resolution=body.resolution.strip(),
     )
+
+
+class TooManyReports(Exception):
+    """This client has used its report budget for the window (becomes a 429)."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(f"too many reports; try again in {retry_after_s} seconds")
+        self.retry_after_s = retry_after_s
+
+
+def admit_report(store: DirectoryStore, client_address: str) -> None:
+    """Count one report attempt of ``client_address``; TooManyReports past the budget.
+
+    Both adapters call this first, before they look at the report itself, so refused
+    attempts (an unknown listing, a bad reason) use up the budget too: a flood of junk is
+    kept out of the queue as surely as a flood of well-formed reports.
+    """
+    admitted = store.rate_limits.hit(
+        REPORT_LIMIT, client_address, limit=REPORTS_PER_WINDOW, window_s=REPORT_WINDOW_S
+    )
+    if not admitted.allowed:
+        raise TooManyReports(admitted.retry_after_s)
 
 
 def report_listing(
