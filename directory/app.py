@@ -30,6 +30,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from directory import logs
 from directory.api.problems import EXCEPTION_HANDLERS
+from directory.api.requests import JsonCheckedRequest
 from directory.api.router import ApiRouter
 from directory.service import Directory
 from directory.settings import Settings
@@ -163,6 +164,7 @@ def create_app(settings: Settings | None = None, directory: Directory | None = N
             exclude=COMPRESSION_EXCLUDED,
         ),
         request_max_body_size=64 * 1024,
+        request_class=JsonCheckedRequest,
         on_app_init=[configure],
         before_send=[log_response],
         debug=settings.debug,

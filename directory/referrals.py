@@ -13,6 +13,7 @@ from typing import Literal
 
 import msgspec
 
+from directory.inputs import check_date
 from directory.records import Point
 from directory.service import Directory
 from matching import ReferralRequest
@@ -43,6 +44,8 @@ class MatchBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
 
 def referral_request(directory: Directory, body: MatchBody) -> ReferralRequest:
     """Resolve the ZIP (offline) and build the pure request matching works on."""
+    if body.on is not None:
+        check_date(body.on, "on")
     point: Point | None = None
     state = body.patient_state.upper() if body.patient_state else None
     if body.patient_zip:

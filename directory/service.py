@@ -19,7 +19,7 @@ from directory.geo import Gazetteer, UnknownZip, gazetteer
 from directory.index import EmbeddedIndex
 from directory.index.base import SearchIndex, SearchResult
 from directory.index.sync import Indexer, Resumed, rebuild, resume
-from directory.inputs import InvalidInput
+from directory.inputs import InvalidInput, check_dates
 from directory.listing import IndexDocument, document_fingerprint
 from directory.query import FILTERABLE, Eq, Filter, In, Or, Range, SearchQuery, all_of
 from directory.records import Point, Therapist
@@ -233,6 +233,7 @@ class Directory:
             errors.append(("radius_km", "must be between 1 and 500"))
         if params.max_fee is not None and not 0 <= params.max_fee <= 10_000:
             errors.append(("max_fee", "must be between 0 and 10000"))
+        check_dates(errors, on=params.on)
         if params.page < 1:
             errors.append(("page", "must be 1 or more"))
         if not 1 <= params.per_page <= MAX_PER_PAGE:

@@ -19,7 +19,7 @@ from typing import Any, get_args
 import msgspec
 
 from directory.credentials import next_check_due, verification_policy
-from directory.inputs import InvalidInput
+from directory.inputs import InvalidInput, check_dates
 from directory.records import (
     PRACTISING_STATUSES,
     REPORT_REASONS,
@@ -36,6 +36,11 @@ KINDS = ("license", "certification", "compact", "registration")
 FL_TITLE_LICENSES = ("lcsw", "lmft", "lmhc", "psychologist")
 MAX_TEXT = 2000  # evidence, reasons, sources
 MAX_REPORT_DETAILS = 1000
+# Listing reports need no login, so each client address may send this many per window,
+# the API and the page form together, across all replicas (counted in the database).
+REPORT_LIMIT = "listing_reports"
+REPORTS_PER_WINDOW = 5
+REPORT_WINDOW_S = 60
 
 
 # --- what a verifier sends ----------------------------------------------------------------
@@ -130,9 +135,16 @@ def validate_verification(
     _required(errors, "reason", body.reason)
     if body.status_found not in STATUSES:
         errors.append(("status_found", f"must be one of {', '.join(STATUSES)}"))
-    _check_dates(errors, body.verified_on, today, body.next_check_due)
+    in_window = check_dates(
+        errors,
+        verified_on=body.verified_on,
+        expires_on=body.expires_on,
+        next_check_due=body.next_check_due,
+    )
+    if in_window:  # the rules below do date arithmetic: only on dates far from the ends
+        _check_dates(errors, body.verified_on, today, body.next_check_due)
     expires = body.expires_on
-    if expires is not None:
+    if expires is not None and in_window:
         if credential.issued_on is not None and expires < credential.issued_on:
             errors.append(("expires_on", f"is before the issue date {credential.issued_on}"))
         elif body.status_found in PRACTISING_STATUSES and expires < today:
@@ -199,7 +211,8 @@ def validate_fl_title(body: FloridaTitleBody, therapist: Therapist, today: dt.da
     _required(errors, "method", body.method)
     _required(errors, "evidence", body.evidence, "a note or the URL checked")
     _required(errors, "reason", body.reason)
-    _check_dates(errors, body.verified_on, today, None)
+    if check_dates(errors, verified_on=body.verified_on):
+        _check_dates(errors, body.verified_on, today, None)
     florida = [
         lic
         for lic in therapist.licenses
@@ -327,6 +340,28 @@ def resolve_report(
         actor=actor,
         resolution=body.resolution.strip(),
     )
+
+
+class TooManyReports(Exception):
+    """This client has used its report budget for the window (becomes a 429)."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(f"too many reports; try again in {retry_after_s} seconds")
+        self.retry_after_s = retry_after_s
+
+
+def admit_report(store: DirectoryStore, client_address: str) -> None:
+    """Count one report attempt of ``client_address``; TooManyReports past the budget.
+
+    Both adapters call this first, before they look at the report itself, so refused
+    attempts (an unknown listing, a bad reason) use up the budget too: a flood of junk is
+    kept out of the queue as surely as a flood of well-formed reports.
+    """
+    admitted = store.rate_limits.hit(
+        REPORT_LIMIT, client_address, limit=REPORTS_PER_WINDOW, window_s=REPORT_WINDOW_S
+    )
+    if not admitted.allowed:
+        raise TooManyReports(admitted.retry_after_s)
 
 
 def report_listing(

@@ -21,6 +21,7 @@ from typing import Literal, NamedTuple
 
 import msgspec
 
+from directory.inputs import InvalidInput, check_json_depth
 from directory.records import (
     Certification,
     CompactPrivilege,
@@ -178,6 +179,34 @@ class ImportReport(msgspec.Struct, kw_only=True):
             self.rejected += 1
         else:
             self.warnings += 1
+
+
+# FHIR resources nest extensions in extensions, but never this deep; a decoder given a file
+# nested 100,000 deep runs out of stack instead (RecursionError).
+MAX_JSON_DEPTH = 64
+
+
+class UnreadableJson(ValueError):
+    """A JSON text that is malformed, not UTF-8, or nested too deeply to read."""
+
+
+def read_json(data: bytes | str) -> object:
+    """Decode one JSON text, refusing what a decoder cannot read safely, with the reason."""
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    try:
+        check_json_depth(raw, MAX_JSON_DEPTH)
+    except InvalidInput:
+        raise UnreadableJson(f"it is nested deeper than {MAX_JSON_DEPTH} levels") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise UnreadableJson(f"it is not UTF-8 ({error.reason} at byte {error.start})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise UnreadableJson(f"it is not JSON: {error}") from None
+    except RecursionError:  # the depth check above should make this unreachable
+        raise UnreadableJson("it is nested too deeply to read") from None
 
 
 def excerpt(value: object, limit: int = 200) -> str:

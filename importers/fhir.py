@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -52,9 +51,11 @@ from importers.base import (
     Practice,
     Reject,
     SourceRecord,
+    UnreadableJson,
     excerpt,
     make_record,
     placeholder_id,
+    read_json,
     warning,
 )
 from importers.normalize import (
@@ -187,45 +188,52 @@ def _load_file(path: Path, label: str, max_bytes: int) -> Loaded:
     """One file's resources; a file that is not a regular file or is too large is a reject."""
     try:
         if path.suffix.lower() in (".ndjson", ".jsonl"):
-            with uploads.open_text(path, max_bytes=max_bytes) as stream:
+            # Bytes, decoded line by line: one badly encoded line is one reject, not the file.
+            with uploads.open_binary(path, max_bytes=max_bytes) as stream:
                 for number, line in enumerate(stream, start=1):
                     if not line.strip():
                         continue
                     origin = f"{label}:{number}"
                     try:
-                        yield from _unpack(origin, json.loads(line))
-                    except json.JSONDecodeError as error:
-                        yield Reject(
-                            row=origin, reason=f"line is not JSON: {error}", raw=excerpt(line)
-                        )
+                        yield from _unpack(origin, read_json(line))
+                    except UnreadableJson as error:
+                        raw = excerpt(line.decode("utf-8", "replace"))
+                        yield Reject(row=origin, reason=f"line cannot be read: {error}", raw=raw)
             return
-        text = uploads.read_text(path, max_bytes=max_bytes)
+        data = read_json(uploads.read_bytes(path, max_bytes=max_bytes))
     except uploads.UnsafeUpload as error:
         yield Reject(row=label, reason=error.message, field=error.field)
         return
-    except UnicodeDecodeError as error:
-        yield Reject(row=label, reason=f"file is not UTF-8 text: {error}")
-        return
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        yield Reject(row=label, reason=f"file is not JSON: {error}")
+    except UnreadableJson as error:
+        yield Reject(row=label, reason=f"file cannot be read: {error}")
         return
     yield from _unpack(label, data)
 
 
+# Bundles inside Bundles are rare (a batch of searchsets); this bounds the recursion.
+MAX_BUNDLE_NESTING = 8
+
+
 def _unpack(
-    origin: str, data: object, full_url: str = ""
+    origin: str, data: object, full_url: str = "", depth: int = 0
 ) -> Iterator[tuple[str, Resource, str] | Reject]:
-    """Resources out of a resource or a Bundle (nested Bundles too)."""
+    """Resources out of a resource or a Bundle (nested Bundles too, up to a bound)."""
     if not isinstance(data, dict) or not data.get("resourceType"):
         yield Reject(row=origin, reason="not a FHIR resource (no resourceType)", raw=excerpt(data))
         return
     if data["resourceType"] == "Bundle":
+        if depth >= MAX_BUNDLE_NESTING:
+            yield Reject(
+                row=origin, reason=f"Bundles nested deeper than {MAX_BUNDLE_NESTING} levels"
+            )
+            return
         for index, entry in enumerate(data.get("entry") or []):
             if isinstance(entry, dict) and isinstance(entry.get("resource"), dict):
                 yield from _unpack(
-                    f"{origin}#entry[{index}]", entry["resource"], clean_text(entry.get("fullUrl"))
+                    f"{origin}#entry[{index}]",
+                    entry["resource"],
+                    clean_text(entry.get("fullUrl")),
+                    depth + 1,
                 )
         return
     yield origin, data, full_url

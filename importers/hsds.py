@@ -42,10 +42,12 @@ from importers.base import (
     Practice,
     Reject,
     SourceRecord,
+    UnreadableJson,
     excerpt,
     file_as_of,
     make_record,
     placeholder_id,
+    read_json,
     warning,
 )
 from importers.normalize import (
@@ -99,9 +101,9 @@ def parse_hsds(
         return
     snapshot = as_of or file_as_of(path)
     try:
-        data = json.loads(uploads.read_text(path, max_bytes=max_file_bytes))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        yield Reject(row=path.name, reason=f"file is not JSON: {error}")
+        data = read_json(uploads.read_bytes(path, max_bytes=max_file_bytes))
+    except UnreadableJson as error:
+        yield Reject(row=path.name, reason=f"file cannot be read: {error}")
         return
     mapper = _Mapper(snapshot)
     if isinstance(data, dict) and any(str(key).endswith(".csv") for key in data):

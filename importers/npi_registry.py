@@ -15,7 +15,6 @@ any ``practiceLocations`` → PracticeLocations (the MAILING address is ignored)
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,10 +29,12 @@ from importers.base import (
     Reject,
     SourceRecord,
     TaxonomyEntry,
+    UnreadableJson,
     excerpt,
     licenses_from_taxonomies,
     make_record,
     placeholder_id,
+    read_json,
     warning,
 )
 from importers.normalize import (
@@ -146,14 +147,13 @@ def _decode(answer: bytes | str | Path | Mapping[str, Any]) -> Mapping[str, Any]
     if isinstance(answer, Mapping):
         return answer
     try:
-        text = (
+        data = read_json(
             uploads.read_bytes(answer, max_bytes=DEFAULT_MAX_FILE_BYTES)
             if isinstance(answer, Path)
             else answer
         )
-        data = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise NpiRegistryError([("body", f"the answer is not JSON ({error})")]) from error
+    except UnreadableJson as error:
+        raise NpiRegistryError([("body", f"the answer cannot be read: {error}")]) from error
     if not isinstance(data, dict):
         raise NpiRegistryError([("body", "the answer is not a JSON object")])
     return data

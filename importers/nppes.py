@@ -484,6 +484,8 @@ def _open_text(path: Path, max_bytes: int) -> Iterator[TextIO]:
     """
     # errors="replace": one badly encoded byte must not end a multi-gigabyte import.
     if path.suffix.lower() == ".zip":
+        if not zipfile.is_zipfile(path):
+            raise NppesFormatError(f"{path.name} is not a ZIP archive")
         with (
             uploads.open_binary(path, max_bytes=max_bytes) as file,
             zipfile.ZipFile(file) as archive,

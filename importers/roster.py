@@ -38,6 +38,7 @@ import io
 import json
 import re
 import tomllib
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -252,10 +253,19 @@ def _csv_rows(
     path: Path, mapping: RosterMapping, max_bytes: int
 ) -> Iterator[tuple[int, list[Any]]]:
     raw = uploads.read_bytes(path, max_bytes=max_bytes)
+    if b"\x00" in raw[:65536]:  # text exports never hold NUL; binaries (and UTF-16) do
+        raise RosterFormatError(
+            f"{path.name} is not a text file; export the roster as CSV (UTF-8), TSV or XLSX"
+        )
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        text = raw.decode("cp1252")  # board exports from Windows tools
+        try:
+            text = raw.decode("cp1252")  # board exports from Windows tools
+        except UnicodeDecodeError:
+            raise RosterFormatError(
+                f"{path.name} is neither UTF-8 nor Windows-1252 text; export it as CSV (UTF-8)"
+            ) from None
     if path.suffix.lower() == ".tsv":
         delimiter = "\t"
     else:
@@ -264,9 +274,18 @@ def _csv_rows(
         except csv.Error:
             delimiter = ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    for number, row in enumerate(reader, start=1):
+    # Read every row before the first is used: a row the csv module cannot read (a field
+    # past its size limit, a NUL) refuses the file before anything is written, rather
+    # than failing the import half-way. The text is already in memory; the rows double it.
+    try:
+        rows = list(reader)
+    except csv.Error as error:
+        raise RosterFormatError(
+            f"{path.name} is not readable as CSV at line {reader.line_num}: {error}"
+        ) from None
+    for number, row in enumerate(rows, start=1):
         if number >= mapping.header_row:
-            yield number, list(row)
+            yield number, row
 
 
 def _xlsx_rows(
@@ -276,8 +295,16 @@ def _xlsx_rows(
         import openpyxl
     except ImportError as error:  # an optional dependency: only XLSX rosters need it
         raise RosterFormatError("reading XLSX needs the openpyxl package") from error
+    from openpyxl.utils.exceptions import InvalidFileException
+
     with uploads.open_binary(path, max_bytes=max_bytes) as file:
-        workbook = openpyxl.load_workbook(file, read_only=True, data_only=True)
+        try:
+            workbook = openpyxl.load_workbook(file, read_only=True, data_only=True)
+        except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError) as error:
+            # An XLSX is a ZIP of XML parts; anything else (or a broken one) is refused whole.
+            raise RosterFormatError(
+                f"{path.name} is not a readable XLSX workbook ({error})"
+            ) from None
         try:
             if mapping.sheet and mapping.sheet not in workbook.sheetnames:
                 raise RosterFormatError(f"{path.name} has no sheet {mapping.sheet!r}")

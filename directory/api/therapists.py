@@ -11,7 +11,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from directory.inputs import parse_id
+from directory.inputs import check_date, parse_id
 from directory.referrals import MatchBody, referral_request
 from directory.service import Directory, SearchParams
 from directory.views import SearchResponse, TherapistProfile, profile, search_response
@@ -83,6 +83,8 @@ class TherapistController(Controller):
         on: FromQuery[dt.date | None] = None,
     ) -> TherapistProfile:
         therapist = directory.therapist(parse_id(therapist_id))
+        if on is not None:
+            check_date(on, "on")
         if therapist is None or not therapist.active:
             raise NotFoundException(f"no therapist with id {therapist_id}")
         return profile(

@@ -21,20 +21,17 @@ problem body and in an ETag header, so the client can reload and decide again.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import secrets
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
-from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from directory import verification
 from directory.api.auth import actor_of, requires_verifier
 from directory.api.problems import problem
-from directory.inputs import InvalidInput, parse_id
+from directory.inputs import InvalidInput, check_date, parse_id, parse_version
 from directory.records import AuditEvent, ListingReport, VerificationEntry
 from directory.service import Directory
 from directory.store.errors import NotFound, StaleVersion
@@ -78,10 +75,7 @@ def expected_version(request: Request) -> int:
     value = request.headers.get("if-match")
     if value is None:
         raise PreconditionRequired()
-    text = value.strip().removeprefix("W/").strip('"')
-    if not text.isdigit():
-        raise InvalidInput([("If-Match", f"{value[:40]!r} is not a version this API gave out")])
-    return int(text)
+    return parse_version(value, "If-Match")
 
 
 def on_precondition_required(request: Request, exc: PreconditionRequired) -> Response:
@@ -147,6 +141,8 @@ class VerifierController(Controller):
     ) -> QueueResponse:
         if not 1 <= limit <= 1000:
             raise InvalidInput([("limit", "must be between 1 and 1000")])
+        if on is not None:
+            check_date(on, "on")
         return verification.verifier_queue(directory.store, on or dt.date.today(), limit)
 
     @get(
@@ -291,42 +287,43 @@ class VerifierController(Controller):
         return Response(saved, headers=etag(saved.version))
 
 
-# Reports need no login, so they are rate-limited per client address, in memory only and
-# only for the window. The address is hashed with a per-process salt first, so not even the
-# rate limiter's memory holds who reported what.
-_SALT = secrets.token_bytes(16)
-REPORTS_PER_MINUTE = 5
+# Reports need no login: each client address has a budget per window, shared with the page
+# form and across replicas (directory.verification.admit_report, counted in the database).
+REPORTS_PER_MINUTE = verification.REPORTS_PER_WINDOW
 
 
-def _hashed_address(request: Request) -> str:
-    address = request.client.host if request.client else "unknown"
-    return hashlib.sha256(_SALT + address.encode()).hexdigest()[:32]
+def client_address(request: Request) -> str:
+    """The client's address (uvicorn takes it from X-Forwarded-For only from trusted proxies)."""
+    return request.client.host if request.client else "unknown"
 
 
-report_rate_limit = RateLimitConfig(
-    rate_limit=("minute", REPORTS_PER_MINUTE),
-    identifier_for_request=_hashed_address,
-    store="report_rate_limit",
-)
+def on_too_many_reports(request: Request, exc: verification.TooManyReports) -> Response:
+    return problem(
+        429,
+        f"too many reports from your address; try again in {exc.retry_after_s} seconds",
+        headers={"Retry-After": str(exc.retry_after_s)},
+    )
 
 
 class ReportController(Controller):
     path = "/api/v1/therapists"
     tags = ["reports"]
+    exception_handlers = {verification.TooManyReports: on_too_many_reports}  # type: ignore[dict-item]
 
     @post(
         "/{therapist_id:str}/reports",
         summary="Report a listing as stale or wrong (no login; nothing about you is kept)",
         status_code=202,
-        middleware=[report_rate_limit.middleware],
         sync_to_thread=True,
     )
     def report(
         self,
+        request: Request,
         directory: NamedDependency[Directory],
         therapist_id: FromPath[str],
         data: JSONBody[ReportBody],
     ) -> ReportReceived:
+        verification.admit_report(directory.store, client_address(request))
         tid = parse_id(therapist_id)
         therapist = directory.store.get_therapist(tid)
         if therapist is None or not therapist.active:

@@ -92,3 +92,15 @@ console_sessions = Table(
     Column("data", LargeBinary, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False, index=True),
 )
+
+# Fixed-window counters for what anonymous clients may do a few times a minute (listing
+# reports). In the database so that all replicas share one budget per client. ``bucket`` is
+# a sha256 of the limit's name and the client's address: no address is stored, and a row
+# is deleted once its window has passed (directory/store/rate_limits.py).
+rate_limits = Table(
+    "rate_limits",
+    metadata,
+    Column("bucket", String(64), primary_key=True),
+    Column("window_start", UTCDateTime, nullable=False, index=True),
+    Column("hits", Integer, nullable=False),
+)

@@ -8,8 +8,11 @@ field and status 422, not as a JSON problem a person cannot use. Each problem is
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Collection, Iterable
 from urllib.parse import urlencode
+
+from directory.inputs import InvalidInput, parse_date, parse_whole_number
 
 # Longer values are refused rather than cut: a cut value would silently change the search.
 MAX_TEXT = 200
@@ -71,14 +74,24 @@ class FormInput:
         value = self.text(name, 12).removeprefix("$").replace(",", "")
         if not value:
             return None
-        if not value.isdigit():
-            self.fail(name, f"enter {what} as a whole number, like {min(high, 150)}")
+        try:
+            return parse_whole_number(value, name, low=low, high=high, what=what)
+        except InvalidInput as error:
+            self.errors.extend(error.errors)
             return None
-        number = int(value)
-        if not low <= number <= high:
-            self.fail(name, f"enter {what} between {low} and {high}")
+
+    def date(self, name: str, required: bool = False) -> dt.date | None:
+        """An optional date written YYYY-MM-DD (``required``: say so when it is missing)."""
+        value = self.text(name, 10)
+        if not value:
+            if required:
+                self.fail(name, "is required: enter a date like 2026-10-02")
             return None
-        return number
+        try:
+            return parse_date(value, name)
+        except InvalidInput as error:
+            self.errors.extend(error.errors)
+            return None
 
     def number(self, name: str, default: float, low: float, high: float, what: str) -> float:
         value = self.text(name, 12)

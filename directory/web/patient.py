@@ -20,11 +20,16 @@ from litestar.response import Redirect, Template
 
 from directory.inputs import InvalidInput
 from directory.service import Directory, SearchParams
-from directory.verification import MAX_REPORT_DETAILS, report_listing
+from directory.verification import (
+    MAX_REPORT_DETAILS,
+    TooManyReports,
+    admit_report,
+    report_listing,
+)
 from directory.views import credential_evidence, profile, search_response
 from directory.vocab import Vocabulary
 from directory.web.forms import FormInput, query_string
-from directory.web.render import find_therapist, page
+from directory.web.render import PageError, find_therapist, page
 
 PER_PAGE = 10
 RADIUS_CHOICES = (10, 25, 40, 80, 160)
@@ -90,7 +95,7 @@ class PatientSearch:
             sliding_scale=form.flag("sliding_scale"),
             accepting=form.flag("accepting"),
             certified=form.flag("certified"),
-            page=int(form.whole_number("page", 1, 10_000, "the page") or 1),
+            page=form.whole_number("page", 1, 10_000, "the page") or 1,
         )
 
     @property
@@ -253,10 +258,23 @@ class PatientPages(Controller):
     @post("/therapists/{therapist_id:str}/report", sync_to_thread=True, status_code=303)
     def report_listing(
         self,
+        request: Request,
         directory: NamedDependency[Directory],
         therapist_id: FromPath[str],
         data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)],
     ) -> Template | Redirect:
+        # The same budget as the API's reports, counted before anything else is looked at.
+        try:
+            admit_report(directory.store, request.client.host if request.client else "unknown")
+        except TooManyReports as limited:
+            raise PageError(
+                429,
+                "Too many reports",
+                "Thank you, but we have received several reports from your connection in the "
+                f"last minute. Please try again in {limited.retry_after_s} seconds.",
+                back=(f"/therapists/{therapist_id[:36]}", "Back to the listing"),
+                headers={"Retry-After": str(limited.retry_after_s)},
+            ) from None
         therapist = find_therapist(directory, therapist_id)
         form = FormInput(_items(data))
         reason = form.choice("reason", REPORT_REASONS)

@@ -54,9 +54,15 @@ class PageError(Exception):
     """Stop handling a page request and show a short page explaining why."""
 
     def __init__(
-        self, status: int, title: str, message: str, back: tuple[str, str] | None = None
+        self,
+        status: int,
+        title: str,
+        message: str,
+        back: tuple[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
+        self.headers = dict(headers or {})
         self.status = status
         self.title = title
         self.message = message
@@ -64,7 +70,7 @@ class PageError(Exception):
 
 
 def on_page_error(request: Request, error: PageError) -> Template:
-    return page(
+    answer = page(
         "message.html",
         section="",
         status=error.status,
@@ -72,6 +78,8 @@ def on_page_error(request: Request, error: PageError) -> Template:
         message=error.message,
         back=error.back,
     )
+    answer.headers.update(error.headers)
+    return answer
 
 
 def find_therapist(directory: Directory, therapist_id: str) -> Therapist:

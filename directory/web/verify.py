@@ -54,7 +54,7 @@ from litestar.utils.dataclass import extract_dataclass_items
 
 from directory import review, verification
 from directory.credentials import credential_views
-from directory.inputs import InvalidInput, parse_id
+from directory.inputs import InvalidInput, parse_id, parse_version
 from directory.keys import InvalidKey, authenticate
 from directory.records import ApiKey, AuditEvent, Therapist
 from directory.review import DECISIONS_FOR, AlreadyResolved
@@ -241,22 +241,10 @@ FormData = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENC
 # --- reading the forms --------------------------------------------------------------------
 
 
-def _date(form: FormInput, name: str, required: bool = False) -> dt.date | None:
-    value = form.text(name, 10)
-    if not value:
-        if required:
-            form.fail(name, "is required: enter a date like 2026-10-02")
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        form.fail(name, "is not a date: enter it as YYYY-MM-DD, like 2026-10-02")
-        return None
-
-
 def _version(form: FormInput) -> int:
-    value = form.text("version", 12)
-    if not value.isdigit():
+    try:
+        return parse_version(form.text("version", 12))
+    except InvalidInput:
         # Only a hand-made request lacks it: the pages always send the version they showed.
         raise PageError(
             422,
@@ -264,15 +252,14 @@ def _version(form: FormInput) -> int:
             "The form did not say which version of the record it edits. Reload the page and "
             "try again.",
             back=("/verify", "Back to the queue"),
-        )
-    return int(value)
+        ) from None
 
 
 def _verification_body(form: FormInput, kind: str) -> VerificationBody | None:
     """The posted check as the use case's body; the use case's validation then judges it."""
-    verified_on = _date(form, "verified_on", required=True)
-    expires_on = _date(form, "expires_on")
-    due = _date(form, "next_check_due")
+    verified_on = form.date("verified_on", required=True)
+    expires_on = form.date("expires_on")
+    due = form.date("next_check_due")
     body = VerificationBody(
         kind=kind,  # the credential's own kind: the page never asks for it
         source=form.text("source", MAX_NOTE),

@@ -193,7 +193,10 @@ def test_bad_match_input_is_a_problem_naming_the_field(
 
 
 def test_malformed_and_oversized_bodies(client: TestClient) -> None:
-    assert client.post("/api/v1/matches", content=b"{nope").status_code == 400
+    malformed = client.post(
+        "/api/v1/matches", content=b"{nope", headers={"content-type": "application/json"}
+    )
+    assert malformed.status_code == 400
     huge = client.post(
         "/api/v1/matches",
         content=b'{"text": "' + b"a" * 200_000 + b'"}',

@@ -29,7 +29,9 @@ def small_directory(database_url: str, var_dir: Path) -> Directory:
 
 
 def fresh_client(directory: Directory) -> Iterator[TestClient]:
-    """A new app over the same directory: its in-memory rate limits start empty."""
+    """A new app over the same directory, with the report limit's counts (kept in the
+    database, shared by every app on it) cleared, so each test starts with a full budget."""
+    directory.store.rate_limits.clear()
     with TestClient(create_app(directory.settings, directory)) as client:
         yield client
 
