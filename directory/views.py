@@ -254,11 +254,7 @@ def search_response(page: SearchPage, vocab: Vocabulary) -> SearchResponse:
         per_page=page.per_page,
         pages=max(1, -(-result.total // page.per_page)),
         on=page.on,
-        interpreted={
-            "concerns": page.interpretation.concerns,
-            "populations": page.interpretation.populations,
-            "text": page.interpretation.text,
-        },
+        interpreted=msgspec.to_builtins(page.interpretation),
         results=[summary(hit, page, vocab) for hit in result.hits],
         facets=facets,
     )

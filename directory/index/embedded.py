@@ -20,7 +20,8 @@ Layout
 Search, per part: the filter AST becomes a boolean mask (posting lists are scattered
 into masks, numbers are compared as whole columns); each query word becomes a score per
 document (the best of its exact, prefix and typo matches); a document matches when it
-passes the filter and has a score for every word. Only the requested page is fully
+passes the filter and has a score for every word (with ``optional_words`` words
+only rank: a document matching none of them still matches). Only the requested page is fully
 sorted (see ``_first_k``); the pages of the parts are merged at the end.
 """
 
@@ -504,7 +505,8 @@ def _search_part(part: _Part, plan: _Plan) -> _Partial:
         if not mask.any():
             break
         word_scores = segment.text.scores(word, prefix, segment.size)
-        mask &= word_scores > 0
+        if not query.optional_words:
+            mask &= word_scores > 0
         scores += word_scores
     if plan.concerns:
         treated = np.zeros(segment.size, dtype=np.int32)  # how many asked concerns

@@ -27,6 +27,11 @@ How a SearchQuery is asked:
   ``MAX_RANKED_CONCERNS`` concerns the query is split into disjoint "treats exactly k of
   them" searches sent as one multi-search, and their hits are concatenated, most concerns
   first. Totals and facet counts add up exactly because the parts are disjoint.
+- ``optional_words`` (words rank, never exclude) has no Meilisearch setting: each part is
+  asked twice in the same multi-search, with the words (``matchingStrategy`` ``last``, so
+  documents matching fewer words still come, after those matching more) and without them
+  (every document the filter admits). Hits are the first answer's, then the second's not
+  already shown; total and facets are the second's, which counts every match.
 - Totals are exact: searches use page/hitsPerPage mode, which reports ``totalHits``
   (offset/limit mode only reports an estimate). An offset that is not a multiple of the
   limit is served by fetching from the start and slicing.
@@ -233,16 +238,25 @@ def page_of(offset: int, limit: int, parts: int) -> tuple[int, int, int]:
     return 1, offset + limit, offset
 
 
+def ranks_only(query: SearchQuery) -> bool:
+    """Whether the words of ``query`` only rank (each part is then asked with and without)."""
+    return query.optional_words and bool(query_text(query.text))
+
+
 def search_requests(index_uid: str, query: SearchQuery) -> list[dict[str, Any]]:
-    """The multi-search queries for ``query``: one per filter of ``concern_filters``."""
+    """The multi-search queries for ``query``: one per filter of ``concern_filters``, or
+    two (with the words, then without) when the words only rank."""
     parts = concern_filters(query)
-    page, per_page, _ = page_of(query.offset, query.limit, len(parts))
+    asks = [(query_text(query.text), "all")]
+    if ranks_only(query):
+        asks = [(query_text(query.text), "last"), ("", "all")]
+    page, per_page, _ = page_of(query.offset, query.limit, len(parts) * len(asks))
     requests: list[dict[str, Any]] = []
-    for part_filter in parts:
+    for part_filter, (q, strategy) in itertools.product(parts, asks):
         request: dict[str, Any] = {
             "indexUid": index_uid,
-            "q": query_text(query.text),
-            "matchingStrategy": "all",
+            "q": q,
+            "matchingStrategy": strategy,
             "page": page,
             "hitsPerPage": per_page,
             "sort": sort_of(query),
@@ -269,10 +283,18 @@ def search_result(query: SearchQuery, responses: list[dict[str, Any]]) -> Search
     has_text = bool(query_text(query.text))
     hits: list[Hit] = []
     facets: dict[str, dict[str, int]] = {name: {} for name in query.facets}
-    for response in responses:
+    paired = ranks_only(query)
+    shown: set[str] = set()
+    counted = responses[1::2] if paired else responses  # the answers that count every match
+    for position, response in enumerate(responses):
+        # Without words (every second answer when paired) nothing was matched by text.
+        scored = has_text and not (paired and position % 2)
         for body in response["hits"]:
             doc = from_meili(body)
-            text_score = round(body.get("_rankingScore", 0.0), 6) if has_text else 0.0
+            if doc.id in shown:
+                continue  # the answer without words repeats those the words found
+            shown.add(doc.id)
+            text_score = round(body.get("_rankingScore", 0.0), 6) if scored else 0.0
             treated = len(asked.intersection(doc.concerns))
             hits.append(
                 Hit(
@@ -281,6 +303,7 @@ def search_result(query: SearchQuery, responses: list[dict[str, Any]]) -> Search
                     distance_m=nearest_m(query.origin, doc) if query.origin else None,
                 )
             )
+    for response in counted:
         for name, counts in response.get("facetDistribution", {}).items():
             for value, count in counts.items():
                 if value != "":  # an empty string means "not stated", not a value
@@ -288,7 +311,7 @@ def search_result(query: SearchQuery, responses: list[dict[str, Any]]) -> Search
     _, _, skip = page_of(query.offset, query.limit, len(responses))
     return SearchResult(
         hits=hits[skip : skip + query.limit],
-        total=sum(response["totalHits"] for response in responses),
+        total=sum(response["totalHits"] for response in counted),
         facets=facets,
     )
 
