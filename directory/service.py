@@ -32,6 +32,8 @@ from matching import Match, ReferralRequest, candidate_query, match
 log = logging.getLogger(__name__)
 
 MAX_QUERY_CHARS = 200
+# Fewer results than this for the concerns asked: related concerns are shown after them.
+FEW_RESULTS = 10
 MAX_PER_PAGE = 100
 DEFAULT_FACETS = (
     "concerns",
@@ -73,6 +75,8 @@ class Interpretation(msgspec.Struct, frozen=True, kw_only=True):
 
     concerns: list[str]  # asked for, or named in the words
     populations: list[str]
+    # Close to those concerns: clinicians treating them are shown after (see Concern.related).
+    related_concerns: list[str] = []
     text: str  # the words left over: they ranked the results, and excluded no one
     languages: list[str] = []  # named in the words
     insurance: list[str] = []
@@ -415,6 +419,12 @@ class Directory:
             limit=params.per_page,
         )
         result = self.index.search(query)
+        related = self.vocab.related_concerns(concerns)
+        if related and result.total < FEW_RESULTS:
+            # Few treat what was asked: those treating close concerns can usually help too
+            # (shown after them). Decided on the whole result, so every page agrees.
+            query = msgspec.structs.replace(query, related_concerns=related)
+            result = self.index.search(query)
         relaxed: list[str] = []
         if result.total == 0 and inferred:
             query = msgspec.structs.replace(query, filter=all_of(*filters))
@@ -443,6 +453,7 @@ class Directory:
                 meaning,
                 self.vocab,
                 concerns=list(concerns),
+                related_concerns=list(query.related_concerns),
                 populations=list(
                     dict.fromkeys(populations + (meaning.populations if meaning else ()))
                 ),

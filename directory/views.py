@@ -220,6 +220,12 @@ def search_reasons(
         if code in doc.concerns:
             concern = vocab.concerns[code]
             reasons.append(f"Treats {concern.reason_phrase or concern.label.lower()}")
+    if not any(code in doc.concerns for code in page.interpretation.concerns):
+        for code in page.interpretation.related_concerns:
+            if code in doc.concerns:
+                concern = vocab.concerns[code]
+                phrase = concern.reason_phrase or concern.label.lower()
+                reasons.append(f"Treats {phrase}, close to what you asked")
     for code in page.interpretation.populations:
         if code in doc.populations:
             reasons.append(_label(vocab, "populations", code))

@@ -26,7 +26,8 @@ How a SearchQuery is asked:
   many of the asked concerns a document treats, so with relevance order and 2 to
   ``MAX_RANKED_CONCERNS`` concerns the query is split into disjoint "treats exactly k of
   them" searches sent as one multi-search, and their hits are concatenated, most concerns
-  first. Totals and facet counts add up exactly because the parts are disjoint.
+  first. Totals and facet counts add up exactly because the parts are disjoint. Related
+  concerns are one more part, last: treats none of the asked concerns, one of the related.
 - ``optional_words`` (words rank, never exclude) has no Meilisearch setting: each part is
   asked twice in the same multi-search, with the words (``matchingStrategy`` ``last``, so
   documents matching fewer words still come, after those matching more) and without them
@@ -92,6 +93,7 @@ MAX_TOTAL_HITS = 100_000  # a search can count and page through this many hits
 BATCH_SIZE = 1_000  # documents per add-documents request
 CONCERN_WEIGHT = 1.0  # per asked concern treated; _rankingScore is at most 1
 MAX_RANKED_CONCERNS = 4  # beyond this, "exactly k of n" filters grow too large
+RELATED_WEIGHT = 0.125  # once, for treating a related concern (as the embedded engine's 0.5 / 4)
 DEFAULT_TIMEOUT_MS = 60_000  # how long to wait for one task
 HTTP_TIMEOUT_S = 30
 # Meilisearch's rules for index uids and document ids; anything else cannot exist there.
@@ -198,9 +200,19 @@ def concern_filters(query: SearchQuery) -> list[Filter | None]:
     concerns = tuple(dict.fromkeys(query.concerns))
     if not concerns:
         return [query.filter]
-    if query.sort != "relevance" or not 2 <= len(concerns) <= MAX_RANKED_CONCERNS:
-        return [all_of(query.filter, In("concerns", concerns))]
-    return [all_of(query.filter, _treats_exactly(concerns, k)) for k in range(len(concerns), 0, -1)]
+    related = tuple(code for code in dict.fromkeys(query.related_concerns) if code not in concerns)
+    if query.sort != "relevance":
+        return [all_of(query.filter, In("concerns", concerns + related))]
+    if 2 <= len(concerns) <= MAX_RANKED_CONCERNS:
+        parts = [
+            all_of(query.filter, _treats_exactly(concerns, k)) for k in range(len(concerns), 0, -1)
+        ]
+    else:
+        parts = [all_of(query.filter, In("concerns", concerns))]
+    if related:
+        near = And((Not(In("concerns", concerns)), In("concerns", related)))
+        parts.append(all_of(query.filter, near))
+    return parts
 
 
 def _treats_at_least(concerns: tuple[str, ...], k: int) -> Filter:
@@ -280,6 +292,7 @@ def check_facets(facets: Iterable[str]) -> None:
 def search_result(query: SearchQuery, responses: list[dict[str, Any]]) -> SearchResult:
     """Assemble the responses of ``search_requests`` into one SearchResult."""
     asked = set(query.concerns)
+    related = set(query.related_concerns) - asked
     has_text = bool(query_text(query.text))
     hits: list[Hit] = []
     facets: dict[str, dict[str, int]] = {name: {} for name in query.facets}
@@ -296,10 +309,11 @@ def search_result(query: SearchQuery, responses: list[dict[str, Any]]) -> Search
             shown.add(doc.id)
             text_score = round(body.get("_rankingScore", 0.0), 6) if scored else 0.0
             treated = len(asked.intersection(doc.concerns))
+            near = RELATED_WEIGHT if related.intersection(doc.concerns) else 0.0
             hits.append(
                 Hit(
                     document=doc,
-                    score=text_score + CONCERN_WEIGHT * treated,
+                    score=text_score + CONCERN_WEIGHT * treated + near,
                     distance_m=nearest_m(query.origin, doc) if query.origin else None,
                 )
             )

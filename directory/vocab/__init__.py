@@ -17,7 +17,7 @@ import re
 import threading
 import tomllib
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -45,6 +45,9 @@ class Term(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
 class Concern(Term, frozen=True, kw_only=True):
     category: str = ""  # e.g. "function", "pain", "identity", "relationship", "trauma"
     reason_phrase: str = ""  # completes "Treats ...", e.g. "genito-pelvic pain"
+    # Concerns whose clinicians can usually help too (search shows them after): for pain
+    # during sex, vaginismus and chronic pelvic pain.
+    related: tuple[str, ...] = ()
 
 
 class Population(Term, frozen=True, kw_only=True):
@@ -290,6 +293,7 @@ class _PhraseIndex:
     fuzzy_matches: dict[int, list[Match]]
     filler: frozenset[str]
     stop: frozenset[str]
+    words: frozenset[str]  # the one-word phrases, as written
     # Autocomplete: normalised key, concern code, phrase to show (a misspelling shows the label).
     suggestions: list[tuple[str, str, str]]
     # Every word-start tail of every key ("cant get hard", "get hard", "hard") with the
@@ -320,9 +324,11 @@ class _PhraseIndex:
         return len(word) >= MIN_FUZZY_WORD and word not in self.stop
 
     def typos_allowed(self, words: list[str], phrase_words: list[str]) -> bool:
-        """Whether every word a typo match changed was allowed to differ."""
+        """Whether every word a typo match changed was allowed to differ: a word that is a
+        phrase of its own ("asexual") is meant as written, not as a typo of another
+        ("might be asexual" is not "might be bisexual")."""
         return all(
-            a == b or (self.may_differ(a) and self.may_differ(b))
+            a == b or (self.may_differ(a) and self.may_differ(b) and a not in self.words)
             for a, b in zip(words, phrase_words, strict=True)
         )
 
@@ -356,6 +362,7 @@ def _build_phrase_index(
         fuzzy_matches={},
         filler=words.filler,
         stop=words.stop,
+        words=frozenset(),
         suggestions=[],
         suggestion_tails=[],
         suggestion_tail_entry=[],
@@ -372,6 +379,12 @@ def _build_phrase_index(
                     problems.append(f"{kind}.{entry.code}: phrase {phrase!r} has no words")
                     continue
                 content = index.content(key_words)
+                if len(key_words) > 1 and len(content) == 1 and content[0] in words.stop:
+                    # "can't get there" would be just "cant": it would claim every "can't".
+                    problems.append(
+                        f"{kind}.{entry.code}: phrase {phrase!r} is only filler and stop words"
+                    )
+                    continue
                 owner = (kind, entry.code)
                 key = tuple(stem_words(language, content))
                 found = exact[language].setdefault(key, owner)
@@ -424,6 +437,7 @@ def _build_phrase_index(
         fuzzy_matches=fuzzy_matches,
         filler=words.filler,
         stop=words.stop,
+        words=frozenset(key for key in surface if " " not in key),
         suggestions=suggestions,
         suggestion_tails=tails,
         suggestion_tail_entry=tail_entry,
@@ -576,6 +590,12 @@ class Vocabulary:
             ignored=tuple(dict.fromkeys(ignored)),
             understood=tuple(understood),
         )
+
+    def related_concerns(self, codes: Iterable[str]) -> tuple[str, ...]:
+        """The concerns related to ``codes`` (see Concern.related), without ``codes``."""
+        asked = tuple(codes)
+        related = (code for asked_code in asked for code in self.concerns[asked_code].related)
+        return tuple(code for code in dict.fromkeys(related) if code not in asked)
 
     def age_group(self, age: int) -> str | None:
         """The population code of the age group an age falls in, if the data has one."""
@@ -732,6 +752,11 @@ def _check_references(
     problems: list[str] = []
     concerns, license_types = tables["concerns"], tables["license_types"]
     compacts, states = tables["compacts"], tables["states"]
+
+    for concern in concerns.values():
+        for code in concern.related:
+            if code not in concerns or code == concern.code:
+                problems.append(f"concerns.{concern.code}: bad related concern {code!r}")
 
     for discipline in tables["disciplines"].values():
         for code in discipline.concerns:
