@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import math
 import re
 import threading
 import tomllib
@@ -110,11 +111,14 @@ class JurisdictionRule(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
 
 class Understood(msgspec.Struct, frozen=True):
     """One thing a query named: its kind ("concerns", "languages", "ages" ...), its code
-    (an age is its number as text) and the words, as normalised, that named it."""
+    (an age is its number as text) and the words, as normalised, that named it.
+    ``guessed``: no phrase named it; its words are the ones the concern's own words share
+    (see ``Vocabulary.interpret``)."""
 
     kind: str
     code: str
     words: str
+    guessed: bool = False
 
 
 class QueryInterpretation(msgspec.Struct, frozen=True):
@@ -189,6 +193,12 @@ MIN_FUZZY_WORD = 5
 # A phrase of several words also matches with up to this many other words among its own
 # ("it burns when my husband and I have sex" is "it burns when we have sex").
 MAX_GAP_WORDS = 2
+# No phrase named a concern: the words left over are compared with every concern's own words
+# (label, description, phrases), each shared word weighing its inverse document frequency
+# over the concerns (ln(concerns / concerns using it)); the best concern is guessed when it
+# reaches GUESS_MIN_SCORE (a word only that concern uses: ln 34 = 3.5; or two words each
+# used by a few) and no other concern scores as much.
+GUESS_MIN_SCORE = 3.0
 # Typos are looked for in phrases of up to this many words. Longer phrases still match
 # exactly; checking them for typos would cost more than the rare hit is worth.
 MAX_TYPO_WORDS = 4
@@ -288,6 +298,8 @@ class _PhraseIndex:
     # language -> (word count, first stem) -> (stems, meaning) of phrases of 2+ words
     by_first: dict[str, dict[tuple[int, str], list[tuple[tuple[str, ...], Match]]]]
     longest: int  # word count (without filler) of the longest phrase
+    # language -> stem -> {concern code: weight} of the words concerns are described with
+    concern_words: dict[str, dict[str, dict[str, float]]]
     # Typo candidates (words without filler, unstemmed) by word count, with what each means.
     fuzzy_phrases: dict[int, list[str]]
     fuzzy_matches: dict[int, list[Match]]
@@ -358,6 +370,7 @@ def _build_phrase_index(
         exact=exact,
         by_first={},
         longest=0,
+        concern_words={},
         fuzzy_phrases={},
         fuzzy_matches={},
         filler=words.filler,
@@ -433,6 +446,7 @@ def _build_phrase_index(
         exact=exact,
         by_first=by_first,
         longest=longest,
+        concern_words=_concern_words(tables["concerns"], words),
         fuzzy_phrases=fuzzy_phrases,
         fuzzy_matches=fuzzy_matches,
         filler=words.filler,
@@ -443,6 +457,42 @@ def _build_phrase_index(
         suggestion_tail_entry=tail_entry,
     )
     return index, problems
+
+
+def _concern_words(
+    concerns: Mapping[str, Concern], words: QueryWords
+) -> dict[str, dict[str, dict[str, float]]]:
+    """For guessing a concern no phrase named: each stem of the words a concern is
+    described with (label, description, reason, phrases), with the concerns using it,
+    weighted by inverse document frequency."""
+    used: dict[str, dict[str, set[str]]] = {language: {} for language in LANGUAGES}
+    for concern in concerns.values():
+        texts = {
+            "en": [
+                concern.label,
+                concern.description,
+                concern.reason_phrase,
+                *concern.synonyms,
+                *concern.misspellings,
+            ],
+            "es": list(concern.spanish),
+        }
+        for language, parts in texts.items():
+            plain = [
+                word
+                for word in normalise(" ".join(parts)).split()
+                if word not in words.stop and not word.isdigit() and len(word) > 2
+            ]
+            for stem in stem_words(language, plain):
+                used[language].setdefault(stem, set()).add(concern.code)
+    total = max(1, len(concerns))
+    return {
+        language: {
+            stem: dict.fromkeys(sorted(codes), math.log(total / len(codes)))
+            for stem, codes in stems.items()
+        }
+        for language, stems in used.items()
+    }
 
 
 def _age_at(words: list[str], i: int) -> tuple[int, int] | None:
@@ -549,6 +599,9 @@ class Vocabulary:
                 self._claim_gapped(stems[language], index.by_first[language], size, owners)
         for position, owner in zip(positions, owners, strict=True):
             claimed[position] = owner
+        guessed = None
+        if not any(owner is not None and owner[0] == "concerns" for owner in claimed):
+            guessed = self._guess_concern(words, claimed)
 
         found: dict[str, list[str]] = {kind: [] for kind in (*PHRASE_KINDS, "ages", "zips")}
         understood: list[Understood] = []
@@ -560,7 +613,10 @@ class Vocabulary:
                 spans[owner] = []
                 found[owner[0]].append(owner[1])
             spans[owner].append(word)
-        understood = [Understood(kind, code, " ".join(said)) for (kind, code), said in spans.items()]
+        understood = [
+            Understood(kind, code, " ".join(said), guessed=(kind, code) == guessed)
+            for (kind, code), said in spans.items()
+        ]
 
         populations = list(found["populations"])
         for age in ages:
@@ -590,6 +646,42 @@ class Vocabulary:
             ignored=tuple(dict.fromkeys(ignored)),
             understood=tuple(understood),
         )
+
+    def _guess_concern(self, words: list[str], claimed: list[Match | None]) -> Match | None:
+        """Claim (in ``claimed``) the words that point at one concern, and return it, when
+        no phrase named one; see GUESS_MIN_SCORE."""
+        index = self._phrases
+        free = [
+            i
+            for i, word in enumerate(words)
+            if claimed[i] is None and word not in index.stop and not word.isdigit()
+        ]
+        if not free:
+            return None
+        scores: dict[str, float] = {}
+        evidence: dict[str, set[int]] = {}
+        for language in LANGUAGES:
+            table = index.concern_words[language]
+            stems = stem_words(language, [words[i] for i in free])
+            for i, stem in zip(free, stems, strict=True):
+                for code, weight in table.get(stem, {}).items():
+                    if i not in evidence.setdefault(code, set()):
+                        evidence[code].add(i)
+                        scores[code] = scores.get(code, 0.0) + weight
+        if not scores:
+            return None
+        # Highest score, then data order: deterministic.
+        order = list(self.concerns)
+        ranked = sorted(scores, key=lambda code: (-round(scores[code], 6), order.index(code)))
+        best = ranked[0]
+        if scores[best] < GUESS_MIN_SCORE:
+            return None
+        if len(ranked) > 1 and round(scores[ranked[1]], 6) == round(scores[best], 6):
+            return None  # two concerns fit the words as well: guessing would be arbitrary
+        owner = ("concerns", best)
+        for i in evidence[best]:
+            claimed[i] = owner
+        return owner
 
     def related_concerns(self, codes: Iterable[str]) -> tuple[str, ...]:
         """The concerns related to ``codes`` (see Concern.related), without ``codes``."""
