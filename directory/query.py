@@ -173,7 +173,14 @@ SortKey = Literal["relevance", "distance", "name"]
 
 class SearchQuery(msgspec.Struct, frozen=True, kw_only=True):
     text: str = ""  # free text; already stripped of phrases the vocabulary understood
+    # False: a document must match every word of ``text``. True: words only rank, and a
+    # document matching none of them still matches (the words left over once concepts are
+    # understood must never empty a result).
+    optional_words: bool = False
     concerns: tuple[str, ...] = ()  # concern codes the text resolved to (any of them matches)
+    # Concerns close to those (e.g. vaginismus for pain during sex): a document treating one
+    # of them matches too, ranked after those treating the concerns themselves.
+    related_concerns: tuple[str, ...] = ()
     filter: Filter | None = None
     facets: tuple[str, ...] = ()
     # point to compute distances from (and sort by, with sort="distance")

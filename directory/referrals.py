@@ -13,7 +13,7 @@ from typing import Literal
 
 import msgspec
 
-from directory.inputs import check_date
+from directory.inputs import InvalidInput, check_date
 from directory.records import Point
 from directory.service import Directory
 from matching import ReferralRequest
@@ -43,13 +43,35 @@ class MatchBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
 
 
 def referral_request(directory: Directory, body: MatchBody) -> ReferralRequest:
-    """Resolve the ZIP (offline) and build the pure request matching works on."""
+    """Resolve the ZIP (offline) and build the pure request matching works on.
+
+    A place only written in the words ("online in Texas", "near 55414") is used when the
+    fields give none. A ZIP in another state than ``patient_state`` is refused: telehealth
+    law follows where the patient is, and the two cannot both say so.
+    """
     if body.on is not None:
         check_date(body.on, "on")
     point: Point | None = None
     state = body.patient_state.upper() if body.patient_state else None
-    if body.patient_zip:
-        point, zip_state = directory.place_for_zip("patient_zip", body.patient_zip)
+    patient_zip = body.patient_zip
+    if body.text.strip() and not patient_zip and not state:
+        meaning = directory.vocab.interpret(body.text)
+        if meaning.zips and directory.places.find(meaning.zips[0]) is not None:
+            patient_zip = meaning.zips[0]
+        elif meaning.states:
+            state = meaning.states[0]
+    if patient_zip:
+        point, zip_state = directory.place_for_zip("patient_zip", patient_zip)
+        if state and state in directory.vocab.states and state != zip_state:
+            raise InvalidInput(
+                [
+                    (
+                        "patient_state",
+                        f"is {state}, but ZIP {patient_zip} is in {zip_state}; give the state "
+                        "the patient will be in during sessions, and a ZIP there or none",
+                    )
+                ]
+            )
         state = state or zip_state
     return ReferralRequest(
         on=body.on or dt.date.today(),
@@ -58,7 +80,7 @@ def referral_request(directory: Directory, body: MatchBody) -> ReferralRequest:
         referring_discipline=body.referring_discipline,
         patient_point=point,
         patient_state=state,
-        patient_zip=body.patient_zip,
+        patient_zip=patient_zip,
         delivery=body.delivery,
         radius_km=body.radius_km,
         languages=tuple(body.languages),

@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 import threading
 from collections.abc import Iterable
+from typing import Any
 
 import msgspec
 
@@ -25,12 +26,14 @@ from directory.query import FILTERABLE, Eq, Filter, In, Or, Range, SearchQuery, 
 from directory.records import Point, Therapist
 from directory.settings import Settings
 from directory.store import DirectoryStore, engine_from_settings
-from directory.vocab import Vocabulary, load_vocabulary
+from directory.vocab import QueryInterpretation, Understood, Vocabulary, load_vocabulary
 from matching import Match, ReferralRequest, candidate_query, match
 
 log = logging.getLogger(__name__)
 
 MAX_QUERY_CHARS = 200
+# Fewer results than this for the concerns asked: related concerns are shown after them.
+FEW_RESULTS = 10
 MAX_PER_PAGE = 100
 DEFAULT_FACETS = (
     "concerns",
@@ -67,10 +70,56 @@ class SearchParams(msgspec.Struct, frozen=True, kw_only=True):
     facets: tuple[str, ...] = DEFAULT_FACETS
 
 
-class Interpretation(msgspec.Struct, frozen=True):
-    concerns: list[str]
+class Interpretation(msgspec.Struct, frozen=True, kw_only=True):
+    """What a search understood, as the API and the pages show it."""
+
+    concerns: list[str]  # asked for, or named in the words
     populations: list[str]
-    text: str
+    # Close to those concerns: clinicians treating them are shown after (see Concern.related).
+    related_concerns: list[str] = []
+    text: str  # the words left over: they ranked the results, and excluded no one
+    languages: list[str] = []  # named in the words
+    insurance: list[str] = []
+    delivery: list[str] = []  # "telehealth", "in_person"
+    states: list[str] = []  # state names in the words
+    zips: list[str] = []
+    ages: list[int] = []
+    understood: list[Understood] = []  # each thing the words named, with those words
+    unused_words: list[str] = []  # words that named nothing and ranked nothing
+    # Must-haves read from the words that were dropped because no one matched them too.
+    relaxed: list[str] = []
+    notes: list[str] = []  # plain sentences on what was done with the words
+
+
+def interpretation_of(
+    meaning: QueryInterpretation | None, vocab: Vocabulary, **fields: Any
+) -> Interpretation:
+    """The Interpretation of what ``vocab.interpret`` found (``fields`` override it)."""
+    found: dict[str, Any] = {
+        "concerns": [],
+        "populations": [],
+        "text": "",
+    }
+    if meaning is not None:
+        found = {
+            "concerns": list(meaning.concerns),
+            "populations": list(meaning.populations),
+            "text": meaning.remaining_text,
+            "languages": list(meaning.languages),
+            "insurance": list(meaning.insurance),
+            "delivery": list(meaning.delivery),
+            "states": list(meaning.states),
+            "zips": list(meaning.zips),
+            "ages": list(meaning.ages),
+            "understood": list(meaning.understood),
+            "unused_words": list(meaning.ignored),
+        }
+    return Interpretation(**{**found, **fields})
+
+
+def says_something(meaning: QueryInterpretation) -> bool:
+    """Whether the words named anything or left any word to rank with."""
+    return bool(meaning.understood or meaning.remaining_text)
 
 
 class SearchPage(msgspec.Struct, frozen=True):
@@ -244,25 +293,93 @@ class Directory:
             if facet not in FILTERABLE:
                 errors.append(("facets", f"cannot count by {facet!r}"))
         origin: Point | None = None
+        zip_state: str | None = None
         if params.zip:
             try:
-                origin, _ = self.place_for_zip("zip", params.zip)
+                origin, zip_state = self.place_for_zip("zip", params.zip)
             except InvalidInput as error:
                 errors.extend(error.errors)
         if params.sort == "distance" and not params.zip:
             errors.append(("sort", "sorting by distance needs a zip"))
+        readable = params.q.strip() and len(params.q) <= MAX_QUERY_CHARS
+        meaning = self.vocab.interpret(params.q) if readable else None
+        has_criteria = bool(
+            params.concerns or params.populations or params.languages or params.genders
+            or params.license_types or params.insurance or params.max_fee is not None
+            or params.sliding_scale or params.accepting is not None or params.certified
+            or params.zip or params.telehealth_state
+        )  # fmt: skip
+        if meaning is not None and not says_something(meaning) and not has_criteria:
+            errors.append(
+                (
+                    "q",
+                    "names nothing we can search for; describe what you would like help "
+                    "with, e.g. 'pain during sex', or give a ZIP code or a state",
+                )
+            )
         if errors:
             raise InvalidInput(errors)
 
         on = params.on or dt.date.today()
-        meaning = self.vocab.interpret(params.q) if params.q else None
+        notes: list[str] = []
+        states = self.vocab.states
+        telehealth_state = params.telehealth_state
+        in_person_states: tuple[str, ...] = ()
+        zip_code = params.zip
+        if meaning is not None:
+            if not zip_code and meaning.zips:
+                place = self.places.find(meaning.zips[0])
+                if place is None:
+                    notes.append(f"{meaning.zips[0]} is not a known US ZIP code; it was not used.")
+                else:
+                    zip_code, origin, zip_state = meaning.zips[0], place.point, place.state
+                    notes.append(f"Searched near ZIP {zip_code}, from your words.")
+            named = meaning.states[0] if meaning.states else None
+            if named and telehealth_state and named != telehealth_state:
+                notes.append(
+                    f"You wrote {states[named].name}; telehealth was searched for "
+                    f"{states[telehealth_state].name}, as chosen."
+                )
+            elif named and not telehealth_state:
+                if "in_person" not in meaning.delivery or "telehealth" in meaning.delivery:
+                    telehealth_state = named
+                if origin is None and "telehealth" not in meaning.delivery:
+                    in_person_states = (named,)
+                notes.append(f"Searched for {states[named].name}, from your words.")
+            elif zip_state and not telehealth_state and "telehealth" in meaning.delivery:
+                telehealth_state = zip_state
+                notes.append(
+                    f"Included telehealth in {states[zip_state].name}, the state of your ZIP code."
+                )
+        if zip_state and telehealth_state and zip_state != telehealth_state:
+            notes.append(
+                f"ZIP {zip_code} is in {states[zip_state].name}, but telehealth was searched for "
+                f"{states[telehealth_state].name}: telehealth follows the state you are in "
+                "during sessions."
+            )
+        if meaning is not None and not says_something(meaning):
+            notes.append("Your words named nothing we could search for; they were not used.")
+
         concerns = tuple(dict.fromkeys(params.concerns + (meaning.concerns if meaning else ())))
         populations = tuple(dict.fromkeys(params.populations))
-        text_populations = meaning.populations if meaning else ()
+        # Must-haves read from the words: filters, dropped again if no one matches them too.
+        inferred: list[tuple[str, Filter]] = []
+        if meaning is not None:
+            for code in meaning.populations:
+                if code not in populations:
+                    label = self.vocab.label("populations", code)
+                    inferred.append((label, Eq("populations", code)))
+            if not params.languages:
+                for code in meaning.languages:
+                    label = f"speaks {self.vocab.label('languages', code)}"
+                    inferred.append((label, Eq("languages", code)))
+            if not params.insurance:
+                for code in meaning.insurance[:1]:
+                    label = f"takes {self.vocab.label('insurance', code)}"
+                    inferred.append((label, Eq("insurance", code)))
 
         filters: list[Filter | None] = [
             In("populations", populations) if populations else None,
-            In("populations", text_populations) if text_populations else None,
             In("languages", params.languages) if params.languages else None,
             In("gender", params.genders) if params.genders else None,
             In("license_types", params.license_types) if params.license_types else None,
@@ -278,16 +395,25 @@ class Directory:
             # The index checks the distance; unlike matching, search does not re-check the
             # license at the nearby practice (InPersonNearby.filter_is_exact is False).
             place_filter.append(InPersonNearby(origin, params.radius_km, on).filter())
-        if params.telehealth_state:
-            place_filter.append(TelehealthPermitted(params.telehealth_state, on).filter())
+        if in_person_states:
+            place_filter.append(In("states", in_person_states))
+        if telehealth_state:
+            place_filter.append(TelehealthPermitted(telehealth_state, on).filter())
         if place_filter:
             # A ZIP and a telehealth state together mean "near me, or by video in my state".
             filters.append(place_filter[0] if len(place_filter) == 1 else Or(tuple(place_filter)))
 
+        words = meaning.remaining_text if meaning else ""
+        # Once the words named something, the rest only ranks ("my erections don't last long
+        # enough" must not need profiles saying "last", "long" and "enough"). Words that
+        # named nothing must all match first (a name, a city), and only rank if nobody has
+        # them all, as Meilisearch's matching strategy drops words rather than find nothing.
+        optional = bool(meaning and meaning.understood)
         query = SearchQuery(
-            text=meaning.remaining_text if meaning else "",
+            text=words,
+            optional_words=optional,
             concerns=concerns,
-            filter=all_of(*filters),
+            filter=all_of(*filters, *(item for _, item in inferred)),
             facets=params.facets,
             origin=origin,
             sort=params.sort,  # type: ignore[arg-type]  # checked against SORTS when params were parsed
@@ -295,6 +421,29 @@ class Directory:
             limit=params.per_page,
         )
         result = self.index.search(query)
+        related = self.vocab.related_concerns(concerns)
+        if related and result.total < FEW_RESULTS:
+            # Few treat what was asked: those treating close concerns can usually help too
+            # (shown after them). Decided on the whole result, so every page agrees.
+            query = msgspec.structs.replace(query, related_concerns=related)
+            result = self.index.search(query)
+        relaxed: list[str] = []
+        if result.total == 0 and inferred:
+            query = msgspec.structs.replace(query, filter=all_of(*filters))
+            result = self.index.search(query)
+            if result.total:
+                relaxed = [label for label, _ in inferred]
+                notes.append(
+                    f"No one here also matches {', '.join(relaxed)}; showing results without it."
+                )
+        if result.total == 0 and words and not optional:
+            query = msgspec.structs.replace(query, optional_words=True)
+            result = self.index.search(query)
+            if result.total:
+                notes.append(
+                    f"No profile mentions all of “{words}”; showing everyone else who "
+                    "matches your search, those mentioning some of it first."
+                )
         if params.page > 1 and query.offset >= result.total:
             last = max(1, -(-result.total // params.per_page))
             raise InvalidInput([("page", f"is past the end; the last page is {last}")])
@@ -302,14 +451,25 @@ class Directory:
             result=result,
             page=params.page,
             per_page=params.per_page,
-            interpretation=Interpretation(
+            interpretation=interpretation_of(
+                meaning,
+                self.vocab,
                 concerns=list(concerns),
-                populations=list(populations + text_populations),
+                related_concerns=list(query.related_concerns),
+                populations=list(
+                    dict.fromkeys(populations + (meaning.populations if meaning else ()))
+                ),
                 text=query.text,
+                relaxed=relaxed,
+                notes=notes,
             ),
             origin=origin,
             on=on,
         )
+
+    def understand(self, text: str) -> Interpretation:
+        """What the words of a referral say (the match reads them the same way)."""
+        return interpretation_of(self.vocab.interpret(text) if text.strip() else None, self.vocab)
 
     def match(self, request: ReferralRequest) -> list[Match]:
         """Ranked, explained matches: index candidates, then matching's rules and scores."""

@@ -221,6 +221,12 @@ def search_reasons(
         if code in doc.concerns:
             concern = vocab.concerns[code]
             reasons.append(f"Treats {concern.reason_phrase or concern.label.lower()}")
+    if not any(code in doc.concerns for code in page.interpretation.concerns):
+        for code in page.interpretation.related_concerns:
+            if code in doc.concerns:
+                concern = vocab.concerns[code]
+                phrase = concern.reason_phrase or concern.label.lower()
+                reasons.append(f"Treats {phrase}, close to what you asked")
     for code in page.interpretation.populations:
         if code in doc.populations:
             reasons.append(_label(vocab, "populations", code))
@@ -255,11 +261,7 @@ def search_response(page: SearchPage, vocab: Vocabulary) -> SearchResponse:
         per_page=page.per_page,
         pages=max(1, -(-result.total // page.per_page)),
         on=page.on,
-        interpreted={
-            "concerns": page.interpretation.concerns,
-            "populations": page.interpretation.populations,
-            "text": page.interpretation.text,
-        },
+        interpreted=msgspec.to_builtins(page.interpretation),
         results=[summary(hit, page, vocab) for hit in result.hits],
         facets=facets,
     )

@@ -13,7 +13,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from directory.inputs import check_date, parse_id
 from directory.referrals import MatchBody, referral_request
-from directory.service import Directory, SearchParams
+from directory.service import Directory, Interpretation, SearchParams
 from directory.views import SearchResponse, TherapistProfile, profile, search_response
 from matching import Match
 
@@ -97,6 +97,8 @@ class MatchResponse(msgspec.Struct, frozen=True):
     patient_state: str | None
     delivery: str
     matches: list[Match]
+    # What the referral's words were understood to say, and which words were not used.
+    interpreted: Interpretation | None = None
 
 
 class MatchController(Controller):
@@ -109,7 +111,19 @@ class MatchController(Controller):
     ) -> MatchResponse:
         request = referral_request(directory, data)
         matches = directory.match(request)
-        return MatchResponse(request.on, request.patient_state, request.delivery, matches)
+        interpreted = directory.understand(request.text)
+        notes = []
+        if request.patient_state and not data.patient_state and not data.patient_zip:
+            notes.append(f"Patient state {request.patient_state}, from the words.")
+        if request.patient_zip and not data.patient_zip:
+            notes.append(f"Patient ZIP {request.patient_zip}, from the words.")
+        return MatchResponse(
+            request.on,
+            request.patient_state,
+            request.delivery,
+            matches,
+            msgspec.structs.replace(interpreted, notes=notes),
+        )
 
 
 class VocabularyController(Controller):

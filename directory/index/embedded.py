@@ -20,7 +20,8 @@ Layout
 Search, per part: the filter AST becomes a boolean mask (posting lists are scattered
 into masks, numbers are compared as whole columns); each query word becomes a score per
 document (the best of its exact, prefix and typo matches); a document matches when it
-passes the filter and has a score for every word. Only the requested page is fully
+passes the filter and has a score for every word (with ``optional_words`` words
+only rank: a document matching none of them still matches). Only the requested page is fully
 sorted (see ``_first_k``); the pages of the parts are merged at the end.
 """
 
@@ -76,6 +77,7 @@ PREFIX_PENALTY = 0.75  # "minnea" finding "minneapolis" scores 3/4 of an exact m
 TYPO_PENALTY = {1: 0.5, 2: 0.35}
 MIN_PREFIX = 4  # words other than the last one match as a prefix only from this length
 CONCERN_WEIGHT = 4.0  # added per concern of the query the document treats
+RELATED_WEIGHT = 0.5  # added once when it treats a related concern: far less than a concern
 MAX_QUERY_WORDS = 10  # as Meilisearch: later words are ignored
 SCORE_DECIMALS = 6  # scores are rounded so that equal matches tie exactly
 
@@ -443,6 +445,7 @@ class _Plan:
 
     words: list[tuple[str, bool]]  # (word, may match as a prefix)
     concerns: tuple[str, ...]
+    related: tuple[str, ...]  # related concerns, without the concerns themselves
     query: SearchQuery
     wanted: int  # offset + limit: how many sorted hits each part must produce
 
@@ -503,14 +506,18 @@ def _search_part(part: _Part, plan: _Plan) -> _Partial:
         if not mask.any():
             break
         word_scores = segment.text.scores(word, prefix, segment.size)
-        mask &= word_scores > 0
+        if not query.optional_words:
+            mask &= word_scores > 0
         scores += word_scores
     if plan.concerns:
         treated = np.zeros(segment.size, dtype=np.int32)  # how many asked concerns
         for concern in plan.concerns:
             treated[segment.keywords["concerns"].slots(concern)] += 1
-        mask &= treated > 0
-        scores += CONCERN_WEIGHT * treated
+        near = np.zeros(segment.size, dtype=bool)  # treats a related concern
+        for concern in plan.related:
+            near[segment.keywords["concerns"].slots(concern)] = True
+        mask &= (treated > 0) | near
+        scores += CONCERN_WEIGHT * treated + RELATED_WEIGHT * near
 
     matched = np.flatnonzero(mask)
     facets = {name: segment.keywords[name].counts(mask) for name in query.facets}
@@ -629,6 +636,9 @@ class EmbeddedIndex:
         plan = _Plan(
             words=_query_words(query.text),
             concerns=tuple(dict.fromkeys(query.concerns)),
+            related=tuple(
+                code for code in dict.fromkeys(query.related_concerns) if code not in query.concerns
+            ),
             query=query,
             wanted=query.offset + query.limit,
         )

@@ -26,7 +26,13 @@ How a SearchQuery is asked:
   many of the asked concerns a document treats, so with relevance order and 2 to
   ``MAX_RANKED_CONCERNS`` concerns the query is split into disjoint "treats exactly k of
   them" searches sent as one multi-search, and their hits are concatenated, most concerns
-  first. Totals and facet counts add up exactly because the parts are disjoint.
+  first. Totals and facet counts add up exactly because the parts are disjoint. Related
+  concerns are one more part, last: treats none of the asked concerns, one of the related.
+- ``optional_words`` (words rank, never exclude) has no Meilisearch setting: each part is
+  asked twice in the same multi-search, with the words (``matchingStrategy`` ``last``, so
+  documents matching fewer words still come, after those matching more) and without them
+  (every document the filter admits). Hits are the first answer's, then the second's not
+  already shown; total and facets are the second's, which counts every match.
 - Totals are exact: searches use page/hitsPerPage mode, which reports ``totalHits``
   (offset/limit mode only reports an estimate). An offset that is not a multiple of the
   limit is served by fetching from the start and slicing.
@@ -87,6 +93,7 @@ MAX_TOTAL_HITS = 100_000  # a search can count and page through this many hits
 BATCH_SIZE = 1_000  # documents per add-documents request
 CONCERN_WEIGHT = 1.0  # per asked concern treated; _rankingScore is at most 1
 MAX_RANKED_CONCERNS = 4  # beyond this, "exactly k of n" filters grow too large
+RELATED_WEIGHT = 0.125  # once, for treating a related concern (as the embedded engine's 0.5 / 4)
 DEFAULT_TIMEOUT_MS = 60_000  # how long to wait for one task
 HTTP_TIMEOUT_S = 30
 # Meilisearch's rules for index uids and document ids; anything else cannot exist there.
@@ -193,9 +200,19 @@ def concern_filters(query: SearchQuery) -> list[Filter | None]:
     concerns = tuple(dict.fromkeys(query.concerns))
     if not concerns:
         return [query.filter]
-    if query.sort != "relevance" or not 2 <= len(concerns) <= MAX_RANKED_CONCERNS:
-        return [all_of(query.filter, In("concerns", concerns))]
-    return [all_of(query.filter, _treats_exactly(concerns, k)) for k in range(len(concerns), 0, -1)]
+    related = tuple(code for code in dict.fromkeys(query.related_concerns) if code not in concerns)
+    if query.sort != "relevance":
+        return [all_of(query.filter, In("concerns", concerns + related))]
+    if 2 <= len(concerns) <= MAX_RANKED_CONCERNS:
+        parts = [
+            all_of(query.filter, _treats_exactly(concerns, k)) for k in range(len(concerns), 0, -1)
+        ]
+    else:
+        parts = [all_of(query.filter, In("concerns", concerns))]
+    if related:
+        near = And((Not(In("concerns", concerns)), In("concerns", related)))
+        parts.append(all_of(query.filter, near))
+    return parts
 
 
 def _treats_at_least(concerns: tuple[str, ...], k: int) -> Filter:
@@ -233,16 +250,25 @@ def page_of(offset: int, limit: int, parts: int) -> tuple[int, int, int]:
     return 1, offset + limit, offset
 
 
+def ranks_only(query: SearchQuery) -> bool:
+    """Whether the words of ``query`` only rank (each part is then asked with and without)."""
+    return query.optional_words and bool(query_text(query.text))
+
+
 def search_requests(index_uid: str, query: SearchQuery) -> list[dict[str, Any]]:
-    """The multi-search queries for ``query``: one per filter of ``concern_filters``."""
+    """The multi-search queries for ``query``: one per filter of ``concern_filters``, or
+    two (with the words, then without) when the words only rank."""
     parts = concern_filters(query)
-    page, per_page, _ = page_of(query.offset, query.limit, len(parts))
+    asks = [(query_text(query.text), "all")]
+    if ranks_only(query):
+        asks = [(query_text(query.text), "last"), ("", "all")]
+    page, per_page, _ = page_of(query.offset, query.limit, len(parts) * len(asks))
     requests: list[dict[str, Any]] = []
-    for part_filter in parts:
+    for part_filter, (q, strategy) in itertools.product(parts, asks):
         request: dict[str, Any] = {
             "indexUid": index_uid,
-            "q": query_text(query.text),
-            "matchingStrategy": "all",
+            "q": q,
+            "matchingStrategy": strategy,
             "page": page,
             "hitsPerPage": per_page,
             "sort": sort_of(query),
@@ -266,21 +292,32 @@ def check_facets(facets: Iterable[str]) -> None:
 def search_result(query: SearchQuery, responses: list[dict[str, Any]]) -> SearchResult:
     """Assemble the responses of ``search_requests`` into one SearchResult."""
     asked = set(query.concerns)
+    related = set(query.related_concerns) - asked
     has_text = bool(query_text(query.text))
     hits: list[Hit] = []
     facets: dict[str, dict[str, int]] = {name: {} for name in query.facets}
-    for response in responses:
+    paired = ranks_only(query)
+    shown: set[str] = set()
+    counted = responses[1::2] if paired else responses  # the answers that count every match
+    for position, response in enumerate(responses):
+        # Without words (every second answer when paired) nothing was matched by text.
+        scored = has_text and not (paired and position % 2)
         for body in response["hits"]:
             doc = from_meili(body)
-            text_score = round(body.get("_rankingScore", 0.0), 6) if has_text else 0.0
+            if doc.id in shown:
+                continue  # the answer without words repeats those the words found
+            shown.add(doc.id)
+            text_score = round(body.get("_rankingScore", 0.0), 6) if scored else 0.0
             treated = len(asked.intersection(doc.concerns))
+            near = RELATED_WEIGHT if related.intersection(doc.concerns) else 0.0
             hits.append(
                 Hit(
                     document=doc,
-                    score=text_score + CONCERN_WEIGHT * treated,
+                    score=text_score + CONCERN_WEIGHT * treated + near,
                     distance_m=nearest_m(query.origin, doc) if query.origin else None,
                 )
             )
+    for response in counted:
         for name, counts in response.get("facetDistribution", {}).items():
             for value, count in counts.items():
                 if value != "":  # an empty string means "not stated", not a value
@@ -288,7 +325,7 @@ def search_result(query: SearchQuery, responses: list[dict[str, Any]]) -> Search
     _, _, skip = page_of(query.offset, query.limit, len(responses))
     return SearchResult(
         hits=hits[skip : skip + query.limit],
-        total=sum(response["totalHits"] for response in responses),
+        total=sum(response["totalHits"] for response in counted),
         facets=facets,
     )
 

@@ -13,16 +13,19 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import math
 import re
+import threading
 import tomllib
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, ClassVar, Literal
 
 import msgspec
+import Stemmer
 from rapidfuzz import fuzz, process
 
 DATA_DIR = Path(__file__).parent / "data"
@@ -35,17 +38,22 @@ class Term(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
     code: str  # lowercase snake_case, stable, used in records, filters and URLs
     label: str  # plain words shown to people
     description: str = ""
-    synonyms: tuple[str, ...] = ()  # lay phrases and clinical synonyms
+    synonyms: tuple[str, ...] = ()  # lay phrases, slang, abbreviations and clinical synonyms
     misspellings: tuple[str, ...] = ()
+    spanish: tuple[str, ...] = ()  # phrases in Spanish (stemmed as Spanish)
 
 
 class Concern(Term, frozen=True, kw_only=True):
     category: str = ""  # e.g. "function", "pain", "identity", "relationship", "trauma"
     reason_phrase: str = ""  # completes "Treats ...", e.g. "genito-pelvic pain"
+    # Concerns whose clinicians can usually help too (search shows them after): for pain
+    # during sex, vaginismus and chronic pelvic pain.
+    related: tuple[str, ...] = ()
 
 
 class Population(Term, frozen=True, kw_only=True):
     inclusivity: bool = True  # an affirming attribute (vs. an age group)
+    ages: tuple[int, int] | None = None  # an age group's first and last age, inclusive
 
 
 class Payer(Term, frozen=True, kw_only=True):
@@ -109,10 +117,33 @@ class JurisdictionRule(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     as_of: dt.date | None = None
 
 
+class Understood(msgspec.Struct, frozen=True):
+    """One thing a query named: its kind ("concerns", "languages", "ages" ...), its code
+    (an age is its number as text) and the words, as normalised, that named it.
+    ``guessed``: no phrase named it; its words are the ones the concern's own words share
+    (see ``Vocabulary.interpret``)."""
+
+    kind: str
+    code: str
+    words: str
+    guessed: bool = False
+
+
 class QueryInterpretation(msgspec.Struct, frozen=True):
+    """What free text says, concepts first; see ``Vocabulary.interpret``."""
+
     concerns: tuple[str, ...]  # concern codes recognised in the text
-    populations: tuple[str, ...]  # population codes recognised in the text
-    remaining_text: str  # what is left for full-text search
+    populations: tuple[str, ...]  # population codes, including an age's age group
+    # The words left over: they may rank results (a name, a city), never exclude them.
+    remaining_text: str
+    languages: tuple[str, ...] = ()  # language codes ("spanish speaking", "en espanol")
+    insurance: tuple[str, ...] = ()  # insurer codes ("takes aetna")
+    states: tuple[str, ...] = ()  # USPS codes of state names ("in texas")
+    zips: tuple[str, ...] = ()  # 5-digit ZIP codes written in the text
+    delivery: tuple[str, ...] = ()  # "telehealth" ("online", "video"), "in_person"
+    ages: tuple[int, ...] = ()  # ages ("my 15-year-old", "58M")
+    ignored: tuple[str, ...] = ()  # words that name nothing and say nothing about a profile
+    understood: tuple[Understood, ...] = ()  # each thing named, with its words, in order
 
 
 class UnknownCode(ValueError):
@@ -155,29 +186,27 @@ _NUCC_CODE = re.compile(r"[0-9]{3}[0-9A-Z]{6}X")
 
 # --- text normalisation and query interpretation ----------------------------------------
 
-# Words that carry no search signal in this directory: filler ("i need help with"), the
-# profession itself ("therapist"), and "sex", which every listing is about.
-_STOP_WORDS_TEXT = """
-    a an the and or but with without for to of in on at near by from about into
-    i im me my myself we us our ours you your he she they them their it its this that
-    is am are be been was were do does did have has having had can could would should
-    help helps need needs needing looking look find finding someone somebody anyone who
-    please good best local area around
-    therapist therapists therapy counselor counselors counsellor counseling counselling
-    doctor doctors provider providers specialist specialists clinician clinicians
-    sex sexual sexuality
-"""
-STOP_WORDS: frozenset[str] = frozenset(_STOP_WORDS_TEXT.split())
+QUERY_WORDS_FILE = "query_words.toml"
 
 # Typo tolerance: an n-gram matches a phrase of the same word count when fuzz.ratio reaches
 # FUZZY_CUTOFF. Some words must match exactly:
 # - words shorter than MIN_FUZZY_WORD: one letter changes too much of a short word ("pan" is
 #   not "pain", "gey" is not "gay");
 # - stop words: "sexual" is one letter from "asexual", and carries no signal anyway.
-# Single-word population phrases are matched exactly too: they are everyday words and names
-# sit one letter away from them ("Christina" / "christian").
+# Single-word phrases other than concerns (populations, languages, insurers, states,
+# delivery) are matched exactly too: they are everyday words and names sit one letter away
+# from them ("Christina" / "christian").
 FUZZY_CUTOFF = 85.0
 MIN_FUZZY_WORD = 5
+# A phrase of several words also matches with up to this many other words among its own
+# ("it burns when my husband and I have sex" is "it burns when we have sex").
+MAX_GAP_WORDS = 2
+# No phrase named a concern: the words left over are compared with every concern's own words
+# (label, description, phrases), each shared word weighing its inverse document frequency
+# over the concerns (ln(concerns / concerns using it)); the best concern is guessed when it
+# reaches GUESS_MIN_SCORE (a word only that concern uses: ln 34 = 3.5; or two words each
+# used by a few) and no other concern scores as much.
+GUESS_MIN_SCORE = 3.0
 # Typos are looked for in phrases of up to this many words. Longer phrases still match
 # exactly; checking them for typos would cost more than the rare hit is worth.
 MAX_TYPO_WORDS = 4
@@ -187,8 +216,40 @@ SUGGEST_CUTOFF = 84.0
 
 _APOSTROPHES = re.compile(r"['\u2018\u2019`]")
 _NOT_ALNUM = re.compile(r"[^a-z0-9]+")
+# A US ZIP code (a ZIP+4's last four digits are left alone, as noise).
+_ZIP_WORD = re.compile(r"[0-9]{5}")
+# Ages: "15 year old", "15 yrs", "15yo", "58m" (clinical shorthand: 58-year-old male), "15 anos".
+_AGE_WORD = re.compile(r"([0-9]{2,3})(yo|y|yr|yrs|m|f)")
+_AGE_UNITS = frozenset({"year", "years", "yr", "yrs", "yo", "ano", "anos"})
+_AGE_LEADS = frozenset({"age", "aged", "edad"})
+MAX_AGE = 110
 
-Match = tuple[str, str]  # (kind, code); kind is "concerns" or "populations"
+Match = tuple[str, str]  # (kind, code); kind is "concerns", "populations", "languages" ...
+# The kinds found by phrase, and whether a single word of theirs may be matched with a typo.
+PHRASE_KINDS: tuple[str, ...] = (
+    "concerns",
+    "populations",
+    "languages",
+    "insurance",
+    "states",
+    "delivery",
+)
+# Stemmers (Snowball, through PyStemmer), by the language a phrase is written in. A query
+# is stemmed both ways: it may be in either language, or mix them.
+LANGUAGES: tuple[str, ...] = ("en", "es")
+_STEMMER_NAMES = {"en": "english", "es": "spanish"}
+_stemmers: dict[str, Any] = {}
+_stem_lock = threading.Lock()
+
+
+def stem_words(language: str, words: list[str]) -> list[str]:
+    """Snowball stems of ``words`` (already normalised) in ``language`` ("en" or "es")."""
+    # A Stemmer object keeps a cache and is not safe to share between threads.
+    with _stem_lock:
+        stemmer = _stemmers.get(language)
+        if stemmer is None:
+            stemmer = _stemmers[language] = Stemmer.Stemmer(_STEMMER_NAMES[language])
+        return list(stemmer.stemWords(words))
 
 
 def normalise(text: str) -> str:
@@ -200,33 +261,59 @@ def normalise(text: str) -> str:
     return _NOT_ALNUM.sub(" ", _APOSTROPHES.sub("", text)).strip()
 
 
+class QueryWords(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``data/query_words.toml``: filler and stop words, and the delivery phrases."""
+
+    filler: frozenset[str]
+    stop: frozenset[str]
+    delivery: tuple[Term, ...]
+    never_alone: frozenset[str] = frozenset()
+
+
+def _load_query_words(data_dir: Path = DATA_DIR) -> dict[str, Any]:
+    with (data_dir / QUERY_WORDS_FILE).open("rb") as file:
+        return tomllib.load(file)
+
+
+def _query_words(raw: Mapping[str, Any]) -> QueryWords:
+    try:
+        words = msgspec.convert(raw, QueryWords)
+    except msgspec.ValidationError as error:
+        raise VocabularyError(f"{QUERY_WORDS_FILE}: {error}") from None
+    # Normalised, as query words are; filler is stop too (it never ranks).
+    filler = frozenset(normalise(word) for word in words.filler)
+    stop = frozenset(normalise(word) for word in words.stop) | filler
+    never_alone = frozenset(normalise(word) for word in words.never_alone)
+    return QueryWords(filler=filler, stop=stop, delivery=words.delivery, never_alone=never_alone)
+
+
+# Words that carry no search signal in this directory: filler ("i need help with"), the
+# profession itself ("therapist"), and "sex", which every listing is about.
+STOP_WORDS: frozenset[str] = _query_words(_load_query_words()).stop
+
+
 def _free(claimed: list[Match | None], start: int, size: int) -> bool:
     """Whether no phrase has claimed any of the ``size`` words from ``start``."""
     return all(owner is None for owner in claimed[start : start + size])
 
 
-def _may_differ(word: str) -> bool:
-    """Whether a typo match may change this word (see FUZZY_CUTOFF)."""
-    return len(word) >= MIN_FUZZY_WORD and word not in STOP_WORDS
-
-
-def _typos_allowed(words: list[str], phrase_words: list[str]) -> bool:
-    """Whether every word a typo match changed was allowed to differ."""
-    return all(
-        a == b or (_may_differ(a) and _may_differ(b))
-        for a, b in zip(words, phrase_words, strict=True)
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class _PhraseIndex:
-    """Concern and population phrases, precomputed for interpret() and suggest()."""
+    """Phrases of every kind, precomputed for interpret(), and autocomplete's for suggest()."""
 
-    exact: dict[tuple[str, ...], Match]  # phrase words -> what they mean
-    longest: int  # word count of the longest phrase
-    # Typo candidates grouped by word count, with a parallel list of what each means.
+    # language -> stems of a phrase's words without filler -> what they mean
+    exact: dict[str, dict[tuple[str, ...], Match]]
+    # language -> (word count, first stem) -> (stems, meaning) of phrases of 2+ words
+    by_first: dict[str, dict[tuple[int, str], list[tuple[tuple[str, ...], Match]]]]
+    longest: int  # word count (without filler) of the longest phrase
+    # language -> stem -> {concern code: weight} of the words concerns are described with
+    concern_words: dict[str, dict[str, dict[str, float]]]
+    # Typo candidates (words without filler, unstemmed) by word count, with what each means.
     fuzzy_phrases: dict[int, list[str]]
     fuzzy_matches: dict[int, list[Match]]
+    filler: frozenset[str]
+    stop: frozenset[str]
+    words: frozenset[str]  # the one-word phrases, as written
     # Autocomplete: normalised key, concern code, phrase to show (a misspelling shows the label).
     suggestions: list[tuple[str, str, str]]
     # Every word-start tail of every key ("cant get hard", "get hard", "hard") with the
@@ -247,46 +334,102 @@ class _PhraseIndex:
             ]
         return self._heads_by_length[length]
 
+    def content(self, words: list[str]) -> list[str]:
+        """The words without filler; all of them when they are nothing but filler."""
+        kept = [word for word in words if word not in self.filler]
+        return kept or words
 
-def _phrases_of(term: Term) -> Iterator[str]:
-    yield term.label
-    yield term.code.replace("_", " ")
-    yield from term.synonyms
-    yield from term.misspellings
+    def may_differ(self, word: str) -> bool:
+        """Whether a typo match may change this word (see FUZZY_CUTOFF)."""
+        return len(word) >= MIN_FUZZY_WORD and word not in self.stop
+
+    def typos_allowed(self, words: list[str], phrase_words: list[str]) -> bool:
+        """Whether every word a typo match changed was allowed to differ: a word that is a
+        phrase of its own ("asexual") is meant as written, not as a typo of another
+        ("might be asexual" is not "might be bisexual")."""
+        return all(
+            a == b or (self.may_differ(a) and self.may_differ(b) and a not in self.words)
+            for a, b in zip(words, phrase_words, strict=True)
+        )
+
+
+def _phrases_of(term: Term | State) -> Iterator[tuple[str, str]]:
+    """(language, phrase) of every phrase naming the entry."""
+    if isinstance(term, State):
+        yield "en", term.name
+        return
+    yield "en", term.label
+    yield "en", term.code.replace("_", " ")
+    for phrase in (*term.synonyms, *term.misspellings):
+        yield "en", phrase
+    for phrase in term.spanish:
+        yield "es", phrase
 
 
 def _build_phrase_index(
-    concerns: Mapping[str, Concern], populations: Mapping[str, Population]
+    tables: Mapping[str, Mapping[str, Any]], words: QueryWords
 ) -> tuple[_PhraseIndex, list[str]]:
-    owners: dict[str, Match] = {}
     problems: list[str] = []
-    for kind, table in (("concerns", concerns), ("populations", populations)):
-        for term in table.values():
-            for phrase in _phrases_of(term):
-                key = normalise(phrase)
-                if not key:
-                    problems.append(f"{kind}.{term.code}: phrase {phrase!r} has no words")
+    exact: dict[str, dict[tuple[str, ...], Match]] = {language: {} for language in LANGUAGES}
+    # Surface keys (words without filler) for typos, and where each phrase came from.
+    surface: dict[str, Match] = {}
+    said: dict[tuple[str, tuple[str, ...]], str] = {}  # for messages: a key's first phrase
+    index = _PhraseIndex(
+        exact=exact,
+        by_first={},
+        longest=0,
+        concern_words={},
+        fuzzy_phrases={},
+        fuzzy_matches={},
+        filler=words.filler,
+        stop=words.stop,
+        words=frozenset(),
+        suggestions=[],
+        suggestion_tails=[],
+        suggestion_tail_entry=[],
+    )
+    for kind in PHRASE_KINDS:
+        for entry in tables[kind].values():
+            for language, phrase in _phrases_of(entry):
+                if kind == "languages" and language == "en" and phrase == entry.code:
+                    continue  # "es", "de", "it": codes are not words people type
+                if normalise(phrase) in words.never_alone:
+                    continue  # an everyday word or a name, e.g. the insurer "Oscar"
+                key_words = normalise(phrase).split()
+                if not key_words:
+                    problems.append(f"{kind}.{entry.code}: phrase {phrase!r} has no words")
                     continue
-                owner = owners.setdefault(key, (kind, term.code))
-                if owner != (kind, term.code):
+                content = index.content(key_words)
+                if len(key_words) > 1 and len(content) == 1 and content[0] in words.stop:
+                    # "can't get there" would be just "cant": it would claim every "can't".
                     problems.append(
-                        f"phrase {key!r} belongs to both {owner[0]}.{owner[1]} "
-                        f"and {kind}.{term.code}"
+                        f"{kind}.{entry.code}: phrase {phrase!r} is only filler and stop words"
                     )
+                    continue
+                owner = (kind, entry.code)
+                key = tuple(stem_words(language, content))
+                found = exact[language].setdefault(key, owner)
+                said.setdefault((language, key), phrase)
+                if found != owner:
+                    problems.append(
+                        f"phrase {normalise(phrase)!r} belongs to both {found[0]}.{found[1]} "
+                        f"and {kind}.{entry.code} (as {said[language, key]!r})"
+                    )
+                surface.setdefault(" ".join(content), owner)
 
     fuzzy_phrases: dict[int, list[str]] = {}
     fuzzy_matches: dict[int, list[Match]] = {}
-    for key, owner in owners.items():
-        words = key.split()
-        if owner[0] == "populations" and len(words) == 1:
+    for key, owner in surface.items():
+        key_words = key.split()
+        if owner[0] != "concerns" and len(key_words) == 1:
             continue
         # A phrase of words that must all match exactly is found by the exact pass or not at all.
-        if any(_may_differ(word) for word in words):
-            fuzzy_phrases.setdefault(len(words), []).append(key)
-            fuzzy_matches.setdefault(len(words), []).append(owner)
+        if any(index.may_differ(word) for word in key_words):
+            fuzzy_phrases.setdefault(len(key_words), []).append(key)
+            fuzzy_matches.setdefault(len(key_words), []).append(owner)
 
     suggestions: list[tuple[str, str, str]] = []
-    for concern in concerns.values():
+    for concern in tables["concerns"].values():
         shown = [concern.label, *concern.synonyms]
         suggestions.extend((normalise(phrase), concern.code, phrase) for phrase in shown)
         suggestions.extend(
@@ -295,21 +438,84 @@ def _build_phrase_index(
     tails: list[str] = []
     tail_entry: list[int] = []
     for position, (key, _, _) in enumerate(suggestions):
-        words = key.split()
-        for first in range(len(words)):
-            tails.append(" ".join(words[first:]))
+        key_words = key.split()
+        for first in range(len(key_words)):
+            tails.append(" ".join(key_words[first:]))
             tail_entry.append(position)
 
+    by_first: dict[str, dict[tuple[int, str], list[tuple[tuple[str, ...], Match]]]] = {}
+    for language, table in exact.items():
+        grouped = by_first[language] = {}
+        for key, owner in table.items():
+            if len(key) > 1:
+                grouped.setdefault((len(key), key[0]), []).append((key, owner))
+    longest = max((len(key) for table in exact.values() for key in table), default=0)
     index = _PhraseIndex(
-        exact={tuple(key.split()): owner for key, owner in owners.items()},
-        longest=max((len(key.split()) for key in owners), default=0),
+        exact=exact,
+        by_first=by_first,
+        longest=longest,
+        concern_words=_concern_words(tables["concerns"], words),
         fuzzy_phrases=fuzzy_phrases,
         fuzzy_matches=fuzzy_matches,
+        filler=words.filler,
+        stop=words.stop,
+        words=frozenset(key for key in surface if " " not in key),
         suggestions=suggestions,
         suggestion_tails=tails,
         suggestion_tail_entry=tail_entry,
     )
     return index, problems
+
+
+def _concern_words(
+    concerns: Mapping[str, Concern], words: QueryWords
+) -> dict[str, dict[str, dict[str, float]]]:
+    """For guessing a concern no phrase named: each stem of the words a concern is
+    described with (label, description, reason, phrases), with the concerns using it,
+    weighted by inverse document frequency."""
+    used: dict[str, dict[str, set[str]]] = {language: {} for language in LANGUAGES}
+    for concern in concerns.values():
+        texts = {
+            "en": [
+                concern.label,
+                concern.description,
+                concern.reason_phrase,
+                *concern.synonyms,
+                *concern.misspellings,
+            ],
+            "es": list(concern.spanish),
+        }
+        for language, parts in texts.items():
+            plain = [
+                word
+                for word in normalise(" ".join(parts)).split()
+                if word not in words.stop and not word.isdigit() and len(word) > 2
+            ]
+            for stem in stem_words(language, plain):
+                used[language].setdefault(stem, set()).add(concern.code)
+    total = max(1, len(concerns))
+    return {
+        language: {
+            stem: dict.fromkeys(sorted(codes), math.log(total / len(codes)))
+            for stem, codes in stems.items()
+        }
+        for language, stems in used.items()
+    }
+
+
+def _age_at(words: list[str], i: int) -> tuple[int, int] | None:
+    """(age, words it took) when an age is written from word ``i`` on."""
+    word = words[i]
+    following = words[i + 1] if i + 1 < len(words) else ""
+    if word.isdigit() and following in _AGE_UNITS:
+        taken = 3 if i + 2 < len(words) and words[i + 2] == "old" else 2
+        return int(word), taken
+    if word in _AGE_LEADS and following.isdigit():
+        return int(following), 2
+    shorthand = _AGE_WORD.fullmatch(word)
+    if shorthand:
+        return int(shorthand.group(1)), 1
+    return None
 
 
 # --- the vocabulary ---------------------------------------------------------------------
@@ -333,6 +539,7 @@ class Vocabulary:
     insurance: Mapping[str, Payer]
     genders: Mapping[str, Term]
     jurisdiction_rules: tuple[JurisdictionRule, ...]
+    delivery: Mapping[str, Term]  # how people say how they want to meet (query_words.toml)
     _phrases: _PhraseIndex
     _license_types_by_nucc: Mapping[str, tuple[str, ...]]
 
@@ -355,39 +562,187 @@ class Vocabulary:
         return entry.name if isinstance(entry, State) else entry.label
 
     def interpret(self, text: str) -> QueryInterpretation:
-        """Find concern and population phrases in free text; keep the rest for full-text search.
+        """Read free text, concepts first: concerns, populations, languages, insurers, state
+        names, delivery words ("online", "in person"), ZIP codes and ages; the words left
+        over are kept to rank results (a name, a city), never to exclude them.
 
-        Phrases claim words longest first, so "kink friendly" wins over "kink". At each length
-        exact matches come before typo matches, so a typo of a longer phrase still beats an
-        exact shorter one ("queer frendly" is "queer friendly", not "queer" and a stray word).
-        Deterministic: same text, same answer.
+        Phrases match on Snowball stems (English and Spanish: the text is stemmed both ways)
+        of their words without filler, so "sex is painful for me" is "sex is painful" and
+        "he comes too soon" is "coming too soon". They claim words longest first, so "kink
+        friendly" wins over "kink". At each length exact matches come before typo matches,
+        so a typo of a longer phrase still beats an exact shorter one ("queer frendly" is
+        "queer friendly", not "queer" and a stray word). Deterministic: same text, same
+        answer.
         """
+        index = self._phrases
         words = normalise(text).split()
         claimed: list[Match | None] = [None] * len(words)
-        for size in range(min(self._phrases.longest, len(words)), 0, -1):
-            self._claim_exact(words, size, claimed)
-            self._claim_typos(words, size, claimed)
+        ages: list[int] = []
+        zips: list[str] = []
+        i = 0
+        while i < len(words):
+            age = _age_at(words, i)
+            if age is not None and 0 < age[0] <= MAX_AGE:
+                ages.append(age[0])
+                claimed[i : i + age[1]] = [("ages", str(age[0]))] * age[1]
+                i += age[1]
+                continue
+            if _ZIP_WORD.fullmatch(words[i]):
+                zips.append(words[i])
+                claimed[i] = ("zips", words[i])
+            i += 1
 
-        concerns: list[str] = []
-        populations: list[str] = []
-        for owner in claimed:
-            if owner is not None:
-                kind, code = owner
-                found_codes = concerns if kind == "concerns" else populations
-                if code not in found_codes:
-                    found_codes.append(code)
-        remaining = " ".join(
+        # Phrases are matched on the words that are not filler, in order.
+        positions = [
+            i for i, word in enumerate(words) if claimed[i] is None and word not in index.filler
+        ]
+        content = [words[i] for i in positions]
+        stems = {language: stem_words(language, content) for language in LANGUAGES}
+        owners: list[Match | None] = [None] * len(content)
+        for size in range(min(index.longest, len(content)), 0, -1):
+            for language in LANGUAGES:
+                self._claim_exact(stems[language], index.exact[language], size, owners)
+            self._claim_typos(content, size, owners)
+            for language in LANGUAGES:
+                self._claim_gapped(stems[language], index.by_first[language], size, owners)
+        for position, owner in zip(positions, owners, strict=True):
+            claimed[position] = owner
+        guessed = None
+        if not any(owner is not None and owner[0] == "concerns" for owner in claimed):
+            guessed = self._guess_concern(words, claimed)
+
+        found: dict[str, list[str]] = {kind: [] for kind in (*PHRASE_KINDS, "ages", "zips")}
+        understood: list[Understood] = []
+        spans: dict[Match, list[str]] = {}
+        for word, owner in zip(words, claimed, strict=True):
+            if owner is None:
+                continue
+            if owner not in spans:
+                spans[owner] = []
+                found[owner[0]].append(owner[1])
+            spans[owner].append(word)
+        understood = [
+            Understood(kind, code, " ".join(said), guessed=(kind, code) == guessed)
+            for (kind, code), said in spans.items()
+        ]
+
+        populations = list(found["populations"])
+        for age in ages:
+            group = self.age_group(age)
+            if group is not None and group not in populations:
+                populations.append(group)
+        remaining = [
             word
             for word, owner in zip(words, claimed, strict=True)
-            if owner is None and word not in STOP_WORDS
+            if owner is None and word not in index.stop and not word.isdigit()
+        ]
+        ignored = [
+            word
+            for word, owner in zip(words, claimed, strict=True)
+            if owner is None and (word in index.stop or word.isdigit())
+        ]
+        return QueryInterpretation(
+            concerns=tuple(found["concerns"]),
+            populations=tuple(populations),
+            remaining_text=" ".join(remaining),
+            languages=tuple(found["languages"]),
+            insurance=tuple(found["insurance"]),
+            states=tuple(found["states"]),
+            zips=tuple(dict.fromkeys(zips)),
+            delivery=tuple(found["delivery"]),
+            ages=tuple(dict.fromkeys(ages)),
+            ignored=tuple(dict.fromkeys(ignored)),
+            understood=tuple(understood),
         )
-        return QueryInterpretation(tuple(concerns), tuple(populations), remaining)
 
-    def _claim_exact(self, words: list[str], size: int, claimed: list[Match | None]) -> None:
-        for start in range(len(words) - size + 1):
-            owner = self._phrases.exact.get(tuple(words[start : start + size]))
+    def _guess_concern(self, words: list[str], claimed: list[Match | None]) -> Match | None:
+        """Claim (in ``claimed``) the words that point at one concern, and return it, when
+        no phrase named one; see GUESS_MIN_SCORE."""
+        index = self._phrases
+        free = [
+            i
+            for i, word in enumerate(words)
+            if claimed[i] is None and word not in index.stop and not word.isdigit()
+        ]
+        if not free:
+            return None
+        scores: dict[str, float] = {}
+        evidence: dict[str, set[int]] = {}
+        for language in LANGUAGES:
+            table = index.concern_words[language]
+            stems = stem_words(language, [words[i] for i in free])
+            for i, stem in zip(free, stems, strict=True):
+                for code, weight in table.get(stem, {}).items():
+                    if i not in evidence.setdefault(code, set()):
+                        evidence[code].add(i)
+                        scores[code] = scores.get(code, 0.0) + weight
+        if not scores:
+            return None
+        # Highest score, then data order: deterministic.
+        order = list(self.concerns)
+        ranked = sorted(scores, key=lambda code: (-round(scores[code], 6), order.index(code)))
+        best = ranked[0]
+        if scores[best] < GUESS_MIN_SCORE:
+            return None
+        if len(ranked) > 1 and round(scores[ranked[1]], 6) == round(scores[best], 6):
+            return None  # two concerns fit the words as well: guessing would be arbitrary
+        owner = ("concerns", best)
+        for i in evidence[best]:
+            claimed[i] = owner
+        return owner
+
+    def related_concerns(self, codes: Iterable[str]) -> tuple[str, ...]:
+        """The concerns related to ``codes`` (see Concern.related), without ``codes``."""
+        asked = tuple(codes)
+        related = (code for asked_code in asked for code in self.concerns[asked_code].related)
+        return tuple(code for code in dict.fromkeys(related) if code not in asked)
+
+    def age_group(self, age: int) -> str | None:
+        """The population code of the age group an age falls in, if the data has one."""
+        for code, population in self.populations.items():
+            if population.ages is not None and population.ages[0] <= age <= population.ages[1]:
+                return code
+        return None
+
+    @staticmethod
+    def _claim_exact(
+        stems: list[str],
+        table: dict[tuple[str, ...], Match],
+        size: int,
+        claimed: list[Match | None],
+    ) -> None:
+        for start in range(len(stems) - size + 1):
+            owner = table.get(tuple(stems[start : start + size]))
             if owner is not None and _free(claimed, start, size):
                 claimed[start : start + size] = [owner] * size
+
+    @staticmethod
+    def _claim_gapped(
+        stems: list[str],
+        by_first: dict[tuple[int, str], list[tuple[tuple[str, ...], Match]]],
+        size: int,
+        claimed: list[Match | None],
+    ) -> None:
+        if size < 2:
+            return
+        for start, first in enumerate(stems):
+            if claimed[start] is not None:
+                continue
+            end = min(len(stems), start + size + MAX_GAP_WORDS)
+            for key, owner in by_first.get((size, first), ()):
+                picked = [start]
+                at = start + 1
+                for stem in key[1:]:
+                    while at < end and (stems[at] != stem or claimed[at] is not None):
+                        at += 1
+                    if at >= end:
+                        break
+                    picked.append(at)
+                    at += 1
+                if len(picked) == size:
+                    for position in picked:
+                        claimed[position] = owner
+                    break
 
     def _claim_typos(self, words: list[str], size: int, claimed: list[Match | None]) -> None:
         index = self._phrases
@@ -398,7 +753,7 @@ class Vocabulary:
             start
             for start in range(len(words) - size + 1)
             if _free(claimed, start, size)
-            and any(_may_differ(word) for word in words[start : start + size])
+            and any(index.may_differ(word) for word in words[start : start + size])
         ]
         if not starts:
             return
@@ -411,7 +766,7 @@ class Vocabulary:
             gram = words[start : start + size]
             # Best score first, then data order; the first the short-word rule allows wins.
             for j in sorted(row.nonzero()[0], key=lambda j: (-row[j], j)):
-                if _typos_allowed(gram, candidates[j].split()):
+                if index.typos_allowed(gram, candidates[j].split()):
                     claimed[start : start + size] = [index.fuzzy_matches[size][j]] * size
                     break
 
@@ -477,6 +832,7 @@ def load_raw(data_dir: Path = DATA_DIR) -> dict[str, Any]:
     for kind in FILE_KINDS:
         with (data_dir / f"{kind}.toml").open("rb") as file:
             raw[kind] = tomllib.load(file).get(kind)
+    raw["query_words"] = _load_query_words(data_dir)
     return raw
 
 
@@ -496,6 +852,11 @@ def _check_references(
     problems: list[str] = []
     concerns, license_types = tables["concerns"], tables["license_types"]
     compacts, states = tables["compacts"], tables["states"]
+
+    for concern in concerns.values():
+        for code in concern.related:
+            if code not in concerns or code == concern.code:
+                problems.append(f"concerns.{concern.code}: bad related concern {code!r}")
 
     for discipline in tables["disciplines"].values():
         for code in discipline.concerns:
@@ -584,7 +945,10 @@ def build_vocabulary(raw: Mapping[str, Any]) -> Vocabulary:
     if len({rule.code for rule in rules}) != len(rules):
         problems.append("jurisdiction_rules: duplicate code")
     problems += _check_references(tables, rules)
-    phrases, phrase_problems = _build_phrase_index(tables["concerns"], tables["populations"])
+    query_words = _query_words(raw.get("query_words") or {})
+    delivery: dict[str, Term] = {entry.code: entry for entry in query_words.delivery}
+    tables_with_delivery = {**tables, "delivery": MappingProxyType(delivery)}
+    phrases, phrase_problems = _build_phrase_index(tables_with_delivery, query_words)
     problems += phrase_problems
     if problems:
         raise VocabularyError("vocabulary data is inconsistent:\n  " + "\n  ".join(problems))
@@ -597,6 +961,7 @@ def build_vocabulary(raw: Mapping[str, Any]) -> Vocabulary:
     return Vocabulary(
         **tables,
         jurisdiction_rules=tuple(rules),
+        delivery=MappingProxyType(delivery),
         _phrases=phrases,
         _license_types_by_nucc=MappingProxyType(
             {nucc: tuple(codes) for nucc, codes in by_nucc.items()}

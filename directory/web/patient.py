@@ -178,6 +178,22 @@ def concern_suggestions(vocab: Vocabulary) -> list[str]:
     return list(phrases)
 
 
+def understood_label(vocab: Vocabulary, understood: dict[str, Any]) -> str:
+    """How the page names one thing the words were understood to say."""
+    kind, code = understood["kind"], understood["code"]
+    if kind == "ages":
+        return f"Age {code}"
+    if kind == "zips":
+        return f"ZIP {code}"
+    if kind == "delivery":
+        return vocab.delivery[code].label
+    if kind == "languages":
+        return f"Speaks {vocab.label(kind, code)}"
+    if kind == "insurance":
+        return f"Takes {vocab.label(kind, code)}"
+    return vocab.label(kind, code)
+
+
 def empty_state_links(search: PatientSearch, directory: Directory) -> list[tuple[str, str]]:
     """Searches that could find someone when this one found no one: (link text, address)."""
     links: list[tuple[str, str]] = []
@@ -242,6 +258,7 @@ class PatientPages(Controller):
             radius_choices=RADIUS_CHOICES,
             response=response,
             empty_links=empty_links,
+            understood_label=functools.partial(understood_label, vocab),
         )
 
     @get("/therapists/{therapist_id:str}", sync_to_thread=True)
