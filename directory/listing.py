@@ -67,6 +67,7 @@ class IndexDocument(msgspec.Struct, kw_only=True):
     fl_sex_therapy_qualified: bool = False
     fee_min: int | None = None
     fee_max: int | None = None
+    waitlist_weeks: int | None = None  # when not accepting new clients, if they said
     availability_confirmed_on: int | None = None  # YYYYMMDD
     credentials_verified_on: int | None = None  # YYYYMMDD, most recent check of any credential
     # state -> first / last day (YYYYMMDD) the clinician may see a patient there by telehealth
@@ -199,6 +200,7 @@ def document_for(therapist: Therapist, vocab: Vocabulary) -> IndexDocument:
         fl_sex_therapy_qualified=therapist.fl_sex_therapy_qualified,
         fee_min=therapist.fees.session_fee_min,
         fee_max=therapist.fees.session_fee_max,
+        waitlist_weeks=therapist.availability.waitlist_weeks,
         availability_confirmed_on=(
             date_key(therapist.availability.confirmed_on)
             if therapist.availability.confirmed_on

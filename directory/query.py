@@ -50,6 +50,7 @@ FILTERABLE: dict[str, str] = {
     "fl_sex_therapy_qualified": "bool",
     "fee_min": "number",
     "fee_max": "number",
+    "waitlist_weeks": "number",
     "availability_confirmed_on": "number",
     "credentials_verified_on": "number",
     # maps keyed by state (telehealth) or credential kind (certifications); values YYYYMMDD ints
@@ -168,7 +169,10 @@ def geo_radius_of(node: Filter | None) -> GeoRadius | None:
     return None
 
 
-SortKey = Literal["relevance", "distance", "name"]
+SortKey = Literal["relevance", "distance", "name", "fee", "availability"]
+# fee: lowest session fee first (no fee given: last); availability: accepting new clients
+# first, then the shortest waitlist (none given: after those with one).
+SORT_KEYS: tuple[SortKey, ...] = ("relevance", "distance", "name", "fee", "availability")
 
 
 class SearchQuery(msgspec.Struct, frozen=True, kw_only=True):

@@ -22,7 +22,17 @@ from directory.index.base import SearchIndex, SearchResult
 from directory.index.sync import Indexer, Resumed, rebuild, resume
 from directory.inputs import InvalidInput, check_dates
 from directory.listing import IndexDocument, document_fingerprint
-from directory.query import FILTERABLE, Eq, Filter, In, Or, Range, SearchQuery, all_of
+from directory.query import (
+    FILTERABLE,
+    SORT_KEYS,
+    Eq,
+    Filter,
+    In,
+    Or,
+    Range,
+    SearchQuery,
+    all_of,
+)
 from directory.records import Point, Therapist
 from directory.settings import Settings
 from directory.store import DirectoryStore, engine_from_settings
@@ -287,8 +297,8 @@ class Directory:
             errors.append(("page", "must be 1 or more"))
         if not 1 <= params.per_page <= MAX_PER_PAGE:
             errors.append(("per_page", f"must be between 1 and {MAX_PER_PAGE}"))
-        if params.sort not in ("relevance", "distance", "name"):
-            errors.append(("sort", "must be relevance, distance or name"))
+        if params.sort not in SORT_KEYS:
+            errors.append(("sort", "must be one of " + ", ".join(SORT_KEYS)))
         for facet in params.facets:
             if facet not in FILTERABLE:
                 errors.append(("facets", f"cannot count by {facet!r}"))

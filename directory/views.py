@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import msgspec
+import phonenumbers
 
 from directory.credentials import (
     CredentialView,
@@ -127,7 +128,33 @@ class TherapistSummary(msgspec.Struct, frozen=True, kw_only=True):
     fee_max: int | None
     sliding_scale: bool
     reasons: list[str]  # why this result matched the search
+    insurance: list[str] = []  # labels of the payers they take
+    waitlist_weeks: int | None = None  # when not accepting new clients, if they said
     credentials: list[CredentialLine] = []  # in force on the search date, with their checks
+
+
+class ContactActions(msgspec.Struct, frozen=True, kw_only=True):
+    """Ways to get in touch, as links that work without JavaScript."""
+
+    phone: str = ""  # as the clinician gave it
+    tel: str = ""  # RFC 3966 ("tel:+1-612-555-0123;ext=4"), empty when not a dialable number
+    email: str = ""
+    website: str = ""  # only http(s) addresses become links
+
+
+def contact_actions(therapist: Therapist) -> ContactActions:
+    tel = ""
+    if therapist.phone:
+        try:
+            number = phonenumbers.parse(therapist.phone, "US")
+        except phonenumbers.NumberParseException:
+            number = None
+        if number is not None and phonenumbers.is_possible_number(number):
+            tel = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.RFC3966)
+    website = therapist.website if therapist.website.startswith(("https://", "http://")) else ""
+    return ContactActions(
+        phone=therapist.phone, tel=tel, email=therapist.email.strip(), website=website
+    )
 
 
 class Facet(msgspec.Struct, frozen=True):
@@ -204,6 +231,8 @@ def summary(hit: Hit, page: SearchPage, vocab: Vocabulary) -> TherapistSummary:
         fee_max=doc.fee_max,
         sliding_scale=doc.sliding_scale,
         reasons=search_reasons(doc, hit, page, vocab, tele, certified),
+        insurance=[_label(vocab, "insurance", c) for c in doc.insurance],
+        waitlist_weeks=doc.waitlist_weeks,
         credentials=credential_lines(doc, vocab, page.on),
     )
 
@@ -217,15 +246,15 @@ def search_reasons(
     certified: list[tuple[str, str]],
 ) -> list[str]:
     reasons: list[str] = []
+    # Search results are read by patients: concerns in the vocabulary's plain label ("pain
+    # during sex"), not the clinical phrase the referral match uses ("genito-pelvic pain").
     for code in page.interpretation.concerns:
         if code in doc.concerns:
-            concern = vocab.concerns[code]
-            reasons.append(f"Treats {concern.reason_phrase or concern.label.lower()}")
+            reasons.append(f"Treats {vocab.concerns[code].label.lower()}")
     if not any(code in doc.concerns for code in page.interpretation.concerns):
         for code in page.interpretation.related_concerns:
             if code in doc.concerns:
-                concern = vocab.concerns[code]
-                phrase = concern.reason_phrase or concern.label.lower()
+                phrase = vocab.concerns[code].label.lower()
                 reasons.append(f"Treats {phrase}, close to what you asked")
     for code in page.interpretation.populations:
         if code in doc.populations:

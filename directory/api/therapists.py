@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, get, post
@@ -12,6 +12,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from directory.inputs import check_date, parse_id
+from directory.query import SortKey
 from directory.referrals import MatchBody, referral_request
 from directory.service import Directory, Interpretation, SearchParams
 from directory.views import SearchResponse, TherapistProfile, profile, search_response
@@ -47,7 +48,7 @@ class TherapistController(Controller):
         on: Annotated[
             dt.date | None, QueryParameter(description="Date credentials must hold")
         ] = None,
-        sort: FromQuery[Literal["relevance", "distance", "name"]] = "relevance",
+        sort: FromQuery[SortKey] = "relevance",
         page: FromQuery[int] = 1,
         per_page: FromQuery[int] = 20,
         facet: Codes = None,

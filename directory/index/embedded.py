@@ -531,9 +531,35 @@ def _search_part(part: _Part, plan: _Plan) -> _Partial:
         "relevance": [-match_scores, distances, names],
         "distance": [distances, -match_scores, names],
         "name": [names],
+        "fee": [*_fee_keys(segment, matched), -match_scores, names],
+        "availability": [*_availability_keys(segment, matched), -match_scores, names],
     }[query.sort]
     top = _first_k(keys, min(plan.wanted, len(matched)))
     return _Partial(segment, matched[top], match_scores[top], distances[top], len(matched), facets)
+
+
+def _fee_keys(segment: _Segment, slots: np.ndarray) -> list[np.ndarray]:
+    """Lowest fee first; a listing without a fee after every listing with one."""
+    fee = segment.numbers["fee_min"][slots]
+    return [np.where(np.isnan(fee), np.inf, fee)]
+
+
+def _availability_keys(segment: _Segment, slots: np.ndarray) -> list[np.ndarray]:
+    """Accepting new clients first; then the shortest waitlist; an unknown wait last."""
+    accepting = np.zeros(segment.size, dtype=bool)
+    accepting[segment.keywords["accepting_new_clients"].slots("true")] = True
+    weeks = segment.numbers["waitlist_weeks"][slots]
+    return [~accepting[slots], np.where(np.isnan(weeks), np.inf, weeks)]
+
+
+def _row_sort_key(segment: _Segment, slot: int, sort: str) -> tuple[float, ...]:
+    """The leading sort keys of one hit, as ``_fee_keys``/``_availability_keys`` give them."""
+    one = np.array([slot])
+    if sort == "fee":
+        return tuple(float(k[0]) for k in _fee_keys(segment, one))
+    if sort == "availability":
+        return tuple(float(k[0]) for k in _availability_keys(segment, one))
+    return ()
 
 
 def _merge(partials: list[_Partial], plan: _Plan) -> list[tuple[_Segment, int, float, float]]:
@@ -553,6 +579,8 @@ def _merge(partials: list[_Partial], plan: _Plan) -> list[tuple[_Segment, int, f
             return name
         if plan.query.sort == "distance":
             return (distance, -score, *name)
+        if plan.query.sort in ("fee", "availability"):
+            return (*_row_sort_key(segment, slot, plan.query.sort), -score, *name)
         return (-score, distance, *name)
 
     return sorted(rows, key=key)

@@ -16,7 +16,9 @@ What is indexed: ``msgspec.to_builtins(IndexDocument)`` plus two derived fields:
   ``_geoDistance``, which measures to the first point only).
 - ``name_key``: the name case- and accent-folded, so that sorting by name is the same
   order as the embedded engine's.
-Both are ignored when a hit is decoded back to an IndexDocument.
+- ``fee_sort`` and ``waitlist_sort``: the fee and the waitlist with "not given" as a
+  number past every real one, so that those listings sort last as in the embedded engine.
+All are ignored when a hit is decoded back to an IndexDocument.
 
 How a SearchQuery is asked:
 - ``q`` is the text re-tokenised into plain words (see ``directory.index.text``), so the
@@ -88,6 +90,7 @@ PRIMARY_KEY = "id"
 # Searchable fields, most important first: the "attribute" ranking rule follows this order.
 SEARCHABLE = ["name", "practice_name", "concern_labels", "cities", "credentials_text", "bio"]
 RANKING_RULES = ["words", "typo", "proximity", "attribute", "sort", "exactness"]
+UNKNOWN_LAST = 1_000_000_000  # sorts a missing fee or waitlist after every given one
 NAME_ORDER = ["name_key:asc", "id:asc"]  # two people with the same name: by id
 MAX_TOTAL_HITS = 100_000  # a search can count and page through this many hits
 BATCH_SIZE = 1_000  # documents per add-documents request
@@ -148,7 +151,14 @@ def index_settings(vocab: Vocabulary) -> dict[str, Any]:
         "searchableAttributes": list(SEARCHABLE),
         "displayedAttributes": ["*"],
         "filterableAttributes": filterable_attributes(),
-        "sortableAttributes": ["_geo", "id", "name_key"],
+        "sortableAttributes": [
+            "_geo",
+            "id",
+            "name_key",
+            "fee_sort",
+            "accepting_new_clients",
+            "waitlist_sort",
+        ],
         "rankingRules": list(RANKING_RULES),
         "stopWords": sorted(STOP_WORDS),
         "synonyms": synonyms_from_vocabulary(vocab),
@@ -162,6 +172,8 @@ def index_settings(vocab: Vocabulary) -> dict[str, Any]:
 def to_meili(doc: IndexDocument) -> dict[str, Any]:
     body: dict[str, Any] = msgspec.to_builtins(doc)
     body["name_key"] = normalise(doc.name)
+    body["fee_sort"] = doc.fee_min if doc.fee_min is not None else UNKNOWN_LAST
+    body["waitlist_sort"] = doc.waitlist_weeks if doc.waitlist_weeks is not None else UNKNOWN_LAST
     if doc.points:
         first = doc.points[0]
         body["_geo"] = {"lat": first.lat, "lng": first.lon}
@@ -232,6 +244,10 @@ def _treats_exactly(concerns: tuple[str, ...], k: int) -> Filter:
 
 
 def sort_of(query: SearchQuery) -> list[str]:
+    if query.sort == "fee":
+        return ["fee_sort:asc", *NAME_ORDER]
+    if query.sort == "availability":
+        return ["accepting_new_clients:desc", "waitlist_sort:asc", *NAME_ORDER]
     if query.sort == "name" or query.origin is None:
         return list(NAME_ORDER)
     origin = f"{format_number(query.origin.lat)}, {format_number(query.origin.lon)}"

@@ -69,6 +69,15 @@ class FormInput:
         """A checkbox: ticked when sent with any of the values browsers and people use."""
         return self._values.get(name, [""])[0] in ("1", "on", "true", "yes")
 
+    def toggle(self, name: str, default: bool) -> bool:
+        """A checkbox that is on unless turned off. The form sends a hidden "0" before the box,
+        so an unticked box arrives as "0" alone and a ticked one as "0" then "1"; a link
+        without the field at all gets the default."""
+        values = self._values.get(name)
+        if not values:
+            return default
+        return values[-1] in ("1", "on", "true", "yes")
+
     def whole_number(self, name: str, low: int, high: int, what: str) -> int | None:
         """An optional whole number between ``low`` and ``high``; ``what`` names it in messages."""
         value = self.text(name, 12).removeprefix("$").replace(",", "")

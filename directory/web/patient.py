@@ -11,6 +11,7 @@ import datetime as dt
 import functools
 from dataclasses import dataclass, fields, replace
 from typing import Annotated, Any
+from urllib.parse import parse_qsl
 
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
@@ -19,6 +20,7 @@ from litestar.params import Body, FromPath
 from litestar.response import Redirect, Template
 
 from directory.inputs import InvalidInput
+from directory.query import SORT_KEYS
 from directory.service import Directory, SearchParams
 from directory.verification import (
     MAX_REPORT_DETAILS,
@@ -26,7 +28,13 @@ from directory.verification import (
     admit_report,
     report_listing,
 )
-from directory.views import credential_evidence, profile, search_response
+from directory.views import (
+    ContactActions,
+    contact_actions,
+    credential_evidence,
+    profile,
+    search_response,
+)
 from directory.vocab import Vocabulary
 from directory.web.forms import FormInput, query_string
 from directory.web.render import PageError, find_therapist, page
@@ -47,6 +55,18 @@ REPORT_REASONS: dict[str, str] = {
     "other": "Something else",
 }
 
+# What the sort control offers, in its order ("distance" only when a ZIP was given).
+SORT_CHOICES = {
+    "relevance": "Best fit",
+    "distance": "Nearest first",
+    "fee": "Lowest fee first",
+    "availability": "Soonest availability",
+}
+assert set(SORT_CHOICES) <= set(SORT_KEYS)
+# Counted beside each filter: how many of the results each choice would keep.
+PAGE_FACETS = ("populations", "languages", "gender", "insurance", "sliding_scale")
+NO_TELEHEALTH = "none"  # the state select's "No telehealth"; empty means "from my ZIP"
+
 SEARCH_LABELS = {
     "q": "What you would like help with",
     "zip": "ZIP code",
@@ -57,6 +77,7 @@ SEARCH_LABELS = {
     "gender": "Therapist's gender",
     "insurance": "Insurance",
     "max_fee": "Highest fee",
+    "sort": "Order",
     "page": "Page",
 }
 REPORT_LABELS = {"reason": "What is wrong", "details": "Details"}
@@ -76,9 +97,12 @@ class PatientSearch:
     insurance: str = ""
     max_fee: int | None = None
     sliding_scale: bool = False
-    accepting: bool = False
+    accepting: bool = True  # people look for someone who can see them: on unless turned off
     certified: bool = False
+    sort: str = "relevance"
     page: int = 1
+    # The telehealth state came from the ZIP (the person did not pick one): said on the page.
+    state_from_zip: bool = False
 
     @classmethod
     def read(cls, form: FormInput, vocab: Vocabulary) -> PatientSearch:
@@ -86,21 +110,31 @@ class PatientSearch:
             q=form.text("q"),
             zip=form.text("zip", 10),
             radius_km=form.number("radius_km", 40.0, 1, 500, "the distance in km"),
-            telehealth_state=form.choice("telehealth_state", vocab.states),
+            telehealth_state=(
+                NO_TELEHEALTH
+                if form.text("telehealth_state", 8).lower() == NO_TELEHEALTH
+                else form.choice("telehealth_state", vocab.states)
+            ),
             population=tuple(form.choices("population", vocab.populations)),
             language=form.choice("language", vocab.languages),
             gender=form.choice("gender", vocab.genders),
             insurance=form.choice("insurance", vocab.insurance),
             max_fee=form.whole_number("max_fee", 0, MAX_FEE, "the highest fee in dollars"),
             sliding_scale=form.flag("sliding_scale"),
-            accepting=form.flag("accepting"),
+            accepting=form.toggle("accepting", default=True),
             certified=form.flag("certified"),
+            sort=form.choice("sort", SORT_CHOICES, default="relevance") or "relevance",
             page=form.whole_number("page", 1, 10_000, "the page") or 1,
         )
 
     @property
     def searched(self) -> bool:
-        return bool(self.q or self.zip or self.telehealth_state)
+        return bool(self.q or self.zip or self.telehealth)
+
+    @property
+    def telehealth(self) -> str:
+        """The state to find telehealth in, or "" for none."""
+        return "" if self.telehealth_state == NO_TELEHEALTH else self.telehealth_state
 
     @property
     def filter_count(self) -> int:
@@ -114,7 +148,7 @@ class PatientSearch:
                 self.insurance,
                 self.max_fee is not None,
                 self.sliding_scale,
-                self.accepting,
+                not self.accepting,
                 self.certified,
             )
         )
@@ -125,6 +159,7 @@ class PatientSearch:
             zip=self.zip,
             radius_km=self.radius_km,
             telehealth_state=self.telehealth_state,
+            sort=self.sort,
         )
 
     def url(self, **changes: Any) -> str:
@@ -135,6 +170,15 @@ class PatientSearch:
             value = getattr(changed, spec.name)
             if spec.name == "population":
                 pairs.extend(("population", code) for code in value)
+            elif spec.name == "state_from_zip":
+                continue  # the page's own note, not part of the search
+            elif spec.name == "telehealth_state" and changed.state_from_zip:
+                continue  # came from the ZIP: the link keeps following the ZIP
+            elif spec.name == "accepting":
+                if not value:
+                    pairs.append(("accepting", "0"))  # on is the default: only "off" is said
+            elif spec.name == "sort" and value == "relevance":
+                continue
             elif spec.name == "radius_km" and not changed.zip:
                 continue  # a radius means nothing without a ZIP
             elif spec.name == "page" and value == 1:
@@ -143,12 +187,16 @@ class PatientSearch:
                 pairs.append((spec.name, value))
         return "/?" + query_string(pairs)
 
+    def hidden_fields(self) -> list[tuple[str, str]]:
+        """This search as hidden inputs, for a form that changes only the order."""
+        return [(n, v) for n, v in parse_qsl(self.url()[2:]) if n not in ("sort", "page")]
+
     def params(self) -> SearchParams:
         return SearchParams(
             q=self.q,
             zip=self.zip or None,
             radius_km=self.radius_km,
-            telehealth_state=self.telehealth_state or None,
+            telehealth_state=self.telehealth or None,
             populations=self.population,
             languages=(self.language,) if self.language else (),
             genders=(self.gender,) if self.gender else (),
@@ -157,10 +205,26 @@ class PatientSearch:
             sliding_scale=True if self.sliding_scale else None,
             accepting=True if self.accepting else None,
             certified=self.certified,
+            sort=self.sort if self.sort != "distance" or self.zip else "relevance",
             page=self.page,
             per_page=PER_PAGE,
-            facets=(),
+            facets=PAGE_FACETS,
         )
+
+    def summary(self, vocab: Vocabulary, understood: list[dict[str, Any]]) -> list[str]:
+        """The search in a line, for the collapsed form: "Pain during sex · telehealth in MN"."""
+        parts = [understood_label(vocab, u) for u in understood if u["kind"] == "concerns"]
+        if not parts and self.q:
+            parts.append(f"\u201c{self.q[:60]}\u201d")
+        if self.zip:
+            parts.append(f"within {self.radius_km:g} km of {self.zip}")
+        if self.telehealth:
+            parts.append(f"telehealth in {self.telehealth}")
+        if self.filter_count:
+            parts.append(
+                f"{self.filter_count} more {'filter' if self.filter_count == 1 else 'filters'}"
+            )
+        return parts
 
 
 @functools.cache
@@ -204,7 +268,7 @@ def empty_state_links(search: PatientSearch, directory: Directory) -> list[tuple
                 search.url(radius_km=WIDEST_RADIUS),
             )
         )
-    if search.zip and not search.telehealth_state:
+    if search.zip and not search.telehealth:
         _, state = directory.place_for_zip("zip", search.zip)
         name = directory.vocab.states[state].name if state in directory.vocab.states else state
         links.append(
@@ -215,7 +279,14 @@ def empty_state_links(search: PatientSearch, directory: Directory) -> list[tuple
         )
     if search.filter_count:
         links.append(("Search again without the extra filters", search.without_filters().url()))
-    if search.q and (search.zip or search.telehealth_state):
+    if search.accepting:
+        links.append(
+            (
+                "Include therapists not taking new clients now (some keep a waitlist)",
+                search.url(accepting=False),
+            )
+        )
+    if search.q and (search.zip or search.telehealth):
         links.append(("Show everyone in this area, whatever they list", search.url(q="")))
     return links
 
@@ -239,6 +310,16 @@ class PatientPages(Controller):
                 directory.place_for_zip("zip", search.zip)
             except InvalidInput as error:
                 form.errors.extend(error.errors)
+        if search.zip and not search.telehealth_state and not form.errors:
+            # A ZIP says where the person is, so telehealth there is on (they can change it).
+            try:
+                _, zip_state = directory.place_for_zip("zip", search.zip)
+            except InvalidInput:
+                pass  # the search below reports the ZIP
+            else:
+                search = replace(search, telehealth_state=zip_state, state_from_zip=True)
+        contacts: dict[str, ContactActions] = {}
+        facet_counts: dict[str, dict[str, int]] = {}
         if search.searched and not form.errors:
             try:
                 response = search_response(directory.search(search.params()), vocab)
@@ -247,6 +328,13 @@ class PatientPages(Controller):
             else:
                 if response.total == 0:
                     empty_links = empty_state_links(search, directory)
+                shown = [t.id for t in response.results]
+                # The cards' contact links: ten records by id, one query per table.
+                contacts = {t.id: contact_actions(t) for t in directory.store.get_therapists(shown)}
+                facet_counts = {
+                    kind: {f.value: f.count for f in counts}
+                    for kind, counts in response.facets.items()
+                }
         return page(
             "search.html",
             section="search",
@@ -258,6 +346,14 @@ class PatientPages(Controller):
             radius_choices=RADIUS_CHOICES,
             response=response,
             empty_links=empty_links,
+            contacts=contacts,
+            facet_counts=facet_counts,
+            sort_choices={
+                code: label
+                for code, label in SORT_CHOICES.items()
+                if code != "distance" or search.zip
+            },
+            no_telehealth=NO_TELEHEALTH,
             understood_label=functools.partial(understood_label, vocab),
         )
 

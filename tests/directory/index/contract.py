@@ -542,6 +542,36 @@ class SearchIndexContract:
         order = ids(result)
         assert order.index("t28") == order.index("t27") + 1  # two "Alex Kim": by id
 
+    def test_sort_by_fee_puts_the_lowest_first_and_unknown_last(self, index: SearchIndex) -> None:
+        result = self.find(index, sort="fee")
+        fees = [DOCS[i].fee_min for i in ids(result)]
+        given = [f for f in fees if f is not None]
+        assert given == sorted(given) and len(set(given)) > 1
+        assert fees[len(given) :] == [None] * (len(fees) - len(given))
+
+    def test_sort_by_availability_puts_accepting_first_then_the_shortest_wait(self) -> None:
+        index = self.make_index()
+        waits = {"w1": None, "w2": 6, "w3": 2}  # not accepting, with these waitlists
+        docs = [
+            therapist("a1", "Zed Accepting", ("minneapolis",), ("vaginismus",)),
+            *(
+                therapist(
+                    id,
+                    f"Wait {id}",
+                    ("minneapolis",),
+                    ("vaginismus",),
+                    accepting_new_clients=False,
+                    waitlist_weeks=weeks,
+                )
+                for id, weeks in waits.items()
+            ),
+            therapist("a2", "Amy Accepting", ("st_paul",), ("vaginismus",)),
+        ]
+        self.fill(index, docs)
+        order = ids(index.search(SearchQuery(limit=10, sort="availability")))
+        assert set(order[:2]) == {"a1", "a2"}
+        assert order[2:] == ["w3", "w2", "w1"]  # 2 weeks, 6 weeks, wait not given
+
     def test_ties_in_relevance_fall_to_distance_then_name(self, index: SearchIndex) -> None:
         plain = self.find(index)
         assert ids(plain) == [d.id for d in sorted(DOCS.values(), key=name_order)]

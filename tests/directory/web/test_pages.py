@@ -112,8 +112,10 @@ def test_search_form_offers_concern_suggestions_and_filters(client: TestClient) 
         assert f'for="{input_id}"' in html, input_id
 
 
-def telehealth_total(client: TestClient, state: str) -> int:
-    body = client.get("/api/v1/therapists", params={"telehealth_state": state, "per_page": 1})
+def telehealth_total(client: TestClient, state: str, **params: str) -> int:
+    body = client.get(
+        "/api/v1/therapists", params={"telehealth_state": state, "per_page": 1, **params}
+    )
     return int(body.json()["total"])
 
 
@@ -121,7 +123,12 @@ def test_results_show_reasons_credentials_and_pages(client: TestClient) -> None:
     state = max(("NY", "CA", "TX", "FL", "IL", "PA"), key=lambda s: telehealth_total(client, s))
     total = telehealth_total(client, state)
     assert total > 10, "the demo directory should fill more than one page"
-    page = client.get("/", params={"telehealth_state": state})
+    # The page shows those accepting new clients unless the person turns that off.
+    accepting = telehealth_total(client, state, accepting="true")
+    assert 0 < accepting < total
+    default = client.get("/", params={"telehealth_state": state}).text
+    assert re.search(rf"\b{accepting} therapists? found", default)
+    page = client.get("/", params={"telehealth_state": state, "accepting": "0"})
     html = page.text
     assert f"{total} therapists found, page 1 of" in html
     assert html.count('class="card"') == 10
@@ -141,11 +148,13 @@ def test_empty_results_offer_wider_searches(client: TestClient) -> None:
         "radius_km": "10",
         "population": "sex_worker_affirming",
         "certified": "1",
+        "telehealth_state": "none",  # the person chose no telehealth
     }
     html = client.get("/", params=params).text
     assert "0 therapists found" in html
     assert "Search within 160 km of 99501" in html
     assert "Include therapists who offer telehealth in Alaska" in html
+    assert "Include therapists not taking new clients now" in html
     assert "Search again without the extra filters" in html
     widened = re.search(r'<a href="([^"]*radius_km=160[^"]*)"', html)
     assert widened is not None
@@ -341,3 +350,86 @@ def test_every_page_is_private_and_light(client: TestClient) -> None:
         weight = len(page.content) + sum(assets[a] for a in loaded)
         assert weight < 100_000, f"{name} weighs {weight} bytes"
     assert "<script" not in client.get("/").text  # the search needs no JavaScript
+
+
+# -- patient search: results first, contact in one tap (issue 12) ----------------------------
+
+
+def _busiest_state(client: TestClient) -> str:
+    return max(("NY", "CA", "TX", "FL", "IL", "PA"), key=lambda s: telehealth_total(client, s))
+
+
+def test_a_zip_sets_the_telehealth_state_which_stays_changeable(client: TestClient) -> None:
+    html = client.get("/", params={"zip": "10001"}).text  # New York, NY
+    assert '<option value="">New York (from my ZIP code)</option>' in html
+    assert "telehealth in NY" in html  # the one-line summary
+    with_state = telehealth_total(client, "NY", zip="10001", accepting="true")
+    assert re.search(rf"\b{with_state} therapists? found", html)
+    # Choosing "No telehealth" is honoured, and the summary says nothing of telehealth.
+    off = client.get("/", params={"zip": "10001", "telehealth_state": "none"}).text
+    assert '<option value="none" selected>No telehealth</option>' in off
+    assert "telehealth in NY" not in off
+
+
+def test_results_come_before_the_form_under_a_one_line_summary(client: TestClient) -> None:
+    html = client.get("/", params={"q": "pain during sex", "telehealth_state": "NY"}).text
+    summary = re.search(r'<p class="search-summary">(.*?)</p>', html, re.S)
+    assert summary is not None
+    assert "Pain during sex" in summary.group(1) and "telehealth in NY" in summary.group(1)
+    assert re.search(r"\d+ found</strong>", summary.group(1))
+    assert 'href="#search-form"' in summary.group(1)
+    assert html.index('id="results-heading"') < html.index('id="search-form"')
+    # Without results the form leads, as before.
+    empty = client.get("/").text
+    assert 'class="search-summary"' not in empty and 'id="search-form"' in empty
+
+
+def test_cards_carry_contact_links_fees_insurers_and_plain_concern_names(
+    client: TestClient,
+) -> None:
+    html = client.get("/", params={"q": "pain during sex", "telehealth_state": "NY"}).text
+    cards = re.findall(r'<li class="card">(.*?)</li>\s*(?=<li class="card">|</ol>)', html, re.S)
+    assert cards
+    first = cards[0]
+    assert re.search(r'<a class="action" href="tel:\+1-\d{3}-555-01\d{2}">Call ', first)
+    assert re.search(r'href="mailto:[^"]+@example\.invalid"', first)
+    assert re.search(r'<p class="fees">(\$\d+|Fee not listed)', first)
+    assert any("takes " in card for card in cards)
+    # The person's plain words, not the clinical phrase the referral match uses.
+    assert "Treats pain during sex" in html and "genito-pelvic" not in html
+
+
+def test_facet_counts_sit_beside_the_filters(client: TestClient) -> None:
+    state = _busiest_state(client)
+    body = client.get(
+        "/api/v1/therapists",
+        params={
+            "telehealth_state": state,
+            "accepting": "true",
+            "facet": "languages",
+            "per_page": 1,
+        },
+    ).json()
+    spanish = next(f["count"] for f in body["facets"]["languages"] if f["value"] == "es")
+    html = client.get("/", params={"telehealth_state": state}).text
+    assert f'<option value="es">Spanish ({spanish})</option>' in html
+
+
+@pytest.mark.parametrize("sort", ["fee", "availability"])
+def test_the_sort_control_orders_the_cards(client: TestClient, sort: str) -> None:
+    state = _busiest_state(client)
+    params = {"telehealth_state": state, "accepting": "0", "sort": sort}
+    html = client.get("/", params=params).text
+    assert f'<option value="{sort}" selected>' in html
+    api = {"telehealth_state": state, "sort": sort, "per_page": "10"}
+    body = client.get("/api/v1/therapists", params=api).json()
+    results = body["results"]
+    if sort == "fee":
+        fees = [r["fee_min"] for r in results if r["fee_min"] is not None]
+        assert fees == sorted(fees)
+    else:
+        accepting = [r["accepting_new_clients"] for r in results]
+        assert accepting == sorted(accepting, reverse=True)
+    # The page shows the same order as the API.
+    names = re.findall(r'<h3><a href="/therapists/([^"]+)">', html)
+    assert names == [r["id"] for r in results]
