@@ -17,6 +17,7 @@ from typing import Any
 
 import uvicorn
 from litestar import Litestar, get
+from litestar.concurrency import sync_to_thread
 from litestar.config.app import AppConfig
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
@@ -95,6 +96,16 @@ async def healthz(directory: NamedDependency[Directory]) -> dict[str, Any]:
     }
 
 
+def sweep_interrupted_imports(directory: Directory) -> None:
+    """Start-up clean-up after imports whose process died (importers.liveness)."""
+    from importers.liveness import sweep_interrupted
+
+    settings = directory.settings
+    sweep_interrupted(
+        directory.store, settings.var_dir, stale_after_s=settings.import_stale_after_s
+    )
+
+
 def create_app(settings: Settings | None = None, directory: Directory | None = None) -> Litestar:
     """Build the app. Pass ``directory`` to share one already started (tests, benchmarks)."""
     settings = settings or Settings.from_env()
@@ -108,6 +119,8 @@ def create_app(settings: Settings | None = None, directory: Directory | None = N
             app.state.directory.start()
         else:
             app.state.directory = directory
+        # Imports a killed process left "running", and its upload folders: failed / removed.
+        await sync_to_thread(sweep_interrupted_imports, app.state.directory)
         # The console's sessions live in the directory's database, shared by all replicas.
         app.stores.register(
             SESSION_STORE,

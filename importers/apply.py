@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -37,7 +38,7 @@ from directory.store.import_store import (
     StoredPractice,
 )
 from directory.store.rows import as_stored, record_diff
-from importers import uploads
+from importers import liveness, uploads
 from importers.base import ImportReport, ParseResult, Reject, SourceRecord
 from importers.merge import Merger, merge_practice_data
 from importers.resolve import PracticeIndex, ResolutionIndex, candidate_for
@@ -217,7 +218,9 @@ class Importer:
             full=full,
             dry_run=dry_run,
             started_at=dt.datetime.now(dt.UTC),
+            owner=liveness.owner(),
         )
+        self._last_beat = time.monotonic()
         self.index = ResolutionIndex.from_store(store, source)
         self.practice_index = PracticeIndex(
             store.imports.practice_npis(), store.imports.source_records(source, entity="practice")
@@ -241,7 +244,8 @@ class Importer:
         if not self.report.dry_run:
             self.store.imports.save_run(self.run_record())
         try:
-            for batch in _records_in_batches(items, batch_size, self._reject(writer)):
+            beating = self._beating(items)
+            for batch in _records_in_batches(beating, batch_size, self._reject(writer)):
                 self.apply_batch(batch)
                 if progress is not None:
                     progress(len(batch))
@@ -272,8 +276,22 @@ class Importer:
         return handle
 
     def run_record(self) -> ImportRun:
+        """The run as stored; every save (start, each batch, end) renews its heartbeat."""
+        self.report.heartbeat_at = dt.datetime.now(dt.UTC)
+        self._last_beat = time.monotonic()
         data = msgspec.to_builtins(self.report)
         return msgspec.convert(data, ImportRun)
+
+    def _beating(self, items: Iterable[SourceRecord | Reject]) -> Iterator[SourceRecord | Reject]:
+        """``items``, renewing the heartbeat when reading takes long between two batches
+        (an NPPES file skips most rows), so a live run never looks interrupted."""
+        for item in items:
+            due = time.monotonic() - self._last_beat > liveness.HEARTBEAT_S
+            if due and not self.report.dry_run:
+                self._last_beat = time.monotonic()
+                self.report.heartbeat_at = dt.datetime.now(dt.UTC)
+                self.store.imports.beat(self.report.id, self.report.heartbeat_at)
+            yield item
 
     # --- one batch ----------------------------------------------------------------------
 

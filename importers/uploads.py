@@ -27,13 +27,14 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import stat
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import IO, BinaryIO
+
+from importers.liveness import host_name, process_alive
 
 MB = 1024 * 1024
 DEFAULT_MAX_FILE_BYTES = 2048 * MB  # the SENSATE_IMPORT_MAX_FILE_MB default
@@ -271,36 +272,6 @@ def open_zip_member(
 # --- temporary upload folders --------------------------------------------------------------
 
 
-def _host() -> str:
-    return re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname())[:60] or "host"
-
-
-def owner() -> str:
-    """Who runs this process: ``host:pid`` (import runs record it; folders are named by it)."""
-    return f"{_host()}:{os.getpid()}"
-
-
-def process_alive(pid: int) -> bool:
-    """Whether a process with this id exists on this host (signal 0 checks, sends nothing)."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
-
-
-def owner_gone(owner_text: str) -> bool | None:
-    """True if ``host:pid`` names a dead process on this host; None if another host's."""
-    host, _, pid = owner_text.rpartition(":")
-    if host != _host() or not pid.isascii() or not pid.isdigit():
-        return None
-    return not process_alive(int(pid))
-
-
 @contextmanager
 def upload_folder(var_dir: Path) -> Iterator[Path]:
     """A fresh folder for one upload, removed on every way out (errors and cancellation too).
@@ -310,7 +281,7 @@ def upload_folder(var_dir: Path) -> Iterator[Path]:
     """
     base = var_dir / UPLOADS_DIR
     base.mkdir(parents=True, exist_ok=True)
-    folder = base / f"import-{_host()}-{os.getpid()}-{secrets.token_hex(8)}"
+    folder = base / f"import-{host_name()}-{os.getpid()}-{secrets.token_hex(8)}"
     folder.mkdir(mode=0o700)
     try:
         yield folder
@@ -332,7 +303,7 @@ def sweep_upload_folders(var_dir: Path) -> list[Path]:
         found = _FOLDER.match(entry.name)
         if found is None or entry.is_symlink() or not entry.is_dir():
             continue
-        if found["host"] == _host() and not process_alive(int(found["pid"])):
+        if found["host"] == host_name() and not process_alive(int(found["pid"])):
             shutil.rmtree(entry, ignore_errors=True)
             removed.append(entry)
     return removed

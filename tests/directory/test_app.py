@@ -7,14 +7,23 @@ request first.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import logging
 import socket
+import subprocess
+import sys
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from litestar.testing import TestClient
 
+from directory.app import create_app
 from directory.service import Directory
+from directory.store.import_store import ImportRun
+from importers import liveness, uploads
 from tests.app_fixtures import build_directory, live_server
 
 
@@ -97,3 +106,37 @@ def test_unrouted_404s_and_405s_are_logged_too(
         "sensate.access GET /no/such/page 404",
         "sensate.access DELETE /healthz 405",
     ]
+
+
+def test_start_up_fails_interrupted_imports_and_removes_their_uploads(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Issue 15 item 6: the app's lifespan runs the sweep (importers.liveness)."""
+    built = build_directory(database_url, tmp_path, profiles=1)
+    try:
+        child = subprocess.Popen([sys.executable, "-c", "pass"])
+        child.wait()  # a process that has ended: the run's owner
+        run = ImportRun(
+            id=str(uuid.uuid4()),
+            source="hsds",
+            kind="hsds",
+            file="datapackage.json",
+            actor="adam",
+            started_at=dt.datetime.now(dt.UTC),
+            heartbeat_at=dt.datetime.now(dt.UTC),
+            owner=f"{liveness.host_name()}:{child.pid}",
+        )
+        built.store.imports.save_run(run)
+        orphan = (
+            tmp_path / uploads.UPLOADS_DIR / f"import-{liveness.host_name()}-{child.pid}-{'a' * 16}"
+        )
+        orphan.mkdir(parents=True)
+
+        with TestClient(create_app(built.settings, built)) as client:
+            assert client.get("/healthz").status_code == 200
+
+        after = built.store.imports.get_run(run.id)
+        assert after is not None and after.status == "failed"
+        assert not orphan.exists()
+    finally:
+        built.stop()
