@@ -31,6 +31,7 @@ from directory import logs
 from directory.api.problems import EXCEPTION_HANDLERS
 from directory.api.router import ApiRouter
 from directory.service import Directory
+from directory.serving import protocol_with_deadlines
 from directory.settings import Settings
 from directory.store.sessions import DatabaseSessionStore
 from directory.web.pages import PageController
@@ -175,4 +176,7 @@ def server_config(settings: Settings, app: Litestar | None = None) -> uvicorn.Co
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
         lifespan="on",
+        # Slow clients: headers must arrive within a deadline, a body may not stall
+        # (directory/serving.py); uvicorn's own timeouts cover neither.
+        http=protocol_with_deadlines(settings.header_timeout_s, settings.body_timeout_s),
     )
