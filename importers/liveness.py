@@ -39,9 +39,27 @@ def host_name() -> str:
     return re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname())[:60] or "host"
 
 
+def _started(pid: int) -> str | None:
+    """When process ``pid`` started (clock ticks since boot, from /proc), or None if unknown.
+
+    With the pid it names one process for good: a pid is reused by later processes (a
+    container restarted after a crash runs its server under the same small pid again),
+    its start time is not.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces and parentheses: count after the last ")".
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return fields[19] if len(fields) > 19 else None  # field 22, "starttime"
+
+
 def owner() -> str:
-    """Who runs this process: ``host:pid``."""
-    return f"{host_name()}:{os.getpid()}"
+    """Who runs this process: ``host:pid:start`` (``host:pid`` where start is unknown)."""
+    pid = os.getpid()
+    started = _started(pid)
+    return f"{host_name()}:{pid}" + (f":{started}" if started else "")
 
 
 def process_alive(pid: int) -> bool:
@@ -58,12 +76,15 @@ def process_alive(pid: int) -> bool:
 
 
 def owner_gone(owner_text: str | None) -> bool | None:
-    """True if ``host:pid`` names a dead process of this host, False if a live one, None if
-    it cannot be told here (another host's, or no owner recorded)."""
-    host, _, pid = (owner_text or "").rpartition(":")
+    """True if ``owner_text`` names a process of this host that has ended (or whose pid now
+    belongs to a later process), False if it still runs, None if it cannot be told here
+    (another host's, or no owner recorded)."""
+    host, pid, started = ([*(owner_text or "").split(":"), "", ""])[:3]
     if host != host_name() or not (pid.isascii() and pid.isdigit()):
         return None
-    return not process_alive(int(pid))
+    if not process_alive(int(pid)):
+        return True
+    return bool(started) and _started(int(pid)) not in (None, started)
 
 
 class Swept(msgspec.Struct, kw_only=True):

@@ -34,12 +34,13 @@ from contextlib import contextmanager
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import IO, BinaryIO
 
-from importers.liveness import host_name, process_alive
+from importers.liveness import owner, owner_gone
 
 MB = 1024 * 1024
 DEFAULT_MAX_FILE_BYTES = 2048 * MB  # the SENSATE_IMPORT_MAX_FILE_MB default
 UPLOADS_DIR = "uploads"  # under SENSATE_VAR_DIR
-_FOLDER = re.compile(r"^import-(?P<host>[A-Za-z0-9.-]+)-(?P<pid>\d+)-[0-9a-f]{16}$")
+# import-<owner with ":" as "_">-<random>; host names are reduced to [A-Za-z0-9.-].
+_FOLDER = re.compile(r"^import-(?P<owner>[A-Za-z0-9._-]+)-[0-9a-f]{16}$")
 
 
 class UnsafeUpload(ValueError):
@@ -281,7 +282,7 @@ def upload_folder(var_dir: Path) -> Iterator[Path]:
     """
     base = var_dir / UPLOADS_DIR
     base.mkdir(parents=True, exist_ok=True)
-    folder = base / f"import-{host_name()}-{os.getpid()}-{secrets.token_hex(8)}"
+    folder = base / f"import-{owner().replace(':', '_')}-{secrets.token_hex(8)}"
     folder.mkdir(mode=0o700)
     try:
         yield folder
@@ -303,7 +304,7 @@ def sweep_upload_folders(var_dir: Path) -> list[Path]:
         found = _FOLDER.match(entry.name)
         if found is None or entry.is_symlink() or not entry.is_dir():
             continue
-        if found["host"] == host_name() and not process_alive(int(found["pid"])):
+        if owner_gone(found["owner"].replace("_", ":")):
             shutil.rmtree(entry, ignore_errors=True)
             removed.append(entry)
     return removed

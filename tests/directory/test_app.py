@@ -129,7 +129,7 @@ def test_start_up_fails_interrupted_imports_and_removes_their_uploads(
         )
         built.store.imports.save_run(run)
         orphan = (
-            tmp_path / uploads.UPLOADS_DIR / f"import-{liveness.host_name()}-{child.pid}-{'a' * 16}"
+            tmp_path / uploads.UPLOADS_DIR / f"import-{liveness.host_name()}_{child.pid}-{'a' * 16}"
         )
         orphan.mkdir(parents=True)
 

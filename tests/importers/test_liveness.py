@@ -154,7 +154,8 @@ def test_kill_9_during_sensate_import_then_start_up_sweep(
         if child.poll() is None:
             child.kill()
     (run,) = store.imports.running_runs()
-    assert run.owner == f"{liveness.host_name()}:{child.pid}"
+    assert run.owner is not None
+    assert run.owner.split(":")[:2] == [liveness.host_name(), str(child.pid)]
 
     swept = liveness.sweep_interrupted(store, tmp_path, stale_after_s=300)
 
@@ -167,8 +168,23 @@ def test_kill_9_during_sensate_import_then_start_up_sweep(
 
 def test_upload_folders_of_the_dead_go_too(store: DirectoryStore, tmp_path: Path) -> None:
     base = tmp_path / uploads.UPLOADS_DIR
-    orphan = base / f"import-{liveness.host_name()}-{dead_pid()}-{'0' * 16}"
+    orphan = base / f"import-{liveness.host_name()}_{dead_pid()}-{'0' * 16}"
     orphan.mkdir(parents=True)
     (orphan / "copy.csv").write_text("source data")
     swept = liveness.sweep_interrupted(store, tmp_path, stale_after_s=300)
     assert swept.removed_folders == [str(orphan)] and not orphan.exists()
+
+
+def test_a_reused_pid_does_not_keep_a_dead_run_alive(store: DirectoryStore, tmp_path: Path) -> None:
+    """After a container restart the new server may get the old one's pid: the recorded
+    start time tells them apart."""
+    me = liveness.owner()
+    host, pid, started = me.split(":")
+    if not started:
+        pytest.skip("this platform has no /proc start times")
+    earlier_me = f"{host}:{pid}:{int(started) - 1}"
+    assert liveness.owner_gone(me) is False
+    assert liveness.owner_gone(earlier_me) is True
+    run_id = running(store, earlier_me, NOW - dt.timedelta(seconds=5))
+    swept = liveness.sweep_interrupted(store, tmp_path, stale_after_s=300, now=NOW)
+    assert swept.failed_runs == [run_id]
