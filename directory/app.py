@@ -17,6 +17,7 @@ from typing import Any
 
 import uvicorn
 from litestar import Litestar, get
+from litestar.concurrency import sync_to_thread
 from litestar.config.app import AppConfig
 from litestar.config.compression import CompressionConfig
 from litestar.datastructures import State
@@ -33,6 +34,7 @@ from directory.api.problems import EXCEPTION_HANDLERS
 from directory.api.requests import JsonCheckedRequest
 from directory.api.router import ApiRouter
 from directory.service import Directory
+from directory.serving import protocol_with_deadlines
 from directory.settings import Settings
 from directory.store.sessions import DatabaseSessionStore
 from directory.web.api_docs import ApiDocsPlugin
@@ -102,6 +104,16 @@ async def healthz(directory: NamedDependency[Directory]) -> dict[str, Any]:
     }
 
 
+def sweep_interrupted_imports(directory: Directory) -> None:
+    """Start-up clean-up after imports whose process died (importers.liveness)."""
+    from importers.liveness import sweep_interrupted
+
+    settings = directory.settings
+    sweep_interrupted(
+        directory.store, settings.var_dir, stale_after_s=settings.import_stale_after_s
+    )
+
+
 def create_app(settings: Settings | None = None, directory: Directory | None = None) -> Litestar:
     """Build the app. Pass ``directory`` to share one already started (tests, benchmarks)."""
     settings = settings or Settings.from_env()
@@ -115,6 +127,8 @@ def create_app(settings: Settings | None = None, directory: Directory | None = N
             app.state.directory.start()
         else:
             app.state.directory = directory
+        # Imports a killed process left "running", and its upload folders: failed / removed.
+        await sync_to_thread(sweep_interrupted_imports, app.state.directory)
         # The console's sessions live in the directory's database, shared by all replicas.
         app.stores.register(
             SESSION_STORE,
@@ -185,4 +199,7 @@ def server_config(settings: Settings, app: Litestar | None = None) -> uvicorn.Co
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
         lifespan="on",
+        # Slow clients: headers must arrive within a deadline, a body may not stall
+        # (directory/serving.py); uvicorn's own timeouts cover neither.
+        http=protocol_with_deadlines(settings.header_timeout_s, settings.body_timeout_s),
     )

@@ -140,10 +140,12 @@ def reindex(verify: bool) -> None:
 @main.command()
 def worker() -> None:
     """Drain the outbox into the search index (for deployments with a separate worker)."""
+    from directory.app import sweep_interrupted_imports
     from directory.service import Directory
 
     settings = _settings()
     directory = Directory.from_settings(settings)
+    sweep_interrupted_imports(directory)  # a worker restarting after a crash cleans up too
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

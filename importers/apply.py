@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -37,7 +38,7 @@ from directory.store.import_store import (
     StoredPractice,
 )
 from directory.store.rows import as_stored, record_diff
-from importers import uploads
+from importers import liveness, uploads
 from importers.base import (
     ImportReport,
     OutOfScope,
@@ -229,7 +230,9 @@ class Importer:
             full=full,
             dry_run=dry_run,
             started_at=dt.datetime.now(dt.UTC),
+            owner=liveness.owner(),
         )
+        self._last_beat = time.monotonic()
         self.index = ResolutionIndex.from_store(store, source)
         self.practice_index = PracticeIndex(
             store.imports.practice_npis(), store.imports.source_records(source, entity="practice")
@@ -253,7 +256,8 @@ class Importer:
         if not self.report.dry_run:
             self.store.imports.save_run(self.run_record())
         try:
-            for batch in self._in_scope_batches(items, batch_size, self._reject(writer)):
+            beating = self._beating(items)
+            for batch in self._in_scope_batches(beating, batch_size, self._reject(writer)):
                 self.apply_batch(batch)
                 if progress is not None:
                     progress(len(batch))
@@ -315,8 +319,24 @@ class Importer:
         return handle
 
     def run_record(self) -> ImportRun:
+        """The run as stored; every save (start, each batch, end) renews its heartbeat."""
+        self.report.heartbeat_at = dt.datetime.now(dt.UTC)
+        self._last_beat = time.monotonic()
         data = msgspec.to_builtins(self.report)
         return msgspec.convert(data, ImportRun)
+
+    def _beating(
+        self, items: Iterable[SourceRecord | Reject | OutOfScope]
+    ) -> Iterator[SourceRecord | Reject | OutOfScope]:
+        """``items``, renewing the heartbeat when reading takes long between two batches
+        (an NPPES file skips most rows), so a live run never looks interrupted."""
+        for item in items:
+            due = time.monotonic() - self._last_beat > liveness.HEARTBEAT_S
+            if due and not self.report.dry_run:
+                self._last_beat = time.monotonic()
+                self.report.heartbeat_at = dt.datetime.now(dt.UTC)
+                self.store.imports.beat(self.report.id, self.report.heartbeat_at)
+            yield item
 
     # --- one batch ----------------------------------------------------------------------
 

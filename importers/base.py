@@ -171,6 +171,8 @@ class ImportReport(msgspec.Struct, kw_only=True):
     queued_for_review: int = 0
     rejects: list[Reject] = []
     error: str | None = None
+    owner: str | None = None  # "host:pid" running the import (importers.liveness)
+    heartbeat_at: dt.datetime | None = None
 
     def add_reject(self, reject: Reject) -> None:
         if len(self.rejects) < REJECTS_KEPT:

@@ -27,7 +27,6 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import stat
 import zipfile
 from collections.abc import Iterator
@@ -35,10 +34,13 @@ from contextlib import contextmanager
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import IO, BinaryIO
 
+from importers.liveness import owner, owner_gone
+
 MB = 1024 * 1024
 DEFAULT_MAX_FILE_BYTES = 2048 * MB  # the SENSATE_IMPORT_MAX_FILE_MB default
 UPLOADS_DIR = "uploads"  # under SENSATE_VAR_DIR
-_FOLDER = re.compile(r"^import-(?P<host>[A-Za-z0-9.-]+)-(?P<pid>\d+)-[0-9a-f]{16}$")
+# import-<owner with ":" as "_">-<random>; host names are reduced to [A-Za-z0-9.-].
+_FOLDER = re.compile(r"^import-(?P<owner>[A-Za-z0-9._-]+)-[0-9a-f]{16}$")
 
 
 class UnsafeUpload(ValueError):
@@ -109,29 +111,45 @@ def child_inside(folder: Path, child: Path, *, field: str) -> Path:
 
 
 class BoundedReader(io.RawIOBase):
-    """A read-only stream that raises FileTooLarge once more than ``max_bytes`` come out."""
+    """A read-only stream that raises FileTooLarge before going past byte ``max_bytes``.
+
+    The bound is on the position reached, so a seekable file (ZipFile and openpyxl seek
+    about) may be re-read freely, while one that grows after its size was checked, or a
+    ZIP member that inflates beyond what its header declared, stops at the limit.
+    """
 
     def __init__(self, inner: IO[bytes], max_bytes: int, name: str, field: str) -> None:
         super().__init__()
         self._inner = inner
-        self._left = max_bytes
         self._max = max_bytes
         self._name = name
         self._field = field
+        self._position = inner.tell() if inner.seekable() else 0
 
     def readable(self) -> bool:
         return True
 
+    def seekable(self) -> bool:
+        return self._inner.seekable()
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        self._position = self._inner.seek(offset, whence)
+        return self._position
+
+    def tell(self) -> int:
+        return self._position
+
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        # Ask for one byte beyond the allowance, so reaching exactly the limit is fine and
-        # one byte more is detected.
-        want = min(len(buffer), self._left + 1)
-        data = self._inner.read(want)
-        if len(data) > self._left:
+        # Ask for one byte beyond the allowance: reaching the limit exactly is fine, one
+        # byte more is detected without reading further.
+        allowance = max(self._max - self._position, 0)
+        view = memoryview(buffer).cast("B")[: allowance + 1]
+        # (None comes only from non-blocking streams, which these are not.)
+        count = int(self._inner.readinto(view) or 0)  # type: ignore[attr-defined]
+        if self._position + count > self._max:
             raise FileTooLarge(self._field, _too_large(self._name, self._max))
-        self._left -= len(data)
-        buffer[: len(data)] = data
-        return len(data)
+        self._position += count
+        return count
 
     def close(self) -> None:
         try:
@@ -143,7 +161,8 @@ class BoundedReader(io.RawIOBase):
 def open_binary(path: Path, *, max_bytes: int, field: str = "file") -> BinaryIO:
     """Open a regular file for bounded reading; refuses anything else without blocking.
 
-    The returned file is seekable (ZipFile needs that); reads past ``max_bytes`` raise.
+    The returned file is buffered and seekable (ZipFile needs that); reads past
+    ``max_bytes`` raise FileTooLarge.
     """
     name = path.name or str(path)
     flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
@@ -163,46 +182,12 @@ def open_binary(path: Path, *, max_bytes: int, field: str = "file") -> BinaryIO:
             raise UnsafeUpload(field, f"{field} {shown(name)} is not a regular file")
         if info.st_size > max_bytes:
             raise FileTooLarge(field, _too_large(name, max_bytes))
-        os.set_blocking(fd, True)
+        os.set_blocking(fd, True)  # O_NONBLOCK was for opening a FIFO; a file reads plainly
         raw = os.fdopen(fd, "rb", buffering=0)
     except BaseException:
         os.close(fd)
         raise
-    return _SeekableBounded(raw, max_bytes, name, field)
-
-
-class _SeekableBounded(io.BufferedReader):
-    """A buffered regular file whose reads stop at the limit (the file may grow after fstat)."""
-
-    def __init__(self, raw: io.FileIO, max_bytes: int, name: str, field: str) -> None:
-        super().__init__(raw)
-        self._max = max_bytes
-        self._name = name
-        self._field = field
-
-    def read(self, size: int | None = -1) -> bytes:
-        data = super().read(size)
-        self._check()
-        return data
-
-    def read1(self, size: int = -1) -> bytes:
-        data = super().read1(size)
-        self._check()
-        return data
-
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        count = super().readinto(buffer)
-        self._check()
-        return count
-
-    def readline(self, size: int | None = -1) -> bytes:
-        data = super().readline(size)
-        self._check()
-        return data
-
-    def _check(self) -> None:
-        if self.tell() > self._max:
-            raise FileTooLarge(self._field, _too_large(self._name, self._max))
+    return io.BufferedReader(BoundedReader(raw, max_bytes, name, field), buffer_size=MB)
 
 
 def open_text(
@@ -271,36 +256,6 @@ def open_zip_member(
 # --- temporary upload folders --------------------------------------------------------------
 
 
-def _host() -> str:
-    return re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname())[:60] or "host"
-
-
-def owner() -> str:
-    """Who runs this process: ``host:pid`` (import runs record it; folders are named by it)."""
-    return f"{_host()}:{os.getpid()}"
-
-
-def process_alive(pid: int) -> bool:
-    """Whether a process with this id exists on this host (signal 0 checks, sends nothing)."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
-
-
-def owner_gone(owner_text: str) -> bool | None:
-    """True if ``host:pid`` names a dead process on this host; None if another host's."""
-    host, _, pid = owner_text.rpartition(":")
-    if host != _host() or not pid.isascii() or not pid.isdigit():
-        return None
-    return not process_alive(int(pid))
-
-
 @contextmanager
 def upload_folder(var_dir: Path) -> Iterator[Path]:
     """A fresh folder for one upload, removed on every way out (errors and cancellation too).
@@ -310,7 +265,7 @@ def upload_folder(var_dir: Path) -> Iterator[Path]:
     """
     base = var_dir / UPLOADS_DIR
     base.mkdir(parents=True, exist_ok=True)
-    folder = base / f"import-{_host()}-{os.getpid()}-{secrets.token_hex(8)}"
+    folder = base / f"import-{owner().replace(':', '_')}-{secrets.token_hex(8)}"
     folder.mkdir(mode=0o700)
     try:
         yield folder
@@ -332,7 +287,7 @@ def sweep_upload_folders(var_dir: Path) -> list[Path]:
         found = _FOLDER.match(entry.name)
         if found is None or entry.is_symlink() or not entry.is_dir():
             continue
-        if found["host"] == _host() and not process_alive(int(found["pid"])):
+        if owner_gone(found["owner"].replace("_", ":")):
             shutil.rmtree(entry, ignore_errors=True)
             removed.append(entry)
     return removed

@@ -29,6 +29,7 @@ TITLES = {
     403: "Forbidden",
     404: "Not found",
     405: "Method not allowed",
+    408: "Request timeout",
     409: "Conflict",
     412: "Precondition failed",
     413: "Request too large",
@@ -101,7 +102,15 @@ def on_filter_error(request: Request, exc: FilterError) -> Response:
     return problem(422, str(exc), [{"field": "filter", "message": str(exc)}])
 
 
+# Litestar's way of saying the client went away before its body was complete (it gave up,
+# or `sensate serve` closed it for stalling): nobody hears the answer, and it is no fault
+# of ours, so the access log says 408 rather than counting a server error.
+CLIENT_GONE = "client disconnected prematurely"
+
+
 def on_http_error(request: Request, exc: HTTPException) -> Response:
+    if exc.status_code == HTTP_500_INTERNAL_SERVER_ERROR and exc.detail == CLIENT_GONE:
+        return problem(408, "The request body did not arrive in time.")
     if request.scope.get("path", "").startswith("/api/") or _wants_json(request):
         return problem(exc.status_code, str(exc.detail), headers=exc.headers)
     return Response(

@@ -66,6 +66,8 @@ class ImportRun(msgspec.Struct, kw_only=True):
     queued_for_review: int = 0
     rejects: list[dict[str, Any]] = []
     error: str | None = None
+    owner: str | None = None  # "host:pid" of the process running it
+    heartbeat_at: dt.datetime | None = None  # last sign of life while running
 
 
 class ProvenanceEntry(msgspec.Struct, kw_only=True):
@@ -159,6 +161,41 @@ class ImportStore:
         else:
             values = {k: v for k, v in row.items() if k != "id"}
             conn.execute(update(import_runs).where(import_runs.c.id == row["id"]).values(values))
+
+    def beat(self, run_id: str, at: dt.datetime) -> None:
+        """Renew a running run's heartbeat (between batches; each batch renews it too)."""
+        with self.writes.transaction() as conn:
+            conn.execute(
+                update(import_runs)
+                .where(import_runs.c.id == run_id, import_runs.c.status == "running")
+                .values(heartbeat_at=at)
+            )
+
+    def running_runs(self) -> list[ImportRun]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(import_runs).where(import_runs.c.status == "running")
+            ).mappings()
+            return [_convert(row, ImportRun) for row in rows]
+
+    def fail_interrupted(self, run: ImportRun, error: str, at: dt.datetime) -> bool:
+        """Mark ``run`` failed if it is still as it was seen (running, same heartbeat).
+
+        The condition makes the sweep safe against a run that finishes or beats meanwhile:
+        then nothing changes and False comes back.
+        """
+        seen = (
+            import_runs.c.heartbeat_at.is_(None)
+            if run.heartbeat_at is None
+            else import_runs.c.heartbeat_at == run.heartbeat_at
+        )
+        with self.writes.transaction() as conn:
+            result = conn.execute(
+                update(import_runs)
+                .where(import_runs.c.id == run.id, import_runs.c.status == "running", seen)
+                .values(status="failed", error=error, finished_at=at)
+            )
+        return result.rowcount == 1
 
     def get_run(self, run_id: str) -> ImportRun | None:
         with self.engine.connect() as conn:

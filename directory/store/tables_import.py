@@ -53,7 +53,12 @@ import_runs = Table(
     Column("queued_for_review", Integer, nullable=False),
     Column("rejects", JSON, nullable=False),
     Column("error", Text, nullable=True),
+    # Liveness (migration 0005): "host:pid" of the importing process, renewed heartbeat.
+    # A run left "running" by a dead owner is failed by importers.liveness at start-up.
+    Column("owner", String, nullable=True),
+    Column("heartbeat_at", UTCDateTime, nullable=True),
     CheckConstraint(_one_of("status", IMPORT_STATUSES), name="status"),
+    Index("ix_import_runs_status", "status"),
 )
 
 # What each source last said about each field of a record, and whether the record shows it.

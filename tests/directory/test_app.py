@@ -7,14 +7,24 @@ request first.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import logging
 import socket
+import subprocess
+import sys
+import time
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from litestar.testing import TestClient
 
+from directory.app import create_app
 from directory.service import Directory
+from directory.store.import_store import ImportRun
+from importers import liveness, uploads
 from tests.app_fixtures import build_directory, live_server
 
 
@@ -97,3 +107,132 @@ def test_unrouted_404s_and_405s_are_logged_too(
         "sensate.access GET /no/such/page 404",
         "sensate.access DELETE /healthz 405",
     ]
+
+
+def test_start_up_fails_interrupted_imports_and_removes_their_uploads(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Issue 15 item 6: the app's lifespan runs the sweep (importers.liveness)."""
+    built = build_directory(database_url, tmp_path, profiles=1)
+    try:
+        child = subprocess.Popen([sys.executable, "-c", "pass"])
+        child.wait()  # a process that has ended: the run's owner
+        run = ImportRun(
+            id=str(uuid.uuid4()),
+            source="hsds",
+            kind="hsds",
+            file="datapackage.json",
+            actor="adam",
+            started_at=dt.datetime.now(dt.UTC),
+            heartbeat_at=dt.datetime.now(dt.UTC),
+            owner=f"{liveness.host_name()}:{child.pid}",
+        )
+        built.store.imports.save_run(run)
+        orphan = (
+            tmp_path / uploads.UPLOADS_DIR / f"import-{liveness.host_name()}_{child.pid}-{'a' * 16}"
+        )
+        orphan.mkdir(parents=True)
+
+        with TestClient(create_app(built.settings, built)) as client:
+            assert client.get("/healthz").status_code == 200
+
+        after = built.store.imports.get_run(run.id)
+        assert after is not None and after.status == "failed"
+        assert not orphan.exists()
+    finally:
+        built.stop()
+
+
+# --- slow clients (issue 15 item 5) --------------------------------------------------------
+
+CEILING_S = 15.0  # generous: the server must close long before; this only bounds a failure
+
+
+def closed_by_server(sock: socket.socket) -> bytes:
+    """Read until the server closes; fail if it keeps the connection past the ceiling."""
+    sock.settimeout(CEILING_S)
+    answer = b""
+    try:
+        while chunk := sock.recv(65536):
+            answer += chunk
+    except TimeoutError:
+        pytest.fail(f"the server kept a stalled connection open ({answer[:80]!r})")
+    except ConnectionResetError:
+        pass
+    return answer
+
+
+@pytest.fixture
+def strict_server(directory: Directory) -> Iterator[str]:
+    with live_server(directory, header_timeout_s=1.0, body_timeout_s=1.0) as base_url:
+        yield base_url
+
+
+def test_headers_that_never_finish_are_closed(strict_server: str) -> None:
+    with socket.create_connection(_host_port(strict_server)) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Slow: ")  # never ends
+        answer = closed_by_server(sock)
+    assert answer == b"" or answer.startswith(b"HTTP/1.1 408")
+
+
+def test_a_connection_that_sends_nothing_is_closed(strict_server: str) -> None:
+    with socket.create_connection(_host_port(strict_server)) as sock:
+        assert closed_by_server(sock) == b""
+
+
+def test_headers_trickled_byte_by_byte_are_closed(strict_server: str) -> None:
+    """A deadline, not an idle timer: each byte arriving must not extend it."""
+    with socket.create_connection(_host_port(strict_server)) as sock:
+        sock.settimeout(CEILING_S)
+        request = b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Slow: " + b"a" * 100
+        try:
+            for byte in request:
+                sock.sendall(bytes([byte]))
+                time.sleep(0.1)
+        except (BrokenPipeError, ConnectionResetError):
+            return  # closed while trickling: what we want
+        pytest.fail("the server read 100 trickled header bytes over 10 s without closing")
+
+
+def test_a_body_shorter_than_its_content_length_is_closed(
+    strict_server: str, access_log: io.StringIO
+) -> None:
+    with socket.create_connection(_host_port(strict_server)) as sock:
+        sock.sendall(
+            b"POST /api/v1/matches HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+            b'Content-Length: 1000\r\n\r\n{"concerns": '
+        )
+        answer = closed_by_server(sock)
+    assert not answer.startswith(b"HTTP/1.1 5"), answer[:200]
+    # The application saw the client go: a timeout in the log, not a server error.
+    for _ in range(50):
+        if access_log.getvalue():
+            break
+        time.sleep(0.1)
+    assert access_log.getvalue() == "sensate.access POST /api/v1/matches 408\n"
+
+
+def test_a_slow_but_steady_body_is_read(strict_server: str) -> None:
+    """The body timeout is between two reads: a slow upload that keeps coming is fine."""
+    body = b'{"concerns": ["pain_during_sex"], "zip": "55414"}'
+    with socket.create_connection(_host_port(strict_server)) as sock:
+        sock.sendall(
+            b"POST /api/v1/matches HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+            b"Connection: close\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n"
+        )
+        for start in range(0, len(body), 10):  # ~2.5 s in all, 0.5 s between pieces
+            sock.sendall(body[start : start + 10])
+            time.sleep(0.5)
+        answer = closed_by_server(sock)
+    status = int(answer.split(b" ", 2)[1])
+    assert status < 500 and status != 408, answer[:300]
+
+
+def test_a_keep_alive_connection_gets_its_next_request_answered(strict_server: str) -> None:
+    with socket.create_connection(_host_port(strict_server)) as sock:
+        sock.settimeout(CEILING_S)
+        for _ in range(2):
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+            answer = sock.recv(65536)
+            assert answer.startswith(b"HTTP/1.1 200"), answer[:100]
+            time.sleep(0.5)  # within the header deadline and the keep-alive

@@ -84,3 +84,57 @@ def test_the_command_escapes_its_log_lines(env: dict[str, str]) -> None:
     lines = [line for line in done.stderr.splitlines() if "sensate.import" in line]
     assert len(lines) == 1 and lines[0].endswith("row x\\x0aWARNING forged\\x1b[2J")
     assert "\nWARNING forged" not in done.stderr
+
+
+def test_worker_start_up_fails_imports_left_running_by_a_dead_process(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Issue 15 item 6: `sensate worker` sweeps at start, like the app's lifespan."""
+    import datetime as dt
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    import time
+    import uuid
+
+    from directory.store import migrate
+    from directory.store.import_store import ImportRun
+    from importers import liveness
+
+    engine = create_engine_for(database_url)
+    migrate(engine)
+    store = DirectoryStore(engine)
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    run = ImportRun(
+        id=str(uuid.uuid4()),
+        source="nppes",
+        kind="nppes",
+        file="npidata.csv",
+        actor="cli",
+        started_at=dt.datetime.now(dt.UTC),
+        heartbeat_at=dt.datetime.now(dt.UTC),
+        owner=f"{liveness.host_name()}:{ended.pid}",
+    )
+    store.imports.save_run(run)
+    sensate = shutil.which("sensate", path=str(Path(sys.executable).parent))
+    assert sensate is not None
+    env = {**os.environ, "SENSATE_DATABASE_URL": database_url, "SENSATE_VAR_DIR": str(tmp_path)}
+    worker = subprocess.Popen(
+        [sensate, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        for _ in range(600):  # the worker sweeps before its first drain (<= 60 s)
+            found = store.imports.get_run(run.id)
+            if found is not None and found.status == "failed":
+                break
+            assert worker.poll() is None, "the worker stopped"
+            time.sleep(0.1)
+        else:
+            pytest.fail("the worker did not mark the interrupted run failed")
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=30)
+        engine.dispose()

@@ -93,3 +93,29 @@ def test_npi_lookup_refuses_an_invalid_npi_without_asking() -> None:
         main, ["npi", "lookup", "1053975267", "--base-url", "http://127.0.0.1:9/"]
     )
     assert result.exit_code == 1 and "not a valid NPI" in result.output
+
+
+@pytest.mark.parametrize("kind", ["nppes", "roster", "fhir", "hsds"])
+def test_a_device_or_fifo_is_refused_not_read(env, tmp_path: Path, kind: str) -> None:
+    """Issue 15 item 1: /dev/zero or a FIFO would hang the import or exhaust memory."""
+    import os
+
+    fifo = tmp_path / "upload.csv"
+    os.mkfifo(fifo)
+    mapping = ["--mapping", str(FIXTURES / "aasect_roster.toml")] if kind == "roster" else []
+    for path in ("/dev/zero", str(fifo)):
+        result = CliRunner().invoke(main, ["import", kind, path, *mapping], env=env)
+        assert result.exit_code == 1, result.output
+        assert "not a regular file" in result.output
+    store = DirectoryStore(create_engine_for(env["SENSATE_DATABASE_URL"]))
+    assert store.imports.list_runs() == []  # refused before a run began
+
+
+def test_an_oversized_file_is_refused_by_the_setting(env, tmp_path: Path) -> None:
+    big = tmp_path / "npidata_pfile_20250101-20250107.csv"
+    with big.open("wb") as out:
+        out.truncate(2 * 1024 * 1024)  # 2 MB of nothing, sparse
+    result = CliRunner().invoke(
+        main, ["import", "nppes", str(big)], env={**env, "SENSATE_IMPORT_MAX_FILE_MB": "1"}
+    )
+    assert result.exit_code == 1 and "larger than the import limit of 1 MB" in result.output
