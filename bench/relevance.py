@@ -315,6 +315,13 @@ def misses(queries: list[dict[str, Any]], answers: dict[str, Any], judge: Judge)
             r = judge.relevant_count(query, surface)
             ids = answer["ids"]
             good = sum(judge.relevant(query, judge.docs[i]) for i in ids[:5] if i in judge.docs)
+            bad = [
+                i for i in ids if i in judge.docs and judge.violates(query, judge.docs[i], surface)
+            ]
+            if bad:
+                lines.append(
+                    f"  {query['id']:<8} {surface:<5} {len(bad)} hard-constraint violations"
+                )
             if r and good < min(5, r):
                 lines.append(
                     f"  {query['id']:<8} {surface:<5} {good}/{min(5, r)} "
