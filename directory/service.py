@@ -419,12 +419,6 @@ class Directory:
             limit=params.per_page,
         )
         result = self.index.search(query)
-        related = self.vocab.related_concerns(concerns)
-        if related and result.total < FEW_RESULTS:
-            # Few treat what was asked: those treating close concerns can usually help too
-            # (shown after them). Decided on the whole result, so every page agrees.
-            query = msgspec.structs.replace(query, related_concerns=related)
-            result = self.index.search(query)
         relaxed: list[str] = []
         if result.total == 0 and inferred:
             query = msgspec.structs.replace(query, filter=all_of(*filters))
@@ -442,6 +436,12 @@ class Directory:
                     f"No profile mentions all of “{words}”; showing everyone else who "
                     "matches your search, those mentioning some of it first."
                 )
+        related = self.vocab.related_concerns(concerns)
+        if related and result.total < FEW_RESULTS:
+            # Few treat what was asked: those treating close concerns can usually help too
+            # (shown after them). Decided on the whole result, so every page agrees.
+            query = msgspec.structs.replace(query, related_concerns=related)
+            result = self.index.search(query)
         if params.page > 1 and query.offset >= result.total:
             last = max(1, -(-result.total // params.per_page))
             raise InvalidInput([("page", f"is past the end; the last page is {last}")])
