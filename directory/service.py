@@ -366,7 +366,8 @@ class Directory:
         if meaning is not None:
             for code in meaning.populations:
                 if code not in populations:
-                    inferred.append((self.vocab.label("populations", code), Eq("populations", code)))
+                    label = self.vocab.label("populations", code)
+                    inferred.append((label, Eq("populations", code)))
             if not params.languages:
                 for code in meaning.languages:
                     label = f"speaks {self.vocab.label('languages', code)}"

@@ -411,13 +411,13 @@ def _build_phrase_index(
 
     fuzzy_phrases: dict[int, list[str]] = {}
     fuzzy_matches: dict[int, list[Match]] = {}
-    for key, owner in surface.items():
-        key_words = key.split()
+    for written, owner in surface.items():
+        key_words = written.split()
         if owner[0] != "concerns" and len(key_words) == 1:
             continue
         # A phrase of words that must all match exactly is found by the exact pass or not at all.
         if any(index.may_differ(word) for word in key_words):
-            fuzzy_phrases.setdefault(len(key_words), []).append(key)
+            fuzzy_phrases.setdefault(len(key_words), []).append(written)
             fuzzy_matches.setdefault(len(key_words), []).append(owner)
 
     suggestions: list[tuple[str, str, str]] = []
@@ -429,8 +429,8 @@ def _build_phrase_index(
         )
     tails: list[str] = []
     tail_entry: list[int] = []
-    for position, (key, _, _) in enumerate(suggestions):
-        key_words = key.split()
+    for position, (shown_key, _, _) in enumerate(suggestions):
+        key_words = shown_key.split()
         for first in range(len(key_words)):
             tails.append(" ".join(key_words[first:]))
             tail_entry.append(position)
@@ -573,11 +573,12 @@ class Vocabulary:
         zips: list[str] = []
         i = 0
         while i < len(words):
-            age = _age_at(words, i)
-            if age is not None and 0 < age[0] <= MAX_AGE:
-                ages.append(age[0])
-                claimed[i : i + age[1]] = [("ages", str(age[0]))] * age[1]
-                i += age[1]
+            written_age = _age_at(words, i)
+            if written_age is not None and 0 < written_age[0] <= MAX_AGE:
+                years, taken = written_age
+                ages.append(years)
+                claimed[i : i + taken] = [("ages", str(years))] * taken
+                i += taken
                 continue
             if _ZIP_WORD.fullmatch(words[i]):
                 zips.append(words[i])
