@@ -264,7 +264,7 @@ class Judge:
 def figures(
     queries: list[dict[str, Any]], answers: dict[str, Any], judge: Judge
 ) -> dict[str, dict[str, dict[str, float]]]:
-    """{set: {surface: {figure: value}}} for the sets "tune", "held_out" and "all"."""
+    """{set: {surface: {figure: value}}} for the sets "tune", "held_out", "fresh" and "all"."""
     sums: dict[tuple[str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for query in queries:
         for surface in SURFACES:
@@ -374,9 +374,11 @@ def main() -> None:
         queries_json.write_text(json.dumps(queries))
         (temp / "base").mkdir()
         base_tree = export_tree(args.baseline, temp / "base")
+        held_out = sum(q["set"] == "held_out" for q in queries)
+        fresh = sum(q["set"] == "fresh" for q in queries)
         print(
-            f"{len(queries)} judged queries ({sum(q['set'] == 'held_out' for q in queries)} "
-            f"held out); demo of {args.profiles} profiles, seed {args.seed}, on {args.on}; "
+            f"{len(queries)} judged queries ({held_out} held out, {fresh} fresh); demo of "
+            f"{args.profiles} profiles, seed {args.seed}, on {args.on}; "
             f"before = {args.baseline}, after = this checkout"
         )
         before = answers_of(
@@ -390,6 +392,7 @@ def main() -> None:
     fig_after = figures(queries, after, judge)
     for name, label in (
         ("held_out", "HELD-OUT sentences (never tuned on): before -> after"),
+        ("fresh", "FRESH sentences (written after tuning, never tuned on): before -> after"),
         ("tune", "Tuning sentences: before -> after"),
         ("all", "All queries: before -> after"),
     ):
