@@ -22,7 +22,7 @@ from directory.index.base import SearchIndex, SearchResult
 from directory.index.sync import Indexer, Resumed, rebuild, resume
 from directory.inputs import InvalidInput
 from directory.listing import IndexDocument, document_fingerprint
-from directory.query import FILTERABLE, Eq, Filter, In, Or, Range, SearchQuery, all_of
+from directory.query import FILTERABLE, And, Eq, Filter, In, Or, Range, SearchQuery, all_of
 from directory.records import Point, Therapist
 from directory.settings import Settings
 from directory.store import DirectoryStore, engine_from_settings
@@ -344,7 +344,13 @@ class Directory:
                     telehealth_state = named
                 if origin is None and "telehealth" not in meaning.delivery:
                     in_person_states = (named,)
-                notes.append(f"Searched for {states[named].name}, from your words.")
+                if telehealth_state or in_person_states:
+                    notes.append(f"Searched for {states[named].name}, from your words.")
+                else:
+                    notes.append(
+                        f"You wrote {states[named].name}; searched in person near ZIP "
+                        f"{zip_code}, as given."
+                    )
             elif zip_state and not telehealth_state and "telehealth" in meaning.delivery:
                 telehealth_state = zip_state
                 notes.append(
@@ -395,7 +401,9 @@ class Directory:
             # license at the nearby practice (InPersonNearby.filter_is_exact is False).
             place_filter.append(InPersonNearby(origin, params.radius_km, on).filter())
         if in_person_states:
-            place_filter.append(In("states", in_person_states))
+            # A state named without a ZIP: practices there (licensed there, as the listing
+            # does not say per location; see InPersonNearby).
+            place_filter.append(And((In("states", in_person_states), Eq("offers_in_person", True))))
         if telehealth_state:
             place_filter.append(TelehealthPermitted(telehealth_state, on).filter())
         if place_filter:

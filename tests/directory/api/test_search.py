@@ -375,3 +375,19 @@ def test_a_must_have_read_from_the_words_filters_when_someone_has_it(
     for hit in body["results"]:
         therapist = directory.therapist(hit["id"])
         assert "es" in therapist.languages and "vaginismus" in therapist.concerns
+
+
+def test_in_person_in_a_state_named_without_a_zip(client: TestClient, directory: Directory) -> None:
+    body = client.get(
+        "/api/v1/therapists",
+        params={"q": "in person in Texas, vaginismus", "on": ON, "per_page": 100},
+    ).json()
+    assert (body["interpreted"]["states"], body["interpreted"]["delivery"]) == (
+        ["TX"],
+        ["in_person"],
+    )
+    assert body["total"] > 0
+    for hit in body["results"]:
+        document = directory.document(hit["id"])
+        assert document is not None and "TX" in document.states
+        assert hit["offers_in_person"]
