@@ -338,10 +338,19 @@ class _PhraseIndex:
     def typos_allowed(self, words: list[str], phrase_words: list[str]) -> bool:
         """Whether every word a typo match changed was allowed to differ: a word that is a
         phrase of its own ("asexual") is meant as written, not as a typo of another
-        ("might be asexual" is not "might be bisexual")."""
+        ("might be asexual" is not "might be bisexual"); see ``known``."""
         return all(
-            a == b or (self.may_differ(a) and self.may_differ(b) and a not in self.words)
+            a == b or (self.may_differ(a) and self.may_differ(b) and not self.known(a))
             for a, b in zip(words, phrase_words, strict=True)
+        )
+
+    def known(self, word: str) -> bool:
+        """Whether ``word``, or its stem in either language, is a one-word phrase: then it
+        is meant as written ("fight" is "fighting", not a typo of "tight")."""
+        if word in self.words:
+            return True
+        return any(
+            (stem_words(language, [word])[0],) in self.exact[language] for language in LANGUAGES
         )
 
 

@@ -556,3 +556,9 @@ def test_a_phrase_that_is_only_filler_is_refused() -> None:
     raw["concerns"][0]["synonyms"].append("can't get there")
     with pytest.raises(VocabularyError, match="only filler and stop words"):
         build_vocabulary(raw)
+
+
+def test_a_word_the_vocabulary_knows_is_never_read_as_a_typo(vocab: Vocabulary) -> None:
+    # "fight sex" is one letter from "tight sex" (vaginismus's "too tight for sex"), but
+    # "fight" is a known word (the stem of "fighting"): it is meant as written.
+    assert vocab.interpret("we fight every time sex comes up").concerns == ("communication",)
