@@ -349,6 +349,26 @@ def print_table(label: str, before: dict[str, Any], after: dict[str, Any]) -> No
         )
 
 
+def print_interpret_latency(queries: list[dict[str, Any]], rounds: int = 5) -> None:
+    """p50/p99 of reading one query's words (this checkout), after a warm-up round."""
+    import time
+
+    from directory.vocab import load_vocabulary
+
+    vocab = load_vocabulary()
+    for query in queries:
+        vocab.interpret(query["text"])
+    took: list[float] = []
+    for _ in range(rounds):
+        for query in queries:
+            started = time.perf_counter()
+            vocab.interpret(query["text"])
+            took.append(time.perf_counter() - started)
+    took.sort()
+    p50, p99 = took[len(took) // 2], took[min(len(took) - 1, int(len(took) * 0.99))]
+    print(f"\ninterpret(): p50 {p50 * 1e3:.2f} ms, p99 {p99 * 1e3:.2f} ms ({len(took)} readings)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--baseline", default=BASELINE, help="commit to compare with")
@@ -398,6 +418,7 @@ def main() -> None:
     ):
         if name in fig_after:
             print_table(label, fig_before[name], fig_after[name])
+    print_interpret_latency(queries)
     if args.show_misses:
         print("\nMisses on the tuning set (after):")
         print("\n".join(misses([q for q in queries if q["set"] == "tune"], after, judge)))
