@@ -9,7 +9,9 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import hypothesis
 import pytest
+from hypothesis import strategies as st
 
 from directory.vocab import (
     STOP_WORDS,
@@ -562,3 +564,17 @@ def test_a_word_the_vocabulary_knows_is_never_read_as_a_typo(vocab: Vocabulary) 
     # "fight sex" is one letter from "tight sex" (vaginismus's "too tight for sex"), but
     # "fight" is a known word (the stem of "fighting"): it is meant as written.
     assert vocab.interpret("we fight every time sex comes up").concerns == ("communication",)
+
+
+@hypothesis.settings(max_examples=300, deadline=None)
+@hypothesis.given(text=st.text(max_size=200))
+def test_any_text_is_read_without_error_and_the_same_way_twice(text: str) -> None:
+    vocab = load_vocabulary()
+    result = vocab.interpret(text)
+    assert result == vocab.interpret(text)
+    for understood in result.understood:
+        if understood.kind in ("concerns", "populations", "languages", "insurance", "states"):
+            assert understood.code in getattr(vocab, understood.kind)
+    words = set(normalise(text).split())
+    assert set(result.remaining_text.split()) <= words
+    assert set(result.ignored) <= words

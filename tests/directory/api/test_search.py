@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 
+import hypothesis
 import pytest
+from hypothesis import strategies as st
 from litestar.testing import TestClient
 
 from directory.credentials import telehealth_grant_on, valid_on
@@ -391,3 +393,23 @@ def test_in_person_in_a_state_named_without_a_zip(client: TestClient, directory:
         document = directory.document(hit["id"])
         assert document is not None and "TX" in document.states
         assert hit["offers_in_person"]
+
+
+@hypothesis.settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture],
+)
+@hypothesis.given(q=st.text(max_size=200), state=st.sampled_from(["", "NY", "TX"]))
+def test_any_words_get_an_answer_or_a_problem_naming_q_never_a_500(
+    client: TestClient, q: str, state: str
+) -> None:
+    params = {"q": q, "on": ON, **({"telehealth_state": state} if state else {})}
+    response = client.get("/api/v1/therapists", params=params)
+    if response.status_code == 422:
+        assert problem_fields(response) == {"q"}
+    else:
+        assert response.status_code == 200, response.text
+        body = response.json()
+        # Never a silent empty list: nothing found comes with what was understood.
+        assert body["total"] > 0 or body["interpreted"]["understood"]
