@@ -431,8 +431,9 @@ class SearchIndexContract:
         result = self.find(index, text="Okafor Duluth", optional_words=True)
         assert result.total == 30  # no filter: everyone still matches
         assert result.hits[0].document.id == "t01"  # the name outranks a city in the bio
-        with_words = {hit.document.id for hit in result.hits if hit.score > 0}
-        assert with_words >= {"t01"} | where(lambda d: "Duluth" in d.cities)
+        # Both engines score a document matching the first word; Meilisearch's "last"
+        # strategy may rank one matching only a later word with those matching none.
+        assert "t01" in {hit.document.id for hit in result.hits if hit.score > 0}
         assert [hit.score > 0 for hit in result.hits] == sorted(
             (hit.score > 0 for hit in result.hits), reverse=True
         )  # those matching a word come first
