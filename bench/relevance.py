@@ -264,7 +264,7 @@ class Judge:
 def figures(
     queries: list[dict[str, Any]], answers: dict[str, Any], judge: Judge
 ) -> dict[str, dict[str, dict[str, float]]]:
-    """{set: {surface: {figure: value}}} for the sets "tune", "held_out" and "all"."""
+    """{set: {surface: {figure: value}}} for the sets "tune", "held_out", "fresh" and "all"."""
     sums: dict[tuple[str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for query in queries:
         for surface in SURFACES:
@@ -315,6 +315,13 @@ def misses(queries: list[dict[str, Any]], answers: dict[str, Any], judge: Judge)
             r = judge.relevant_count(query, surface)
             ids = answer["ids"]
             good = sum(judge.relevant(query, judge.docs[i]) for i in ids[:5] if i in judge.docs)
+            bad = [
+                i for i in ids if i in judge.docs and judge.violates(query, judge.docs[i], surface)
+            ]
+            if bad:
+                lines.append(
+                    f"  {query['id']:<8} {surface:<5} {len(bad)} hard-constraint violations"
+                )
             if r and good < min(5, r):
                 lines.append(
                     f"  {query['id']:<8} {surface:<5} {good}/{min(5, r)} "
@@ -342,6 +349,26 @@ def print_table(label: str, before: dict[str, Any], after: dict[str, Any]) -> No
         )
 
 
+def print_interpret_latency(queries: list[dict[str, Any]], rounds: int = 5) -> None:
+    """p50/p99 of reading one query's words (this checkout), after a warm-up round."""
+    import time
+
+    from directory.vocab import load_vocabulary
+
+    vocab = load_vocabulary()
+    for query in queries:
+        vocab.interpret(query["text"])
+    took: list[float] = []
+    for _ in range(rounds):
+        for query in queries:
+            started = time.perf_counter()
+            vocab.interpret(query["text"])
+            took.append(time.perf_counter() - started)
+    took.sort()
+    p50, p99 = took[len(took) // 2], took[min(len(took) - 1, int(len(took) * 0.99))]
+    print(f"\ninterpret(): p50 {p50 * 1e3:.2f} ms, p99 {p99 * 1e3:.2f} ms ({len(took)} readings)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--baseline", default=BASELINE, help="commit to compare with")
@@ -367,9 +394,11 @@ def main() -> None:
         queries_json.write_text(json.dumps(queries))
         (temp / "base").mkdir()
         base_tree = export_tree(args.baseline, temp / "base")
+        held_out = sum(q["set"] == "held_out" for q in queries)
+        fresh = sum(q["set"] == "fresh" for q in queries)
         print(
-            f"{len(queries)} judged queries ({sum(q['set'] == 'held_out' for q in queries)} "
-            f"held out); demo of {args.profiles} profiles, seed {args.seed}, on {args.on}; "
+            f"{len(queries)} judged queries ({held_out} held out, {fresh} fresh); demo of "
+            f"{args.profiles} profiles, seed {args.seed}, on {args.on}; "
             f"before = {args.baseline}, after = this checkout"
         )
         before = answers_of(
@@ -383,11 +412,13 @@ def main() -> None:
     fig_after = figures(queries, after, judge)
     for name, label in (
         ("held_out", "HELD-OUT sentences (never tuned on): before -> after"),
+        ("fresh", "FRESH sentences (written after tuning, never tuned on): before -> after"),
         ("tune", "Tuning sentences: before -> after"),
         ("all", "All queries: before -> after"),
     ):
         if name in fig_after:
             print_table(label, fig_before[name], fig_after[name])
+    print_interpret_latency(queries)
     if args.show_misses:
         print("\nMisses on the tuning set (after):")
         print("\n".join(misses([q for q in queries if q["set"] == "tune"], after, judge)))

@@ -25,6 +25,7 @@ from directory.listing import IndexDocument, document_fingerprint
 from directory.query import (
     FILTERABLE,
     SORT_KEYS,
+    And,
     Eq,
     Filter,
     In,
@@ -355,7 +356,13 @@ class Directory:
                     telehealth_state = named
                 if origin is None and "telehealth" not in meaning.delivery:
                     in_person_states = (named,)
-                notes.append(f"Searched for {states[named].name}, from your words.")
+                if telehealth_state or in_person_states:
+                    notes.append(f"Searched for {states[named].name}, from your words.")
+                else:
+                    notes.append(
+                        f"You wrote {states[named].name}; searched in person near ZIP "
+                        f"{zip_code}, as given."
+                    )
             elif zip_state and not telehealth_state and "telehealth" in meaning.delivery:
                 telehealth_state = zip_state
                 notes.append(
@@ -406,7 +413,9 @@ class Directory:
             # license at the nearby practice (InPersonNearby.filter_is_exact is False).
             place_filter.append(InPersonNearby(origin, params.radius_km, on).filter())
         if in_person_states:
-            place_filter.append(In("states", in_person_states))
+            # A state named without a ZIP: practices there (licensed there, as the listing
+            # does not say per location; see InPersonNearby).
+            place_filter.append(And((In("states", in_person_states), Eq("offers_in_person", True))))
         if telehealth_state:
             place_filter.append(TelehealthPermitted(telehealth_state, on).filter())
         if place_filter:
@@ -431,12 +440,6 @@ class Directory:
             limit=params.per_page,
         )
         result = self.index.search(query)
-        related = self.vocab.related_concerns(concerns)
-        if related and result.total < FEW_RESULTS:
-            # Few treat what was asked: those treating close concerns can usually help too
-            # (shown after them). Decided on the whole result, so every page agrees.
-            query = msgspec.structs.replace(query, related_concerns=related)
-            result = self.index.search(query)
         relaxed: list[str] = []
         if result.total == 0 and inferred:
             query = msgspec.structs.replace(query, filter=all_of(*filters))
@@ -454,6 +457,12 @@ class Directory:
                     f"No profile mentions all of “{words}”; showing everyone else who "
                     "matches your search, those mentioning some of it first."
                 )
+        related = self.vocab.related_concerns(concerns)
+        if related and result.total < FEW_RESULTS:
+            # Few treat what was asked: those treating close concerns can usually help too
+            # (shown after them). Decided on the whole result, so every page agrees.
+            query = msgspec.structs.replace(query, related_concerns=related)
+            result = self.index.search(query)
         if params.page > 1 and query.offset >= result.total:
             last = max(1, -(-result.total // params.per_page))
             raise InvalidInput([("page", f"is past the end; the last page is {last}")])

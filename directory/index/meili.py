@@ -34,7 +34,9 @@ How a SearchQuery is asked:
   asked twice in the same multi-search, with the words (``matchingStrategy`` ``last``, so
   documents matching fewer words still come, after those matching more) and without them
   (every document the filter admits). Hits are the first answer's, then the second's not
-  already shown; total and facets are the second's, which counts every match.
+  already shown; total and facets are the second's, which counts every match. (Unlike the
+  embedded engine, a document matching only a later word may rank with those matching none:
+  the "last" strategy drops words from the end.)
 - Totals are exact: searches use page/hitsPerPage mode, which reports ``totalHits``
   (offset/limit mode only reports an estimate). An offset that is not a multiple of the
   limit is served by fetching from the start and slicing.

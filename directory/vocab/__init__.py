@@ -346,10 +346,19 @@ class _PhraseIndex:
     def typos_allowed(self, words: list[str], phrase_words: list[str]) -> bool:
         """Whether every word a typo match changed was allowed to differ: a word that is a
         phrase of its own ("asexual") is meant as written, not as a typo of another
-        ("might be asexual" is not "might be bisexual")."""
+        ("might be asexual" is not "might be bisexual"); see ``known``."""
         return all(
-            a == b or (self.may_differ(a) and self.may_differ(b) and a not in self.words)
+            a == b or (self.may_differ(a) and self.may_differ(b) and not self.known(a))
             for a, b in zip(words, phrase_words, strict=True)
+        )
+
+    def known(self, word: str) -> bool:
+        """Whether ``word``, or its stem in either language, is a one-word phrase: then it
+        is meant as written ("fight" is "fighting", not a typo of "tight")."""
+        if word in self.words:
+            return True
+        return any(
+            (stem_words(language, [word])[0],) in self.exact[language] for language in LANGUAGES
         )
 
 
@@ -419,13 +428,13 @@ def _build_phrase_index(
 
     fuzzy_phrases: dict[int, list[str]] = {}
     fuzzy_matches: dict[int, list[Match]] = {}
-    for key, owner in surface.items():
-        key_words = key.split()
+    for written, owner in surface.items():
+        key_words = written.split()
         if owner[0] != "concerns" and len(key_words) == 1:
             continue
         # A phrase of words that must all match exactly is found by the exact pass or not at all.
         if any(index.may_differ(word) for word in key_words):
-            fuzzy_phrases.setdefault(len(key_words), []).append(key)
+            fuzzy_phrases.setdefault(len(key_words), []).append(written)
             fuzzy_matches.setdefault(len(key_words), []).append(owner)
 
     suggestions: list[tuple[str, str, str]] = []
@@ -437,8 +446,8 @@ def _build_phrase_index(
         )
     tails: list[str] = []
     tail_entry: list[int] = []
-    for position, (key, _, _) in enumerate(suggestions):
-        key_words = key.split()
+    for position, (shown_key, _, _) in enumerate(suggestions):
+        key_words = shown_key.split()
         for first in range(len(key_words)):
             tails.append(" ".join(key_words[first:]))
             tail_entry.append(position)
@@ -581,11 +590,12 @@ class Vocabulary:
         zips: list[str] = []
         i = 0
         while i < len(words):
-            age = _age_at(words, i)
-            if age is not None and 0 < age[0] <= MAX_AGE:
-                ages.append(age[0])
-                claimed[i : i + age[1]] = [("ages", str(age[0]))] * age[1]
-                i += age[1]
+            written_age = _age_at(words, i)
+            if written_age is not None and 0 < written_age[0] <= MAX_AGE:
+                years, taken = written_age
+                ages.append(years)
+                claimed[i : i + taken] = [("ages", str(years))] * taken
+                i += taken
                 continue
             if _ZIP_WORD.fullmatch(words[i]):
                 zips.append(words[i])

@@ -9,7 +9,9 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import hypothesis
 import pytest
+from hypothesis import strategies as st
 
 from directory.vocab import (
     STOP_WORDS,
@@ -435,3 +437,149 @@ def test_missing_data_file_section_is_refused() -> None:
     del raw["states"]
     with pytest.raises(VocabularyError, match="states: missing"):
         build_vocabulary(raw)
+
+
+# --- query understanding: concepts first, the rest only ranks ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "concern"),
+    [
+        ("sex is painful for me", "sexual_pain"),
+        ("my erections don't last", "erectile"),
+        ("my erections don't last long enough", "erectile"),
+        ("he comes too soon", "premature_ejaculation"),
+        ("PE", "premature_ejaculation"),
+        ("ED", "erectile"),
+        ("I can't get it up anymore", "erectile"),
+        ("it burns when my husband and I have sex", "sexual_pain"),  # words in between
+        ("my wife wants it way more than I do", "mismatched_desire"),
+        ("I think I might be asexual", "asexuality"),  # not a typo of "might be bisexual"
+        # Spanish, with or without accents, and mixed with English
+        ("no tengo deseo", "low_desire"),
+        ("disfunción eréctil", "erectile"),
+        ("disfuncion erectil", "erectile"),
+        ("eyaculación precoz", "premature_ejaculation"),
+        ("mi esposo me fue infiel", "infidelity"),
+        ("mi novio no puede mantener una erection", "erectile"),
+        ("me duele tener relaciones", "sexual_pain"),
+    ],
+)
+def test_a_sentence_finds_its_concern(vocab: Vocabulary, text: str, concern: str) -> None:
+    assert vocab.interpret(text).concerns == (concern,)
+
+
+def test_medication_and_symptom_are_both_understood(vocab: Vocabulary) -> None:
+    result = vocab.interpret("zoloft and no orgasm")
+    assert set(result.concerns) == {"aging_illness_medication", "orgasm_difficulties"}
+    assert result.remaining_text == ""
+
+
+def test_leftover_words_are_kept_to_rank_and_stop_words_reported(vocab: Vocabulary) -> None:
+    result = vocab.interpret("my erections are weak in the mornings")
+    assert result.remaining_text == "weak mornings"
+    assert {"my", "are", "in", "the"} <= set(result.ignored)
+    (understood,) = result.understood
+    assert (understood.kind, understood.code, understood.words) == (
+        "concerns",
+        "erectile",
+        "erections",
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "expected"),
+    [
+        ("Spanish speaking therapist", "languages", ("es",)),
+        ("terapeuta que hable español", "languages", ("es",)),
+        ("takes Blue Cross", "insurance", ("bcbs",)),
+        ("in network with aetna", "insurance", ("aetna",)),
+        ("online therapist in Texas", "states", ("TX",)),
+        ("online therapist in Texas", "delivery", ("telehealth",)),
+        ("video sessions", "delivery", ("telehealth",)),
+        ("face to face please", "delivery", ("in_person",)),
+        ("en persona", "delivery", ("in_person",)),
+        ("near 55414", "zips", ("55414",)),
+        ("my 15-year-old", "ages", (15,)),
+        ("pt 58M", "ages", (58,)),
+        ("mi hijo de 16 años", "ages", (16,)),
+    ],
+)
+def test_concepts_other_than_concerns(
+    vocab: Vocabulary, text: str, field: str, expected: tuple[object, ...]
+) -> None:
+    assert getattr(vocab.interpret(text), field) == expected
+
+
+def test_an_age_names_its_age_group(vocab: Vocabulary) -> None:
+    assert vocab.interpret("my 15-year-old is questioning their gender").populations == (
+        "adolescents",
+    )
+    assert vocab.interpret("my 70 year old husband").populations == ("older_adults",)
+    assert vocab.interpret("a 35 year old").populations == ()  # no age group to filter by
+
+
+def test_names_and_everyday_words_are_not_insurers_or_states(vocab: Vocabulary) -> None:
+    for text in ("Oscar Medica", "united", "Georgie Smith"):
+        result = vocab.interpret(text)
+        assert (result.insurance, result.states) == ((), ()), text
+
+
+def test_stems_come_from_snowball(vocab: Vocabulary) -> None:
+    from directory.vocab import stem_words
+
+    assert stem_words("en", ["orgasms", "erections", "coming"]) == ["orgasm", "erect", "come"]
+    assert stem_words("es", ["eyaculacion", "relaciones"]) == ["eyacul", "relacion"]
+    assert vocab.interpret("orgasms").concerns == vocab.interpret("orgasm").concerns
+
+
+def test_a_concern_no_phrase_names_is_guessed_from_its_own_words(vocab: Vocabulary) -> None:
+    for text, concern in [
+        ("since my spinal fusion", "disability"),  # "spinal cord injury" is the phrase
+        ("jealous of her other partners", "consensual_nonmonogamy"),  # from the description
+    ]:
+        result = vocab.interpret(text)
+        assert result.concerns == (concern,)
+        assert [u.guessed for u in result.understood] == [True]
+    # A word several concerns share evenly is no evidence: nothing is guessed.
+    assert vocab.interpret("I have questions").concerns == ()
+
+
+def test_every_concern_has_lay_and_spanish_phrases_that_find_it(vocab: Vocabulary) -> None:
+    for code, concern in vocab.concerns.items():
+        assert concern.spanish, f"{code} has no Spanish phrases"
+        for phrase in (concern.label, *concern.spanish[:3], *concern.synonyms[:5]):
+            assert code in vocab.interpret(phrase).concerns, (code, phrase)
+
+
+def test_related_concerns_are_concerns(vocab: Vocabulary) -> None:
+    assert vocab.related_concerns(["sexual_pain"]) == ("vaginismus", "chronic_pelvic_pain")
+    for concern in vocab.concerns.values():
+        assert set(concern.related) <= set(vocab.concerns) - {concern.code}
+
+
+def test_a_phrase_that_is_only_filler_is_refused() -> None:
+    raw = load_raw()
+    raw["concerns"][0]["synonyms"].append("can't get there")
+    with pytest.raises(VocabularyError, match="only filler and stop words"):
+        build_vocabulary(raw)
+
+
+def test_a_word_the_vocabulary_knows_is_never_read_as_a_typo(vocab: Vocabulary) -> None:
+    # "fight sex" is one letter from "tight sex" (vaginismus's "too tight for sex"), but
+    # "fight" is a known word (the stem of "fighting"): it is meant as written.
+    assert vocab.interpret("we fight every time sex comes up").concerns == ("communication",)
+
+
+@hypothesis.settings(max_examples=300, deadline=None)
+@hypothesis.given(text=st.text(max_size=200))
+def test_any_text_is_read_without_error_and_the_same_way_twice(text: str) -> None:
+    vocab = load_vocabulary()
+    result = vocab.interpret(text)
+    assert result == vocab.interpret(text)
+    for understood in result.understood:
+        if understood.kind in ("concerns", "populations", "languages", "insurance", "states"):
+            assert understood.code in getattr(vocab, understood.kind)
+    words = set(normalise(text).split())
+    assert set(result.remaining_text.split()) <= words
+    assert set(result.ignored) <= words

@@ -204,3 +204,36 @@ def test_malformed_and_oversized_bodies(client: TestClient) -> None:
     )
     assert huge.status_code == 413
     assert huge.headers["content-type"].startswith("application/problem+json")
+
+
+def test_a_state_written_in_the_referral_is_the_patient_state(client: TestClient) -> None:
+    response = client.post(
+        "/api/v1/matches",
+        json={"text": "video sessions in Minnesota, he comes too soon", "delivery": "telehealth",
+              "on": ON},
+    )  # fmt: skip
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["patient_state"] == "MN"
+    assert body["interpreted"]["concerns"] == ["premature_ejaculation"]
+    assert body["interpreted"]["notes"]
+    assert body["matches"]
+
+
+def test_the_match_says_which_words_were_not_used(client: TestClient) -> None:
+    body = client.post(
+        "/api/v1/matches",
+        json={"text": "please help, sex is painful for me", "patient_state": "NY", "on": ON},
+    ).json()
+    assert body["interpreted"]["concerns"] == ["sexual_pain"]
+    assert {"please", "help", "for", "me"} <= set(body["interpreted"]["unused_words"])
+
+
+def test_a_zip_in_another_state_than_patient_state_is_a_problem(client: TestClient) -> None:
+    response = client.post(
+        "/api/v1/matches",
+        json={"patient_zip": "10003", "patient_state": "CA", "delivery": "either", "on": ON},
+    )
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert {e["field"] for e in response.json()["errors"]} == {"patient_state"}

@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 
+import hypothesis
 import pytest
+from hypothesis import strategies as st
 from litestar.testing import TestClient
 
 from directory.credentials import telehealth_grant_on, valid_on
@@ -259,3 +261,155 @@ def test_certification_reasons_never_say_more_than_the_check(client: TestClient)
             states.add(how.split(" ")[0])
     # The demo holds both verified and unverified certifications: both kinds are exercised.
     assert "verified" in states and states - {"verified"}
+
+
+# --- query understanding: a sentence finds its concern, leftover words never exclude ---------
+
+
+def _treating(directory: Directory, concern: str) -> int:
+    return sum(concern in t.concerns for t in directory.store.iter_therapists())
+
+
+def test_a_sentence_finds_its_concern_and_leftover_words_never_exclude(
+    client: TestClient, directory: Directory
+) -> None:
+    q = "my erections just won't stay firm enough"
+    body = client.get("/api/v1/therapists", params={"q": q, "on": ON, "per_page": 100}).json()
+    assert body["interpreted"]["concerns"] == ["erectile"]
+    # "firm" and "enough" ranked; no profile needs to say them.
+    assert set(body["interpreted"]["text"].split()) >= {"firm", "enough"}
+    assert body["total"] == _treating(directory, "erectile") > 0
+    for hit in body["results"]:
+        assert "erectile" in directory.therapist(hit["id"]).concerns
+
+
+def test_leftover_words_rank_those_mentioning_them_first(
+    client: TestClient, directory: Directory
+) -> None:
+    treating = [t for t in directory.store.iter_therapists() if "vaginismus" in t.concerns]
+    city = treating[0].locations[0].address.city
+    in_city = {t.id for t in treating if any(loc.address.city == city for loc in t.locations)}
+    assert len(in_city) < len(treating)  # the city must not be a filter in disguise
+    body = client.get(
+        "/api/v1/therapists", params={"q": f"vaginismus {city}", "on": ON, "per_page": 100}
+    ).json()
+    assert body["total"] == len(treating)
+    first = [hit["id"] for hit in body["results"][: len(in_city)]]
+    assert set(first) == in_city
+
+
+@pytest.mark.parametrize("q", ["the and of", "please help", "😢😢", "?!"])
+def test_words_that_name_nothing_alone_are_a_problem_naming_q(client: TestClient, q: str) -> None:
+    response = client.get("/api/v1/therapists", params={"q": q})
+    assert response.status_code == 422
+    assert problem_fields(response) == {"q"}
+
+
+def test_words_that_name_nothing_beside_a_place_are_said_to_be_unused(client: TestClient) -> None:
+    body = client.get(
+        "/api/v1/therapists", params={"q": "please help 😢", "telehealth_state": "NY", "on": ON}
+    ).json()
+    assert body["total"] > 0
+    assert any("not used" in note for note in body["interpreted"]["notes"])
+    assert set(body["interpreted"]["unused_words"]) == {"please", "help"}
+
+
+def test_a_200_character_sentence_is_read_and_201_is_a_problem(client: TestClient) -> None:
+    sentence = "for years now whenever my partner and i try to be close i tense up and "
+    sentence += "it feels impossible, the doctor called it vaginismus"
+    sentence = sentence.ljust(200, ".")
+    assert len(sentence) == 200
+    body = client.get("/api/v1/therapists", params={"q": sentence, "on": ON}).json()
+    assert "vaginismus" in body["interpreted"]["concerns"] and body["total"] > 0
+    response = client.get("/api/v1/therapists", params={"q": sentence + "."})
+    assert response.status_code == 422 and problem_fields(response) == {"q"}
+
+
+def test_a_nonsense_word_finds_no_one_and_so_only_ranks(client: TestClient) -> None:
+    body = client.get("/api/v1/therapists", params={"q": "blorptastic", "on": ON}).json()
+    assert body["total"] > 0
+    assert body["interpreted"]["text"] == "blorptastic"
+    assert any("blorptastic" in note for note in body["interpreted"]["notes"])
+
+
+def test_a_state_named_in_the_words_is_where_telehealth_is_searched(client: TestClient) -> None:
+    body = client.get(
+        "/api/v1/therapists",
+        params={"q": "online therapist in Minnesota for vaginismus", "on": ON, "per_page": 100},
+    ).json()
+    assert body["interpreted"]["states"] == ["MN"]
+    assert body["interpreted"]["delivery"] == ["telehealth"]
+    assert body["total"] > 0
+    for hit in body["results"]:
+        assert "MN" in hit["telehealth_states"]
+
+
+def test_a_zip_and_a_state_that_disagree_get_a_clear_note(client: TestClient) -> None:
+    body = client.get(
+        "/api/v1/therapists", params={"zip": "10003", "telehealth_state": "CA", "on": ON}
+    ).json()
+    (note,) = [n for n in body["interpreted"]["notes"] if "10003" in n]
+    assert "New York" in note and "California" in note
+
+
+def test_a_must_have_read_from_the_words_is_relaxed_when_nobody_has_it(
+    client: TestClient, directory: Directory
+) -> None:
+    navajo = [t for t in directory.store.iter_therapists() if "nv" in t.languages]
+    assert not navajo, "pick a language no demo profile speaks"
+    body = client.get(
+        "/api/v1/therapists", params={"q": "vaginismus, speaks Navajo", "on": ON}
+    ).json()
+    assert body["interpreted"]["languages"] == ["nv"]
+    assert body["interpreted"]["relaxed"] == ["speaks Navajo"]
+    assert body["total"] == _treating(directory, "vaginismus")
+
+
+def test_a_must_have_read_from_the_words_filters_when_someone_has_it(
+    client: TestClient, directory: Directory
+) -> None:
+    body = client.get(
+        "/api/v1/therapists",
+        params={"q": "Spanish speaking therapist for vaginismus", "on": ON, "per_page": 100},
+    ).json()
+    assert body["interpreted"]["relaxed"] == []
+    assert body["total"] > 0
+    for hit in body["results"]:
+        therapist = directory.therapist(hit["id"])
+        assert "es" in therapist.languages and "vaginismus" in therapist.concerns
+
+
+def test_in_person_in_a_state_named_without_a_zip(client: TestClient, directory: Directory) -> None:
+    body = client.get(
+        "/api/v1/therapists",
+        params={"q": "in person in Texas, vaginismus", "on": ON, "per_page": 100},
+    ).json()
+    assert (body["interpreted"]["states"], body["interpreted"]["delivery"]) == (
+        ["TX"],
+        ["in_person"],
+    )
+    assert body["total"] > 0
+    for hit in body["results"]:
+        document = directory.document(hit["id"])
+        assert document is not None and "TX" in document.states
+        assert hit["offers_in_person"]
+
+
+@hypothesis.settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture],
+)
+@hypothesis.given(q=st.text(max_size=200), state=st.sampled_from(["", "NY", "TX"]))
+def test_any_words_get_an_answer_or_a_problem_naming_q_never_a_500(
+    client: TestClient, q: str, state: str
+) -> None:
+    params = {"q": q, "on": ON, **({"telehealth_state": state} if state else {})}
+    response = client.get("/api/v1/therapists", params=params)
+    if response.status_code == 422:
+        assert problem_fields(response) == {"q"}
+    else:
+        assert response.status_code == 200, response.text
+        body = response.json()
+        # Never a silent empty list: nothing found comes with what was understood.
+        assert body["total"] > 0 or body["interpreted"]["understood"]

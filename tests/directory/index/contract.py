@@ -426,6 +426,30 @@ class SearchIndexContract:
         assert self.find_ids(index, text="Okafor Duluth") == set()
         assert self.find_ids(index, text="pelvic pain") == {"t01", "t08", "t18", "t21"}
 
+    def test_optional_words_rank_and_never_exclude(self, index: SearchIndex) -> None:
+        # "Okafor Duluth" has no document with both words; as optional words they only rank.
+        result = self.find(index, text="Okafor Duluth", optional_words=True)
+        assert result.total == 30  # no filter: everyone still matches
+        assert result.hits[0].document.id == "t01"  # the name outranks a city in the bio
+        # Both engines score a document matching the first word; Meilisearch's "last"
+        # strategy may rank one matching only a later word with those matching none.
+        assert "t01" in {hit.document.id for hit in result.hits if hit.score > 0}
+        assert [hit.score > 0 for hit in result.hits] == sorted(
+            (hit.score > 0 for hit in result.hits), reverse=True
+        )  # those matching a word come first
+
+    def test_optional_words_keep_filters_and_concerns(self, index: SearchIndex) -> None:
+        found = self.find_ids(
+            index, text="nothing matches this", optional_words=True, concerns=("vaginismus",)
+        )
+        assert found == where(lambda d: "vaginismus" in d.concerns)
+
+    def test_related_concerns_come_after_the_asked_ones(self, index: SearchIndex) -> None:
+        result = self.find(index, concerns=("vaginismus",), related_concerns=("low_desire",))
+        asked = where(lambda d: "vaginismus" in d.concerns)
+        assert set(ids(result)) == asked | where(lambda d: "low_desire" in d.concerns)
+        assert set(ids(result)[: len(asked)]) == asked
+
     def test_stop_words_are_ignored(self, index: SearchIndex) -> None:
         assert self.find_ids(index, text="the Okafor in Minneapolis") == {"t01"}
 

@@ -32,6 +32,7 @@ from directory.index.meili import (
     from_meili,
     index_settings,
     search_requests,
+    search_result,
     synonyms_from_vocabulary,
     to_meili,
 )
@@ -388,6 +389,36 @@ def test_three_concerns_make_three_disjoint_parts() -> None:
         f'(states = "MN" AND {all_three})',
         f'(states = "MN" AND ({two} AND NOT ({all_three})))',
         f'(states = "MN" AND (concerns IN ["a", "b", "c"] AND NOT ({two})))',
+    ]
+
+
+def test_optional_words_ask_with_and_without_them() -> None:
+    query = SearchQuery(text="okafor duluth", optional_words=True, limit=5)
+    with_words, without = search_requests("therapists", query)
+    assert (with_words["q"], with_words["matchingStrategy"]) == ("okafor duluth", "last")
+    assert without["q"] == ""
+    assert {(r["page"], r["hitsPerPage"]) for r in (with_words, without)} == {(1, 5)}
+    # Without text there is nothing to make optional: one search, as before.
+    assert len(search_requests("therapists", SearchQuery(optional_words=True))) == 1
+
+
+def test_optional_words_hits_first_then_the_rest_once() -> None:
+    query = SearchQuery(text="okafor", optional_words=True, limit=3)
+    a, b = doc("t1"), doc("t2", "Ben")
+    result = search_result(
+        query, [response(hit(a, 0.9), total=1), response(hit(b, 1.0), hit(a, 1.0), total=3)]
+    )
+    assert [h.document.id for h in result.hits] == ["t1", "t2"]
+    assert result.total == 3  # counted by the search without words, which sees everyone
+    assert [h.score for h in result.hits] == [0.9, 0.0]  # no text score without the words
+
+
+def test_related_concerns_are_a_last_disjoint_part() -> None:
+    query = SearchQuery(concerns=("vaginismus",), related_concerns=("sexual_pain",))
+    filters = [r["filter"] for r in search_requests("therapists", query)]
+    assert filters == [
+        'concerns IN ["vaginismus"]',
+        '(NOT (concerns IN ["vaginismus"]) AND concerns IN ["sexual_pain"])',
     ]
 
 

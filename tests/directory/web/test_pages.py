@@ -55,6 +55,25 @@ def test_plain_words_search_shows_reasons(client: TestClient) -> None:
         assert "Treats " in page.text
 
 
+def test_the_page_says_what_was_understood_and_what_was_not_used(client: TestClient) -> None:
+    page = client.get(
+        "/", params={"q": "please, my erections don't stay firm in Minnesota", "zip": "55414"}
+    )
+    assert page.status_code == 200
+    understood = re.search(r'<p class="understood">We understood: (.*?)</p>', page.text)
+    assert understood is not None
+    assert "Erectile difficulties" in understood.group(1) and "Minnesota" in understood.group(1)
+    assert "used only to order results: stay firm" in page.text
+    assert re.search(r"Not used: [^<]*please", page.text)
+    assert 'class="card"' in page.text  # the leftover word "firm" excluded no one
+
+
+def test_words_that_name_nothing_are_a_problem_shown_at_the_field(client: TestClient) -> None:
+    page = client.get("/", params={"q": "the and of"})
+    assert page.status_code == 422
+    assert 'href="#q"' in page.text  # the error summary links to the field
+
+
 def test_bad_input_is_explained_on_the_page(client: TestClient) -> None:
     page = client.get("/", params={"zip": "00014"})
     assert page.status_code == 422
