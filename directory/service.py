@@ -317,9 +317,9 @@ class Directory:
         has_criteria = bool(
             params.concerns or params.populations or params.languages or params.genders
             or params.license_types or params.insurance or params.max_fee is not None
-            or params.sliding_scale or params.accepting is not None or params.certified
+            or params.sliding_scale or params.certified
             or params.zip or params.telehealth_state
-        )  # fmt: skip
+        )  # fmt: skip  (accepting is left out: the pages set it by default, and it names no one)
         if meaning is not None and not says_something(meaning) and not has_criteria:
             errors.append(
                 (

@@ -374,9 +374,15 @@ def test_a_must_have_read_from_the_words_filters_when_someone_has_it(
     ).json()
     assert body["interpreted"]["relaxed"] == []
     assert body["total"] > 0
+    related = set(directory.vocab.concerns["vaginismus"].related)
+    treats = []
     for hit in body["results"]:
         therapist = directory.therapist(hit["id"])
-        assert "es" in therapist.languages and "vaginismus" in therapist.concerns
+        assert "es" in therapist.languages  # the must-have holds for every result
+        treats.append("vaginismus" in therapist.concerns)
+        assert treats[-1] or related & set(therapist.concerns)
+    # A thin answer is filled with related concerns, after those treating the one named.
+    assert treats[0] and treats == sorted(treats, reverse=True)
 
 
 def test_in_person_in_a_state_named_without_a_zip(client: TestClient, directory: Directory) -> None:
