@@ -14,7 +14,13 @@ from collections.abc import Iterable
 
 import msgspec
 
-from directory.eligibility import CertifiedOn, InPersonNearby, TelehealthPermitted
+from directory.eligibility import (
+    CertifiedOn,
+    InPersonNearby,
+    Listed,
+    NotExcluded,
+    TelehealthPermitted,
+)
 from directory.geo import Gazetteer, UnknownZip, gazetteer
 from directory.index import EmbeddedIndex
 from directory.index.base import SearchIndex, SearchResult
@@ -243,9 +249,10 @@ class Directory:
             if facet not in FILTERABLE:
                 errors.append(("facets", f"cannot count by {facet!r}"))
         origin: Point | None = None
+        zip_state: str | None = None
         if params.zip:
             try:
-                origin, _ = self.place_for_zip("zip", params.zip)
+                origin, zip_state = self.place_for_zip("zip", params.zip)
             except InvalidInput as error:
                 errors.extend(error.errors)
         if params.sort == "distance" and not params.zip:
@@ -259,7 +266,12 @@ class Directory:
         populations = tuple(dict.fromkeys(params.populations))
         text_populations = meaning.populations if meaning else ()
 
+        # Who may be shown at all: an active listing, not federally excluded (a waiver
+        # counts for the patient's state: the telehealth state, else the ZIP's).
+        patient_state = params.telehealth_state or zip_state
         filters: list[Filter | None] = [
+            Listed().filter(),
+            NotExcluded(on, patient_state).filter(),
             In("populations", populations) if populations else None,
             In("populations", text_populations) if text_populations else None,
             In("languages", params.languages) if params.languages else None,
