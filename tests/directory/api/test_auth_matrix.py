@@ -78,6 +78,14 @@ def calls(directory: Directory) -> list[tuple[str, str, str, Any, int | None]]:
             {"qualified": False, "source": "FL board", "verified_on": TODAY, "evidence": "none"},
             3,  # the therapist's version after the two credential writes
         ),
+        ("verifier", "GET", f"/api/v1/therapists/{t.id}/record", None, None),
+        (
+            "verifier",
+            "PATCH",
+            f"/api/v1/therapists/{t.id}",
+            {"changes": {"pronouns": "she/her", "listing_status": "moved"}, "reason": "matrix"},
+            4,  # after the fl-title check
+        ),
         ("verifier", "GET", f"/api/v1/therapists/{t.id}/verifications", None, None),
         ("verifier", "GET", f"/api/v1/therapists/{t.id}/history", None, None),
         (
@@ -139,7 +147,7 @@ def test_every_api_route_is_public_on_purpose_or_guarded(client: TestClient) -> 
                 elif (method, route.path) not in PUBLIC:
                     unguarded.append((method, route.path))
     assert unguarded == []
-    assert guarded >= 9
+    assert guarded >= 11
 
 
 def test_a_revoked_key_loses_access_at_once(client: TestClient, directory: Directory) -> None:

@@ -182,7 +182,7 @@ def test_every_listing_field_can_be_edited(
     assert response.status_code == 200, response.text
     saved = directory.store.get_therapist(t.id)
     assert saved is not None
-    assert [loc.id for loc in saved.locations][0] == kept.id
+    assert saved.locations[0].id == kept.id
     assert saved.locations[1].address.state == "WI" and saved.locations[1].point is not None
     assert saved.languages == ["en", "es"] and not saved.offers_telehealth
     assert (saved.fees.session_fee_min, saved.fees.sliding_scale) == (90, True)
