@@ -272,3 +272,51 @@ class ListingReport(msgspec.Struct, kw_only=True):
     resolved_at: dt.datetime | None = None
     resolved_by: str | None = None
     resolution: str | None = None
+
+
+SanctionMatchKind = Literal["npi", "name_state"]
+# applied: matched by NPI, on the record; review: matched by name and state only, waiting
+# for a verifier (excludes nobody); confirmed / dismissed: a verifier's decision; lifted:
+# reinstated, or no longer on the full list.
+SanctionStatus = Literal["applied", "review", "confirmed", "dismissed", "lifted"]
+
+
+class SanctionMatch(msgspec.Struct, kw_only=True):
+    """One OIG LEIE row matched to one listed clinician, and what became of it."""
+
+    therapist_id: str
+    entry_key: str  # the LEIE row's natural key (LEIE rows have no id)
+    match: SanctionMatchKind
+    status: SanctionStatus
+    excluded_on: dt.date
+    last_name: str = ""
+    first_name: str = ""
+    mid_name: str = ""
+    business_name: str = ""
+    npi: str | None = None
+    dob: dt.date | None = None
+    city: str = ""
+    state: str = ""
+    exclusion_type: str = ""
+    reinstated_on: dt.date | None = None
+    waiver_on: dt.date | None = None
+    waiver_state: str = ""
+    source: str = "oig_leie"
+    file_name: str = ""
+    id: int | None = None
+    created_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
+    resolved_by: str | None = None
+    resolution: str | None = None
+    version: int = 1
+
+    def exclusion(self) -> Exclusion:
+        return Exclusion(
+            source=self.source,
+            entry_key=self.entry_key,
+            excluded_on=self.excluded_on,
+            exclusion_type=self.exclusion_type,
+            reinstated_on=self.reinstated_on,
+            waiver_state=self.waiver_state,
+            waiver_on=self.waiver_on,
+        )

@@ -26,6 +26,7 @@ from directory.store.edits import EditStore
 from directory.store.errors import NotFound
 from directory.store.import_store import ImportStore
 from directory.store.rows import audit_event_from_row
+from directory.store.sanctions import SanctionStore
 from directory.store.tables import audit_events, outbox, therapists
 from directory.store.tables_verification import api_keys
 from directory.store.verification import VerificationStore
@@ -59,6 +60,7 @@ class DirectoryStore:
         self.imports = ImportStore(self.writes)
         self.verification = VerificationStore(self.writes)
         self.edits = EditStore(self.writes)
+        self.sanctions = SanctionStore(self.writes)
 
     # --- reads ----------------------------------------------------------------------
 
