@@ -93,3 +93,31 @@ def test_npi_lookup_refuses_an_invalid_npi_without_asking() -> None:
         main, ["npi", "lookup", "1053975267", "--base-url", "http://127.0.0.1:9/"]
     )
     assert result.exit_code == 1 and "not a valid NPI" in result.output
+
+
+LEIE = FIXTURES / "leie"
+
+
+def test_import_leie_reports_matches_and_a_bad_file_exits_non_zero(env) -> None:
+    from directory.records import Therapist
+
+    store = DirectoryStore(create_engine_for(env["SENSATE_DATABASE_URL"]))
+    store.add_therapist(
+        Therapist(
+            id="a6f0c7de-0000-4000-8000-000000000001",
+            first_name="Mara",
+            last_name="Quillon",
+            npi="1770000010",
+        ),
+        actor="test",
+    )
+    bad = CliRunner().invoke(main, ["import", "leie", str(LEIE / "bad" / "UPDATED.csv")], env=env)
+    assert bad.exit_code == 1
+    assert "header is not the LEIE's 18 columns" in bad.output
+    assert "Nothing was written" in bad.output
+
+    good = CliRunner().invoke(main, ["import", "leie", str(LEIE / "UPDATED.csv")], env=env)
+    assert good.exit_code == 0, good.output
+    assert "matched by NPI" in good.output
+    [stored] = list(store.iter_therapists())
+    assert [e.excluded_on.isoformat() for e in stored.exclusions] == ["2024-01-15"]
