@@ -381,6 +381,11 @@ _VERBS = {
     "delete": "deleted",
     "merge": "merged",
     "resolve": "resolved",
+    "edit": "edited",
+    "exclusions": "exclusions updated",
+    "review": "queued for review",
+    "confirm": "confirmed",
+    "dismiss": "dismissed",
 }
 
 
