@@ -28,10 +28,11 @@ import datetime as dt
 import re
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
-from directory.records import SanctionMatch
+from directory.records import SanctionMatch, SanctionStatus
 from directory.store import DirectoryStore
 from directory.store.sanctions import LeieMode, ListedClinician, SanctionCounts
 
@@ -208,7 +209,7 @@ def match_rows(
         by_name[_name_key(c.first_name, c.last_name)].append(c)
     found: list[SanctionMatch] = []
     for row in rows:
-        base = {
+        base: dict[str, Any] = {
             "entry_key": row.key,
             "excluded_on": row.excluded_on,
             "last_name": row.last_name,
@@ -229,7 +230,7 @@ def match_rows(
         if row.npi is not None:
             clinician = by_npi.get(row.npi)
             if clinician is not None:
-                status = "lifted" if mode == "reinstatements" else "applied"
+                status: SanctionStatus = "lifted" if mode == "reinstatements" else "applied"
                 found.append(
                     SanctionMatch(therapist_id=clinician.id, match="npi", status=status, **base)
                 )

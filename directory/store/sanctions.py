@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
 import msgspec
@@ -60,16 +60,13 @@ class SanctionStore:
         """Every active clinician with their states: three narrow queries, no records built."""
         with self.engine.connect() as conn:
             states: dict[str, set[str]] = defaultdict(set)
-            for tid, state in conn.execute(
-                select(practice_locations.c.therapist_id, practice_locations.c.state)
-            ):
-                states[tid].add(state)
-            for tid, state in conn.execute(
-                select(credentials.c.therapist_id, credentials.c.state).where(
-                    credentials.c.kind == "license"
-                )
-            ):
-                states[tid].add(state)
+            places = select(practice_locations.c.therapist_id, practice_locations.c.state)
+            licensed = select(credentials.c.therapist_id, credentials.c.state).where(
+                credentials.c.kind == "license"
+            )
+            for query in (places, licensed):
+                for row in conn.execute(query).mappings():
+                    states[row["therapist_id"]].add(row["state"])
             rows = conn.execute(
                 select(
                     therapists.c.id,
@@ -77,10 +74,16 @@ class SanctionStore:
                     therapists.c.first_name,
                     therapists.c.last_name,
                 ).where(therapists.c.active.is_(True))
-            )
+            ).mappings()
             return [
-                ListedClinician(id, npi, first, last, frozenset(states[id]))
-                for id, npi, first, last in rows
+                ListedClinician(
+                    row["id"],
+                    row["npi"],
+                    row["first_name"],
+                    row["last_name"],
+                    frozenset(states[row["id"]]),
+                )
+                for row in rows
             ]
 
     def get(self, match_id: int) -> SanctionMatch | None:
@@ -293,7 +296,8 @@ def _row(m: SanctionMatch, now: dt.datetime) -> dict[str, Any]:
     return values
 
 
-def _update_row(conn: Connection, old: Mapping[str, Any], now: dt.datetime, **values: Any) -> None:
+def _update_row(conn: Connection, old: Any, now: dt.datetime, **values: Any) -> None:
+    """Update a matched row read in this transaction (a RowMapping) by its id."""
     conn.execute(
         update(sanction_matches)
         .where(sanction_matches.c.id == old["id"])

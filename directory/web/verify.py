@@ -568,9 +568,9 @@ def listing_patch(form: FormInput, t: Therapist) -> tuple[ListingPatch, list[str
             changes[name] = codes
     fees: dict[str, Any] = {}
     for name in ("session_fee_min", "session_fee_max"):
-        value = form.whole_number(f"fees.{name}", 0, 10_000, "the fee")
-        if value != getattr(t.fees, name):
-            fees[name] = value
+        fee = form.whole_number(f"fees.{name}", 0, 10_000, "the fee")
+        if fee != getattr(t.fees, name):
+            fees[name] = fee
     if form.flag("fees.sliding_scale") != t.fees.sliding_scale:
         fees["sliding_scale"] = form.flag("fees.sliding_scale")
     insurance = _codes(form, "fees.insurance")
