@@ -19,16 +19,17 @@ from typing import Any, Literal
 import msgspec
 from sqlalchemy import Connection, insert, select, update
 
-from directory.records import SanctionMatch
+from directory.records import Exclusion, SanctionMatch
 from directory.store.errors import NotFound, StaleVersion
 from directory.store.tables import credentials, practice_locations, therapists
 from directory.store.tables_sanctions import sanction_matches
-from directory.store.writes import WritePath, audit_event
+from directory.store.writes import WritePath, assemble, audit_event
 
 LeieMode = Literal["full", "exclusions", "reinstatements"]
 # Rows whose exclusion is on the record (a lifted one with its end date).
 ON_RECORD = ("applied", "confirmed", "lifted")
 SANCTIONS_ACTOR = "importer:oig_leie"
+_CHUNK = 500  # ids per IN (...) list
 
 
 class ListedClinician(msgspec.Struct, frozen=True):
@@ -142,11 +143,11 @@ class SanctionStore:
                 for row in conn.execute(select(sanction_matches)).mappings()
             }
             events = []
+            new_rows = []
             for m in matches:
                 old = existing.get((m.entry_key, m.therapist_id))
                 if old is None:
-                    values = _row(m, now)
-                    conn.execute(insert(sanction_matches).values(values))
+                    new_rows.append(_row(m, now))
                     if m.status == "review":
                         counts.queued_for_review += 1
                         events.append(
@@ -175,6 +176,8 @@ class SanctionStore:
                 _update_row(conn, old, now, status=status, reinstated_on=reinstated)
                 counts.lifted += status == "lifted"
                 touched.add(m.therapist_id)
+            if new_rows:  # one executemany: a full list can match thousands of rows
+                conn.execute(insert(sanction_matches), new_rows)
             if mode == "full":
                 listed = set(file_keys)
                 for old in existing.values():
@@ -247,35 +250,44 @@ class SanctionStore:
         actor: str = SANCTIONS_ACTOR,
     ) -> int:
         """Rewrite each therapist's exclusions from their rows on record; returns how many
-        records changed (an unchanged one writes nothing)."""
+        records changed (an unchanged one writes nothing). Rows and records are read in
+        batches; only a changed record goes through the write path."""
         changed = 0
-        for tid in therapist_ids:
+        for start in range(0, len(therapist_ids), _CHUNK):
+            chunk = list(therapist_ids[start : start + _CHUNK])
+            on_record: dict[str, list[Exclusion]] = defaultdict(list)
             rows = conn.execute(
                 select(sanction_matches)
                 .where(
-                    sanction_matches.c.therapist_id == tid,
+                    sanction_matches.c.therapist_id.in_(chunk),
                     sanction_matches.c.status.in_(ON_RECORD),
                 )
                 .order_by(sanction_matches.c.excluded_on, sanction_matches.c.id)
             ).mappings()
-            exclusions = [SanctionMatch(**row).exclusion() for row in rows]
-            try:
-                current = self.writes.current(conn, tid)
-            except NotFound:
-                continue  # deleted since it matched; its rows stay for the record
-            if current.exclusions == exclusions:
-                continue
-            self.writes.update_therapist(
+            for row in rows:
+                on_record[row["therapist_id"]].append(SanctionMatch(**row).exclusion())
+            records = assemble(
                 conn,
-                msgspec.structs.replace(current, exclusions=exclusions),
-                current.version,
-                now,
-                actor=actor,
-                action="sanction.exclusions",
-                reason=reason,
-                source="oig_leie",
+                conn.execute(select(therapists).where(therapists.c.id.in_(chunk))).mappings().all(),
             )
-            changed += 1
+            for tid in chunk:
+                current = records.get(tid)
+                if current is None:
+                    continue  # deleted since it matched; its rows stay for the record
+                exclusions = on_record.get(tid, [])
+                if current.exclusions == exclusions:
+                    continue
+                self.writes.update_therapist(
+                    conn,
+                    msgspec.structs.replace(current, exclusions=exclusions),
+                    current.version,
+                    now,
+                    actor=actor,
+                    action="sanction.exclusions",
+                    reason=reason,
+                    source="oig_leie",
+                )
+                changed += 1
         return changed
 
 
