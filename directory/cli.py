@@ -173,7 +173,8 @@ def serve(host: str | None, port: int | None) -> None:
 
 @main.command("import")
 @click.argument(
-    "kind", type=click.Choice(["nppes", "npi_registry", "fhir", "hsds", "roster", "license_board"])
+    "kind",
+    type=click.Choice(["nppes", "npi_registry", "fhir", "hsds", "roster", "license_board", "leie"]),
 )
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.option("--mapping", type=click.Path(exists=True, path_type=Path), help="Column mapping.")
@@ -190,8 +191,16 @@ def import_(
     dry_run: bool,
     rejects: Path | None,
 ) -> None:
-    """Import a source file; prints the report (see importers/apply.py)."""
-    from importers.cli import run_import_command
+    """Import a source file; prints the report (see importers/apply.py).
+
+    leie: the OIG exclusion list, UPDATED.csv or a monthly YYMMexcl.csv / YYMMrein.csv
+    (importers/leie.py); matched clinicians leave search and matching, name-only matches
+    go to the verifier queue.
+    """
+    from importers.cli import run_import_command, run_leie_command
+
+    if kind == "leie":
+        sys.exit(run_leie_command(_settings(), path, console))
 
     sys.exit(run_import_command(_settings(), kind, path, mapping, full, dry_run, rejects, console))
 

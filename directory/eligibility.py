@@ -314,6 +314,82 @@ class AcceptsPhysicianReferrals(_Holds):
         return "Accepts referrals from physicians"
 
 
+LISTING_STATUS_WORDS = {
+    "retired": "has retired",
+    "deceased": "has died",
+    "moved": "has moved away and no longer practises here",
+    "suspended": "is suspended from the directory",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Listed(_Holds):
+    """The listing is active: a verifier has not marked the clinician retired, deceased,
+    moved or suspended from the directory (``records.ListingStatus``)."""
+
+    name: ClassVar[str] = "listed"
+    filter_is_exact: ClassVar[bool] = True
+
+    def filter(self) -> Filter:
+        return Eq("listing_status", "active")
+
+    def why_not(self, listing: IndexDocument) -> str | None:
+        if listing.listing_status == "active":
+            return None
+        words = LISTING_STATUS_WORDS.get(listing.listing_status, listing.listing_status)
+        return f"Not listed: the clinician {words}"
+
+    def statement(self) -> str:
+        return (
+            "Listed as practising: not marked retired, deceased, moved or suspended from the "
+            "directory"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class NotExcluded(_Holds):
+    """Not excluded from federal health care programs on ``on`` (the OIG List of Excluded
+    Individuals/Entities), unless a waiver covers ``state``, the patient's state.
+
+    NCQA's credentialing standard asks for this check at credentialing and monthly after.
+    The listing keeps the exclusion as an inclusive window of days
+    (``listing.exclusion_window``); reinstatement ends it. With no patient state (a search
+    without a place) no waiver can apply.
+    """
+
+    name: ClassVar[str] = "not_excluded"
+    filter_is_exact: ClassVar[bool] = True
+    on: dt.date
+    state: str | None = None
+
+    def filter(self) -> Filter:
+        day = date_key(self.on)
+        ways: list[Filter] = [
+            Range("excluded_from", gte=day + 1),
+            Range("excluded_until", lte=day - 1),
+        ]
+        if self.state:
+            ways.append(Eq("exclusion_waivers", self.state))
+        return Or(tuple(ways))
+
+    def why_not(self, listing: IndexDocument) -> str | None:
+        day = date_key(self.on)
+        if not listing.excluded_from <= day <= listing.excluded_until:
+            return None
+        if self.state and self.state in listing.exclusion_waivers:
+            return None
+        return (
+            "Excluded from federal health care programs (OIG LEIE) since "
+            f"{format_key(listing.excluded_from)}"
+        )
+
+    def statement(self) -> str:
+        waiver = f", or holds a waiver for {self.state}" if self.state else ""
+        return (
+            f"Not on the OIG List of Excluded Individuals/Entities on {self.on.isoformat()}{waiver}"
+        )
+
+
 RULES: dict[str, type[Rule]] = {
     rule.name: rule
     for rule in (
@@ -322,5 +398,7 @@ RULES: dict[str, type[Rule]] = {
         InPersonNearby,
         AcceptingNewClients,
         AcceptsPhysicianReferrals,
+        Listed,
+        NotExcluded,
     )
 }

@@ -17,8 +17,17 @@ from typing import Literal
 import msgspec
 
 from directory.credentials import certification_windows, telehealth_grants
-from directory.records import PRACTISING_STATUSES, Point, Therapist, Verification, date_key
+from directory.records import (
+    PRACTISING_STATUSES,
+    Exclusion,
+    Point,
+    Therapist,
+    Verification,
+    date_key,
+)
 from directory.vocab import Vocabulary
+
+NEVER = 99991231  # date_key(None): the end of time
 
 
 class CredentialSummary(msgspec.Struct, frozen=True):
@@ -77,6 +86,14 @@ class IndexDocument(msgspec.Struct, kw_only=True):
     cert_from: dict[str, int] = {}
     cert_until: dict[str, int] = {}
     credentials: list[CredentialSummary] = []
+    # records.ListingStatus: anything but "active" is left out (eligibility.Listed).
+    listing_status: str = "active"
+    # Federal exclusion (OIG LEIE) as one inclusive window of YYYYMMDD days; the defaults
+    # (starts at the end of time, ended before it began) mean "never excluded", so the
+    # fields are always present and a range filter can read them (eligibility.NotExcluded).
+    excluded_from: int = NEVER
+    excluded_until: int = 0
+    exclusion_waivers: list[str] = []  # states where a waiver allows practice anyway
 
 
 _OPEN_START = 0  # "valid since before records began"
@@ -157,12 +174,29 @@ def credential_summaries(therapist: Therapist) -> list[CredentialSummary]:
     return summaries
 
 
+def exclusion_window(exclusions: list[Exclusion]) -> tuple[int, int, list[str]]:
+    """``(from, until, waiver states)`` covering every exclusion: the earliest start to the
+    latest end (open while any is not reinstated). One window rather than several because
+    an index filters on fields, not on lists of intervals; a gap between two exclusions is
+    counted as excluded, the safe side. A waiver counts only if every exclusion has it."""
+    if not exclusions:
+        return NEVER, 0, []
+    start = min(date_key(e.excluded_on) for e in exclusions)
+    end = max(
+        date_key(e.reinstated_on - dt.timedelta(days=1)) if e.reinstated_on else NEVER
+        for e in exclusions
+    )
+    waivers = set.intersection(*({e.waiver_state} if e.waiver_state else set() for e in exclusions))
+    return start, end, sorted(waivers)
+
+
 def document_for(therapist: Therapist, vocab: Vocabulary) -> IndexDocument:
     in_person = [loc for loc in therapist.locations if loc.in_person]
     grants = telehealth_grants(therapist, vocab) if therapist.offers_telehealth else {}
     certs = certification_windows(therapist, vocab)
     summaries = credential_summaries(therapist)
     verified_days = [s.verified_on for s in summaries if s.verified_on is not None]
+    excluded_from, excluded_until, waivers = exclusion_window(therapist.exclusions)
     return IndexDocument(
         id=therapist.id,
         revision=record_revision(therapist.version, therapist.updated_at),
@@ -214,4 +248,8 @@ def document_for(therapist: Therapist, vocab: Vocabulary) -> IndexDocument:
         cert_from={k: date_key(f) if f else _OPEN_START for k, (f, _) in certs.items()},
         cert_until={k: date_key(u) for k, (_, u) in certs.items()},
         credentials=summaries,
+        listing_status=therapist.listing_status,
+        excluded_from=excluded_from,
+        excluded_until=excluded_until,
+        exclusion_waivers=waivers,
     )

@@ -18,6 +18,11 @@ PRACTISING_STATUSES: frozenset[str] = frozenset({"active", "probation"})
 
 Delivery = Literal["telehealth", "in_person", "either"]
 
+# Whether a listing is shown at all. Anything but "active" keeps the record (and its
+# history) but leaves it out of search and matching (directory.eligibility.Listed).
+ListingStatus = Literal["active", "retired", "deceased", "moved", "suspended"]
+LISTING_STATUSES: tuple[str, ...] = ("active", "retired", "deceased", "moved", "suspended")
+
 
 class Point(msgspec.Struct, frozen=True):
     lat: float
@@ -129,6 +134,20 @@ class ReferralPreferences(msgspec.Struct):
     referral_notes: str = ""
 
 
+class Exclusion(msgspec.Struct, kw_only=True, frozen=True):
+    """A federal sanction: an OIG LEIE exclusion matched to this clinician by NPI (or
+    confirmed by a verifier after a name match). Excluded from ``excluded_on`` until the
+    day before ``reinstated_on``; a waiver lets them be seen in the waiver's state only."""
+
+    source: str  # "oig_leie"
+    entry_key: str  # the LEIE row's natural key (directory.store.sanctions)
+    excluded_on: dt.date
+    exclusion_type: str = ""  # the statute, e.g. "1128a1"
+    reinstated_on: dt.date | None = None
+    waiver_state: str = ""  # USPS code of a state where a waiver allows practice
+    waiver_on: dt.date | None = None
+
+
 class Therapist(msgspec.Struct, kw_only=True):
     id: str  # UUID string
     first_name: str
@@ -159,6 +178,8 @@ class Therapist(msgspec.Struct, kw_only=True):
     # Florida: verified evidence that the clinician meets F.S. 491.0143 / 490.0143.
     fl_sex_therapy_qualified: bool = False
     active: bool = True  # False for deactivated NPIs and withdrawn listings
+    listing_status: ListingStatus = "active"  # set by verifiers; see ListingStatus
+    exclusions: list[Exclusion] = []  # federal sanctions (OIG LEIE), written by that import
     fictional: bool = False  # demo data is always marked
     version: int = 1
     updated_at: dt.datetime | None = None
@@ -254,3 +275,51 @@ class ListingReport(msgspec.Struct, kw_only=True):
     resolved_at: dt.datetime | None = None
     resolved_by: str | None = None
     resolution: str | None = None
+
+
+SanctionMatchKind = Literal["npi", "name_state"]
+# applied: matched by NPI, on the record; review: matched by name and state only, waiting
+# for a verifier (excludes nobody); confirmed / dismissed: a verifier's decision; lifted:
+# reinstated, or no longer on the full list.
+SanctionStatus = Literal["applied", "review", "confirmed", "dismissed", "lifted"]
+
+
+class SanctionMatch(msgspec.Struct, kw_only=True):
+    """One OIG LEIE row matched to one listed clinician, and what became of it."""
+
+    therapist_id: str
+    entry_key: str  # the LEIE row's natural key (LEIE rows have no id)
+    match: SanctionMatchKind
+    status: SanctionStatus
+    excluded_on: dt.date
+    last_name: str = ""
+    first_name: str = ""
+    mid_name: str = ""
+    business_name: str = ""
+    npi: str | None = None
+    dob: dt.date | None = None
+    city: str = ""
+    state: str = ""
+    exclusion_type: str = ""
+    reinstated_on: dt.date | None = None
+    waiver_on: dt.date | None = None
+    waiver_state: str = ""
+    source: str = "oig_leie"
+    file_name: str = ""
+    id: int | None = None
+    created_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
+    resolved_by: str | None = None
+    resolution: str | None = None
+    version: int = 1
+
+    def exclusion(self) -> Exclusion:
+        return Exclusion(
+            source=self.source,
+            entry_key=self.entry_key,
+            excluded_on=self.excluded_on,
+            exclusion_type=self.exclusion_type,
+            reinstated_on=self.reinstated_on,
+            waiver_state=self.waiver_state,
+            waiver_on=self.waiver_on,
+        )

@@ -15,7 +15,13 @@ from typing import Any
 
 import msgspec
 
-from directory.eligibility import CertifiedOn, InPersonNearby, TelehealthPermitted
+from directory.eligibility import (
+    CertifiedOn,
+    InPersonNearby,
+    Listed,
+    NotExcluded,
+    TelehealthPermitted,
+)
 from directory.geo import Gazetteer, UnknownZip, gazetteer
 from directory.index import EmbeddedIndex
 from directory.index.base import SearchIndex, SearchResult
@@ -315,10 +321,17 @@ class Directory:
         readable = params.q.strip() and len(params.q) <= MAX_QUERY_CHARS
         meaning = self.vocab.interpret(params.q) if readable else None
         has_criteria = bool(
-            params.concerns or params.populations or params.languages or params.genders
-            or params.license_types or params.insurance or params.max_fee is not None
-            or params.sliding_scale or params.certified
-            or params.zip or params.telehealth_state
+            params.concerns
+            or params.populations
+            or params.languages
+            or params.genders
+            or params.license_types
+            or params.insurance
+            or params.max_fee is not None
+            or params.sliding_scale
+            or params.certified
+            or params.zip
+            or params.telehealth_state
         )  # fmt: skip  (accepting is left out: the pages set it by default, and it names no one)
         if meaning is not None and not says_something(meaning) and not has_criteria:
             errors.append(
@@ -395,7 +408,12 @@ class Directory:
                     label = f"takes {self.vocab.label('insurance', code)}"
                     inferred.append((label, Eq("insurance", code)))
 
+        # Who may be shown at all: an active listing, not federally excluded (a waiver
+        # counts for the patient's state: the telehealth state, else the ZIP's).
+        patient_state = params.telehealth_state or zip_state
         filters: list[Filter | None] = [
+            Listed().filter(),
+            NotExcluded(on, patient_state).filter(),
             In("populations", populations) if populations else None,
             In("languages", params.languages) if params.languages else None,
             In("gender", params.genders) if params.genders else None,

@@ -25,6 +25,7 @@ from directory.records import (
     REPORT_REASONS,
     CredentialStatus,
     ListingReport,
+    SanctionMatch,
     Therapist,
     Verification,
 )
@@ -96,6 +97,8 @@ class QueueResponse(msgspec.Struct, kw_only=True):
     expiring: list[CredentialState]
     reports: list[ListingReport]
     review_pairs: list[Any]  # importer matches awaiting a person's decision
+    # OIG LEIE: name matches awaiting a decision, then exclusions in force
+    sanctions: list[SanctionMatch] = []
 
 
 # --- validation ---------------------------------------------------------------------------
@@ -401,4 +404,5 @@ def verifier_queue(store: DirectoryStore, day: dt.date, limit: int) -> QueueResp
         expiring=buckets.expiring,
         reports=buckets.reports,
         review_pairs=store.imports.open_review_pairs()[:limit],
+        sanctions=store.sanctions.queue(limit),
     )

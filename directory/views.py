@@ -13,9 +13,15 @@ from directory.credentials import (
     is_verified,
     verification_policy,
 )
-from directory.eligibility import CertifiedOn, in_force, telehealth_states
+from directory.eligibility import (
+    CertifiedOn,
+    Listed,
+    NotExcluded,
+    in_force,
+    telehealth_states,
+)
 from directory.index.base import Hit
-from directory.listing import CredentialSummary, IndexDocument
+from directory.listing import CredentialSummary, IndexDocument, document_for
 from directory.records import (
     CredentialRecord,
     Fees,
@@ -329,6 +335,16 @@ class TherapistProfile(msgspec.Struct, frozen=True, kw_only=True):
     fictional: bool
     version: int
     as_of: dt.date
+    listing_status: str = "active"
+    # Why search and matching leave this clinician out on ``as_of`` (a verifier marked the
+    # listing retired, deceased, moved or suspended; a federal exclusion), in plain words;
+    # None when they are shown. The profile stays reachable and says so.
+    not_shown: str | None = None
+
+
+def not_shown_because(listing: IndexDocument, day: dt.date) -> str | None:
+    """The eligibility rules every search and match applies, as the profile explains them."""
+    return Listed().why_not(listing) or NotExcluded(day).why_not(listing)
 
 
 def profile(
@@ -374,6 +390,8 @@ def profile(
         fictional=therapist.fictional,
         version=therapist.version,
         as_of=day,
+        listing_status=therapist.listing_status,
+        not_shown=not_shown_because(doc or document_for(therapist, vocab), day),
     )
 
 

@@ -69,6 +69,37 @@ def run_import_command(
     return 0
 
 
+def run_leie_command(settings: Settings, path: Path, console: Console) -> int:
+    """Import an OIG LEIE file; print what matched. A bad file writes nothing and exits 1."""
+    import datetime as dt
+
+    from directory.store import DirectoryStore, engine_from_settings
+    from importers.leie import LeieFileError, import_leie
+
+    store = DirectoryStore(engine_from_settings(settings))
+    try:
+        report = import_leie(store, path, day=dt.date.today())
+    except LeieFileError as error:
+        console.print(f"[red]cannot import {path.name}:[/] {error}")
+        console.print("Nothing was written.")
+        return 1
+    counts = report.counts
+    table = Table(title=f"OIG LEIE {report.mode} file {report.file_name}", show_header=False)
+    for label, value in (
+        ("rows read", report.rows),
+        ("matched by NPI", report.matched_by_npi),
+        ("matched by name and state (for review)", report.matched_by_name),
+        ("new exclusions", counts.applied),
+        ("queued for verifier review", counts.queued_for_review),
+        ("lifted (reinstated or no longer listed)", counts.lifted),
+        ("unchanged", counts.unchanged),
+        ("clinician records changed", counts.therapists_changed),
+    ):
+        table.add_row(label, f"{value:,}")
+    console.print(table)
+    return 0
+
+
 def print_report(report: ImportReport, rejects: Path, console: Console) -> None:
     title = f"{'DRY RUN: ' if report.dry_run else ''}import {report.id} of {report.file}"
     table = Table(title=title, show_header=False)

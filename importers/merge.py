@@ -58,6 +58,8 @@ CERTIFICATION_PARTS = ("kind", "number", "status", "issued_on", "expires_on")
 _BLANK = Therapist(id="", first_name="", last_name="", languages=[])
 # Records imported before that rule show the model's defaults; those are no one's word either.
 _MODEL_DEFAULTS = Therapist(id="", first_name="", last_name="")
+# The provenance path of a whole location list set by a person (directory.listing_edits).
+LOCATIONS_SET = "locations"
 
 
 def json_value(value: object) -> Any:
@@ -280,6 +282,15 @@ class Merger:
         matched: set[str] = set()
         source = self.record.source
         if not incoming and not any(f.startswith("locations[") for f in self.record.facts):
+            return result
+        # A person (a verifier, later the clinician) who set the whole list outranks this
+        # source: the list stays as they left it, and this source's places are only noted.
+        editors = [self.trust.of(e.source) for e in self.known.get(LOCATIONS_SET, [])]
+        if editors and max(editors) > self.mine:
+            for new in incoming:
+                shown = next((old for old in result if _same_place(old, new)), None)
+                path = f"locations[{shown.id if shown else new.id}]"
+                self.put(path, _place_text(new), applied=shown is not None)
             return result
         for new in incoming:
             at = next((i for i, old in enumerate(result) if _same_place(old, new)), None)

@@ -16,6 +16,8 @@ from directory.eligibility import (
     AcceptingNewClients,
     AcceptsPhysicianReferrals,
     InPersonNearby,
+    Listed,
+    NotExcluded,
     TelehealthPermitted,
 )
 from directory.listing import IndexDocument
@@ -61,6 +63,8 @@ def candidate_query(request: ReferralRequest, vocab: Vocabulary) -> SearchQuery:
 
     return SearchQuery(
         filter=all_of(
+            Listed().filter(),
+            NotExcluded(request.on, request.patient_state).filter(),
             mode_filter,
             None if request.include_not_accepting else AcceptingNewClients().filter(),
             AcceptsPhysicianReferrals().filter() if request.physician_referral else None,

@@ -19,6 +19,8 @@ from directory.eligibility import (
     AcceptsPhysicianReferrals,
     CertifiedOn,
     InPersonNearby,
+    Listed,
+    NotExcluded,
     TelehealthPermitted,
     aasect_certifications,
     nearest_km,
@@ -90,6 +92,8 @@ def check(request: ReferralRequest, doc: IndexDocument, vocab: Vocabulary) -> El
     exclusions = [] if modes else mode_failures
     certification = required_certification(request, vocab)
     for failure in (
+        Listed().why_not(doc),
+        NotExcluded(request.on, request.patient_state).why_not(doc),
         certification.why_not(doc) if certification is not None else None,
         None if request.include_not_accepting else AcceptingNewClients().why_not(doc),
         AcceptsPhysicianReferrals().why_not(doc) if request.physician_referral else None,

@@ -67,6 +67,11 @@ _MISSING = re.compile(r"missing required field `([^`]+)`")
 
 def _field_of(key: str | None, message: str) -> str:
     """The field a message is about: a query parameter name, or the body path msgspec gives."""
+    unknown = _UNKNOWN.search(message)
+    where = (key or "").removeprefix("$").removeprefix(".").removeprefix("data").lstrip(".")
+    if unknown and where and where != unknown.group(1):
+        # An unknown field inside the body names its full path ("changes.npi").
+        return f"{where}.{unknown.group(1)}"
     for pattern in (_AT_PATH, _UNKNOWN, _MISSING):
         found = pattern.search(message)
         if found:

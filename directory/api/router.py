@@ -7,6 +7,7 @@ from litestar import Router
 
 from directory.api.imports import ImportController, ProvenanceController, ReviewController
 from directory.api.keys import KeyAdminController
+from directory.api.listing_edits import ListingEditController
 from directory.api.therapists import MatchController, TherapistController, VocabularyController
 from directory.api.verification import ReportController, VerifierController
 
@@ -21,6 +22,7 @@ ApiRouter = Router(
         ProvenanceController,
         VerifierController,
         ReportController,
+        ListingEditController,
         KeyAdminController,
     ],
 )

@@ -10,6 +10,8 @@ Routes (all under /api/v1; every one but the public report needs a verifier or a
     POST /therapists/{id}/fl-title-verifications               Florida sex-therapist title
     GET  /therapists/{id}/verifications                        the append-only check log
     GET  /therapists/{id}/history                              the audit trail: who, when, why
+    GET  /therapists/{id}/sanctions                            OIG LEIE rows matched to them
+    POST /verifier/sanctions/{match_id}/decision               confirm or dismiss a name match
     POST /verifier/reports/{report_id}/resolution              close a listing report
     POST /therapists/{id}/reports                              anyone: "this listing is wrong"
 
@@ -28,11 +30,12 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from directory import verification
+from directory import sanctions, verification
 from directory.api.auth import actor_of, requires_verifier
 from directory.api.problems import problem
 from directory.inputs import InvalidInput, check_date, parse_id, parse_version
-from directory.records import AuditEvent, ListingReport, VerificationEntry
+from directory.records import AuditEvent, ListingReport, SanctionMatch, VerificationEntry
+from directory.sanctions import SanctionDecisionBody
 from directory.service import Directory
 from directory.store.errors import NotFound, StaleVersion
 from directory.store.verification import CredentialState
@@ -261,6 +264,42 @@ class VerifierController(Controller):
         if not events and directory.store.get_therapist(tid) is None:
             raise NotFoundException(f"no therapist with id {therapist_id}")
         return events
+
+    @get(
+        "/therapists/{therapist_id:str}/sanctions",
+        summary="OIG LEIE rows matched to a clinician, and what became of each",
+        sync_to_thread=True,
+    )
+    def sanctions(
+        self, directory: NamedDependency[Directory], therapist_id: FromPath[str]
+    ) -> list[SanctionMatch]:
+        tid = _therapist_or_404(directory, therapist_id)
+        return directory.store.sanctions.for_therapist(tid)
+
+    @post(
+        "/verifier/sanctions/{match_id:int}/decision",
+        summary="Confirm or dismiss an LEIE name match (If-Match: the match's version)",
+        status_code=200,
+        sync_to_thread=True,
+    )
+    def decide_sanction(
+        self,
+        request: Request,
+        directory: NamedDependency[Directory],
+        match_id: FromPath[int],
+        data: JSONBody[SanctionDecisionBody],
+    ) -> Response[SanctionMatch]:
+        found = directory.store.sanctions.get(match_id)
+        if found is None:
+            raise NotFoundException(f"no sanction match {match_id}")
+        saved = sanctions.decide_sanction(
+            directory.store,
+            found,
+            expected_version=expected_version(request),
+            body=data,
+            actor=actor_of(request),
+        )
+        return Response(saved, headers=etag(saved.version))
 
     @post(
         "/verifier/reports/{report_id:int}/resolution",

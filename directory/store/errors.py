@@ -21,3 +21,7 @@ class StaleVersion(StoreError):
 
 class DuplicateKey(StoreError):
     """A unique key (therapist id, NPI, credential id ...) is already taken."""
+
+
+class AlreadyClosed(StoreError):
+    """The listing report (or review item) an edit meant to resolve is already resolved."""

@@ -21,6 +21,7 @@ from directory.store.errors import NotFound, StoreError
 from directory.store.rows import AnyCredential
 from directory.store.tables import credentials, practice_locations, therapists
 from directory.store.tables_import import import_runs, practices, provenance, review_pairs
+from directory.store.tables_sanctions import sanction_matches
 from directory.store.writes import WritePath, audit_event
 from importers.normalize import credential_key, license_number_key
 
@@ -521,6 +522,27 @@ class ImportStore:
                 conn.execute(
                     update(provenance).where(provenance.c.id == pid).values(entity_id=survivor_id)
                 )
+        # Federal exclusions matched to the duplicate now concern the survivor (the record's
+        # exclusions were carried over by combine_records); a row both have is kept once.
+        both = {
+            key
+            for (key,) in conn.execute(
+                select(sanction_matches.c.entry_key).where(
+                    sanction_matches.c.therapist_id == survivor_id
+                )
+            )
+        }
+        conn.execute(
+            delete(sanction_matches).where(
+                sanction_matches.c.therapist_id == duplicate_id,
+                sanction_matches.c.entry_key.in_(sorted(both)),
+            )
+        )
+        conn.execute(
+            update(sanction_matches)
+            .where(sanction_matches.c.therapist_id == duplicate_id)
+            .values(therapist_id=survivor_id)
+        )
 
     def _lapse_from_source(
         self,
@@ -625,6 +647,11 @@ def combine_records(survivor: Therapist, duplicate: Therapist) -> Therapist:
         for p in survivor.locations
     ]
     taken_ids = {c.id for c in [*survivor.licenses, *survivor.certifications]}
+    # An exclusion of either record is the person's: never lost in a merge.
+    excluded = {e.entry_key for e in survivor.exclusions}
+    filled["exclusions"] = survivor.exclusions + [
+        e for e in duplicate.exclusions if e.entry_key not in excluded
+    ]
     return msgspec.structs.replace(
         survivor,
         **filled,

@@ -22,10 +22,12 @@ import msgspec
 from sqlalchemy import Engine, exists, func, insert, select, update
 
 from directory.records import ApiKey, AuditEvent, Therapist
+from directory.store.edits import EditStore
 from directory.store.errors import NotFound
 from directory.store.import_store import ImportStore
 from directory.store.rate_limits import RateLimitStore
 from directory.store.rows import ResultRow, audit_event_from_row
+from directory.store.sanctions import SanctionStore
 from directory.store.tables import audit_events, outbox, therapists
 from directory.store.tables_verification import api_keys
 from directory.store.verification import VerificationStore
@@ -58,6 +60,8 @@ class DirectoryStore:
         self.writes = WritePath(engine, clock=clock)
         self.imports = ImportStore(self.writes)
         self.verification = VerificationStore(self.writes)
+        self.edits = EditStore(self.writes)
+        self.sanctions = SanctionStore(self.writes)
         # Counters, not records: no audit event, no outbox row (see rate_limits.py).
         self.rate_limits = RateLimitStore(engine, clock=clock)
 

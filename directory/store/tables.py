@@ -46,6 +46,7 @@ metadata = MetaData(naming_convention=NAMING_CONVENTION)
 CREDENTIAL_KINDS = ("license", "certification", "compact", "registration")
 TAG_FACETS = ("concern", "population", "modality", "language", "insurance", "discipline")
 OUTBOX_OPS = ("upsert", "delete")
+LISTING_STATUSES = ("active", "retired", "deceased", "moved", "suspended")
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):
@@ -109,10 +110,17 @@ therapists = Table(
     Column("referral", JSON, nullable=False),
     Column("fl_sex_therapy_qualified", Boolean, nullable=False),
     Column("active", Boolean, nullable=False),
+    # Migration 0007: active, retired, deceased, moved, suspended (records.ListingStatus).
+    Column("listing_status", String, nullable=False, server_default="active"),
+    # Migration 0008: OIG LEIE exclusions (records.Exclusion) as JSON; nobody filters on
+    # them in SQL, the index carries them as date bounds. NULL (rows from before 0008) is
+    # no exclusion; a JSON server default cannot be compared on PostgreSQL.
+    Column("exclusions", JSON, nullable=True),
     Column("fictional", Boolean, nullable=False),
     Column("version", Integer, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    CheckConstraint(_one_of("listing_status", LISTING_STATUSES), name="listing_status"),
 )
 
 practice_locations = Table(

@@ -31,7 +31,7 @@ from directory.records import (
     Verification,
     VerificationEntry,
 )
-from directory.store.errors import NotFound, StaleVersion
+from directory.store.errors import AlreadyClosed, NotFound, StaleVersion
 from directory.store.rows import ResultRow
 from directory.store.tables import credentials, therapists
 from directory.store.tables_verification import listing_reports, verifications
@@ -449,40 +449,73 @@ class VerificationStore:
     ) -> ListingReport:
         now = self.writes.clock()
         with self.writes.transaction() as conn:
-            row = (
-                conn.execute(select(listing_reports).where(listing_reports.c.id == report_id))
-                .mappings()
-                .first()
-            )
-            if row is None:
-                raise NotFound(f"report {report_id}")
-            result = conn.execute(
-                update(listing_reports)
-                .where(
-                    listing_reports.c.id == report_id, listing_reports.c.version == expected_version
-                )
-                .values(
-                    resolved_at=now,
-                    resolved_by=actor,
-                    resolution=resolution,
-                    version=listing_reports.c.version + 1,
-                )
-            )
-            if result.rowcount != 1:
-                raise StaleVersion(row["version"])
-            event = audit_event(
+            resolve_report_in(
+                self.writes,
+                conn,
+                report_id,
                 now,
-                actor,
-                "listing_report.resolve",
-                row["therapist_id"],
-                {"report_id": report_id, "report_reason": row["reason"]},
-                reason=resolution,
-                entity="listing_report",
+                expected_version=expected_version,
+                actor=actor,
+                resolution=resolution,
             )
-            self.writes.log(conn, [event], None)
         found = self.get_report(report_id)
         assert found is not None
         return found
+
+
+def resolve_report_in(
+    writes: WritePath,
+    conn: Connection,
+    report_id: int,
+    now: dt.datetime,
+    *,
+    expected_version: int | None,
+    actor: str,
+    resolution: str,
+    context: Mapping[str, object] | None = None,
+) -> None:
+    """Close a listing report inside the caller's transaction, with its audit event.
+
+    ``expected_version`` None: the caller already holds a newer lock (an edit of the
+    listing, under the therapist's If-Match) and only an open report may be closed.
+    ``context`` joins the event's changes (the edit that resolved it: its version).
+    """
+    row = (
+        conn.execute(select(listing_reports).where(listing_reports.c.id == report_id))
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise NotFound(f"report {report_id}")
+    condition = (
+        listing_reports.c.resolved_at.is_(None)
+        if expected_version is None
+        else listing_reports.c.version == expected_version
+    )
+    result = conn.execute(
+        update(listing_reports)
+        .where(listing_reports.c.id == report_id, condition)
+        .values(
+            resolved_at=now,
+            resolved_by=actor,
+            resolution=resolution,
+            version=listing_reports.c.version + 1,
+        )
+    )
+    if result.rowcount != 1:
+        if expected_version is None:
+            raise AlreadyClosed(f"report {report_id} is already resolved")
+        raise StaleVersion(row["version"])
+    event = audit_event(
+        now,
+        actor,
+        "listing_report.resolve",
+        row["therapist_id"],
+        {"report_id": report_id, "report_reason": row["reason"], **(context or {})},
+        reason=resolution,
+        entity="listing_report",
+    )
+    writes.log(conn, [event], None)
 
 
 # --- internals --------------------------------------------------------------------------

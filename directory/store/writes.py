@@ -169,9 +169,11 @@ class WritePath:
         action: str,
         reason: str,
         source: str,
+        context: Mapping[str, object] | None = None,
     ) -> Therapist:
         """Replace the stored record if it is still at ``expected_version``; a change of
-        nothing writes nothing and returns the record as stored."""
+        nothing writes nothing and returns the record as stored. ``context`` joins the
+        audit event's changes (e.g. the listing report an edit resolves)."""
         old = self.current(conn, t.id, expected_version)
         new = as_stored(t, version=expected_version + 1, now=now)
         changes = record_diff(old, new)
@@ -192,7 +194,9 @@ class WritePath:
         for table in CHILD_TABLES:
             conn.execute(delete(table).where(table.c.therapist_id == t.id))
         _insert_children(conn, [new], versions)
-        event = audit_event(now, actor, action, t.id, changes, reason=reason, source=source)
+        event = audit_event(
+            now, actor, action, t.id, {**changes, **(context or {})}, reason=reason, source=source
+        )
         self.log(conn, [event], "upsert")
         return new
 

@@ -33,11 +33,13 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import ipaddress
+import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Controller, Request, Router, get, post
 from litestar.datastructures import Cookie, Headers, MutableScopeHeaders
 from litestar.di import NamedDependency
@@ -52,12 +54,21 @@ from litestar.response import Redirect, Template
 from litestar.types import ASGIApp, Message, Receive, Scope, ScopeSession, Send
 from litestar.utils.dataclass import extract_dataclass_items
 
-from directory import review, verification
+from directory import listing_edits, review, sanctions, verification
 from directory.credentials import credential_views
 from directory.inputs import InvalidInput, parse_id, parse_version
 from directory.keys import InvalidKey, authenticate
-from directory.records import ApiKey, AuditEvent, Therapist
+from directory.listing_edits import (
+    AvailabilityPatch,
+    EditBody,
+    FeesPatch,
+    ListingPatch,
+    LocationInput,
+    ReferralPatch,
+)
+from directory.records import LISTING_STATUSES, ApiKey, AuditEvent, PracticeLocation, Therapist
 from directory.review import DECISIONS_FOR, AlreadyResolved
+from directory.sanctions import SanctionDecisionBody
 from directory.service import Directory
 from directory.store.errors import NotFound, StaleVersion
 from directory.store.verification import CredentialState
@@ -89,6 +100,29 @@ LABELS = {
     "status": "New status",
     "resolution": "What was done",
     "decision": "Decision",
+}
+# The listing edit form's fields, as the error summary names them.
+EDIT_LABELS = {
+    "practice_name": "Practice name",
+    "email": "E-mail",
+    "phone": "Phone",
+    "website": "Website",
+    "pronouns": "Pronouns",
+    "bio": "About",
+    "listing_status": "Listing status",
+    "concerns": "Concerns treated",
+    "populations": "Populations",
+    "modalities": "Modalities",
+    "languages": "Languages",
+    "fees.session_fee_min": "Lowest fee",
+    "fees.session_fee_max": "Highest fee",
+    "fees.insurance": "Insurance",
+    "availability.waitlist_weeks": "Waitlist (weeks)",
+    "availability.confirmed_on": "Availability confirmed on",
+    "referral.coordinates_with": "Works with referrers in",
+    "referral.referral_notes": "Notes for referrers",
+    "report_id": "Report this edit resolves",
+    "reason": "Reason",
 }
 
 
@@ -340,6 +374,11 @@ _VERBS = {
     "delete": "deleted",
     "merge": "merged",
     "resolve": "resolved",
+    "edit": "edited",
+    "exclusions": "exclusions updated",
+    "review": "queued for review",
+    "confirm": "confirmed",
+    "dismiss": "dismissed",
 }
 
 
@@ -405,6 +444,8 @@ def clinician_page(
             labels.setdefault(prefix + name, text)
     reports = directory.store.verification.open_reports_for(therapist.id)
     pairs = review.pairs_for(directory.store, therapist.id)
+    for name, text in EDIT_LABELS.items():
+        labels.setdefault(f"e-{name}", text)
     return page(
         "verify/clinician.html",
         section="verify",
@@ -420,6 +461,8 @@ def clinician_page(
         ),
         reports=reports,
         pairs=pairs,
+        sanctions=directory.store.sanctions.for_therapist(therapist.id),
+        listing_statuses=LISTING_STATUSES,
         pair_names=_names(directory, [p.therapist_id for p in pairs] + [p.other_id for p in pairs]),
         decisions=DECISIONS_FOR,
         statuses=STATUSES,
@@ -440,6 +483,136 @@ def _chrome(request: Request, key: ApiKey) -> dict[str, Any]:
 def _credential_index(directory: Directory, therapist_id: str, credential_id: str) -> int:
     ids = [c.credential_id for c in directory.store.verification.credential_states(therapist_id)]
     return ids.index(credential_id) if credential_id in ids else 0
+
+
+# --- the listing edit form ------------------------------------------------------------------
+
+CODE_LISTS = ("concerns", "populations", "modalities", "languages")
+_CODES_IN_ERROR = re.compile(
+    r"^(concerns|populations|modalities|languages|fees\.insurance|referral\.coordinates_with)"
+    r"\[\d+\]$"
+)
+EDIT_TEXT = {"practice_name": 300, "email": 300, "phone": 60, "website": 300, "pronouns": 60}
+
+
+def _codes(form: FormInput, name: str) -> list[str]:
+    """Codes typed as a list ("erectile, sexual_pain"): commas or spaces between them."""
+    return [code for code in re.split(r"[,\s]+", form.text(name, 2000)) if code]
+
+
+def _location_input(loc: PracticeLocation) -> LocationInput:
+    a = loc.address
+    return LocationInput(
+        id=loc.id,
+        name=loc.name,
+        line1=a.line1,
+        line2=a.line2,
+        city=a.city,
+        state=a.state,
+        postal_code=a.postal_code,
+        phone=loc.phone,
+        in_person=loc.in_person,
+        wheelchair_accessible=loc.wheelchair_accessible,
+    )
+
+
+def _posted_locations(form: FormInput, t: Therapist) -> tuple[list[LocationInput], list[str]]:
+    """The locations as the form sends them, and each one's form prefix (for errors)."""
+    given: list[LocationInput] = []
+    prefixes: list[str] = []
+    rows = [(f"loc{i}", loc) for i, loc in enumerate(t.locations)] + [("locnew", None)]
+    for prefix, stored in rows:
+        if form.flag(f"{prefix}.remove"):
+            continue
+        parts = {
+            name: form.text(f"{prefix}.{name}", 300)
+            for name in ("line1", "city", "state", "postal_code", "phone")
+        }
+        if stored is None and not any(parts.values()):
+            continue  # the empty row for a new location, left empty
+        base = (
+            _location_input(stored)
+            if stored is not None
+            else LocationInput(city="", state="", postal_code="")
+        )
+        given.append(msgspec.structs.replace(base, **parts))
+        prefixes.append(prefix)
+    return given, prefixes
+
+
+def listing_patch(form: FormInput, t: Therapist) -> tuple[ListingPatch, list[str]]:
+    """The fields the verifier changed (only those: an untouched field keeps its provenance,
+    so an import may still update it), and the location rows' form prefixes."""
+    changes: dict[str, Any] = {}
+    for name, limit in EDIT_TEXT.items():
+        value = form.text(name, limit)
+        if value != getattr(t, name):
+            changes[name] = value
+    bio = form.text("bio", 5000)
+    if bio != t.bio:
+        changes["bio"] = bio
+    status = form.choice("listing_status", LISTING_STATUSES, t.listing_status)
+    if status != t.listing_status:
+        changes["listing_status"] = status
+    for name in ("offers_telehealth", "offers_in_person"):
+        if form.flag(name) != getattr(t, name):
+            changes[name] = form.flag(name)
+    for name in CODE_LISTS:
+        codes = _codes(form, name)
+        if codes != getattr(t, name):
+            changes[name] = codes
+    fees: dict[str, Any] = {}
+    for name in ("session_fee_min", "session_fee_max"):
+        fee = form.whole_number(f"fees.{name}", 0, 10_000, "the fee")
+        if fee != getattr(t.fees, name):
+            fees[name] = fee
+    if form.flag("fees.sliding_scale") != t.fees.sliding_scale:
+        fees["sliding_scale"] = form.flag("fees.sliding_scale")
+    insurance = _codes(form, "fees.insurance")
+    if insurance != t.fees.insurance:
+        fees["insurance"] = insurance
+    if fees:
+        changes["fees"] = FeesPatch(**fees)
+    availability: dict[str, Any] = {}
+    if form.flag("availability.accepting_new_clients") != t.availability.accepting_new_clients:
+        availability["accepting_new_clients"] = form.flag("availability.accepting_new_clients")
+    weeks = form.whole_number("availability.waitlist_weeks", 0, 104, "the waitlist in weeks")
+    if weeks != t.availability.waitlist_weeks:
+        availability["waitlist_weeks"] = weeks
+    confirmed = _date(form, "availability.confirmed_on")
+    if confirmed != t.availability.confirmed_on:
+        availability["confirmed_on"] = confirmed
+    if availability:
+        changes["availability"] = AvailabilityPatch(**availability)
+    referral: dict[str, Any] = {}
+    accepts = form.flag("referral.accepts_physician_referrals")
+    if accepts != t.referral.accepts_physician_referrals:
+        referral["accepts_physician_referrals"] = accepts
+    disciplines = _codes(form, "referral.coordinates_with")
+    if disciplines != t.referral.coordinates_with:
+        referral["coordinates_with"] = disciplines
+    notes = form.text("referral.referral_notes", 2000)
+    if notes != t.referral.referral_notes:
+        referral["referral_notes"] = notes
+    if referral:
+        changes["referral"] = ReferralPatch(**referral)
+    locations, prefixes = _posted_locations(form, t)
+    if locations != [_location_input(loc) for loc in t.locations]:
+        changes["locations"] = locations
+    return ListingPatch(**changes), prefixes
+
+
+def edit_error_field(path: str, prefixes: list[str]) -> str:
+    """The form field a use-case error names: "changes.email" -> "email",
+    "changes.concerns[2]" -> "concerns", "changes.locations[1].city" -> "loc2.city"."""
+    name = path.removeprefix("changes.")
+    found = _CODES_IN_ERROR.match(name)
+    if found:
+        return found.group(1)
+    place = re.match(r"^locations\[(\d+)\]\.(\w+)$", name)
+    if place and int(place.group(1)) < len(prefixes):
+        return f"{prefixes[int(place.group(1))]}.{place.group(2)}"
+    return "reason" if name == "changes" else name
 
 
 # --- the pages ----------------------------------------------------------------------------
@@ -535,6 +708,7 @@ class VerifyPages(Controller):
         ids += [r.therapist_id for r in found.reports]
         ids += [p.therapist_id for p in found.review_pairs]
         ids += [p.other_id for p in found.review_pairs]
+        ids += [s.therapist_id for s in found.sanctions]
         buckets = [
             (
                 "overdue",
@@ -663,6 +837,93 @@ class VerifyPages(Controller):
             return self._conflict(request, directory, key, therapist.id, state, stale)
         request.session["notice"] = notice
         return Redirect(f"/verify/clinicians/{therapist.id}#history", status_code=303)
+
+    @post("/clinicians/{therapist_id:str}/edit", sync_to_thread=True, status_code=303)
+    def edit_listing(
+        self,
+        request: Request,
+        directory: NamedDependency[Directory],
+        therapist_id: FromPath[str],
+        data: FormData,
+    ) -> Template | Redirect:
+        """The listing edit form: only the fields changed go to the use case
+        (``listing_edits.apply_edit``), which checks them as the API does."""
+        key = _verifier(request, directory)
+        form = FormInput(_items(data))
+        _check_csrf(request, form)
+        therapist = _therapist(directory, therapist_id)
+        version = _version(form)
+        state = FormState("e-edit", values=dict(_items(data)))
+        prefixes: list[str] = []
+        report = form.text("report_id", 20)
+        try:
+            patch, prefixes = listing_patch(form, therapist)
+            if form.errors:
+                raise InvalidInput(form.errors)
+            listing_edits.apply_edit(
+                directory.store,
+                directory.vocab,
+                directory.places,
+                therapist,
+                expected_version=version,
+                body=EditBody(
+                    changes=patch,
+                    reason=form.text("reason", MAX_NOTE),
+                    report_id=int(report) if report.isdigit() else None,
+                ),
+                editor="verifier",
+                actor=key.name,
+                today=dt.date.today(),
+            )
+        except InvalidInput as error:
+            state.errors = [(edit_error_field(f, prefixes), m) for f, m in error.errors]
+            return clinician_page(request, directory, key, therapist.id, form=state)
+        except StaleVersion as stale:
+            return self._conflict(
+                request, directory, key, therapist.id, state, stale, what="listing"
+            )
+        request.session["notice"] = "Listing updated." + (
+            f" Report {report} resolved by this edit." if report.isdigit() else ""
+        )
+        return Redirect(f"/verify/clinicians/{therapist.id}#history", status_code=303)
+
+    @post("/sanctions/{match_id:int}/decision", sync_to_thread=True, status_code=303)
+    def decide_sanction(
+        self,
+        request: Request,
+        directory: NamedDependency[Directory],
+        match_id: FromPath[int],
+        data: FormData,
+    ) -> Template | Redirect:
+        key = _verifier(request, directory)
+        form = FormInput(_items(data))
+        _check_csrf(request, form)
+        found = directory.store.sanctions.get(match_id)
+        if found is None:
+            raise PageError(
+                404,
+                "Exclusion match not found",
+                f"There is no LEIE match {match_id}.",
+                back=("/verify", "Back to the queue"),
+            )
+        version = _version(form)
+        state = FormState(f"s{match_id}-sanction", values=dict(_items(data)))
+        body = SanctionDecisionBody(
+            decision=form.text("decision", 20), reason=form.text("reason", MAX_NOTE)
+        )
+        try:
+            sanctions.decide_sanction(
+                directory.store, found, expected_version=version, body=body, actor=key.name
+            )
+        except InvalidInput as error:
+            state.errors = error.errors
+            return clinician_page(request, directory, key, found.therapist_id, form=state)
+        except StaleVersion as stale:
+            return self._conflict(
+                request, directory, key, found.therapist_id, state, stale, what="match"
+            )
+        request.session["notice"] = f"LEIE match {body.decision}ed."
+        return Redirect(f"/verify/clinicians/{found.therapist_id}#history", status_code=303)
 
     @post("/reports/{report_id:int}/resolution", sync_to_thread=True, status_code=303)
     def resolve_report(
@@ -800,6 +1061,7 @@ class VerifyPages(Controller):
         therapist_id: str,
         state: FormState,
         stale: StaleVersion,
+        what: str = "credential",
     ) -> Template:
         # The form keeps what the verifier typed, now based on the current version: they can
         # compare it with the current state shown above and send it again deliberately.
@@ -810,7 +1072,7 @@ class VerifyPages(Controller):
             therapist_id,
             form=state,
             status=409,
-            conflict="Someone else changed this credential while you were working on it "
+            conflict=f"Someone else changed this {what} while you were working on it "
             f"(it is now at version {stale.current_version}), so your change was not saved. "
             "Its current state and history are shown below, and your entries are still in "
             "the form: check them and submit again if they still hold.",

@@ -19,6 +19,8 @@ from directory.eligibility import (
     AcceptsPhysicianReferrals,
     CertifiedOn,
     InPersonNearby,
+    Listed,
+    NotExcluded,
     Rule,
     TelehealthPermitted,
     aasect_certifications,
@@ -29,7 +31,7 @@ from directory.index import EmbeddedIndex
 from directory.index.meili_filters import compile_filter
 from directory.listing import CredentialSummary, IndexDocument
 from directory.query import SearchQuery
-from directory.records import PRACTISING_STATUSES, Point, date_key
+from directory.records import LISTING_STATUSES, PRACTISING_STATUSES, Point, date_key
 from directory.vocab import load_vocabulary
 
 VOCAB = load_vocabulary()
@@ -63,6 +65,14 @@ def windows(keys: tuple[str, ...], bounds: st.SearchStrategy[int]) -> st.SearchS
     return st.dictionaries(st.sampled_from(keys), bounds, max_size=3)
 
 
+exclusion_windows = st.fixed_dictionaries(
+    {
+        "excluded_from": dates.map(date_key),
+        "excluded_until": end_keys,
+        "exclusion_waivers": st.lists(st.sampled_from(STATES), max_size=2, unique=True),
+    }
+)
+
 licenses = st.builds(
     CredentialSummary,
     kind=st.just("license"),
@@ -93,6 +103,9 @@ def listings(draw: st.DrawFn, id: str) -> IndexDocument:
         point_states=[state for _, state in located],
         states=sorted({state for _, state in located}),
         credentials=draw(st.lists(licenses, max_size=3)),
+        listing_status=draw(st.sampled_from(LISTING_STATUSES)),
+        # Never excluded (the defaults), or a window drawn like any other, possibly ended.
+        **draw(st.one_of(st.just({}), exclusion_windows)),
     )
 
 
@@ -123,6 +136,10 @@ RULE_STRATEGIES: dict[str, st.SearchStrategy[Rule]] = {
     ),
     "accepting_new_clients": st.just(AcceptingNewClients()),
     "physician_referrals": st.just(AcceptsPhysicianReferrals()),
+    "listed": st.just(Listed()),
+    "not_excluded": st.builds(
+        NotExcluded, on=dates, state=st.one_of(st.none(), st.sampled_from(STATES))
+    ),
 }
 
 
@@ -240,3 +257,24 @@ def test_in_person_needs_a_license_in_force_where_the_practice_is() -> None:
     assert not InPersonNearby(here, 10, ON).holds(doc(**practice, credentials=[licence("WI")]))
     later = ON + dt.timedelta(days=1)
     assert not InPersonNearby(here, 10, later).holds(doc(**practice, credentials=[licence("MN")]))
+
+
+def test_a_listing_marked_retired_is_not_listed() -> None:
+    assert Listed().holds(doc())
+    retired = doc(listing_status="retired")
+    assert not Listed().holds(retired)
+    assert Listed().why_not(retired) == "Not listed: the clinician has retired"
+
+
+def test_an_exclusion_holds_from_its_day_until_reinstatement_unless_waived() -> None:
+    excluded = doc(
+        excluded_from=date_key(ON), excluded_until=date_key(None), exclusion_waivers=["WI"]
+    )
+    assert NotExcluded(ON - dt.timedelta(days=1), "MN").holds(excluded)
+    assert not NotExcluded(ON, "MN").holds(excluded)
+    assert not NotExcluded(ON, None).holds(excluded)
+    assert NotExcluded(ON, "WI").holds(excluded)  # the waiver's state
+    ended = doc(excluded_from=date_key(ON), excluded_until=date_key(ON))
+    assert not NotExcluded(ON, "MN").holds(ended)
+    assert NotExcluded(ON + dt.timedelta(days=1), "MN").holds(ended)
+    assert NotExcluded(ON, None).holds(doc())  # never excluded

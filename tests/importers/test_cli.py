@@ -119,3 +119,31 @@ def test_an_oversized_file_is_refused_by_the_setting(env, tmp_path: Path) -> Non
         main, ["import", "nppes", str(big)], env={**env, "SENSATE_IMPORT_MAX_FILE_MB": "1"}
     )
     assert result.exit_code == 1 and "larger than the import limit of 1 MB" in result.output
+
+
+LEIE = FIXTURES / "leie"
+
+
+def test_import_leie_reports_matches_and_a_bad_file_exits_non_zero(env) -> None:
+    from directory.records import Therapist
+
+    store = DirectoryStore(create_engine_for(env["SENSATE_DATABASE_URL"]))
+    store.add_therapist(
+        Therapist(
+            id="a6f0c7de-0000-4000-8000-000000000001",
+            first_name="Mara",
+            last_name="Quillon",
+            npi="1770000010",
+        ),
+        actor="test",
+    )
+    bad = CliRunner().invoke(main, ["import", "leie", str(LEIE / "bad" / "UPDATED.csv")], env=env)
+    assert bad.exit_code == 1
+    assert "header is not the LEIE's 18 columns" in bad.output
+    assert "Nothing was written" in bad.output
+
+    good = CliRunner().invoke(main, ["import", "leie", str(LEIE / "UPDATED.csv")], env=env)
+    assert good.exit_code == 0, good.output
+    assert "matched by NPI" in good.output
+    [stored] = list(store.iter_therapists())
+    assert [e.excluded_on.isoformat() for e in stored.exclusions] == ["2024-01-15"]

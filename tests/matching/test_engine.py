@@ -7,6 +7,7 @@ import random
 
 import msgspec
 
+from directory.eligibility import Listed, NotExcluded
 from directory.listing import CredentialSummary
 from directory.query import And, Eq, GeoRadius, Or, Range, SearchQuery
 from directory.records import date_key
@@ -320,11 +321,13 @@ IN_PERSON = And(
     )
 )
 ACCEPTING = Eq("accepting_new_clients", True)
+# Every candidate query first asks for an active listing, not federally excluded.
+SHOWN = (Listed().filter(), NotExcluded(ON, "MN").filter())
 
 
 def test_candidate_query_telehealth() -> None:
     assert candidate_query(request(delivery="telehealth"), vocab()) == SearchQuery(
-        filter=And((TELEHEALTH, ACCEPTING)),
+        filter=And((*SHOWN, TELEHEALTH, ACCEPTING)),
         origin=MINNEAPOLIS,
         limit=CANDIDATE_LIMIT,
     )
@@ -332,7 +335,7 @@ def test_candidate_query_telehealth() -> None:
 
 def test_candidate_query_in_person() -> None:
     assert candidate_query(request(delivery="in_person"), vocab()) == SearchQuery(
-        filter=And((IN_PERSON, ACCEPTING)),
+        filter=And((*SHOWN, IN_PERSON, ACCEPTING)),
         origin=MINNEAPOLIS,
         sort="distance",
         limit=CANDIDATE_LIMIT,
@@ -352,6 +355,7 @@ def test_candidate_query_either_with_every_hard_constraint() -> None:
     assert query == SearchQuery(
         filter=And(
             (
+                *SHOWN,
                 Or((TELEHEALTH, IN_PERSON)),
                 Eq("accepts_physician_referrals", True),
                 And(
@@ -370,7 +374,7 @@ def test_candidate_query_either_with_every_hard_constraint() -> None:
 
 def test_candidate_query_either_with_only_a_state_is_telehealth() -> None:
     req = request(delivery="either", patient_point=None)
-    assert candidate_query(req, vocab()).filter == And((TELEHEALTH, ACCEPTING))
+    assert candidate_query(req, vocab()).filter == And((*SHOWN, TELEHEALTH, ACCEPTING))
 
 
 def test_candidate_query_any_aasect_is_an_or_of_certifications() -> None:
@@ -384,3 +388,16 @@ def test_candidate_query_any_aasect_is_an_or_of_certifications() -> None:
 
 def _some_insurance() -> str:
     return sorted(vocab().insurance)[0]
+
+
+def test_a_retired_or_excluded_clinician_is_never_matched() -> None:
+    listed = doc("t1")
+    assert [m.therapist_id for m in match(request(), [listed], vocab())] == ["t1"]
+    retired = msgspec.structs.replace(listed, listing_status="retired")
+    assert match(request(), [retired], vocab()) == []
+    excluded = msgspec.structs.replace(
+        listed, excluded_from=date_key(ON), excluded_until=date_key(None)
+    )
+    assert match(request(), [excluded], vocab()) == []
+    waived = msgspec.structs.replace(excluded, exclusion_waivers=["MN"])
+    assert [m.therapist_id for m in match(request(), [waived], vocab())] == ["t1"]

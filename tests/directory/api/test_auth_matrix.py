@@ -12,7 +12,7 @@ import pytest
 from litestar.testing import TestClient
 
 from directory.api.auth import requires_admin, requires_verifier
-from directory.records import Therapist
+from directory.records import SanctionMatch, Therapist
 from directory.service import Directory
 from directory.verification import report_listing
 from tests.directory.api.verif_helpers import fresh_client, if_match, make_key
@@ -54,6 +54,22 @@ def calls(directory: Directory) -> list[tuple[str, str, str, Any, int | None]]:
     t = fresh(directory)
     lic = t.licenses[0].id
     report = report_listing(directory.store, t.id, "other", "matrix", dt.date.today())
+    # An LEIE name match awaiting a verifier (as importers/leie.py records one).
+    directory.store.sanctions.apply_leie(
+        "exclusions",
+        [
+            SanctionMatch(
+                therapist_id=t.id,
+                entry_key=f"MATRIX|{t.id}",
+                match="name_state",
+                status="review",
+                excluded_on=dt.date(2020, 1, 1),
+            )
+        ],
+        day=dt.date.today(),
+        file_name="2001excl.csv",
+    )
+    [sanction] = directory.store.sanctions.for_therapist(t.id)
     cred = f"/api/v1/therapists/{t.id}/credentials/{lic}"
     return [
         ("verifier", "GET", "/api/v1/verifier/queue", None, None),
@@ -78,6 +94,14 @@ def calls(directory: Directory) -> list[tuple[str, str, str, Any, int | None]]:
             {"qualified": False, "source": "FL board", "verified_on": TODAY, "evidence": "none"},
             3,  # the therapist's version after the two credential writes
         ),
+        ("verifier", "GET", f"/api/v1/therapists/{t.id}/record", None, None),
+        (
+            "verifier",
+            "PATCH",
+            f"/api/v1/therapists/{t.id}",
+            {"changes": {"pronouns": "she/her", "listing_status": "moved"}, "reason": "matrix"},
+            4,  # after the fl-title check
+        ),
         ("verifier", "GET", f"/api/v1/therapists/{t.id}/verifications", None, None),
         ("verifier", "GET", f"/api/v1/therapists/{t.id}/history", None, None),
         (
@@ -85,6 +109,14 @@ def calls(directory: Directory) -> list[tuple[str, str, str, Any, int | None]]:
             "POST",
             f"/api/v1/verifier/reports/{report.id}/resolution",
             {"resolution": "checked"},
+            1,
+        ),
+        ("verifier", "GET", f"/api/v1/therapists/{t.id}/sanctions", None, None),
+        (
+            "verifier",
+            "POST",
+            f"/api/v1/verifier/sanctions/{sanction.id}/decision",
+            {"decision": "dismiss", "reason": "different date of birth"},
             1,
         ),
         ("admin", "GET", "/api/v1/admin/keys", None, None),
@@ -139,7 +171,7 @@ def test_every_api_route_is_public_on_purpose_or_guarded(client: TestClient) -> 
                 elif (method, route.path) not in PUBLIC:
                     unguarded.append((method, route.path))
     assert unguarded == []
-    assert guarded >= 9
+    assert guarded >= 13
 
 
 def test_a_revoked_key_loses_access_at_once(client: TestClient, directory: Directory) -> None:

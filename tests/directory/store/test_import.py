@@ -169,3 +169,31 @@ def test_provenance_answers_where_a_value_came_from(store: DirectoryStore) -> No
     assert [e.field for e in everything] == sorted(e.field for e in everything)
     # The row it came from is kept too (what resolution finds on the next run).
     assert any(e.field.startswith("@record:") and e.applied is None for e in everything)
+
+
+def test_merging_a_pair_keeps_an_exclusion_of_the_duplicate(store: DirectoryStore) -> None:
+    import datetime as dt
+
+    from directory.records import SanctionMatch
+
+    _board_and_roster(store)
+    (pair,) = store.imports.open_review_pairs()
+    store.sanctions.apply_leie(
+        "exclusions",
+        [
+            SanctionMatch(
+                therapist_id=pair.therapist_id,  # the record that goes away
+                entry_key="FICTIONAL|MERGE",
+                match="npi",
+                status="applied",
+                excluded_on=dt.date(2025, 2, 1),
+            )
+        ],
+        day=dt.date(2026, 12, 1),
+        file_name="2502excl.csv",
+    )
+    store.imports.resolve_review_pair(pair.id, "merge", actor="verifier-ann", reason="same DOB")
+    merged = store.get_therapist(pair.other_id or "")
+    assert merged is not None
+    assert [e.entry_key for e in merged.exclusions] == ["FICTIONAL|MERGE"]
+    assert [m.therapist_id for m in store.sanctions.for_therapist(merged.id)] == [merged.id]

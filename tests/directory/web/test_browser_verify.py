@@ -169,3 +169,48 @@ def test_keyboard_reaches_every_control_on_the_sign_in_page(
     session.page.keyboard.press("Shift+Tab")
     outline = session.page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
     assert outline not in ("none", "")
+
+
+def test_verifier_fixes_a_reported_contact_detail(
+    open_session: Callable[..., Session], live_app: LiveApp
+) -> None:
+    store = live_app.directory.store
+    therapist = next(
+        t
+        for t in store.iter_therapists()
+        if t.active and t.phone and not store.verification.open_reports_for(t.id)
+    )
+    report = report_listing(
+        store, therapist.id, "contact", "The phone number is disconnected", dt.date.today()
+    )
+    session = open_session("desktop")
+    page = session.page
+    sign_in(session, live_app, make_key(live_app, "vera-fixes-contact"))
+    page.locator(f'a[href="/verify/clinicians/{therapist.id}#reports"]').click()
+    page.wait_for_load_state()
+    assert "The phone number is disconnected" in page.locator("#reports ~ ul").first.inner_text()
+
+    # The edit form is open because a report is; a bad number is refused next to the field.
+    page.locator("#e-phone").fill("555")
+    page.locator("#e-reason").fill("called the practice; the receptionist gave the new number")
+    page.get_by_role("button", name="Save listing").click()
+    page.wait_for_load_state()
+    assert "is not a valid phone number" in page.locator("#e-phone-error").inner_text()
+
+    page.locator("#e-phone").fill("(612) 555-0123")
+    page.locator("#e-report_id").select_option(str(report.id))
+    page.get_by_role("button", name="Save listing").click()
+    page.wait_for_load_state()
+    assert page.get_by_role("status").first.inner_text() == (
+        f"Listing updated. Report {report.id} resolved by this edit."
+    )
+    history = page.locator("ol.history").inner_text()
+    assert "Therapist edited by vera-fixes-contact" in history
+    assert "+1 612-555-0123" in history and "Listing report resolved" in history
+    closed = store.verification.get_report(report.id)
+    assert closed is not None and closed.resolved_by == "vera-fixes-contact"
+
+    live_app.directory.sync_index()
+    goto(session, live_app, f"/therapists/{therapist.id}")
+    assert "+1 612-555-0123" in page.locator("main").inner_text()
+    assert session.foreign_requests(live_app.netloc) == []
