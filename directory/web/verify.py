@@ -579,7 +579,7 @@ def listing_patch(form: FormInput, t: Therapist) -> tuple[ListingPatch, list[str
     weeks = form.whole_number("availability.waitlist_weeks", 0, 104, "the waitlist in weeks")
     if weeks != t.availability.waitlist_weeks:
         availability["waitlist_weeks"] = weeks
-    confirmed = _date(form, "availability.confirmed_on")
+    confirmed = form.date("availability.confirmed_on")
     if confirmed != t.availability.confirmed_on:
         availability["confirmed_on"] = confirmed
     if availability:
