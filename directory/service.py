@@ -14,7 +14,12 @@ from collections.abc import Iterable
 
 import msgspec
 
-from directory.eligibility import CertifiedOn, InPersonNearby, TelehealthPermitted
+from directory.eligibility import (
+    CertifiedOn,
+    InPersonNearby,
+    RecentlyConfirmed,
+    TelehealthPermitted,
+)
 from directory.geo import Gazetteer, UnknownZip, gazetteer
 from directory.index import EmbeddedIndex
 from directory.index.base import SearchIndex, SearchResult
@@ -269,6 +274,8 @@ class Directory:
             Range("fee_min", lte=params.max_fee) if params.max_fee is not None else None,
             Eq("sliding_scale", True) if params.sliding_scale else None,
             Eq("accepting_new_clients", params.accepting) if params.accepting is not None else None,
+            # Unconfirmed for too long: a likely ghost listing, left out as of the request date.
+            RecentlyConfirmed.by_policy(on).filter(),
         ]
         if params.certified:
             filters.append(CertifiedOn.any_aasect(self.vocab, on).filter())

@@ -16,6 +16,7 @@ from directory.eligibility import (
     AcceptingNewClients,
     AcceptsPhysicianReferrals,
     InPersonNearby,
+    RecentlyConfirmed,
     TelehealthPermitted,
 )
 from directory.listing import IndexDocument
@@ -65,6 +66,7 @@ def candidate_query(request: ReferralRequest, vocab: Vocabulary) -> SearchQuery:
             None if request.include_not_accepting else AcceptingNewClients().filter(),
             AcceptsPhysicianReferrals().filter() if request.physician_referral else None,
             certification.filter() if certification is not None else None,
+            RecentlyConfirmed.by_policy(request.on).filter(),
         ),
         origin=request.patient_point,
         # Only for in-person care does nearness decide who survives the limit.

@@ -19,6 +19,7 @@ from directory.store.tables import metadata
 # Imported for its side effect: its tables join ``metadata`` (migration 0002 creates them).
 from directory.store import tables_verification  # noqa: F401  isort: skip
 from directory.store import tables_import  # noqa: F401  isort: skip
+from directory.store import tables_clinicians  # noqa: F401  isort: skip
 
 __all__ = [
     "DirectoryStore",

@@ -22,6 +22,7 @@ import msgspec
 from sqlalchemy import Engine, exists, func, insert, select, update
 
 from directory.records import ApiKey, AuditEvent, Therapist
+from directory.store.clinicians import ClinicianStore
 from directory.store.errors import NotFound
 from directory.store.import_store import ImportStore
 from directory.store.rows import audit_event_from_row
@@ -57,6 +58,7 @@ class DirectoryStore:
         self.writes = WritePath(engine, clock=clock)
         self.imports = ImportStore(self.writes)
         self.verification = VerificationStore(self.writes)
+        self.clinicians = ClinicianStore(self.writes)
 
     # --- reads ----------------------------------------------------------------------
 

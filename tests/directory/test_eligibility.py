@@ -19,6 +19,7 @@ from directory.eligibility import (
     AcceptsPhysicianReferrals,
     CertifiedOn,
     InPersonNearby,
+    RecentlyConfirmed,
     Rule,
     TelehealthPermitted,
     aasect_certifications,
@@ -93,6 +94,7 @@ def listings(draw: st.DrawFn, id: str) -> IndexDocument:
         point_states=[state for _, state in located],
         states=sorted({state for _, state in located}),
         credentials=draw(st.lists(licenses, max_size=3)),
+        freshness_from=draw(st.one_of(st.none(), dates.map(date_key))),
     )
 
 
@@ -123,6 +125,9 @@ RULE_STRATEGIES: dict[str, st.SearchStrategy[Rule]] = {
     ),
     "accepting_new_clients": st.just(AcceptingNewClients()),
     "physician_referrals": st.just(AcceptsPhysicianReferrals()),
+    "recently_confirmed": st.builds(
+        RecentlyConfirmed, on=dates, within_days=st.integers(min_value=0, max_value=400)
+    ),
 }
 
 
@@ -240,3 +245,14 @@ def test_in_person_needs_a_license_in_force_where_the_practice_is() -> None:
     assert not InPersonNearby(here, 10, ON).holds(doc(**practice, credentials=[licence("WI")]))
     later = ON + dt.timedelta(days=1)
     assert not InPersonNearby(here, 10, later).holds(doc(**practice, credentials=[licence("MN")]))
+
+
+def test_freshness_exclusion_follows_the_request_date_not_the_index() -> None:
+    confirmed = dt.date(2026, 1, 10)
+    listing = doc(freshness_from=date_key(confirmed))
+    days = RecentlyConfirmed.by_policy(confirmed).within_days
+    assert days == 180  # directory/policy.toml
+    last_day = confirmed + dt.timedelta(days=days)
+    assert RecentlyConfirmed.by_policy(last_day).holds(listing)
+    assert not RecentlyConfirmed.by_policy(last_day + dt.timedelta(days=1)).holds(listing)
+    assert not RecentlyConfirmed.by_policy(confirmed).holds(doc())  # no clock at all

@@ -320,11 +320,13 @@ IN_PERSON = And(
     )
 )
 ACCEPTING = Eq("accepting_new_clients", True)
+# Left out when unconfirmed for 180 days (directory/policy.toml), as of the request date.
+CONFIRMED = Range("freshness_from", gte=date_key(ON - dt.timedelta(days=180)))
 
 
 def test_candidate_query_telehealth() -> None:
     assert candidate_query(request(delivery="telehealth"), vocab()) == SearchQuery(
-        filter=And((TELEHEALTH, ACCEPTING)),
+        filter=And((TELEHEALTH, ACCEPTING, CONFIRMED)),
         origin=MINNEAPOLIS,
         limit=CANDIDATE_LIMIT,
     )
@@ -332,7 +334,7 @@ def test_candidate_query_telehealth() -> None:
 
 def test_candidate_query_in_person() -> None:
     assert candidate_query(request(delivery="in_person"), vocab()) == SearchQuery(
-        filter=And((IN_PERSON, ACCEPTING)),
+        filter=And((IN_PERSON, ACCEPTING, CONFIRMED)),
         origin=MINNEAPOLIS,
         sort="distance",
         limit=CANDIDATE_LIMIT,
@@ -360,6 +362,7 @@ def test_candidate_query_either_with_every_hard_constraint() -> None:
                         Range("cert_until.aasect_cst", gte=ON_KEY),
                     )
                 ),
+                CONFIRMED,
             )
         ),
         origin=MINNEAPOLIS,
@@ -370,13 +373,13 @@ def test_candidate_query_either_with_every_hard_constraint() -> None:
 
 def test_candidate_query_either_with_only_a_state_is_telehealth() -> None:
     req = request(delivery="either", patient_point=None)
-    assert candidate_query(req, vocab()).filter == And((TELEHEALTH, ACCEPTING))
+    assert candidate_query(req, vocab()).filter == And((TELEHEALTH, ACCEPTING, CONFIRMED))
 
 
 def test_candidate_query_any_aasect_is_an_or_of_certifications() -> None:
     cert = candidate_query(request(required_certification="any_aasect"), vocab()).filter
     assert isinstance(cert, And)
-    kinds = cert.items[-1]
+    kinds = cert.items[-2]
     assert isinstance(kinds, Or)
     named = {item.items[0].field.removeprefix("cert_from.") for item in kinds.items}
     assert named == {"aasect_cst", "aasect_cst_s", "aasect_csc", "aasect_cse"}
@@ -384,3 +387,14 @@ def test_candidate_query_any_aasect_is_an_or_of_certifications() -> None:
 
 def _some_insurance() -> str:
     return sorted(vocab().insurance)[0]
+
+
+def test_a_listing_unconfirmed_for_180_days_is_never_matched() -> None:
+    stale = doc("stale", availability_confirmed_on=date_key(ON - dt.timedelta(days=181)))
+    fresh = doc(
+        "fresh", "Fran Fresh", availability_confirmed_on=date_key(ON - dt.timedelta(days=180))
+    )
+    stale = msgspec.structs.replace(stale, freshness_from=stale.availability_confirmed_on)
+    fresh = msgspec.structs.replace(fresh, freshness_from=fresh.availability_confirmed_on)
+    ranked = match(request(delivery="telehealth"), [stale, fresh], vocab())
+    assert [found.therapist_id for found in ranked] == ["fresh"]
