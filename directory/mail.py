@@ -16,6 +16,7 @@ import datetime as dt
 import logging
 import smtplib
 import ssl
+import threading
 import uuid
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -101,3 +102,23 @@ def mailer_from_settings(settings: Settings) -> Mailer:
     if settings.smtp_url:
         return SmtpMailer(settings.smtp_url, settings.mail_from, starttls=settings.smtp_starttls)
     return FileOutbox(settings.var_dir / "mail", settings.mail_from)
+
+
+class BackgroundMailer:
+    """Sends through another mailer on a thread, so a page answers as fast whether or not
+    it sent anything (a sign-in form must not reveal by its timing which addresses hold a
+    listing). A failure is logged without the message."""
+
+    def __init__(self, inner: Mailer) -> None:
+        self.inner = inner
+
+    def send(self, to: str, subject: str, body: str) -> None:
+        threading.Thread(
+            target=self._send, args=(to, subject, body), name="sensate-mail", daemon=True
+        ).start()
+
+    def _send(self, to: str, subject: str, body: str) -> None:
+        try:
+            self.inner.send(to, subject, body)
+        except (OSError, smtplib.SMTPException) as error:
+            log.error("could not send a message (%s)", type(error).__name__)

@@ -49,8 +49,13 @@ class Claim(msgspec.Struct, kw_only=True):
     decision_reason: str | None = None
 
 
+def _plain(row: Any) -> dict[str, Any]:
+    # Row keys may be SQLAlchemy's quoted_name (a str subclass msgspec does not take).
+    return {str(key): value for key, value in row.items()}
+
+
 def _claim(row: Any) -> Claim:
-    return msgspec.convert(dict(row), Claim)
+    return msgspec.convert(_plain(row), Claim)
 
 
 class ClinicianStore:
@@ -80,7 +85,7 @@ class ClinicianStore:
                 .mappings()
                 .first()
             )
-        return None if row is None else msgspec.convert(dict(row), LinkToken)
+        return None if row is None else msgspec.convert(_plain(row), LinkToken)
 
     def use_token(
         self, conn: Connection, token_hash: str, purpose: str, now: dt.datetime
@@ -362,7 +367,7 @@ class ClinicianStore:
                 .where(availability_answers.c.therapist_id == therapist_id)
                 .order_by(availability_answers.c.id)
             ).mappings()
-            return [dict(row) for row in rows]
+            return [_plain(row) for row in rows]
 
     def confirmed_days(self) -> list[tuple[str, dt.date | None, dt.datetime]]:
         """(id, last confirmed day, last change) of every active listing: the freshness
