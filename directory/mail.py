@@ -21,7 +21,7 @@ import uuid
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 from urllib.parse import unquote, urlsplit
 
 from directory.settings import Settings
@@ -29,6 +29,7 @@ from directory.settings import Settings
 log = logging.getLogger(__name__)
 
 
+@runtime_checkable  # Litestar checks injected dependencies against their annotation
 class Mailer(Protocol):
     def send(self, to: str, subject: str, body: str) -> None: ...
 

@@ -12,9 +12,9 @@ from directory.credentials import (
     is_verified,
     verification_policy,
 )
-from directory.eligibility import CertifiedOn, in_force, telehealth_states
+from directory.eligibility import CertifiedOn, RecentlyConfirmed, in_force, telehealth_states
 from directory.index.base import Hit
-from directory.listing import CredentialSummary, IndexDocument
+from directory.listing import CredentialSummary, IndexDocument, freshness_from
 from directory.records import (
     Fees,
     PracticeLocation,
@@ -297,6 +297,10 @@ class TherapistProfile(msgspec.Struct, frozen=True, kw_only=True):
     fictional: bool
     version: int
     as_of: dt.date
+    # Unconfirmed for longer than the freshness policy allows: out of search and matching,
+    # the profile still reachable and saying so.
+    left_out_of_search: bool = False
+    unconfirmed_days: int = 0  # the policy's limit, for the banner's words
 
 
 def profile(
@@ -308,6 +312,8 @@ def profile(
     tele = telehealth_states(doc, day) if doc is not None and therapist.offers_telehealth else []
     confirmed = therapist.availability.confirmed_on
     fresh_days = verification_policy().availability_fresh_days
+    freshness = RecentlyConfirmed.by_policy(day)
+    clock = doc.freshness_from if doc is not None else freshness_from(therapist)
     return TherapistProfile(
         id=therapist.id,
         name=therapist.full_name,
@@ -342,6 +348,8 @@ def profile(
         fictional=therapist.fictional,
         version=therapist.version,
         as_of=day,
+        left_out_of_search=not freshness.holds(IndexDocument(id="", name="", freshness_from=clock)),
+        unconfirmed_days=freshness.within_days,
     )
 
 

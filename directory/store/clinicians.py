@@ -127,23 +127,21 @@ class ClinicianStore:
 
     # --- the mail-request counter -------------------------------------------------------
 
-    def count_mail_request(
-        self, key_hashes: Iterable[str], window: dt.timedelta, limit: int
-    ) -> bool:
-        """Count one request against each key; False (and nothing counted) when any key
-        already has ``limit`` requests within ``window``."""
+    def count_mail_request(self, limits: Iterable[tuple[str, int]], window: dt.timedelta) -> bool:
+        """Count one request against each ``(key, limit)``; False (and nothing counted)
+        when any key already has its limit of requests within ``window``."""
         now = self.writes.clock()
-        keys = list(key_hashes)
+        wanted = list(limits)
         table = mail_requests
         with self.writes.transaction() as conn:
             conn.execute(delete(table).where(table.c.at <= now - window))
-            for key in keys:
+            for key, limit in wanted:
                 used = conn.execute(
                     select(func.count()).select_from(table).where(table.c.key_hash == key)
                 ).scalar_one()
                 if used >= limit:
                     return False
-            conn.execute(insert(table), [{"key_hash": key, "at": now} for key in keys])
+            conn.execute(insert(table), [{"key_hash": key, "at": now} for key, _ in wanted])
         return True
 
     # --- claims and owners ------------------------------------------------------------

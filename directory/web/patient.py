@@ -18,6 +18,7 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath
 from litestar.response import Redirect, Template
 
+from directory import clinicians
 from directory.inputs import InvalidInput
 from directory.service import Directory, SearchParams
 from directory.verification import MAX_REPORT_DETAILS, report_listing
@@ -302,4 +303,5 @@ def profile_response(
         report_reasons=REPORT_REASONS,
         report_open=bool(report_errors),
         max_report_details=MAX_REPORT_DETAILS,
+        claimed=clinicians.is_claimed(directory.store, therapist.id),
     )

@@ -12,7 +12,7 @@ Sessions (Litestar's server-side session middleware, on this router only):
 - the cookie ``sensate_verify`` holds a random id and nothing else; it is HttpOnly,
   SameSite=Strict, ``Path=/verify``, Secure unless the request is to a loopback host, and
   it is set only once someone signs in: an anonymous visitor, even of the sign-in page,
-  gets no cookie (``_SignedInOnlyBackend``). No other page of the site runs this middleware;
+  gets no cookie (``SignedInOnlyBackend``). No other page of the site runs this middleware;
 - the session keeps the key's id (never the key), a CSRF token and a one-time notice. The
   key is looked up on every request, so revoking it ends its sessions at once;
 - a session ends after 8 hours without a request (store expiry and cookie Max-Age, both
@@ -74,7 +74,7 @@ MAX_NOTE = verification.MAX_TEXT  # evidence, reasons: the use cases' limit
 METHODS = ("website lookup", "phone", "letter", "roster file", "API", "email")
 SIGN_IN = "/verify/sign-in"
 QUEUE_ROWS = 50  # per bucket: the most urgent first, and the page stays light
-_NEW_ID = "_new_id"  # set at sign-in: store the session under a fresh id
+NEW_ID = _NEW_ID = "_new_id"  # set at sign-in: store the session under a fresh id
 
 LABELS = {
     "api_key": "API key",
@@ -95,12 +95,15 @@ LABELS = {
 # --- sessions -----------------------------------------------------------------------------
 
 
-class _SignedInOnlyBackend(ServerSideSessionBackend):
+class SignedInOnlyBackend(ServerSideSessionBackend):
     """Litestar's server-side backend, but a cookie only for a signed-in session.
 
     The stock backend answers every request with a session cookie, even an empty one; that
     would hand a cookie to anyone who merely opens the sign-in page.
     """
+
+    # The session entry that says someone is signed in (the clinicians' pages use "email").
+    marker = "key_id"
 
     async def store_in_message(
         self, scope_session: ScopeSession, message: Message, connection: Any
@@ -111,7 +114,7 @@ class _SignedInOnlyBackend(ServerSideSessionBackend):
         params = dict(
             extract_dataclass_items(self.config, exclude_none=True, include=Cookie.__dict__.keys())
         )
-        if scope_session is Empty or not scope_session or "key_id" not in scope_session:
+        if scope_session is Empty or not scope_session or self.marker not in scope_session:
             if presented:  # signed out, expired or unknown: forget it, and so must the browser
                 await self.delete(presented, store=store)
                 # Max-Age=0: the stock deletion keeps the configured Max-Age, which browsers
@@ -145,7 +148,7 @@ def _session_config(secure: bool) -> ServerSideSessionConfig:
         secure=secure,
         store=SESSION_STORE,  # registered by the app at start-up (create_app's lifespan)
     )
-    config._backend_class = _SignedInOnlyBackend  # type: ignore[misc]
+    config._backend_class = SignedInOnlyBackend  # type: ignore[misc]
     return config
 
 
@@ -168,8 +171,8 @@ class VerifySessions:
     """
 
     def __init__(self, app: ASGIApp) -> None:
-        self._plain = SessionMiddleware(app, _SignedInOnlyBackend(_session_config(False)))
-        self._secure = SessionMiddleware(app, _SignedInOnlyBackend(_session_config(True)))
+        self._plain = SessionMiddleware(app, SignedInOnlyBackend(_session_config(False)))
+        self._secure = SessionMiddleware(app, SignedInOnlyBackend(_session_config(True)))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         host = Headers.from_scope(scope).get("host", "")
