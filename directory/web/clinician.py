@@ -26,7 +26,7 @@ from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.middleware.session.base import SessionMiddleware
 from litestar.middleware.session.server_side import ServerSideSessionConfig
-from litestar.params import Body
+from litestar.params import Body, FromPath
 from litestar.response import Redirect, Template
 from litestar.types import ASGIApp, Receive, Scope, Send
 
@@ -195,7 +195,9 @@ class ClinicianPages(Controller):
     # -- claiming --
 
     @get("/listings/{therapist_id:str}/claim", sync_to_thread=True)
-    def claim_form(self, directory: NamedDependency[Directory], therapist_id: str) -> Template:
+    def claim_form(
+        self, directory: NamedDependency[Directory], therapist_id: FromPath[str]
+    ) -> Template:
         therapist = find_therapist(directory, therapist_id)
         if clinicians.is_claimed(directory.store, therapist.id):
             raise PageError(
@@ -232,7 +234,7 @@ class ClinicianPages(Controller):
         request: Request,
         directory: NamedDependency[Directory],
         mailer: NamedDependency[Mailer],
-        therapist_id: str,
+        therapist_id: FromPath[str],
         data: FormData,
     ) -> Template:
         _same_site(request)
@@ -429,7 +431,7 @@ class ClinicianPages(Controller):
         self,
         request: Request,
         directory: NamedDependency[Directory],
-        therapist_id: str,
+        therapist_id: FromPath[str],
         data: FormData,
     ) -> Template | Redirect:
         form = FormInput(_items(data))
