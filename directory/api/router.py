@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from litestar import Router
 
+from directory.api.claims import ClaimController
 from directory.api.imports import ImportController, ProvenanceController, ReviewController
 from directory.api.keys import KeyAdminController
 from directory.api.therapists import MatchController, TherapistController, VocabularyController
@@ -22,5 +23,6 @@ ApiRouter = Router(
         VerifierController,
         ReportController,
         KeyAdminController,
+        ClaimController,
     ],
 )
