@@ -103,6 +103,7 @@ def create_app(
     owns_directory = directory is None
     # Sent on a thread: a page answers as fast whether it sent mail or not.
     mail: Mailer = mailer or BackgroundMailer(mailer_from_settings(settings))
+    site = LinkSite(settings.public_url, settings.mail_requests_per_hour)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -126,7 +127,6 @@ def create_app(
         # `sensate worker` does (SENSATE_RUN_INDEXER=false on the replicas).
         scheduler: Scheduler | None = None
         if owns_directory and settings.run_indexer:
-            site = LinkSite(settings.public_url, settings.mail_requests_per_hour)
             scheduler = Scheduler(
                 app.state.directory.store, mail, site, settings.freshness_interval_s
             )
@@ -158,6 +158,7 @@ def create_app(
         dependencies={
             "directory": Provide(provide_directory, sync_to_thread=False),
             "mailer": Provide(lambda: mail, sync_to_thread=False),
+            "site": Provide(lambda: site, sync_to_thread=False),
         },
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]

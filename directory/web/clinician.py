@@ -92,11 +92,6 @@ def _items(data: dict[str, Any]) -> list[tuple[str, str]]:
     ]
 
 
-def _site(directory: Directory) -> LinkSite:
-    settings = directory.settings
-    return LinkSite(settings.public_url, settings.mail_requests_per_hour)
-
-
 def _client(request: Request) -> str:
     return request.client.host if request.client else ""
 
@@ -234,6 +229,7 @@ class ClinicianPages(Controller):
         request: Request,
         directory: NamedDependency[Directory],
         mailer: NamedDependency[Mailer],
+        site: NamedDependency[LinkSite],
         therapist_id: FromPath[str],
         data: FormData,
     ) -> Template:
@@ -247,7 +243,7 @@ class ClinicianPages(Controller):
             clinicians.request_claim(
                 directory.store,
                 mailer,
-                _site(directory),
+                site,
                 therapist.id,
                 email,
                 client=_client(request),
@@ -341,6 +337,7 @@ class ClinicianPages(Controller):
         request: Request,
         directory: NamedDependency[Directory],
         mailer: NamedDependency[Mailer],
+        site: NamedDependency[LinkSite],
         data: FormData,
     ) -> Template:
         _same_site(request)
@@ -350,7 +347,7 @@ class ClinicianPages(Controller):
             if form.errors:
                 raise InvalidInput(form.errors)
             clinicians.request_sign_in(
-                directory.store, mailer, _site(directory), email, client=_client(request)
+                directory.store, mailer, site, email, client=_client(request)
             )
         except InvalidInput as error:
             return self._sign_in_page(error.errors, email)

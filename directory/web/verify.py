@@ -52,13 +52,14 @@ from litestar.response import Redirect, Template
 from litestar.types import ASGIApp, Empty, Message, Receive, Scope, ScopeSession, Send
 from litestar.utils.dataclass import extract_dataclass_items
 
-from directory import review, verification
+from directory import clinicians, review, verification
 from directory.credentials import credential_views
 from directory.inputs import InvalidInput, parse_id
 from directory.keys import InvalidKey, authenticate
 from directory.records import ApiKey, AuditEvent, Therapist
 from directory.review import DECISIONS_FOR, AlreadyResolved
 from directory.service import Directory
+from directory.store.clinicians import AlreadyOwned
 from directory.store.errors import NotFound, StaleVersion
 from directory.store.verification import CredentialState
 from directory.verification import STATUSES, ResolutionBody, StatusBody, VerificationBody
@@ -554,10 +555,13 @@ class VerifyPages(Controller):
             ("due", "Due today or never verified", "", found.due),
             ("expiring", "Expiring within 30 days", "", found.expiring),
         ]
+        claims = directory.store.clinicians.claims("pending_review", limit=QUEUE_ROWS)
+        ids += [c.therapist_id for c in claims]
         return page(
             "verify/queue.html",
             section="verify",
             q=found,
+            claims=claims,
             buckets=buckets,
             names=_names(directory, ids),
             label=lambda state: credential_label(directory, state),
@@ -785,6 +789,46 @@ class VerifyPages(Controller):
         # After a merge the duplicate is gone; the surviving record is the one to look at.
         survivor = pair.other_id if decision == "merge" and pair.other_id else back
         return Redirect(f"/verify/clinicians/{survivor}", status_code=303)
+
+    @post("/claims/{claim_id:int}/decision", sync_to_thread=True, status_code=303)
+    def decide_claim(
+        self,
+        request: Request,
+        directory: NamedDependency[Directory],
+        claim_id: FromPath[int],
+        data: FormData,
+    ) -> Redirect:
+        key = _verifier(request, directory)
+        form = FormInput(_items(data))
+        _check_csrf(request, form)
+        decision = form.choice("decision", ("approve", "reject"))
+        reason = form.text("reason", MAX_NOTE)
+        try:
+            if form.errors or not decision:
+                raise InvalidInput(form.errors or [("decision", "choose approve or reject")])
+            decided = clinicians.decide_claim(
+                directory.store,
+                claim_id,
+                approve=decision == "approve",
+                actor=key.name,
+                reason=reason,
+            )
+        except InvalidInput as error:
+            request.session["notice"] = "Claim not decided: " + "; ".join(
+                f"{LABELS.get(name, name)} {message}" for name, message in error.errors
+            )
+            return Redirect("/verify#claims", status_code=303)
+        except NotFound:
+            request.session["notice"] = "Nothing was changed: this claim was already decided."
+            return Redirect("/verify#claims", status_code=303)
+        except AlreadyOwned:
+            request.session["notice"] = (
+                "Nothing was changed: this listing already has an approved owner; reject "
+                "this claim instead."
+            )
+            return Redirect("/verify#claims", status_code=303)
+        request.session["notice"] = f"Claim {decided.status} for {decided.email}."
+        return Redirect("/verify#claims", status_code=303)
 
     # -- helpers --
 
