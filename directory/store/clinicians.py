@@ -118,11 +118,12 @@ class ClinicianStore:
                     )
                     .group_by(link_tokens.c.subject)
                 )
-                for subject, at in rows:
+                for subject, latest in rows:
                     # func.max loses the column type on SQLite: read it back as UTC.
+                    at: Any = latest
                     if isinstance(at, str):
                         at = dt.datetime.fromisoformat(at)
-                    found[subject] = at if at.tzinfo else at.replace(tzinfo=dt.UTC)
+                    found[str(subject)] = at if at.tzinfo else at.replace(tzinfo=dt.UTC)
         return found
 
     # --- the mail-request counter -------------------------------------------------------
@@ -194,7 +195,7 @@ class ClinicianStore:
             rows = conn.execute(
                 select(clinician_accounts.c.therapist_id, clinician_accounts.c.email)
             )
-            return {therapist_id: email for therapist_id, email in rows}
+            return {str(therapist_id): str(email) for therapist_id, email in rows}
 
     def listings_of(self, email: str) -> list[str]:
         with self.writes.engine.connect() as conn:
@@ -203,7 +204,7 @@ class ClinicianStore:
                 .where(clinician_accounts.c.email == email)
                 .order_by(clinician_accounts.c.therapist_id)
             )
-            return [therapist_id for (therapist_id,) in rows]
+            return [str(therapist_id) for (therapist_id,) in rows]
 
     def authoritative_email(self, therapist_id: str, email: str, sources: Sequence[str]) -> bool:
         """Whether a source of one of these kinds gave this listing this email address."""
@@ -216,7 +217,7 @@ class ClinicianStore:
                 )
             )
             return any(
-                source.split(":", 1)[0] in sources
+                str(source).split(":", 1)[0] in sources
                 and isinstance(value, str)
                 and value.strip().lower() == email
                 for source, value in rows
@@ -378,7 +379,7 @@ class ClinicianStore:
                     therapists.c.updated_at,
                 ).where(and_(therapists.c.active))
             )
-            return [(id, day, at) for id, day, at in rows]
+            return [(str(id), day, at) for id, day, at in rows]  # type: ignore[misc]
 
 
 class AlreadyOwned(Exception):

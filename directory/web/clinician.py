@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import secrets
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Router, get, post
@@ -64,7 +65,7 @@ def _session_config(secure: bool) -> ServerSideSessionConfig:
         secure=secure,
         store=SESSION_STORE,
     )
-    config._backend_class = _ClinicianBackend  # type: ignore[misc]
+    config._backend_class = _ClinicianBackend
     return config
 
 
@@ -207,7 +208,7 @@ class ClinicianPages(Controller):
 
     @staticmethod
     def _claim_page(
-        therapist_id: str, name: str, errors: list[tuple[str, str]] = (), value: str = ""
+        therapist_id: str, name: str, errors: Sequence[tuple[str, str]] = (), value: str = ""
     ) -> Template:
         return page(
             "clinician/email_form.html",
@@ -315,7 +316,7 @@ class ClinicianPages(Controller):
 
     @staticmethod
     def _sign_in_page(
-        errors: list[tuple[str, str]] = (), value: str = "", ended: bool = False
+        errors: Sequence[tuple[str, str]] = (), value: str = "", ended: bool = False
     ) -> Template:
         return page(
             "clinician/email_form.html",
@@ -407,7 +408,7 @@ class ClinicianPages(Controller):
         request: Request,
         directory: Directory,
         email: str,
-        errors: list[tuple[str, str]] = (),
+        errors: Sequence[tuple[str, str]] = (),
     ) -> Template:
         notice = request.session.pop("notice", "")
         return page(
@@ -483,7 +484,7 @@ class ClinicianPages(Controller):
         name: str,
         token: str,
         answer: str,
-        errors: list[tuple[str, str]] = (),
+        errors: Sequence[tuple[str, str]] = (),
         weeks: int | None = None,
     ) -> Template:
         chosen = answer if answer in ANSWER_WORDS else ""
