@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from typing import Literal
+from urllib.parse import urlsplit
 
 import msgspec
 from email_validator import EmailNotValidError, validate_email
@@ -361,3 +363,117 @@ def listing_for_link(store: DirectoryStore, token: str) -> Therapist:
     if therapist is None:
         raise links.LinkError("unknown")
     return therapist
+
+
+# --- self-reported fields ------------------------------------------------------------------
+
+
+class SelfReported(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """What a clinician may change about their own listing, as they would state it.
+
+    Credentials, names and listing status are not here: they are checked against primary
+    sources by verifiers. This is the narrow field set the verifiers' patch use case can
+    later take over as its "clinician" caller.
+    """
+
+    practice_name: str = ""
+    pronouns: str = ""
+    bio: str = ""
+    phone: str = ""
+    website: str = ""
+    session_fee_min: int | None = None
+    session_fee_max: int | None = None
+    sliding_scale: bool = False
+    offers_telehealth: bool = False
+    offers_in_person: bool = True
+
+
+LIMITS = {"practice_name": 200, "pronouns": 40, "bio": 4000, "phone": 30, "website": 300}
+_PHONE = re.compile(r"^\+?[0-9 ().\-]{7,30}$")
+
+
+def self_reported(therapist: Therapist) -> SelfReported:
+    return SelfReported(
+        practice_name=therapist.practice_name,
+        pronouns=therapist.pronouns,
+        bio=therapist.bio,
+        phone=therapist.phone,
+        website=therapist.website,
+        session_fee_min=therapist.fees.session_fee_min,
+        session_fee_max=therapist.fees.session_fee_max,
+        sliding_scale=therapist.fees.sliding_scale,
+        offers_telehealth=therapist.offers_telehealth,
+        offers_in_person=therapist.offers_in_person,
+    )
+
+
+def check_self_reported(edit: SelfReported) -> SelfReported:
+    """The edit with text trimmed; InvalidInput naming every field that is wrong."""
+    errors: list[tuple[str, str]] = []
+    clean = msgspec.structs.replace(edit, **{name: getattr(edit, name).strip() for name in LIMITS})
+    for name, limit in LIMITS.items():
+        if len(getattr(clean, name)) > limit:
+            errors.append((name, f"must be at most {limit} characters"))
+    if clean.phone and not (
+        _PHONE.match(clean.phone) and sum(c.isdigit() for c in clean.phone) >= 7
+    ):
+        errors.append(("phone", "is not a phone number: use digits, spaces and + ( ) - only"))
+    if clean.website:
+        parts = urlsplit(clean.website)
+        if parts.scheme not in ("http", "https") or not parts.hostname or " " in clean.website:
+            errors.append(("website", "must be a web address starting with https://"))
+    for name in ("session_fee_min", "session_fee_max"):
+        value = getattr(clean, name)
+        if value is not None and not 0 <= value <= 10_000:
+            errors.append((name, "must be between 0 and 10000"))
+    low, high = clean.session_fee_min, clean.session_fee_max
+    if low is not None and high is not None and high < low:
+        errors.append(("session_fee_max", "must not be less than the lowest fee"))
+    if not clean.offers_telehealth and not clean.offers_in_person:
+        errors.append(("offers_in_person", "choose in person, telehealth or both"))
+    if errors:
+        raise InvalidInput(errors)
+    return clean
+
+
+def edit_self_reported(
+    store: DirectoryStore,
+    therapist_id: str,
+    edit: SelfReported,
+    *,
+    expected_version: int,
+    actor: str,
+) -> Therapist:
+    """Save the clinician's own statement of these fields (StaleVersion if someone saved
+    first: the page shows the listing as it now is)."""
+    clean = check_self_reported(edit)
+    writes = store.writes
+    now = writes.clock()
+    with writes.transaction() as conn:
+        old = writes.current(conn, therapist_id, expected_version)
+        new = msgspec.structs.replace(
+            old,
+            practice_name=clean.practice_name,
+            pronouns=clean.pronouns,
+            bio=clean.bio,
+            phone=clean.phone,
+            website=clean.website,
+            offers_telehealth=clean.offers_telehealth,
+            offers_in_person=clean.offers_in_person,
+            fees=msgspec.structs.replace(
+                old.fees,
+                session_fee_min=clean.session_fee_min,
+                session_fee_max=clean.session_fee_max,
+                sliding_scale=clean.sliding_scale,
+            ),
+        )
+        return writes.update_therapist(
+            conn,
+            new,
+            expected_version,
+            now,
+            actor=actor,
+            action="listing.self_edit",
+            reason="edited by the clinician",
+            source="clinician",
+        )

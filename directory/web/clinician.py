@@ -21,6 +21,7 @@ import secrets
 from collections.abc import Sequence
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Controller, Request, Router, get, post
 from litestar.datastructures import Headers
 from litestar.di import NamedDependency
@@ -36,8 +37,9 @@ from directory.clinicians import ANSWER_WORDS, LinkSite, NotOwner, RateLimited
 from directory.credentials import freshness_policy
 from directory.inputs import InvalidInput, parse_id
 from directory.mail import Mailer
+from directory.records import Therapist
 from directory.service import Directory
-from directory.store import NotFound
+from directory.store import NotFound, StaleVersion
 from directory.web.forms import FormInput
 from directory.web.render import PageError, find_therapist, page
 from directory.web.verify import NEW_ID, SignedInOnlyBackend, is_loopback
@@ -166,6 +168,38 @@ def _weeks(form: FormInput) -> int | None:
         return None
     if not value.isdigit():
         form.fail("waitlist_weeks", "must be a whole number of weeks, like 4")
+        return None
+    return int(value)
+
+
+DETAIL_FIELDS = (
+    ("practice_name", "Practice name", "text"),
+    ("pronouns", "Pronouns", "text"),
+    ("bio", "About your practice", "textarea"),
+    ("phone", "Phone", "tel"),
+    ("website", "Website", "url"),
+    ("session_fee_min", "Lowest fee for a session (USD)", "number"),
+    ("session_fee_max", "Highest fee for a session (USD)", "number"),
+    ("sliding_scale", "I offer a sliding scale", "check"),
+    ("offers_in_person", "I see clients in person", "check"),
+    ("offers_telehealth", "I see clients by telehealth", "check"),
+)
+
+
+CHECKS = tuple(name for name, _, kind in DETAIL_FIELDS if kind == "check")
+
+
+def _detail_values(therapist: Therapist) -> dict[str, Any]:
+    values = msgspec.structs.asdict(clinicians.self_reported(therapist))
+    return {k: "" if v is None else v for k, v in values.items()}
+
+
+def _whole(form: FormInput, name: str) -> int | None:
+    value = form.text(name, 10)
+    if not value:
+        return None
+    if not value.isdigit():
+        form.fail(name, "must be a whole number of dollars, like 150")
         return None
     return int(value)
 
@@ -409,14 +443,27 @@ class ClinicianPages(Controller):
         directory: Directory,
         email: str,
         errors: Sequence[tuple[str, str]] = (),
+        drafts: dict[str, dict[str, str]] | None = None,
+        conflict: str = "",
+        status: int | None = None,
     ) -> Template:
         notice = request.session.pop("notice", "")
+        listings = clinicians.listings_of(directory.store, email)
+        labels = {"answer": "Answer", "waitlist_weeks": "Waitlist"}
+        for n in range(1, len(listings) + 1):
+            labels.update({f"l{n}-{name}": label for name, label, _ in DETAIL_FIELDS})
+            labels[f"l{n}-waitlist_weeks"] = "Waitlist"
         return page(
             "clinician/listing.html",
             section="clinician",
             errors=errors,
-            labels={"answer": "Answer", "waitlist_weeks": "Waitlist"},
-            listings=clinicians.listings_of(directory.store, email),
+            status=status,
+            labels=labels,
+            listings=listings,
+            detail_fields=DETAIL_FIELDS,
+            t_values={t.id: _detail_values(t) for t in listings},
+            drafts=drafts or {},
+            conflict=conflict,
             answers=ANSWER_WORDS,
             policy=freshness_policy(),
             email=email,
@@ -463,6 +510,72 @@ class ClinicianPages(Controller):
             prefixed = [(f"l{index + 1}-{name}", message) for name, message in error.errors]
             return ClinicianPages._listing_page(request, directory, email, prefixed)
         request.session["notice"] = f"Thank you: availability confirmed on {dt.date.today()}."
+        return Redirect(HOME, status_code=303)
+
+    @post("/listings/{therapist_id:str}/details", sync_to_thread=True, status_code=303)
+    def update_details(
+        self,
+        request: Request,
+        directory: NamedDependency[Directory],
+        therapist_id: FromPath[str],
+        data: FormData,
+    ) -> Template | Redirect:
+        form = FormInput(_items(data))
+        email = _require(request, form)
+        try:
+            therapist = clinicians.owned_listing(directory.store, email, parse_id(therapist_id))
+        except (NotOwner, InvalidInput):
+            raise PageError(
+                403,
+                "Not your listing",
+                "You can change only the listing you keep; nothing was saved.",
+                back=(HOME, "Back to my listing"),
+            ) from None
+        draft = {name: form.text(name, 4000) for name, _, _ in DETAIL_FIELDS}
+        version_text = form.text("version", 12)
+        edit = clinicians.SelfReported(
+            practice_name=draft["practice_name"],
+            pronouns=draft["pronouns"],
+            bio=draft["bio"],
+            phone=draft["phone"],
+            website=draft["website"],
+            session_fee_min=_whole(form, "session_fee_min"),
+            session_fee_max=_whole(form, "session_fee_max"),
+            sliding_scale="sliding_scale" in form,
+            offers_telehealth="offers_telehealth" in form,
+            offers_in_person="offers_in_person" in form,
+        )
+        ids = [t.id for t in clinicians.listings_of(directory.store, email)]
+        prefix = f"l{ids.index(therapist.id) + 1}-"
+        # What the clinician typed, shown again over an error or a conflict.
+        drafts = {therapist.id: {**draft, **{n: "1" if n in form else "" for n in CHECKS}}}
+        try:
+            if not version_text.isdigit():
+                form.fail("version", "is missing: reload the page")
+            if form.errors:
+                raise InvalidInput(form.errors)
+            clinicians.edit_self_reported(
+                directory.store,
+                therapist.id,
+                edit,
+                expected_version=int(version_text),
+                actor=f"clinician:{email}",
+            )
+        except InvalidInput as error:
+            prefixed = [(prefix + name, message) for name, message in error.errors]
+            return ClinicianPages._listing_page(request, directory, email, prefixed, drafts)
+        except StaleVersion:
+            return ClinicianPages._listing_page(
+                request,
+                directory,
+                email,
+                drafts=drafts,
+                status=409,
+                conflict="Your listing was changed (by you in another window, or by a "
+                "verifier) while you were editing, so nothing was saved. The form below "
+                "keeps your entries over the listing as it now is: check them and save again.",
+            )
+        request.session["notice"] = "Your details are saved."
         return Redirect(HOME, status_code=303)
 
     # -- the one-click answer from a "still accepting new clients?" mail --

@@ -254,3 +254,28 @@ def test_availability_answers_are_recorded_with_their_date(
     )
     assert not again.active and not again.availability.accepting_new_clients
     assert [e.action for e in store.history(t.id)].count("availability.confirm") == 2
+
+
+def test_self_reported_details_are_checked_field_by_field() -> None:
+    edit = clinicians.SelfReported(
+        phone="12",
+        website="ftp://x",
+        session_fee_min=200,
+        session_fee_max=100,
+        offers_in_person=False,
+        offers_telehealth=False,
+        bio="x" * 4001,
+    )
+    with pytest.raises(InvalidInput) as error:
+        clinicians.check_self_reported(edit)
+    assert {field for field, _ in error.value.errors} == {
+        "phone",
+        "website",
+        "session_fee_max",
+        "offers_in_person",
+        "bio",
+    }
+    ok = clinicians.check_self_reported(
+        clinicians.SelfReported(phone=" 612-555-0142 ", website="https://a.example")
+    )
+    assert ok.phone == "612-555-0142"

@@ -265,3 +265,56 @@ def test_after_180_days_unconfirmed_a_listing_leaves_search_but_keeps_its_profil
     assert profile.status_code == 200
     assert "no longer appears in search results" in profile.text
     assert "no longer appears" not in client.get(f"/therapists/{t.id}").text
+
+
+def details(t: Therapist, csrf: str, version: int, **changes: str) -> dict[str, str]:
+    form = {
+        "csrf_token": csrf,
+        "version": str(version),
+        "practice_name": "Rivera Counseling",
+        "pronouns": "she/her",
+        "bio": "Couples and sex therapy.",
+        "phone": "+1 (612) 555-0142",
+        "website": "https://rivera.example",
+        "session_fee_min": "120",
+        "session_fee_max": "160",
+        "offers_in_person": "1",
+        "offers_telehealth": "1",
+    }
+    form.update(changes)
+    return {k: v for k, v in form.items() if v != "-"}
+
+
+def test_a_clinician_edits_their_self_reported_details(
+    client: TestClient, directory: Directory, mail: tuple[str, Inbox]
+) -> None:
+    _, inbox = mail
+    t = listing(directory)
+    claimed_by(client, directory, inbox, t, "details@example.org")
+    csrf = signed_in(client, inbox, "details@example.org", 2)
+    path = f"/clinician/listings/{t.id}/details"
+    current = directory.therapist(t.id)
+    assert current is not None
+
+    bad = client.post(
+        path, data=details(t, csrf, current.version, website="rivera dot example", phone="call me")
+    )
+    assert bad.status_code == 422
+    assert 'id="l1-website-error"' in bad.text and 'id="l1-phone-error"' in bad.text
+    assert "rivera dot example" in bad.text  # what was typed comes back
+
+    done = client.post(path, data=details(t, csrf, current.version), follow_redirects=False)
+    assert done.status_code == 303
+    stored = directory.therapist(t.id)
+    assert stored is not None and stored.phone == "+1 (612) 555-0142"
+    assert stored.fees.session_fee_min == 120 and stored.offers_telehealth
+    assert stored.licenses == current.licenses  # credentials are never the clinician's to edit
+    assert directory.store.history(t.id)[-1].action == "listing.self_edit"
+
+    stale = client.post(path, data=details(t, csrf, current.version, bio="Older tab"))
+    assert stale.status_code == 409 and "nothing was saved" in stale.text
+    assert directory.therapist(t.id).bio == "Couples and sex therapy."  # type: ignore[union-attr]
+
+    other = listing(directory)
+    theirs = client.post(f"/clinician/listings/{other.id}/details", data=details(other, csrf, 1))
+    assert theirs.status_code == 403
