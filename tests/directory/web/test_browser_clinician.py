@@ -117,6 +117,12 @@ def test_a_clinician_claims_signs_in_and_confirms_availability(
     assert "availability confirmed" in main_text(clinician)
     stored = directory.therapist(therapist_id)
     assert stored is not None and stored.availability.waitlist_weeks == 3
+    # ... and edits their listing: a new phone number.
+    page.get_by_label("Phone").fill("+1 (612) 555-0199")
+    click(clinician, "Save my details")
+    assert "Your details are saved" in main_text(clinician)
+    stored = directory.therapist(therapist_id)
+    assert stored is not None and stored.phone == "+1 (612) 555-0199"
 
     # 5. Thirty-one days on, the freshness schedule asks; the one-click link works without
     #    signing in (a fresh browser, no cookie).
