@@ -225,6 +225,7 @@ def test_filterable_attributes_are_exactly_the_allowlist() -> None:
         "concerns",
         "coordinates_with",
         "credentials_verified_on",
+        "freshness_from",
         "fee_max",
         "fee_min",
         "fl_sex_therapy_qualified",
