@@ -4,6 +4,7 @@ and the `sensate freshness` commands (mail into var/mail/ without an SMTP server
 from __future__ import annotations
 
 import datetime as dt
+import time
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -94,3 +95,20 @@ def test_the_freshness_commands(tmp_path: Path) -> None:
     [mail] = sorted((tmp_path / "var" / "mail").glob("*.eml"))
     assert "http://x.test/clinician/availability?token=" in mail.read_text()
     engine.dispose()
+
+
+def test_the_scheduler_asks_on_its_thread_and_stops(store: DirectoryStore, tmp_path: Path) -> None:
+    t = confirmed(store, 45)
+    own(store, t, "thread@example.org")
+    outbox = FileOutbox(tmp_path / "mail", "no-reply@sensate.test")
+    schedule = freshness.Scheduler(store, outbox, SITE, interval_s=3600)
+    schedule.start()
+    try:
+        for _ in range(200):  # bounded wait for the thread's first run, not a speed check
+            if outbox.messages():
+                break
+            time.sleep(0.05)
+    finally:
+        schedule.stop()
+    assert len(outbox.messages()) == 1
+    assert freshness.due(store, TODAY) == []  # asked: not due again this period
