@@ -12,7 +12,7 @@ import datetime as dt
 import msgspec
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath
+from litestar.params import FromPath, JSONBody
 
 from directory import clinicians
 from directory.api.auth import actor_of, requires_verifier
@@ -68,7 +68,7 @@ class ClaimController(Controller):
         request: Request,
         directory: NamedDependency[Directory],
         claim_id: FromPath[int],
-        data: ClaimDecision,
+        data: JSONBody[ClaimDecision],
     ) -> ClaimView:
         decided = clinicians.decide_claim(
             directory.store,
