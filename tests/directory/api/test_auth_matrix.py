@@ -18,8 +18,13 @@ from directory.app import create_app
 from directory.records import Therapist
 from directory.service import Directory
 from directory.verification import report_listing
-from tests.directory.api.verif_helpers import fresh_client, if_match, make_key
-from tests.factories import make_therapist
+from tests.directory.api.verif_helpers import (
+    fresh,
+    fresh_client,
+    if_match,
+    make_key,
+    pending_claim,
+)
 
 TODAY = dt.date.today().isoformat()
 
@@ -46,21 +51,6 @@ def keys(directory: Directory) -> dict[str, dict[str, str]]:
 @pytest.fixture
 def client(directory: Directory) -> Iterator[TestClient]:
     yield from fresh_client(directory)
-
-
-def fresh(directory: Directory) -> Therapist:
-    return directory.store.add_therapist(make_therapist(), actor="test")
-
-
-def pending_claim(directory: Directory, t: Therapist, email: str) -> int:
-    """A claim whose link was followed and that waits for a verifier."""
-    claim_id = directory.store.clinicians.add_claim(t.id, email)
-    token = links.issue(directory.store, "claim", str(claim_id))
-    done = directory.store.clinicians.confirm_claim(
-        links.token_hash(token), approve=False, reason="test"
-    )
-    assert done is not None and done[1] == "pending_review"
-    return claim_id
 
 
 def owned_by(directory: Directory, email: str) -> Therapist:

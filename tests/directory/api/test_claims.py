@@ -8,8 +8,7 @@ import pytest
 from litestar.testing import TestClient
 
 from directory.service import Directory
-from tests.directory.api.test_auth_matrix import fresh, pending_claim
-from tests.directory.api.verif_helpers import fresh_client, make_key
+from tests.directory.api.verif_helpers import fresh, fresh_client, make_key, pending_claim
 
 
 @pytest.fixture
