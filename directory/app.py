@@ -33,11 +33,16 @@ from directory import logs
 from directory.api.problems import EXCEPTION_HANDLERS
 from directory.api.requests import JsonCheckedRequest
 from directory.api.router import ApiRouter
+from directory.clinicians import LinkSite
+from directory.freshness import Scheduler
+from directory.mail import BackgroundMailer, Mailer, mailer_from_settings
 from directory.service import Directory
 from directory.serving import protocol_with_deadlines
 from directory.settings import Settings
 from directory.store.sessions import DatabaseSessionStore
+from directory.store.tables_clinicians import clinician_sessions
 from directory.web.api_docs import ApiDocsPlugin
+from directory.web.clinician import SESSION_STORE as CLINICIAN_SESSIONS
 from directory.web.pages import PageController
 from directory.web.verify import SESSION_STORE
 
@@ -114,10 +119,18 @@ def sweep_interrupted_imports(directory: Directory) -> None:
     )
 
 
-def create_app(settings: Settings | None = None, directory: Directory | None = None) -> Litestar:
-    """Build the app. Pass ``directory`` to share one already started (tests, benchmarks)."""
+def create_app(
+    settings: Settings | None = None,
+    directory: Directory | None = None,
+    mailer: Mailer | None = None,
+) -> Litestar:
+    """Build the app. Pass ``directory`` to share one already started (tests, benchmarks);
+    ``mailer`` replaces the one the settings name (SMTP, or files under var/mail/)."""
     settings = settings or Settings.from_env()
     owns_directory = directory is None
+    # Sent on a thread: a page answers as fast whether it sent mail or not.
+    mail: Mailer = mailer or BackgroundMailer(mailer_from_settings(settings))
+    site = LinkSite(settings.public_url, settings.mail_requests_per_hour)
     logs.install()
 
     @asynccontextmanager
@@ -135,9 +148,24 @@ def create_app(settings: Settings | None = None, directory: Directory | None = N
             DatabaseSessionStore(app.state.directory.store.engine),
             allow_override=True,
         )
+        app.stores.register(
+            CLINICIAN_SESSIONS,
+            DatabaseSessionStore(app.state.directory.store.engine, table=clinician_sessions),
+            allow_override=True,
+        )
+        # Under `make run` the app asks "still accepting new clients?" itself; scaled out,
+        # `sensate worker` does (SENSATE_RUN_INDEXER=false on the replicas).
+        scheduler: Scheduler | None = None
+        if owns_directory and settings.run_indexer:
+            scheduler = Scheduler(
+                app.state.directory.store, mail, site, settings.freshness_interval_s
+            )
+            scheduler.start()
         try:
             yield
         finally:
+            if scheduler is not None:
+                scheduler.stop()
             if owns_directory:
                 app.state.directory.stop()
 
@@ -158,7 +186,11 @@ def create_app(settings: Settings | None = None, directory: Directory | None = N
                 path="/static", directories=[WEB_DIR / "static"], include_in_schema=False
             ),
         ],
-        dependencies={"directory": Provide(provide_directory, sync_to_thread=False)},
+        dependencies={
+            "directory": Provide(provide_directory, sync_to_thread=False),
+            "mailer": Provide(lambda: mail, sync_to_thread=False),
+            "site": Provide(lambda: site, sync_to_thread=False),
+        },
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]  # Litestar's handler map is typed by exact class
         template_config=TemplateConfig(directory=WEB_DIR / "templates", engine=JinjaTemplateEngine),

@@ -149,8 +149,53 @@ def worker() -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    console.print("worker draining the outbox; Ctrl-C to stop")
-    directory.indexer.run(stop, settings.indexer_interval_s)
+    from directory.clinicians import LinkSite
+    from directory.freshness import Scheduler
+    from directory.mail import mailer_from_settings
+
+    # The freshness schedule ("still accepting new clients?" mails) runs beside the drain.
+    site = LinkSite(settings.public_url, settings.mail_requests_per_hour)
+    schedule = Scheduler(
+        directory.store, mailer_from_settings(settings), site, settings.freshness_interval_s
+    )
+    schedule.start()
+    console.print("worker draining the outbox and running the freshness schedule; Ctrl-C to stop")
+    try:
+        directory.indexer.run(stop, settings.indexer_interval_s)
+    finally:
+        schedule.stop()
+
+
+@main.group()
+def freshness() -> None:
+    """The freshness loop: how current availability is, and asking clinicians to confirm."""
+
+
+@freshness.command("report")
+@click.option("--on", "on", type=click.DateTime(["%Y-%m-%d"]), default=None, help="As of day.")
+def freshness_report(on: dt.datetime | None) -> None:
+    """Print the share of listings confirmed within 30, 90 and 180 days."""
+    from directory.freshness import report
+    from directory.store import DirectoryStore, engine_from_settings
+
+    store = DirectoryStore(engine_from_settings(_settings()))
+    for line in report(store, on.date() if on else dt.date.today()).lines():
+        click.echo(line)
+
+
+@freshness.command("ask")
+def freshness_ask() -> None:
+    """Send the "still accepting new clients?" mails that are due now (the worker does this)."""
+    from directory.clinicians import LinkSite
+    from directory.freshness import ask
+    from directory.mail import mailer_from_settings
+    from directory.store import DirectoryStore, engine_from_settings
+
+    settings = _settings()
+    store = DirectoryStore(engine_from_settings(settings))
+    site = LinkSite(settings.public_url, settings.mail_requests_per_hour)
+    sent = ask(store, mailer_from_settings(settings), site, dt.date.today())
+    click.echo(f"asked {sent} listing owners")
 
 
 @main.command()

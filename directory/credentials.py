@@ -32,10 +32,39 @@ class VerificationPolicy(msgspec.Struct, frozen=True, kw_only=True):
     source: str = ""
 
 
+class FreshnessPolicy(msgspec.Struct, frozen=True, kw_only=True):
+    ask_every_days: int  # the owner of a claimed listing is asked to confirm this often
+    rank_lower_after_days: int  # unconfirmed longer: labelled and scored lower
+    exclude_after_days: int  # unconfirmed longer: out of search and matching
+    source: str = ""
+
+
+class ClaimPolicy(msgspec.Struct, frozen=True, kw_only=True):
+    authoritative_email_sources: tuple[str, ...]
+
+
+@functools.cache
+def _policy_file() -> dict[str, object]:
+    text = resources.files("directory").joinpath("policy.toml").read_text(encoding="utf-8")
+    return tomllib.loads(text)
+
+
 @functools.cache
 def verification_policy() -> VerificationPolicy:
-    text = resources.files("directory").joinpath("policy.toml").read_text(encoding="utf-8")
-    return msgspec.convert(tomllib.loads(text)["verification"], VerificationPolicy)
+    data = dict(_policy_file()["verification"])  # type: ignore[call-overload]
+    # One number, kept with the freshness policy: "unconfirmed" on a card is its 90 days.
+    data["availability_fresh_days"] = freshness_policy().rank_lower_after_days
+    return msgspec.convert(data, VerificationPolicy)
+
+
+@functools.cache
+def freshness_policy() -> FreshnessPolicy:
+    return msgspec.convert(_policy_file()["freshness"], FreshnessPolicy)
+
+
+@functools.cache
+def claim_policy() -> ClaimPolicy:
+    return msgspec.convert(_policy_file()["claims"], ClaimPolicy)
 
 
 Basis = Literal["license", "compact", "registration"]

@@ -29,6 +29,7 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
+from directory.credentials import freshness_policy
 from directory.geo import EARTH_RADIUS_M
 from directory.listing import CredentialSummary, IndexDocument
 from directory.query import And, Eq, Filter, GeoRadius, Or, Range
@@ -390,6 +391,47 @@ class NotExcluded(_Holds):
         )
 
 
+@dataclass(frozen=True, slots=True)
+class RecentlyConfirmed(_Holds):
+    """Availability confirmed within ``within_days`` before ``on`` (the freshness loop).
+
+    A listing nobody has confirmed for this long is a likely "ghost": it is left out of
+    search and matching from the request's date on, with no reindex, because the index
+    keeps the day the clock started (``IndexDocument.freshness_from``) and this compares it
+    with the request's date. The profile stays reachable and says why.
+    """
+
+    name: ClassVar[str] = "recently_confirmed"
+    filter_is_exact: ClassVar[bool] = True
+    on: dt.date
+    within_days: int
+
+    @classmethod
+    def by_policy(cls, on: dt.date) -> RecentlyConfirmed:
+        return cls(on, freshness_policy().exclude_after_days)
+
+    @property
+    def since(self) -> dt.date:
+        return self.on - dt.timedelta(days=self.within_days)
+
+    def filter(self) -> Filter:
+        return Range("freshness_from", gte=date_key(self.since))
+
+    def why_not(self, listing: IndexDocument) -> str | None:
+        if listing.freshness_from is None or listing.freshness_from < date_key(self.since):
+            return (
+                f"Availability not confirmed in the {self.within_days} days before "
+                f"{self.on.isoformat()}"
+            )
+        return None
+
+    def statement(self) -> str:
+        return (
+            f"Availability confirmed by the clinician or a verifier on or after "
+            f"{self.since.isoformat()} ({self.within_days} days before {self.on.isoformat()})"
+        )
+
+
 RULES: dict[str, type[Rule]] = {
     rule.name: rule
     for rule in (
@@ -400,5 +442,6 @@ RULES: dict[str, type[Rule]] = {
         AcceptsPhysicianReferrals,
         Listed,
         NotExcluded,
+        RecentlyConfirmed,
     )
 }

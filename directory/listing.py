@@ -78,6 +78,10 @@ class IndexDocument(msgspec.Struct, kw_only=True):
     fee_max: int | None = None
     waitlist_weeks: int | None = None  # when not accepting new clients, if they said
     availability_confirmed_on: int | None = None  # YYYYMMDD
+    # YYYYMMDD the freshness clock runs from (eligibility.RecentlyConfirmed): the day
+    # availability was last confirmed, or for a listing never confirmed the day its record
+    # last changed. None only for documents built without a record's dates.
+    freshness_from: int | None = None
     credentials_verified_on: int | None = None  # YYYYMMDD, most recent check of any credential
     # state -> first / last day (YYYYMMDD) the clinician may see a patient there by telehealth
     telehealth_from: dict[str, int] = {}
@@ -190,6 +194,15 @@ def exclusion_window(exclusions: list[Exclusion]) -> tuple[int, int, list[str]]:
     return start, end, sorted(waivers)
 
 
+def freshness_from(therapist: Therapist) -> int | None:
+    """The day the listing's freshness clock starts, as a YYYYMMDD key."""
+    if therapist.availability.confirmed_on is not None:
+        return date_key(therapist.availability.confirmed_on)
+    if therapist.updated_at is not None:
+        return date_key(therapist.updated_at.date())
+    return None
+
+
 def document_for(therapist: Therapist, vocab: Vocabulary) -> IndexDocument:
     in_person = [loc for loc in therapist.locations if loc.in_person]
     grants = telehealth_grants(therapist, vocab) if therapist.offers_telehealth else {}
@@ -240,6 +253,7 @@ def document_for(therapist: Therapist, vocab: Vocabulary) -> IndexDocument:
             if therapist.availability.confirmed_on
             else None
         ),
+        freshness_from=freshness_from(therapist),
         credentials_verified_on=max(verified_days) if verified_days else None,
         telehealth_from={
             s: date_key(g.valid_from) if g.valid_from else _OPEN_START for s, g in grants.items()

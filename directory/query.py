@@ -56,6 +56,7 @@ FILTERABLE: dict[str, str] = {
     "fee_max": "number",
     "waitlist_weeks": "number",
     "availability_confirmed_on": "number",
+    "freshness_from": "number",
     "credentials_verified_on": "number",
     # maps keyed by state (telehealth) or credential kind (certifications); values YYYYMMDD ints
     "telehealth_from.*": "number",

@@ -20,6 +20,7 @@ from directory.eligibility import (
     InPersonNearby,
     Listed,
     NotExcluded,
+    RecentlyConfirmed,
     TelehealthPermitted,
 )
 from directory.geo import Gazetteer, UnknownZip, gazetteer
@@ -422,6 +423,8 @@ class Directory:
             Range("fee_min", lte=params.max_fee) if params.max_fee is not None else None,
             Eq("sliding_scale", True) if params.sliding_scale else None,
             Eq("accepting_new_clients", params.accepting) if params.accepting is not None else None,
+            # Unconfirmed for too long: a likely ghost listing, left out as of the request date.
+            RecentlyConfirmed.by_policy(on).filter(),
         ]
         if params.certified:
             filters.append(CertifiedOn.any_aasect(self.vocab, on).filter())

@@ -47,6 +47,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     header_timeout_s: float = 10.0
     body_timeout_s: float = 30.0
     debug: bool = False
+    # Mail to clinicians (claims, sign-in links, "still accepting new clients?"). Without an
+    # SMTP URL, messages are written to var/mail/ as .eml files (make run).
+    smtp_url: str = ""  # smtp://[user:password@]host:port or smtps://...; never logged
+    smtp_starttls: bool = False
+    mail_from: str = "Sensate <no-reply@sensate.invalid>"
+    # The site's address as clinicians reach it: every emailed link starts with it.
+    public_url: str = "http://127.0.0.1:8000"
+    # Sign-in and claim mails per address (and per client) per hour: a flood of requests
+    # must not turn the site into a way of mail-bombing someone.
+    mail_requests_per_hour: int = 5
+    # How often the worker (or the in-process indexer thread) runs the freshness schedule.
+    freshness_interval_s: float = 3600.0
 
     @property
     def sqlalchemy_url(self) -> str:

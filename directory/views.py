@@ -17,11 +17,12 @@ from directory.eligibility import (
     CertifiedOn,
     Listed,
     NotExcluded,
+    RecentlyConfirmed,
     in_force,
     telehealth_states,
 )
 from directory.index.base import Hit
-from directory.listing import CredentialSummary, IndexDocument, document_for
+from directory.listing import CredentialSummary, IndexDocument, document_for, freshness_from
 from directory.records import (
     CredentialRecord,
     Fees,
@@ -340,6 +341,10 @@ class TherapistProfile(msgspec.Struct, frozen=True, kw_only=True):
     # listing retired, deceased, moved or suspended; a federal exclusion), in plain words;
     # None when they are shown. The profile stays reachable and says so.
     not_shown: str | None = None
+    # Unconfirmed for longer than the freshness policy allows: out of search and matching,
+    # the profile still reachable and saying so.
+    left_out_of_search: bool = False
+    unconfirmed_days: int = 0  # the policy's limit, for the banner's words
 
 
 def not_shown_because(listing: IndexDocument, day: dt.date) -> str | None:
@@ -356,6 +361,8 @@ def profile(
     tele = telehealth_states(doc, day) if doc is not None and therapist.offers_telehealth else []
     confirmed = therapist.availability.confirmed_on
     fresh_days = verification_policy().availability_fresh_days
+    freshness = RecentlyConfirmed.by_policy(day)
+    clock = doc.freshness_from if doc is not None else freshness_from(therapist)
     return TherapistProfile(
         id=therapist.id,
         name=therapist.full_name,
@@ -392,6 +399,8 @@ def profile(
         as_of=day,
         listing_status=therapist.listing_status,
         not_shown=not_shown_because(doc or document_for(therapist, vocab), day),
+        left_out_of_search=not freshness.holds(IndexDocument(id="", name="", freshness_from=clock)),
+        unconfirmed_days=freshness.within_days,
     )
 
 

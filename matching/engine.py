@@ -18,6 +18,7 @@ from directory.eligibility import (
     InPersonNearby,
     Listed,
     NotExcluded,
+    RecentlyConfirmed,
     TelehealthPermitted,
 )
 from directory.listing import IndexDocument
@@ -69,6 +70,7 @@ def candidate_query(request: ReferralRequest, vocab: Vocabulary) -> SearchQuery:
             None if request.include_not_accepting else AcceptingNewClients().filter(),
             AcceptsPhysicianReferrals().filter() if request.physician_referral else None,
             certification.filter() if certification is not None else None,
+            RecentlyConfirmed.by_policy(request.on).filter(),
         ),
         origin=request.patient_point,
         # Only for in-person care does nearness decide who survives the limit.

@@ -21,6 +21,7 @@ from directory.eligibility import (
     InPersonNearby,
     Listed,
     NotExcluded,
+    RecentlyConfirmed,
     TelehealthPermitted,
     aasect_certifications,
     nearest_km,
@@ -97,6 +98,7 @@ def check(request: ReferralRequest, doc: IndexDocument, vocab: Vocabulary) -> El
         certification.why_not(doc) if certification is not None else None,
         None if request.include_not_accepting else AcceptingNewClients().why_not(doc),
         AcceptsPhysicianReferrals().why_not(doc) if request.physician_referral else None,
+        RecentlyConfirmed.by_policy(request.on).why_not(doc),
     ):
         if failure is not None:
             exclusions.append(failure)

@@ -45,13 +45,15 @@ def client_for(directory: Directory) -> Iterator[TestClient]:
 def live_server(directory: Directory, **settings: object) -> Iterator[str]:
     """The app under uvicorn as ``sensate serve`` runs it, on a free loopback port, in a
     thread; yields its base URL. ``settings`` override the directory's (e.g. proxies)."""
-    config_settings = msgspec.structs.replace(directory.settings, **settings)
-    app = create_app(config_settings, directory)
-    config = server_config(config_settings, app)
     # Bind first, then hand the socket to uvicorn: no race for a port between xdist workers.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
+    # Emailed links point at this server unless a test says otherwise.
+    settings = {"public_url": f"http://127.0.0.1:{port}", **settings}
+    config_settings = msgspec.structs.replace(directory.settings, **settings)
+    app = create_app(config_settings, directory)
+    config = server_config(config_settings, app)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from litestar import Router
 
+from directory.api.claims import ClaimController
 from directory.api.imports import ImportController, ProvenanceController, ReviewController
 from directory.api.keys import KeyAdminController
 from directory.api.listing_edits import ListingEditController
@@ -24,5 +25,6 @@ ApiRouter = Router(
         ReportController,
         ListingEditController,
         KeyAdminController,
+        ClaimController,
     ],
 )

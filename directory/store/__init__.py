@@ -20,6 +20,7 @@ from directory.store.tables import metadata
 from directory.store import tables_verification  # noqa: F401  isort: skip
 from directory.store import tables_import  # noqa: F401  isort: skip
 from directory.store import tables_sanctions  # noqa: F401  isort: skip
+from directory.store import tables_clinicians  # noqa: F401  isort: skip
 
 __all__ = [
     "DirectoryStore",

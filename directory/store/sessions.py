@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 from anyio.to_thread import run_sync
 from litestar.stores.base import Store
-from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy import Engine, Table, delete, func, insert, select, update
 
 from directory.store.database import WRITE_OPTION
 from directory.store.tables_verification import console_sessions
@@ -46,7 +46,15 @@ def _ttl(expires_in: int | dt.timedelta | None) -> dt.timedelta:
 class DatabaseSessionStore(Store):
     """Sessions in ``console_sessions``; every method runs its query in a worker thread."""
 
-    def __init__(self, engine: Engine, *, clock: Callable[[], dt.datetime] = _utcnow) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        clock: Callable[[], dt.datetime] = _utcnow,
+        table: Table = console_sessions,
+    ) -> None:
+        # The clinicians' sessions use the same store on their own table (clinician_sessions).
+        self._table = table
         self._engine = engine
         self._writer = engine.execution_options(**{WRITE_OPTION: True})
         self._clock = clock
@@ -81,7 +89,7 @@ class DatabaseSessionStore(Store):
 
     def _set(self, id_hash: str, data: bytes, ttl: dt.timedelta) -> None:
         now = self._clock()
-        table = console_sessions
+        table = self._table
         with self._writer.begin() as conn:
             # Sweep, then replace: portable across SQLite and PostgreSQL, and one
             # transaction, so a reader sees the old row or the new one, never neither.
@@ -91,7 +99,7 @@ class DatabaseSessionStore(Store):
 
     def _get(self, id_hash: str, renew_for: int | dt.timedelta | None) -> bytes | None:
         now = self._clock()
-        table = console_sessions
+        table = self._table
         live = (table.c.id_hash == id_hash) & (table.c.expires_at > now)
         if renew_for is None:
             with self._engine.connect() as conn:
@@ -106,7 +114,7 @@ class DatabaseSessionStore(Store):
         return found
 
     def _delete(self, id_hash: str | None) -> None:
-        table = console_sessions
+        table = self._table
         statement = delete(table)
         if id_hash is not None:
             statement = statement.where(table.c.id_hash == id_hash)
@@ -114,7 +122,7 @@ class DatabaseSessionStore(Store):
             conn.execute(statement)
 
     def _expires_at(self, id_hash: str) -> dt.datetime | None:
-        table = console_sessions
+        table = self._table
         now = self._clock()
         with self._engine.connect() as conn:
             return conn.execute(
@@ -126,4 +134,4 @@ class DatabaseSessionStore(Store):
     def count(self) -> int:
         """How many sessions are stored, expired or not (the sweep tests read it)."""
         with self._engine.connect() as conn:
-            return conn.execute(select(func.count()).select_from(console_sessions)).scalar_one()
+            return conn.execute(select(func.count()).select_from(self._table)).scalar_one()

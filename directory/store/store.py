@@ -22,6 +22,7 @@ import msgspec
 from sqlalchemy import Engine, exists, func, insert, select, update
 
 from directory.records import ApiKey, AuditEvent, Therapist
+from directory.store.clinicians import ClinicianStore
 from directory.store.edits import EditStore
 from directory.store.errors import NotFound
 from directory.store.import_store import ImportStore
@@ -64,6 +65,7 @@ class DirectoryStore:
         self.sanctions = SanctionStore(self.writes)
         # Counters, not records: no audit event, no outbox row (see rate_limits.py).
         self.rate_limits = RateLimitStore(engine, clock=clock)
+        self.clinicians = ClinicianStore(self.writes)
 
     # --- reads ----------------------------------------------------------------------
 

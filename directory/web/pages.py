@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from litestar import Router
 
+from directory.web.clinician import ClinicianRouter
 from directory.web.patient import PatientPages
 from directory.web.referral import ReferralPages
 from directory.web.render import NO_STORE, PageError, on_page_error
@@ -16,7 +17,7 @@ from directory.web.verify import VerifyRouter
 
 PageController = Router(
     path="/",
-    route_handlers=[PatientPages, ReferralPages, VerifyRouter],
+    route_handlers=[PatientPages, ReferralPages, VerifyRouter, ClinicianRouter],
     exception_handlers={PageError: on_page_error},
     cache_control=NO_STORE,
     include_in_schema=False,

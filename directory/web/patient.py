@@ -19,6 +19,7 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath
 from litestar.response import Redirect, Template
 
+from directory import clinicians
 from directory.inputs import InvalidInput
 from directory.query import SORT_KEYS
 from directory.service import Directory, SearchParams
@@ -433,4 +434,5 @@ def profile_response(
         report_reasons=REPORT_REASONS,
         report_open=bool(report_errors),
         max_report_details=MAX_REPORT_DETAILS,
+        claimed=clinicians.is_claimed(directory.store, therapist.id),
     )

@@ -12,7 +12,7 @@ Sessions (Litestar's server-side session middleware, on this router only):
 - the cookie ``sensate_verify`` holds a random id and nothing else; it is HttpOnly,
   SameSite=Strict, ``Path=/verify``, Secure unless the request is to a loopback host, and
   it is set only once someone signs in: an anonymous visitor, even of the sign-in page,
-  gets no cookie (``_SignedInOnlyBackend``). No other page of the site runs this middleware;
+  gets no cookie (``SignedInOnlyBackend``). No other page of the site runs this middleware;
 - the session keeps the key's id (never the key), a CSRF token and a one-time notice. The
   key is looked up on every request, so revoking it ends its sessions at once;
 - a session ends after 8 hours without a request (store expiry and cookie Max-Age, both
@@ -54,7 +54,7 @@ from litestar.response import Redirect, Template
 from litestar.types import ASGIApp, Message, Receive, Scope, ScopeSession, Send
 from litestar.utils.dataclass import extract_dataclass_items
 
-from directory import listing_edits, review, sanctions, verification
+from directory import clinicians, listing_edits, review, sanctions, verification
 from directory.credentials import credential_views
 from directory.inputs import InvalidInput, parse_id, parse_version
 from directory.keys import InvalidKey, authenticate
@@ -70,6 +70,7 @@ from directory.records import LISTING_STATUSES, ApiKey, AuditEvent, PracticeLoca
 from directory.review import DECISIONS_FOR, AlreadyResolved
 from directory.sanctions import SanctionDecisionBody
 from directory.service import Directory
+from directory.store.clinicians import AlreadyOwned
 from directory.store.errors import NotFound, StaleVersion
 from directory.store.verification import CredentialState
 from directory.verification import STATUSES, ResolutionBody, StatusBody, VerificationBody
@@ -85,7 +86,7 @@ MAX_NOTE = verification.MAX_TEXT  # evidence, reasons: the use cases' limit
 METHODS = ("website lookup", "phone", "letter", "roster file", "API", "email")
 SIGN_IN = "/verify/sign-in"
 QUEUE_ROWS = 50  # per bucket: the most urgent first, and the page stays light
-_NEW_ID = "_new_id"  # set at sign-in: store the session under a fresh id
+NEW_ID = _NEW_ID = "_new_id"  # set at sign-in: store the session under a fresh id
 
 LABELS = {
     "api_key": "API key",
@@ -129,12 +130,15 @@ EDIT_LABELS = {
 # --- sessions -----------------------------------------------------------------------------
 
 
-class _SignedInOnlyBackend(ServerSideSessionBackend):
+class SignedInOnlyBackend(ServerSideSessionBackend):
     """Litestar's server-side backend, but a cookie only for a signed-in session.
 
     The stock backend answers every request with a session cookie, even an empty one; that
     would hand a cookie to anyone who merely opens the sign-in page.
     """
+
+    # The session entry that says someone is signed in (the clinicians' pages use "email").
+    marker = "key_id"
 
     async def store_in_message(
         self, scope_session: ScopeSession, message: Message, connection: Any
@@ -146,7 +150,7 @@ class _SignedInOnlyBackend(ServerSideSessionBackend):
             extract_dataclass_items(self.config, exclude_none=True, include=Cookie.__dict__.keys())
         )
         # Our sessions are plain dicts (set by sign-in); anything else is no signed-in session.
-        signed_in = isinstance(scope_session, dict) and "key_id" in scope_session
+        signed_in = isinstance(scope_session, dict) and self.marker in scope_session
         if not signed_in:
             if presented:  # signed out, expired or unknown: forget it, and so must the browser
                 await self.delete(presented, store=store)
@@ -182,7 +186,7 @@ def _session_config(secure: bool) -> ServerSideSessionConfig:
         secure=secure,
         store=SESSION_STORE,  # registered by the app at start-up (create_app's lifespan)
     )
-    config._backend_class = _SignedInOnlyBackend
+    config._backend_class = SignedInOnlyBackend
     return config
 
 
@@ -205,8 +209,8 @@ class VerifySessions:
     """
 
     def __init__(self, app: ASGIApp) -> None:
-        self._plain = SessionMiddleware(app, _SignedInOnlyBackend(_session_config(False)))
-        self._secure = SessionMiddleware(app, _SignedInOnlyBackend(_session_config(True)))
+        self._plain = SessionMiddleware(app, SignedInOnlyBackend(_session_config(False)))
+        self._secure = SessionMiddleware(app, SignedInOnlyBackend(_session_config(True)))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         host = Headers.from_scope(scope).get("host", "")
@@ -720,10 +724,13 @@ class VerifyPages(Controller):
             ("due", "Due today or never verified", "", found.due),
             ("expiring", "Expiring within 30 days", "", found.expiring),
         ]
+        claims = directory.store.clinicians.claims("pending_review", limit=QUEUE_ROWS)
+        ids += [c.therapist_id for c in claims]
         return page(
             "verify/queue.html",
             section="verify",
             q=found,
+            claims=claims,
             buckets=buckets,
             names=_names(directory, ids),
             label=lambda state: credential_label(directory, state),
@@ -1038,6 +1045,46 @@ class VerifyPages(Controller):
         # After a merge the duplicate is gone; the surviving record is the one to look at.
         survivor = pair.other_id if decision == "merge" and pair.other_id else back
         return Redirect(f"/verify/clinicians/{survivor}", status_code=303)
+
+    @post("/claims/{claim_id:int}/decision", sync_to_thread=True, status_code=303)
+    def decide_claim(
+        self,
+        request: Request,
+        directory: NamedDependency[Directory],
+        claim_id: FromPath[int],
+        data: FormData,
+    ) -> Redirect:
+        key = _verifier(request, directory)
+        form = FormInput(_items(data))
+        _check_csrf(request, form)
+        decision = form.choice("decision", ("approve", "reject"))
+        reason = form.text("reason", MAX_NOTE)
+        try:
+            if form.errors or not decision:
+                raise InvalidInput(form.errors or [("decision", "choose approve or reject")])
+            decided = clinicians.decide_claim(
+                directory.store,
+                claim_id,
+                approve=decision == "approve",
+                actor=key.name,
+                reason=reason,
+            )
+        except InvalidInput as error:
+            request.session["notice"] = "Claim not decided: " + "; ".join(
+                f"{LABELS.get(name, name)} {message}" for name, message in error.errors
+            )
+            return Redirect("/verify#claims", status_code=303)
+        except NotFound:
+            request.session["notice"] = "Nothing was changed: this claim was already decided."
+            return Redirect("/verify#claims", status_code=303)
+        except AlreadyOwned:
+            request.session["notice"] = (
+                "Nothing was changed: this listing already has an approved owner; reject "
+                "this claim instead."
+            )
+            return Redirect("/verify#claims", status_code=303)
+        request.session["notice"] = f"Claim {decided.status} for {decided.email}."
+        return Redirect("/verify#claims", status_code=303)
 
     # -- helpers --
 

@@ -21,6 +21,7 @@ from directory.eligibility import (
     InPersonNearby,
     Listed,
     NotExcluded,
+    RecentlyConfirmed,
     Rule,
     TelehealthPermitted,
     aasect_certifications,
@@ -106,6 +107,7 @@ def listings(draw: st.DrawFn, id: str) -> IndexDocument:
         listing_status=draw(st.sampled_from(LISTING_STATUSES)),
         # Never excluded (the defaults), or a window drawn like any other, possibly ended.
         **draw(st.one_of(st.just({}), exclusion_windows)),
+        freshness_from=draw(st.one_of(st.none(), dates.map(date_key))),
     )
 
 
@@ -139,6 +141,9 @@ RULE_STRATEGIES: dict[str, st.SearchStrategy[Rule]] = {
     "listed": st.just(Listed()),
     "not_excluded": st.builds(
         NotExcluded, on=dates, state=st.one_of(st.none(), st.sampled_from(STATES))
+    ),
+    "recently_confirmed": st.builds(
+        RecentlyConfirmed, on=dates, within_days=st.integers(min_value=0, max_value=400)
     ),
 }
 
@@ -278,3 +283,14 @@ def test_an_exclusion_holds_from_its_day_until_reinstatement_unless_waived() -> 
     assert not NotExcluded(ON, "MN").holds(ended)
     assert NotExcluded(ON + dt.timedelta(days=1), "MN").holds(ended)
     assert NotExcluded(ON, None).holds(doc())  # never excluded
+
+
+def test_freshness_exclusion_follows_the_request_date_not_the_index() -> None:
+    confirmed = dt.date(2026, 1, 10)
+    listing = doc(freshness_from=date_key(confirmed))
+    days = RecentlyConfirmed.by_policy(confirmed).within_days
+    assert days == 180  # directory/policy.toml
+    last_day = confirmed + dt.timedelta(days=days)
+    assert RecentlyConfirmed.by_policy(last_day).holds(listing)
+    assert not RecentlyConfirmed.by_policy(last_day + dt.timedelta(days=1)).holds(listing)
+    assert not RecentlyConfirmed.by_policy(confirmed).holds(doc())  # no clock at all

@@ -68,6 +68,10 @@ def doc(id: str = "t1", name: str = "Alex Doe", **fields: Any) -> IndexDocument:
     defaults.update(fields)
     if "point_states" not in fields:
         defaults["point_states"] = ["MN"] * len(defaults["points"])
+    if "freshness_from" not in fields:
+        # The freshness clock as document_for sets it: from the last confirmation, else
+        # from the record's last change (here: the request day).
+        defaults["freshness_from"] = defaults["availability_confirmed_on"] or date_key(ON)
     return IndexDocument(id=id, name=name, **defaults)
 
 

@@ -323,11 +323,13 @@ IN_PERSON = And(
 ACCEPTING = Eq("accepting_new_clients", True)
 # Every candidate query first asks for an active listing, not federally excluded.
 SHOWN = (Listed().filter(), NotExcluded(ON, "MN").filter())
+# Left out when unconfirmed for 180 days (directory/policy.toml), as of the request date.
+CONFIRMED = Range("freshness_from", gte=date_key(ON - dt.timedelta(days=180)))
 
 
 def test_candidate_query_telehealth() -> None:
     assert candidate_query(request(delivery="telehealth"), vocab()) == SearchQuery(
-        filter=And((*SHOWN, TELEHEALTH, ACCEPTING)),
+        filter=And((*SHOWN, TELEHEALTH, ACCEPTING, CONFIRMED)),
         origin=MINNEAPOLIS,
         limit=CANDIDATE_LIMIT,
     )
@@ -335,7 +337,7 @@ def test_candidate_query_telehealth() -> None:
 
 def test_candidate_query_in_person() -> None:
     assert candidate_query(request(delivery="in_person"), vocab()) == SearchQuery(
-        filter=And((*SHOWN, IN_PERSON, ACCEPTING)),
+        filter=And((*SHOWN, IN_PERSON, ACCEPTING, CONFIRMED)),
         origin=MINNEAPOLIS,
         sort="distance",
         limit=CANDIDATE_LIMIT,
@@ -364,6 +366,7 @@ def test_candidate_query_either_with_every_hard_constraint() -> None:
                         Range("cert_until.aasect_cst", gte=ON_KEY),
                     )
                 ),
+                CONFIRMED,
             )
         ),
         origin=MINNEAPOLIS,
@@ -374,13 +377,13 @@ def test_candidate_query_either_with_every_hard_constraint() -> None:
 
 def test_candidate_query_either_with_only_a_state_is_telehealth() -> None:
     req = request(delivery="either", patient_point=None)
-    assert candidate_query(req, vocab()).filter == And((*SHOWN, TELEHEALTH, ACCEPTING))
+    assert candidate_query(req, vocab()).filter == And((*SHOWN, TELEHEALTH, ACCEPTING, CONFIRMED))
 
 
 def test_candidate_query_any_aasect_is_an_or_of_certifications() -> None:
     cert = candidate_query(request(required_certification="any_aasect"), vocab()).filter
     assert isinstance(cert, And)
-    kinds = cert.items[-1]
+    kinds = cert.items[-2]
     assert isinstance(kinds, Or)
     named = {item.items[0].field.removeprefix("cert_from.") for item in kinds.items}
     assert named == {"aasect_cst", "aasect_cst_s", "aasect_csc", "aasect_cse"}
@@ -401,3 +404,14 @@ def test_a_retired_or_excluded_clinician_is_never_matched() -> None:
     assert match(request(), [excluded], vocab()) == []
     waived = msgspec.structs.replace(excluded, exclusion_waivers=["MN"])
     assert [m.therapist_id for m in match(request(), [waived], vocab())] == ["t1"]
+
+
+def test_a_listing_unconfirmed_for_180_days_is_never_matched() -> None:
+    stale = doc("stale", availability_confirmed_on=date_key(ON - dt.timedelta(days=181)))
+    fresh = doc(
+        "fresh", "Fran Fresh", availability_confirmed_on=date_key(ON - dt.timedelta(days=180))
+    )
+    stale = msgspec.structs.replace(stale, freshness_from=stale.availability_confirmed_on)
+    fresh = msgspec.structs.replace(fresh, freshness_from=fresh.availability_confirmed_on)
+    ranked = match(request(delivery="telehealth"), [stale, fresh], vocab())
+    assert [found.therapist_id for found in ranked] == ["fresh"]

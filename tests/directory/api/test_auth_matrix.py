@@ -5,18 +5,26 @@ the right role (2xx). Also: no route under /api/ is unguarded unless it is meant
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from litestar.testing import TestClient
 
+from directory import clinicians, links
 from directory.api.auth import requires_admin, requires_verifier
+from directory.app import create_app
 from directory.records import SanctionMatch, Therapist
 from directory.service import Directory
 from directory.verification import report_listing
-from tests.directory.api.verif_helpers import fresh_client, if_match, make_key
-from tests.factories import make_therapist
+from tests.directory.api.verif_helpers import (
+    fresh,
+    fresh_client,
+    if_match,
+    make_key,
+    pending_claim,
+)
 
 TODAY = dt.date.today().isoformat()
 
@@ -45,8 +53,11 @@ def client(directory: Directory) -> Iterator[TestClient]:
     yield from fresh_client(directory)
 
 
-def fresh(directory: Directory) -> Therapist:
-    return directory.store.add_therapist(make_therapist(), actor="test")
+def owned_by(directory: Directory, email: str) -> Therapist:
+    t = fresh(directory)
+    claim_id = pending_claim(directory, t, email)
+    clinicians.decide_claim(directory.store, claim_id, approve=True, actor="test", reason="")
+    return t
 
 
 # (role needed, method, path for a therapist, json body, If-Match version or None)
@@ -119,6 +130,14 @@ def calls(directory: Directory) -> list[tuple[str, str, str, Any, int | None]]:
             {"decision": "dismiss", "reason": "different date of birth"},
             1,
         ),
+        ("verifier", "GET", "/api/v1/verifier/claims", None, None),
+        (
+            "verifier",
+            "POST",
+            f"/api/v1/verifier/claims/{pending_claim(directory, t, 'matrix@example.org')}/decision",
+            {"approve": True, "reason": "roster shows this address"},
+            1,  # a decision is made once: admins repeat it on a fresh claim below
+        ),
         ("admin", "GET", "/api/v1/admin/keys", None, None),
     ]
 
@@ -171,7 +190,7 @@ def test_every_api_route_is_public_on_purpose_or_guarded(client: TestClient) -> 
                 elif (method, route.path) not in PUBLIC:
                     unguarded.append((method, route.path))
     assert unguarded == []
-    assert guarded >= 13
+    assert guarded >= 15
 
 
 def test_a_revoked_key_loses_access_at_once(client: TestClient, directory: Directory) -> None:
@@ -181,3 +200,51 @@ def test_a_revoked_key_loses_access_at_once(client: TestClient, directory: Direc
     assert key is not None
     directory.store.revoke_api_key(key.id, actor="test", reason="left")
     assert client.get("/api/v1/verifier/queue", headers=headers).status_code == 401
+
+
+# --- the clinician role: a signed-in clinician (a session, not a key) ---------------------
+
+LOOPBACK = "http://127.0.0.1:8000"  # the session cookie is Secure elsewhere
+
+
+def signed_in_clinician(directory: Directory, email: str) -> Iterator[TestClient]:
+    """A client signed in as ``email`` through a real sign-in link (the mail left out)."""
+    app = create_app(directory.settings, directory)
+    with TestClient(app, base_url=LOOPBACK) as client:
+        token = links.issue(directory.store, "sign_in", email)
+        done = client.post("/clinician/sign-in/link", data={"token": token}, follow_redirects=False)
+        assert done.status_code == 303
+        yield client
+
+
+def csrf_of(client: TestClient) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/clinician").text)
+    assert found
+    return found.group(1)
+
+
+def test_the_clinician_role(directory: Directory) -> None:
+    mine = owned_by(directory, "mine@example.org")
+    theirs = owned_by(directory, "theirs@example.org")
+    form = {"answer": "accepting"}
+    with TestClient(create_app(directory.settings, directory), base_url=LOOPBACK) as anonymous:
+        page = anonymous.post(f"/clinician/listings/{mine.id}/availability", data=form)
+        assert page.status_code == 401
+    for client in signed_in_clinician(directory, "mine@example.org"):
+        csrf = csrf_of(client)
+        # A clinician edits their own listing, and only theirs.
+        own = client.post(
+            f"/clinician/listings/{mine.id}/availability",
+            data={**form, "csrf_token": csrf},
+            follow_redirects=False,
+        )
+        assert own.status_code == 303
+        other = client.post(
+            f"/clinician/listings/{theirs.id}/availability", data={**form, "csrf_token": csrf}
+        )
+        assert other.status_code == 403
+        assert theirs.version == directory.therapist(theirs.id).version  # type: ignore[union-attr]
+        # A clinician's session is no key: every verifier and admin route answers 401.
+        for _, method, path, body, version in calls(directory):
+            headers = {"If-Match": f'"{version}"'} if version is not None else {}
+            assert send(client, method, path, body, headers).status_code == 401, (method, path)

@@ -10,7 +10,9 @@ import pytest
 from litestar.testing import TestClient
 
 from directory.credentials import telehealth_grant_on, valid_on
+from directory.eligibility import RecentlyConfirmed
 from directory.geo import gazetteer, haversine_m
+from directory.listing import document_for
 from directory.service import Directory
 from tests.app_fixtures import AS_OF, build_directory, client_for
 
@@ -78,7 +80,11 @@ def test_every_eligible_clinician_is_found(client: TestClient, directory: Direct
     expected = {
         t.id
         for t in directory.store.iter_therapists()
-        if t.offers_telehealth and telehealth_grant_on(t, "NY", AS_OF, directory.vocab)
+        if t.offers_telehealth
+        and telehealth_grant_on(t, "NY", AS_OF, directory.vocab)
+        and RecentlyConfirmed.by_policy(dt.date.fromisoformat(ON)).holds(
+            document_for(t, directory.vocab)
+        )
     }
     assert {m["therapist_id"] for m in body["matches"]} == expected
 

@@ -8,12 +8,14 @@ from pathlib import Path
 
 from litestar.testing import TestClient
 
+from directory import links
 from directory.app import create_app
 from directory.keys import new_key
-from directory.records import ApiKey
+from directory.records import ApiKey, Therapist
 from directory.service import Directory
 from directory.store import DirectoryStore
 from tests.app_fixtures import build_directory
+from tests.factories import make_therapist
 
 
 def make_key(store: DirectoryStore, name: str, role: str) -> dict[str, str]:
@@ -38,3 +40,18 @@ def fresh_client(directory: Directory) -> Iterator[TestClient]:
 
 def if_match(headers: dict[str, str], version: int | str) -> dict[str, str]:
     return {**headers, "If-Match": f'"{version}"'}
+
+
+def fresh(directory: Directory) -> Therapist:
+    return directory.store.add_therapist(make_therapist(), actor="test")
+
+
+def pending_claim(directory: Directory, t: Therapist, email: str) -> int:
+    """A claim whose link was followed and that waits for a verifier."""
+    claim_id = directory.store.clinicians.add_claim(t.id, email)
+    token = links.issue(directory.store, "claim", str(claim_id))
+    done = directory.store.clinicians.confirm_claim(
+        links.token_hash(token), approve=False, reason="test"
+    )
+    assert done is not None and done[1] == "pending_review"
+    return claim_id

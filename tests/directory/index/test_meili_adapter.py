@@ -229,6 +229,7 @@ def test_filterable_attributes_are_exactly_the_allowlist() -> None:
         "excluded_from",
         "excluded_until",
         "exclusion_waivers",
+        "freshness_from",
         "fee_max",
         "fee_min",
         "fl_sex_therapy_qualified",
