@@ -282,8 +282,22 @@ def test_certification_reasons_never_say_more_than_the_check(client: TestClient)
 # --- query understanding: a sentence finds its concern, leftover words never exclude ---------
 
 
+def _shown(directory: Directory) -> list[Therapist]:
+    """The listings search may show on ON: the rules every search applies (listed, not
+    excluded, confirmed recently), each as its predicate."""
+    from directory.eligibility import Listed, NotExcluded, RecentlyConfirmed
+    from directory.listing import document_for
+
+    rules = (Listed(), NotExcluded(AS_OF), RecentlyConfirmed.by_policy(AS_OF))
+    return [
+        t
+        for t in directory.store.iter_therapists()
+        if all(r.holds(document_for(t, directory.vocab)) for r in rules)
+    ]
+
+
 def _treating(directory: Directory, concern: str) -> int:
-    return sum(concern in t.concerns for t in directory.store.iter_therapists())
+    return sum(concern in t.concerns for t in _shown(directory))
 
 
 def test_a_sentence_finds_its_concern_and_leftover_words_never_exclude(
@@ -302,7 +316,7 @@ def test_a_sentence_finds_its_concern_and_leftover_words_never_exclude(
 def test_leftover_words_rank_those_mentioning_them_first(
     client: TestClient, directory: Directory
 ) -> None:
-    treating = [t for t in directory.store.iter_therapists() if "vaginismus" in t.concerns]
+    treating = [t for t in _shown(directory) if "vaginismus" in t.concerns]
     city = treating[0].locations[0].address.city
     in_city = {t.id for t in treating if any(loc.address.city == city for loc in t.locations)}
     assert len(in_city) < len(treating)  # the city must not be a filter in disguise

@@ -192,7 +192,14 @@ def test_settings_payload() -> None:
     assert {"telehealth_until", "telehealth_from", "cert_until", "cert_from", "_geo"} <= filterable
     assert not any(name.endswith(".*") for name in filterable)
     assert {"id", "concerns", "gender", "offers_telehealth", "fee_min"} <= filterable
-    assert settings["sortableAttributes"] == ["_geo", "id", "name_key"]
+    assert settings["sortableAttributes"] == [
+        "_geo",
+        "id",
+        "name_key",
+        "fee_sort",
+        "accepting_new_clients",
+        "waitlist_sort",
+    ]
     assert settings["rankingRules"] == [
         "words",
         "typo",
@@ -248,6 +255,7 @@ def test_filterable_attributes_are_exactly_the_allowlist() -> None:
         "states",
         "telehealth_from",
         "telehealth_until",
+        "waitlist_weeks",
     }
 
 
@@ -690,3 +698,19 @@ def test_in_filter_on_ids_is_quoted() -> None:
     query = SearchQuery(filter=In("id", ('t1" OR id EXISTS',)))
     (request,) = search_requests("therapists", query)
     assert request["filter"] == 'id IN ["t1\\" OR id EXISTS"]'
+
+
+def test_fee_and_availability_sorts_put_unknown_values_last() -> None:
+    from directory.index.meili import UNKNOWN_LAST, sort_of, to_meili
+    from directory.listing import IndexDocument
+    from directory.query import SearchQuery
+
+    given = to_meili(IndexDocument(id="a", name="A", fee_min=90, waitlist_weeks=3))
+    unknown = to_meili(IndexDocument(id="b", name="B"))
+    assert (given["fee_sort"], given["waitlist_sort"]) == (90, 3)
+    assert unknown["fee_sort"] == unknown["waitlist_sort"] == UNKNOWN_LAST
+    assert sort_of(SearchQuery(sort="fee"))[0] == "fee_sort:asc"
+    assert sort_of(SearchQuery(sort="availability"))[:2] == [
+        "accepting_new_clients:desc",
+        "waitlist_sort:asc",
+    ]
