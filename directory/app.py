@@ -10,13 +10,13 @@ an access log that records the path but never the query string.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import uvicorn
-from litestar import Litestar, get
+from litestar import Litestar, Request, Response, get
 from litestar.config.app import AppConfig
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
@@ -33,8 +33,10 @@ from directory.service import Directory
 from directory.settings import Settings
 from directory.store.sessions import DatabaseSessionStore
 from directory.web.pages import PageController
+from directory.web.render import error_page
 from directory.web.verify import SESSION_STORE
 
+ExceptionHandler = Callable[[Request, Any], Response[Any]]
 WEB_DIR = Path(__file__).resolve().parent / "web"
 access_log = logging.getLogger("sensate.access")
 
@@ -52,8 +54,21 @@ SECURITY_HEADERS = {
 }
 
 
+async def add_security_headers(message: Message, scope: Scope) -> None:
+    """The app's ``before_send`` hook: it sees every response, routing-level 404 and 405
+    included (those never pass through middleware, which wraps route handlers only)."""
+    if message["type"] != "http.response.start":
+        return
+    headers = list(message.get("headers", []))
+    present = {bytes(name).decode("latin-1").lower() for name, _ in headers}
+    for name, value in SECURITY_HEADERS.items():
+        if name not in present:
+            headers.append((name.encode(), value.encode()))
+    message["headers"] = headers
+
+
 def privacy_middleware(app: ASGIApp) -> ASGIApp:
-    """Add security headers and log requests by path only (never the query text)."""
+    """Log requests by path only (never the query text)."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -65,18 +80,44 @@ def privacy_middleware(app: ASGIApp) -> ASGIApp:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = list(message.get("headers", []))
-                present = {name.decode().lower() for name, _ in headers}
-                for name, value in SECURITY_HEADERS.items():
-                    if name not in present:
-                        headers.append((name.encode(), value.encode()))
-                message["headers"] = headers
             await send(message)
 
         await app(scope, receive, send_with_headers)
         access_log.info("%s %s %s", scope.get("method"), scope.get("path"), status)
 
     return middleware
+
+
+# Where the JSON API answers; everything else is a page (or a static file) for people.
+_JSON_PATHS = ("/api/", "/schema", "/healthz")
+
+
+def serves_pages(request: Request) -> bool:
+    """Whether an error on this request is shown to a person (an HTML page) or to a program
+    (a problem document): pages unless the path is the API's or the client asks for JSON."""
+    path = request.scope.get("path", "")
+    return not path.startswith(_JSON_PATHS) and "json" not in request.headers.get("accept", "")
+
+
+def _pages_too(api_handler: ExceptionHandler) -> ExceptionHandler:
+    """The API's handler for an error, with an HTML page instead of its problem document when
+    the request was for a page: same status, same headers (Allow, Retry-After), same words."""
+
+    def handler(request: Request, exc: Exception) -> Response[Any]:
+        answer = api_handler(request, exc)
+        if not serves_pages(request):
+            return answer
+        body = answer.content if isinstance(answer.content, dict) else {}
+        return error_page(
+            answer.status_code or 500, str(body.get("detail", "")), dict(answer.headers)
+        )
+
+    return handler
+
+
+EXCEPTION_HANDLERS_FOR_ALL = {
+    kind: _pages_too(handler) for kind, handler in EXCEPTION_HANDLERS.items()
+}
 
 
 @get("/healthz", tags=["health"], summary="Liveness and index status")
@@ -130,7 +171,8 @@ def create_app(settings: Settings | None = None, directory: Directory | None = N
         ],
         dependencies={"directory": Provide(provide_directory, sync_to_thread=False)},
         lifespan=[lifespan],
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        exception_handlers=EXCEPTION_HANDLERS_FOR_ALL,  # type: ignore[arg-type]
+        before_send=[add_security_headers],
         template_config=TemplateConfig(directory=WEB_DIR / "templates", engine=JinjaTemplateEngine),
         openapi_config=OpenAPIConfig(title="Sensate", version="1", path="/schema"),
         request_max_body_size=64 * 1024,
