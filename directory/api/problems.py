@@ -80,7 +80,7 @@ def on_validation_error(request: Request, exc: ValidationException) -> Response:
         if isinstance(item, dict):
             key, message = item.get("key"), str(item.get("message"))
             field = _field_of(key, message)
-            if key == "data":  # the handler's body parameter: to a client it is the body
+            if field == "data":  # the handler's body parameter: to a client it is the body
                 field = "body"
             if message == repr(key):  # Litestar's word for "missing": the name, quoted
                 message = "this request needs a JSON body" if field == "body" else "is required"
