@@ -26,6 +26,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from directory.api.openapi import DescribedJson
 from directory.api.problems import EXCEPTION_HANDLERS
 from directory.api.requests import JsonCheckedRequest
 from directory.api.router import ApiRouter
@@ -174,7 +175,12 @@ def create_app(settings: Settings | None = None, directory: Directory | None = N
         exception_handlers=EXCEPTION_HANDLERS_FOR_ALL,  # type: ignore[arg-type]
         before_send=[add_security_headers],
         template_config=TemplateConfig(directory=WEB_DIR / "templates", engine=JinjaTemplateEngine),
-        openapi_config=OpenAPIConfig(title="Sensate", version="1", path="/schema"),
+        openapi_config=OpenAPIConfig(
+            title="Sensate",
+            version="1",
+            path="/schema",
+            render_plugins=[DescribedJson(path="/openapi.json")],
+        ),
         request_max_body_size=64 * 1024,
         request_class=JsonCheckedRequest,
         on_app_init=[configure],

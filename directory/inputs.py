@@ -78,6 +78,18 @@ def parse_whole_number(
     return number
 
 
+# Row ids (reports, review items) are 64-bit integers in both databases; a larger number
+# would overflow the driver (a 500) and names nothing anyway.
+MAX_ROW_ID = 2**63 - 1
+
+
+def check_row_id(value: int, field: str) -> int:
+    """``value`` if it can be a row id; else InvalidInput (it cannot name anything)."""
+    if not 1 <= value <= MAX_ROW_ID:
+        raise InvalidInput([(field, f"must be a whole number between 1 and {MAX_ROW_ID}")])
+    return value
+
+
 def parse_version(value: str, field: str = "version") -> int:
     """The record version a client says it edits (``3``, ``"3"`` or ``W/"3"``)."""
     found = _VERSION.fullmatch(value.strip())

@@ -194,6 +194,12 @@ def load_mapping(path: str | Path) -> RosterMapping:
         mapping = msgspec.convert(data, RosterMapping)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError, msgspec.ValidationError) as error:
         raise RosterMappingError(f"{path.name}: {error}") from error
+    except UnicodeDecodeError:
+        raise RosterMappingError(
+            f"{path.name} is not UTF-8 text (a TOML or JSON mapping)"
+        ) from None
+    except RecursionError:  # JSON nested thousands deep
+        raise RosterMappingError(f"{path.name} is nested too deeply to read") from None
     return mapping.validate()
 
 

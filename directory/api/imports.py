@@ -28,7 +28,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from directory import review
 from directory.api.auth import actor_of, requires_admin, requires_verifier
 from directory.api.problems import problem
-from directory.inputs import InvalidInput, parse_id
+from directory.inputs import InvalidInput, check_row_id, parse_id
 from directory.review import AlreadyResolved, ReviewPair
 from directory.service import Directory
 from directory.store import NotFound
@@ -167,7 +167,12 @@ class ReviewController(Controller):
     def open_items(self, directory: NamedDependency[Directory]) -> list[ReviewPair]:
         return review.open_pairs(directory.store)
 
-    @post("/{pair_id:int}/resolution", summary="Decide a review item", status_code=200)
+    @post(
+        "/{pair_id:int}/resolution",
+        summary="Decide a review item",
+        status_code=200,
+        opt={"statuses": (409,)},
+    )
     async def resolve(
         self,
         request: Request,
@@ -176,6 +181,7 @@ class ReviewController(Controller):
         directory: NamedDependency[Directory],
     ) -> Response[Any]:
         actor = actor_of(request)
+        check_row_id(pair_id, "pair_id")
         try:
             pair = await sync_to_thread(
                 lambda: review.decide(

@@ -31,7 +31,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from directory import verification
 from directory.api.auth import actor_of, requires_verifier
 from directory.api.problems import problem
-from directory.inputs import InvalidInput, check_date, parse_id, parse_version
+from directory.inputs import InvalidInput, check_date, check_row_id, parse_id, parse_version
 from directory.records import AuditEvent, ListingReport, VerificationEntry
 from directory.service import Directory
 from directory.store.errors import NotFound, StaleVersion
@@ -162,6 +162,7 @@ class VerifierController(Controller):
     @post(
         "/therapists/{therapist_id:str}/credentials/{credential_id:str}/verifications",
         summary="Record a primary-source check (If-Match: the credential's version)",
+        opt={"if_match": True},
         sync_to_thread=True,
     )
     def record(
@@ -186,6 +187,7 @@ class VerifierController(Controller):
     @post(
         "/therapists/{therapist_id:str}/credentials/{credential_id:str}/status",
         summary="Change a credential's status, with the reason (If-Match: its version)",
+        opt={"if_match": True},
         status_code=200,
         sync_to_thread=True,
     )
@@ -211,6 +213,7 @@ class VerifierController(Controller):
     @post(
         "/therapists/{therapist_id:str}/fl-title-verifications",
         summary="Record Florida sex-therapist title evidence (If-Match: the profile version)",
+        opt={"if_match": True},
         sync_to_thread=True,
     )
     def record_fl_title(
@@ -265,6 +268,7 @@ class VerifierController(Controller):
     @post(
         "/verifier/reports/{report_id:int}/resolution",
         summary="Resolve a listing report (If-Match: the report's version)",
+        opt={"if_match": True},
         status_code=200,
         sync_to_thread=True,
     )
@@ -275,6 +279,7 @@ class VerifierController(Controller):
         report_id: FromPath[int],
         data: JSONBody[ResolutionBody],
     ) -> Response[ListingReport]:
+        check_row_id(report_id, "report_id")
         if directory.store.verification.get_report(report_id) is None:
             raise NotFoundException(f"no report {report_id}")
         saved = verification.resolve_report(
@@ -313,6 +318,7 @@ class ReportController(Controller):
     @post(
         "/{therapist_id:str}/reports",
         summary="Report a listing as stale or wrong (no login; nothing about you is kept)",
+        opt={"statuses": (429,)},
         status_code=202,
         sync_to_thread=True,
     )

@@ -54,7 +54,7 @@ from litestar.utils.dataclass import extract_dataclass_items
 
 from directory import review, verification
 from directory.credentials import credential_views
-from directory.inputs import InvalidInput, parse_id, parse_version
+from directory.inputs import InvalidInput, check_row_id, parse_id, parse_version
 from directory.keys import InvalidKey, authenticate
 from directory.records import ApiKey, AuditEvent, Therapist
 from directory.review import DECISIONS_FOR, AlreadyResolved
@@ -236,6 +236,15 @@ FormData = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENC
 
 
 # --- reading the forms --------------------------------------------------------------------
+
+
+def _row(row_id: int) -> bool:
+    """Whether a number from the address can be a row id (a larger one names nothing)."""
+    try:
+        check_row_id(row_id, "id")
+    except InvalidInput:
+        return False
+    return True
 
 
 def _version(form: FormInput) -> int:
@@ -667,7 +676,7 @@ class VerifyPages(Controller):
         key = _verifier(request, directory)
         form = FormInput(_items(data))
         _check_csrf(request, form)
-        report = directory.store.verification.get_report(report_id)
+        report = _row(report_id) and directory.store.verification.get_report(report_id)
         if report is None:
             raise PageError(
                 404,
@@ -719,8 +728,8 @@ class VerifyPages(Controller):
         key = _verifier(request, directory)
         form = FormInput(_items(data))
         _check_csrf(request, form)
-        pair = directory.store.imports.get_review_pair(pair_id)
-        if pair is None:
+        pair = _row(pair_id) and directory.store.imports.get_review_pair(pair_id)
+        if not pair:
             raise PageError(
                 404,
                 "Review item not found",

@@ -152,3 +152,18 @@ def test_deeply_nested_json_is_refused_before_decoding(client: TestClient, openi
 def test_reasonably_nested_json_is_still_read(client: TestClient) -> None:
     answer = client.post(f"{API}/matches", json={"concerns": [], "patient_state": "MN"})
     assert answer.status_code in (200, 422)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/verifier/reports/99999999999999999999/resolution",
+        "/review-pairs/32589158477190044730/resolution",
+    ],
+)
+def test_row_ids_past_64_bits(
+    client: TestClient, directory: Directory, verifier: dict[str, str], path: str
+) -> None:
+    body = {"resolution": "fixed"} if "reports" in path else {"decision": "distinct"}
+    answer = client.post(f"{API}{path}", json=body, headers={**verifier, "If-Match": '"1"'})
+    assert answer.status_code == 422, answer.text
