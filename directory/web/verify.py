@@ -676,7 +676,7 @@ class VerifyPages(Controller):
         key = _verifier(request, directory)
         form = FormInput(_items(data))
         _check_csrf(request, form)
-        report = _row(report_id) and directory.store.verification.get_report(report_id)
+        report = directory.store.verification.get_report(report_id) if _row(report_id) else None
         if report is None:
             raise PageError(
                 404,
@@ -728,8 +728,8 @@ class VerifyPages(Controller):
         key = _verifier(request, directory)
         form = FormInput(_items(data))
         _check_csrf(request, form)
-        pair = _row(pair_id) and directory.store.imports.get_review_pair(pair_id)
-        if not pair:
+        pair = directory.store.imports.get_review_pair(pair_id) if _row(pair_id) else None
+        if pair is None:
             raise PageError(
                 404,
                 "Review item not found",
