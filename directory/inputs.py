@@ -60,6 +60,26 @@ def parse_id(value: str, field: str = "therapist_id") -> str:
         raise InvalidInput([(field, f"{_shown(value, 60)} is not a valid id")]) from None
 
 
+def text_problem(value: str) -> str | None:
+    """What makes ``value`` unstorable as text, or None: PostgreSQL refuses NUL characters
+    in text, and no database takes a lone surrogate (it has no UTF-8 form)."""
+    if "\x00" in value:
+        return "must not contain NUL characters"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "is not valid Unicode text"
+    return None
+
+
+def check_text(value: str, field: str) -> str:
+    """``value`` if it can be stored and looked up as text; else InvalidInput."""
+    problem = text_problem(value)
+    if problem is not None:
+        raise InvalidInput([(field, problem)])
+    return value
+
+
 def parse_whole_number(
     value: str, field: str, *, low: int, high: int, what: str | None = None
 ) -> int:

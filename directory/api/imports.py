@@ -28,7 +28,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from directory import review
 from directory.api.auth import actor_of, requires_admin, requires_verifier
 from directory.api.problems import problem
-from directory.inputs import InvalidInput, check_row_id, parse_id
+from directory.inputs import InvalidInput, check_row_id, check_text, parse_id
 from directory.review import AlreadyResolved, ReviewPair
 from directory.service import Directory
 from directory.store import NotFound
@@ -137,7 +137,7 @@ class ImportController(Controller):
 
     @get("/{run_id:str}", summary="An import's report", sync_to_thread=True)
     def read(self, run_id: FromPath[str], directory: NamedDependency[Directory]) -> ImportRun:
-        run = directory.store.imports.get_run(run_id)
+        run = directory.store.imports.get_run(parse_id(run_id, "run_id"))
         if run is None:
             raise NotFoundException(f"no import {run_id[:60]!r}")
         return run
@@ -213,4 +213,4 @@ class ProvenanceController(Controller):
         therapist_id = parse_id(therapist_id)
         if directory.store.get_therapist(therapist_id) is None:
             raise NotFoundException(f"no therapist {therapist_id}")
-        return directory.store.imports.provenance(therapist_id, field[:200])
+        return directory.store.imports.provenance(therapist_id, check_text(field[:200], "field"))

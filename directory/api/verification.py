@@ -31,7 +31,14 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from directory import verification
 from directory.api.auth import actor_of, requires_verifier
 from directory.api.problems import problem
-from directory.inputs import InvalidInput, check_date, check_row_id, parse_id, parse_version
+from directory.inputs import (
+    InvalidInput,
+    check_date,
+    check_row_id,
+    parse_id,
+    parse_version,
+    text_problem,
+)
 from directory.records import AuditEvent, ListingReport, VerificationEntry
 from directory.service import Directory
 from directory.store.errors import NotFound, StaleVersion
@@ -120,7 +127,11 @@ def _therapist_or_404(directory: Directory, therapist_id: str) -> str:
 def _credential_or_404(
     directory: Directory, therapist_id: str, credential_id: str
 ) -> CredentialState:
-    found = directory.store.verification.get_credential(parse_id(therapist_id), credential_id)
+    therapist = parse_id(therapist_id)
+    # A credential id no database could hold (NUL, a lone surrogate) names nothing.
+    found = None
+    if text_problem(credential_id) is None:
+        found = directory.store.verification.get_credential(therapist, credential_id)
     if found is None:
         raise NotFoundException(f"no credential {credential_id[:60]} for therapist {therapist_id}")
     return found

@@ -54,7 +54,7 @@ from litestar.utils.dataclass import extract_dataclass_items
 
 from directory import review, verification
 from directory.credentials import credential_views
-from directory.inputs import InvalidInput, check_row_id, parse_id, parse_version
+from directory.inputs import InvalidInput, check_row_id, parse_id, parse_version, text_problem
 from directory.keys import InvalidKey, authenticate
 from directory.records import ApiKey, AuditEvent, Therapist
 from directory.review import DECISIONS_FOR, AlreadyResolved
@@ -783,7 +783,9 @@ class VerifyPages(Controller):
 
     @staticmethod
     def _credential(directory: Directory, therapist_id: str, credential_id: str) -> CredentialState:
-        found = directory.store.verification.get_credential(therapist_id, credential_id[:80])
+        found = None
+        if text_problem(credential_id) is None:
+            found = directory.store.verification.get_credential(therapist_id, credential_id[:80])
         if found is None:
             raise PageError(
                 404,

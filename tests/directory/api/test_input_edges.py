@@ -167,3 +167,23 @@ def test_row_ids_past_64_bits(
     body = {"resolution": "fixed"} if "reports" in path else {"decision": "distinct"}
     answer = client.post(f"{API}{path}", json=body, headers={**verifier, "If-Match": '"1"'})
     assert answer.status_code == 422, answer.text
+
+
+def test_nul_characters_never_reach_the_database(
+    client: TestClient, directory: Directory, verifier: dict[str, str]
+) -> None:
+    """PostgreSQL refuses NUL in text (a 500 before): refused as input, or naming nothing."""
+    t = add(directory)
+    directory.store.rate_limits.clear()
+    report = client.post(
+        f"{API}/therapists/{t.id}/reports", json={"reason": "other", "details": "a\x00b"}
+    )
+    assert problem_fields(report, 422) == {"details"}
+    field = client.get(
+        f"{API}/therapists/{t.id}/provenance", params={"field": "\x00"}, headers=verifier
+    )
+    assert problem_fields(field, 422) == {"field"}
+    credential = client.get(f"{API}/therapists/{t.id}/credentials/%00", headers=verifier)
+    assert credential.status_code == 404
+    run = client.get(f"{API}/imports/%00", headers=make_key(directory.store, "nul-admin", "admin"))
+    assert problem_fields(run, 422) == {"run_id"}
