@@ -324,7 +324,7 @@ def on_too_many_reports(request: Request, exc: verification.TooManyReports) -> R
 class ReportController(Controller):
     path = "/api/v1/therapists"
     tags = ["reports"]
-    exception_handlers = {verification.TooManyReports: on_too_many_reports}  # type: ignore[dict-item]
+    exception_handlers = {verification.TooManyReports: on_too_many_reports}
 
     @post(
         "/{therapist_id:str}/reports",
