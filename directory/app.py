@@ -10,26 +10,25 @@ an access log that records the path but never the query string.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import uvicorn
-from litestar import Litestar, get
+from litestar import Litestar, Request, Response, get
 from litestar.concurrency import sync_to_thread
-from litestar.config.app import AppConfig
 from litestar.config.compression import CompressionConfig
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import Message, Scope
 
 from directory import logs
+from directory.api.openapi import DescribedJson
 from directory.api.problems import EXCEPTION_HANDLERS
 from directory.api.requests import JsonCheckedRequest
 from directory.api.router import ApiRouter
@@ -44,8 +43,10 @@ from directory.store.tables_clinicians import clinician_sessions
 from directory.web.api_docs import ApiDocsPlugin
 from directory.web.clinician import SESSION_STORE as CLINICIAN_SESSIONS
 from directory.web.pages import PageController
+from directory.web.render import error_page
 from directory.web.verify import SESSION_STORE
 
+ExceptionHandler = Callable[[Request, Any], Response[Any]]
 WEB_DIR = Path(__file__).resolve().parent / "web"
 access_log = logging.getLogger("sensate.access")
 
@@ -66,27 +67,17 @@ SECURITY_HEADERS = {
 }
 
 
-def privacy_middleware(app: ASGIApp) -> ASGIApp:
-    """Add security headers to every response of a route."""
-
-    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                present = {name.decode().lower() for name, _ in headers}
-                for name, value in SECURITY_HEADERS.items():
-                    if name not in present:
-                        headers.append((name.encode(), value.encode()))
-                message["headers"] = headers
-            await send(message)
-
-        await app(scope, receive, send_with_headers)
-
-    return middleware
+async def add_security_headers(message: Message, scope: Scope) -> None:
+    """The app's ``before_send`` hook: it sees every response, routing-level 404 and 405
+    included (those never pass through middleware, which wraps route handlers only)."""
+    if message["type"] != "http.response.start":
+        return
+    headers = list(message.get("headers", []))
+    present = {bytes(name).decode("latin-1").lower() for name, _ in headers}
+    for name, value in SECURITY_HEADERS.items():
+        if name not in present:
+            headers.append((name.encode(), value.encode()))
+    message["headers"] = headers
 
 
 async def log_response(message: Message, scope: Scope) -> None:
@@ -98,6 +89,38 @@ async def log_response(message: Message, scope: Scope) -> None:
     """
     if message["type"] == "http.response.start" and scope["type"] == "http":
         access_log.info("%s %s %s", scope.get("method"), scope.get("path"), message["status"])
+
+
+# Where the JSON API answers; everything else is a page (or a static file) for people.
+_JSON_PATHS = ("/api/", "/schema", "/healthz")
+
+
+def serves_pages(request: Request) -> bool:
+    """Whether an error on this request is shown to a person (an HTML page) or to a program
+    (a problem document): pages unless the path is the API's or the client asks for JSON."""
+    path = request.scope.get("path", "")
+    return not path.startswith(_JSON_PATHS) and "json" not in request.headers.get("accept", "")
+
+
+def _pages_too(api_handler: ExceptionHandler) -> ExceptionHandler:
+    """The API's handler for an error, with an HTML page instead of its problem document when
+    the request was for a page: same status, same headers (Allow, Retry-After), same words."""
+
+    def handler(request: Request, exc: Exception) -> Response[Any]:
+        answer = api_handler(request, exc)
+        if not serves_pages(request):
+            return answer
+        body = answer.content if isinstance(answer.content, dict) else {}
+        return error_page(
+            answer.status_code or 500, str(body.get("detail", "")), dict(answer.headers)
+        )
+
+    return handler
+
+
+EXCEPTION_HANDLERS_FOR_ALL = {
+    kind: _pages_too(handler) for kind, handler in EXCEPTION_HANDLERS.items()
+}
 
 
 @get("/healthz", tags=["health"], summary="Liveness and index status")
@@ -173,10 +196,7 @@ def create_app(
         directory: Directory = state.directory
         return directory
 
-    def configure(config: AppConfig) -> AppConfig:
-        config.middleware.insert(0, privacy_middleware)
-        return config
-
+    described = DescribedJson(path="/openapi.json")
     return Litestar(
         route_handlers=[
             healthz,
@@ -192,15 +212,16 @@ def create_app(
             "site": Provide(lambda: site, sync_to_thread=False),
         },
         lifespan=[lifespan],
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]  # Litestar's handler map is typed by exact class
+        exception_handlers=EXCEPTION_HANDLERS_FOR_ALL,  # type: ignore[arg-type]  # Litestar's handler map is typed by exact class
         template_config=TemplateConfig(directory=WEB_DIR / "templates", engine=JinjaTemplateEngine),
         openapi_config=OpenAPIConfig(
             title="Sensate",
             version="1",
             path="/schema",
             # The reference page is ours, rendered on the server: the stock UIs load scripts
-            # from CDNs, which the Content-Security-Policy blocks.
-            render_plugins=[ApiDocsPlugin(), JsonRenderPlugin(), YamlRenderPlugin()],
+            # from CDNs, which the Content-Security-Policy blocks. Both render the described
+            # document (problem responses, enums, security schemes).
+            render_plugins=[ApiDocsPlugin(describe=described.document), described],
         ),
         compression_config=CompressionConfig(
             backend="gzip",
@@ -211,8 +232,7 @@ def create_app(
         ),
         request_max_body_size=64 * 1024,
         request_class=JsonCheckedRequest,
-        on_app_init=[configure],
-        before_send=[log_response],
+        before_send=[add_security_headers, log_response],
         debug=settings.debug,
     )
 

@@ -60,6 +60,26 @@ def parse_id(value: str, field: str = "therapist_id") -> str:
         raise InvalidInput([(field, f"{_shown(value, 60)} is not a valid id")]) from None
 
 
+def text_problem(value: str) -> str | None:
+    """What makes ``value`` unstorable as text, or None: PostgreSQL refuses NUL characters
+    in text, and no database takes a lone surrogate (it has no UTF-8 form)."""
+    if "\x00" in value:
+        return "must not contain NUL characters"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "is not valid Unicode text"
+    return None
+
+
+def check_text(value: str, field: str) -> str:
+    """``value`` if it can be stored and looked up as text; else InvalidInput."""
+    problem = text_problem(value)
+    if problem is not None:
+        raise InvalidInput([(field, problem)])
+    return value
+
+
 def parse_whole_number(
     value: str, field: str, *, low: int, high: int, what: str | None = None
 ) -> int:
@@ -76,6 +96,18 @@ def parse_whole_number(
     if not low <= number <= high:
         raise InvalidInput([(field, f"enter {what} between {low} and {high}")])
     return number
+
+
+# Row ids (reports, review items) are 64-bit integers in both databases; a larger number
+# would overflow the driver (a 500) and names nothing anyway.
+MAX_ROW_ID = 2**63 - 1
+
+
+def check_row_id(value: int, field: str) -> int:
+    """``value`` if it can be a row id; else InvalidInput (it cannot name anything)."""
+    if not 1 <= value <= MAX_ROW_ID:
+        raise InvalidInput([(field, f"must be a whole number between 1 and {MAX_ROW_ID}")])
+    return value
 
 
 def parse_version(value: str, field: str = "version") -> int:

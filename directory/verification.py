@@ -19,7 +19,7 @@ from typing import Any, get_args
 import msgspec
 
 from directory.credentials import next_check_due, verification_policy
-from directory.inputs import InvalidInput, check_dates
+from directory.inputs import InvalidInput, check_dates, text_problem
 from directory.records import (
     PRACTISING_STATUSES,
     REPORT_REASONS,
@@ -105,7 +105,9 @@ class QueueResponse(msgspec.Struct, kw_only=True):
 
 
 def _required(errors: list[tuple[str, str]], field: str, value: str, why: str = "") -> None:
-    if not value.strip():
+    if (problem := text_problem(value)) is not None:
+        errors.append((field, problem))
+    elif not value.strip():
         errors.append((field, "is required" + (f": {why}" if why else "")))
     elif len(value) > MAX_TEXT:
         errors.append((field, f"is longer than {MAX_TEXT} characters"))
@@ -202,6 +204,8 @@ def validate_status_change(body: StatusBody, credential: CredentialState, today:
     _required(errors, "reason", body.reason, "say why the status changes")
     if len(body.source) > MAX_TEXT:
         errors.append(("source", f"is longer than {MAX_TEXT} characters"))
+    elif (problem := text_problem(body.source)) is not None:
+        errors.append(("source", problem))
     if errors:
         raise InvalidInput(errors)
 
@@ -380,6 +384,8 @@ def report_listing(
     details = details.strip()
     if len(details) > MAX_REPORT_DETAILS:
         errors.append(("details", f"is longer than {MAX_REPORT_DETAILS} characters"))
+    elif (problem := text_problem(details)) is not None:
+        errors.append(("details", problem))
     therapist = store.get_therapist(therapist_id)
     if therapist is None or not therapist.active:
         errors.append(("therapist_id", "no such listing"))

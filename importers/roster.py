@@ -197,10 +197,14 @@ def load_mapping(path: str | Path) -> RosterMapping:
         mapping = msgspec.convert(data, RosterMapping)
     except uploads.UnsafeUpload as error:
         raise RosterMappingError(error.message) from error
-    except UnicodeDecodeError as error:
-        raise RosterMappingError(f"{path.name} is not UTF-8 text") from error
     except (tomllib.TOMLDecodeError, json.JSONDecodeError, msgspec.ValidationError) as error:
         raise RosterMappingError(f"{path.name}: {error}") from error
+    except UnicodeDecodeError:
+        raise RosterMappingError(
+            f"{path.name} is not UTF-8 text (a TOML or JSON mapping)"
+        ) from None
+    except RecursionError:  # JSON nested thousands deep
+        raise RosterMappingError(f"{path.name} is nested too deeply to read") from None
     return mapping.validate()
 
 

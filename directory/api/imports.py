@@ -27,7 +27,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from directory import review
 from directory.api.auth import actor_of, requires_admin, requires_verifier
 from directory.api.problems import problem
-from directory.inputs import InvalidInput, parse_id
+from directory.inputs import InvalidInput, check_row_id, check_text, parse_id
 from directory.review import AlreadyResolved, ReviewPair
 from directory.service import Directory
 from directory.store import NotFound
@@ -100,7 +100,7 @@ async def _read_request(request: Request, folder: Path) -> tuple[ImportRequest, 
 
 
 def _import_run(directory: Directory, run_id: str) -> ImportRun:
-    run = directory.store.imports.get_run(run_id)
+    run = directory.store.imports.get_run(parse_id(run_id, "run_id"))
     if run is None:
         raise NotFoundException(f"no import {run_id[:60]!r}")
     return run
@@ -175,7 +175,12 @@ class ReviewController(Controller):
     def open_items(self, directory: NamedDependency[Directory]) -> list[ReviewPair]:
         return review.open_pairs(directory.store)
 
-    @post("/{pair_id:int}/resolution", summary="Decide a review item", status_code=200)
+    @post(
+        "/{pair_id:int}/resolution",
+        summary="Decide a review item",
+        status_code=200,
+        opt={"statuses": (409,)},
+    )
     async def resolve(
         self,
         request: Request,
@@ -184,6 +189,7 @@ class ReviewController(Controller):
         directory: NamedDependency[Directory],
     ) -> Response[Any]:
         actor = actor_of(request)
+        check_row_id(pair_id, "pair_id")
         try:
             pair = await sync_to_thread(
                 lambda: review.decide(
@@ -215,4 +221,4 @@ class ProvenanceController(Controller):
         therapist_id = parse_id(therapist_id)
         if directory.store.get_therapist(therapist_id) is None:
             raise NotFoundException(f"no therapist {therapist_id}")
-        return directory.store.imports.provenance(therapist_id, field[:200])
+        return directory.store.imports.provenance(therapist_id, check_text(field[:200], "field"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 from litestar import MediaType, Request, Response
@@ -83,8 +84,13 @@ def on_validation_error(request: Request, exc: ValidationException) -> Response:
     errors = []
     for item in exc.extra or []:
         if isinstance(item, dict):
-            message = str(item.get("message"))
-            errors.append({"field": _field_of(item.get("key"), message), "message": message})
+            key, message = item.get("key"), str(item.get("message"))
+            field = _field_of(key, message)
+            if field == "data":  # the handler's body parameter: to a client it is the body
+                field = "body"
+            if message == repr(key):  # Litestar's word for "missing": the name, quoted
+                message = "this request needs a JSON body" if field == "body" else "is required"
+            errors.append({"field": field, "message": message})
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or str(exc.detail)
     return problem(400, detail, errors)
 
@@ -138,7 +144,7 @@ def _wants_json(request: Request) -> bool:
     return "json" in request.headers.get("accept", "")
 
 
-EXCEPTION_HANDLERS = {
+EXCEPTION_HANDLERS: dict[type[Exception], Callable[[Request, Any], Response[Any]]] = {
     ValidationException: on_validation_error,
     InvalidInput: on_invalid_input,
     InvalidRequest: on_invalid_request,

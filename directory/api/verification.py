@@ -33,7 +33,14 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from directory import sanctions, verification
 from directory.api.auth import actor_of, requires_verifier
 from directory.api.problems import problem
-from directory.inputs import InvalidInput, check_date, parse_id, parse_version
+from directory.inputs import (
+    InvalidInput,
+    check_date,
+    check_row_id,
+    parse_id,
+    parse_version,
+    text_problem,
+)
 from directory.records import AuditEvent, ListingReport, SanctionMatch, VerificationEntry
 from directory.sanctions import SanctionDecisionBody
 from directory.service import Directory
@@ -123,7 +130,11 @@ def _therapist_or_404(directory: Directory, therapist_id: str) -> str:
 def _credential_or_404(
     directory: Directory, therapist_id: str, credential_id: str
 ) -> CredentialState:
-    found = directory.store.verification.get_credential(parse_id(therapist_id), credential_id)
+    therapist = parse_id(therapist_id)
+    # A credential id no database could hold (NUL, a lone surrogate) names nothing.
+    found = None
+    if text_problem(credential_id) is None:
+        found = directory.store.verification.get_credential(therapist, credential_id)
     if found is None:
         raise NotFoundException(f"no credential {credential_id[:60]} for therapist {therapist_id}")
     return found
@@ -165,6 +176,7 @@ class VerifierController(Controller):
     @post(
         "/therapists/{therapist_id:str}/credentials/{credential_id:str}/verifications",
         summary="Record a primary-source check (If-Match: the credential's version)",
+        opt={"if_match": True},
         sync_to_thread=True,
     )
     def record(
@@ -189,6 +201,7 @@ class VerifierController(Controller):
     @post(
         "/therapists/{therapist_id:str}/credentials/{credential_id:str}/status",
         summary="Change a credential's status, with the reason (If-Match: its version)",
+        opt={"if_match": True},
         status_code=200,
         sync_to_thread=True,
     )
@@ -214,6 +227,7 @@ class VerifierController(Controller):
     @post(
         "/therapists/{therapist_id:str}/fl-title-verifications",
         summary="Record Florida sex-therapist title evidence (If-Match: the profile version)",
+        opt={"if_match": True},
         sync_to_thread=True,
     )
     def record_fl_title(
@@ -304,6 +318,7 @@ class VerifierController(Controller):
     @post(
         "/verifier/reports/{report_id:int}/resolution",
         summary="Resolve a listing report (If-Match: the report's version)",
+        opt={"if_match": True},
         status_code=200,
         sync_to_thread=True,
     )
@@ -314,6 +329,7 @@ class VerifierController(Controller):
         report_id: FromPath[int],
         data: JSONBody[ResolutionBody],
     ) -> Response[ListingReport]:
+        check_row_id(report_id, "report_id")
         if directory.store.verification.get_report(report_id) is None:
             raise NotFoundException(f"no report {report_id}")
         saved = verification.resolve_report(
@@ -347,11 +363,12 @@ def on_too_many_reports(request: Request, exc: verification.TooManyReports) -> R
 class ReportController(Controller):
     path = "/api/v1/therapists"
     tags = ["reports"]
-    exception_handlers = {verification.TooManyReports: on_too_many_reports}  # type: ignore[dict-item]
+    exception_handlers = {verification.TooManyReports: on_too_many_reports}
 
     @post(
         "/{therapist_id:str}/reports",
         summary="Report a listing as stale or wrong (no login; nothing about you is kept)",
+        opt={"statuses": (429,)},
         status_code=202,
         sync_to_thread=True,
     )

@@ -76,12 +76,14 @@ class RateLimitStore:
                     "window_start": case((over, now), else_=table.c.window_start),
                 },
             ).returning(table.c.hits, table.c.window_start)
-            hits, started = conn.execute(upsert).one()
+            row = conn.execute(upsert).one()
+            hits: int = row[0]
+            started: dt.datetime = row[1]
             # Rows whose window has ended are of no use to anyone: sweep them now.
             conn.execute(delete(table).where(table.c.window_start <= ended))
         left = started + dt.timedelta(seconds=window_s) - now
         retry_after = max(1, math.ceil(left.total_seconds()))
-        return Admission(hits <= limit, int(hits), limit, retry_after)
+        return Admission(hits <= limit, hits, limit, retry_after)
 
     def clear(self) -> None:
         """Forget every count (tests; an operator lifting a limit at once)."""

@@ -9,7 +9,7 @@ from what the API does, works without JavaScript and loads nothing from another 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import msgspec
@@ -131,10 +131,19 @@ def schemas(document: Mapping[str, Any]) -> list[tuple[str, str, list[dict[str, 
 class ApiDocsPlugin(OpenAPIRenderPlugin):
     """Serves ``/schema`` as a server-rendered page of the OpenAPI document."""
 
-    def __init__(self, path: str = "/") -> None:
+    def __init__(
+        self,
+        path: str = "/",
+        describe: Callable[[Request, dict[str, Any]], dict[str, Any]] | None = None,
+    ) -> None:
         super().__init__(path=path)
+        # The composition root passes what completes the generated document (the API's
+        # problem responses, enums, security schemes), so the page shows what the JSON says.
+        self._describe = describe
 
     def render(self, request: Request, openapi_schema: dict[str, Any]) -> bytes:
+        if self._describe is not None:
+            openapi_schema = self._describe(request, openapi_schema)
         engine = request.app.template_engine
         assert engine is not None  # create_app always configures the Jinja engine
         template = engine.get_template("api_docs.html")

@@ -82,6 +82,51 @@ def on_page_error(request: Request, error: PageError) -> Template:
     return answer
 
 
+# What a person is told when a page request fails before or outside its handler (no such
+# address, a method a form never uses, a body that could not be read, a fault of ours).
+ERROR_PAGES: dict[int, tuple[str, str]] = {
+    400: ("This request could not be read", "What was sent could not be understood."),
+    404: (
+        "Page not found",
+        "There is no page at this address. The link may be old or mistyped.",
+    ),
+    405: ("Not available this way", "This page cannot be used like that."),
+    413: ("Too much was sent", "The form sent more than this site accepts."),
+    415: (
+        "This request could not be read",
+        "The form was sent in a format this site does not read.",
+    ),
+    429: ("Too many requests", "Please wait a minute and try again."),
+    500: (
+        "Something went wrong",
+        "Something went wrong on our side; nothing you did caused it. Please try again in a "
+        "moment.",
+    ),
+}
+
+
+def error_page(status: int, detail: str, headers: Mapping[str, str] | None = None) -> Template:
+    """The HTML page for an error outside a page handler's own checks (see directory.app).
+
+    For a fault of ours (5xx) the page says only that; a client error shows what was wrong.
+    """
+    title, message = ERROR_PAGES.get(status, ERROR_PAGES[500 if status >= 500 else 400])
+    if 400 <= status < 500 and status not in (404, 405) and detail:
+        message = f"{message} ({detail[:300]})"
+    answer = page(
+        "message.html",
+        section="",
+        status=status,
+        title=title,
+        message=message,
+        back=("/", "Start a new search"),
+    )
+    answer.headers.update(
+        {name: value for name, value in (headers or {}).items() if name.lower() != "content-type"}
+    )
+    return answer
+
+
 def find_therapist(directory: Directory, therapist_id: str) -> Therapist:
     """The active listing with this id, or a 422 (malformed id) or 404 (no listing) page."""
     try:

@@ -56,7 +56,7 @@ from litestar.utils.dataclass import extract_dataclass_items
 
 from directory import clinicians, listing_edits, review, sanctions, verification
 from directory.credentials import credential_views
-from directory.inputs import InvalidInput, parse_id, parse_version
+from directory.inputs import InvalidInput, check_row_id, parse_id, parse_version, text_problem
 from directory.keys import InvalidKey, authenticate
 from directory.listing_edits import (
     AvailabilityPatch,
@@ -277,6 +277,15 @@ FormData = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENC
 
 
 # --- reading the forms --------------------------------------------------------------------
+
+
+def _row(row_id: int) -> bool:
+    """Whether a number from the address can be a row id (a larger one names nothing)."""
+    try:
+        check_row_id(row_id, "id")
+    except InvalidInput:
+        return False
+    return True
 
 
 def _version(form: FormInput) -> int:
@@ -943,7 +952,7 @@ class VerifyPages(Controller):
         key = _verifier(request, directory)
         form = FormInput(_items(data))
         _check_csrf(request, form)
-        report = directory.store.verification.get_report(report_id)
+        report = directory.store.verification.get_report(report_id) if _row(report_id) else None
         if report is None:
             raise PageError(
                 404,
@@ -995,7 +1004,7 @@ class VerifyPages(Controller):
         key = _verifier(request, directory)
         form = FormInput(_items(data))
         _check_csrf(request, form)
-        pair = directory.store.imports.get_review_pair(pair_id)
+        pair = directory.store.imports.get_review_pair(pair_id) if _row(pair_id) else None
         if pair is None:
             raise PageError(
                 404,
@@ -1090,7 +1099,9 @@ class VerifyPages(Controller):
 
     @staticmethod
     def _credential(directory: Directory, therapist_id: str, credential_id: str) -> CredentialState:
-        found = directory.store.verification.get_credential(therapist_id, credential_id[:80])
+        found = None
+        if text_problem(credential_id) is None:
+            found = directory.store.verification.get_credential(therapist_id, credential_id[:80])
         if found is None:
             raise PageError(
                 404,

@@ -125,3 +125,12 @@ def test_other_json_sources_nested_deep(
     assert answer.status_code in (201, 422), answer.text
     text = answer.text.lower()
     assert "nested" in text
+
+
+def test_a_mapping_that_is_not_text(client: TestClient, admin: dict[str, str]) -> None:
+    files = {
+        "file": ("roster.csv", b"Last,First\nA,B\n", "text/csv"),
+        "mapping": ("mapping.toml", b"\x89PNG\r\n\x1a\n\x00\xff", "application/toml"),
+    }
+    answer = client.post("/api/v1/imports", data={"kind": "roster"}, files=files, headers=admin)
+    refused(answer, "utf-8")

@@ -152,3 +152,38 @@ def test_deeply_nested_json_is_refused_before_decoding(client: TestClient, openi
 def test_reasonably_nested_json_is_still_read(client: TestClient) -> None:
     answer = client.post(f"{API}/matches", json={"concerns": [], "patient_state": "MN"})
     assert answer.status_code in (200, 422)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/verifier/reports/99999999999999999999/resolution",
+        "/review-pairs/32589158477190044730/resolution",
+    ],
+)
+def test_row_ids_past_64_bits(
+    client: TestClient, directory: Directory, verifier: dict[str, str], path: str
+) -> None:
+    body = {"resolution": "fixed"} if "reports" in path else {"decision": "distinct"}
+    answer = client.post(f"{API}{path}", json=body, headers={**verifier, "If-Match": '"1"'})
+    assert answer.status_code == 422, answer.text
+
+
+def test_nul_characters_never_reach_the_database(
+    client: TestClient, directory: Directory, verifier: dict[str, str]
+) -> None:
+    """PostgreSQL refuses NUL in text (a 500 before): refused as input, or naming nothing."""
+    t = add(directory)
+    directory.store.rate_limits.clear()
+    report = client.post(
+        f"{API}/therapists/{t.id}/reports", json={"reason": "other", "details": "a\x00b"}
+    )
+    assert problem_fields(report, 422) == {"details"}
+    field = client.get(
+        f"{API}/therapists/{t.id}/provenance", params={"field": "\x00"}, headers=verifier
+    )
+    assert problem_fields(field, 422) == {"field"}
+    credential = client.get(f"{API}/therapists/{t.id}/credentials/%00", headers=verifier)
+    assert credential.status_code == 404
+    run = client.get(f"{API}/imports/%00", headers=make_key(directory.store, "nul-admin", "admin"))
+    assert problem_fields(run, 422) == {"run_id"}

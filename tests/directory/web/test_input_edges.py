@@ -4,6 +4,7 @@ calendar's ends get the page back with the message next to the field (422), neve
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -38,7 +39,7 @@ def anonymous(directory: Directory) -> Iterator[TestClient]:
 
 @pytest.fixture
 def verifier(directory: Directory, request: pytest.FixtureRequest) -> Iterator[TestClient]:
-    key = make_key(directory, f"edge-{request.node.name}"[:60])
+    key = make_key(directory, f"edge-{uuid.uuid4().hex[:8]}-{request.node.name}"[:60])
     with TestClient(create_app(directory.settings, directory), base_url=LOOPBACK) as client:
         assert client.post("/verify/sign-in", data={"api_key": key}).status_code == 200
         yield client
@@ -96,3 +97,15 @@ def test_console_dates_at_the_calendars_ends(
     assert 'aria-invalid="true"' in answer.text
     assert a_credential(directory).version == state.version
     assert dt.date.today().isoformat()  # the form was otherwise valid for today
+
+
+@pytest.mark.parametrize("kind", ["reports", "review-pairs"])
+@pytest.mark.parametrize("row_id", ["99999999999999999999", "-1", "0"])
+def test_console_row_ids_that_cannot_exist(verifier: TestClient, kind: str, row_id: str) -> None:
+    csrf = csrf_of(verifier.get("/verify").text)
+    answer = verifier.post(
+        f"/verify/{kind}/{row_id}/resolution",
+        data={"csrf_token": csrf, "version": "1", "resolution": "x", "decision": "distinct"},
+    )
+    assert answer.status_code in (400, 404), answer.text[:300]
+    assert answer.headers["content-type"].startswith("text/html")

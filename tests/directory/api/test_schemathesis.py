@@ -1,0 +1,84 @@
+"""Schemathesis against the running API (issue 15, item 7): the OpenAPI document describes
+what the API does, checked by every Schemathesis check on generated requests.
+
+The app runs under uvicorn on a loopback port as ``sensate serve`` runs it
+(tests/app_fixtures.py ``live_server``), and the Schemathesis CLI (4.x: ``st run``) tests
+it once per identity: anonymous, verifier, admin. ``--checks all``, a fixed seed and 25
+examples per operation; the run must end with no failure. The only configuration is
+tests/directory/api/schemathesis.toml, which says why three operations may answer 422 to a
+request of the right shape (data rules no schema can state: unknown ZIP codes, file formats,
+cross-field rules).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from directory.service import Directory
+from tests.app_fixtures import live_server
+from tests.directory.api.verif_helpers import make_key, small_directory
+
+pytest.importorskip("schemathesis")
+
+CONFIG = Path(__file__).with_name("schemathesis.toml")
+ST = shutil.which("st", path=str(Path(sys.executable).parent)) or shutil.which("st")
+SEED = 15
+EXAMPLES = 25
+
+
+@pytest.fixture(scope="module")
+def directory(
+    module_database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Directory]:
+    built = small_directory(module_database_url, tmp_path_factory.mktemp("var"))
+    yield built
+    built.stop()
+
+
+@pytest.fixture(scope="module")
+def base_url(directory: Directory) -> Iterator[str]:
+    with live_server(directory) as url:
+        yield url
+
+
+@pytest.mark.parametrize("identity", ["anonymous", "verifier", "admin"])
+def test_schemathesis_finds_no_failure(
+    directory: Directory, base_url: str, identity: str, tmp_path: Path
+) -> None:
+    assert ST is not None, "the schemathesis CLI (st) is not installed"
+    command = [
+        ST,
+        "--config-file",
+        str(CONFIG),
+        "run",
+        f"{base_url}/schema/openapi.json",
+        "--checks",
+        "all",
+        "--seed",
+        str(SEED),
+        "--max-examples",
+        str(EXAMPLES),
+        "--workers",
+        "1",
+        "--generation-database",
+        "none",
+        "--request-timeout",
+        "30",
+        "--no-color",
+    ]
+    if identity != "anonymous":
+        header = make_key(directory.store, f"schemathesis-{identity}", identity)
+        command += ["--header", f"Authorization: {header['Authorization']}"]
+    directory.store.rate_limits.clear()
+    run = subprocess.run(
+        command, cwd=tmp_path, capture_output=True, text=True, timeout=900, check=False
+    )
+    summary = run.stdout[-6000:]
+    assert run.returncode == 0, f"schemathesis as {identity} failed:\n{summary}\n{run.stderr}"
+    assert "No issues found" in run.stdout or " passed" in run.stdout, summary
