@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 import msgspec
 
-from directory.eligibility import CertifiedOn, InPersonNearby, TelehealthPermitted
+from directory.eligibility import CertifiedOn, FloridaTitle, InPersonNearby, TelehealthPermitted
 from directory.geo import Gazetteer, UnknownZip, gazetteer
 from directory.index import EmbeddedIndex
 from directory.index.base import SearchIndex, SearchResult
@@ -49,6 +49,7 @@ class SearchParams(msgspec.Struct, frozen=True, kw_only=True):
     q: str = ""
     concerns: tuple[str, ...] = ()
     populations: tuple[str, ...] = ()
+    ages: tuple[str, ...] = ()  # age bands (vocab ``ages``); any of them
     languages: tuple[str, ...] = ()
     genders: tuple[str, ...] = ()
     license_types: tuple[str, ...] = ()
@@ -56,7 +57,8 @@ class SearchParams(msgspec.Struct, frozen=True, kw_only=True):
     max_fee: int | None = None
     sliding_scale: bool | None = None
     accepting: bool | None = None
-    certified: bool = False  # any AASECT certification valid on the date
+    # a certified sex therapist (AASECT CST or CST-S) on the date; never a counselor/educator
+    certified: bool = False
     zip: str | None = None
     radius_km: float = 40.0
     telehealth_state: str | None = None
@@ -80,6 +82,9 @@ class SearchPage(msgspec.Struct, frozen=True):
     interpretation: Interpretation
     origin: Point | None
     on: dt.date
+    # The state the patient is in: the telehealth state, else the ZIP's. Florida's title
+    # rule and the telehealth cautions depend on it.
+    patient_state: str | None = None
 
 
 class Directory:
@@ -222,6 +227,7 @@ class Directory:
             errors.append(("q", f"is longer than {MAX_QUERY_CHARS} characters"))
         self._check_codes(errors, "concern", "concerns", params.concerns)
         self._check_codes(errors, "population", "populations", params.populations)
+        self._check_codes(errors, "age", "ages", params.ages)
         self._check_codes(errors, "language", "languages", params.languages)
         self._check_codes(errors, "gender", "genders", params.genders)
         self._check_codes(errors, "license_type", "license_types", params.license_types)
@@ -243,9 +249,10 @@ class Directory:
             if facet not in FILTERABLE:
                 errors.append(("facets", f"cannot count by {facet!r}"))
         origin: Point | None = None
+        zip_state: str | None = None
         if params.zip:
             try:
-                origin, _ = self.place_for_zip("zip", params.zip)
+                origin, zip_state = self.place_for_zip("zip", params.zip)
             except InvalidInput as error:
                 errors.extend(error.errors)
         if params.sort == "distance" and not params.zip:
@@ -262,6 +269,7 @@ class Directory:
         filters: list[Filter | None] = [
             In("populations", populations) if populations else None,
             In("populations", text_populations) if text_populations else None,
+            In("ages_served", params.ages) if params.ages else None,
             In("languages", params.languages) if params.languages else None,
             In("gender", params.genders) if params.genders else None,
             In("license_types", params.license_types) if params.license_types else None,
@@ -270,8 +278,12 @@ class Directory:
             Eq("sliding_scale", True) if params.sliding_scale else None,
             Eq("accepting_new_clients", params.accepting) if params.accepting is not None else None,
         ]
+        patient_state = params.telehealth_state or zip_state
         if params.certified:
-            filters.append(CertifiedOn.any_aasect(self.vocab, on).filter())
+            filters.append(CertifiedOn.sex_therapist(self.vocab, on).filter())
+            if patient_state == "FL":
+                # Florida: asked for a sex therapist, so only those who may use the title.
+                filters.append(FloridaTitle().filter())
         place_filter: list[Filter] = []
         if origin is not None:
             # The index checks the distance; unlike matching, search does not re-check the
@@ -308,13 +320,31 @@ class Directory:
             ),
             origin=origin,
             on=on,
+            patient_state=patient_state,
         )
 
     def match(self, request: ReferralRequest) -> list[Match]:
         """Ranked, explained matches: index candidates, then matching's rules and scores."""
         request.validate(self.vocab)
-        candidates = self.index.search(candidate_query(request, self.vocab))
-        return match(request, (hit.document for hit in candidates.hits), self.vocab)
+        return match(request, self.candidates(request), self.vocab)
+
+    def candidates(self, request: ReferralRequest) -> list[IndexDocument]:
+        """Every listing the index admits for the request's hard constraints, at any size.
+
+        The index answers in pages; all of them are read, so matching scores every eligible
+        clinician rather than the first page the index happens to order first.
+        """
+        query = candidate_query(request, self.vocab)
+        first = self.index.search(query)
+        documents = [hit.document for hit in first.hits]
+        offset = query.limit
+        while offset < first.total:
+            page = self.index.search(msgspec.structs.replace(query, offset=offset))
+            if not page.hits:
+                break  # the index shrank while we read it
+            documents.extend(hit.document for hit in page.hits)
+            offset += query.limit
+        return documents
 
 
 def make_index(settings: Settings) -> SearchIndex:

@@ -31,6 +31,10 @@ class TherapistController(Controller):
         q: Annotated[str, QueryParameter(description="Plain words, e.g. 'pain during sex'")] = "",
         concern: Codes = None,
         population: Codes = None,
+        age: Annotated[
+            list[str] | None,
+            QueryParameter(max_items=10, description="Age bands served: child, teen, adult ..."),
+        ] = None,
         language: Codes = None,
         gender: Codes = None,
         license_type: Codes = None,
@@ -56,6 +60,7 @@ class TherapistController(Controller):
             q=q,
             concerns=tuple(concern or ()),
             populations=tuple(population or ()),
+            ages=tuple(age or ()),
             languages=tuple(language or ()),
             genders=tuple(gender or ()),
             license_types=tuple(license_type or ()),

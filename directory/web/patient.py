@@ -49,6 +49,7 @@ SEARCH_LABELS = {
     "telehealth_state": "Telehealth state",
     "population": "Affirming of",
     "language": "Language",
+    "age": "Age group",
     "gender": "Therapist's gender",
     "insurance": "Insurance",
     "max_fee": "Highest fee",
@@ -66,6 +67,7 @@ class PatientSearch:
     radius_km: float = 40.0
     telehealth_state: str = ""
     population: tuple[str, ...] = ()
+    age: str = ""
     language: str = ""
     gender: str = ""
     insurance: str = ""
@@ -84,6 +86,7 @@ class PatientSearch:
             telehealth_state=form.choice("telehealth_state", vocab.states),
             population=tuple(form.choices("population", vocab.populations)),
             language=form.choice("language", vocab.languages),
+            age=form.choice("age", vocab.ages),
             gender=form.choice("gender", vocab.genders),
             insurance=form.choice("insurance", vocab.insurance),
             max_fee=form.whole_number("max_fee", 0, MAX_FEE, "the highest fee in dollars"),
@@ -104,6 +107,7 @@ class PatientSearch:
             bool(value)
             for value in (
                 self.population,
+                self.age,
                 self.language,
                 self.gender,
                 self.insurance,
@@ -145,6 +149,7 @@ class PatientSearch:
             radius_km=self.radius_km,
             telehealth_state=self.telehealth_state or None,
             populations=self.population,
+            ages=(self.age,) if self.age else (),
             languages=(self.language,) if self.language else (),
             genders=(self.gender,) if self.gender else (),
             insurance=self.insurance or None,

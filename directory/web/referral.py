@@ -19,12 +19,21 @@ from directory.inputs import InvalidInput
 from directory.listing import IndexDocument
 from directory.referrals import MatchBody, referral_request
 from directory.service import Directory
+from directory.views import displayed_credentials_text
 from directory.vocab import Vocabulary
 from directory.web.forms import FormInput, query_string
 from directory.web.render import PageError, find_therapist, page
 from directory.web.summary import ReferralSummary, build_summary, criteria
 from directory.web.summary_pdf import summary_pdf
-from matching import ANY_AASECT, InvalidRequest, Match, ReferralRequest, default_weights, match
+from matching import (
+    CERTIFIED_SEX_THERAPIST,
+    MUST_HAVES,
+    InvalidRequest,
+    Match,
+    ReferralRequest,
+    default_weights,
+    match,
+)
 
 MATCHES_SHOWN = 10
 RADIUS_CHOICES = (10, 25, 40, 80, 160)
@@ -56,7 +65,7 @@ COMPONENT_LABELS = {
     "language": "Language",
     "fees": "Fees and insurance",
     "freshness": "Listing recently confirmed",
-    "certification": "AASECT certification",
+    "certification": "Certified sex therapist (AASECT CST or CST-S)",
     "coordination": "Works with your discipline",
 }
 
@@ -72,7 +81,9 @@ REFER_LABELS = {
     "gender": "Therapist's gender",
     "insurance": "Insurance",
     "max_fee": "Highest fee",
-    "aasect": "AASECT certification",
+    "aasect": "Certified sex therapist",
+    "age": "Patient's age group",
+    "relax": "Preferred, not required",
     "therapist": "Clinician",
 }
 
@@ -87,6 +98,8 @@ REQUEST_FIELDS = {
     "patient_point": "zip",
     "patient_zip": "zip",
     "required_certification": "aasect",
+    "ages": "age",
+    "patient_age": "age",
 }
 
 
@@ -102,12 +115,14 @@ class ReferralForm:
     radius_km: float = 40.0
     language: str = ""
     population: tuple[str, ...] = ()
+    age: str = ""
     gender: str = ""
     insurance: str = ""
     max_fee: int | None = None
     sliding_scale: bool = False
     aasect: bool = False
     include_not_accepting: bool = False
+    relax: tuple[str, ...] = ()  # must-haves ranked by instead of required
 
     @classmethod
     def read(cls, form: FormInput, vocab: Vocabulary) -> ReferralForm:
@@ -120,12 +135,14 @@ class ReferralForm:
             radius_km=form.number("radius_km", 40.0, 1, 500, "the distance in km"),
             language=form.choice("language", vocab.languages),
             population=tuple(form.choices("population", vocab.populations)),
+            age=form.choice("age", vocab.ages),
             gender=form.choice("gender", vocab.genders),
             insurance=form.choice("insurance", vocab.insurance),
             max_fee=form.whole_number("max_fee", 0, 10_000, "the highest fee in dollars"),
             sliding_scale=form.flag("sliding_scale"),
             aasect=form.flag("aasect"),
             include_not_accepting=form.flag("include_not_accepting"),
+            relax=tuple(form.choices("relax", {name: name for name in MUST_HAVES})),
         )
 
     def query(self, **changes: object) -> str:
@@ -155,11 +172,13 @@ class ReferralForm:
             radius_km=self.radius_km,
             languages=[self.language] if self.language else [],
             populations=list(self.population),
+            ages=[self.age] if self.age else [],
+            relax=list(self.relax),
             therapist_genders=[self.gender] if self.gender else [],
             insurance=self.insurance or None,
             max_fee=self.max_fee,
             sliding_scale=self.sliding_scale,
-            required_certification=ANY_AASECT if self.aasect else None,
+            required_certification=CERTIFIED_SEX_THERAPIST if self.aasect else None,
             include_not_accepting=self.include_not_accepting,
             # A physician can only send patients to clinicians who take physician referrals.
             physician_referral=True,
@@ -183,6 +202,7 @@ class MatchCard:
     doc: IndexDocument | None
     ways: str
     parts: list[ScorePart]
+    credentials_text: str = ""  # the clinician's letters, less any not in force
 
 
 def ways_text(found: Match, state: str | None) -> str:
@@ -288,12 +308,17 @@ class ReferralPages(Controller):
             resolved = resolve(directory, form, referral)
         if resolved is not None:
             state = resolved.patient_state
-            cards = [
-                MatchCard(
-                    m, directory.document(m.therapist_id), ways_text(m, state), score_parts(m)
+            cards = []
+            for m in directory.match(resolved):
+                doc = directory.document(m.therapist_id)
+                letters = (
+                    displayed_credentials_text(
+                        doc.credentials_text, doc.credentials, vocab, resolved.on
+                    )
+                    if doc is not None
+                    else ""
                 )
-                for m in directory.match(resolved)
-            ]
+                cards.append(MatchCard(m, doc, ways_text(m, state), score_parts(m), letters))
             if not cards:
                 empty_links = empty_state_links(referral, resolved)
         return page(
