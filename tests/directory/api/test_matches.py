@@ -201,3 +201,46 @@ def test_malformed_and_oversized_bodies(client: TestClient) -> None:
     )
     assert huge.status_code == 413
     assert huge.headers["content-type"].startswith("application/problem+json")
+
+
+# --- issue 11: must-haves, relaxing them, ages ---------------------------------------------------
+
+
+def test_chosen_language_is_a_filter_unless_relaxed(
+    client: TestClient, directory: Directory
+) -> None:
+    body = {
+        "patient_state": "CA",
+        "delivery": "telehealth",
+        "on": ON,
+        "languages": ["es"],
+        "limit": 100,
+    }
+    strict = client.post("/api/v1/matches", json=body).json()["matches"]
+    assert strict
+    assert all("es" in directory.therapist(m["therapist_id"]).languages for m in strict)
+    relaxed = client.post("/api/v1/matches", json={**body, "relax": ["languages"]}).json()
+    speakers = [
+        "es" in directory.therapist(m["therapist_id"]).languages for m in relaxed["matches"]
+    ]
+    assert len(speakers) > len(strict)
+    # Relaxed, the language still ranks first: every speaker before every non-speaker.
+    assert speakers == sorted(speakers, reverse=True)
+
+
+def test_patient_age_selects_those_who_see_that_age(
+    client: TestClient, directory: Directory
+) -> None:
+    found = client.post(
+        "/api/v1/matches",
+        json={"patient_state": "NY", "delivery": "telehealth", "on": ON, "patient_age": 15},
+    ).json()["matches"]
+    assert found
+    assert all("teen" in directory.therapist(m["therapist_id"]).ages_served for m in found)
+    response = client.post(
+        "/api/v1/matches",
+        json={"patient_state": "NY", "on": ON, "patient_age": 300, "relax": ["distance"]},
+    )
+    assert response.status_code in (400, 422)
+    fields = {error["field"] for error in response.json()["errors"]}
+    assert fields == {"patient_age", "relax"}

@@ -259,3 +259,60 @@ def test_certification_reasons_never_say_more_than_the_check(client: TestClient)
             states.add(how.split(" ")[0])
     # The demo holds both verified and unverified certifications: both kinds are exercised.
     assert "verified" in states and states - {"verified"}
+
+
+# --- issue 11: ages, certified sex therapists, Florida's title rule -----------------------------
+
+
+def test_age_band_filter_holds(client: TestClient, directory: Directory) -> None:
+    params = {"telehealth_state": "CA", "age": "teen", "per_page": 100, "on": ON}
+    body = client.get("/api/v1/therapists", params=params).json()
+    assert body["total"] > 0
+    for hit in body["results"]:
+        assert "teen" in directory.therapist(hit["id"]).ages_served
+        assert "Teens (13 to 17)" in hit["ages_served"]
+    response = client.get("/api/v1/therapists", params={**params, "age": "toddler"})
+    assert response.status_code == 422 and problem_fields(response) == {"age"}
+
+
+def test_certified_means_a_sex_therapist_never_a_counselor_or_educator(
+    client: TestClient, directory: Directory
+) -> None:
+    therapist_kinds = {"aasect_cst", "aasect_cst_s"}
+
+    def certified_as_therapist(therapist_id: str) -> bool:
+        return any(
+            c.kind in therapist_kinds and valid_on(c.status, c.issued_on, c.expires_on, AS_OF)
+            for c in directory.therapist(therapist_id).certifications
+        )
+
+    body = client.get(
+        "/api/v1/therapists", params={"certified": "true", "per_page": 100, "on": ON}
+    ).json()
+    assert body["total"] > 0
+    assert all(certified_as_therapist(hit["id"]) for hit in body["results"])
+    expected = sum(
+        t.active and certified_as_therapist(t.id) for t in directory.store.iter_therapists()
+    )
+    assert body["total"] == expected  # CST-S holders included, CSC and CSE left out
+
+
+def test_florida_patients_asking_for_a_sex_therapist_see_only_those_who_may_use_the_title(
+    client: TestClient, directory: Directory
+) -> None:
+    def unproven(therapist_id: str) -> bool:
+        document = directory.document(therapist_id)
+        return document.fl_title_rule and not document.fl_sex_therapy_qualified
+
+    asked = client.get(
+        "/api/v1/therapists",
+        params={"telehealth_state": "FL", "certified": "true", "per_page": 100, "on": ON},
+    ).json()
+    assert not any(unproven(hit["id"]) for hit in asked["results"])
+    everyone = client.get(
+        "/api/v1/therapists", params={"telehealth_state": "FL", "per_page": 100, "on": ON}
+    ).json()
+    shown_anyway = [hit for hit in everyone["results"] if unproven(hit["id"])]
+    assert shown_anyway  # the demo has Florida licensees without the evidence
+    for hit in shown_anyway:
+        assert any("F.S. 491.0143, 490.0143" in caution for caution in hit["cautions"])
