@@ -16,6 +16,7 @@ from directory.credentials import (
     verification_policy,
 )
 from directory.eligibility import CertifiedOn, in_force, telehealth_states
+from directory.explain import EmptyAnswer
 from directory.index.base import Hit
 from directory.listing import CredentialSummary, IndexDocument, credential_summaries
 from directory.records import (
@@ -194,6 +195,8 @@ class SearchResponse(msgspec.Struct, frozen=True, kw_only=True):
     interpreted: dict[str, object]
     results: list[TherapistSummary]
     facets: dict[str, list[Facet]]
+    # Only when nothing matched: why, and one-change searches that find someone.
+    empty: EmptyAnswer | None = None
 
 
 FACET_VOCAB = {

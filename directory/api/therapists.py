@@ -11,6 +11,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
+from directory.explain import EmptyAnswer, explain_match, explain_search
 from directory.inputs import parse_id
 from directory.referrals import MatchBody, referral_request
 from directory.service import Directory, SearchParams
@@ -78,7 +79,10 @@ class TherapistController(Controller):
             per_page=per_page,
             **({"facets": tuple(facet)} if facet is not None else {}),
         )
-        return search_response(directory.search(params), directory.vocab)
+        response = search_response(directory.search(params), directory.vocab)
+        if response.total == 0:
+            response = msgspec.structs.replace(response, empty=explain_search(directory, params))
+        return response
 
     @get("/{therapist_id:str}", summary="A therapist's full profile with credential evidence")
     async def get_profile(
@@ -100,6 +104,8 @@ class MatchResponse(msgspec.Struct, frozen=True):
     patient_state: str | None
     delivery: str
     matches: list[Match]
+    # Only when no one matched: why, and one-change referrals that find someone.
+    empty: EmptyAnswer | None = None
 
 
 class MatchController(Controller):
@@ -112,7 +118,8 @@ class MatchController(Controller):
     ) -> MatchResponse:
         request = referral_request(directory, data)
         matches = directory.match(request)
-        return MatchResponse(request.on, request.patient_state, request.delivery, matches)
+        empty = None if matches else explain_match(directory, data)
+        return MatchResponse(request.on, request.patient_state, request.delivery, matches, empty)
 
 
 class VocabularyController(Controller):

@@ -18,6 +18,7 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath
 from litestar.response import Redirect, Template
 
+from directory.explain import EmptyAnswer, explain_search
 from directory.inputs import InvalidInput
 from directory.service import Directory, SearchParams
 from directory.verification import MAX_REPORT_DETAILS, report_listing
@@ -27,8 +28,8 @@ from directory.web.forms import FormInput, query_string
 from directory.web.render import find_therapist, page
 
 PER_PAGE = 10
-RADIUS_CHOICES = (10, 25, 40, 80, 160)
-WIDEST_RADIUS = RADIUS_CHOICES[-1]
+# 250 and 500 km are what an explained empty answer may offer (directory.explain).
+RADIUS_CHOICES = (10, 25, 40, 80, 160, 250, 500)
 MAX_FEE = 10_000
 
 # What a person can report about a listing. The codes go to the store with the free text;
@@ -178,30 +179,32 @@ def concern_suggestions(vocab: Vocabulary) -> list[str]:
     return list(phrases)
 
 
-def empty_state_links(search: PatientSearch, directory: Directory) -> list[tuple[str, str]]:
-    """Searches that could find someone when this one found no one: (link text, address)."""
-    links: list[tuple[str, str]] = []
-    if search.zip and search.radius_km < WIDEST_RADIUS:
-        links.append(
-            (
-                f"Search within {WIDEST_RADIUS} km of {search.zip}",
-                search.url(radius_km=WIDEST_RADIUS),
-            )
-        )
-    if search.zip and not search.telehealth_state:
-        _, state = directory.place_for_zip("zip", search.zip)
-        name = directory.vocab.states[state].name if state in directory.vocab.states else state
-        links.append(
-            (
-                f"Include therapists who offer telehealth in {name}",
-                search.url(telehealth_state=state),
-            )
-        )
-    if search.filter_count:
-        links.append(("Search again without the extra filters", search.without_filters().url()))
-    if search.q and (search.zip or search.telehealth_state):
-        links.append(("Show everyone in this area, whatever they list", search.url(q="")))
-    return links
+def alternative_links(answer: EmptyAnswer) -> list[tuple[str, str]]:
+    """The explained empty answer's alternatives as (link text, address) on this page."""
+    return [(alt.label, page_url(alt.params)) for alt in answer.alternatives]
+
+
+def page_url(params: dict[str, Any]) -> str:
+    """The patient page's address for API search parameters (``directory.explain``).
+
+    The page takes the API's names; its selects hold one language, gender and age, so the
+    first of each is kept. The date is left out: the page always searches for today.
+    """
+    pairs: list[tuple[str, object]] = []
+    for name, value in params.items():
+        if name in ("on", "concern", "license_type"):
+            continue  # the page has no such inputs (concerns come from the words)
+        if isinstance(value, list):
+            if name == "population":
+                pairs.extend((name, item) for item in value)
+            elif value:
+                pairs.append((name, value[0]))
+        elif isinstance(value, bool):
+            if value:
+                pairs.append((name, 1))
+        else:
+            pairs.append((name, value))
+    return "/?" + query_string(pairs)
 
 
 class PatientPages(Controller):
@@ -216,6 +219,7 @@ class PatientPages(Controller):
         search = PatientSearch.read(form, vocab)
         response = None
         empty_links: list[tuple[str, str]] = []
+        empty_reason = ""
         if form.errors and search.zip:
             # Another field's problem stops the search; check the ZIP code too, so that
             # every problem is shown at once instead of one per attempt.
@@ -230,7 +234,9 @@ class PatientPages(Controller):
                 form.errors.extend(error.errors)
             else:
                 if response.total == 0:
-                    empty_links = empty_state_links(search, directory)
+                    answer = explain_search(directory, search.params())
+                    empty_reason = answer.reason
+                    empty_links = alternative_links(answer)
         return page(
             "search.html",
             section="search",
@@ -242,6 +248,7 @@ class PatientPages(Controller):
             radius_choices=RADIUS_CHOICES,
             response=response,
             empty_links=empty_links,
+            empty_reason=empty_reason,
         )
 
     @get("/therapists/{therapist_id:str}", sync_to_thread=True)

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, fields
+from typing import Any
 
 import msgspec
 from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.response import Template
 
+from directory.explain import EmptyAnswer, explain_match
 from directory.inputs import InvalidInput
 from directory.listing import IndexDocument
 from directory.referrals import MatchBody, referral_request
@@ -36,8 +38,8 @@ from matching import (
 )
 
 MATCHES_SHOWN = 10
-RADIUS_CHOICES = (10, 25, 40, 80, 160)
-WIDEST_RADIUS = RADIUS_CHOICES[-1]
+# 250 and 500 km are what an explained empty answer may offer (directory.explain).
+RADIUS_CHOICES = (10, 25, 40, 80, 160, 250, 500)
 
 DELIVERY = {
     "either": "In person or by telehealth",
@@ -260,31 +262,41 @@ def resolve(
     return request
 
 
-def empty_state_links(referral: ReferralForm, request: ReferralRequest) -> list[tuple[str, str]]:
-    """Referrals that could find someone when this one found no one."""
-    links: list[tuple[str, str]] = []
-    if referral.zip and referral.delivery != "telehealth" and referral.radius_km < WIDEST_RADIUS:
-        links.append(
-            (f"Search within {WIDEST_RADIUS} km", "/refer?" + referral.query(radius_km=160))
-        )
-    if referral.delivery == "in_person" and request.patient_state:
-        links.append(
-            (
-                f"Include telehealth in {request.patient_state}",
-                "/refer?" + referral.query(delivery="either"),
-            )
-        )
-    preferences = ReferralForm(
-        discipline=referral.discipline,
-        concern=referral.concern,
-        zip=referral.zip,
-        state=referral.state,
-        delivery=referral.delivery,
-        radius_km=referral.radius_km,
+def referral_url(params: dict[str, Any]) -> str:
+    """The referral page's address for a match request body (``directory.explain``)."""
+    body = msgspec.convert(params, MatchBody)
+    form = ReferralForm(
+        discipline=body.referring_discipline or "",
+        concern=tuple(body.concerns),
+        zip=body.patient_zip or "",
+        state=body.patient_state or "",
+        delivery=body.delivery,
+        radius_km=body.radius_km,
+        language=body.languages[0] if body.languages else "",
+        population=tuple(body.populations),
+        age=body.ages[0] if body.ages else "",
+        gender=body.therapist_genders[0] if body.therapist_genders else "",
+        insurance=body.insurance or "",
+        max_fee=body.max_fee,
+        sliding_scale=body.sliding_scale,
+        aasect=body.required_certification is not None,
+        include_not_accepting=body.include_not_accepting,
+        relax=tuple(body.relax),
     )
-    if preferences != referral:
-        links.append(("Search again without the preferences", "/refer?" + preferences.query()))
-    return links
+    return "/refer?" + form.query()
+
+
+def alternative_links(answer: EmptyAnswer) -> list[tuple[str, str]]:
+    """The explained empty answer's alternatives as (link text, address) on this page.
+
+    The page always asks for clinicians who take physician referrals; an alternative that
+    would drop that is not a referral this page can make.
+    """
+    return [
+        (alt.label, referral_url(alt.params))
+        for alt in answer.alternatives
+        if alt.params.get("physician_referral", True)
+    ]
 
 
 def _reads_as_submitted(form: FormInput, referral: ReferralForm) -> bool:
@@ -303,6 +315,7 @@ class ReferralPages(Controller):
         submitted = _reads_as_submitted(form, referral)
         cards: list[MatchCard] | None = None
         empty_links: list[tuple[str, str]] = []
+        empty_reason = ""
         resolved: ReferralRequest | None = None
         if submitted and not form.errors:
             resolved = resolve(directory, form, referral)
@@ -320,7 +333,9 @@ class ReferralPages(Controller):
                 )
                 cards.append(MatchCard(m, doc, ways_text(m, state), score_parts(m), letters))
             if not cards:
-                empty_links = empty_state_links(referral, resolved)
+                answer = explain_match(directory, referral.body())
+                empty_reason = answer.reason
+                empty_links = alternative_links(answer)
         return page(
             "refer.html",
             section="refer",
@@ -335,6 +350,7 @@ class ReferralPages(Controller):
             resolved=resolved,
             criteria=criteria(resolved, vocab) if resolved is not None else [],
             empty_links=empty_links,
+            empty_reason=empty_reason,
         )
 
     @get("/summary", sync_to_thread=True)

@@ -244,3 +244,36 @@ def test_patient_age_selects_those_who_see_that_age(
     assert response.status_code in (400, 422)
     fields = {error["field"] for error in response.json()["errors"]}
     assert fields == {"patient_age", "relax"}
+
+
+def test_an_empty_match_says_why_and_offers_referrals_that_find_someone(
+    client: TestClient,
+) -> None:
+    body = {
+        "patient_state": "CA",
+        "delivery": "telehealth",
+        "on": ON,
+        "languages": ["ko"],
+        "patient_age": 8,
+        "limit": 100,
+    }
+    answer = client.post("/api/v1/matches", json=body).json()
+    assert answer["matches"] == []
+    assert "none meets every requirement" in answer["empty"]["reason"]
+    alternatives = answer["empty"]["alternatives"]
+    assert alternatives
+    for alternative in alternatives:
+        assert alternative["relaxed"] not in ("telehealth", "in_person")  # telehealth chosen
+        again = client.post("/api/v1/matches", json=alternative["params"]).json()
+        assert len(again["matches"]) == min(alternative["count"], 100) > 0
+        assert again["empty"] is None
+
+
+def test_montana_without_anyone_licensed_says_so(client: TestClient) -> None:
+    answer = client.post(
+        "/api/v1/matches", json={"patient_state": "MT", "delivery": "telehealth", "on": ON}
+    ).json()
+    assert answer["matches"] == []
+    assert answer["empty"]["reason"] == (
+        f"Nobody licensed to see patients in MT by telehealth on {ON}"
+    )

@@ -316,3 +316,37 @@ def test_florida_patients_asking_for_a_sex_therapist_see_only_those_who_may_use_
     assert shown_anyway  # the demo has Florida licensees without the evidence
     for hit in shown_anyway:
         assert any("F.S. 491.0143, 490.0143" in caution for caution in hit["cautions"])
+
+
+# --- issue 11: empty answers explain themselves ------------------------------------------------
+
+
+def test_an_empty_search_says_why_and_offers_searches_that_find_someone(
+    client: TestClient,
+) -> None:
+    params = {"zip": "10003", "radius_km": 10, "language": "ko", "certified": "true", "on": ON}
+    body = client.get("/api/v1/therapists", params=params).json()
+    assert body["total"] == 0 and body["results"] == []
+    assert body["empty"]["reason"]
+    alternatives = body["empty"]["alternatives"]
+    assert alternatives
+    for alternative in alternatives:
+        again = client.get("/api/v1/therapists", params=alternative["params"]).json()
+        assert again["total"] == alternative["count"] > 0
+        assert again.get("empty") is None
+        assert alternative["label"].startswith(str(alternative["count"]))
+
+
+def test_nobody_licensed_in_the_state_is_the_reason_and_telehealth_is_not_suggested(
+    client: TestClient,
+) -> None:
+    body = client.get(
+        "/api/v1/therapists", params={"telehealth_state": "MT", "on": ON, "accepting": "true"}
+    ).json()
+    assert body["total"] == 0
+    assert body["empty"]["reason"].startswith(
+        f"Nobody licensed to see patients in MT by telehealth on {ON}"
+    )
+    assert not any(alt["relaxed"] == "telehealth_state" for alt in body["empty"]["alternatives"])
+    found = client.get("/api/v1/therapists", params={"telehealth_state": "CA", "on": ON}).json()
+    assert found["total"] > 0 and found.get("empty") is None
