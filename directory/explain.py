@@ -15,7 +15,6 @@ someone who already chose it, nor a wider radius to someone who gave no ZIP.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -102,46 +101,31 @@ def explain_search(directory: Directory, params: SearchParams) -> EmptyAnswer:
     )
     place_count, _ = _search_count(directory, place_only)
 
-    tries: list[tuple[str, SearchParams, Callable[[int, dict[str, int]], str]]] = []
-
-    def offer(
-        relaxed: str, changed: SearchParams, words: Callable[[int, dict[str, int]], str]
-    ) -> None:
-        tries.append((relaxed, changed, words))
-
+    # (what changed, the changed search, its words: "{count}" and "{states}" filled in)
+    tries: list[tuple[str, SearchParams, str]] = []
     for radius in WIDE_RADII_KM:
         if not params.zip or params.radius_km >= radius:
             continue
         wider = msgspec.structs.replace(params, radius_km=radius)
-        count, states = _search_count(directory, wider)
-        if count:
-
-            def wider_words(count: int, states: dict[str, int], radius: float = radius) -> str:
-                where = ", ".join(sorted(states)) if states else ""
-                return (
-                    f"{_plural(count, 'therapist', 'therapists')} within {radius:g} km of "
-                    f"{params.zip}" + (f" (in person in {where})" if where else "")
-                )
-
-            offer("radius_km", wider, wider_words)
+        if _search_count(directory, wider)[0]:
+            tries.append(("radius_km", wider, f"{{count}} within {radius:g} km of {params.zip}"))
             break
     if params.zip and not params.telehealth_state and zip_state is not None:
-        offer(
-            "telehealth_state",
-            msgspec.structs.replace(params, telehealth_state=zip_state),
-            lambda count, _: (
-                f"{count} if you include telehealth in {_state_name(vocab, zip_state)}"
-            ),
+        # Telehealth only when it was not chosen already.
+        tries.append(
+            (
+                "telehealth_state",
+                msgspec.structs.replace(params, telehealth_state=zip_state),
+                f"{{count}} if you include telehealth in {_state_name(vocab, zip_state)}",
+            )
         )
-    if params.telehealth_state and not params.zip:
-        # Only those licensed in the state may see the patient; nothing to widen, but the
-        # other filters may be what stands in the way (below).
-        pass
     if params.accepting:
-        offer(
-            "accepting",
-            msgspec.structs.replace(params, accepting=None),
-            lambda count, _: f"{count} if you include those not accepting new clients",
+        tries.append(
+            (
+                "accepting",
+                msgspec.structs.replace(params, accepting=None),
+                "{count} if you include those not accepting new clients",
+            )
         )
     drops: list[tuple[str, dict[str, Any], str]] = [
         ("q", {"q": "", "concerns": ()}, "without the words you typed"),
@@ -158,19 +142,18 @@ def explain_search(directory: Directory, params: SearchParams) -> EmptyAnswer:
     for relaxed, change, words in drops:
         current = [getattr(params, field) for field in change]
         if any(value not in ((), None, "", False) for value in current):
-            offer(
-                relaxed,
-                msgspec.structs.replace(params, **change),
-                lambda count, _, words=words: f"{count} {words}",
-            )
+            tries.append((relaxed, msgspec.structs.replace(params, **change), "{count} " + words))
 
     alternatives: list[Alternative] = []
     for relaxed, changed, words in tries:
         count, states = _search_count(directory, changed)
         if count:
+            label = words.format(count=count)
+            if relaxed == "radius_km" and states:
+                label += " (in person in " + ", ".join(sorted(states)) + ")"
             alternatives.append(
                 Alternative(
-                    label=words(count, states),
+                    label=label,
                     relaxed=relaxed,
                     params=search_api_params(changed),
                     count=count,
@@ -242,7 +225,8 @@ def explain_match(directory: Directory, body: MatchBody) -> EmptyAnswer:
     )
     place_count = _eligible_count(directory, place_only)
 
-    tries: list[tuple[str, MatchBody, Callable[[int], str]]] = []
+    # (what changed, the changed referral, its words with "{count}" filled in)
+    tries: list[tuple[str, MatchBody, str]] = []
     has_point = request.patient_point is not None
 
     def widest(changed: MatchBody) -> MatchBody | None:
@@ -261,38 +245,30 @@ def explain_match(directory: Directory, body: MatchBody) -> EmptyAnswer:
                 (
                     "in_person",
                     in_person,
-                    lambda count, km=in_person.radius_km: (
-                        f"{count} if in person within {km:g} km of {body.patient_zip} is possible"
-                    ),
+                    f"{{count}} if in person within {in_person.radius_km:g} km of "
+                    f"{body.patient_zip} is possible",
                 )
             )
     if body.delivery == "in_person" and request.patient_state is not None:
+        # Telehealth only when it was not chosen already.
         tries.append(
             (
                 "telehealth",
                 msgspec.structs.replace(body, delivery="either"),
-                lambda count: (
-                    f"{count} if telehealth in "
-                    f"{_state_name(vocab, request.patient_state or '')} is possible"
-                ),
+                f"{{count}} if telehealth in {_state_name(vocab, request.patient_state)} "
+                "is possible",
             )
         )
     if body.delivery != "telehealth" and has_point:
         wider = widest(body)
         if wider is not None:
-            tries.append(
-                (
-                    "radius_km",
-                    wider,
-                    lambda count, km=wider.radius_km: f"{count} within {km:g} km",
-                )
-            )
+            tries.append(("radius_km", wider, f"{{count}} within {wider.radius_km:g} km"))
     if not body.include_not_accepting:
         tries.append(
             (
                 "include_not_accepting",
                 msgspec.structs.replace(body, include_not_accepting=True),
-                lambda count: f"{count} if you include those not accepting new clients",
+                "{count} if you include those not accepting new clients",
             )
         )
     if body.required_certification is not None:
@@ -300,7 +276,7 @@ def explain_match(directory: Directory, body: MatchBody) -> EmptyAnswer:
             (
                 "required_certification",
                 msgspec.structs.replace(body, required_certification=None),
-                lambda count: f"{count} if a licensed clinician without the certification will do",
+                "{count} if a licensed clinician without the certification will do",
             )
         )
     chosen = {
@@ -315,7 +291,7 @@ def explain_match(directory: Directory, body: MatchBody) -> EmptyAnswer:
                 (
                     f"relax:{name}",
                     msgspec.structs.replace(body, relax=[*body.relax, name]),
-                    lambda count, words=MUST_HAVE_WORDS[name]: f"{count} {words}",
+                    "{count} " + MUST_HAVE_WORDS[name],
                 )
             )
 
@@ -325,7 +301,7 @@ def explain_match(directory: Directory, body: MatchBody) -> EmptyAnswer:
         if count:
             alternatives.append(
                 Alternative(
-                    label=words(count),
+                    label=words.format(count=count),
                     relaxed=relaxed,
                     params=msgspec.to_builtins(changed),
                     count=count,

@@ -137,9 +137,9 @@ def must_have_failures(
     wants_language = request.languages and request.required("languages")
     if wants_language and not set(request.languages) & set(doc.languages):
         failures.append("Does not list " + " or ".join(_labels(vocab.languages, request.languages)))
-    wants_network = request.insurance is not None and request.required("insurance")
-    if wants_network and request.insurance not in doc.insurance:
-        failures.append("Not in network with " + _labels(vocab.insurance, (request.insurance,))[0])
+    insurer = request.insurance
+    if insurer is not None and request.required("insurance") and insurer not in doc.insurance:
+        failures.append("Not in network with " + _labels(vocab.insurance, (insurer,))[0])
     bands = request.age_bands(vocab)
     if bands and request.required("ages") and not set(bands) & set(doc.ages_served):
         failures.append("Does not list seeing " + " or ".join(_labels(vocab.ages, bands)).lower())
