@@ -205,8 +205,9 @@ def rank_key(
     3. the score;
     4. discipline-implied concerns ("often referred from urology"): only among equals;
     5. distance (in person);
-    6. fair tie-breaks: verification state, freshness (availability confirmed most
-       recently), profile completeness, then ``rotation``; never the name.
+    6. fair tie-breaks: verification state, freshness (as scored: everything confirmed
+       within the full-marks window is equally fresh), profile completeness, then
+       ``rotation``; never the name.
     """
     distance = found.distance_km if found.distance_km is not None else float("inf")
     return (
@@ -216,7 +217,7 @@ def rank_key(
         -round(scoring.implied_fit(doc, wants), 6),
         distance,
         -round(verification_rank(doc, request.on), 6),
-        -(doc.availability_confirmed_on or 0),
+        -round(scoring.freshness(doc, request.on, w), 6),
         -round(scoring.completeness(doc), 6),
         rotation(request.on, doc.id),
         doc.id,

@@ -11,8 +11,8 @@ from directory.listing import CredentialSummary
 from directory.query import And, Eq, GeoRadius, Or, Range, SearchQuery
 from directory.records import date_key
 from matching import match
-from matching.engine import CANDIDATE_LIMIT, candidate_query
-from matching.scoring import COMPONENTS
+from matching.engine import CANDIDATE_LIMIT, candidate_query, rank_key
+from matching.scoring import COMPONENTS, default_weights, wants_of
 from tests.matching.matching_helpers import (
     BOARD,
     MINNEAPOLIS,
@@ -24,6 +24,8 @@ from tests.matching.matching_helpers import (
     vocab,
     with_cst,
 )
+
+W = default_weights()
 
 
 def only(req, candidate):
@@ -88,13 +90,29 @@ def test_ties_break_by_verification_then_freshness_then_completeness() -> None:
     assert ranked[0].score == ranked[1].score
     assert [m.therapist_id for m in ranked] == ["checked", "half"]
 
-    confirmed_today = doc("today", "Zoe", availability_confirmed_on=date_key(ON))
-    confirmed_before = doc(
-        "before", "Ann", availability_confirmed_on=date_key(ON - dt.timedelta(days=5))
-    )
-    ranked = match(request(delivery="telehealth"), [confirmed_before, confirmed_today], vocab())
-    assert ranked[0].score == ranked[1].score  # both within the full-marks window
-    assert [m.therapist_id for m in ranked] == ["today", "before"]
+    # Freshness as scored: 31 and 32 days since availability was confirmed differ by less
+    # than the score's rounding can show, so only the tie-break tells them apart.
+    fresher = doc("fresher", "Zoe", availability_confirmed_on=date_key(ON - dt.timedelta(days=31)))
+    staler = doc("staler", "Ann", availability_confirmed_on=date_key(ON - dt.timedelta(days=32)))
+    req = request(delivery="telehealth")
+    keys = {}
+    for candidate in (fresher, staler):
+        [found] = match(req, [candidate], vocab())
+        same_score = msgspec.structs.replace(found, score=90.0)
+        keys[candidate.id] = rank_key(req, same_score, candidate, wants_of(req, vocab()), W)
+    assert keys["fresher"] < keys["staler"]
+    # Within the full-marks window (30 days) fresh is fresh: the rotation decides.
+    recent = [
+        doc(f"r{i}", "Same", availability_confirmed_on=date_key(ON - dt.timedelta(days=i)))
+        for i in range(10)
+    ]
+    leaders = {
+        match(request(delivery="telehealth", on=ON + dt.timedelta(days=d)), recent, vocab())[
+            0
+        ].therapist_id
+        for d in range(6)
+    }
+    assert len(leaders) > 1
 
     complete = doc(
         "full", "Zia", bio="Works with couples.", pronouns="she/her", ages_served=["adult"]
