@@ -350,3 +350,22 @@ def test_nobody_licensed_in_the_state_is_the_reason_and_telehealth_is_not_sugges
     assert not any(alt["relaxed"] == "telehealth_state" for alt in body["empty"]["alternatives"])
     found = client.get("/api/v1/therapists", params={"telehealth_state": "CA", "on": ON}).json()
     assert found["total"] > 0 and found.get("empty") is None
+
+
+def test_expired_certifications_never_appear_beside_a_name(
+    client: TestClient, directory: Directory
+) -> None:
+    lapsed = [
+        t
+        for t in directory.store.iter_therapists()
+        if t.active
+        and t.certifications
+        and all(not valid_on(c.status, c.issued_on, c.expires_on, AS_OF) for c in t.certifications)
+        and "CS" in t.credentials_text
+    ]
+    assert lapsed  # the demo lets some AASECT certifications lapse
+    for therapist in lapsed[:5]:
+        letters = therapist.credentials_text.split(", ")
+        shown = client.get(f"/api/v1/therapists/{therapist.id}", params={"on": ON}).json()
+        assert not {"CST", "CST-S", "CSC", "CSE"} & set(shown["credentials_text"].split(", "))
+        assert shown["credentials_text"].split(", ")[0] == letters[0]  # the license stays
