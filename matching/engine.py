@@ -74,7 +74,7 @@ def candidate_query(request: ReferralRequest, vocab: Vocabulary) -> SearchQuery:
             must_have_filter(request, vocab),
         ),
         origin=request.patient_point,
-        # Only for in-person care does nearness decide who survives the limit.
+        # Every page is read (Directory.candidates); in person, the nearest come first.
         sort="distance" if request.delivery == "in_person" else "relevance",
         limit=CANDIDATE_LIMIT,
     )
