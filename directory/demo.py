@@ -31,6 +31,9 @@ from directory.records import (
 )
 from directory.vocab import Vocabulary, load_vocabulary
 
+# Client groups (populations) and the age band each implies.
+AGE_BANDS = {"adolescents": "teen", "adults": "adult", "older_adults": "older_adult"}
+
 # (city, state, weight): where demo practices cluster. Weights are rough metro sizes.
 METROS: list[tuple[str, str, int]] = [
     ("New York", "NY", 20),
@@ -517,8 +520,9 @@ class DemoGenerator:
             second = rng.choice(self.places.places_in(place.state))
             locations.append(self._location(second))
         disciplines = sorted(vocab.disciplines)
+        therapist_id = _uuid(rng)
         return Therapist(
-            id=_uuid(rng),
+            id=therapist_id,
             first_name=first,
             last_name=last,
             credentials_text=", ".join(letters),
@@ -540,6 +544,7 @@ class DemoGenerator:
             telehealth_registrations=registrations,
             concerns=concerns,
             populations=sorted(set(populations)),
+            ages_served=self._ages_served(therapist_id, populations),
             modalities=rng.sample(sorted(vocab.modalities), k=rng.randint(2, 5)),
             languages=languages,
             offers_telehealth=offers_telehealth,
@@ -566,6 +571,22 @@ class DemoGenerator:
             fl_sex_therapy_qualified=place.state == "FL" and rng.random() < 0.4,
             fictional=True,
         )
+
+    def _ages_served(self, therapist_id: str, populations: list[str]) -> list[str]:
+        """Age bands from the client groups the profile names (adolescents -> teen ...).
+
+        Drawn from a generator of its own, seeded by the id, so adding the field left every
+        other demo value (and the tests pinned to them) as it was.
+        """
+        own = random.Random(therapist_id)
+        bands = {AGE_BANDS[code] for code in populations if code in AGE_BANDS}
+        if not bands or own.random() < 0.5:
+            bands.add("adult")
+        if "teen" in bands and own.random() < 0.2:
+            bands.add("child")
+        if "adult" in bands and own.random() < 0.25:
+            bands.add("older_adult")
+        return [code for code in self.vocab.ages if code in bands]
 
     def _privilege(self, compact: str, state: str) -> CompactPrivilege:
         issued = self._day(-600, -10)

@@ -199,6 +199,15 @@ class CertifiedOn(_Holds):
     def any_aasect(cls, vocab: Vocabulary, on: dt.date) -> CertifiedOn:
         return cls(aasect_certifications(vocab), on, "an AASECT certification")
 
+    @classmethod
+    def sex_therapist(cls, vocab: Vocabulary, on: dt.date) -> CertifiedOn:
+        """A certified sex therapist: AASECT CST or CST-S (never a counselor or educator)."""
+        return cls(
+            sex_therapist_certifications(vocab),
+            on,
+            "a sex therapist certification (AASECT CST or CST-S)",
+        )
+
     def filter(self) -> Filter:
         day = date_key(self.on)
         per_kind: list[Filter] = [
@@ -229,6 +238,65 @@ def aasect_certifications(vocab: Vocabulary) -> tuple[str, ...]:
             if code.startswith("aasect_") and kind.is_certification
         )
     )
+
+
+def sex_therapist_certifications(vocab: Vocabulary) -> tuple[str, ...]:
+    """The kinds that certify a sex therapist (AASECT CST and CST-S), sorted."""
+    return tuple(
+        sorted(
+            code
+            for code, kind in vocab.credential_kinds.items()
+            if kind.is_certification and kind.sex_therapist
+        )
+    )
+
+
+# Florida's title rule, as the statutes name it (vocab jurisdiction_rules.toml holds the text).
+FLORIDA_TITLE_STATUTES = "F.S. 491.0143, 490.0143"
+
+
+@dataclass(frozen=True, slots=True)
+class FloridaTitle(_Holds):
+    """For a patient in Florida: not presented as a sex therapist without the evidence.
+
+    Florida lets its LCSW, LMFT, LMHC and psychologist licensees hold out as sex therapists
+    only when they meet their board's qualifications (F.S. 491.0143, 490.0143). The listing
+    says whether the clinician holds such a license (``fl_title_rule``) and whether a
+    verifier recorded the qualification evidence (``fl_sex_therapy_qualified``). Callers
+    apply the rule only for a patient in Florida: as a filter when the request asks for a
+    certified sex therapist, otherwise as a caution (``caution``) beside the result.
+    """
+
+    name: ClassVar[str] = "florida_title"
+    filter_is_exact: ClassVar[bool] = True
+
+    def filter(self) -> Filter:
+        return Or((Eq("fl_title_rule", False), Eq("fl_sex_therapy_qualified", True)))
+
+    def why_not(self, listing: IndexDocument) -> str | None:
+        if listing.fl_title_rule and not listing.fl_sex_therapy_qualified:
+            return (
+                "Florida-licensed without verified evidence of the sex-therapy qualification "
+                f"Florida requires ({FLORIDA_TITLE_STATUTES})"
+            )
+        return None
+
+    def caution(self, listing: IndexDocument) -> str | None:
+        """What a result shown anyway must say, or None when the rule holds."""
+        if self.holds(listing):
+            return None
+        return (
+            f"Florida law ({FLORIDA_TITLE_STATUTES}) lets a Florida licensee be called a sex "
+            "therapist only with the board's qualification; we hold no verified evidence of "
+            "it, so this clinician is not presented as a sex therapist in Florida"
+        )
+
+    def statement(self) -> str:
+        return (
+            "For a patient in Florida, a clinician holding a Florida LCSW, LMFT, LMHC or "
+            "psychologist license is presented as a sex therapist only with verified evidence "
+            f"of the sex-therapy qualification Florida requires ({FLORIDA_TITLE_STATUTES})"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -443,5 +511,6 @@ RULES: dict[str, type[Rule]] = {
         Listed,
         NotExcluded,
         RecentlyConfirmed,
+        FloridaTitle,
     )
 }

@@ -60,6 +60,7 @@ class IndexDocument(msgspec.Struct, kw_only=True):
     concerns: list[str] = []
     concern_labels: list[str] = []  # searchable labels of the concerns
     populations: list[str] = []
+    ages_served: list[str] = []  # age bands (vocab ``ages``); [] when the record states none
     modalities: list[str] = []
     languages: list[str] = []
     insurance: list[str] = []
@@ -74,6 +75,9 @@ class IndexDocument(msgspec.Struct, kw_only=True):
     accepts_physician_referrals: bool = True
     sliding_scale: bool = False
     fl_sex_therapy_qualified: bool = False
+    # Holds a Florida license of a type under Florida's sex-therapist title rule (F.S.
+    # 491.0143, 490.0143) with a status that allows practice; see eligibility.FloridaTitle.
+    fl_title_rule: bool = False
     fee_min: int | None = None
     fee_max: int | None = None
     waitlist_weeks: int | None = None  # when not accepting new clients, if they said
@@ -227,6 +231,7 @@ def document_for(therapist: Therapist, vocab: Vocabulary) -> IndexDocument:
             vocab.concerns[code].label for code in therapist.concerns if code in vocab.concerns
         ],
         populations=list(therapist.populations),
+        ages_served=list(therapist.ages_served),
         modalities=list(therapist.modalities),
         languages=list(therapist.languages),
         insurance=list(therapist.fees.insurance),
@@ -245,6 +250,13 @@ def document_for(therapist: Therapist, vocab: Vocabulary) -> IndexDocument:
         accepts_physician_referrals=therapist.referral.accepts_physician_referrals,
         sliding_scale=therapist.fees.sliding_scale,
         fl_sex_therapy_qualified=therapist.fl_sex_therapy_qualified,
+        fl_title_rule=any(
+            lic.state == "FL"
+            and lic.status in PRACTISING_STATUSES
+            and lic.license_type in vocab.license_types
+            and vocab.license_types[lic.license_type].fl_title_rule
+            for lic in therapist.licenses
+        ),
         fee_min=therapist.fees.session_fee_min,
         fee_max=therapist.fees.session_fee_max,
         waitlist_weeks=therapist.availability.waitlist_weeks,

@@ -168,6 +168,8 @@ class Therapist(msgspec.Struct, kw_only=True):
     telehealth_registrations: list[TelehealthRegistration] = []
     concerns: list[str] = []  # vocab concern codes the clinician treats
     populations: list[str] = []  # vocab population / inclusivity codes
+    # vocab age bands (child, teen, adult, older_adult) the clinician sees; [] = not stated
+    ages_served: list[str] = []
     modalities: list[str] = []  # vocab modality codes
     languages: list[str] = msgspec.field(default_factory=lambda: ["en"])  # ISO 639-1
     offers_telehealth: bool = False

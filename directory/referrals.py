@@ -31,6 +31,9 @@ class MatchBody(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     radius_km: float = 40.0
     languages: list[str] = []
     populations: list[str] = []
+    ages: list[str] = []  # age bands the clinician must see (vocab ``ages``)
+    patient_age: int | None = None  # whole years; its age band is required too
+    relax: list[str] = []  # must-haves to rank by instead of require (matching.MUST_HAVES)
     therapist_genders: list[str] = []
     insurance: str | None = None
     max_fee: int | None = None
@@ -85,6 +88,9 @@ def referral_request(directory: Directory, body: MatchBody) -> ReferralRequest:
         radius_km=body.radius_km,
         languages=tuple(body.languages),
         populations=tuple(body.populations),
+        ages=tuple(body.ages),
+        patient_age=body.patient_age,
+        relax=tuple(body.relax),
         therapist_genders=tuple(body.therapist_genders),
         insurance=body.insurance,
         max_fee=body.max_fee,

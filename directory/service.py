@@ -17,6 +17,7 @@ import msgspec
 
 from directory.eligibility import (
     CertifiedOn,
+    FloridaTitle,
     InPersonNearby,
     Listed,
     NotExcluded,
@@ -70,6 +71,7 @@ class SearchParams(msgspec.Struct, frozen=True, kw_only=True):
     q: str = ""
     concerns: tuple[str, ...] = ()
     populations: tuple[str, ...] = ()
+    ages: tuple[str, ...] = ()  # age bands (vocab ``ages``); any of them
     languages: tuple[str, ...] = ()
     genders: tuple[str, ...] = ()
     license_types: tuple[str, ...] = ()
@@ -77,7 +79,8 @@ class SearchParams(msgspec.Struct, frozen=True, kw_only=True):
     max_fee: int | None = None
     sliding_scale: bool | None = None
     accepting: bool | None = None
-    certified: bool = False  # any AASECT certification valid on the date
+    # a certified sex therapist (AASECT CST or CST-S) on the date; never a counselor/educator
+    certified: bool = False
     zip: str | None = None
     radius_km: float = 40.0
     telehealth_state: str | None = None
@@ -147,6 +150,9 @@ class SearchPage(msgspec.Struct, frozen=True):
     interpretation: Interpretation
     origin: Point | None
     on: dt.date
+    # The state the patient is in: the telehealth state, else the ZIP's. Florida's title
+    # rule and the telehealth cautions depend on it.
+    patient_state: str | None = None
 
 
 class Directory:
@@ -289,6 +295,7 @@ class Directory:
             errors.append(("q", f"is longer than {MAX_QUERY_CHARS} characters"))
         self._check_codes(errors, "concern", "concerns", params.concerns)
         self._check_codes(errors, "population", "populations", params.populations)
+        self._check_codes(errors, "age", "ages", params.ages)
         self._check_codes(errors, "language", "languages", params.languages)
         self._check_codes(errors, "gender", "genders", params.genders)
         self._check_codes(errors, "license_type", "license_types", params.license_types)
@@ -416,6 +423,7 @@ class Directory:
             Listed().filter(),
             NotExcluded(on, patient_state).filter(),
             In("populations", populations) if populations else None,
+            In("ages_served", params.ages) if params.ages else None,
             In("languages", params.languages) if params.languages else None,
             In("gender", params.genders) if params.genders else None,
             In("license_types", params.license_types) if params.license_types else None,
@@ -426,8 +434,12 @@ class Directory:
             # Unconfirmed for too long: a likely ghost listing, left out as of the request date.
             RecentlyConfirmed.by_policy(on).filter(),
         ]
+        patient_state = params.telehealth_state or zip_state
         if params.certified:
-            filters.append(CertifiedOn.any_aasect(self.vocab, on).filter())
+            filters.append(CertifiedOn.sex_therapist(self.vocab, on).filter())
+            if patient_state == "FL":
+                # Florida: asked for a sex therapist, so only those who may use the title.
+                filters.append(FloridaTitle().filter())
         place_filter: list[Filter] = []
         if origin is not None:
             # The index checks the distance; unlike matching, search does not re-check the
@@ -505,6 +517,7 @@ class Directory:
             ),
             origin=origin,
             on=on,
+            patient_state=patient_state,
         )
 
     def understand(self, text: str) -> Interpretation:
@@ -514,8 +527,25 @@ class Directory:
     def match(self, request: ReferralRequest) -> list[Match]:
         """Ranked, explained matches: index candidates, then matching's rules and scores."""
         request.validate(self.vocab)
-        candidates = self.index.search(candidate_query(request, self.vocab))
-        return match(request, (hit.document for hit in candidates.hits), self.vocab)
+        return match(request, self.candidates(request), self.vocab)
+
+    def candidates(self, request: ReferralRequest) -> list[IndexDocument]:
+        """Every listing the index admits for the request's hard constraints, at any size.
+
+        The index answers in pages; all of them are read, so matching scores every eligible
+        clinician rather than the first page the index happens to order first.
+        """
+        query = candidate_query(request, self.vocab)
+        first = self.index.search(query)
+        documents = [hit.document for hit in first.hits]
+        offset = query.limit
+        while offset < first.total:
+            page = self.index.search(msgspec.structs.replace(query, offset=offset))
+            if not page.hits:
+                break  # the index shrank while we read it
+            documents.extend(hit.document for hit in page.hits)
+            offset += query.limit
+        return documents
 
 
 def make_index(settings: Settings) -> SearchIndex:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import re
 
 import msgspec
 import phonenumbers
 
+from directory.cautions import credential_cautions
 from directory.credentials import (
     CredentialView,
     credential_views,
@@ -21,8 +24,15 @@ from directory.eligibility import (
     in_force,
     telehealth_states,
 )
+from directory.explain import EmptyAnswer
 from directory.index.base import Hit
-from directory.listing import CredentialSummary, IndexDocument, document_for, freshness_from
+from directory.listing import (
+    CredentialSummary,
+    IndexDocument,
+    credential_summaries,
+    document_for,
+    freshness_from,
+)
 from directory.records import (
     CredentialRecord,
     Fees,
@@ -71,6 +81,51 @@ def short_credential_label(summary: CredentialSummary, vocab: Vocabulary) -> str
     term = table.get(summary.code)
     label = term.label.split(" (")[0] if term is not None else summary.code
     return f"{label}, {summary.state}" if summary.state and summary.state != "*" else label
+
+
+_TOKEN_SPLIT = re.compile(r"\s*[,;/|]\s*")
+
+
+def _token_key(text: str) -> str:
+    return re.sub(r"[\s.\-_]+", "", text.casefold()).removeprefix("aasect")
+
+
+@functools.cache
+def _credential_tokens(vocab: Vocabulary) -> dict[str, tuple[str, str]]:
+    """Abbreviations and names that name a credential -> (kind, code); e.g. "cst-s"."""
+    tokens: dict[str, tuple[str, str]] = {}
+    for code, kind in vocab.credential_kinds.items():
+        if not kind.is_certification:
+            continue
+        abbreviation = kind.label.rstrip(")").rpartition(" (")[2]
+        for name in (abbreviation, kind.label, *kind.synonyms):
+            tokens.setdefault(_token_key(name), ("certification", code))
+    for code, license_type in vocab.license_types.items():
+        for name in (code, license_type.label, *license_type.synonyms):
+            tokens.setdefault(_token_key(name), ("license", code))
+    return tokens
+
+
+def displayed_credentials_text(
+    text: str, credentials: list[CredentialSummary], vocab: Vocabulary, day: dt.date
+) -> str:
+    """The clinician's own credential letters ("PhD, LMFT, CST"), less any that name a
+    credential not in force on ``day``: an expired CST or a lapsed license never reads as
+    current beside the name. Letters we do not recognise (degrees) are kept as written.
+    """
+    tokens = _credential_tokens(vocab)
+    held: set[tuple[str, str]] = set()
+    for summary in credentials:
+        if in_force(summary, day) and summary.kind in ("license", "certification"):
+            held.add((summary.kind, summary.code.casefold()))
+    if ("certification", "aasect_cst_s") in held:
+        held.add(("certification", "aasect_cst"))  # a supervisor may sign as a CST
+    kept = [
+        part
+        for part in _TOKEN_SPLIT.split(text.strip())
+        if part and (tokens.get(_token_key(part)) is None or tokens[_token_key(part)] in held)
+    ]
+    return ", ".join(kept)
 
 
 def credential_lines(doc: IndexDocument, vocab: Vocabulary, day: dt.date) -> list[CredentialLine]:
@@ -138,6 +193,8 @@ class TherapistSummary(msgspec.Struct, frozen=True, kw_only=True):
     insurance: list[str] = []  # labels of the payers they take
     waitlist_weeks: int | None = None  # when not accepting new clients, if they said
     credentials: list[CredentialLine] = []  # in force on the search date, with their checks
+    cautions: list[str] = []  # what to check: self-reported basis, expiring, Florida's rule
+    ages_served: list[str] = []  # labels of the age bands seen
 
 
 class ContactActions(msgspec.Struct, frozen=True, kw_only=True):
@@ -179,11 +236,14 @@ class SearchResponse(msgspec.Struct, frozen=True, kw_only=True):
     interpreted: dict[str, object]
     results: list[TherapistSummary]
     facets: dict[str, list[Facet]]
+    # Only when nothing matched: why, and one-change searches that find someone.
+    empty: EmptyAnswer | None = None
 
 
 FACET_VOCAB = {
     "concerns": "concerns",
     "populations": "populations",
+    "ages_served": "ages",
     "languages": "languages",
     "gender": "genders",
     "license_types": "license_types",
@@ -220,7 +280,9 @@ def summary(hit: Hit, page: SearchPage, vocab: Vocabulary) -> TherapistSummary:
     return TherapistSummary(
         id=doc.id,
         name=doc.name,
-        credentials_text=doc.credentials_text,
+        credentials_text=displayed_credentials_text(
+            doc.credentials_text, doc.credentials, vocab, page.on
+        ),
         pronouns=doc.pronouns,
         practice_name=doc.practice_name,
         cities=doc.cities,
@@ -241,6 +303,14 @@ def summary(hit: Hit, page: SearchPage, vocab: Vocabulary) -> TherapistSummary:
         insurance=[_label(vocab, "insurance", c) for c in doc.insurance],
         waitlist_weeks=doc.waitlist_weeks,
         credentials=credential_lines(doc, vocab, page.on),
+        cautions=credential_cautions(
+            doc,
+            page.on,
+            vocab,
+            page.patient_state,
+            page.patient_state is not None and page.patient_state in tele,
+        ),
+        ages_served=[_label(vocab, "ages", code) for code in doc.ages_served],
     )
 
 
@@ -322,6 +392,7 @@ class TherapistProfile(msgspec.Struct, frozen=True, kw_only=True):
     telehealth_states: list[str]
     concerns: list[dict[str, str]]
     populations: list[dict[str, str]]
+    ages_served: list[dict[str, str]]
     modalities: list[dict[str, str]]
     languages: list[dict[str, str]]
     offers_telehealth: bool
@@ -368,7 +439,12 @@ def profile(
         name=therapist.full_name,
         first_name=therapist.first_name,
         last_name=therapist.last_name,
-        credentials_text=therapist.credentials_text,
+        credentials_text=displayed_credentials_text(
+            therapist.credentials_text,
+            doc.credentials if doc is not None else credential_summaries(therapist),
+            vocab,
+            day,
+        ),
         pronouns=therapist.pronouns,
         gender=therapist.gender,
         npi=therapist.npi,
@@ -382,6 +458,7 @@ def profile(
         telehealth_states=tele,
         concerns=labelled("concerns", therapist.concerns),
         populations=labelled("populations", therapist.populations),
+        ages_served=labelled("ages", therapist.ages_served),
         modalities=labelled("modalities", therapist.modalities),
         languages=labelled("languages", therapist.languages),
         offers_telehealth=therapist.offers_telehealth,

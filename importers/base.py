@@ -91,6 +91,7 @@ class Practice(msgspec.Struct, kw_only=True):
     licenses: list[License] = []  # facility licenses (NPPES organisations list them)
     taxonomies: list[str] = []  # NUCC codes, primary first
     languages: list[str] = []  # ISO 639-1
+    ages_served: list[str] = []  # vocab age bands (HSDS minimum_age / maximum_age)
     offers_telehealth: bool = False
     offers_in_person: bool = True
     accepting_new_clients: bool | None = None  # None: the source did not say

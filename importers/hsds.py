@@ -7,7 +7,8 @@ Therapist. It produces Practice records (``SourceRecord.organization`` is True):
   contacts (``alternate_name`` → ``other_names``);
 - each service → ``Practice(kind="service")``, a listing a client can be referred to:
   ``parent_name`` is the organisation, locations come from ``service_at_locations``,
-  ``cost_options`` give the fee range, ``languages`` the languages, a ``virtual``
+  ``cost_options`` give the fee range, ``languages`` the languages, ``minimum_age`` and
+  ``maximum_age`` the age bands served, a ``virtual``
   location means telehealth, and a named contact (reception, intake) becomes
   ``contact_name`` — a contact person is never taken for a clinician;
 - a lone location is checked but not imported: it is nobody's listing.
@@ -51,6 +52,7 @@ from importers.base import (
     warning,
 )
 from importers.normalize import (
+    age_bands,
     clean_text,
     normalize_address,
     normalize_email,
@@ -422,6 +424,11 @@ class _Mapper:
             as_of = parse_date(service.get("last_modified")) or self.as_of
         except ValueError as error:
             problems.append(warning(row, "last_modified", f"last_modified: {error}"))
+        try:
+            ages = age_bands(service.get("minimum_age"), service.get("maximum_age"))
+        except ValueError as error:
+            problems.append(warning(row, "minimum_age", f"{error}; ages dropped"))
+            ages = []
         practice = Practice(
             id=placeholder_id(SOURCE, external_id),
             name=name,
@@ -439,6 +446,7 @@ class _Mapper:
             website=clean_text(service.get("url")),
             locations=_unique(locations),
             languages=_languages(service.get("languages")),
+            ages_served=ages,
             offers_telehealth=telehealth,
             offers_in_person=bool(locations),
             fees=_fees(service.get("cost_options"), row, problems),

@@ -49,6 +49,7 @@ SCALARS = (
     "languages",
     "concerns",
     "populations",
+    "ages_served",
     "modalities",
 )
 LICENSE_PARTS = ("license_type", "number", "status", "issued_on", "expires_on")

@@ -634,3 +634,36 @@ def choose_license_type(candidates: Sequence[str], credentials: Iterable[str] = 
         if candidate in written:
             return candidate
     return candidates[0]
+
+
+def age_bands(minimum: object, maximum: object) -> list[str]:
+    """The vocabulary's age bands that overlap ``minimum``..``maximum`` years (inclusive).
+
+    Either bound may be missing (None or ""): open on that side. Both missing: [] (the
+    source did not say). Raises ValueError for a bound that is not a whole number of years
+    from 0 to 130, or a minimum above the maximum.
+    """
+    from directory.vocab import load_vocabulary
+
+    def years(value: object, name: str) -> int | None:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        try:
+            number = float(str(value).strip())
+        except ValueError:
+            raise ValueError(f"{name} {value!r} is not a number of years") from None
+        if not number.is_integer() or not 0 <= number <= 130:
+            raise ValueError(f"{name} {value!r} is not a whole number of years from 0 to 130")
+        return int(number)
+
+    low, high = years(minimum, "minimum_age"), years(maximum, "maximum_age")
+    if low is None and high is None:
+        return []
+    if low is not None and high is not None and low > high:
+        raise ValueError(f"minimum_age {low} is above maximum_age {high}")
+    start, end = low or 0, 200 if high is None else high
+    return [
+        band.code
+        for band in load_vocabulary().ages.values()
+        if band.min_years <= end and (band.max_years is None or start <= band.max_years)
+    ]

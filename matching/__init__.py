@@ -6,11 +6,20 @@ A ``ReferralRequest`` and candidate listings (``directory.listing``) in, ranked 
 """
 
 from matching.engine import Match, candidate_query, match
-from matching.request import ANY_AASECT, InvalidRequest, ReferralRequest, RequestError
+from matching.request import (
+    ANY_AASECT,
+    CERTIFIED_SEX_THERAPIST,
+    MUST_HAVES,
+    InvalidRequest,
+    ReferralRequest,
+    RequestError,
+)
 from matching.scoring import Weights, default_weights, weights_from_toml
 
 __all__ = [
     "ANY_AASECT",
+    "CERTIFIED_SEX_THERAPIST",
+    "MUST_HAVES",
     "InvalidRequest",
     "Match",
     "ReferralRequest",

@@ -8,6 +8,8 @@ the request carries its date, the caller brings the candidates.
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 from collections.abc import Iterable
 
 import msgspec
@@ -20,17 +22,19 @@ from directory.eligibility import (
     NotExcluded,
     RecentlyConfirmed,
     TelehealthPermitted,
+    in_force,
 )
 from directory.listing import IndexDocument
-from directory.query import Filter, Or, SearchQuery, all_of
+from directory.query import Eq, Filter, In, Or, SearchQuery, all_of
 from directory.vocab import Vocabulary
 from matching import reasons, scoring
 from matching.request import ReferralRequest
-from matching.rules import Mode, check, required_certification
+from matching.rules import Mode, check, florida_title, required_certification
 from matching.scoring import Weights
 
-# Hard constraints narrow the index's answer; ranking happens here. The limit only guards
-# against pathological result sizes, so it is far above any page we show.
+# Hard constraints narrow the index's answer; ranking happens here, over every eligible
+# clinician. The index is read in pages of this many (the service reads every page), so
+# no directory size leaves an eligible clinician unscored.
 CANDIDATE_LIMIT = 2000
 
 
@@ -61,6 +65,7 @@ def candidate_query(request: ReferralRequest, vocab: Vocabulary) -> SearchQuery:
         by_mode.append(nearby.filter())
     mode_filter = by_mode[0] if len(by_mode) == 1 else Or(tuple(by_mode))
     certification = required_certification(request, vocab)
+    title = florida_title(request, vocab)
 
     return SearchQuery(
         filter=all_of(
@@ -71,12 +76,43 @@ def candidate_query(request: ReferralRequest, vocab: Vocabulary) -> SearchQuery:
             AcceptsPhysicianReferrals().filter() if request.physician_referral else None,
             certification.filter() if certification is not None else None,
             RecentlyConfirmed.by_policy(request.on).filter(),
+            title.filter() if title is not None else None,
+            must_have_filter(request, vocab),
         ),
         origin=request.patient_point,
-        # Only for in-person care does nearness decide who survives the limit.
+        # Every page is read (Directory.candidates); in person, the nearest come first.
         sort="distance" if request.delivery == "in_person" else "relevance",
         limit=CANDIDATE_LIMIT,
     )
+
+
+def must_have_filter(request: ReferralRequest, vocab: Vocabulary) -> Filter | None:
+    """The must-haves the person chose, as the index filter (``rules.check`` re-checks them).
+
+    Languages and age bands: any of them (a bilingual patient is served in either); each
+    population asked for; the insurer. A must-have named in ``request.relax`` is left out:
+    it is scored instead.
+    """
+    bands = request.age_bands(vocab)
+    return all_of(
+        In("languages", request.languages)
+        if request.languages and request.required("languages")
+        else None,
+        Eq("insurance", request.insurance)
+        if request.insurance is not None and request.required("insurance")
+        else None,
+        In("ages_served", bands) if bands and request.required("ages") else None,
+        *(
+            Eq("populations", code)
+            for code in (request.populations if request.required("populations") else ())
+        ),
+    )
+
+
+class _Ranked(msgspec.Struct, frozen=True):
+    found: Match
+    doc: IndexDocument
+    key: tuple[float | int | str, ...]
 
 
 def match(
@@ -91,7 +127,7 @@ def match(
     wants = scoring.wants_of(request, vocab)
 
     # Score everyone, rank, then explain only those shown: explaining is the costly part.
-    scored: list[tuple[Match, IndexDocument]] = []
+    scored: list[_Ranked] = []
     for doc in candidates:
         eligibility = check(request, doc, vocab)
         if not eligibility.eligible:
@@ -111,12 +147,13 @@ def match(
             reasons=[],
             cautions=[],
         )
-        scored.append((found, doc))
-    scored.sort(key=lambda pair: _rank_key(pair[0]))
+        scored.append(_Ranked(found, doc, rank_key(request, found, doc, wants, w)))
+    scored.sort(key=lambda ranked: ranked.key)
 
     shown: list[Match] = []
     seen: set[str] = set()
-    for found, doc in scored:
+    for ranked in scored:
+        found, doc = ranked.found, ranked.doc
         if len(shown) == request.limit:
             break
         if found.therapist_id in seen:  # an index may return a document twice
@@ -143,6 +180,51 @@ def _best_mode(modes: tuple[Mode, ...], km: float | None, radius_km: float, w: W
     return "in_person" if in_person >= telehealth else "telehealth"
 
 
-def _rank_key(found: Match) -> tuple[float, float, str, str]:
+def rotation(on: dt.date, listing_id: str) -> str:
+    """A deterministic, fair order among exact ties: a hash of the request date and the id.
+
+    The same request on the same day always ranks the same; the next day the ties reshuffle,
+    so no name (and no early letter of the alphabet) leads every list.
+    """
+    return hashlib.blake2b(f"{on.isoformat()}|{listing_id}".encode(), digest_size=8).hexdigest()
+
+
+def verification_rank(doc: IndexDocument, on: dt.date) -> float:
+    """Share of the credentials in force on ``on`` that a primary source confirmed, 0..1."""
+    current = [summary for summary in doc.credentials if in_force(summary, on)]
+    if not current:
+        return 0.0
+    return sum(summary.verified_on is not None for summary in current) / len(current)
+
+
+def rank_key(
+    request: ReferralRequest,
+    found: Match,
+    doc: IndexDocument,
+    wants: scoring.Wants,
+    w: Weights,
+) -> tuple[float | int | str, ...]:
+    """The order of matches, best first.
+
+    1. the share of the named concerns treated: what was asked for dominates;
+    2. strong signals: must-haves inferred from the text or relaxed by name;
+    3. the score;
+    4. discipline-implied concerns ("often referred from urology"): only among equals;
+    5. distance (in person);
+    6. fair tie-breaks: verification state, freshness (as scored: everything confirmed
+       within the full-marks window is equally fresh), profile completeness, then
+       ``rotation``; never the name.
+    """
     distance = found.distance_km if found.distance_km is not None else float("inf")
-    return (-found.score, distance, found.name.casefold(), found.therapist_id)
+    return (
+        -round(scoring.named_coverage(doc, wants), 6),
+        -round(scoring.signals(doc, request, wants), 6),
+        -found.score,
+        -round(scoring.implied_fit(doc, wants), 6),
+        distance,
+        -round(verification_rank(doc, request.on), 6),
+        -round(scoring.freshness(doc, request.on, w), 6),
+        -round(scoring.completeness(doc), 6),
+        rotation(request.on, doc.id),
+        doc.id,
+    )

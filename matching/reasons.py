@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
+from directory.cautions import credential_cautions
 from directory.eligibility import authorises_telehealth, format_key, in_force
 from directory.listing import CredentialSummary, IndexDocument
 from directory.records import date_key
@@ -63,10 +64,20 @@ def reasons(
     for kind in valid_certifications(doc, request.on, vocab):
         said.append(certification_phrase(doc, kind, vocab))
 
-    for code in wants.explicit_concerns + wants.implied_concerns:
+    for code in wants.explicit_concerns:
         if code in doc.concerns and code in vocab.concerns:
             concern = vocab.concerns[code]
             said.append(f"Treats {concern.reason_phrase or concern.label.lower()}")
+    # Implied concerns were not asked for; say where the idea came from.
+    discipline = request.referring_discipline
+    for code in wants.implied_concerns:
+        if code in doc.concerns and code in vocab.concerns and discipline is not None:
+            concern = vocab.concerns[code]
+            source = _lower_first(_label(vocab.disciplines, discipline))
+            said.append(
+                f"Also treats {concern.reason_phrase or concern.label.lower()}, "
+                f"often referred from {source}"
+            )
 
     for code in request.languages:
         if code in doc.languages:
@@ -74,6 +85,11 @@ def reasons(
     for code in wants.populations:
         if code in doc.populations:
             said.append(_label(vocab.populations, code))
+    for code in wants.ages:
+        if code in doc.ages_served:
+            said.append(
+                f"Sees {_label(vocab.ages, code)[:1].lower()}{_label(vocab.ages, code)[1:]}"
+            )
     if request.therapist_genders and doc.gender in request.therapist_genders:
         said.append(f"Therapist gender: {_label(vocab.genders, doc.gender).lower()}")
 
@@ -84,7 +100,6 @@ def reasons(
     if doc.sliding_scale:
         said.append("Sliding scale")
 
-    discipline = request.referring_discipline
     if discipline is not None and discipline in doc.coordinates_with:
         said.append(f"Works with {_lower_first(_label(vocab.disciplines, discipline))}")
     if (request.physician_referral or discipline is not None) and doc.accepts_physician_referrals:
@@ -142,6 +157,13 @@ def cautions(
     for code in request.languages:
         if code not in doc.languages:
             warn.append(f"Does not list {_label(vocab.languages, code)}")
+    ages = request.age_bands(vocab)
+    if ages and not set(ages) & set(doc.ages_served):
+        named = " or ".join(_label(vocab.ages, code) for code in ages)
+        warn.append(f"Does not list seeing {named[:1].lower()}{named[1:]}")
+    warn.extend(
+        credential_cautions(doc, request.on, vocab, request.patient_state, "telehealth" in modes)
+    )
     return warn
 
 

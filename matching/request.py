@@ -18,6 +18,13 @@ from directory.vocab import UnknownCode, Vocabulary
 
 # Asks for "any AASECT certification" (CST, CST-S, CSC, CSE) without naming one.
 ANY_AASECT = "any_aasect"
+# Asks for a certified sex therapist: AASECT CST or CST-S, never a counselor or educator.
+# Naming "aasect_cst" asks the same (a supervisor is a CST).
+CERTIFIED_SEX_THERAPIST = "certified_sex_therapist"
+
+# What the person chose that results must have, unless they relax it by name (``relax``).
+# Chosen means given as a field; the same wish only inferred from their words is scored.
+MUST_HAVES: tuple[str, ...] = ("languages", "insurance", "ages", "populations")
 
 MIN_RADIUS_KM = 1.0
 MAX_RADIUS_KM = 500.0
@@ -37,11 +44,15 @@ class ReferralRequest(msgspec.Struct, kw_only=True, frozen=True):
     radius_km: float = 40.0
     languages: tuple[str, ...] = ()
     populations: tuple[str, ...] = ()  # inclusivity wanted, e.g. "trans_nonbinary"
+    ages: tuple[str, ...] = ()  # age bands (vocab ``ages``) the clinician must see
+    patient_age: int | None = None  # whole years; adds its age band to ``ages``
+    relax: tuple[str, ...] = ()  # must-haves (MUST_HAVES) to rank by instead of require
     therapist_genders: tuple[str, ...] = ()
     insurance: str | None = None
     max_fee: int | None = None
     sliding_scale: bool = False
-    required_certification: str | None = None  # a credential kind code, or ANY_AASECT
+    # a credential kind code, ANY_AASECT or CERTIFIED_SEX_THERAPIST
+    required_certification: str | None = None
     include_not_accepting: bool = False
     physician_referral: bool = False  # only clinicians who accept physician referrals
     limit: int = 10
@@ -62,6 +73,16 @@ class ReferralRequest(msgspec.Struct, kw_only=True, frozen=True):
         unknown("languages", self.languages, "languages", "language")
         unknown("populations", self.populations, "populations", "population")
         unknown("therapist_genders", self.therapist_genders, "genders", "gender")
+        unknown("ages", self.ages, "ages", "age band")
+        for name in self.relax:
+            if name not in MUST_HAVES:
+                found.append(
+                    RequestError(
+                        "relax", f"cannot relax {name!r}; choose from {', '.join(MUST_HAVES)}"
+                    )
+                )
+        if self.patient_age is not None and not 0 <= self.patient_age <= 120:
+            found.append(RequestError("patient_age", "must be between 0 and 120 years"))
         if self.referring_discipline is not None:
             unknown(
                 "referring_discipline",
@@ -75,7 +96,7 @@ class ReferralRequest(msgspec.Struct, kw_only=True, frozen=True):
             unknown("patient_state", (self.patient_state,), "states", "state")
 
         cert = self.required_certification
-        if cert is not None and cert != ANY_AASECT:
+        if cert is not None and cert not in (ANY_AASECT, CERTIFIED_SEX_THERAPIST):
             kind = vocab.credential_kinds.get(cert)
             if kind is None:
                 found.append(
@@ -115,6 +136,19 @@ class ReferralRequest(msgspec.Struct, kw_only=True, frozen=True):
         if len(self.text) > MAX_TEXT_CHARS:
             found.append(RequestError("text", f"must be at most {MAX_TEXT_CHARS} characters"))
         return found
+
+    def age_bands(self, vocab: Vocabulary) -> tuple[str, ...]:
+        """The age bands asked for: ``ages`` and the band of ``patient_age``."""
+        bands = list(self.ages)
+        if self.patient_age is not None:
+            band = vocab.age_band(self.patient_age)
+            if band is not None:
+                bands.append(band)
+        return tuple(dict.fromkeys(bands))
+
+    def required(self, must_have: str) -> bool:
+        """Whether a must-have the person chose is a filter (not relaxed)."""
+        return must_have not in self.relax
 
     def validate(self, vocab: Vocabulary) -> None:
         """Raise ``InvalidRequest`` listing every problem, if there is any."""

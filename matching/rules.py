@@ -10,7 +10,8 @@ wrong index must never put a clinician in front of a patient they may not legall
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 import msgspec
 
@@ -18,6 +19,7 @@ from directory.eligibility import (
     AcceptingNewClients,
     AcceptsPhysicianReferrals,
     CertifiedOn,
+    FloridaTitle,
     InPersonNearby,
     Listed,
     NotExcluded,
@@ -25,10 +27,11 @@ from directory.eligibility import (
     TelehealthPermitted,
     aasect_certifications,
     nearest_km,
+    sex_therapist_certifications,
 )
 from directory.listing import IndexDocument
 from directory.vocab import Vocabulary
-from matching.request import ANY_AASECT, ReferralRequest
+from matching.request import ANY_AASECT, CERTIFIED_SEX_THERAPIST, ReferralRequest
 
 Mode = Literal["telehealth", "in_person"]
 
@@ -49,7 +52,26 @@ def required_kinds(request: ReferralRequest, vocab: Vocabulary) -> tuple[str, ..
     wanted = request.required_certification
     if wanted is None:
         return ()
-    return (wanted,) if wanted != ANY_AASECT else aasect_certifications(vocab)
+    if wanted == ANY_AASECT:
+        return aasect_certifications(vocab)
+    if wanted == CERTIFIED_SEX_THERAPIST or wanted in sex_therapist_certifications(vocab):
+        # A CST-S is a CST: asking for a CST admits supervisors too.
+        return sex_therapist_certifications(vocab)
+    return (wanted,)
+
+
+def requires_sex_therapist(request: ReferralRequest, vocab: Vocabulary) -> bool:
+    """The request asks for a certified sex therapist (CST or CST-S), and nothing less."""
+    kinds = required_kinds(request, vocab)
+    return bool(kinds) and set(kinds) <= set(sex_therapist_certifications(vocab))
+
+
+def florida_title(request: ReferralRequest, vocab: Vocabulary) -> FloridaTitle | None:
+    """Florida's title rule as a hard constraint: for a patient in Florida who asks for a
+    certified sex therapist. Otherwise a Florida patient sees it as a caution."""
+    if request.patient_state == "FL" and requires_sex_therapist(request, vocab):
+        return FloridaTitle()
+    return None
 
 
 def required_certification(request: ReferralRequest, vocab: Vocabulary) -> CertifiedOn | None:
@@ -89,17 +111,50 @@ def check(request: ReferralRequest, doc: IndexDocument, vocab: Vocabulary) -> El
         else:
             mode_failures.append(failure)
 
+    exclusions_wanted = must_have_failures(request, doc, vocab)
     # "either" passes when one mode does; only when none does are the failures the reason.
     exclusions = [] if modes else mode_failures
     certification = required_certification(request, vocab)
+    title = florida_title(request, vocab)
     for failure in (
         Listed().why_not(doc),
         NotExcluded(request.on, request.patient_state).why_not(doc),
         certification.why_not(doc) if certification is not None else None,
+        title.why_not(doc) if title is not None else None,
         None if request.include_not_accepting else AcceptingNewClients().why_not(doc),
         AcceptsPhysicianReferrals().why_not(doc) if request.physician_referral else None,
         RecentlyConfirmed.by_policy(request.on).why_not(doc),
     ):
         if failure is not None:
             exclusions.append(failure)
+    exclusions.extend(exclusions_wanted)
     return Eligibility(tuple(modes), distance, tuple(exclusions))
+
+
+def must_have_failures(
+    request: ReferralRequest, doc: IndexDocument, vocab: Vocabulary
+) -> list[str]:
+    """Why the listing lacks a must-have the person chose (and did not relax); [] if none.
+
+    The predicate twin of ``engine.must_have_filter``: any asked language, the insurer, any
+    asked age band, every asked population.
+    """
+    failures: list[str] = []
+    wants_language = request.languages and request.required("languages")
+    if wants_language and not set(request.languages) & set(doc.languages):
+        failures.append("Does not list " + " or ".join(_labels(vocab.languages, request.languages)))
+    insurer = request.insurance
+    if insurer is not None and request.required("insurance") and insurer not in doc.insurance:
+        failures.append("Not in network with " + _labels(vocab.insurance, (insurer,))[0])
+    bands = request.age_bands(vocab)
+    if bands and request.required("ages") and not set(bands) & set(doc.ages_served):
+        failures.append("Does not list seeing " + " or ".join(_labels(vocab.ages, bands)).lower())
+    if request.required("populations"):
+        for code in request.populations:
+            if code not in doc.populations:
+                failures.append("Does not list " + _labels(vocab.populations, (code,))[0])
+    return failures
+
+
+def _labels(table: Mapping[str, Any], codes: tuple[str, ...]) -> list[str]:
+    return [table[code].label if code in table else code for code in codes]

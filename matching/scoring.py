@@ -14,7 +14,7 @@ from importlib import resources
 
 import msgspec
 
-from directory.eligibility import CertifiedOn
+from directory.eligibility import CertifiedOn, sex_therapist_certifications
 from directory.listing import IndexDocument
 from directory.vocab import Vocabulary
 from matching.request import ReferralRequest
@@ -83,6 +83,9 @@ class Wants(msgspec.Struct, frozen=True):
     explicit_concerns: tuple[str, ...]  # named in the request or recognised in its text
     implied_concerns: tuple[str, ...]  # usually sent by the referring discipline, not named
     populations: tuple[str, ...]
+    # Populations recognised only in the free text: a strong signal, never a filter.
+    text_populations: tuple[str, ...] = ()
+    ages: tuple[str, ...] = ()  # age bands asked for (a field, or the patient's age)
 
 
 def wants_of(request: ReferralRequest, vocab: Vocabulary) -> Wants:
@@ -96,7 +99,14 @@ def wants_of(request: ReferralRequest, vocab: Vocabulary) -> Wants:
     if request.referring_discipline is not None:
         discipline = vocab.disciplines[request.referring_discipline]
         implied = tuple(code for code in _unique(discipline.concerns) if code not in explicit)
-    return Wants(explicit, implied, _unique(request.populations + text_populations))
+    inferred = tuple(code for code in _unique(text_populations) if code not in request.populations)
+    return Wants(
+        explicit,
+        implied,
+        _unique(request.populations + text_populations),
+        inferred,
+        request.age_bands(vocab),
+    )
 
 
 def _unique(codes: tuple[str, ...]) -> tuple[str, ...]:
@@ -123,13 +133,63 @@ def _decay(age: int | None, full: int, stale: int, at_stale: float, w: Freshness
 
 
 def specialty(doc: IndexDocument, wants: Wants, w: Weights) -> float:
-    """Share of the wanted concerns the clinician treats; named concerns count more."""
-    weighed = [(code, w.specialty.explicit) for code in wants.explicit_concerns]
-    weighed += [(code, w.specialty.implied) for code in wants.implied_concerns]
-    total = sum(weight for _, weight in weighed)
-    if total <= 0:
+    """Share of the named concerns the clinician treats (neutral when none is named).
+
+    Concerns a referring discipline usually sends are not in the score: they only order
+    results that are otherwise equal (``implied_fit``), so a clinician who treats what the
+    physician named is never outranked by one who treats what urology often sends.
+    """
+    if not wants.explicit_concerns or w.specialty.explicit <= 0:
         return w.specialty.neutral
-    return sum(weight for code, weight in weighed if code in doc.concerns) / total
+    return _fraction(wants.explicit_concerns, doc.concerns)
+
+
+def implied_fit(doc: IndexDocument, wants: Wants) -> float:
+    """Share of the discipline-implied concerns the clinician treats; 0 when there are none."""
+    return _fraction(wants.implied_concerns, doc.concerns) if wants.implied_concerns else 0.0
+
+
+def named_coverage(doc: IndexDocument, wants: Wants) -> float:
+    """Share of the named concerns treated: the first thing a ranking respects."""
+    return _fraction(wants.explicit_concerns, doc.concerns) if wants.explicit_concerns else 1.0
+
+
+def signals(doc: IndexDocument, request: ReferralRequest, wants: Wants) -> float:
+    """How many of the wishes that are not filters the clinician meets, 0..1 (1: none).
+
+    These are must-haves only inferred from the person's words (populations recognised in
+    the text) and must-haves the person relaxed by name: strong signals, ranked right after
+    the named concerns.
+    """
+    parts: list[float] = []
+    if wants.text_populations:
+        parts.append(_fraction(wants.text_populations, doc.populations))
+    if not request.required("populations") and request.populations:
+        parts.append(_fraction(request.populations, doc.populations))
+    if not request.required("languages") and request.languages:
+        parts.append(1.0 if set(request.languages) & set(doc.languages) else 0.0)
+    if not request.required("insurance") and request.insurance is not None:
+        parts.append(1.0 if request.insurance in doc.insurance else 0.0)
+    if not request.required("ages") and wants.ages:
+        parts.append(1.0 if set(wants.ages) & set(doc.ages_served) else 0.0)
+    return _mean(parts)
+
+
+def completeness(doc: IndexDocument) -> float:
+    """Share of the profile a person needs to decide that is filled in, 0..1."""
+    present = (
+        bool(doc.bio.strip()),
+        doc.fee_min is not None or doc.fee_max is not None,
+        bool(doc.concerns),
+        bool(doc.languages),
+        bool(doc.ages_served),
+        bool(doc.modalities),
+        bool(doc.pronouns),
+        bool(doc.practice_name),
+        doc.availability_confirmed_on is not None,
+        bool(doc.cities),
+    )
+    return sum(present) / len(present)
 
 
 def distance(mode: Mode, km: float | None, radius_km: float, w: Weights) -> float:
@@ -143,6 +203,8 @@ def inclusivity(doc: IndexDocument, request: ReferralRequest, wants: Wants) -> f
     parts: list[float] = []
     if wants.populations:
         parts.append(_fraction(wants.populations, doc.populations))
+    if wants.ages:
+        parts.append(1.0 if set(wants.ages) & set(doc.ages_served) else 0.0)
     if request.therapist_genders:
         parts.append(1.0 if doc.gender in request.therapist_genders else 0.0)
     return _mean(parts)
@@ -198,7 +260,12 @@ def valid_certifications(doc: IndexDocument, on: dt.date, vocab: Vocabulary) -> 
 
 
 def certification(doc: IndexDocument, on: dt.date, vocab: Vocabulary) -> float:
-    return 1.0 if valid_certifications(doc, on, vocab) else 0.0
+    """1 for a certified sex therapist (CST, CST-S); a counselor's or educator's
+    certification is real training but not a therapist's, so it counts half."""
+    valid = valid_certifications(doc, on, vocab)
+    if set(valid) & set(sex_therapist_certifications(vocab)):
+        return 1.0
+    return 0.5 if valid else 0.0
 
 
 def coordination(doc: IndexDocument, request: ReferralRequest) -> float:

@@ -11,6 +11,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
+from directory.explain import EmptyAnswer, explain_match, explain_search
 from directory.inputs import check_date, parse_id
 from directory.query import SortKey
 from directory.referrals import MatchBody, referral_request
@@ -32,6 +33,10 @@ class TherapistController(Controller):
         q: Annotated[str, QueryParameter(description="Plain words, e.g. 'pain during sex'")] = "",
         concern: Codes = None,
         population: Codes = None,
+        age: Annotated[
+            list[str] | None,
+            QueryParameter(max_items=10, description="Age bands served: child, teen, adult ..."),
+        ] = None,
         language: Codes = None,
         gender: Codes = None,
         license_type: Codes = None,
@@ -57,6 +62,7 @@ class TherapistController(Controller):
             q=q,
             concerns=tuple(concern or ()),
             populations=tuple(population or ()),
+            ages=tuple(age or ()),
             languages=tuple(language or ()),
             genders=tuple(gender or ()),
             license_types=tuple(license_type or ()),
@@ -74,7 +80,10 @@ class TherapistController(Controller):
             per_page=per_page,
             **({"facets": tuple(facet)} if facet is not None else {}),
         )
-        return search_response(directory.search(params), directory.vocab)
+        response = search_response(directory.search(params), directory.vocab)
+        if response.total == 0:
+            response = msgspec.structs.replace(response, empty=explain_search(directory, params))
+        return response
 
     @get("/{therapist_id:str}", summary="A therapist's full profile with credential evidence")
     async def get_profile(
@@ -100,6 +109,8 @@ class MatchResponse(msgspec.Struct, frozen=True):
     matches: list[Match]
     # What the referral's words were understood to say, and which words were not used.
     interpreted: Interpretation | None = None
+    # Only when no one matched: why, and one-change referrals that find someone.
+    empty: EmptyAnswer | None = None
 
 
 class MatchController(Controller):
@@ -118,12 +129,14 @@ class MatchController(Controller):
             notes.append(f"Patient state {request.patient_state}, from the words.")
         if request.patient_zip and not data.patient_zip:
             notes.append(f"Patient ZIP {request.patient_zip}, from the words.")
+        empty = None if matches else explain_match(directory, data)
         return MatchResponse(
             request.on,
             request.patient_state,
             request.delivery,
             matches,
             msgspec.structs.replace(interpreted, notes=notes),
+            empty,
         )
 
 

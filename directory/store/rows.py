@@ -59,6 +59,7 @@ def as_stored(t: Therapist, *, version: int, now: dt.datetime) -> Therapist:
         npi=t.npi or None,
         concerns=_unique(t.concerns),
         populations=_unique(t.populations),
+        ages_served=_unique(t.ages_served),
         modalities=_unique(t.modalities),
         languages=_unique(t.languages),
         fees=msgspec.structs.replace(t.fees, insurance=_unique(t.fees.insurance)),
@@ -247,6 +248,7 @@ def therapist_from_rows(
         ],
         concerns=codes["concern"],
         populations=codes["population"],
+        ages_served=codes["age"],
         modalities=codes["modality"],
         languages=codes["language"],
         offers_telehealth=row["offers_telehealth"],
@@ -299,6 +301,7 @@ def _tag_lists(t: Therapist) -> dict[str, Iterable[str]]:
         "language": t.languages,
         "insurance": t.fees.insurance,
         "discipline": t.referral.coordinates_with,
+        "age": t.ages_served,
     }
 
 

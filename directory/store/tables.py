@@ -44,7 +44,15 @@ NAMING_CONVENTION = {
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 CREDENTIAL_KINDS = ("license", "certification", "compact", "registration")
-TAG_FACETS = ("concern", "population", "modality", "language", "insurance", "discipline")
+TAG_FACETS = (
+    "concern",
+    "population",
+    "modality",
+    "language",
+    "insurance",
+    "discipline",
+    "age",  # age bands served (migration 0010_ages_served)
+)
 OUTBOX_OPS = ("upsert", "delete")
 LISTING_STATUSES = ("active", "retired", "deceased", "moved", "suspended")
 

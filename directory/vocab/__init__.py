@@ -79,6 +79,15 @@ class CredentialKind(Term, frozen=True, kw_only=True):
     issuer: str = ""
     is_certification: bool = True  # False for AASECT membership: never shown as certification
     renews_years: int | None = None
+    # Certifies its holder as a sex therapist (AASECT CST, CST-S); counselors and educators not.
+    sex_therapist: bool = False
+
+
+class AgeBand(Term, frozen=True, kw_only=True):
+    """An age group a clinician sees, with its bounds in whole years (inclusive)."""
+
+    min_years: int
+    max_years: int | None = None  # None: and older
 
 
 class CompactMember(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -176,6 +185,7 @@ _KIND_TYPES: dict[str, type] = {
     "languages": Term,
     "insurance": Payer,
     "genders": Term,
+    "ages": AgeBand,
 }
 FILE_KINDS: tuple[str, ...] = (*_KIND_TYPES, "jurisdiction_rules")
 
@@ -547,6 +557,7 @@ class Vocabulary:
     languages: Mapping[str, Term]
     insurance: Mapping[str, Payer]
     genders: Mapping[str, Term]
+    ages: Mapping[str, AgeBand]
     jurisdiction_rules: tuple[JurisdictionRule, ...]
     delivery: Mapping[str, Term]  # how people say how they want to meet (query_words.toml)
     _phrases: _PhraseIndex
@@ -818,6 +829,13 @@ class Vocabulary:
                 offer(code, phrase, (2, -score))
         ranked = sorted(best.items(), key=lambda item: (item[1][0], item[0]))
         return [(code, phrase) for code, (_, phrase) in ranked[:limit]]
+
+    def age_band(self, years: int) -> str | None:
+        """The age band (code) a person of ``years`` falls in, if any."""
+        for band in self.ages.values():
+            if band.min_years <= years and (band.max_years is None or years <= band.max_years):
+                return band.code
+        return None
 
     def license_types_for_nucc(self, nucc_code: str) -> list[str]:
         """License type codes whose holders enrol under this NUCC taxonomy code."""

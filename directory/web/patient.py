@@ -20,6 +20,7 @@ from litestar.params import Body, FromPath
 from litestar.response import Redirect, Template
 
 from directory import clinicians
+from directory.explain import EmptyAnswer, explain_search
 from directory.inputs import InvalidInput
 from directory.query import SORT_KEYS
 from directory.service import Directory, SearchParams
@@ -41,7 +42,8 @@ from directory.web.forms import FormInput, query_string
 from directory.web.render import PageError, find_therapist, page
 
 PER_PAGE = 10
-RADIUS_CHOICES = (10, 25, 40, 80, 160)
+# 250 and 500 km are what an explained empty answer may offer (directory.explain).
+RADIUS_CHOICES = (10, 25, 40, 80, 160, 250, 500)
 WIDEST_RADIUS = RADIUS_CHOICES[-1]
 MAX_FEE = 10_000
 
@@ -75,6 +77,7 @@ SEARCH_LABELS = {
     "telehealth_state": "Telehealth state",
     "population": "Affirming of",
     "language": "Language",
+    "age": "Age group",
     "gender": "Therapist's gender",
     "insurance": "Insurance",
     "max_fee": "Highest fee",
@@ -93,6 +96,7 @@ class PatientSearch:
     radius_km: float = 40.0
     telehealth_state: str = ""
     population: tuple[str, ...] = ()
+    age: str = ""
     language: str = ""
     gender: str = ""
     insurance: str = ""
@@ -118,6 +122,7 @@ class PatientSearch:
             ),
             population=tuple(form.choices("population", vocab.populations)),
             language=form.choice("language", vocab.languages),
+            age=form.choice("age", vocab.ages),
             gender=form.choice("gender", vocab.genders),
             insurance=form.choice("insurance", vocab.insurance),
             max_fee=form.whole_number("max_fee", 0, MAX_FEE, "the highest fee in dollars"),
@@ -144,6 +149,7 @@ class PatientSearch:
             bool(value)
             for value in (
                 self.population,
+                self.age,
                 self.language,
                 self.gender,
                 self.insurance,
@@ -199,6 +205,7 @@ class PatientSearch:
             radius_km=self.radius_km,
             telehealth_state=self.telehealth or None,
             populations=self.population,
+            ages=(self.age,) if self.age else (),
             languages=(self.language,) if self.language else (),
             genders=(self.gender,) if self.gender else (),
             insurance=self.insurance or None,
@@ -292,6 +299,40 @@ def empty_state_links(search: PatientSearch, directory: Directory) -> list[tuple
     return links
 
 
+def alternative_links(answer: EmptyAnswer) -> list[tuple[str, str]]:
+    """The explained empty answer's alternatives as (link text, address) on this page."""
+    return [(alt.label, page_url(alt.params)) for alt in answer.alternatives]
+
+
+def page_url(params: dict[str, Any]) -> str:
+    """The patient page's address for API search parameters (``directory.explain``).
+
+    The page takes the API's names; its selects hold one language, gender and age, so the
+    first of each is kept. The date is left out: the page always searches for today.
+    """
+    pairs: list[tuple[str, object]] = []
+    # The page's own defaults differ from the API's: accepting new clients is on unless said,
+    # and a ZIP sets the telehealth state. An alternative without them means neither.
+    if "accepting" not in params:
+        pairs.append(("accepting", "0"))
+    if params.get("zip") and not params.get("telehealth_state"):
+        pairs.append(("telehealth_state", NO_TELEHEALTH))
+    for name, value in params.items():
+        if name in ("on", "concern", "license_type"):
+            continue  # the page has no such inputs (concerns come from the words)
+        if isinstance(value, list):
+            if name == "population":
+                pairs.extend((name, item) for item in value)
+            elif value:
+                pairs.append((name, value[0]))
+        elif isinstance(value, bool):
+            if value:
+                pairs.append((name, 1))
+        else:
+            pairs.append((name, value))
+    return "/?" + query_string(pairs)
+
+
 class PatientPages(Controller):
     include_in_schema = False
 
@@ -304,6 +345,7 @@ class PatientPages(Controller):
         search = PatientSearch.read(form, vocab)
         response = None
         empty_links: list[tuple[str, str]] = []
+        empty_reason = ""
         if form.errors and search.zip:
             # Another field's problem stops the search; check the ZIP code too, so that
             # every problem is shown at once instead of one per attempt.
@@ -328,7 +370,17 @@ class PatientPages(Controller):
                 form.errors.extend(error.errors)
             else:
                 if response.total == 0:
-                    empty_links = empty_state_links(search, directory)
+                    answer = explain_search(directory, search.params())
+                    empty_reason = answer.reason
+                    # The explained alternatives (each with its count) first; then the page's
+                    # own widenings that those do not already offer.
+                    empty_links = alternative_links(answer)
+                    offered = {href for _, href in empty_links}
+                    empty_links += [
+                        link
+                        for link in empty_state_links(search, directory)
+                        if link[1] not in offered
+                    ]
                 shown = [t.id for t in response.results]
                 # The cards' contact links: ten records by id, one query per table.
                 contacts = {t.id: contact_actions(t) for t in directory.store.get_therapists(shown)}
@@ -356,6 +408,7 @@ class PatientPages(Controller):
             },
             no_telehealth=NO_TELEHEALTH,
             understood_label=functools.partial(understood_label, vocab),
+            empty_reason=empty_reason,
         )
 
     @get("/therapists/{therapist_id:str}", sync_to_thread=True)

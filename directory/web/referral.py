@@ -9,26 +9,37 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, fields
+from typing import Any
 
 import msgspec
 from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.response import Template
 
+from directory.explain import EmptyAnswer, explain_match
 from directory.inputs import InvalidInput
 from directory.listing import IndexDocument
 from directory.referrals import MatchBody, referral_request
 from directory.service import Directory
+from directory.views import displayed_credentials_text
 from directory.vocab import Vocabulary
 from directory.web.forms import FormInput, query_string
 from directory.web.render import PageError, find_therapist, page
 from directory.web.summary import ReferralSummary, build_summary, criteria
 from directory.web.summary_pdf import summary_pdf
-from matching import ANY_AASECT, InvalidRequest, Match, ReferralRequest, default_weights, match
+from matching import (
+    CERTIFIED_SEX_THERAPIST,
+    MUST_HAVES,
+    InvalidRequest,
+    Match,
+    ReferralRequest,
+    default_weights,
+    match,
+)
 
 MATCHES_SHOWN = 10
-RADIUS_CHOICES = (10, 25, 40, 80, 160)
-WIDEST_RADIUS = RADIUS_CHOICES[-1]
+# 250 and 500 km are what an explained empty answer may offer (directory.explain).
+RADIUS_CHOICES = (10, 25, 40, 80, 160, 250, 500)
 
 DELIVERY = {
     "either": "In person or by telehealth",
@@ -56,7 +67,7 @@ COMPONENT_LABELS = {
     "language": "Language",
     "fees": "Fees and insurance",
     "freshness": "Listing recently confirmed",
-    "certification": "AASECT certification",
+    "certification": "Certified sex therapist (AASECT CST or CST-S)",
     "coordination": "Works with your discipline",
 }
 
@@ -72,7 +83,9 @@ REFER_LABELS = {
     "gender": "Therapist's gender",
     "insurance": "Insurance",
     "max_fee": "Highest fee",
-    "aasect": "AASECT certification",
+    "aasect": "Certified sex therapist",
+    "age": "Patient's age group",
+    "relax": "Preferred, not required",
     "therapist": "Clinician",
 }
 
@@ -87,6 +100,8 @@ REQUEST_FIELDS = {
     "patient_point": "zip",
     "patient_zip": "zip",
     "required_certification": "aasect",
+    "ages": "age",
+    "patient_age": "age",
 }
 
 
@@ -102,12 +117,14 @@ class ReferralForm:
     radius_km: float = 40.0
     language: str = ""
     population: tuple[str, ...] = ()
+    age: str = ""
     gender: str = ""
     insurance: str = ""
     max_fee: int | None = None
     sliding_scale: bool = False
     aasect: bool = False
     include_not_accepting: bool = False
+    relax: tuple[str, ...] = ()  # must-haves ranked by instead of required
 
     @classmethod
     def read(cls, form: FormInput, vocab: Vocabulary) -> ReferralForm:
@@ -120,12 +137,14 @@ class ReferralForm:
             radius_km=form.number("radius_km", 40.0, 1, 500, "the distance in km"),
             language=form.choice("language", vocab.languages),
             population=tuple(form.choices("population", vocab.populations)),
+            age=form.choice("age", vocab.ages),
             gender=form.choice("gender", vocab.genders),
             insurance=form.choice("insurance", vocab.insurance),
             max_fee=form.whole_number("max_fee", 0, 10_000, "the highest fee in dollars"),
             sliding_scale=form.flag("sliding_scale"),
             aasect=form.flag("aasect"),
             include_not_accepting=form.flag("include_not_accepting"),
+            relax=tuple(form.choices("relax", {name: name for name in MUST_HAVES})),
         )
 
     def query(self, **changes: object) -> str:
@@ -155,11 +174,13 @@ class ReferralForm:
             radius_km=self.radius_km,
             languages=[self.language] if self.language else [],
             populations=list(self.population),
+            ages=[self.age] if self.age else [],
+            relax=list(self.relax),
             therapist_genders=[self.gender] if self.gender else [],
             insurance=self.insurance or None,
             max_fee=self.max_fee,
             sliding_scale=self.sliding_scale,
-            required_certification=ANY_AASECT if self.aasect else None,
+            required_certification=CERTIFIED_SEX_THERAPIST if self.aasect else None,
             include_not_accepting=self.include_not_accepting,
             # A physician can only send patients to clinicians who take physician referrals.
             physician_referral=True,
@@ -183,6 +204,7 @@ class MatchCard:
     doc: IndexDocument | None
     ways: str
     parts: list[ScorePart]
+    credentials_text: str = ""  # the clinician's letters, less any not in force
 
 
 def ways_text(found: Match, state: str | None) -> str:
@@ -240,31 +262,41 @@ def resolve(
     return request
 
 
-def empty_state_links(referral: ReferralForm, request: ReferralRequest) -> list[tuple[str, str]]:
-    """Referrals that could find someone when this one found no one."""
-    links: list[tuple[str, str]] = []
-    if referral.zip and referral.delivery != "telehealth" and referral.radius_km < WIDEST_RADIUS:
-        links.append(
-            (f"Search within {WIDEST_RADIUS} km", "/refer?" + referral.query(radius_km=160))
-        )
-    if referral.delivery == "in_person" and request.patient_state:
-        links.append(
-            (
-                f"Include telehealth in {request.patient_state}",
-                "/refer?" + referral.query(delivery="either"),
-            )
-        )
-    preferences = ReferralForm(
-        discipline=referral.discipline,
-        concern=referral.concern,
-        zip=referral.zip,
-        state=referral.state,
-        delivery=referral.delivery,
-        radius_km=referral.radius_km,
+def referral_url(params: dict[str, Any]) -> str:
+    """The referral page's address for a match request body (``directory.explain``)."""
+    body = msgspec.convert(params, MatchBody)
+    form = ReferralForm(
+        discipline=body.referring_discipline or "",
+        concern=tuple(body.concerns),
+        zip=body.patient_zip or "",
+        state=body.patient_state or "",
+        delivery=body.delivery,
+        radius_km=body.radius_km,
+        language=body.languages[0] if body.languages else "",
+        population=tuple(body.populations),
+        age=body.ages[0] if body.ages else "",
+        gender=body.therapist_genders[0] if body.therapist_genders else "",
+        insurance=body.insurance or "",
+        max_fee=body.max_fee,
+        sliding_scale=body.sliding_scale,
+        aasect=body.required_certification is not None,
+        include_not_accepting=body.include_not_accepting,
+        relax=tuple(body.relax),
     )
-    if preferences != referral:
-        links.append(("Search again without the preferences", "/refer?" + preferences.query()))
-    return links
+    return "/refer?" + form.query()
+
+
+def alternative_links(answer: EmptyAnswer) -> list[tuple[str, str]]:
+    """The explained empty answer's alternatives as (link text, address) on this page.
+
+    The page always asks for clinicians who take physician referrals; an alternative that
+    would drop that is not a referral this page can make.
+    """
+    return [
+        (alt.label, referral_url(alt.params))
+        for alt in answer.alternatives
+        if alt.params.get("physician_referral", True)
+    ]
 
 
 def _reads_as_submitted(form: FormInput, referral: ReferralForm) -> bool:
@@ -283,19 +315,27 @@ class ReferralPages(Controller):
         submitted = _reads_as_submitted(form, referral)
         cards: list[MatchCard] | None = None
         empty_links: list[tuple[str, str]] = []
+        empty_reason = ""
         resolved: ReferralRequest | None = None
         if submitted and not form.errors:
             resolved = resolve(directory, form, referral)
         if resolved is not None:
             state = resolved.patient_state
-            cards = [
-                MatchCard(
-                    m, directory.document(m.therapist_id), ways_text(m, state), score_parts(m)
+            cards = []
+            for m in directory.match(resolved):
+                doc = directory.document(m.therapist_id)
+                letters = (
+                    displayed_credentials_text(
+                        doc.credentials_text, doc.credentials, vocab, resolved.on
+                    )
+                    if doc is not None
+                    else ""
                 )
-                for m in directory.match(resolved)
-            ]
+                cards.append(MatchCard(m, doc, ways_text(m, state), score_parts(m), letters))
             if not cards:
-                empty_links = empty_state_links(referral, resolved)
+                answer = explain_match(directory, referral.body())
+                empty_reason = answer.reason
+                empty_links = alternative_links(answer)
         return page(
             "refer.html",
             section="refer",
@@ -310,6 +350,7 @@ class ReferralPages(Controller):
             resolved=resolved,
             criteria=criteria(resolved, vocab) if resolved is not None else [],
             empty_links=empty_links,
+            empty_reason=empty_reason,
         )
 
     @get("/summary", sync_to_thread=True)

@@ -17,7 +17,7 @@ from directory.listing import IndexDocument
 from directory.records import Therapist
 from directory.views import TherapistProfile, profile
 from directory.vocab import Vocabulary
-from matching import ANY_AASECT, Match, ReferralRequest
+from matching import ANY_AASECT, CERTIFIED_SEX_THERAPIST, Match, ReferralRequest
 
 CONSENT_REMINDER = (
     "Obtain your patient's consent before you share any information about them with this "
@@ -79,8 +79,15 @@ def criteria(request: ReferralRequest, vocab: Vocabulary) -> list[tuple[str, str
         wishes.append(f"fees up to ${request.max_fee}")
     if request.sliding_scale:
         wishes.append("sliding scale")
+    ages = request.age_bands(vocab)
+    if ages:
+        wishes.append("sees " + _labels(vocab, "ages", ages).lower())
     if request.required_certification == ANY_AASECT:
         wishes.append("AASECT-certified")
+    elif request.required_certification == CERTIFIED_SEX_THERAPIST:
+        wishes.append("certified sex therapist (AASECT CST or CST-S)")
+    if request.relax:
+        wishes.append("preferred, not required: " + ", ".join(request.relax))
     if wishes:
         said.append(("Preferences", "; ".join(wishes)))
     return said

@@ -18,6 +18,7 @@ from directory.eligibility import (
     AcceptingNewClients,
     AcceptsPhysicianReferrals,
     CertifiedOn,
+    FloridaTitle,
     InPersonNearby,
     Listed,
     NotExcluded,
@@ -26,6 +27,7 @@ from directory.eligibility import (
     TelehealthPermitted,
     aasect_certifications,
     nearest_km,
+    sex_therapist_certifications,
     telehealth_states,
 )
 from directory.index import EmbeddedIndex
@@ -94,6 +96,8 @@ def listings(draw: st.DrawFn, id: str) -> IndexDocument:
         offers_in_person=draw(st.booleans()),
         accepting_new_clients=draw(st.booleans()),
         accepts_physician_referrals=draw(st.booleans()),
+        fl_title_rule=draw(st.booleans()),
+        fl_sex_therapy_qualified=draw(st.booleans()),
         # Drawn independently, so a state may have one bound and not the other.
         telehealth_from=draw(windows(STATES, start_keys)),
         telehealth_until=draw(windows(STATES, end_keys)),
@@ -124,6 +128,7 @@ certification_rules = st.one_of(
         on=dates,
     ),
     dates.map(lambda on: CertifiedOn.any_aasect(VOCAB, on)),
+    dates.map(lambda on: CertifiedOn.sex_therapist(VOCAB, on)),
 )
 
 # One strategy per rule; a rule added to RULES without one fails test_every_rule_is_generated.
@@ -145,6 +150,7 @@ RULE_STRATEGIES: dict[str, st.SearchStrategy[Rule]] = {
     "recently_confirmed": st.builds(
         RecentlyConfirmed, on=dates, within_days=st.integers(min_value=0, max_value=400)
     ),
+    "florida_title": st.just(FloridaTitle()),
 }
 
 
@@ -294,3 +300,28 @@ def test_freshness_exclusion_follows_the_request_date_not_the_index() -> None:
     assert RecentlyConfirmed.by_policy(last_day).holds(listing)
     assert not RecentlyConfirmed.by_policy(last_day + dt.timedelta(days=1)).holds(listing)
     assert not RecentlyConfirmed.by_policy(confirmed).holds(doc())  # no clock at all
+
+
+def test_a_certified_sex_therapist_is_a_cst_or_a_cst_s() -> None:
+    assert sex_therapist_certifications(VOCAB) == ("aasect_cst", "aasect_cst_s")
+    rule = CertifiedOn.sex_therapist(VOCAB, ON)
+
+    def holding(kind: str, until: dt.date) -> IndexDocument:
+        return doc(cert_kinds=[kind], cert_from={kind: 0}, cert_until={kind: date_key(until)})
+
+    assert rule.holds(holding("aasect_cst", ON))
+    assert rule.holds(holding("aasect_cst_s", ON))  # a supervisor is a CST
+    assert not rule.holds(holding("aasect_csc", ON))  # a counselor is not a therapist
+    assert not rule.holds(holding("aasect_cse", ON))  # nor is an educator
+    assert not rule.holds(holding("aasect_cst", ON - dt.timedelta(days=1)))  # lapsed
+
+
+def test_florida_title_needs_evidence_only_of_florida_licensees_under_the_rule() -> None:
+    rule = FloridaTitle()
+    assert rule.holds(doc())  # no Florida license under the rule
+    assert rule.holds(doc(fl_title_rule=True, fl_sex_therapy_qualified=True))
+    unproven = doc(fl_title_rule=True)
+    assert not rule.holds(unproven)
+    assert "491.0143" in (rule.why_not(unproven) or "")
+    assert "490.0143" in (rule.caution(unproven) or "")
+    assert rule.caution(doc()) is None

@@ -30,6 +30,8 @@ def test_service_full_is_a_practice_listing(fixtures: Path) -> None:
     assert service.contact_name == "Ann Persona"  # reception: a contact, not a clinician
     assert record.facts["contact_title"] == "Reception Manager"
     assert service.languages == ["ur"]
+    # minimum_age 12, maximum_age 100: every band from children (to 12) up.
+    assert service.ages_served == ["child", "teen", "adult", "older_adult"]
     assert (service.fees.currency, service.fees.session_fee_min) == ("GBP", 35)
     assert record.as_of == dt.date(2023, 3, 15)  # the service's last_modified
     # The location's latitude 100 and its UK-style state and postcode are each reported;
@@ -85,6 +87,7 @@ def test_csv_data_package(fixtures: Path, entry: str) -> None:
     assert [r.external_id for r in records] == [ORGANIZATION, SERVICE]
     service = records[1].practice
     assert service.parent_name == "Example Organization Inc."
+    assert service.ages_served == ["child", "teen", "adult", "older_adult"]  # 12 to 100
     assert service.phone == "+441234234567"  # phones.csv: """+44 1234 234567"""
     assert service.contact_name == "Ann Persona"
     problems = {(r.row, r.field) for r in rejects}
@@ -146,3 +149,50 @@ def test_us_service_with_virtual_and_physical_locations(tmp_path: Path) -> None:
         practice.fees.session_fee_max,
     ) == ("USD", 60, 120)
     assert practice.phone == "+1 612-555-0100"
+
+
+@pytest.mark.parametrize(
+    ("minimum", "maximum", "bands"),
+    [
+        (18, None, ["adult", "older_adult"]),
+        ("13", "17", ["teen"]),
+        (None, 12, ["child"]),
+        ("", "", []),
+        (65, 120, ["older_adult"]),
+    ],
+)
+def test_ages_served_from_the_age_bounds(
+    tmp_path: Path, minimum: object, maximum: object, bands: list[str]
+) -> None:
+    service = {
+        "id": "svc-1",
+        "name": "Clinic",
+        "status": "active",
+        "organization": {"id": "org-1", "name": "Example Health Collective"},
+        "minimum_age": minimum,
+        "maximum_age": maximum,
+    }
+    path = tmp_path / "service.json"
+    path.write_text(json.dumps(service))
+    records, rejects = split_results(parse_hsds(path, as_of=DAY))
+    assert rejects == []
+    assert records[0].practice.ages_served == bands
+
+
+@pytest.mark.parametrize(("minimum", "maximum"), [("teen", None), (40, 20), (-1, None), (12.5, 50)])
+def test_unusable_age_bounds_are_reported_and_dropped(
+    tmp_path: Path, minimum: object, maximum: object
+) -> None:
+    service = {
+        "id": "svc-1",
+        "name": "Clinic",
+        "status": "active",
+        "organization": {"id": "org-1", "name": "Example Health Collective"},
+        "minimum_age": minimum,
+        "maximum_age": maximum,
+    }
+    path = tmp_path / "service.json"
+    path.write_text(json.dumps(service))
+    records, rejects = split_results(parse_hsds(path, as_of=DAY))
+    assert records[0].practice.ages_served == []
+    assert [(r.field, r.severity) for r in rejects] == [("minimum_age", "warning")]

@@ -12,8 +12,8 @@ from directory.listing import CredentialSummary
 from directory.query import And, Eq, GeoRadius, Or, Range, SearchQuery
 from directory.records import date_key
 from matching import match
-from matching.engine import CANDIDATE_LIMIT, candidate_query
-from matching.scoring import COMPONENTS
+from matching.engine import CANDIDATE_LIMIT, candidate_query, rank_key
+from matching.scoring import COMPONENTS, default_weights, wants_of
 from tests.matching.matching_helpers import (
     BOARD,
     MINNEAPOLIS,
@@ -25,6 +25,8 @@ from tests.matching.matching_helpers import (
     vocab,
     with_cst,
 )
+
+W = default_weights()
 
 
 def only(req, candidate):
@@ -57,10 +59,69 @@ def test_closer_ranks_first_when_otherwise_equal() -> None:
     assert [found.therapist_id for found in ranked] == ["near", "far"]
 
 
-def test_ties_break_by_name_then_id() -> None:
-    twins = [doc(id_, name) for id_, name in (("b", "Bo"), ("a", "Bo"), ("c", "Al"))]
-    ranked = match(request(delivery="telehealth"), twins, vocab())
-    assert [found.therapist_id for found in ranked] == ["c", "a", "b"]
+def test_ties_never_break_by_name_and_rotate_by_date() -> None:
+    # Issue 11 changed this: ties used to break alphabetically, so "A" names led every list.
+    twins = [doc(f"t{i:02}", f"{chr(65 + i)} Clinician") for i in range(20)]
+    orders = {
+        day: [
+            m.therapist_id
+            for m in match(request(delivery="telehealth", on=day, limit=20), twins, vocab())
+        ]
+        for day in (ON, ON + dt.timedelta(days=1), ON + dt.timedelta(days=2))
+    }
+    by_name = sorted(twins, key=lambda t: t.name)
+    assert all(len(set(order)) == 20 for order in orders.values())
+    assert orders[ON] != [t.id for t in by_name]
+    assert len({tuple(order) for order in orders.values()}) == 3  # a new day, a new order
+    # The same request on the same day is the same ranking, whatever the input order.
+    again = match(request(delivery="telehealth", limit=20), twins[::-1], vocab())
+    assert [m.therapist_id for m in again] == orders[ON]
+    # The first place goes round: over a few days, more than one clinician leads.
+    assert len({order[0] for order in orders.values()}) > 1
+
+
+def test_ties_break_by_verification_then_freshness_then_completeness() -> None:
+    wi = license_mn()
+    wi = msgspec.structs.replace(wi, state="WI")
+    all_checked = doc("checked", "Zed", credentials=[license_mn(), wi])
+    half_checked = doc(
+        "half", "Amy", credentials=[license_mn(), msgspec.structs.replace(wi, verified_on=None)]
+    )
+    ranked = match(request(delivery="telehealth"), [half_checked, all_checked], vocab())
+    assert ranked[0].score == ranked[1].score
+    assert [m.therapist_id for m in ranked] == ["checked", "half"]
+
+    # Freshness as scored: 31 and 32 days since availability was confirmed differ by less
+    # than the score's rounding can show, so only the tie-break tells them apart.
+    fresher = doc("fresher", "Zoe", availability_confirmed_on=date_key(ON - dt.timedelta(days=31)))
+    staler = doc("staler", "Ann", availability_confirmed_on=date_key(ON - dt.timedelta(days=32)))
+    req = request(delivery="telehealth")
+    keys = {}
+    for candidate in (fresher, staler):
+        [found] = match(req, [candidate], vocab())
+        same_score = msgspec.structs.replace(found, score=90.0)
+        keys[candidate.id] = rank_key(req, same_score, candidate, wants_of(req, vocab()), W)
+    assert keys["fresher"] < keys["staler"]
+    # Within the full-marks window (30 days) fresh is fresh: the rotation decides.
+    recent = [
+        doc(f"r{i}", "Same", availability_confirmed_on=date_key(ON - dt.timedelta(days=i)))
+        for i in range(10)
+    ]
+    leaders = {
+        match(request(delivery="telehealth", on=ON + dt.timedelta(days=d)), recent, vocab())[
+            0
+        ].therapist_id
+        for d in range(6)
+    }
+    assert len(leaders) > 1
+
+    complete = doc(
+        "full", "Zia", bio="Works with couples.", pronouns="she/her", ages_served=["adult"]
+    )
+    sparse = doc("sparse", "Aba")
+    ranked = match(request(delivery="telehealth"), [sparse, complete], vocab())
+    assert ranked[0].score == ranked[1].score
+    assert [m.therapist_id for m in ranked] == ["full", "sparse"]
 
 
 def test_limit_truncates() -> None:
@@ -91,21 +152,55 @@ def test_determinism_with_shuffled_candidates() -> None:
 # --- components -------------------------------------------------------------------------------
 
 
-def test_discipline_implied_concerns_raise_the_specialty_component() -> None:
-    pelvic_pain = doc(concerns=["chronic_pelvic_pain"])
+def test_discipline_implied_concerns_only_order_equals_and_say_where_they_come_from() -> None:
+    # Issue 11 changed this: implied concerns used to raise the specialty component and read
+    # as if they had been asked for.
+    pelvic_pain = doc("pain", "Pat", concerns=["chronic_pelvic_pain"])
+    other = doc("other", "Abe", concerns=["communication"])
     without = only(request(), pelvic_pain)
     from_urology = only(request(referring_discipline="urology"), pelvic_pain)
-    assert without.components["specialty"] == 0.5  # nothing asked: neutral
-    assert from_urology.components["specialty"] > 0
+    assert without.components["specialty"] == 0.5  # nothing named: neutral
+    assert from_urology.components["specialty"] == 0.5  # implied: not in the score
     phrase = vocab().concerns["chronic_pelvic_pain"].reason_phrase
-    assert f"Treats {phrase}" in from_urology.reasons
+    assert f"Treats {phrase}" not in from_urology.reasons
+    assert f"Also treats {phrase}, often referred from urology" in from_urology.reasons
+    # Among otherwise equal results the implied concern orders them, whatever the rotation.
+    for day in (ON, ON + dt.timedelta(days=1), ON + dt.timedelta(days=2)):
+        req = request(referring_discipline="urology", on=day)
+        assert [m.therapist_id for m in match(req, [other, pelvic_pain], vocab())] == [
+            "pain",
+            "other",
+        ]
 
 
-def test_named_concerns_weigh_more_than_implied_ones() -> None:
-    req = request(concerns=("low_desire",), referring_discipline="urology")
-    treats_named = only(req, doc(concerns=["low_desire"]))
-    treats_implied = only(req, doc(concerns=["chronic_pelvic_pain"]))
-    assert treats_named.components["specialty"] > treats_implied.components["specialty"] > 0
+def test_named_concerns_dominate_implied_ones_and_everything_else() -> None:
+    req = request(concerns=("low_desire", "erectile"), referring_discipline="urology")
+    # Treats both named concerns, but far away, stale, no certification.
+    named = doc(
+        "named",
+        "Zed",
+        concerns=["low_desire", "erectile"],
+        availability_confirmed_on=None,
+        credentials_verified_on=None,
+    )
+    # Treats every concern urology usually sends, and nothing named; certified, fresh.
+    implied_concerns = [
+        code
+        for code in vocab().disciplines["urology"].concerns
+        if code not in ("low_desire", "erectile")
+    ]
+    implied = doc(
+        "implied",
+        "Abe",
+        concerns=implied_concerns,
+        coordinates_with=["urology"],
+        sliding_scale=True,
+        **with_cst(until=dt.date(2030, 1, 1)),
+    )
+    half = doc("half", "Ann", concerns=["low_desire"])
+    ranked = match(req, [implied, half, named], vocab())
+    assert [m.therapist_id for m in ranked] == ["named", "half", "implied"]
+    assert ranked[2].components["specialty"] == 0.0
 
 
 def test_text_is_interpreted_into_concerns() -> None:
@@ -185,6 +280,8 @@ def test_a_perfect_fit_scores_100_and_nothing_fits_scores_low() -> None:
         referring_discipline="urology",
         languages=("es",),
         max_fee=150,
+        # Issue 11: a chosen language is a filter; relaxed, it is scored as before.
+        relax=("languages",),
     )
     assert only(req, perfect).score == 100.0
     assert only(req, misfit).score < 15.0  # only the unasked inclusivity scores
@@ -295,7 +392,14 @@ def test_membership_is_never_called_a_certification() -> None:
 
 def test_cautions_for_unmet_wishes_and_missing_data() -> None:
     found = only(
-        request(languages=("es",), insurance=_some_insurance(), max_fee=100),
+        # Issue 11: chosen languages and insurers are filters unless relaxed; relaxed, an
+        # unmet one is a caution.
+        request(
+            languages=("es",),
+            insurance=_some_insurance(),
+            max_fee=100,
+            relax=("languages", "insurance"),
+        ),
         doc(fee_min=None, fee_max=None, credentials_verified_on=None),
     )
     assert "No fee information" in found.cautions
@@ -354,16 +458,22 @@ def test_candidate_query_either_with_every_hard_constraint() -> None:
         text="pain",
     )
     query = candidate_query(req, vocab())
+    # Issue 11 changed this: asking for a CST admits CST-S holders (a supervisor is a CST).
     assert query == SearchQuery(
         filter=And(
             (
                 *SHOWN,
                 Or((TELEHEALTH, IN_PERSON)),
                 Eq("accepts_physician_referrals", True),
-                And(
-                    (
-                        Range("cert_from.aasect_cst", lte=ON_KEY),
-                        Range("cert_until.aasect_cst", gte=ON_KEY),
+                Or(
+                    tuple(
+                        And(
+                            (
+                                Range(f"cert_from.{kind}", lte=ON_KEY),
+                                Range(f"cert_until.{kind}", gte=ON_KEY),
+                            )
+                        )
+                        for kind in ("aasect_cst", "aasect_cst_s")
                     )
                 ),
                 CONFIRMED,

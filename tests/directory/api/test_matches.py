@@ -243,3 +243,79 @@ def test_a_zip_in_another_state_than_patient_state_is_a_problem(client: TestClie
     assert response.status_code == 422
     assert response.headers["content-type"].startswith("application/problem+json")
     assert {e["field"] for e in response.json()["errors"]} == {"patient_state"}
+
+
+# --- issue 11: must-haves, relaxing them, ages ---------------------------------------------------
+
+
+def test_chosen_language_is_a_filter_unless_relaxed(
+    client: TestClient, directory: Directory
+) -> None:
+    body = {
+        "patient_state": "CA",
+        "delivery": "telehealth",
+        "on": ON,
+        "languages": ["es"],
+        "limit": 100,
+    }
+    strict = client.post("/api/v1/matches", json=body).json()["matches"]
+    assert strict
+    assert all("es" in directory.therapist(m["therapist_id"]).languages for m in strict)
+    relaxed = client.post("/api/v1/matches", json={**body, "relax": ["languages"]}).json()
+    speakers = [
+        "es" in directory.therapist(m["therapist_id"]).languages for m in relaxed["matches"]
+    ]
+    assert len(speakers) > len(strict)
+    # Relaxed, the language still ranks first: every speaker before every non-speaker.
+    assert speakers == sorted(speakers, reverse=True)
+
+
+def test_patient_age_selects_those_who_see_that_age(
+    client: TestClient, directory: Directory
+) -> None:
+    found = client.post(
+        "/api/v1/matches",
+        json={"patient_state": "NY", "delivery": "telehealth", "on": ON, "patient_age": 15},
+    ).json()["matches"]
+    assert found
+    assert all("teen" in directory.therapist(m["therapist_id"]).ages_served for m in found)
+    response = client.post(
+        "/api/v1/matches",
+        json={"patient_state": "NY", "on": ON, "patient_age": 300, "relax": ["distance"]},
+    )
+    assert response.status_code in (400, 422)
+    fields = {error["field"] for error in response.json()["errors"]}
+    assert fields == {"patient_age", "relax"}
+
+
+def test_an_empty_match_says_why_and_offers_referrals_that_find_someone(
+    client: TestClient,
+) -> None:
+    body = {
+        "patient_state": "CA",
+        "delivery": "telehealth",
+        "on": ON,
+        "languages": ["ko"],
+        "patient_age": 8,
+        "limit": 100,
+    }
+    answer = client.post("/api/v1/matches", json=body).json()
+    assert answer["matches"] == []
+    assert "none meets every requirement" in answer["empty"]["reason"]
+    alternatives = answer["empty"]["alternatives"]
+    assert alternatives
+    for alternative in alternatives:
+        assert alternative["relaxed"] not in ("telehealth", "in_person")  # telehealth chosen
+        again = client.post("/api/v1/matches", json=alternative["params"]).json()
+        assert len(again["matches"]) == min(alternative["count"], 100) > 0
+        assert again["empty"] is None
+
+
+def test_montana_without_anyone_licensed_says_so(client: TestClient) -> None:
+    answer = client.post(
+        "/api/v1/matches", json={"patient_state": "MT", "delivery": "telehealth", "on": ON}
+    ).json()
+    assert answer["matches"] == []
+    assert answer["empty"]["reason"] == (
+        f"Nobody licensed to see patients in MT by telehealth on {ON}"
+    )

@@ -449,3 +449,113 @@ def test_any_words_get_an_answer_or_a_problem_naming_q_never_a_500(
         body = response.json()
         # Never a silent empty list: nothing found comes with what was understood.
         assert body["total"] > 0 or body["interpreted"]["understood"]
+
+
+# --- issue 11: ages, certified sex therapists, Florida's title rule -----------------------------
+
+
+def test_age_band_filter_holds(client: TestClient, directory: Directory) -> None:
+    params = {"telehealth_state": "CA", "age": "teen", "per_page": 100, "on": ON}
+    body = client.get("/api/v1/therapists", params=params).json()
+    assert body["total"] > 0
+    for hit in body["results"]:
+        assert "teen" in directory.therapist(hit["id"]).ages_served
+        assert "Teens (13 to 17)" in hit["ages_served"]
+    response = client.get("/api/v1/therapists", params={**params, "age": "toddler"})
+    assert response.status_code == 422 and problem_fields(response) == {"age"}
+
+
+def test_certified_means_a_sex_therapist_never_a_counselor_or_educator(
+    client: TestClient, directory: Directory
+) -> None:
+    therapist_kinds = {"aasect_cst", "aasect_cst_s"}
+
+    def certified_as_therapist(therapist_id: str) -> bool:
+        return any(
+            c.kind in therapist_kinds and valid_on(c.status, c.issued_on, c.expires_on, AS_OF)
+            for c in directory.therapist(therapist_id).certifications
+        )
+
+    body = client.get(
+        "/api/v1/therapists", params={"certified": "true", "per_page": 100, "on": ON}
+    ).json()
+    assert body["total"] > 0
+    assert all(certified_as_therapist(hit["id"]) for hit in body["results"])
+    expected = sum(
+        t.active and certified_as_therapist(t.id) for t in directory.store.iter_therapists()
+    )
+    assert body["total"] == expected  # CST-S holders included, CSC and CSE left out
+
+
+def test_florida_patients_asking_for_a_sex_therapist_see_only_those_who_may_use_the_title(
+    client: TestClient, directory: Directory
+) -> None:
+    def unproven(therapist_id: str) -> bool:
+        document = directory.document(therapist_id)
+        return document.fl_title_rule and not document.fl_sex_therapy_qualified
+
+    asked = client.get(
+        "/api/v1/therapists",
+        params={"telehealth_state": "FL", "certified": "true", "per_page": 100, "on": ON},
+    ).json()
+    assert not any(unproven(hit["id"]) for hit in asked["results"])
+    everyone = client.get(
+        "/api/v1/therapists", params={"telehealth_state": "FL", "per_page": 100, "on": ON}
+    ).json()
+    shown_anyway = [hit for hit in everyone["results"] if unproven(hit["id"])]
+    assert shown_anyway  # the demo has Florida licensees without the evidence
+    for hit in shown_anyway:
+        assert any("F.S. 491.0143, 490.0143" in caution for caution in hit["cautions"])
+
+
+# --- issue 11: empty answers explain themselves ------------------------------------------------
+
+
+def test_an_empty_search_says_why_and_offers_searches_that_find_someone(
+    client: TestClient,
+) -> None:
+    params = {"zip": "10003", "radius_km": 10, "language": "ko", "certified": "true", "on": ON}
+    body = client.get("/api/v1/therapists", params=params).json()
+    assert body["total"] == 0 and body["results"] == []
+    assert body["empty"]["reason"]
+    alternatives = body["empty"]["alternatives"]
+    assert alternatives
+    for alternative in alternatives:
+        again = client.get("/api/v1/therapists", params=alternative["params"]).json()
+        assert again["total"] == alternative["count"] > 0
+        assert again.get("empty") is None
+        assert alternative["label"].startswith(str(alternative["count"]))
+
+
+def test_nobody_licensed_in_the_state_is_the_reason_and_telehealth_is_not_suggested(
+    client: TestClient,
+) -> None:
+    body = client.get(
+        "/api/v1/therapists", params={"telehealth_state": "MT", "on": ON, "accepting": "true"}
+    ).json()
+    assert body["total"] == 0
+    assert body["empty"]["reason"].startswith(
+        f"Nobody licensed to see patients in MT by telehealth on {ON}"
+    )
+    assert not any(alt["relaxed"] == "telehealth_state" for alt in body["empty"]["alternatives"])
+    found = client.get("/api/v1/therapists", params={"telehealth_state": "CA", "on": ON}).json()
+    assert found["total"] > 0 and found.get("empty") is None
+
+
+def test_expired_certifications_never_appear_beside_a_name(
+    client: TestClient, directory: Directory
+) -> None:
+    lapsed = [
+        t
+        for t in directory.store.iter_therapists()
+        if t.active
+        and t.certifications
+        and all(not valid_on(c.status, c.issued_on, c.expires_on, AS_OF) for c in t.certifications)
+        and "CS" in t.credentials_text
+    ]
+    assert lapsed  # the demo lets some AASECT certifications lapse
+    for therapist in lapsed[:5]:
+        letters = therapist.credentials_text.split(", ")
+        shown = client.get(f"/api/v1/therapists/{therapist.id}", params={"on": ON}).json()
+        assert not {"CST", "CST-S", "CSC", "CSE"} & set(shown["credentials_text"].split(", "))
+        assert shown["credentials_text"].split(", ")[0] == letters[0]  # the license stays

@@ -225,6 +225,7 @@ def test_filterable_attributes_are_exactly_the_allowlist() -> None:
         "_geo",
         "accepting_new_clients",
         "accepts_physician_referrals",
+        "ages_served",  # issue 11: age bands served
         "availability_confirmed_on",
         "cert_from",
         "cert_kinds",
@@ -240,6 +241,7 @@ def test_filterable_attributes_are_exactly_the_allowlist() -> None:
         "fee_max",
         "fee_min",
         "fl_sex_therapy_qualified",
+        "fl_title_rule",  # issue 11: Florida's title rule (eligibility.FloridaTitle)
         "gender",
         "id",
         "insurance",

@@ -65,6 +65,7 @@ def full_therapist() -> Therapist:
         ],
         # Order is kept, even when not alphabetical; repeated codes are stored once.
         languages=["es", "en", "es"],
+        ages_served=["teen", "adult"],  # migration 0010_ages_served
         fl_sex_therapy_qualified=True,
     )
 

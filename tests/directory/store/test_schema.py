@@ -57,3 +57,34 @@ def test_plain_postgresql_urls_mean_psycopg_3() -> None:
     for url in ("postgresql://u@h/db", "postgres://u@h/db", "postgresql+psycopg://u@h/db"):
         assert normalise_url(url).drivername == "postgresql+psycopg"
     assert normalise_url("sqlite:///var/sensate.db").drivername == "sqlite"
+
+
+def test_ages_served_migration_adds_the_age_facet_and_its_downgrade_drops_it(
+    store: DirectoryStore,
+) -> None:
+    import msgspec
+
+    from tests.factories import make_therapist
+
+    teen = msgspec.structs.replace(make_therapist(), ages_served=["teen"])
+    store.add_therapist(teen, actor="test", reason="ages")
+    stored = store.get_therapist(teen.id)
+    assert stored is not None and stored.ages_served == ["teen"]
+
+    config = alembic_config()
+    with store.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0004")
+    # Before 0010 the facet does not exist: the age tag went with it, the rest stayed.
+    with store.engine.connect() as conn:
+        facets = {row[0] for row in conn.exec_driver_sql("SELECT facet FROM therapist_tags")}
+    assert "age" not in facets and "concern" in facets
+
+    migrate(store.engine)
+    with store.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, metadata) == []
+    again = msgspec.structs.replace(make_therapist(), ages_served=["older_adult"])
+    store.add_therapist(again, actor="test", reason="ages after upgrade")
+    back = store.get_therapist(again.id)
+    assert back is not None and back.ages_served == ["older_adult"]

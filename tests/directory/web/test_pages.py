@@ -180,6 +180,39 @@ def test_empty_results_offer_wider_searches(client: TestClient) -> None:
     assert client.get(widened.group(1).replace("&amp;", "&")).status_code == 200
 
 
+def test_empty_results_offer_working_alternatives(client: TestClient) -> None:
+    # Issue 11 changed this: the links used to be fixed wordings ("Search within 160 km ...")
+    # whether or not they found anyone; now each is a search that finds someone, with its count.
+    params = {"zip": "10003", "radius_km": "10", "language": "ko", "certified": "1"}
+    html = client.get("/", params=params).text
+    assert "0 therapists found" in html
+    assert '<p class="reason">' in html
+    block = html[html.index('<ul class="alternatives">') :]
+    block = block[: block.index("</ul>")]
+    links = re.findall(r'<a href="([^"]+)">(\d+) ([^<]*)</a>', block)
+    assert links
+    labels = [words for _, _, words in links]
+    assert "in any language" in labels
+    for href, count, _ in links:
+        page = client.get(href.replace("&amp;", "&"))
+        assert page.status_code == 200
+        noun = "therapist" if count == "1" else "therapists"
+        assert f"{count} {noun} found" in page.text
+
+
+def test_empty_results_never_suggest_telehealth_already_chosen(client: TestClient) -> None:
+    html = client.get("/", params={"telehealth_state": "MT", "zip": "59101", "accepting": "1"}).text
+    assert "0 therapists found" in html
+    assert "Nobody licensed to see patients in MT by telehealth" in html
+    empty = html[html.index('<div class="empty">') :]
+    empty = empty[: empty.index("</div>")]
+    assert "telehealth in Montana" not in empty
+    assert 'under "Telehealth in my state"' not in empty
+    # Alaska in this small demo: nobody in reach at all, and the page says so plainly.
+    html = client.get("/", params={"zip": "99501", "radius_km": "10"}).text
+    assert "Nobody practising within 10 km of 99501" in html
+
+
 def test_field_errors_are_tied_to_their_inputs(client: TestClient) -> None:
     page = client.get("/", params={"max_fee": "lots", "zip": "00014"})
     assert page.status_code == 422
@@ -452,3 +485,20 @@ def test_the_sort_control_orders_the_cards(client: TestClient, sort: str) -> Non
     # The page shows the same order as the API.
     names = re.findall(r'<h3><a href="/therapists/([^"]+)">', html)
     assert names == [r["id"] for r in results]
+
+
+def test_an_empty_referral_explains_itself_with_working_links(client: TestClient) -> None:
+    referral = {"state": "CA", "delivery": "telehealth", "language": "ko", "age": "child"}
+    html = client.get("/refer", params=referral).text
+    assert "0 matches" in html
+    assert '<p class="reason">' in html
+    empty = html[html.index('<div class="empty">') :]
+    empty = empty[: empty.index("</div>")]
+    assert "allow telehealth" not in empty and "if telehealth" not in empty  # already chosen
+    links = re.findall(r'<a href="([^"]+)">(\d+) ([^<]*)</a>', empty)
+    assert links
+    for href, count, _ in links:
+        page = client.get(href.replace("&amp;", "&"))
+        assert page.status_code == 200
+        shown = min(int(count), 10)  # the page shows the best ten
+        assert f"{shown} {'match' if shown == 1 else 'matches'}" in page.text
