@@ -44,7 +44,6 @@ from directory.web.render import PageError, find_therapist, page
 PER_PAGE = 10
 # 250 and 500 km are what an explained empty answer may offer (directory.explain).
 RADIUS_CHOICES = (10, 25, 40, 80, 160, 250, 500)
-WIDEST_RADIUS = RADIUS_CHOICES[-1]
 MAX_FEE = 10_000
 
 # What a person can report about a listing. The codes go to the store with the free text;
@@ -266,39 +265,6 @@ def understood_label(vocab: Vocabulary, understood: dict[str, Any]) -> str:
     return vocab.label(kind, code)
 
 
-def empty_state_links(search: PatientSearch, directory: Directory) -> list[tuple[str, str]]:
-    """Searches that could find someone when this one found no one: (link text, address)."""
-    links: list[tuple[str, str]] = []
-    if search.zip and search.radius_km < WIDEST_RADIUS:
-        links.append(
-            (
-                f"Search within {WIDEST_RADIUS} km of {search.zip}",
-                search.url(radius_km=WIDEST_RADIUS),
-            )
-        )
-    if search.zip and not search.telehealth:
-        _, state = directory.place_for_zip("zip", search.zip)
-        name = directory.vocab.states[state].name if state in directory.vocab.states else state
-        links.append(
-            (
-                f"Include therapists who offer telehealth in {name}",
-                search.url(telehealth_state=state),
-            )
-        )
-    if search.filter_count:
-        links.append(("Search again without the extra filters", search.without_filters().url()))
-    if search.accepting:
-        links.append(
-            (
-                "Include therapists not taking new clients now (some keep a waitlist)",
-                search.url(accepting=False),
-            )
-        )
-    if search.q and (search.zip or search.telehealth):
-        links.append(("Show everyone in this area, whatever they list", search.url(q="")))
-    return links
-
-
 def alternative_links(answer: EmptyAnswer) -> list[tuple[str, str]]:
     """The explained empty answer's alternatives as (link text, address) on this page."""
     return [(alt.label, page_url(alt.params)) for alt in answer.alternatives]
@@ -372,15 +338,8 @@ class PatientPages(Controller):
                 if response.total == 0:
                     answer = explain_search(directory, search.params())
                     empty_reason = answer.reason
-                    # The explained alternatives (each with its count) first; then the page's
-                    # own widenings that those do not already offer.
+                    # Each alternative is a search that finds someone, with its count.
                     empty_links = alternative_links(answer)
-                    offered = {href for _, href in empty_links}
-                    empty_links += [
-                        link
-                        for link in empty_state_links(search, directory)
-                        if link[1] not in offered
-                    ]
                 shown = [t.id for t in response.results]
                 # The cards' contact links: ten records by id, one query per table.
                 contacts = {t.id: contact_actions(t) for t in directory.store.get_therapists(shown)}
