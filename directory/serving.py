@@ -43,6 +43,9 @@ class DeadlineProtocol(HttpToolsProtocol):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # uvicorn logs the whole request line (query text included) whenever any handler
+        # listens on uvicorn.access, whatever ``access_log=False`` said; ours logs paths only.
+        self.access_log = False
         self._header_deadline: asyncio.TimerHandle | None = None
         self._body_deadline: asyncio.TimerHandle | None = None
         self._in_headers = False  # part of a request line or header has arrived

@@ -97,6 +97,29 @@ def test_each_request_is_one_escaped_access_log_line(
     assert "secret" not in line  # the query string is never logged
 
 
+def test_no_logger_records_the_query_text(directory: Directory) -> None:
+    # uvicorn's access log prints the whole request line, query and all, whenever a handler
+    # listens on it (a deployment's own logging setup, say), whatever access_log=False said.
+    stream = io.StringIO()
+    listening = logging.StreamHandler(stream)
+    loggers = [logging.getLogger(name) for name in ("uvicorn.access", "sensate.access")]
+    try:
+        with live_server(directory) as base_url:
+            # Attached once the server runs: uvicorn's start-up clears its own handlers.
+            for logger in loggers:
+                logger.addHandler(listening)
+                logger.setLevel(logging.INFO)
+            raw_request(
+                base_url,
+                b"GET /?q=vaginismus+secretword HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+            )
+    finally:
+        for logger in loggers:
+            logger.removeHandler(listening)
+    assert "GET / 200" in stream.getvalue()  # our access log heard the request
+    assert "secretword" not in stream.getvalue()
+
+
 def test_unrouted_404s_and_405s_are_logged_too(
     directory: Directory, access_log: io.StringIO
 ) -> None:

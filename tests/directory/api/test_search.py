@@ -549,9 +549,7 @@ def test_expired_certifications_never_appear_beside_a_name(
         if t.active
         and t.certifications
         and all(not valid_on(c.status, c.issued_on, c.expires_on, AS_OF) for c in t.certifications)
-        and valid_on(
-            t.licenses[0].status, t.licenses[0].issued_on, t.licenses[0].expires_on, AS_OF
-        )
+        and valid_on(t.licenses[0].status, t.licenses[0].issued_on, t.licenses[0].expires_on, AS_OF)
         and "CS" in t.credentials_text
     ]
     assert lapsed  # the demo lets some AASECT certifications lapse
