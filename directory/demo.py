@@ -307,10 +307,10 @@ class _Rng(random.Random):
     def randint(self, a: int, b: int) -> int:
         return a + int(self.random() * (b - a + 1))
 
-    def choice(self, seq):  # type: ignore[no-untyped-def,override]  # any sequence, as random's
+    def choice(self, seq):
         return seq[int(self.random() * len(seq))]
 
-    def sample(self, population, k, *, counts=None):  # type: ignore[no-untyped-def,override]  # as random's
+    def sample(self, population, k, *, counts=None):
         # A partial Fisher-Yates shuffle of a copy: k draws for the small lists sampled here.
         pool = list(population)
         n = len(pool)

@@ -45,7 +45,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def index_path(self) -> Path:
         """Where the embedded index keeps its snapshot between runs."""
-        return self.var_dir / "index.msgpack"
+        return self.var_dir / "index.bin"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

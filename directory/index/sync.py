@@ -12,11 +12,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import msgspec
 
 from directory.index.base import SearchIndex
+from directory.index.embedded import EmbeddedIndex, collector_paused
 from directory.listing import IndexDocument, document_for, record_revision
 from directory.store import DirectoryStore
 from directory.vocab import Vocabulary
@@ -40,15 +41,24 @@ def rebuild(
     vocab: Vocabulary,
     progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Replace the whole index with documents built from the store; returns the count."""
-    documents: list[IndexDocument] = []
-    for therapist in store.iter_therapists():
-        if therapist.active:
-            documents.append(document_for(therapist, vocab))
-        if progress is not None:
-            progress(1)
-    index.replace_all(documents)
-    return len(documents)
+    """Replace the whole index with documents built from the store; returns the count.
+
+    The documents stream from the store's batches into the index, so a million of them are
+    never held at once (the embedded index encodes each batch as it arrives)."""
+    count = 0
+
+    def documents() -> Iterator[IndexDocument]:
+        nonlocal count
+        for therapist in store.iter_therapists():
+            if therapist.active:
+                count += 1
+                yield document_for(therapist, vocab)
+            if progress is not None:
+                progress(1)
+
+    with collector_paused():
+        index.replace_all(documents())
+    return count
 
 
 class Resumed(msgspec.Struct, frozen=True):
@@ -57,13 +67,9 @@ class Resumed(msgspec.Struct, frozen=True):
     dropped: int  # saved documents whose record is gone or no longer active
 
 
-def resume(
-    store: DirectoryStore,
-    index: SearchIndex,
-    vocab: Vocabulary,
-    saved: list[IndexDocument],
-) -> Resumed:
-    """Fill the index from saved documents, rebuilding only what changed since the save.
+def resume(store: DirectoryStore, index: EmbeddedIndex, vocab: Vocabulary) -> Resumed:
+    """Bring an index holding a saved copy (``EmbeddedIndex.restore``) up to date with the
+    store, rebuilding only what changed since the save.
 
     Every change to a therapist (edits, imports, verifications, status changes) bumps its
     version and ``updated_at`` in the same transaction, so comparing the saved documents'
@@ -75,11 +81,14 @@ def resume(
         id: record_revision(version, updated_at)
         for id, (version, updated_at) in store.active_revisions().items()
     }
-    kept = [doc for doc in saved if current.get(doc.id) == doc.revision]
-    have = {doc.id for doc in kept}
-    stale = [id for id in current if id not in have]
-    fresh = [document_for(t, vocab) for t in store.get_therapists(stale) if t.active]
-    index.replace_all([*kept, *fresh])
+    saved = index.revisions()
+    kept = {id for id, revision in saved.items() if current.get(id) == revision}
+    stale = [id for id in current if id not in kept]
+    with collector_paused():
+        fresh = [document_for(t, vocab) for t in store.get_therapists(stale) if t.active]
+    # The upsert replaces the saved copies of the records it rebuilds.
+    index.delete(id for id in saved if id not in current)
+    index.upsert(fresh)
     return Resumed(kept=len(kept), refreshed=len(fresh), dropped=len(saved) - len(kept))
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import numpy as np
 import pytest
 
 from directory.index import EmbeddedIndex, SearchIndex, SearchResult
@@ -83,6 +84,33 @@ def test_save_and_load_round_trip(tmp_path: Path) -> None:
     ]:
         assert result_rows(loaded.search(query)) == result_rows(index.search(query))
         assert loaded.search(query).facets == index.search(query).facets
+
+
+def test_a_loaded_index_is_mapped_from_the_file_and_still_takes_writes(tmp_path: Path) -> None:
+    path = tmp_path / "index.bin"
+    EmbeddedIndex(sample_documents()).save(path)
+    loaded = EmbeddedIndex.load(path)
+    [part] = loaded._parts
+    # Mapped, read-only: worker processes loading the same file share these pages.
+    blob = part.segment.docs.blob
+    assert isinstance(blob.base, np.memmap) and not blob.flags.writeable
+    assert loaded.revisions() == {doc.id: doc.revision for doc in sample_documents()}
+
+    loaded.upsert([IndexDocument(id="t01", name="Renamed Person")])
+    loaded.delete(["t02"])
+    query = SearchQuery(text="renamed")
+    assert [hit.document.id for hit in loaded.search(query).hits] == ["t01"]
+    assert loaded.get("t02") is None and loaded.count() == len(sample_documents()) - 1
+    path.unlink()  # the mapping outlives the file's name, as after a newer save replaced it
+    assert loaded.get("t03") == next(d for d in sample_documents() if d.id == "t03")
+
+
+def test_a_truncated_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "index.bin"
+    EmbeddedIndex(sample_documents()).save(path)
+    path.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(ValueError, match="cut off"):
+        EmbeddedIndex.load(path)
 
 
 # --- random documents and filters -------------------------------------------------------
@@ -231,7 +259,7 @@ def test_random_writes_match_a_fresh_build(merge_ratio: float) -> None:
                 got, want = index.search(query), fresh.search(query)
                 assert result_rows(got) == result_rows(want), query
                 assert (got.total, got.facets) == (want.total, want.facets)
-    assert all(index.get(id) is doc for id, doc in model.items())
+    assert all(index.get(id) == doc for id, doc in model.items())
 
 
 def test_readers_see_whole_states_while_a_writer_works() -> None:
