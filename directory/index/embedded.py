@@ -27,8 +27,6 @@ sorted (see ``_first_k``); the pages of the parts are merged at the end.
 from __future__ import annotations
 
 import bisect
-import contextlib
-import gc
 import itertools
 import math
 import operator
@@ -46,6 +44,7 @@ import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein
 
+from directory.bulk import collector_paused
 from directory.geo import EARTH_RADIUS_M  # the sphere matching measures on too
 from directory.index.base import Hit, SearchResult
 from directory.index.text import STOP_WORDS, max_typos, normalise, tokenise
@@ -108,20 +107,6 @@ _NO_SLOTS = np.zeros(0, dtype=np.int32)
 _ENCODER = msgspec.msgpack.Encoder()
 _DECODER = msgspec.msgpack.Decoder(IndexDocument)
 _CHUNK = 20_000  # documents turned into arrays at a time while a segment is built
-
-
-@contextlib.contextmanager
-def collector_paused() -> Iterator[None]:
-    """Building allocates millions of long-lived objects; the cyclic collector would scan
-    them again at every generation threshold, for nothing (documents hold no cycles). It
-    doubled the build time of 100k documents."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 class _Interner:

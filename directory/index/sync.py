@@ -16,8 +16,9 @@ from collections.abc import Callable, Iterator
 
 import msgspec
 
+from directory.bulk import collector_paused
 from directory.index.base import SearchIndex
-from directory.index.embedded import EmbeddedIndex, collector_paused
+from directory.index.embedded import EmbeddedIndex
 from directory.listing import IndexDocument, document_for, record_revision
 from directory.store import DirectoryStore
 from directory.vocab import Vocabulary

@@ -232,12 +232,20 @@ class WritePath:
         return old
 
 
-def assemble(conn: Connection, rows: Sequence[RowMapping]) -> dict[str, Therapist]:
-    """Records for these therapist rows, keyed by id in row order: one query per child table."""
+def assemble(
+    conn: Connection, rows: Sequence[RowMapping], *, every_id_between: bool = False
+) -> dict[str, Therapist]:
+    """Records for these therapist rows, keyed by id in row order: one query per child table.
+
+    ``every_id_between``: the rows are all the therapists whose ids lie between the first
+    and the last row's (a page of the table in id order), so each child table is read as
+    one index range rather than by a list of ids."""
     ids = [row["id"] for row in rows]
     if not ids:
         return {}
-    locations, creds, tags = (_children(conn, table, ids) for table in CHILD_TABLES)
+    locations, creds, tags = (
+        _children(conn, table, ids, every_id_between) for table in CHILD_TABLES
+    )
     return {
         row["id"]: therapist_from_rows(row, locations[row["id"]], creds[row["id"]], tags[row["id"]])
         for row in rows
@@ -251,13 +259,13 @@ def stale_or_missing(conn: Connection, id: str) -> StoreError:
     return NotFound(f"therapist {id}") if version is None else StaleVersion(version)
 
 
-def _children(conn: Connection, table: Table, ids: list[str]) -> dict[str, list[RowMapping]]:
+def _children(
+    conn: Connection, table: Table, ids: list[str], every_id_between: bool
+) -> dict[str, list[RowMapping]]:
     grouped: dict[str, list[RowMapping]] = defaultdict(list)
-    rows = conn.execute(
-        select(table)
-        .where(table.c.therapist_id.in_(ids))
-        .order_by(table.c.therapist_id, table.c.position)
-    )
+    owner = table.c.therapist_id
+    which = owner.between(ids[0], ids[-1]) if every_id_between else owner.in_(ids)
+    rows = conn.execute(select(table).where(which).order_by(owner, table.c.position))
     for row in rows.mappings().all():
         grouped[row["therapist_id"]].append(row)
     return grouped
