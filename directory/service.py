@@ -114,6 +114,8 @@ class Directory:
 
     def start(self) -> None:
         """Bring the index up to date, then keep it so in a background thread."""
+        if self.settings.workers > 1 and isinstance(self.index, EmbeddedIndex):
+            self.indexer.start_following()  # before loading: nothing committed meanwhile is missed
         if isinstance(self.index, EmbeddedIndex):
             self.load_embedded_index()
         self.indexer.drain()

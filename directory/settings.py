@@ -34,6 +34,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     demo_seed: int = 7
     indexer_interval_s: float = 1.0  # how often the in-process indexer drains the outbox
     run_indexer: bool = True  # False when a separate `sensate worker` drains the outbox
+    # Server processes (`sensate serve --workers N`). Each has its own embedded index,
+    # memory-mapped from the one saved file, and follows the outbox by id.
+    workers: int = 1
     debug: bool = False
 
     @property

@@ -123,6 +123,7 @@ class Indexer:
         base_backoff_s: float = 1.0,
         max_backoff_s: float = 300.0,
         batch_size: int = 500,
+        follow: bool = False,
     ) -> None:
         self.store = store
         self.index = index
@@ -131,10 +132,23 @@ class Indexer:
         self.max_backoff_s = max_backoff_s
         self.batch_size = batch_size
         self.applied = 0  # outbox rows applied by this indexer since it was made
+        # Following (``sensate serve --workers N``): every worker process keeps its own
+        # in-process index, so each reads the outbox by id from where its index was loaded
+        # instead of taking the pending rows, which the first worker to apply them marks done.
+        self.follow = follow
+        self.followed_to = 0  # the last outbox id applied, when following
+
+    def start_following(self) -> None:
+        """Follow from the outbox's current end (call before loading the index)."""
+        self.follow = True
+        self.followed_to = self.store.last_outbox_id()
 
     def drain_once(self, now: dt.datetime | None = None) -> int:
         """Apply one batch of pending outbox rows; returns how many rows were applied."""
-        items = self.store.pending_outbox(limit=self.batch_size, now=now)
+        if self.follow:
+            items = self.store.outbox_after(self.followed_to, limit=self.batch_size)
+        else:
+            items = self.store.pending_outbox(limit=self.batch_size, now=now)
         if not items:
             return 0
         ids = sorted({item.therapist_id for item in items})
@@ -159,6 +173,8 @@ class Indexer:
             return 0
         self.store.mark_outbox_done([item.id for item in items])
         self.applied += len(items)
+        if self.follow:
+            self.followed_to = items[-1].id
         return len(items)
 
     def drain(self, now: dt.datetime | None = None) -> int:

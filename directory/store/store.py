@@ -228,6 +228,20 @@ class DirectoryStore:
             )
             return [OutboxItem(**row) for row in rows.mappings()]
 
+    def outbox_after(self, last_id: int, limit: int = 500) -> list[OutboxItem]:
+        """Items with an id above ``last_id``, processed or not, oldest first: how each of
+        several server processes, every one with its own in-process index, follows the
+        outbox (one process marking an item done must not hide it from the others)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(outbox).where(outbox.c.id > last_id).order_by(outbox.c.id).limit(limit)
+            )
+            return [OutboxItem(**row) for row in rows.mappings()]
+
+    def last_outbox_id(self) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.coalesce(func.max(outbox.c.id), 0))).scalar_one()
+
     def mark_outbox_done(self, ids: Iterable[int]) -> None:
         now = self.writes.clock()
         with self.writes.transaction() as conn:
