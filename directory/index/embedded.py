@@ -3,9 +3,11 @@
 Layout
 - Documents live in immutable *segments*. A segment holds everything a search needs for
   its documents as numpy arrays built once: the inverted text index, keyword posting
-  lists, numeric columns (maps such as ``telehealth_until.MN`` get one column per key),
-  practice points and the order of names. Inside a segment a document is a *slot*, its
-  position in the segment's list.
+  lists, numeric columns (map keys such as ``telehealth_until.MN`` as sparse columns),
+  practice points, the order of names, a sorted id column, and the documents themselves
+  msgpack-encoded in one byte array (decoded only for hits). Inside a segment a document
+  is a *slot*, its position in the segment's list. Being arrays only, a saved segment is
+  memory-mapped back rather than rebuilt, and processes mapping one file share its pages.
 - A segment plus a mask of its slots still live (the others were replaced or deleted
   after it was built) is a *part*. The index is a tuple of parts, oldest and largest
   first. A write kills the ids it touches in older parts and adds its documents as a new

@@ -69,10 +69,10 @@ def test_save_and_load_round_trip(tmp_path: Path) -> None:
     index = EmbeddedIndex(sample_documents(), merge_ratio=0)
     index.delete(["t05"])
     index.upsert([IndexDocument(id="t31", name="Dmitri Volkov", cities=["Duluth"])])
-    path = tmp_path / "index.msgpack"
+    path = tmp_path / "index.bin"
     path.write_bytes(b"old content, replaced atomically")
     index.save(path)
-    assert [p.name for p in tmp_path.iterdir()] == ["index.msgpack"]  # no temp file left
+    assert [p.name for p in tmp_path.iterdir()] == ["index.bin"]  # no temp file left
 
     loaded = EmbeddedIndex.load(path)
     assert loaded.ids() == index.ids()
