@@ -299,3 +299,29 @@ def test_readers_see_whole_states_while_a_writer_works() -> None:
     for thread in threads:
         thread.join()
     assert errors == []
+
+
+def test_facets_of_small_and_large_results_count_the_same_way() -> None:
+    """Small results count their facets from their own values (by slot), large ones by
+    masking every entry; both must give what counting the documents gives."""
+    from collections import Counter
+
+    from directory.index.embedded import _Segment
+
+    rng = random.Random(5)
+    docs = [random_document(rng, f"f{n:03}") for n in range(300)]
+    segment = _Segment.build(docs)
+    for share in (0.02, 0.3, 0.9):
+        mask = np.array([rng.random() < share for _ in docs])
+        matched = np.flatnonzero(mask)
+        for field in ("languages", "concerns", "gender", "offers_telehealth"):
+            expected: Counter[str] = Counter()
+            for slot in matched:
+                value = getattr(docs[slot], field)
+                if isinstance(value, bool):
+                    expected["true" if value else "false"] += 1
+                elif isinstance(value, str):
+                    expected.update([value] if value else [])
+                else:
+                    expected.update(set(value))
+            assert segment.facet_counts(field, mask, matched) == dict(expected), (field, share)
