@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import datetime as dt
 import itertools
 import logging
@@ -318,18 +319,17 @@ def run_size(profiles: int, args: argparse.Namespace) -> None:
         for params in SEARCHES:
             probe.search(params)
         queries = recording.queries
+        embedded = directory.index
+        assert isinstance(embedded, EmbeddedIndex)
         search = percentiles(
-            timed([lambda p=p: directory.search(p) for p in SEARCHES], args.rounds)
+            timed([functools.partial(directory.search, p) for p in SEARCHES], args.rounds)
         )
         floor = percentiles(
-            timed(
-                [lambda q=q: numpy_floor(directory.index, q) for q in queries],  # type: ignore[arg-type]
-                args.rounds,
-            )
+            timed([functools.partial(numpy_floor, embedded, q) for q in queries], args.rounds)
         )
         requests = match_requests(directory)
         matched = percentiles(
-            timed([lambda r=r: directory.match(r) for r in requests], args.rounds)
+            timed([functools.partial(directory.match, r) for r in requests], args.rounds)
         )
         print(f"{'operation':34} {'p50 ms':>9} {'p99 ms':>9}")
         for label, (p50, p99) in [
