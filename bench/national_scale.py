@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import functools
 import datetime as dt
+import functools
 import itertools
 import logging
 import os
