@@ -38,6 +38,7 @@ import psutil
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from directory.bulk import collector_paused
 from directory.demo import demo_therapists
 from directory.index import EmbeddedIndex, SearchResult
 from directory.index.sync import rebuild
@@ -350,6 +351,82 @@ def run_size(profiles: int, args: argparse.Namespace) -> None:
         load_postgres(args.postgres, profiles)
 
 
+def index_only(profiles: int, args: argparse.Namespace) -> None:
+    """The index at a size whose store load would take too long here: documents built
+    straight from the generator (no SQL), then build, bytes, save, restart, search."""
+    from directory.listing import document_for
+    from directory.vocab import load_vocabulary
+
+    print(f"\n=== {profiles:,} profiles, index only (no store) ===", flush=True)
+    vocab = load_vocabulary()
+    index = EmbeddedIndex()
+    before = rss_mib()
+    started = time.perf_counter()
+    with collector_paused():
+        index.replace_all(
+            document_for(t, vocab) for t in demo_therapists(profiles, seed=11, as_of=AS_OF)
+        )
+    build_s = time.perf_counter() - started
+    count = index.count()
+    nbytes = sum(array.nbytes for part in index._parts for array in part.segment.arrays.values())
+    blob = sum(part.segment.arrays["docs.blob"].nbytes for part in index._parts)
+    print(
+        f"generate + documents + index build: {build_s:.1f}s ({count / build_s:,.0f}/s); "
+        f"index arrays {nbytes / count:,.0f} B/listing (documents {blob / count:,.0f}); "
+        f"RSS grew {rss_mib() - before:,.0f} MiB",
+        flush=True,
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "index.bin"
+        started = time.perf_counter()
+        index.save(path)
+        save_s = time.perf_counter() - started
+        del index
+        before = rss_mib()
+        started = time.perf_counter()
+        loaded = EmbeddedIndex.load(path)
+        revisions = loaded.revisions()  # what a restart compares with the store's
+        load_s = time.perf_counter() - started
+        print(
+            f"save {save_s:.1f}s ({path.stat().st_size / 2**20:,.0f} MiB); restart: map the "
+            f"file and read {len(revisions):,} revisions {load_s:.2f}s; RSS after "
+            f"{rss_mib() - before:+,.0f} MiB",
+            flush=True,
+        )
+        settings = Settings(var_dir=Path(tmp))
+        store = DirectoryStore(create_engine_for(f"sqlite:///{tmp}/empty.sqlite3"))
+        migrate(store.engine)
+        recording = Recording(loaded)
+        probe = Directory(settings, store, recording)  # type: ignore[arg-type]
+        for params in SEARCHES:
+            probe.search(params)
+        directory = Directory(settings, store, loaded, probe.vocab, probe.places)
+        search = percentiles(
+            timed([functools.partial(directory.search, p) for p in SEARCHES], args.rounds)
+        )
+        floor = percentiles(
+            timed(
+                [functools.partial(numpy_floor, loaded, q) for q in recording.queries],
+                args.rounds,
+            )
+        )
+        requests = match_requests(directory)
+        matched = percentiles(
+            timed([functools.partial(directory.match, r) for r in requests], args.rounds)
+        )
+        for label, (p50, p99) in [
+            ("search, in-process", search),
+            ("numpy floor, same filters", floor),
+            ("match, in-process", matched),
+        ]:
+            print(f"{label:34} {p50:9.2f} {p99:9.2f}")
+        print(
+            f"search / floor p50 x{search[0] / floor[0]:.1f}; search p99 / p50 "
+            f"x{search[1] / search[0]:.1f}; process RSS now {rss_mib():,.0f} MiB",
+            flush=True,
+        )
+
+
 def main() -> None:
     logging.disable(logging.INFO)
     parser = argparse.ArgumentParser(description=__doc__)
@@ -359,6 +436,13 @@ def main() -> None:
         "--postgres", default="", help="e.g. postgresql://postgres@127.0.0.1/postgres"
     )
     parser.add_argument("--rounds", type=int, default=25)
+    parser.add_argument(
+        "--index-only",
+        type=int,
+        nargs="*",
+        default=[],
+        help="sizes to measure without the store (generator straight into the index)",
+    )
     parser.add_argument("--workers", type=int, nargs="*", default=[1, 2])
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--load-seconds", type=float, default=30.0)
@@ -366,6 +450,8 @@ def main() -> None:
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
     for size in [*args.profiles, *([1_000_000] if args.million else [])]:
         run_size(size, args)
+    for size in args.index_only:
+        index_only(size, args)
 
 
 if __name__ == "__main__":
