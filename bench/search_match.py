@@ -197,7 +197,7 @@ def free_port() -> int:
 
 
 def restart_from_saved_copy(directory: Directory, build_s: float) -> None:
-    """What a restart costs with the saved index (var/index.msgpack), 1% of records changed
+    """What a restart costs with the saved index (var/index.bin), 1% of records changed
     while the server was down, against the full build from the store timed just before."""
     started = time.perf_counter()
     directory.save_embedded_index()

@@ -201,8 +201,16 @@ def freshness_ask() -> None:
 @main.command()
 @click.option("--host", default=None, help="Interface (default SENSATE_HOST, 127.0.0.1).")
 @click.option("--port", default=None, type=int, help="Port (default SENSATE_PORT, 8000).")
-def serve(host: str | None, port: int | None) -> None:
+@click.option(
+    "--workers",
+    default=None,
+    type=click.IntRange(1, 64),
+    help="Server processes (default SENSATE_WORKERS, 1).",
+)
+def serve(host: str | None, port: int | None, workers: int | None) -> None:
     """Serve the web pages and the API."""
+    import os
+
     import msgspec
     import uvicorn
 
@@ -210,10 +218,50 @@ def serve(host: str | None, port: int | None) -> None:
 
     settings = _settings()
     settings = msgspec.structs.replace(
-        settings, host=host or settings.host, port=port or settings.port
+        settings,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers or settings.workers,
     )
     console.print(f"Sensate on http://{settings.host}:{settings.port}/")
-    uvicorn.Server(server_config(settings)).run()
+    if settings.workers == 1:
+        uvicorn.Server(server_config(settings)).run()
+        return
+    if settings.search == "embedded":
+        _prepare_shared_index(settings)
+    # Each worker process builds its app from the environment (uvicorn imports the factory
+    # there), so the options given here travel as SENSATE_* variables.
+    os.environ.update(
+        SENSATE_HOST=settings.host,
+        SENSATE_PORT=str(settings.port),
+        SENSATE_WORKERS=str(settings.workers),
+    )
+    config = server_config(settings)
+    uvicorn.run(
+        "directory.app:create_app",
+        factory=True,
+        workers=settings.workers,
+        host=settings.host,
+        port=settings.port,
+        access_log=config.access_log,
+        log_level="info",
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+        lifespan="on",
+    )
+
+
+def _prepare_shared_index(settings: Settings) -> None:
+    """Bring the embedded index's saved file up to date once, before the workers start:
+    each of them then maps it (sharing its pages) and has only the outbox to follow, rather
+    than every worker building the same index from the store at once."""
+    from directory.service import Directory
+
+    directory = Directory.from_settings(settings)
+    directory.load_embedded_index()
+    directory.indexer.drain()
+    directory.save_embedded_index()
+    directory.stop()
 
 
 @main.command("import")

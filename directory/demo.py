@@ -11,8 +11,8 @@ minority AASECT-certified.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import random
-import uuid
 from collections.abc import Iterator
 
 from directory.geo import Gazetteer, Place, gazetteer
@@ -317,12 +317,52 @@ LANGUAGE_MIX: list[tuple[str, float]] = [
 ]
 
 
-def _weighted(rng: random.Random, pairs: list[tuple[str, int]]) -> str:
-    return rng.choices([p for p, _ in pairs], weights=[w for _, w in pairs])[0]
+class _Rng(random.Random):
+    """``random.Random`` with the few draws the generator makes millions of times done in
+    one step each: ``randint`` goes through ``randrange``'s checks and a rejection loop,
+    which made it most of the cost of a profile (``sensate demo --profiles 1000000``)."""
+
+    def randint(self, a: int, b: int) -> int:
+        return a + int(self.random() * (b - a + 1))
+
+    def choice(self, seq):
+        return seq[int(self.random() * len(seq))]
+
+    def sample(self, population, k, *, counts=None):
+        # A partial Fisher-Yates shuffle of a copy: k draws for the small lists sampled here.
+        pool = list(population)
+        n = len(pool)
+        if not 0 <= k <= n:
+            raise ValueError("sample larger than population or is negative")
+        random_ = self.random
+        for i in range(k):
+            j = i + int(random_() * (n - i))
+            pool[i], pool[j] = pool[j], pool[i]
+        return pool[:k]
+
+
+class _Weighted:
+    """Weighted choice with the cumulative weights computed once (``random.choices``
+    recomputes them at every call)."""
+
+    def __init__(self, pairs: list[tuple[str, int]]) -> None:
+        self.values = [p for p, _ in pairs]
+        self.cumulative = list(itertools.accumulate(w for _, w in pairs))
+
+    def __call__(self, rng: random.Random) -> str:
+        return rng.choices(self.values, cum_weights=self.cumulative)[0]
+
+
+_LICENSE_MIX = _Weighted(LICENSE_MIX)
+_GENDER_WEIGHTS = list(itertools.accumulate(share for _, share, _, _ in GENDER_MIX))
+_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
 
 
 def _uuid(rng: random.Random) -> str:
-    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    # What str(uuid.UUID(int=bits, version=4)) returns, without building the object.
+    h = f"{(rng.getrandbits(128) & _UUID4_CLEAR) | _UUID4_SET:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 class DemoGenerator:
@@ -335,13 +375,25 @@ class DemoGenerator:
         vocab: Vocabulary | None = None,
         places: Gazetteer | None = None,
     ) -> None:
-        self.rng = random.Random(seed)
+        self.rng = _Rng(seed)
         self.as_of = as_of or dt.date.today()
         self.vocab = vocab or load_vocabulary()
         self.places = places or gazetteer()
         self._metro_places = self._index_metros()
         self._names: set[tuple[str, str, str]] = set()
         self._emails: dict[str, int] = {}
+        self._payers_by_state: dict[str, list[str]] = {}
+        self._metro_cumulative = list(itertools.accumulate(w for _, w in self._metro_places))
+        self._concern_codes = sorted(self.vocab.concerns)
+        self._inclusive = sorted(c for c, p in self.vocab.populations.items() if p.inclusivity)
+        self._groups = sorted(c for c, p in self.vocab.populations.items() if not p.inclusivity)
+        self._modalities = sorted(self.vocab.modalities)
+        self._insurers = sorted(self.vocab.insurance)
+        self._disciplines = sorted(self.vocab.disciplines)
+        self._languages = [(c, share) for c, share in LANGUAGE_MIX if c in self.vocab.languages]
+        self._counseling_members = sorted(
+            m.state for m in self.vocab.compacts["counseling_compact"].members if m.operational
+        )
         self._aasect = sorted(
             code
             for code, kind in self.vocab.credential_kinds.items()
@@ -352,9 +404,8 @@ class DemoGenerator:
         """Gender, pronouns and a name that agree, and a name no other listing in the state
         has (a reader would take two as one person listed twice)."""
         rng = self.rng
-        weights = [share for _, share, _, _ in GENDER_MIX]
-        gender, _, pronoun_mix, pools = rng.choices(GENDER_MIX, weights=weights)[0]
-        pronouns = _weighted(rng, pronoun_mix)
+        gender, _, pronoun_mix, pools = rng.choices(GENDER_MIX, cum_weights=_GENDER_WEIGHTS)[0]
+        pronouns = _Weighted(pronoun_mix)(rng)
         first, last = rng.choice(rng.choice(pools)), rng.choice(LAST_NAMES)
         for attempt in range(60):
             if (first, last, state) not in self._names:
@@ -365,6 +416,14 @@ class DemoGenerator:
                 last = f"{last}-{rng.choice(LAST_NAMES)}"
         self._names.add((first, last, state))
         return gender, pronouns, first, last
+
+    def _payers_in(self, state: str) -> list[str]:
+        """Payers selling plans in ``state`` (computed once per state: the demo makes 1M)."""
+        if state not in self._payers_by_state:
+            self._payers_by_state[state] = [
+                c for c in self._insurers if self.vocab.insurance[c].operates_in(state)
+            ]
+        return self._payers_by_state[state]
 
     def _email(self, first: str, last: str) -> str:
         """One address per listing: two listings never share an email."""
@@ -387,9 +446,7 @@ class DemoGenerator:
     def _place(self) -> Place:
         rng = self.rng
         if rng.random() < 0.8 and self._metro_places:
-            places = rng.choices(
-                [p for p, _ in self._metro_places], weights=[w for _, w in self._metro_places]
-            )[0]
+            places = rng.choices(self._metro_places, cum_weights=self._metro_cumulative)[0][0]
             return rng.choice(places)
         metro_state = rng.choice(self._metro_places)[0][0].state
         return rng.choice(self.places.places_in(metro_state))
@@ -446,7 +503,7 @@ class DemoGenerator:
     def therapist(self) -> Therapist:
         rng, vocab = self.rng, self.vocab
         place = self._place()
-        license_type = _weighted(rng, LICENSE_MIX)
+        license_type = _LICENSE_MIX(rng)
         if license_type in {"lpc", "lmhc", "lpcc", "lcpc"}:
             license_type = COUNSELOR_TITLE.get(place.state, "lpc")
         licenses = [self._license(license_type, place.state)]
@@ -462,11 +519,7 @@ class DemoGenerator:
         if offers_telehealth and license_type == "psychologist" and rng.random() < 0.5:
             compacts.append(self._privilege("psypact", "*"))
         elif offers_telehealth and license_type in {"lpc", "lpcc", "lmhc", "lcpc"}:
-            members = [
-                m.state
-                for m in vocab.compacts["counseling_compact"].members
-                if m.operational and m.state != place.state
-            ]
+            members = [m for m in self._counseling_members if m != place.state]
             if members and rng.random() < 0.3:
                 compacts.append(self._privilege("counseling_compact", rng.choice(members)))
 
@@ -494,21 +547,18 @@ class DemoGenerator:
                 Certification(id=_uuid(rng), kind="aasect_member", expires_on=self._day(0, 365))
             )
 
-        concerns = rng.sample(sorted(vocab.concerns), k=rng.randint(3, 9))
-        inclusive = sorted(c for c, p in vocab.populations.items() if p.inclusivity)
-        groups = sorted(c for c, p in vocab.populations.items() if not p.inclusivity)
+        concerns = rng.sample(self._concern_codes, k=rng.randint(3, 9))
+        inclusive, groups = self._inclusive, self._groups
         populations = rng.sample(inclusive, k=rng.randint(0, 4)) + rng.sample(
             groups, k=rng.randint(1, min(3, len(groups)))
         )
-        languages = ["en"] + [
-            code for code, share in LANGUAGE_MIX if code in vocab.languages and rng.random() < share
-        ]
+        languages = ["en"] + [code for code, share in self._languages if rng.random() < share]
         gender, pronouns, first, last = self._person(place.state)
         fee_min = rng.choice([90, 100, 110, 120, 130, 140, 150, 160, 175, 190])
         sliding = rng.random() < 0.35
         accepting = rng.random() < 0.7
         # Only payers that sell plans where the clinician practises.
-        payers = sorted(c for c, p in vocab.insurance.items() if p.operates_in(place.state))
+        payers = self._payers_in(place.state)
         insurance = rng.sample(payers, k=rng.randint(1, 4)) if rng.random() < 0.45 else []
         letters = [CREDENTIAL_LETTERS[license_type]] + [
             vocab.credential_kinds[c.kind].label.rsplit("(", 1)[-1].rstrip(")")
@@ -519,7 +569,7 @@ class DemoGenerator:
         if rng.random() < 0.15:
             second = rng.choice(self.places.places_in(place.state))
             locations.append(self._location(second))
-        disciplines = sorted(vocab.disciplines)
+        disciplines = self._disciplines
         therapist_id = _uuid(rng)
         return Therapist(
             id=therapist_id,
@@ -545,7 +595,7 @@ class DemoGenerator:
             concerns=concerns,
             populations=sorted(set(populations)),
             ages_served=self._ages_served(therapist_id, populations),
-            modalities=rng.sample(sorted(vocab.modalities), k=rng.randint(2, 5)),
+            modalities=rng.sample(self._modalities, k=rng.randint(2, 5)),
             languages=languages,
             offers_telehealth=offers_telehealth,
             offers_in_person=not offers_telehealth or rng.random() < 0.6,

@@ -187,6 +187,8 @@ class Directory:
 
     def start(self) -> None:
         """Bring the index up to date, then keep it so in a background thread."""
+        if self.settings.workers > 1 and isinstance(self.index, EmbeddedIndex):
+            self.indexer.start_following()  # before loading: nothing committed meanwhile is missed
         if isinstance(self.index, EmbeddedIndex):
             self.load_embedded_index()
         self.indexer.drain()
@@ -210,26 +212,28 @@ class Directory:
     # -- the embedded index's saved copy ----------------------------------------------------
 
     def load_embedded_index(self) -> Resumed | None:
-        """Fill the in-process index: from its saved copy (``var/index.msgpack``) when there
-        is a usable one, catching up on what changed since; otherwise from the store.
+        """Fill the in-process index: from its saved copy (``var/index.bin``, mapped, not
+        rebuilt) when there is a usable one, catching up on what changed since; otherwise
+        from the store.
 
         Returns what resuming did, or None when the index was built from scratch.
         """
         assert isinstance(self.index, EmbeddedIndex)
         path = self.settings.index_path
         resumed: Resumed | None = None
+        restored = False
         try:
-            saved = EmbeddedIndex.saved_documents(path, document_fingerprint())
+            self.index.restore(path, document_fingerprint())
+            restored = True
         except FileNotFoundError:
-            saved = None
+            pass
         except ValueError as error:  # another release, other vocabulary, a torn file
             log.info("not using the saved index at %s (%s); building from the store", path, error)
-            saved = None
-        if saved is None:
+        if not restored:
             count = rebuild(self.store, self.index, self.vocab)
             log.info("embedded index built from the store: %d documents", count)
         else:
-            resumed = resume(self.store, self.index, self.vocab, saved)
+            resumed = resume(self.store, self.index, self.vocab)
             log.info(
                 "embedded index loaded from %s: %d kept, %d rebuilt, %d dropped",
                 path,

@@ -46,6 +46,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # between two reads: slow clients must not hold connections (slowloris).
     header_timeout_s: float = 10.0
     body_timeout_s: float = 30.0
+    # Server processes (`sensate serve --workers N`). Each has its own embedded index,
+    # memory-mapped from the one saved file, and follows the outbox by id.
+    workers: int = 1
     debug: bool = False
     # Mail to clinicians (claims, sign-in links, "still accepting new clients?"). Without an
     # SMTP URL, messages are written to var/mail/ as .eml files (make run).
@@ -73,7 +76,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def index_path(self) -> Path:
         """Where the embedded index keeps its snapshot between runs."""
-        return self.var_dir / "index.msgpack"
+        return self.var_dir / "index.bin"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -3,9 +3,11 @@
 Layout
 - Documents live in immutable *segments*. A segment holds everything a search needs for
   its documents as numpy arrays built once: the inverted text index, keyword posting
-  lists, numeric columns (maps such as ``telehealth_until.MN`` get one column per key),
-  practice points and the order of names. Inside a segment a document is a *slot*, its
-  position in the segment's list.
+  lists, numeric columns (map keys such as ``telehealth_until.MN`` as sparse columns),
+  practice points, the order of names, a sorted id column, and the documents themselves
+  msgpack-encoded in one byte array (decoded only for hits). Inside a segment a document
+  is a *slot*, its position in the segment's list. Being arrays only, a saved segment is
+  memory-mapped back rather than rebuilt, and processes mapping one file share its pages.
 - A segment plus a mask of its slots still live (the others were replaced or deleted
   after it was built) is a *part*. The index is a tuple of parts, oldest and largest
   first. A write kills the ids it touches in older parts and adds its documents as a new
@@ -35,15 +37,17 @@ import os
 import tempfile
 import threading
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import msgspec
 import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein
 
+from directory.bulk import collector_paused
 from directory.geo import EARTH_RADIUS_M  # the sphere matching measures on too
 from directory.index.base import Hit, SearchResult
 from directory.index.text import STOP_WORDS, max_typos, normalise, tokenise
@@ -97,61 +101,117 @@ _NO_SLOTS = np.zeros(0, dtype=np.int32)
 
 
 # --- building blocks of a segment -------------------------------------------------------
+#
+# Everything a segment holds per document is a numpy array (columns, flat posting lists,
+# CSR-style runs), so that a saved segment can be memory-mapped rather than rebuilt, and
+# the pages are shared by every process that maps the same file (``sensate serve
+# --workers N``). Per-value Python objects exist only for the small tables: the distinct
+# keyword values and text tokens.
+
+_ENCODER = msgspec.msgpack.Encoder()
+# Documents are stored as arrays of their field values, not maps: the field names would
+# be a quarter of the bytes of each one (about 400 of 1,550).
+_DOC_FIELDS = msgspec.structs.fields(IndexDocument)
+_DOC_NAMES = tuple(field.name for field in _DOC_FIELDS)
+_DOC_DECODER = msgspec.msgpack.Decoder(tuple[tuple(field.type for field in _DOC_FIELDS)])  # type: ignore[misc]  # a tuple type built from the listing's fields
 
 
-def _group(keys: list[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Group (key, slot) pairs by key, given the key of each pair in slot order.
+def _pack(doc: IndexDocument) -> bytes:
+    return _ENCODER.encode(msgspec.structs.astuple(doc))
 
-    Returns the distinct keys sorted (a key's id is its position); ``starts``, where each
-    key's run begins once the pairs are grouped (key i is ``starts[i]:starts[i + 1]``);
-    and the permutation that groups them. It is stable, so slots stay ascending in a run."""
-    distinct = sorted(set(keys))
-    position = {key: i for i, key in enumerate(distinct)}
-    key_ids = np.fromiter(map(position.__getitem__, keys), dtype=np.int32, count=len(keys))
-    starts = np.zeros(len(distinct) + 1, dtype=np.int64)
-    np.cumsum(np.bincount(key_ids, minlength=len(distinct)), out=starts[1:])
-    if len(distinct) <= 1 << 16:
+
+def _unpack(data: memoryview) -> IndexDocument:
+    return IndexDocument(**dict(zip(_DOC_NAMES, _DOC_DECODER.decode(data), strict=True)))
+
+
+_CHUNK = 20_000  # documents turned into arrays at a time while a segment is built
+
+
+class _Interner:
+    """Provisional ids for strings in order of first sight; ``sorted_ids`` later maps them
+    to the ids of the sorted distinct values (a value's id is its sorted position)."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, int] = {}
+
+    def codes(self, values: Iterable[str]) -> list[int]:
+        ids = self.ids
+        return [ids.setdefault(value, len(ids)) for value in values]
+
+    def finish(self) -> tuple[list[str], np.ndarray]:
+        """The distinct values sorted, and provisional id -> sorted id."""
+        values = list(self.ids)
+        order = sorted(range(len(values)), key=values.__getitem__)
+        remap = np.empty(len(values), dtype=np.int32)
+        remap[np.array(order, dtype=np.int64)] = np.arange(len(values), dtype=np.int32)
+        return [values[i] for i in order], remap
+
+
+def _grouped(key_ids: np.ndarray, distinct: int) -> tuple[np.ndarray, np.ndarray]:
+    """Group pairs by key, given the key of each pair in slot order; stable, so slots stay
+    ascending within a key. Returns ``starts`` (key i's run is ``starts[i]:starts[i + 1]``
+    once grouped) and the permutation that groups the pairs."""
+    starts = np.zeros(distinct + 1, dtype=np.int64)
+    np.cumsum(np.bincount(key_ids, minlength=distinct), out=starts[1:])
+    if distinct <= 1 << 16:
         # numpy sorts 16-bit keys with a radix sort: 4x faster on millions of tokens.
-        key_ids = key_ids.astype(np.uint16)
-    return distinct, starts, np.argsort(key_ids, kind="stable")
+        order = np.argsort(key_ids.astype(np.uint16), kind="stable")
+    else:
+        order = np.argsort(key_ids, kind="stable")
+    return starts, order
 
 
-def _owners(counts: list[int]) -> np.ndarray:
+def _owners(counts: np.ndarray) -> np.ndarray:
     """Slot of each pair when slot ``s`` contributed ``counts[s]`` pairs, in order."""
     return np.repeat(np.arange(len(counts), dtype=np.int32), counts)
 
 
-@dataclass(frozen=True, slots=True)
 class _Postings:
     """The values of one keyword field: slots having ``values[i]`` are
     ``owners[starts[i]:starts[i + 1]]`` (ascending). One flat array instead of an array
-    per value keeps 100k documents' worth of values small, and makes facet counting a
-    single ``bincount``."""
+    per value keeps a million documents' worth of values small, and makes facet counting
+    a single ``bincount``.
 
-    values: list[str]  # sorted; a value's id is its position
-    value_ids: dict[str, int]
-    starts: np.ndarray
-    owners: np.ndarray
-    owner_values: np.ndarray  # value id of each entry of owners
+    The same pairs ordered by slot (``slot_values[slot_starts[s]:slot_starts[s + 1]]`` are
+    slot ``s``'s values) count the facets of a small result from its own values alone:
+    at a million documents, gathering every entry to count a few thousand matches cost
+    more than the rest of a search."""
+
+    __slots__ = (
+        "owner_values",
+        "owners",
+        "slot_starts",
+        "slot_values",
+        "starts",
+        "value_ids",
+        "values",
+    )
+
+    def __init__(
+        self,
+        values: list[str],
+        starts: np.ndarray,
+        owners: np.ndarray,
+        owner_values: np.ndarray,
+        slot_starts: np.ndarray,
+        slot_values: np.ndarray,
+    ) -> None:
+        self.values = values  # sorted; a value's id is its position
+        self.value_ids = {value: i for i, value in enumerate(values)}
+        self.starts = starts
+        self.owners = owners
+        self.owner_values = owner_values  # value id of each entry of owners
+        self.slot_starts = slot_starts
+        self.slot_values = slot_values
 
     @classmethod
-    def build(cls, docs: list[IndexDocument], field: str) -> _Postings:
-        # Column at a time with C-level helpers: a Python call per document and field
-        # would be most of the build time at 100k documents.
-        column = list(map(operator.attrgetter(field), docs))
-        if FILTERABLE[field] == "bool":
-            keys = ["true" if value else "false" for value in column]
-            counts = [1] * len(column)
-        elif field in _SINGLE_KEYWORDS:
-            # An empty string means "not stated" (e.g. gender); it is not a value to match.
-            keys = [value for value in column if value]
-            counts = [1 if value else 0 for value in column]
-        else:
-            keys = list(itertools.chain.from_iterable(column))
-            counts = list(map(len, column))
-        values, starts, order = _group(keys)
-        owners = _owners(counts)[order]
-        owner_values = np.repeat(np.arange(len(values), dtype=np.int32), np.diff(starts))
+    def build(
+        cls, interner: _Interner, codes: np.ndarray, owners: np.ndarray, size: int
+    ) -> _Postings:
+        values, remap = interner.finish()
+        key_ids = remap[codes] if len(codes) else codes.astype(np.int32)
+        starts, order = _grouped(key_ids, len(values))
+        owners, owner_values = owners[order], key_ids[order]
         # A list repeating a value (["en", "en"]) must count once in facets. Pairs are
         # sorted by value, then slot, so repeats are neighbours.
         repeated = (owners[1:] == owners[:-1]) & (owner_values[1:] == owner_values[:-1])
@@ -159,8 +219,12 @@ class _Postings:
             keep = np.r_[True, ~repeated]
             owners, owner_values = owners[keep], owner_values[keep]
             np.cumsum(np.bincount(owner_values, minlength=len(values)), out=starts[1:])
-        value_ids = {value: i for i, value in enumerate(values)}
-        return cls(values, value_ids, starts, owners, owner_values)
+        by_slot = np.argsort(owners, kind="stable")
+        slot_starts = np.zeros(size + 1, dtype=np.int32)
+        np.cumsum(np.bincount(owners, minlength=size), out=slot_starts[1:])
+        narrow = np.uint16 if len(values) <= 1 << 16 else np.int32
+        slot_values = owner_values[by_slot].astype(narrow)
+        return cls(values, starts, owners, owner_values.astype(np.int32), slot_starts, slot_values)
 
     def slots(self, value: str) -> np.ndarray:
         i = self.value_ids.get(value)
@@ -168,63 +232,72 @@ class _Postings:
             return _NO_SLOTS
         return self.owners[self.starts[i] : self.starts[i + 1]]
 
-    def counts(self, mask: np.ndarray) -> dict[str, int]:
-        counted = np.bincount(self.owner_values[mask[self.owners]], minlength=len(self.values))
+    def counts(self, mask: np.ndarray, matched: np.ndarray) -> dict[str, int]:
+        """Facet counts over the slots in ``mask`` (``matched``: the same slots, listed)."""
+        if len(matched) * 2 < len(mask):
+            lo = self.slot_starts[matched].astype(np.int64)
+            lengths = self.slot_starts[matched + 1] - lo
+            total = int(lengths.sum())
+            # Positions of the matched slots' runs, concatenated.
+            at = np.arange(total) + np.repeat(lo - (np.cumsum(lengths) - lengths), lengths)
+            found = self.slot_values[at]
+        else:
+            found = self.owner_values[mask[self.owners]]
+        counted = np.bincount(found, minlength=len(self.values))
         return {self.values[i]: int(counted[i]) for i in np.flatnonzero(counted)}
 
 
-def _build_numbers(docs: list[IndexDocument]) -> dict[str, np.ndarray]:
-    """One float column per numeric field and per map key, NaN where a document has no
-    value: every comparison with NaN is False, so an absent value never matches."""
-    columns: dict[str, np.ndarray] = {}
-    for name in _NUMBER_FIELDS:
-        column = np.array([getattr(doc, name) for doc in docs], dtype=np.float64)
-        columns[name] = column  # None becomes NaN
-    for name in _MAP_FIELDS:
-        for slot, doc in enumerate(docs):
-            for key, value in getattr(doc, name).items():
-                if f"{name}.{key}" not in columns:
-                    columns[f"{name}.{key}"] = np.full(len(docs), np.nan)
-                columns[f"{name}.{key}"][slot] = value
-    return columns
+class _Sparse:
+    """A numeric map key (e.g. ``telehealth_until.MN``) as the slots having it and their
+    values: most documents have a handful of the fifty-odd keys, so a dense column per key
+    would be most of the index's memory."""
+
+    __slots__ = ("slots", "values")
+
+    def __init__(self, slots: np.ndarray, values: np.ndarray) -> None:
+        self.slots = slots  # ascending
+        self.values = values
+
+    def mask(self, size: int, selected: np.ndarray) -> np.ndarray:
+        mask = np.zeros(size, dtype=bool)
+        mask[self.slots[selected]] = True
+        return mask
 
 
 class _Text:
     """The inverted text index: for token ``vocabulary[t]``, the documents having it are
-    ``slots[starts[t]:starts[t + 1]]`` with the weight of the best field it appeared in."""
+    ``slots[starts[t]:starts[t + 1]]``, with the rank of the best field it appeared in
+    (``TEXT_FIELDS`` order; one byte per entry instead of a float weight)."""
 
-    def __init__(self, docs: list[IndexDocument]) -> None:
-        # One entry per distinct word of a document: the word and its best field's rank.
-        tokens: list[str] = []
-        ranks: list[int] = []
-        counts: list[int] = []  # entries per document, in slot order
-        # Lowest weight first, so that a better field overwrites the rank of a word.
-        fields = [(name, rank) for rank, (name, _) in enumerate(TEXT_FIELDS)][::-1]
-        for doc in docs:
-            best: dict[str, int] = {}
-            for name, rank in fields:
-                value = getattr(doc, name)
-                if value:
-                    text = value if isinstance(value, str) else " ".join(value)
-                    best.update(dict.fromkeys(tokenise(text), rank))
-            tokens.extend(best)
-            ranks.extend(best.values())
-            counts.append(len(best))
-        self.vocabulary, self.starts, order = _group(tokens)
-        self.token_ids = {token: i for i, token in enumerate(self.vocabulary)}
-        self.slots = _owners(counts)[order]
-        field_weights = np.array([weight for _, weight in TEXT_FIELDS], dtype=np.float32)
-        self.weights = field_weights[np.array(ranks, dtype=np.int8)[order]]
-
+    def __init__(
+        self, vocabulary: list[str], starts: np.ndarray, slots: np.ndarray, ranks: np.ndarray
+    ) -> None:
+        self.vocabulary = vocabulary
+        self.starts = starts
+        self.slots = slots
+        self.ranks = ranks
+        self.token_ids = {token: i for i, token in enumerate(vocabulary)}
         # Typo candidates share the first letter and have a length within the typo budget
         # (a typo on the first letter is not tolerated, as in Meilisearch), so a query word
         # is compared with a few hundred tokens rather than the whole vocabulary.
         self.buckets: defaultdict[tuple[str, int], list[str]] = defaultdict(list)
-        for token in self.vocabulary:
+        for token in vocabulary:
             self.buckets[token[0], len(token)].append(token)
         # query word -> posting ranges; segments never change, so entries never go stale.
         # Concurrent readers may both fill an entry; that is harmless.
         self._ranges: dict[tuple[str, bool], list[tuple[int, int, float]]] = {}
+
+    @staticmethod
+    def entries(doc: IndexDocument) -> dict[str, int]:
+        """Each distinct word of a document with the rank of its best field."""
+        best: dict[str, int] = {}
+        # Lowest weight first, so that a better field overwrites the rank of a word.
+        for name, rank in _FIELDS_LOW_FIRST:
+            value = getattr(doc, name)
+            if value:
+                text = value if isinstance(value, str) else " ".join(value)
+                best.update(dict.fromkeys(tokenise(text), rank))
+        return best
 
     def ranges(self, word: str, prefix: bool) -> list[tuple[int, int, float]]:
         """(start, end, penalty) ranges of postings that match ``word``."""
@@ -272,23 +345,27 @@ class _Text:
         scores = np.zeros(size, dtype=np.float32)
         for start, end, penalty in self.ranges(word, prefix):
             # A slot appears once per matching token, so keep its best match.
-            np.maximum.at(scores, self.slots[start:end], self.weights[start:end] * penalty)
+            weights = _FIELD_WEIGHTS[self.ranks[start:end]] * np.float32(penalty)
+            np.maximum.at(scores, self.slots[start:end], weights)
         return scores
+
+
+_FIELDS_LOW_FIRST = [(name, rank) for rank, (name, _) in enumerate(TEXT_FIELDS)][::-1]
+_FIELD_WEIGHTS = np.array([weight for _, weight in TEXT_FIELDS], dtype=np.float32)
 
 
 class _Points:
     """All practice points of a segment in flat arrays, ordered by owner slot."""
 
-    def __init__(self, docs: list[IndexDocument]) -> None:
-        owners = [slot for slot, doc in enumerate(docs) for _ in doc.points]
-        self.owner = np.array(owners, dtype=np.int32)
-        self.lat = np.radians(np.array([p.lat for doc in docs for p in doc.points], dtype=float))
-        self.lon = np.radians(np.array([p.lon for doc in docs for p in doc.points], dtype=float))
-        self.cos_lat = np.cos(self.lat)
+    def __init__(self, owner: np.ndarray, lat: np.ndarray, lon: np.ndarray) -> None:
+        self.owner = owner
+        self.lat = lat  # radians
+        self.lon = lon
+        self.cos_lat = np.cos(lat)
         # Points sorted by latitude: a radius search only looks at the band of latitudes
         # it can reach.
-        self.by_lat = np.argsort(self.lat, kind="stable")
-        self.sorted_lat = self.lat[self.by_lat]
+        self.by_lat = np.argsort(lat, kind="stable").astype(np.int32)
+        self.sorted_lat = lat[self.by_lat]
 
     def _distances(self, lat: float, lon: float, which: np.ndarray) -> np.ndarray:
         """Haversine metres from (lat, lon) in degrees to the points at indices ``which``."""
@@ -323,23 +400,209 @@ class _Points:
         return nearest
 
 
+class _Documents:
+    """The documents themselves, msgpack-encoded end to end in one byte array; only those
+    a search returns are decoded. ``docs[slot]`` is a fresh IndexDocument."""
+
+    __slots__ = ("blob", "offsets")
+
+    def __init__(self, blob: np.ndarray, offsets: np.ndarray) -> None:
+        self.blob = blob
+        self.offsets = offsets
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def __getitem__(self, slot: int) -> IndexDocument:
+        start, end = self.offsets[slot], self.offsets[slot + 1]
+        return _unpack(self.blob.data[start:end])
+
+
 class _Segment:
     """An immutable batch of documents and every structure search needs over them."""
 
-    def __init__(self, docs: list[IndexDocument]) -> None:
-        self.docs = docs
-        self.size = len(docs)
-        self.slot_of = {doc.id: slot for slot, doc in enumerate(docs)}
-        self.keywords = {name: _Postings.build(docs, name) for name in FACETABLE}
-        self.numbers = _build_numbers(docs)
-        self.text = _Text(docs)
-        self.points = _Points(docs)
-        # Sorting by name is by this key, then id; within the segment the rank stands in
-        # for both, and merges across parts compare the keys themselves.
-        self.name_keys = [normalise(doc.name) for doc in docs]
-        order = sorted(range(self.size), key=lambda s: (self.name_keys[s], docs[s].id))
-        self.name_rank = np.empty(self.size, dtype=np.int64)
-        self.name_rank[order] = np.arange(self.size)
+    def __init__(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        self.arrays, self.meta = arrays, meta  # what ``save`` writes and ``load`` maps
+        self.docs = _Documents(arrays["docs.blob"], arrays["docs.offsets"])
+        self.size = len(self.docs)
+        # Ids (UTF-8 bytes) sorted, for lookups: the slot of each, and each slot's position.
+        self.sorted_ids = arrays["ids.sorted"]
+        self.id_order = arrays["ids.order"]
+        self.id_rank = arrays["ids.rank"]
+        self.revisions = arrays["revisions"]
+        self.keywords = {
+            name: _Postings(
+                values,
+                arrays[f"kw.{name}.starts"],
+                arrays[f"kw.{name}.owners"],
+                arrays[f"kw.{name}.values"],
+                arrays[f"kw.{name}.slot_starts"],
+                arrays[f"kw.{name}.slot_values"],
+            )
+            for name, values in meta["keywords"].items()
+        }
+        self.numbers = {name: arrays[f"num.{name}"] for name in _NUMBER_FIELDS}
+        self.maps = {
+            key: _Sparse(arrays[f"map.{key}.slots"], arrays[f"map.{key}.values"])
+            for key in meta["maps"]
+        }
+        self.text = _Text(
+            meta["vocabulary"], arrays["text.starts"], arrays["text.slots"], arrays["text.ranks"]
+        )
+        self.points = _Points(arrays["points.owner"], arrays["points.lat"], arrays["points.lon"])
+        # Sorting by name is by normalised name, then id; within the segment the rank
+        # stands in for both, and merges across parts compare the keys themselves.
+        self.name_rank = arrays["name_rank"]
+
+    @classmethod
+    def build(cls, documents: Iterable[IndexDocument]) -> _Segment:
+        with collector_paused():
+            return cls._build(documents)
+
+    @classmethod
+    def _build(cls, documents: Iterable[IndexDocument]) -> _Segment:
+        blobs: list[bytes] = []
+        lengths: list[int] = []
+        ids: list[str] = []
+        revisions: list[str] = []
+        names: list[str] = []
+        keyword_fields = [name for name in FACETABLE if name != "id"]
+        interners = {name: _Interner() for name in keyword_fields}
+        keyword_codes: dict[str, list[np.ndarray]] = {name: [] for name in keyword_fields}
+        keyword_counts: dict[str, list[np.ndarray]] = {name: [] for name in keyword_fields}
+        numbers: dict[str, list[float]] = {name: [] for name in _NUMBER_FIELDS}
+        map_slots: defaultdict[str, list[int]] = defaultdict(list)
+        map_values: defaultdict[str, list[float]] = defaultdict(list)
+        tokens = _Interner()
+        token_codes: list[np.ndarray] = []
+        token_ranks: list[np.ndarray] = []
+        token_counts: list[np.ndarray] = []
+        point_counts: list[int] = []
+        lats: list[float] = []
+        lons: list[float] = []
+        base = 0
+        iterator = iter(documents)
+        while chunk := list(itertools.islice(iterator, _CHUNK)):
+            encoded = [_pack(doc) for doc in chunk]
+            blobs.append(b"".join(encoded))
+            lengths.extend(map(len, encoded))
+            ids.extend(doc.id for doc in chunk)
+            revisions.extend(doc.revision for doc in chunk)
+            names.extend(normalise(doc.name) for doc in chunk)
+            # Column at a time with C-level helpers: a Python call per document and field
+            # would be most of the build time.
+            for name in keyword_fields:
+                column = list(map(operator.attrgetter(name), chunk))
+                if FILTERABLE[name] == "bool":
+                    keys = ["true" if value else "false" for value in column]
+                    counts = [1] * len(column)
+                elif name in _SINGLE_KEYWORDS:
+                    # An empty string means "not stated" (e.g. gender); it is not a value.
+                    keys = [value for value in column if value]
+                    counts = [1 if value else 0 for value in column]
+                else:
+                    keys = list(itertools.chain.from_iterable(column))
+                    counts = list(map(len, column))
+                keyword_codes[name].append(np.array(interners[name].codes(keys), dtype=np.int32))
+                keyword_counts[name].append(np.array(counts, dtype=np.int32))
+            for name in _NUMBER_FIELDS:
+                numbers[name].extend(
+                    math.nan if value is None else value
+                    for value in map(operator.attrgetter(name), chunk)
+                )
+            for name in _MAP_FIELDS:
+                for slot, mapping in enumerate(map(operator.attrgetter(name), chunk), base):
+                    for key, value in mapping.items():
+                        map_slots[f"{name}.{key}"].append(slot)
+                        map_values[f"{name}.{key}"].append(value)
+            entries = [_Text.entries(doc) for doc in chunk]
+            token_codes.append(
+                np.array(tokens.codes(itertools.chain.from_iterable(entries)), dtype=np.int32)
+            )
+            token_ranks.append(
+                np.fromiter(
+                    itertools.chain.from_iterable(e.values() for e in entries), dtype=np.uint8
+                )
+            )
+            token_counts.append(np.fromiter(map(len, entries), dtype=np.int32, count=len(chunk)))
+            for doc in chunk:
+                point_counts.append(len(doc.points))
+                for point in doc.points:
+                    lats.append(point.lat)
+                    lons.append(point.lon)
+            base += len(chunk)
+
+        size = base
+        arrays: dict[str, np.ndarray] = {}
+        arrays["docs.blob"] = np.frombuffer(b"".join(blobs), dtype=np.uint8)
+        offsets = np.zeros(size + 1, dtype=np.int64)
+        np.cumsum(np.array(lengths, dtype=np.int64), out=offsets[1:])
+        arrays["docs.offsets"] = offsets
+        id_bytes = np.array([id.encode() for id in ids], dtype=bytes)
+        if not size:
+            id_bytes = np.zeros(0, dtype="S1")
+        id_order = np.argsort(id_bytes, kind="stable").astype(np.int32)
+        arrays["ids.sorted"] = id_bytes[id_order]
+        arrays["ids.order"] = id_order
+        id_rank = np.empty(size, dtype=np.int32)
+        id_rank[id_order] = np.arange(size, dtype=np.int32)
+        arrays["ids.rank"] = id_rank
+        arrays["revisions"] = (
+            np.array([r.encode() for r in revisions], dtype=bytes) if size else np.zeros(0, "S1")
+        )
+        meta: dict[str, Any] = {"keywords": {}, "maps": [], "vocabulary": []}
+        for name in keyword_fields:
+            codes = _concat(keyword_codes[name], np.int32)
+            owners = _owners(_concat(keyword_counts[name], np.int32))
+            postings = _Postings.build(interners[name], codes, owners, size)
+            meta["keywords"][name] = postings.values
+            arrays[f"kw.{name}.starts"] = postings.starts
+            arrays[f"kw.{name}.owners"] = postings.owners
+            arrays[f"kw.{name}.values"] = postings.owner_values
+            arrays[f"kw.{name}.slot_starts"] = postings.slot_starts
+            arrays[f"kw.{name}.slot_values"] = postings.slot_values
+        for name in _NUMBER_FIELDS:
+            arrays[f"num.{name}"] = np.array(numbers[name], dtype=np.float64)
+        for key in sorted(map_slots):
+            meta["maps"].append(key)
+            arrays[f"map.{key}.slots"] = np.array(map_slots[key], dtype=np.int32)
+            arrays[f"map.{key}.values"] = np.array(map_values[key], dtype=np.float64)
+        vocabulary, remap = tokens.finish()
+        meta["vocabulary"] = vocabulary
+        codes = _concat(token_codes, np.int32)
+        key_ids = remap[codes] if len(codes) else codes
+        starts, order = _grouped(key_ids, len(vocabulary))
+        arrays["text.starts"] = starts
+        arrays["text.slots"] = _owners(_concat(token_counts, np.int32))[order]
+        arrays["text.ranks"] = _concat(token_ranks, np.uint8)[order]
+        arrays["points.owner"] = _owners(np.array(point_counts, dtype=np.int32))
+        arrays["points.lat"] = np.radians(np.array(lats, dtype=np.float64))
+        arrays["points.lon"] = np.radians(np.array(lons, dtype=np.float64))
+        name_order = np.lexsort((id_bytes, np.array(names, dtype=str))) if size else _NO_SLOTS
+        name_rank = np.empty(size, dtype=np.int32)
+        name_rank[name_order] = np.arange(size, dtype=np.int32)
+        arrays["name_rank"] = name_rank
+        return cls(arrays, meta)
+
+    def slots_of(self, ids: Iterable[str]) -> np.ndarray:
+        """Slots holding these ids, ascending (ids not here are left out)."""
+        wanted = np.array([id.encode() for id in ids], dtype=bytes)
+        if not len(wanted) or not self.size:
+            return _NO_SLOTS
+        width = self.sorted_ids.dtype.itemsize
+        if wanted.dtype.itemsize > width:  # longer than every id here: cannot be here
+            wanted = wanted[np.char.str_len(wanted) <= width].astype(self.sorted_ids.dtype)
+        at = np.searchsorted(self.sorted_ids, wanted)
+        inside = at < self.size
+        at, wanted = at[inside], wanted[inside]
+        return np.unique(self.id_order[at[self.sorted_ids[at] == wanted]])
+
+    def id_at(self, slot: int) -> str:
+        return bytes(self.sorted_ids[self.id_rank[slot]]).decode()
+
+    def slot(self, id: str) -> int | None:
+        found = self.slots_of([id])
+        return int(found[0]) if len(found) else None
 
     def filter_mask(self, node: Filter) -> np.ndarray:
         """Slots the filter accepts (dead slots included; the caller removes them)."""
@@ -363,31 +626,54 @@ class _Segment:
             case In(field=name, values=values):
                 return self._any_of(name, values)
             case Range(field=name, gte=gte, lte=lte):
-                column = self.numbers.get(name)
-                if column is None:  # e.g. a map key no document of this segment has
+                if name in self.numbers:
+                    column = self.numbers[name]
+                    mask = ~np.isnan(column)
+                    if gte is not None:
+                        mask &= column >= gte
+                    if lte is not None:
+                        mask &= column <= lte
+                    return mask
+                sparse = self.maps.get(name)
+                if sparse is None:  # e.g. a map key no document of this segment has
                     return np.zeros(self.size, dtype=bool)
-                mask = ~np.isnan(column)
+                selected = np.ones(len(sparse.values), dtype=bool)
                 if gte is not None:
-                    mask &= column >= gte
+                    selected &= sparse.values >= gte
                 if lte is not None:
-                    mask &= column <= lte
-                return mask
+                    selected &= sparse.values <= lte
+                return sparse.mask(self.size, selected)
             case GeoRadius(lat=lat, lon=lon, radius_m=radius_m):
                 return self.points.within(lat, lon, radius_m, self.size)
         raise FilterError(f"unsupported filter node {node!r}")
 
     def _any_of(self, name: str, values: tuple[object, ...]) -> np.ndarray:
         if field_kind(name) == "number":
-            column = self.numbers.get(name)
-            if column is None:
+            wanted = np.array(values, dtype=np.float64)
+            if name in self.numbers:
+                return np.isin(self.numbers[name], wanted)
+            sparse = self.maps.get(name)
+            if sparse is None:
                 return np.zeros(self.size, dtype=bool)
-            return np.isin(column, np.array(values, dtype=np.float64))
+            return sparse.mask(self.size, np.isin(sparse.values, wanted))
         mask = np.zeros(self.size, dtype=bool)
+        if name == "id":  # every value is unique: the id column rather than postings
+            mask[self.slots_of(str(value) for value in values)] = True
+            return mask
         postings = self.keywords[name]
         for value in values:
             key = ("true" if value else "false") if isinstance(value, bool) else str(value)
             mask[postings.slots(key)] = True
         return mask
+
+    def facet_counts(self, name: str, mask: np.ndarray, matched: np.ndarray) -> dict[str, int]:
+        if name == "id":
+            return {self.id_at(int(slot)): 1 for slot in matched}
+        return self.keywords[name].counts(mask, matched)
+
+
+def _concat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
+    return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype=dtype)
 
 
 # --- parts, and searching them ---------------------------------------------------------
@@ -402,21 +688,37 @@ class _Part:
     count: int  # live slots
 
     @classmethod
-    def build(cls, documents: list[IndexDocument]) -> _Part:
-        segment = _Segment(documents)
+    def build(cls, documents: Iterable[IndexDocument]) -> _Part:
+        segment = _Segment.build(documents)
         return cls(segment, np.ones(segment.size, dtype=bool), segment.size)
 
-    def documents(self) -> list[IndexDocument]:
-        return [self.segment.docs[slot] for slot in np.flatnonzero(self.live)]
+    def documents(self) -> Iterator[IndexDocument]:
+        docs = self.segment.docs
+        return (docs[int(slot)] for slot in np.flatnonzero(self.live))
 
     def get(self, id: str) -> IndexDocument | None:
-        slot = self.segment.slot_of.get(id)
+        slot = self.segment.slot(id)
         return None if slot is None or not self.live[slot] else self.segment.docs[slot]
+
+    def live_ids(self) -> list[str]:
+        segment = self.segment
+        ranks = segment.id_rank[np.flatnonzero(self.live)]
+        return [bytes(id).decode() for id in segment.sorted_ids[ranks]]
+
+    def revisions(self) -> dict[str, str]:
+        """id -> revision of each live document."""
+        segment = self.segment
+        live = np.flatnonzero(self.live)
+        ids = segment.sorted_ids[segment.id_rank[live]]
+        return {
+            bytes(id).decode(): bytes(revision).decode()
+            for id, revision in zip(ids, segment.revisions[live], strict=True)
+        }
 
     def without(self, ids: Iterable[str]) -> _Part:
         """This part with ``ids`` no longer live (the same part when none is here)."""
-        slots = [slot for id in ids if (slot := self.segment.slot_of.get(id)) is not None]
-        if not slots or not self.live[slots].any():
+        slots = self.segment.slots_of(ids)
+        if not len(slots) or not self.live[slots].any():
             return self
         live = self.live.copy()
         live[slots] = False
@@ -435,7 +737,7 @@ def _settle(parts: Iterable[_Part], merge_ratio: float) -> tuple[_Part, ...]:
         settled.append(part)
         while len(settled) > 1 and settled[-1].count * merge_ratio >= settled[-2].count:
             newer, older = settled.pop(), settled.pop()
-            settled.append(_Part.build(older.documents() + newer.documents()))
+            settled.append(_Part.build(itertools.chain(older.documents(), newer.documents())))
     return tuple(settled)
 
 
@@ -520,7 +822,7 @@ def _search_part(part: _Part, plan: _Plan) -> _Partial:
         scores += CONCERN_WEIGHT * treated + RELATED_WEIGHT * near
 
     matched = np.flatnonzero(mask)
-    facets = {name: segment.keywords[name].counts(mask) for name in query.facets}
+    facets = {name: segment.facet_counts(name, mask, matched) for name in query.facets}
     match_scores = np.round(scores[matched], SCORE_DECIMALS)
     if query.origin is None:
         distances = np.full(len(matched), np.inf)
@@ -574,7 +876,7 @@ def _merge(partials: list[_Partial], plan: _Plan) -> list[tuple[_Segment, int, f
 
     def key(row: tuple[_Segment, int, float, float]) -> tuple[object, ...]:
         segment, slot, score, distance = row
-        name = (segment.name_keys[slot], segment.docs[slot].id)
+        name = (normalise(segment.docs[slot].name), segment.id_at(slot))
         if plan.query.sort == "name":
             return name
         if plan.query.sort == "distance":
@@ -592,19 +894,95 @@ def _check_facets(facets: Iterable[str]) -> None:
             raise FilterError(f"field {name!r} is numeric and cannot be a facet")
 
 
-class _SavedIndex(msgspec.Struct):
+# The saved index: MAGIC, the header's length (8 bytes, little-endian), the header
+# (msgpack: format, fingerprint, and per part its small tables and where each array lies),
+# then the arrays, each at an offset aligned for any dtype. ``load`` maps the file and
+# views the arrays in place: nothing is rebuilt, and processes mapping the same file
+# share its pages.
+_MAGIC = b"SENSIDX\0"
+_FORMAT = 5
+_ALIGN = 64
+
+
+class _ArrayAt(msgspec.Struct, array_like=True):
+    dtype: str
+    shape: tuple[int, ...]
+    offset: int
+
+
+class _SavedPart(msgspec.Struct):
+    meta: dict[str, Any]
+    arrays: dict[str, _ArrayAt]
+
+
+class _Header(msgspec.Struct):
     format: int
     fingerprint: str  # what the documents were built with (the caller's choice)
-    documents: list[IndexDocument]
+    parts: list[_SavedPart]
 
 
-_FORMAT = 2
+def _write_parts(file: BinaryIO, parts: tuple[_Part, ...], fingerprint: str) -> None:
+    layout: list[_SavedPart] = []
+    blocks: list[np.ndarray] = []
+    offset = 0
+    for part in parts:
+        arrays = {**part.segment.arrays, "live": part.live}
+        placed: dict[str, _ArrayAt] = {}
+        for name, array in arrays.items():
+            offset = -(-offset // _ALIGN) * _ALIGN
+            placed[name] = _ArrayAt(array.dtype.str, tuple(array.shape), offset)
+            blocks.append(array)
+            offset += array.nbytes
+        layout.append(_SavedPart(part.segment.meta, placed))
+    header = msgspec.msgpack.encode(_Header(_FORMAT, fingerprint, layout))
+    start = -(-(len(_MAGIC) + 8 + len(header)) // _ALIGN) * _ALIGN
+    file.write(_MAGIC + len(header).to_bytes(8, "little") + header)
+    file.write(b"\0" * (start - file.tell()))
+    for saved, array in zip(
+        (at for part in layout for at in part.arrays.values()), blocks, strict=True
+    ):
+        file.write(b"\0" * (start + saved.offset - file.tell()))
+        file.write(np.ascontiguousarray(array).data)
+
+
+def _read_parts(path: str | os.PathLike[str], fingerprint: str | None) -> tuple[_Part, ...]:
+    """The parts saved at ``path``, their arrays mapped read-only from the file."""
+    with open(path, "rb") as file:
+        head = file.read(len(_MAGIC) + 8)
+        if len(head) < len(_MAGIC) + 8 or not head.startswith(_MAGIC):
+            raise ValueError("unreadable index file: not a saved index (or from an older release)")
+        length = int.from_bytes(head[len(_MAGIC) :], "little")
+        try:
+            header = msgspec.msgpack.decode(file.read(length), type=_Header)
+        except msgspec.DecodeError as error:  # torn
+            raise ValueError(f"unreadable index file: {error}") from None
+    if header.format != _FORMAT:
+        raise ValueError(f"unsupported index file format {header.format}")
+    if fingerprint is not None and header.fingerprint != fingerprint:
+        raise ValueError("index file was built by other code or vocabulary")
+    start = -(-(len(_MAGIC) + 8 + length) // _ALIGN) * _ALIGN
+    mapped = np.memmap(path, dtype=np.uint8, mode="r")
+    parts: list[_Part] = []
+    for saved in header.parts:
+        arrays: dict[str, np.ndarray] = {}
+        for name, at in saved.arrays.items():
+            dtype = np.dtype(at.dtype)
+            count = math.prod(at.shape)
+            begin = start + at.offset
+            if begin + count * dtype.itemsize > len(mapped):
+                raise ValueError("unreadable index file: cut off")
+            arrays[name] = (
+                mapped[begin : begin + count * dtype.itemsize].view(dtype).reshape(at.shape)
+            )
+        live = arrays.pop("live")
+        parts.append(_Part(_Segment(arrays, saved.meta), live, int(np.count_nonzero(live))))
+    return tuple(parts)
 
 
 class EmbeddedIndex:
     """In-process SearchIndex; safe for concurrent readers and writers.
 
-    Documents handed in or returned are shared with the index: treat them as read-only.
+    Documents handed in are encoded into the index; those returned are decoded afresh.
     ``merge_ratio`` tunes when parts merge (see the module docstring); 0 never merges by
     size, which tests use to spread documents over many parts.
     """
@@ -617,14 +995,20 @@ class EmbeddedIndex:
     # --- writing ---
 
     def _fresh(self, documents: Iterable[IndexDocument]) -> tuple[_Part, ...]:
-        latest = {doc.id: doc for doc in documents}  # a repeated id: the last one wins
-        return _settle([_Part.build(list(latest.values()))], self._merge_ratio)
+        part = _Part.build(documents)
+        # A repeated id: the last one wins (as with upserts one after the other). Checked
+        # after the build, so a million documents need not be held to find repeats.
+        ids = part.segment.sorted_ids
+        if len(ids) > 1 and (ids[1:] == ids[:-1]).any():
+            latest = {doc.id: doc for doc in part.documents()}
+            part = _Part.build(latest.values())
+        return _settle([part], self._merge_ratio)
 
     def upsert(self, documents: Iterable[IndexDocument]) -> None:
         latest = {doc.id: doc for doc in documents}
         with self._lock:
             parts = [part.without(latest) for part in self._parts]
-            parts.append(_Part.build(list(latest.values())))
+            parts.append(_Part.build(latest.values()))
             # One assignment: a reader sees the old parts or the new ones, never a mix.
             self._parts = _settle(parts, self._merge_ratio)
 
@@ -652,7 +1036,14 @@ class EmbeddedIndex:
         return [doc for part in self._parts for doc in part.documents()]
 
     def ids(self) -> set[str]:
-        return {doc.id for doc in self._documents()}
+        return {id for part in self._parts for id in part.live_ids()}
+
+    def revisions(self) -> dict[str, str]:
+        """id -> ``IndexDocument.revision`` of every document, without decoding them."""
+        found: dict[str, str] = {}
+        for part in self._parts:
+            found.update(part.revisions())
+        return found
 
     def count(self) -> int:
         return sum(part.count for part in self._parts)
@@ -691,14 +1082,14 @@ class EmbeddedIndex:
     # --- persistence ---
 
     def save(self, path: str | os.PathLike[str], fingerprint: str = "") -> None:
-        """Write all documents to ``path`` (msgpack), atomically: a reader of the file
-        sees the old content or the new one, never a torn write."""
+        """Write the index's parts to ``path`` as they are (nothing is rebuilt), atomically:
+        a reader of the file sees the old content or the new one, never a torn write."""
         target = Path(path)
-        data = msgspec.msgpack.encode(_SavedIndex(_FORMAT, fingerprint, self._documents()))
+        parts = self._parts
         fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as file:
-                file.write(data)
+                _write_parts(file, parts, fingerprint)
                 file.flush()
                 os.fsync(file.fileno())
             os.replace(temp, target)
@@ -706,23 +1097,26 @@ class EmbeddedIndex:
             Path(temp).unlink(missing_ok=True)
             raise
 
+    def restore(self, path: str | os.PathLike[str], fingerprint: str | None = None) -> None:
+        """Replace the content with the index saved at ``path``, mapped from the file.
+
+        ValueError if the file is unreadable, of another format, or (when ``fingerprint``
+        is given) saved under a different fingerprint; FileNotFoundError if it is absent.
+        """
+        parts = _read_parts(path, fingerprint)
+        with self._lock:
+            self._parts = parts
+
     @staticmethod
     def saved_documents(
         path: str | os.PathLike[str], fingerprint: str | None = None
     ) -> list[IndexDocument]:
-        """The documents saved at ``path``; ValueError if the file is unreadable, of another
-        format, or (when ``fingerprint`` is given) saved under a different fingerprint."""
-        try:
-            saved = msgspec.msgpack.decode(Path(path).read_bytes(), type=_SavedIndex)
-        except msgspec.DecodeError as error:  # torn, foreign or from an older release
-            raise ValueError(f"unreadable index file: {error}") from None
-        if saved.format != _FORMAT:
-            raise ValueError(f"unsupported index file format {saved.format}")
-        if fingerprint is not None and saved.fingerprint != fingerprint:
-            raise ValueError("index file was built by other code or vocabulary")
-        return saved.documents
+        """The documents saved at ``path`` (errors as ``restore``)."""
+        return [doc for part in _read_parts(path, fingerprint) for doc in part.documents()]
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], fingerprint: str | None = None) -> EmbeddedIndex:
-        """An index of the documents saved at ``path`` (structures are rebuilt)."""
-        return cls(cls.saved_documents(path, fingerprint))
+        """An index of what is saved at ``path``, mapped from the file (errors as ``restore``)."""
+        index = cls()
+        index.restore(path, fingerprint)
+        return index

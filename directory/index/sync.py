@@ -12,11 +12,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import msgspec
 
+from directory.bulk import collector_paused
 from directory.index.base import SearchIndex
+from directory.index.embedded import EmbeddedIndex
 from directory.listing import IndexDocument, document_for, record_revision
 from directory.store import DirectoryStore
 from directory.vocab import Vocabulary
@@ -40,15 +42,24 @@ def rebuild(
     vocab: Vocabulary,
     progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Replace the whole index with documents built from the store; returns the count."""
-    documents: list[IndexDocument] = []
-    for therapist in store.iter_therapists():
-        if therapist.active:
-            documents.append(document_for(therapist, vocab))
-        if progress is not None:
-            progress(1)
-    index.replace_all(documents)
-    return len(documents)
+    """Replace the whole index with documents built from the store; returns the count.
+
+    The documents stream from the store's batches into the index, so a million of them are
+    never held at once (the embedded index encodes each batch as it arrives)."""
+    count = 0
+
+    def documents() -> Iterator[IndexDocument]:
+        nonlocal count
+        for therapist in store.iter_therapists():
+            if therapist.active:
+                count += 1
+                yield document_for(therapist, vocab)
+            if progress is not None:
+                progress(1)
+
+    with collector_paused():
+        index.replace_all(documents())
+    return count
 
 
 class Resumed(msgspec.Struct, frozen=True):
@@ -57,13 +68,9 @@ class Resumed(msgspec.Struct, frozen=True):
     dropped: int  # saved documents whose record is gone or no longer active
 
 
-def resume(
-    store: DirectoryStore,
-    index: SearchIndex,
-    vocab: Vocabulary,
-    saved: list[IndexDocument],
-) -> Resumed:
-    """Fill the index from saved documents, rebuilding only what changed since the save.
+def resume(store: DirectoryStore, index: EmbeddedIndex, vocab: Vocabulary) -> Resumed:
+    """Bring an index holding a saved copy (``EmbeddedIndex.restore``) up to date with the
+    store, rebuilding only what changed since the save.
 
     Every change to a therapist (edits, imports, verifications, status changes) bumps its
     version and ``updated_at`` in the same transaction, so comparing the saved documents'
@@ -75,11 +82,14 @@ def resume(
         id: record_revision(version, updated_at)
         for id, (version, updated_at) in store.active_revisions().items()
     }
-    kept = [doc for doc in saved if current.get(doc.id) == doc.revision]
-    have = {doc.id for doc in kept}
-    stale = [id for id in current if id not in have]
-    fresh = [document_for(t, vocab) for t in store.get_therapists(stale) if t.active]
-    index.replace_all([*kept, *fresh])
+    saved = index.revisions()
+    kept = {id for id, revision in saved.items() if current.get(id) == revision}
+    stale = [id for id in current if id not in kept]
+    with collector_paused():
+        fresh = [document_for(t, vocab) for t in store.get_therapists(stale) if t.active]
+    # The upsert replaces the saved copies of the records it rebuilds.
+    index.delete(id for id in saved if id not in current)
+    index.upsert(fresh)
     return Resumed(kept=len(kept), refreshed=len(fresh), dropped=len(saved) - len(kept))
 
 
@@ -113,6 +123,7 @@ class Indexer:
         base_backoff_s: float = 1.0,
         max_backoff_s: float = 300.0,
         batch_size: int = 500,
+        follow: bool = False,
     ) -> None:
         self.store = store
         self.index = index
@@ -121,10 +132,23 @@ class Indexer:
         self.max_backoff_s = max_backoff_s
         self.batch_size = batch_size
         self.applied = 0  # outbox rows applied by this indexer since it was made
+        # Following (``sensate serve --workers N``): every worker process keeps its own
+        # in-process index, so each reads the outbox by id from where its index was loaded
+        # instead of taking the pending rows, which the first worker to apply them marks done.
+        self.follow = follow
+        self.followed_to = 0  # the last outbox id applied, when following
+
+    def start_following(self) -> None:
+        """Follow from the outbox's current end (call before loading the index)."""
+        self.follow = True
+        self.followed_to = self.store.last_outbox_id()
 
     def drain_once(self, now: dt.datetime | None = None) -> int:
         """Apply one batch of pending outbox rows; returns how many rows were applied."""
-        items = self.store.pending_outbox(limit=self.batch_size, now=now)
+        if self.follow:
+            items = self.store.outbox_after(self.followed_to, limit=self.batch_size)
+        else:
+            items = self.store.pending_outbox(limit=self.batch_size, now=now)
         if not items:
             return 0
         ids = sorted({item.therapist_id for item in items})
@@ -149,6 +173,8 @@ class Indexer:
             return 0
         self.store.mark_outbox_done([item.id for item in items])
         self.applied += len(items)
+        if self.follow:
+            self.followed_to = items[-1].id
         return len(items)
 
     def drain(self, now: dt.datetime | None = None) -> int:

@@ -41,7 +41,7 @@ def test_migrate_demo_reindex(env: dict[str, str]) -> None:
     assert count(env) == 45
     assert "indexed 45 profiles" in run(env, "reindex")
     # The embedded index is saved for the server's next start.
-    saved = Path(env["SENSATE_VAR_DIR"]) / "index.msgpack"
+    saved = Path(env["SENSATE_VAR_DIR"]) / "index.bin"
     assert len(EmbeddedIndex.saved_documents(saved, document_fingerprint())) == 45
     output = run(env, "reindex", "--verify")
     assert "missing: 0" in output and "stale: 0" in output

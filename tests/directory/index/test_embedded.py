@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import numpy as np
 import pytest
 
 from directory.index import EmbeddedIndex, SearchIndex, SearchResult
@@ -68,10 +69,10 @@ def test_save_and_load_round_trip(tmp_path: Path) -> None:
     index = EmbeddedIndex(sample_documents(), merge_ratio=0)
     index.delete(["t05"])
     index.upsert([IndexDocument(id="t31", name="Dmitri Volkov", cities=["Duluth"])])
-    path = tmp_path / "index.msgpack"
+    path = tmp_path / "index.bin"
     path.write_bytes(b"old content, replaced atomically")
     index.save(path)
-    assert [p.name for p in tmp_path.iterdir()] == ["index.msgpack"]  # no temp file left
+    assert [p.name for p in tmp_path.iterdir()] == ["index.bin"]  # no temp file left
 
     loaded = EmbeddedIndex.load(path)
     assert loaded.ids() == index.ids()
@@ -83,6 +84,33 @@ def test_save_and_load_round_trip(tmp_path: Path) -> None:
     ]:
         assert result_rows(loaded.search(query)) == result_rows(index.search(query))
         assert loaded.search(query).facets == index.search(query).facets
+
+
+def test_a_loaded_index_is_mapped_from_the_file_and_still_takes_writes(tmp_path: Path) -> None:
+    path = tmp_path / "index.bin"
+    EmbeddedIndex(sample_documents()).save(path)
+    loaded = EmbeddedIndex.load(path)
+    [part] = loaded._parts
+    # Mapped, read-only: worker processes loading the same file share these pages.
+    blob = part.segment.docs.blob
+    assert isinstance(blob.base, np.memmap) and not blob.flags.writeable
+    assert loaded.revisions() == {doc.id: doc.revision for doc in sample_documents()}
+
+    loaded.upsert([IndexDocument(id="t01", name="Renamed Person")])
+    loaded.delete(["t02"])
+    query = SearchQuery(text="renamed")
+    assert [hit.document.id for hit in loaded.search(query).hits] == ["t01"]
+    assert loaded.get("t02") is None and loaded.count() == len(sample_documents()) - 1
+    path.unlink()  # the mapping outlives the file's name, as after a newer save replaced it
+    assert loaded.get("t03") == next(d for d in sample_documents() if d.id == "t03")
+
+
+def test_a_truncated_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "index.bin"
+    EmbeddedIndex(sample_documents()).save(path)
+    path.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(ValueError, match="cut off"):
+        EmbeddedIndex.load(path)
 
 
 # --- random documents and filters -------------------------------------------------------
@@ -231,7 +259,7 @@ def test_random_writes_match_a_fresh_build(merge_ratio: float) -> None:
                 got, want = index.search(query), fresh.search(query)
                 assert result_rows(got) == result_rows(want), query
                 assert (got.total, got.facets) == (want.total, want.facets)
-    assert all(index.get(id) is doc for id, doc in model.items())
+    assert all(index.get(id) == doc for id, doc in model.items())
 
 
 def test_readers_see_whole_states_while_a_writer_works() -> None:
@@ -271,3 +299,29 @@ def test_readers_see_whole_states_while_a_writer_works() -> None:
     for thread in threads:
         thread.join()
     assert errors == []
+
+
+def test_facets_of_small_and_large_results_count_the_same_way() -> None:
+    """Small results count their facets from their own values (by slot), large ones by
+    masking every entry; both must give what counting the documents gives."""
+    from collections import Counter
+
+    from directory.index.embedded import _Segment
+
+    rng = random.Random(5)
+    docs = [random_document(rng, f"f{n:03}") for n in range(300)]
+    segment = _Segment.build(docs)
+    for share in (0.02, 0.3, 0.9):
+        mask = np.array([rng.random() < share for _ in docs])
+        matched = np.flatnonzero(mask)
+        for field in ("languages", "concerns", "gender", "offers_telehealth"):
+            expected: Counter[str] = Counter()
+            for slot in matched:
+                value = getattr(docs[slot], field)
+                if isinstance(value, bool):
+                    expected["true" if value else "false"] += 1
+                elif isinstance(value, str):
+                    expected.update([value] if value else [])
+                else:
+                    expected.update(set(value))
+            assert segment.facet_counts(field, mask, matched) == dict(expected), (field, share)

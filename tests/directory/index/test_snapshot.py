@@ -1,4 +1,4 @@
-"""The embedded index's saved copy (var/index.msgpack): a restart resumes from it and
+"""The embedded index's saved copy (var/index.bin): a restart resumes from it and
 rebuilds exactly what changed meanwhile, on SQLite and PostgreSQL."""
 
 from __future__ import annotations

@@ -129,3 +129,26 @@ def test_verify_reports_and_rebuild_repairs(store: DirectoryStore, index, indexe
     rebuild(store, index, vocab)
     assert verify(store, index, vocab).clean
     assert index.get(kept.id) is not None
+
+
+def test_worker_processes_each_follow_the_outbox_into_their_own_index(
+    store: DirectoryStore,
+) -> None:
+    """`sensate serve --workers 2`: two indexes, one outbox. The first worker to apply an
+    item marks it done; the other must still apply it."""
+    vocab = load_vocabulary()
+    store.add_therapist(make_therapist(first_name="Before"), actor="test")
+    first, second = EmbeddedIndex(), EmbeddedIndex()
+    followers = [Indexer(store, first, vocab), Indexer(store, second, vocab)]
+    for follower, index in zip(followers, (first, second), strict=True):
+        follower.start_following()  # then load: here, the rebuild a start would do
+        rebuild(store, index, vocab)
+
+    added = store.add_therapist(make_therapist(first_name="Later"), actor="test")
+    assert followers[0].drain() == 1
+    assert store.pending_outbox() == [] or all(
+        item.therapist_id != added.id for item in store.pending_outbox()
+    )
+    assert followers[1].drain() == 1  # not hidden by the first worker's marking it done
+    assert first.get(added.id) is not None and second.get(added.id) is not None
+    assert followers[0].drain() == 0 and followers[1].drain() == 0  # applied once each

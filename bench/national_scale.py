@@ -1,0 +1,458 @@
+"""National scale on one machine (issue 16): load, build, restart, memory, search against a
+numpy floor, match, and serving with 1 and 2 worker processes.
+
+    python bench/national_scale.py --profiles 10000 100000 [--million] [--postgres URL]
+
+For each size: `sensate demo`'s generator into a fresh SQLite store (and, with --postgres,
+into a fresh PostgreSQL database created on that server), the embedded index built from
+the store, saved, and restarted from the saved file with 1% of the records changed; the
+index's bytes per listing; search p50/p99 in-process beside a numpy floor that evaluates
+the same filter AST over the same columns (no text scoring, facets or decoding: the array
+work alone), and the ratio; match p50/p99; then `sensate serve --workers N` for N = 1, 2
+under bounded loopback load (--clients concurrent clients for --load-seconds) with
+/healthz as the framework floor. Never asserts on time: these are figures to quote.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import functools
+import itertools
+import logging
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import msgspec
+import numpy as np
+import psutil
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from directory.bulk import collector_paused
+from directory.demo import demo_therapists
+from directory.index import EmbeddedIndex, SearchResult
+from directory.index.sync import rebuild
+from directory.query import SearchQuery
+from directory.service import Directory, SearchParams
+from directory.settings import Settings
+from directory.store import DirectoryStore, create_engine_for, migrate
+from matching import ReferralRequest
+
+AS_OF = dt.date(2026, 11, 1)
+SEARCHES: list[SearchParams] = [
+    SearchParams(q="pain during sex", on=AS_OF),
+    SearchParams(q="vaginsmus", telehealth_state="MN", on=AS_OF),
+    SearchParams(q="erectile", zip="10003", radius_km=25, on=AS_OF),
+    SearchParams(zip="60614", radius_km=40, accepting=True, on=AS_OF),
+    SearchParams(telehealth_state="CA", certified=True, on=AS_OF),
+    SearchParams(q="kink friendly", zip="94110", radius_km=40, languages=("es",), on=AS_OF),
+    SearchParams(q="mismatched desire couples", telehealth_state="NY", max_fee=150, on=AS_OF),
+    SearchParams(q="minneapolis", on=AS_OF),
+]
+HTTP_SEARCHES = [
+    {"q": "pain during sex"},
+    {"zip": "60614", "radius_km": "40"},
+    {"q": "vaginsmus", "telehealth_state": "MN"},
+    {"telehealth_state": "CA", "certified": "true"},
+]
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+    return statistics.median(ordered) * 1000, p99 * 1000
+
+
+def timed(calls: list[Callable[[], object]], rounds: int) -> list[float]:
+    for call in calls:  # warm-up
+        call()
+    samples = []
+    for _ in range(rounds):
+        for call in calls:
+            started = time.perf_counter()
+            call()
+            samples.append(time.perf_counter() - started)
+    return samples
+
+
+def rss_mib() -> float:
+    return psutil.Process().memory_info().rss / 2**20
+
+
+class Recording:
+    """Wraps the index to keep the queries the service sends it (for the floor)."""
+
+    def __init__(self, inner: EmbeddedIndex) -> None:
+        self.inner = inner
+        self.queries: list[SearchQuery] = []
+
+    def search(self, query: SearchQuery) -> SearchResult:
+        self.queries.append(query)
+        return self.inner.search(query)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+
+def numpy_floor(index: EmbeddedIndex, query: SearchQuery) -> int:
+    """The same filter AST over the same columns, then the first page picked: what any
+    columnar engine must do at least. No text scoring, facets, merging or decoding."""
+    total = 0
+    for part in index._parts:
+        segment = part.segment
+        mask = part.live.copy()
+        if query.filter is not None:
+            mask &= segment.filter_mask(query.filter)
+        if query.concerns:
+            treated = np.zeros(segment.size, dtype=bool)
+            for concern in query.concerns:
+                treated[segment.keywords["concerns"].slots(concern)] = True
+            mask &= treated
+        matched = np.flatnonzero(mask)
+        ranks = segment.name_rank[matched]
+        if len(matched) > query.limit:
+            matched = matched[np.argpartition(ranks, query.limit)[: query.limit]]
+        total += len(matched)
+    return total
+
+
+def match_requests(directory: Directory) -> list[ReferralRequest]:
+    p1, s1 = directory.place_for_zip("zip", "55414")
+    p2, s2 = directory.place_for_zip("zip", "10003")
+    _, s3 = directory.place_for_zip("zip", "98103")
+    return [
+        ReferralRequest(
+            on=AS_OF,
+            concerns=("vaginismus",),
+            referring_discipline="gynecology",
+            patient_point=p1,
+            patient_state=s1,
+        ),
+        ReferralRequest(
+            on=AS_OF,
+            referring_discipline="urology",
+            patient_point=p2,
+            patient_state=s2,
+            delivery="in_person",
+            radius_km=25,
+        ),
+        ReferralRequest(
+            on=AS_OF,
+            text="we want different amounts of sex",
+            patient_state=s3,
+            delivery="telehealth",
+            required_certification="any_aasect",
+        ),
+    ]
+
+
+def load_postgres(admin_url: str, profiles: int) -> None:
+    """Generate the same directory into a fresh database on the PostgreSQL server."""
+    name = "sensate_bench"
+    admin = create_engine(make_url(admin_url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    url = make_url(admin_url).set(database=name)
+    migrate(url)
+    store = DirectoryStore(create_engine_for(url))
+    started = time.perf_counter()
+    store.add_therapists(demo_therapists(profiles, seed=11, as_of=AS_OF), actor="bench")
+    load_s = time.perf_counter() - started
+    started = time.perf_counter()
+    count = rebuild(store, EmbeddedIndex(), Directory(Settings(), store, EmbeddedIndex()).vocab)
+    build_s = time.perf_counter() - started
+    print(
+        f"PostgreSQL: generate+store {load_s:.1f}s ({profiles / load_s:,.0f}/s); index build "
+        f"from it {build_s:.1f}s ({count / build_s:,.0f} listings/s)"
+    )
+    store.engine.dispose()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def load(base: str, paths: list[tuple[str, dict[str, str]]], clients: int, seconds: float):
+    samples: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+
+    async def client(n: int) -> None:
+        nonlocal errors
+        async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+            i = n
+            while time.perf_counter() < deadline:
+                path, params = paths[i % len(paths)]
+                i += 1
+                started = time.perf_counter()
+                response = await http.get(path, params=params)
+                samples.append(time.perf_counter() - started)
+                errors += response.status_code != 200
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client(n) for n in range(clients)))
+    return samples, errors, time.perf_counter() - started
+
+
+def serve_under_load(settings: Settings, workers: int, clients: int, seconds: float) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "SENSATE_VAR_DIR": str(settings.var_dir),
+        "SENSATE_RUN_INDEXER": "true",
+        "SENSATE_LOG_LEVEL": "warning",
+    }
+    sensate = Path(sys.executable).with_name("sensate")
+    server = subprocess.Popen(
+        [str(sensate), "serve", "--port", str(port), "--workers", str(workers)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    started = time.perf_counter()
+    try:
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if server.poll() is not None:
+                raise RuntimeError("server exited")
+            time.sleep(0.2)
+        ready_s = time.perf_counter() - started
+        time.sleep(1.0 if workers == 1 else 3.0)  # every worker up
+        searches = [("/api/v1/therapists", params) for params in HTTP_SEARCHES]
+        samples, errors, elapsed = asyncio.run(load(base, searches, clients, seconds))
+        p50, p99 = percentiles(samples)
+        health, _, health_elapsed = asyncio.run(
+            load(base, [("/healthz", {})], clients, seconds / 3)
+        )
+        h50, h99 = percentiles(health)
+        processes = [psutil.Process(server.pid), *psutil.Process(server.pid).children()]
+        rss = sum(p.memory_info().rss for p in processes) / 2**20
+        uss = sum(p.memory_full_info().uss for p in processes) / 2**20
+        print(
+            f"serve --workers {workers}: ready in {ready_s:.1f}s; search "
+            f"{len(samples) / elapsed:,.0f} req/s, p50 {p50:.1f} / p99 {p99:.1f} ms "
+            f"({errors} errors); /healthz "
+            f"{len(health) / health_elapsed:,.0f} req/s, p50 {h50:.1f} / p99 {h99:.1f} ms; "
+            f"processes RSS {rss:,.0f} MiB, private (USS) {uss:,.0f} MiB"
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def run_size(profiles: int, args: argparse.Namespace) -> None:
+    print(f"\n=== {profiles:,} profiles ===", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(var_dir=Path(tmp), run_indexer=False)
+        migrate(settings.sqlalchemy_url)
+        store = DirectoryStore(create_engine_for(settings.sqlalchemy_url))
+        started = time.perf_counter()
+        store.add_therapists(demo_therapists(profiles, seed=11, as_of=AS_OF), actor="bench")
+        load_s = time.perf_counter() - started
+        print(f"SQLite: generate+store {load_s:.1f}s ({profiles / load_s:,.0f}/s)", flush=True)
+        with store.engine.begin() as connection:
+            connection.execute(text("ANALYZE"))
+
+        index = EmbeddedIndex()
+        directory = Directory(settings, store, index)
+        before = rss_mib()
+        started = time.perf_counter()
+        count = rebuild(store, index, directory.vocab)
+        build_s = time.perf_counter() - started
+        grown = rss_mib() - before
+        nbytes = sum(
+            array.nbytes for part in index._parts for array in part.segment.arrays.values()
+        )
+        blob = sum(part.segment.arrays["docs.blob"].nbytes for part in index._parts)
+        print(
+            f"index build from SQLite: {build_s:.1f}s ({count / build_s:,.0f} listings/s); "
+            f"index arrays {nbytes / count:,.0f} B/listing (documents {blob / count:,.0f}, "
+            f"search structures {(nbytes - blob) / count:,.0f}); RSS grew {grown:,.0f} MiB",
+            flush=True,
+        )
+
+        started = time.perf_counter()
+        directory._embedded_loaded = True
+        directory.save_embedded_index()
+        save_s = time.perf_counter() - started
+        size = settings.index_path.stat().st_size
+        for therapist in itertools.islice(store.iter_therapists(), 0, None, 100):
+            store.update_therapist(
+                msgspec.structs.replace(therapist, bio=therapist.bio + " (updated)"),
+                expected_version=therapist.version,
+                actor="bench",
+            )
+        restarted = Directory(settings, store, EmbeddedIndex())
+        started = time.perf_counter()
+        resumed = restarted.load_embedded_index()
+        resume_s = time.perf_counter() - started
+        assert resumed is not None
+        print(
+            f"save {save_s:.1f}s ({size / 2**20:,.0f} MiB); restart from it with "
+            f"{resumed.refreshed:,} changed: {resume_s:.2f}s",
+            flush=True,
+        )
+        directory = restarted
+        directory.indexer.drain()
+        directory.save_embedded_index()
+
+        recording = Recording(directory.index)  # type: ignore[arg-type]
+        probe = Directory(settings, store, recording, directory.vocab, directory.places)  # type: ignore[arg-type]
+        for params in SEARCHES:
+            probe.search(params)
+        queries = recording.queries
+        embedded = directory.index
+        assert isinstance(embedded, EmbeddedIndex)
+        search = percentiles(
+            timed([functools.partial(directory.search, p) for p in SEARCHES], args.rounds)
+        )
+        floor = percentiles(
+            timed([functools.partial(numpy_floor, embedded, q) for q in queries], args.rounds)
+        )
+        requests = match_requests(directory)
+        matched = percentiles(
+            timed([functools.partial(directory.match, r) for r in requests], args.rounds)
+        )
+        print(f"{'operation':34} {'p50 ms':>9} {'p99 ms':>9}")
+        for label, (p50, p99) in [
+            ("search, in-process", search),
+            ("numpy floor, same filters", floor),
+            ("match, in-process", matched),
+        ]:
+            print(f"{label:34} {p50:9.2f} {p99:9.2f}")
+        print(
+            f"search / floor p50 x{search[0] / floor[0]:.1f}; search p99 / p50 "
+            f"x{search[1] / search[0]:.1f}; process RSS now {rss_mib():,.0f} MiB",
+            flush=True,
+        )
+        store.engine.dispose()
+        for workers in args.workers:
+            serve_under_load(settings, workers, args.clients, args.load_seconds)
+    if args.postgres:
+        load_postgres(args.postgres, profiles)
+
+
+def index_only(profiles: int, args: argparse.Namespace) -> None:
+    """The index at a size whose store load would take too long here: documents built
+    straight from the generator (no SQL), then build, bytes, save, restart, search."""
+    from directory.listing import document_for
+    from directory.vocab import load_vocabulary
+
+    print(f"\n=== {profiles:,} profiles, index only (no store) ===", flush=True)
+    vocab = load_vocabulary()
+    index = EmbeddedIndex()
+    before = rss_mib()
+    started = time.perf_counter()
+    with collector_paused():
+        index.replace_all(
+            document_for(t, vocab) for t in demo_therapists(profiles, seed=11, as_of=AS_OF)
+        )
+    build_s = time.perf_counter() - started
+    count = index.count()
+    nbytes = sum(array.nbytes for part in index._parts for array in part.segment.arrays.values())
+    blob = sum(part.segment.arrays["docs.blob"].nbytes for part in index._parts)
+    print(
+        f"generate + documents + index build: {build_s:.1f}s ({count / build_s:,.0f}/s); "
+        f"index arrays {nbytes / count:,.0f} B/listing (documents {blob / count:,.0f}); "
+        f"RSS grew {rss_mib() - before:,.0f} MiB",
+        flush=True,
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "index.bin"
+        started = time.perf_counter()
+        index.save(path)
+        save_s = time.perf_counter() - started
+        del index
+        before = rss_mib()
+        started = time.perf_counter()
+        loaded = EmbeddedIndex.load(path)
+        revisions = loaded.revisions()  # what a restart compares with the store's
+        load_s = time.perf_counter() - started
+        print(
+            f"save {save_s:.1f}s ({path.stat().st_size / 2**20:,.0f} MiB); restart: map the "
+            f"file and read {len(revisions):,} revisions {load_s:.2f}s; RSS after "
+            f"{rss_mib() - before:+,.0f} MiB",
+            flush=True,
+        )
+        settings = Settings(var_dir=Path(tmp))
+        store = DirectoryStore(create_engine_for(f"sqlite:///{tmp}/empty.sqlite3"))
+        migrate(store.engine)
+        recording = Recording(loaded)
+        probe = Directory(settings, store, recording)  # type: ignore[arg-type]
+        for params in SEARCHES:
+            probe.search(params)
+        directory = Directory(settings, store, loaded, probe.vocab, probe.places)
+        search = percentiles(
+            timed([functools.partial(directory.search, p) for p in SEARCHES], args.rounds)
+        )
+        floor = percentiles(
+            timed(
+                [functools.partial(numpy_floor, loaded, q) for q in recording.queries],
+                args.rounds,
+            )
+        )
+        requests = match_requests(directory)
+        matched = percentiles(
+            timed([functools.partial(directory.match, r) for r in requests], args.rounds)
+        )
+        for label, (p50, p99) in [
+            ("search, in-process", search),
+            ("numpy floor, same filters", floor),
+            ("match, in-process", matched),
+        ]:
+            print(f"{label:34} {p50:9.2f} {p99:9.2f}")
+        print(
+            f"search / floor p50 x{search[0] / floor[0]:.1f}; search p99 / p50 "
+            f"x{search[1] / search[0]:.1f}; process RSS now {rss_mib():,.0f} MiB",
+            flush=True,
+        )
+
+
+def main() -> None:
+    logging.disable(logging.INFO)
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--profiles", type=int, nargs="*", default=[10_000, 100_000])
+    parser.add_argument("--million", action="store_true", help="also run 1,000,000 (minutes)")
+    parser.add_argument(
+        "--postgres", default="", help="e.g. postgresql://postgres@127.0.0.1/postgres"
+    )
+    parser.add_argument("--rounds", type=int, default=25)
+    parser.add_argument(
+        "--index-only",
+        type=int,
+        nargs="*",
+        default=[],
+        help="sizes to measure without the store (generator straight into the index)",
+    )
+    parser.add_argument("--workers", type=int, nargs="*", default=[1, 2])
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--load-seconds", type=float, default=30.0)
+    args = parser.parse_args()
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
+    for size in [*args.profiles, *([1_000_000] if args.million else [])]:
+        run_size(size, args)
+    for size in args.index_only:
+        index_only(size, args)
+
+
+if __name__ == "__main__":
+    main()
