@@ -41,7 +41,10 @@ def listing(n: int, rng: random.Random) -> IndexDocument:
         telehealth_from={state: 0},
         telehealth_until={state: expires},
         credentials=[CredentialSummary("license", "lmft", state, "active", expires)],
-        availability_confirmed_on=date_key(ON - dt.timedelta(days=rng.randint(0, 300))),
+        availability_confirmed_on=(
+            confirmed := date_key(ON - dt.timedelta(days=rng.randint(0, 170)))
+        ),
+        freshness_from=confirmed,  # confirmed within the 180 days: none left out for it
         credentials_verified_on=date_key(ON - dt.timedelta(days=rng.randint(0, 500))),
         fee_min=rng.choice([None, 90, 150, 220]),
         sliding_scale=rng.random() < 0.3,

@@ -74,7 +74,7 @@ def test_ages_served_migration_adds_the_age_facet_and_its_downgrade_drops_it(
     config = alembic_config()
     with store.engine.begin() as conn:
         config.attributes["connection"] = conn
-        command.downgrade(config, "0004")
+        command.downgrade(config, "0009_clinician_accounts")  # the revision before 0010
     # Before 0010 the facet does not exist: the age tag went with it, the rest stayed.
     with store.engine.connect() as conn:
         facets = {row[0] for row in conn.exec_driver_sql("SELECT facet FROM therapist_tags")}
