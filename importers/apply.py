@@ -45,6 +45,7 @@ from importers.base import (
     SourceRecord,
     warning,
 )
+from importers.geocode import place_record
 from importers.merge import Merger, merge_practice_data
 from importers.resolve import PracticeIndex, ResolutionIndex, candidate_for
 from importers.scope import Scope, default_scope
@@ -262,6 +263,9 @@ class Importer:
                 report.out_of_scope += 1
                 continue
             report.in_scope += 1
+            item, problems = place_record(item)
+            for problem in problems:
+                on_reject(problem)
             batch.append(item)
             if len(batch) >= size:
                 yield batch

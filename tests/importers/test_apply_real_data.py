@@ -5,17 +5,25 @@ Each test names the failure it guards against and runs on the shared real fixtur
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
+from directory.geo import gazetteer, haversine_m
+from directory.index import EmbeddedIndex
+from directory.index.sync import rebuild
+from directory.service import Directory, SearchParams
+from directory.settings import Settings
 from directory.store import DirectoryStore
 from importers.apply import run_import
 from importers.base import ImportReport
+from importers.geocode import SANE_DISTANCE_KM
 from importers.scope import unrestricted
 
 IG = "fhir-plannet-ig-examples"
+SAMPLE = "nppes/npidata_sample_ct_20181204_300rows.csv"
 NUCC = "http://nucc.org/provider-taxonomy"
-PLAN_NET_WARNINGS = 2651
+PLAN_NET_WARNINGS = 2674
 SHARED_NPI = "1407071236"  # five IG Organizations carry it: Burr, Hamilton, Hartford x2, Pharm
 
 
@@ -126,3 +134,57 @@ def test_npi_registry_answers_apply_the_same_scope(store: DirectoryStore, fixtur
         "b2f594": (1, 0, 1),
     }
     assert store.imports.get_run(reports["34c18d"].id).out_of_scope == 10  # kept with the run
+
+
+def _findable_by_zip(store: DirectoryStore, tmp_path: Path) -> list[str]:
+    """Names of active clinicians NOT found by a search on their own ZIP (should be none)."""
+    directory = Directory(Settings(var_dir=tmp_path), store, EmbeddedIndex())
+    rebuild(store, directory.index, directory.vocab)
+    missing = []
+    for therapist in store.iter_therapists():
+        if not therapist.active:
+            continue
+        for location in therapist.locations:
+            page = directory.search(
+                SearchParams(q=therapist.last_name, zip=location.address.postal_code[:5])
+            )
+            if therapist.id not in {hit.document.id for hit in page.result.hits}:
+                missing.append(f"{therapist.last_name} {location.address.postal_code}")
+    return missing
+
+
+def test_nppes_and_npi_registry_clinicians_are_found_by_their_zip(
+    store: DirectoryStore, fixtures: Path, tmp_path: Path
+) -> None:
+    """Failure 4: NPPES and NPI Registry locations had no point, so no ZIP search found them."""
+    nppes = run_import(store, "nppes", fixtures / SAMPLE)
+    for name in ("6b1573", "f7d8ea"):
+        run_import(store, "npi_registry", fixtures / "npi-registry-api" / f"api-{name}.json")
+
+    located = [(t, loc) for t in store.iter_therapists() for loc in t.locations]
+    assert len(located) >= 117
+    assert all(loc.point is not None for _, loc in located)
+    # NPPES gives no coordinates: each placement at a ZIP centre is reported.
+    placed = [r for r in nppes.rejects if r.field == "point"]
+    assert len(placed) == 117 and all("centre of ZIP" in r.reason for r in placed)
+    assert _findable_by_zip(store, tmp_path) == []
+
+
+def test_a_source_point_far_from_its_zip_is_replaced_by_the_zip_centre(
+    store: DirectoryStore, fixtures: Path, tmp_path: Path
+) -> None:
+    """Failure 4: Plan-Net places some Connecticut addresses in Kansas."""
+    rejects = tmp_path / "rejects.csv"
+    run_import(store, "fhir", fixtures / "fhir-plannet-nppes-full", rejects_csv=rejects)
+
+    with rejects.open(newline="", encoding="utf-8") as stream:
+        rows = list(csv.DictReader(stream))
+    far = [r for r in rows if r["field"] == "point" and "km from ZIP" in r["reason"]]
+    assert len(far) == 23  # 72 Locations are far off; these are the ones clinicians in scope use
+    places = gazetteer()
+    for therapist in store.iter_therapists():
+        for location in therapist.locations:
+            place = places.find(location.address.postal_code)
+            assert location.point is not None
+            if place is not None:
+                assert haversine_m(location.point, place.point) <= SANE_DISTANCE_KM * 1000
