@@ -77,10 +77,13 @@ def open_source(
             raise ImportError_(str(error)) from error
         return "nppes", _chain(first, stream), False
     if kind == "npi_registry":
+        from importers.base import file_as_of
         from importers.npi_registry import NpiRegistryError, parse_npi_registry
 
         try:
-            return "npi_registry", parse_npi_registry(path), False
+            # A saved answer speaks for the day it was saved (its name's date, else its
+            # modification day), not for the day it is imported: merging goes by that date.
+            return "npi_registry", parse_npi_registry(path, as_of=file_as_of(path)), False
         except NpiRegistryError as error:
             raise ImportError_(f"the NPI Registry answer is an error: {error}") from error
     if kind == "fhir":
@@ -362,6 +365,21 @@ class Importer:
                 self.index.add(candidate_for(merged))
                 self.index.link(record.external_id, entity_id)
                 self.seen.add(entity_id)
+                if merger.conflicts:
+                    conflict: tuple[str, str, str | None] = ("conflicting_values", entity_id, None)
+                    if conflict not in self.open_reviews:  # one open item per clinician at a time
+                        self.open_reviews.add(conflict)
+                        reviews.append(
+                            ReviewPair(
+                                kind="conflicting_values",
+                                therapist_id=entity_id,
+                                other_id=None,
+                                reasons=merger.conflicts,
+                                source=record.source,
+                                external_id=record.external_id,
+                                run_id=self.report.id,
+                            )
+                        )
                 if resolution.how == "review" and resolution.other_id:
                     key = ("possible_duplicate", entity_id, resolution.other_id)
                     if key not in self.open_reviews:

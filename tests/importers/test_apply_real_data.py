@@ -6,7 +6,9 @@ Each test names the failure it guards against and runs on the shared real fixtur
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
+import os
 from pathlib import Path
 
 from directory.geo import gazetteer, haversine_m
@@ -20,6 +22,8 @@ from importers.base import ImportReport
 from importers.geocode import SANE_DISTANCE_KM
 from importers.scope import unrestricted
 
+ROSTERS = Path(__file__).resolve().parent.parent / "fixtures"
+OLDER, NEWER = dt.date(2019, 1, 10), dt.date(2019, 6, 1)
 IG = "fhir-plannet-ig-examples"
 SAMPLE = "nppes/npidata_sample_ct_20181204_300rows.csv"
 NUCC = "http://nucc.org/provider-taxonomy"
@@ -188,3 +192,110 @@ def test_a_source_point_far_from_its_zip_is_replaced_by_the_zip_centre(
             assert location.point is not None
             if place is not None:
                 assert haversine_m(location.point, place.point) <= SANE_DISTANCE_KM * 1000
+
+
+# --- merge by trust and time (failure 5) ------------------------------------------------
+
+SPRANG = "1053975268"  # Kelsey Sprang, clinical psychologist, in api-6b1573.json (status A)
+
+
+def _dated_copy(source: Path, target: Path, day: dt.date) -> Path:
+    target.write_bytes(source.read_bytes())
+    stamp = dt.datetime.combine(day, dt.time(12), tzinfo=dt.UTC).timestamp()
+    os.utime(target, (stamp, stamp))
+    return target
+
+
+def _nppes_deactivation(fixtures: Path, target: Path, npi: str) -> Path:
+    """How a monthly NPPES file shows a deactivated NPI: the NPI and the date, nothing else."""
+    with (fixtures / SAMPLE).open(newline="", encoding="utf-8") as stream:
+        header = next(csv.reader(stream))
+    row = [""] * len(header)
+    row[0], row[header.index("NPI Deactivation Date")] = npi, "05/01/2019"
+    with target.open("w", newline="", encoding="utf-8") as stream:
+        writer = csv.writer(stream, quoting=csv.QUOTE_ALL, lineterminator="\n")
+        writer.writerows([header, row])
+    return target
+
+
+def _sprang(store: DirectoryStore):  # type: ignore[no-untyped-def]
+    return next(t for t in store.iter_therapists() if t.npi == SPRANG)
+
+
+def test_a_newer_nppes_deactivation_beats_an_older_registry_active(
+    store: DirectoryStore, fixtures: Path, tmp_path: Path
+) -> None:
+    answer = _dated_copy(
+        fixtures / "npi-registry-api" / "api-6b1573.json", tmp_path / "answer.json", OLDER
+    )
+    run_import(store, "npi_registry", answer)  # trust 60, says active, as of 2019-01-10
+    assert _sprang(store).active is True
+
+    deactivation = _nppes_deactivation(
+        fixtures, tmp_path / "npidata_pfile_20190506-20190512.csv", SPRANG
+    )
+    report = run_import(store, "nppes", deactivation)  # trust 50, newer
+
+    assert (report.updated, report.queued_for_review) == (1, 0)
+    assert _sprang(store).active is False
+    # Importing the older answer again does not undo the newer word.
+    assert counts(run_import(store, "npi_registry", answer)) == {"unchanged": 1}
+    assert _sprang(store).active is False
+
+
+def test_an_older_registry_active_does_not_undo_a_newer_deactivation(
+    store: DirectoryStore, fixtures: Path, tmp_path: Path
+) -> None:
+    answer = _dated_copy(
+        fixtures / "npi-registry-api" / "api-6b1573.json", tmp_path / "answer.json", OLDER
+    )
+    run_import(store, "npi_registry", answer)
+    run_import(
+        store, "nppes", _nppes_deactivation(fixtures, tmp_path / "npidata_20190512.csv", SPRANG)
+    )
+    later = _dated_copy(answer, tmp_path / "answer-later.json", dt.date(2020, 3, 1))
+
+    run_import(store, "npi_registry", later)  # newer again: says active in 2020
+
+    assert _sprang(store).active is True
+
+
+def _second_roster(tmp_path: Path, phone: str, status: str) -> tuple[Path, Path]:
+    """The AASECT roster as another, equally trusted roster ("roster:aasect_mirror") gives it."""
+    mapping = tmp_path / "mirror.toml"
+    mapping.write_text(
+        (ROSTERS / "aasect_roster.toml")
+        .read_text(encoding="utf-8")
+        .replace('name = "aasect"', 'name = "aasect_mirror"')
+        .replace("full = true", "full = false")
+    )
+    with (ROSTERS / "aasect_roster.csv").open(newline="", encoding="utf-8") as stream:
+        rows = list(csv.reader(stream))
+    header, avery = rows[0], rows[1]
+    avery[header.index("Phone")] = phone
+    avery[header.index("Status")] = status
+    roster = tmp_path / "mirror.csv"
+    with roster.open("w", newline="", encoding="utf-8") as stream:
+        csv.writer(stream).writerows([header, avery])
+    return _dated_copy(roster, roster, NEWER), mapping
+
+
+def test_equally_trusted_sources_that_disagree_go_to_review(
+    store: DirectoryStore, tmp_path: Path
+) -> None:
+    roster = _dated_copy(ROSTERS / "aasect_roster.csv", tmp_path / "aasect.csv", OLDER)
+    run_import(store, "roster", roster, mapping=ROSTERS / "aasect_roster.toml")
+    avery = next(t for t in store.iter_therapists() if t.last_name == "Fictional")
+    mirror, mapping = _second_roster(tmp_path, "612-555-0199", "Lapsed")
+
+    report = run_import(store, "roster", mirror, mapping=mapping)
+
+    after = store.get_therapist(avery.id)
+    assert after.phone == avery.phone  # not taken silently from an equal
+    # ... but the newer status is a status: it wins whatever the source.
+    assert [c.status for c in after.certifications] == ["expired"]
+    pairs = [p for p in store.imports.open_review_pairs() if p.kind == "conflicting_values"]
+    assert report.queued_for_review == 1 and [p.therapist_id for p in pairs] == [avery.id]
+    assert "phone" in pairs[0].reasons[0] and "612-555-0199" in pairs[0].reasons[0]
+    # Re-running queues nothing more while the item is open.
+    assert run_import(store, "roster", mirror, mapping=mapping).queued_for_review == 0
