@@ -186,7 +186,17 @@ def _load_path(path: Path) -> Iterator[tuple[str, Resource, str] | Reject]:
 def _unpack(
     origin: str, data: object, full_url: str = ""
 ) -> Iterator[tuple[str, Resource, str] | Reject]:
-    """Resources out of a resource or a Bundle (nested Bundles too)."""
+    """Resources out of a resource or a Bundle (nested Bundles too).
+
+    Directory APIs also answer with their own paging around FHIR content
+    (``{"results": [Bundle, ...], "next": url}``) or with a bare list; the resources inside
+    are read, and the paging keys are not data.
+    """
+    wrapped = _wrapped(data)
+    if wrapped is not None:
+        for index, item in enumerate(wrapped):
+            yield from _unpack(f"{origin}#{index}", item)
+        return
     if not isinstance(data, dict) or not data.get("resourceType"):
         yield Reject(row=origin, reason="not a FHIR resource (no resourceType)", raw=excerpt(data))
         return
@@ -198,6 +208,30 @@ def _unpack(
                 )
         return
     yield origin, data, full_url
+
+
+# Keys under which API search pages wrap their FHIR content.
+PAGE_KEYS = ("results", "entry", "entries", "data", "items", "resources")
+
+
+def _wrapped(data: object) -> list[Any] | None:
+    """The FHIR items of a non-FHIR page or list, or None if ``data`` is not one."""
+    if isinstance(data, list):
+        return data
+    if not isinstance(data, dict) or data.get("resourceType"):
+        return None
+    for key in PAGE_KEYS:
+        items = data.get(key)
+        if isinstance(items, list) and any(
+            isinstance(item, dict) and ("resourceType" in item or "resource" in item)
+            for item in items
+        ):
+            # A Bundle.entry-like list holds {"resource": ...}; unwrap it.
+            return [
+                item["resource"] if isinstance(item, dict) and "resource" in item else item
+                for item in items
+            ]
+    return None
 
 
 # --- small FHIR helpers --------------------------------------------------------------------

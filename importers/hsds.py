@@ -59,6 +59,9 @@ SOURCE = "hsds"
 Obj = dict[str, Any]
 ROW = "__row__"  # where a tabular row came from ("locations.csv:2"); added by the assembler
 
+# Tables of an HSDS 1.x package whose 3.0 names differ (1.x is still what many publish).
+HSDS_1_TABLES = ("physical_addresses", "postal_addresses", "services_at_location")
+
 # Table file names in the 3.0 package (used when there is no datapackage.json).
 TABLES = (
     "organizations",
@@ -114,6 +117,7 @@ def _read_package(folder: Path) -> tuple[dict[str, list[Obj]], list[Reject]]:
     problems: list[Reject] = []
     files: dict[str, Path] = {}
     descriptor = folder / "datapackage.json"
+    package: Obj = {}
     if descriptor.exists():
         try:
             package = json.loads(descriptor.read_text(encoding="utf-8"))
@@ -127,13 +131,51 @@ def _read_package(folder: Path) -> tuple[dict[str, list[Obj]], list[Reject]]:
             )
     for table in TABLES:
         files.setdefault(table, folder / f"{table}.csv")
+    for table in HSDS_1_TABLES:
+        files.setdefault(table, folder / f"{table}.csv")
     tables: dict[str, list[Obj]] = {}
     for name, file in files.items():
         if not file.exists():
             continue
         with file.open(encoding="utf-8-sig", newline="") as stream:
             tables[name] = _number_rows(file.name, list(csv.DictReader(stream)))
+    version = str(package.get("version", "")) if isinstance(package, dict) else ""
+    if version.startswith("1.") or (
+        "addresses" not in tables and any(name in tables for name in HSDS_1_TABLES)
+    ):
+        problems.append(
+            warning(
+                "datapackage.json",
+                "version",
+                f"an HSDS {version or '1.x'} package: read with the 1.x table names "
+                "(physical_addresses, postal_addresses, services_at_location)",
+                version,
+            )
+        )
+        tables = _from_hsds_1(tables)
     return tables, problems
+
+
+def _from_hsds_1(tables: dict[str, list[Obj]]) -> dict[str, list[Obj]]:
+    """HSDS 1.x tables under their 3.0 names, so both versions share one mapping.
+
+    1.x keeps physical and postal addresses in two tables where 3.0 has one ``addresses``
+    table with ``address_type``; its link table is ``services_at_location``.
+    """
+    out = {name: rows for name, rows in tables.items() if name not in HSDS_1_TABLES}
+    addresses = [
+        {**row, "address_type": kind}
+        for table, kind in (("physical_addresses", "physical"), ("postal_addresses", "postal"))
+        for row in tables.get(table, [])
+    ]
+    if addresses:
+        out["addresses"] = [*out.get("addresses", []), *addresses]
+    if "services_at_location" in tables:
+        out["service_at_location"] = [
+            *out.get("service_at_location", []),
+            *tables["services_at_location"],
+        ]
+    return out
 
 
 def _number_rows(file_name: str, rows: list[Any]) -> list[Obj]:

@@ -32,6 +32,7 @@ column named; the rest of the file is still read.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import io
@@ -237,11 +238,7 @@ def parse_roster(
 
 
 def _csv_rows(path: Path, mapping: RosterMapping) -> Iterator[tuple[int, list[Any]]]:
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = raw.decode("cp1252")  # board exports from Windows tools
+    text = _decode(path.read_bytes(), path.name)
     if path.suffix.lower() == ".tsv":
         delimiter = "\t"
     else:
@@ -253,6 +250,32 @@ def _csv_rows(path: Path, mapping: RosterMapping) -> Iterator[tuple[int, list[An
     for number, row in enumerate(reader, start=1):
         if number >= mapping.header_row:
             yield number, list(row)
+
+
+def _decode(raw: bytes, name: str) -> str:
+    """The file's text: UTF-8 (with or without BOM), UTF-16 with a BOM, or Windows-1252.
+
+    Those are what spreadsheet tools and board exports write. Anything else is refused
+    whole, naming where the first unreadable byte is, rather than guessed at: a wrong guess
+    would import mangled names.
+    """
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return raw.decode("utf-16")  # Excel's "Unicode text" export
+        except UnicodeDecodeError as error:
+            raise RosterFormatError(f"{name} is not valid UTF-16: {error.reason}") from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as utf8_error:
+        try:
+            return raw.decode("cp1252")  # board exports from Windows tools
+        except UnicodeDecodeError as error:
+            line = raw.count(b"\n", 0, error.start) + 1
+            raise RosterFormatError(
+                f"{name} is neither UTF-8 nor Windows-1252 text: byte "
+                f"0x{raw[error.start]:02x} on line {line} (UTF-8 fails at byte "
+                f"{utf8_error.start}); save it as UTF-8 CSV and import it again"
+            ) from None
 
 
 def _xlsx_rows(path: Path, mapping: RosterMapping) -> Iterator[tuple[int, list[Any]]]:

@@ -11,14 +11,17 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 from directory.geo import gazetteer, haversine_m
 from directory.index import EmbeddedIndex
 from directory.index.sync import rebuild
 from directory.service import Directory, SearchParams
 from directory.settings import Settings
 from directory.store import DirectoryStore
-from importers.apply import run_import
-from importers.base import ImportReport
+from importers.apply import ImportError_, run_import
+from importers.base import ImportReport, split_results
+from importers.fhir import parse_fhir
 from importers.geocode import SANE_DISTANCE_KM
 from importers.scope import unrestricted
 
@@ -299,3 +302,91 @@ def test_equally_trusted_sources_that_disagree_go_to_review(
     assert "phone" in pairs[0].reasons[0] and "612-555-0199" in pairs[0].reasons[0]
     # Re-running queues nothing more while the item is open.
     assert run_import(store, "roster", mirror, mapping=mapping).queued_for_review == 0
+
+
+# --- formats as they arrive (failure 7) ---------------------------------------------------
+
+
+def test_a_roster_in_an_unknown_encoding_is_refused_whole(
+    store: DirectoryStore, tmp_path: Path
+) -> None:
+    raw = (ROSTERS / "aasect_roster.csv").read_bytes()
+    # 0x81 and 0x8d are undefined in Windows-1252 and invalid alone in UTF-8.
+    broken = tmp_path / "roster.csv"
+    broken.write_bytes(raw.replace(b"Minneapolis", b"Minne\x81\x8dpolis"))
+
+    with pytest.raises(ImportError_, match=r"neither UTF-8 nor Windows-1252.*line 2"):
+        run_import(store, "roster", broken, mapping=ROSTERS / "aasect_roster.toml")
+    assert store.count_therapists() == 0
+
+
+def test_a_roster_saved_as_utf16_reads_like_utf8(store: DirectoryStore, tmp_path: Path) -> None:
+    text = (ROSTERS / "aasect_roster.csv").read_text(encoding="utf-8")
+    utf16 = tmp_path / "roster.csv"
+    utf16.write_bytes(text.encode("utf-16"))  # with a BOM, as Excel writes it
+
+    report = run_import(store, "roster", utf16, mapping=ROSTERS / "aasect_roster.toml")
+
+    assert (report.created, report.rejected) == (4, 5)  # as the UTF-8 file (test_apply)
+
+
+def _hsds_1(fixtures: Path, target: Path) -> Path:
+    """The HSDS 3.0 sample package laid out as HSDS 1.1 names its tables."""
+    source = fixtures / "hsds-3.0" / "csv"
+    target.mkdir()
+    renames = {"addresses.csv": "physical_addresses.csv"}
+    renames["service_at_location.csv"] = "services_at_location.csv"
+    for file in source.glob("*.csv"):
+        (target / renames.get(file.name, file.name)).write_bytes(file.read_bytes())
+    # The sample's one address is British; make it a US one so that it can be listed.
+    addresses = target / "physical_addresses.csv"
+    with addresses.open(newline="", encoding="utf-8") as stream:
+        rows = list(csv.DictReader(stream))
+    for row in rows:
+        row.update(city="Boston", state_province="MA", postal_code="02118", country="US")
+        row.pop("address_type", None)  # 1.x has no such column: the table says it
+    with addresses.open("w", newline="", encoding="utf-8") as stream:
+        writer = csv.DictWriter(stream, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    package = json.loads((source / "datapackage.json").read_text(encoding="utf-8"))
+    package["version"] = "1.1"
+    for resource in package["resources"]:
+        resource["path"] = renames.get(resource["path"], resource["path"])
+    (target / "datapackage.json").write_text(json.dumps(package), encoding="utf-8")
+    return target
+
+
+def test_an_hsds_1_package_keeps_its_addresses(
+    store: DirectoryStore, fixtures: Path, tmp_path: Path
+) -> None:
+    """Failure 7: a 1.x package was read as 3.0 and lost every address without a word."""
+    report = run_import(store, "hsds", _hsds_1(fixtures, tmp_path / "hsds1"))
+
+    assert report.created == 2
+    assert any(r.field == "version" and "HSDS 1.1" in r.reason for r in report.rejects)
+    places = {p.name: p.data["locations"] for p in store.imports.list_practices()}
+    assert [loc["address"]["city"] for loc in places["Community Counselling"]] == ["Boston"]
+
+
+def test_an_api_page_wrapping_bundles_is_read(fixtures: Path, tmp_path: Path) -> None:
+    """Failure 7: {"results": [Bundle], "next": ...} was rejected whole."""
+    folder = fixtures / IG
+    entries = [
+        {"fullUrl": f"https://example.org/fhir/{f.stem.replace('-', '/', 1)}", "resource": res}
+        for f in sorted(folder.glob("*.json"))
+        if (res := json.loads(f.read_text(encoding="utf-8")))
+    ]
+    page = {
+        "results": [{"resourceType": "Bundle", "type": "searchset", "entry": entries}],
+        "next": "https://example.org/api/providers?page=2",
+        "count": len(entries),
+    }
+    wrapped = tmp_path / "page.json"
+    wrapped.write_text(json.dumps(page), encoding="utf-8")
+
+    from_page, page_rejects = split_results(parse_fhir(wrapped, as_of=OLDER))
+    from_folder, _ = split_results(parse_fhir(folder, as_of=OLDER))
+
+    assert sorted(r.external_id for r in from_page) == sorted(r.external_id for r in from_folder)
+    assert not [r for r in page_rejects if r.severity == "error"]
