@@ -87,13 +87,13 @@ def open_source(
         except NpiRegistryError as error:
             raise ImportError_(f"the NPI Registry answer is an error: {error}") from error
     if kind == "fhir":
-        from importers.fhir import parse_fhir
+        from importers.fhir import FhirFormatError, parse_fhir
 
-        return "fhir", parse_fhir(path), False
+        return "fhir", _started(parse_fhir(path), FhirFormatError), False
     if kind == "hsds":
-        from importers.hsds import parse_hsds
+        from importers.hsds import HsdsFormatError, parse_hsds
 
-        return "hsds", parse_hsds(path), False
+        return "hsds", _started(parse_hsds(path), HsdsFormatError), False
     if kind in ("roster", "license_board"):
         from importers.roster import (
             RosterFormatError,
@@ -119,6 +119,17 @@ def open_source(
             raise ImportError_(str(error)) from error
         return mapping.source, _chain(first, stream), mapping.full
     raise ImportError_(f"unknown source kind {kind!r}; one of {', '.join(SOURCE_KINDS)}")
+
+
+def _started(stream: ParseResult, refused: type[Exception]) -> ParseResult:
+    """The stream, its first step taken: a file refused whole fails before any write."""
+    try:
+        first = next(stream)
+    except StopIteration:
+        return iter(())
+    except refused as error:
+        raise ImportError_(str(error)) from error
+    return _chain(first, stream)
 
 
 def _chain(first: SourceRecord | Reject | OutOfScope, rest: ParseResult) -> ParseResult:

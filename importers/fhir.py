@@ -109,6 +109,13 @@ QUALIFICATION_STATUS: dict[str, CredentialStatus] = {
 ACCESSIBLE = frozenset({"handiaccess", "adacomp"})
 
 
+class FhirFormatError(ValueError):
+    """The input is not FHIR we can read: an unreadable, truncated or foreign file."""
+
+
+FILE_FIELD = "file"  # Reject.field of a whole file that could not be read
+
+
 def parse_fhir(
     source: str | Path | Iterable[str | Path],
     *,
@@ -128,6 +135,16 @@ def parse_fhir(
                 problems.append(item)
             else:
                 loaded.append(item)
+    # A file that cannot be read as FHIR stops the import before anything is written:
+    # references cross files, so a partial graph would list people wrongly.
+    unreadable = [problem for problem in problems if problem.field == FILE_FIELD]
+    if unreadable:
+        shown = "; ".join(f"{p.row}: {p.reason}" for p in unreadable[:5])
+        more = f" (and {len(unreadable) - 5} more files)" if len(unreadable) > 5 else ""
+        raise FhirFormatError(f"not readable as FHIR: {shown}{more}")
+    if not loaded and not problems:
+        names = ", ".join(path.name for path in paths)
+        raise FhirFormatError(f"{names} holds no FHIR resources (.json, .ndjson or .jsonl)")
     yield from problems
     yield from parse_fhir_resources(loaded, as_of=as_of, license_types=license_types)
 
@@ -165,22 +182,37 @@ def _load_path(path: Path) -> Iterator[tuple[str, Resource, str] | Reject]:
                 yield from _load_path(child)
         return
     if path.suffix.lower() in (".ndjson", ".jsonl"):
-        with path.open(encoding="utf-8") as stream:
-            for number, line in enumerate(stream, start=1):
-                if not line.strip():
-                    continue
-                origin = f"{path.name}:{number}"
-                try:
-                    yield from _unpack(origin, json.loads(line))
-                except json.JSONDecodeError as error:
-                    yield Reject(row=origin, reason=f"line is not JSON: {error}", raw=excerpt(line))
+        try:
+            with path.open(encoding="utf-8") as stream:
+                for number, line in enumerate(stream, start=1):
+                    if not line.strip():
+                        continue
+                    origin = f"{path.name}:{number}"
+                    try:
+                        yield from _unpack(origin, json.loads(line))
+                    except json.JSONDecodeError as error:
+                        if not line.endswith("\n"):  # the last line, cut off mid-resource
+                            yield _unreadable(path, f"ends in a cut-off line {number}: {error}")
+                            return
+                        yield Reject(
+                            row=origin, reason=f"line is not JSON: {error}", raw=excerpt(line)
+                        )
+        except UnicodeDecodeError as error:
+            yield _unreadable(path, f"is not UTF-8 text: {error}")
         return
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        yield Reject(row=path.name, reason=f"file is not JSON: {error}")
+        yield _unreadable(path, f"is not JSON (unreadable or truncated): {error}")
+        return
+    if _wrapped(data) is None and not (isinstance(data, dict) and data.get("resourceType")):
+        yield _unreadable(path, "is JSON but not FHIR (no resourceType)")
         return
     yield from _unpack(path.name, data)
+
+
+def _unreadable(path: Path, reason: str) -> Reject:
+    return Reject(row=path.name, reason=f"{path.name} {reason}", field=FILE_FIELD)
 
 
 def _unpack(

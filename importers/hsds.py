@@ -77,6 +77,10 @@ TABLES = (
 )
 
 
+class HsdsFormatError(ValueError):
+    """The input is not HSDS we can read: unreadable, truncated, or no HSDS tables."""
+
+
 def parse_hsds(path: str | Path, *, as_of: dt.date | None = None) -> ParseResult:
     """Records and Rejects from an HSDS 3.0 JSON file or CSV data package.
 
@@ -88,6 +92,10 @@ def parse_hsds(path: str | Path, *, as_of: dt.date | None = None) -> ParseResult
         folder = path if path.is_dir() else path.parent
         snapshot = as_of or file_as_of(folder)
         tables, problems = _read_package(folder)
+        if not any(tables.get(name) for name in ("organizations", "services")):
+            raise HsdsFormatError(
+                f"{folder.name} is not an HSDS package: no organizations or services table"
+            )
         yield from problems
         yield from _Mapper(snapshot).tabular(tables)
         return
@@ -95,8 +103,9 @@ def parse_hsds(path: str | Path, *, as_of: dt.date | None = None) -> ParseResult
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        yield Reject(row=path.name, reason=f"file is not JSON: {error}")
-        return
+        raise HsdsFormatError(
+            f"{path.name} is not JSON (unreadable or truncated): {error}"
+        ) from None
     mapper = _Mapper(snapshot)
     if isinstance(data, dict) and any(str(key).endswith(".csv") for key in data):
         tables = {

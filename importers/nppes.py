@@ -109,6 +109,7 @@ def parse_nppes(
         except StopIteration:
             raise NppesFormatError(f"{path.name} is empty") from None
         columns = _Columns(header)
+        _check_complete(path, columns.width)
         skipped = 0  # rows out of scope since the last item yielded, reported in bulk
         for row_number, row in _rows(reader):
             if isinstance(row, Reject):
@@ -471,11 +472,47 @@ def _taxonomy_entries(row: list[str], columns: _Columns) -> list[TaxonomyEntry]:
     return entries
 
 
+# Far longer than any NPPES row (about 1-3 KB), so the tail holds the whole last row.
+_TAIL_BYTES = 256 * 1024
+
+
+def _check_complete(path: Path, width: int) -> None:
+    """Refuse a CSV cut off in transfer before any row of it is imported.
+
+    A complete file ends with a line break after a full row. Checking the tail first costs
+    one seek; finding out at the end would leave the first millions of rows written. (In a
+    ZIP, a cut-off archive has no central directory, and zipfile refuses it on opening.)
+    """
+    if path.suffix.lower() == ".zip":
+        return
+    with path.open("rb") as raw:
+        size = raw.seek(0, io.SEEK_END)
+        raw.seek(max(0, size - _TAIL_BYTES))
+        tail = raw.read()
+    if not tail.endswith(b"\n"):
+        raise NppesFormatError(
+            f"{path.name} is truncated: it ends in the middle of a row; download it again"
+        )
+    last = tail.rstrip(b"\r\n").rsplit(b"\n", 1)[-1].decode("utf-8", "replace")
+    cells = next(csv.reader([last]), [])
+    if 0 < len(cells) < width:
+        raise NppesFormatError(
+            f"{path.name} is truncated: its last row has {len(cells)} of {width} columns; "
+            "download it again"
+        )
+
+
 @contextmanager
 def _open_text(path: Path) -> Iterator[TextIO]:
     """Open the CSV, or the npidata member of a monthly NPPES ZIP, as streamed text."""
     if path.suffix.lower() == ".zip":
-        with zipfile.ZipFile(path) as archive:
+        try:
+            archive_file = zipfile.ZipFile(path)
+        except zipfile.BadZipFile as error:
+            raise NppesFormatError(
+                f"{path.name} is not a readable ZIP (truncated download?): {error}"
+            ) from None
+        with archive_file as archive:
             members = [
                 name
                 for name in archive.namelist()

@@ -9,6 +9,8 @@ import csv
 import datetime as dt
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -390,3 +392,73 @@ def test_an_api_page_wrapping_bundles_is_read(fixtures: Path, tmp_path: Path) ->
 
     assert sorted(r.external_id for r in from_page) == sorted(r.external_id for r in from_folder)
     assert not [r for r in page_rejects if r.severity == "error"]
+
+
+# --- honest exits (failure 8) -------------------------------------------------------------
+
+
+def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SENSATE_VAR_DIR": str(tmp_path / "var")}
+    env.pop("SENSATE_DATABASE_URL", None)
+    sensate = [str(Path(sys.executable).with_name("sensate"))]
+    subprocess.run([*sensate, "migrate"], env=env, check=True, capture_output=True)
+    return subprocess.run([*sensate, *args], env=env, capture_output=True, text=True)
+
+
+def test_a_truncated_nppes_file_exits_non_zero_and_writes_nothing(
+    store: DirectoryStore, fixtures: Path, tmp_path: Path
+) -> None:
+    raw = (fixtures / SAMPLE).read_bytes()
+    cut = tmp_path / "npidata_pfile_20181204.csv"
+    cut.write_bytes(raw[: len(raw) * 2 // 3])  # a download that stopped part-way
+
+    with pytest.raises(ImportError_, match="truncated"):
+        run_import(store, "nppes", cut)
+    assert store.count_therapists() == 0
+    assert store.imports.list_runs() == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "content"),
+    [
+        ("fhir", "Practitioner.json", b'{"resourceType": "Practitioner", "id": "a", "na'),
+        ("fhir", "npi.json", b'{"result_count": 0, "results": []}'),  # not FHIR
+        ("hsds", "service.json", b'{"id": "s1", "name": '),
+    ],
+)
+def test_unreadable_or_foreign_files_exit_non_zero(
+    tmp_path: Path, kind: str, name: str, content: bytes
+) -> None:
+    bad = tmp_path / name
+    bad.write_bytes(content)
+
+    result = _cli(tmp_path, "import", kind, str(bad))
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"cannot import {name}" in result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_one_unreadable_file_in_a_fhir_folder_stops_the_import_before_writing(
+    store: DirectoryStore, fixtures: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "ig"
+    folder.mkdir()
+    for file in (fixtures / IG).glob("*.json"):
+        (folder / file.name).write_bytes(file.read_bytes())
+    counselor = folder / "Practitioner-Counselor.json"
+    counselor.write_bytes(counselor.read_bytes()[:300])
+
+    with pytest.raises(ImportError_, match=r"Practitioner-Counselor\.json"):
+        run_import(store, "fhir", folder)
+    assert store.count_therapists() == 0
+
+
+def test_an_import_prints_no_alembic_lines(fixtures: Path, tmp_path: Path) -> None:
+    result = _cli(tmp_path, "import", "fhir", str(fixtures / IG))
+
+    assert result.returncode == 0, result.stderr
+    output = result.stdout + result.stderr  # the report goes to the console's stream
+    assert "alembic" not in output
+    for row in ("read", "in scope", "out of scope", "created", "queued for review"):
+        assert row in output
