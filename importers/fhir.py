@@ -860,6 +860,25 @@ class _Graph:
 
     # Organisations ------------------------------------------------------------------------
 
+    def _contact(
+        self, row: str, organization: Resource, problems: list[Reject]
+    ) -> tuple[str, str, str]:
+        """(name, phone, email) of the Organization's first contact that gives any."""
+        for contact in organization.get("contact") or []:
+            if not isinstance(contact, dict):
+                continue
+            raw_name = contact.get("name")
+            name: dict[str, Any] = raw_name if isinstance(raw_name, dict) else {}
+            text = clean_text(name.get("text")) or " ".join(
+                clean_text(part)
+                for part in [*(name.get("given") or []), name.get("family")]
+                if part
+            )
+            phone, email, _ = self._telecom(row, list(contact.get("telecom") or []), problems)
+            if text or phone or email:
+                return text, phone, email
+        return "", "", ""
+
     def _organization(self, organization: Resource) -> Iterator[SourceRecord | Reject]:
         row = _key(organization)
         types = {
@@ -895,13 +914,16 @@ class _Graph:
         phone, email, website = self._telecom(
             row, list(organization.get("telecom") or []), problems
         )
+        # Organization.contact: who to call (intake, administration), never a clinician.
+        contact_name, contact_phone, contact_email = self._contact(row, organization, problems)
         practice = Practice(
             id=placeholder_id(SOURCE, row),
             name=name,
             npi=npi,
             other_names=[clean_text(alias) for alias in organization.get("alias") or [] if alias],
-            email=email,
-            phone=phone,
+            contact_name=contact_name,
+            email=email or contact_email,
+            phone=phone or contact_phone,
             website=website,
             locations=locations,
             offers_telehealth=telehealth,

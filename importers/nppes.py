@@ -10,8 +10,8 @@ and "Certification Date" was added as column 330 (2025); the "V.2" files keep th
 names. Both layouts are read by name, so either works.
 
 What becomes what:
-- rows with none of the behavioural-health taxonomy codes are skipped (not rejected):
-  they are outside the directory's scope;
+- rows with no taxonomy code of the directory's scope (importers/scope.toml) are counted
+  as out of scope (``OutOfScope``, in bulk), not rejected;
 - entity type 1 → a Therapist; entity type 2 → a Practice (``SourceRecord.organization``);
 - the 15 (taxonomy, license number, license state, primary switch) groups → License
   records, primary taxonomy first, one per (state, number); the license type comes from
@@ -322,6 +322,7 @@ def _parse_row(
         )
         return
     therapist = Therapist(
+        languages=[],  # no language unless the source names one
         id=placeholder_id(SOURCE, npi),
         first_name=first,
         last_name=last,
@@ -370,7 +371,12 @@ def _deactivation_record(
             field="NPI Deactivation Date",
         )
     therapist = Therapist(
-        id=placeholder_id(SOURCE, npi), first_name="", last_name="", npi=npi, active=False
+        languages=[],  # no language unless the source names one
+        id=placeholder_id(SOURCE, npi),
+        first_name="",
+        last_name="",
+        npi=npi,
+        active=False,
     )
     return make_record(
         source=SOURCE,

@@ -435,6 +435,7 @@ class _RowReader:
             row, text, "email", normalize_email, "is not an email address", warnings
         )
         therapist = Therapist(
+            languages=[],  # no language unless the source names one
             id=placeholder_id(self.mapping.source, external_id),
             first_name=first,
             last_name=last,

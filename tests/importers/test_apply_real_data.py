@@ -32,7 +32,7 @@ OLDER, NEWER = dt.date(2019, 1, 10), dt.date(2019, 6, 1)
 IG = "fhir-plannet-ig-examples"
 SAMPLE = "nppes/npidata_sample_ct_20181204_300rows.csv"
 NUCC = "http://nucc.org/provider-taxonomy"
-PLAN_NET_WARNINGS = 2674
+PLAN_NET_WARNINGS = 3566  # Faker phones in area codes that do not exist, among them
 SHARED_NPI = "1407071236"  # five IG Organizations carry it: Burr, Hamilton, Hartford x2, Pharm
 
 
@@ -462,3 +462,45 @@ def test_an_import_prints_no_alembic_lines(fixtures: Path, tmp_path: Path) -> No
     assert "alembic" not in output
     for row in ("read", "in scope", "out of scope", "created", "queued for review"):
         assert row in output
+
+
+# --- values kept, not invented (failure 9) ------------------------------------------------
+
+
+def test_nppes_values_are_what_the_file_says(store: DirectoryStore, fixtures: Path) -> None:
+    run_import(store, "nppes", fixtures / SAMPLE)
+    therapists = {t.npi: t for t in store.iter_therapists()}
+
+    # No source says which languages these clinicians speak: none is invented.
+    assert all(t.languages == [] for t in therapists.values())
+    # USPS lines, not title-casing ("Ste 2g"): the unit on the second line.
+    (route,) = therapists["1750384467"].locations
+    assert (route.address.line1, route.address.line2) == ("537 RTE 28", "STE 2G")
+
+
+def test_fhir_languages_only_where_communication_says(
+    store: DirectoryStore, fixtures: Path
+) -> None:
+    folder = fixtures / "fhir-plannet-nppes-derived"
+    said = {}
+    for file in folder.glob("plannet-practitioner-*.json"):
+        practitioner = json.loads(file.read_text(encoding="utf-8"))
+        codes = [
+            coding["code"].split("-")[0]
+            for item in practitioner.get("communication") or []
+            for coding in item.get("coding") or []
+        ]
+        said[practitioner["name"][0]["family"]] = list(dict.fromkeys(codes))
+
+    run_import(store, "fhir", fixtures / "fhir-plannet-nppes-derived")
+
+    assert {t.last_name: t.languages for t in store.iter_therapists()} == said
+
+
+def test_fhir_organization_contact_is_kept(fixtures: Path) -> None:
+    """Failure 9: Organization.contact was ignored."""
+    records, _ = split_results(parse_fhir(fixtures / "fhir-plannet-nppes-full", as_of=OLDER))
+    practices = {r.external_id: r.practice for r in records if r.practice is not None}
+    clinic = practices["Organization/plannet-organization-1239670259"]
+    assert clinic is not None and clinic.contact_name == "Rossie Corwin"
+    assert sum(1 for p in practices.values() if p and p.contact_name) > 100
