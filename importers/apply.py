@@ -47,6 +47,7 @@ from importers.base import (
     SourceRecord,
     warning,
 )
+from importers.geocode import place_record
 from importers.merge import Merger, merge_practice_data
 from importers.resolve import PracticeIndex, ResolutionIndex, candidate_for
 from importers.scope import Scope, default_scope
@@ -100,20 +101,31 @@ def open_source(
             raise ImportError_(error.message, error.field) from error
         return "nppes", _chain(first, stream), False
     if kind == "npi_registry":
+        from importers.base import file_as_of
         from importers.npi_registry import NpiRegistryError, parse_npi_registry
 
         try:
-            return "npi_registry", parse_npi_registry(path), False
+            # A saved answer speaks for the day it was saved (its name's date, else its
+            # modification day), not for the day it is imported: merging goes by that date.
+            return "npi_registry", parse_npi_registry(path, as_of=file_as_of(path)), False
         except NpiRegistryError as error:
             raise ImportError_(f"the NPI Registry answer is an error: {error}") from error
     if kind == "fhir":
-        from importers.fhir import parse_fhir
+        from importers.fhir import FhirFormatError, parse_fhir
 
-        return "fhir", parse_fhir(path, max_file_bytes=max_file_bytes), False
+        return (
+            "fhir",
+            _started(parse_fhir(path, max_file_bytes=max_file_bytes), FhirFormatError),
+            False,
+        )
     if kind == "hsds":
-        from importers.hsds import parse_hsds
+        from importers.hsds import HsdsFormatError, parse_hsds
 
-        return "hsds", parse_hsds(path, max_file_bytes=max_file_bytes), False
+        return (
+            "hsds",
+            _started(parse_hsds(path, max_file_bytes=max_file_bytes), HsdsFormatError),
+            False,
+        )
     if kind in ("roster", "license_board"):
         from importers.roster import (
             RosterFormatError,
@@ -141,6 +153,17 @@ def open_source(
             raise ImportError_(error.message, error.field) from error
         return mapping.source, _chain(first, stream), mapping.full
     raise ImportError_(f"unknown source kind {kind!r}; one of {', '.join(SOURCE_KINDS)}")
+
+
+def _started(stream: ParseResult, refused: type[Exception]) -> ParseResult:
+    """The stream, its first step taken: a file refused whole fails before any write."""
+    try:
+        first = next(stream)
+    except StopIteration:
+        return iter(())
+    except refused as error:
+        raise ImportError_(str(error)) from error
+    return _chain(first, stream)
 
 
 def _chain(first: SourceRecord | Reject | OutOfScope, rest: ParseResult) -> ParseResult:
@@ -300,6 +323,9 @@ class Importer:
                 report.out_of_scope += 1
                 continue
             report.in_scope += 1
+            item, problems = place_record(item)
+            for problem in problems:
+                on_reject(problem)
             batch.append(item)
             if len(batch) >= size:
                 yield batch
@@ -412,6 +438,21 @@ class Importer:
                 self.index.add(candidate_for(merged))
                 self.index.link(record.external_id, entity_id)
                 self.seen.add(entity_id)
+                if merger.conflicts:
+                    conflict: tuple[str, str, str | None] = ("conflicting_values", entity_id, None)
+                    if conflict not in self.open_reviews:  # one open item per clinician at a time
+                        self.open_reviews.add(conflict)
+                        reviews.append(
+                            ReviewPair(
+                                kind="conflicting_values",
+                                therapist_id=entity_id,
+                                other_id=None,
+                                reasons=merger.conflicts,
+                                source=record.source,
+                                external_id=record.external_id,
+                                run_id=self.report.id,
+                            )
+                        )
                 if resolution.how == "review" and resolution.other_id:
                     key = ("possible_duplicate", entity_id, resolution.other_id)
                     if key not in self.open_reviews:

@@ -303,6 +303,10 @@ def make_record(
     """Build a SourceRecord whose facts are the record's non-default values plus extras."""
     subject = therapist if therapist is not None else practice
     facts = struct_facts(subject) if subject is not None else {}
+    if therapist is not None and therapist.languages:
+        # The model's default is English, so struct_facts would take a source's "en" for
+        # silence; parsers build clinicians with no languages unless the source names them.
+        facts["languages"] = list(therapist.languages)
     if extra_facts:
         facts.update({key: value for key, value in extra_facts.items() if value not in ("", None)})
     return SourceRecord(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from pathlib import Path
 
@@ -27,6 +28,10 @@ def run_import_command(
     console: Console,
 ) -> int:
     """Run an import with a progress display; print the report. Returns the exit status."""
+    # Loading Alembic (the store's schema tools) logs its plugin set-up at INFO: noise in
+    # an import's report. Raised before the store is imported, where those lines come from.
+    alembic_log = logging.getLogger("alembic")
+    alembic_log.setLevel(max(alembic_log.getEffectiveLevel(), logging.WARNING))
     from directory.store import DirectoryStore, engine_from_settings
     from importers.apply import ImportError_, run_import
 

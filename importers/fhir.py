@@ -112,6 +112,13 @@ QUALIFICATION_STATUS: dict[str, CredentialStatus] = {
 ACCESSIBLE = frozenset({"handiaccess", "adacomp"})
 
 
+class FhirFormatError(ValueError):
+    """The input is not FHIR we can read: an unreadable, truncated or foreign file."""
+
+
+FILE_FIELD = "file"  # Reject.field of a whole file that could not be read
+
+
 def parse_fhir(
     source: str | Path | Iterable[str | Path],
     *,
@@ -134,6 +141,16 @@ def parse_fhir(
                 problems.append(item)
             else:
                 loaded.append(item)
+    # A file that cannot be read as FHIR stops the import before anything is written:
+    # references cross files, so a partial graph would list people wrongly.
+    unreadable = [problem for problem in problems if problem.field == FILE_FIELD]
+    if unreadable:
+        shown = "; ".join(f"{p.row}: {p.reason}" for p in unreadable[:5])
+        more = f" (and {len(unreadable) - 5} more files)" if len(unreadable) > 5 else ""
+        raise FhirFormatError(f"not readable as FHIR: {shown}{more}")
+    if not loaded and not problems:
+        names = ", ".join(path.name for path in paths)
+        raise FhirFormatError(f"{names} holds no FHIR resources (.json, .ndjson or .jsonl)")
     yield from problems
     yield from parse_fhir_resources(loaded, as_of=as_of, license_types=license_types)
 
@@ -185,7 +202,8 @@ def _load_path(path: Path, max_bytes: int) -> Loaded:
 
 
 def _load_file(path: Path, label: str, max_bytes: int) -> Loaded:
-    """One file's resources; a file that is not a regular file or is too large is a reject."""
+    """One file's resources. A file that is not a regular file or is too large is a reject;
+    one that is unreadable, truncated or not FHIR refuses the import (``_unreadable``)."""
     try:
         if path.suffix.lower() in (".ndjson", ".jsonl"):
             # Bytes, decoded line by line: one badly encoded line is one reject, not the file.
@@ -197,6 +215,9 @@ def _load_file(path: Path, label: str, max_bytes: int) -> Loaded:
                     try:
                         yield from _unpack(origin, read_json(line))
                     except UnreadableJson as error:
+                        if not line.endswith(b"\n"):  # the last line, cut off mid-resource
+                            yield _unreadable(path, f"ends in a cut-off line {number}: {error}")
+                            return
                         raw = excerpt(line.decode("utf-8", "replace"))
                         yield Reject(row=origin, reason=f"line cannot be read: {error}", raw=raw)
             return
@@ -205,7 +226,10 @@ def _load_file(path: Path, label: str, max_bytes: int) -> Loaded:
         yield Reject(row=label, reason=error.message, field=error.field)
         return
     except UnreadableJson as error:
-        yield Reject(row=label, reason=f"file cannot be read: {error}")
+        yield _unreadable(path, f"is not JSON (unreadable or truncated): {error}")
+        return
+    if _wrapped(data) is None and not (isinstance(data, dict) and data.get("resourceType")):
+        yield _unreadable(path, "is JSON but not FHIR (no resourceType)")
         return
     yield from _unpack(label, data)
 
@@ -214,10 +238,24 @@ def _load_file(path: Path, label: str, max_bytes: int) -> Loaded:
 MAX_BUNDLE_NESTING = 8
 
 
+def _unreadable(path: Path, reason: str) -> Reject:
+    return Reject(row=path.name, reason=f"{path.name} {reason}", field=FILE_FIELD)
+
+
 def _unpack(
     origin: str, data: object, full_url: str = "", depth: int = 0
 ) -> Iterator[tuple[str, Resource, str] | Reject]:
-    """Resources out of a resource or a Bundle (nested Bundles too, up to a bound)."""
+    """Resources out of a resource or a Bundle (nested Bundles too, up to a bound).
+
+    Directory APIs also answer with their own paging around FHIR content
+    (``{"results": [Bundle, ...], "next": url}``) or with a bare list; the resources inside
+    are read, and the paging keys are not data.
+    """
+    wrapped = _wrapped(data)
+    if wrapped is not None:
+        for index, item in enumerate(wrapped):
+            yield from _unpack(f"{origin}#{index}", item, depth=depth + 1)
+        return
     if not isinstance(data, dict) or not data.get("resourceType"):
         yield Reject(row=origin, reason="not a FHIR resource (no resourceType)", raw=excerpt(data))
         return
@@ -237,6 +275,30 @@ def _unpack(
                 )
         return
     yield origin, data, full_url
+
+
+# Keys under which API search pages wrap their FHIR content.
+PAGE_KEYS = ("results", "entry", "entries", "data", "items", "resources")
+
+
+def _wrapped(data: object) -> list[Any] | None:
+    """The FHIR items of a non-FHIR page or list, or None if ``data`` is not one."""
+    if isinstance(data, list):
+        return data
+    if not isinstance(data, dict) or data.get("resourceType"):
+        return None
+    for key in PAGE_KEYS:
+        items = data.get(key)
+        if isinstance(items, list) and any(
+            isinstance(item, dict) and ("resourceType" in item or "resource" in item)
+            for item in items
+        ):
+            # A Bundle.entry-like list holds {"resource": ...}; unwrap it.
+            return [
+                item["resource"] if isinstance(item, dict) and "resource" in item else item
+                for item in items
+            ]
+    return None
 
 
 # --- small FHIR helpers --------------------------------------------------------------------
@@ -833,6 +895,25 @@ class _Graph:
 
     # Organisations ------------------------------------------------------------------------
 
+    def _contact(
+        self, row: str, organization: Resource, problems: list[Reject]
+    ) -> tuple[str, str, str]:
+        """(name, phone, email) of the Organization's first contact that gives any."""
+        for contact in organization.get("contact") or []:
+            if not isinstance(contact, dict):
+                continue
+            raw_name = contact.get("name")
+            name: dict[str, Any] = raw_name if isinstance(raw_name, dict) else {}
+            text = clean_text(name.get("text")) or " ".join(
+                clean_text(part)
+                for part in [*(name.get("given") or []), name.get("family")]
+                if part
+            )
+            phone, email, _ = self._telecom(row, list(contact.get("telecom") or []), problems)
+            if text or phone or email:
+                return text, phone, email
+        return "", "", ""
+
     def _organization(self, organization: Resource) -> Iterator[SourceRecord | Reject]:
         row = _key(organization)
         types = {
@@ -868,13 +949,16 @@ class _Graph:
         phone, email, website = self._telecom(
             row, list(organization.get("telecom") or []), problems
         )
+        # Organization.contact: who to call (intake, administration), never a clinician.
+        contact_name, contact_phone, contact_email = self._contact(row, organization, problems)
         practice = Practice(
             id=placeholder_id(SOURCE, row),
             name=name,
             npi=npi,
             other_names=[clean_text(alias) for alias in organization.get("alias") or [] if alias],
-            email=email,
-            phone=phone,
+            contact_name=contact_name,
+            email=email or contact_email,
+            phone=phone or contact_phone,
             website=website,
             locations=locations,
             offers_telehealth=telehealth,

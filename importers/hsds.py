@@ -66,6 +66,9 @@ SOURCE = "hsds"
 Obj = dict[str, Any]
 ROW = "__row__"  # where a tabular row came from ("locations.csv:2"); added by the assembler
 
+# Tables of an HSDS 1.x package whose 3.0 names differ (1.x is still what many publish).
+HSDS_1_TABLES = ("physical_addresses", "postal_addresses", "services_at_location")
+
 # Table file names in the 3.0 package (used when there is no datapackage.json).
 TABLES = (
     "organizations",
@@ -79,6 +82,10 @@ TABLES = (
     "accessibility",
     "cost_options",
 )
+
+
+class HsdsFormatError(ValueError):
+    """The input is not HSDS we can read: unreadable, truncated, or no HSDS tables."""
 
 
 def parse_hsds(
@@ -98,6 +105,10 @@ def parse_hsds(
         folder = path if path.is_dir() else path.parent
         snapshot = as_of or file_as_of(folder)
         tables, problems = _read_package(folder, max_file_bytes)
+        if not any(tables.get(name) for name in ("organizations", "services")):
+            raise HsdsFormatError(
+                f"{folder.name} is not an HSDS package: no organizations or services table"
+            )
         yield from problems
         yield from _Mapper(snapshot).tabular(tables)
         return
@@ -105,8 +116,9 @@ def parse_hsds(
     try:
         data = read_json(uploads.read_bytes(path, max_bytes=max_file_bytes))
     except UnreadableJson as error:
-        yield Reject(row=path.name, reason=f"file cannot be read: {error}")
-        return
+        raise HsdsFormatError(
+            f"{path.name} is not JSON (unreadable or truncated): {error}"
+        ) from None
     mapper = _Mapper(snapshot)
     if isinstance(data, dict) and any(str(key).endswith(".csv") for key in data):
         tables = {
@@ -134,7 +146,8 @@ def _read_package(folder: Path, max_bytes: int) -> tuple[dict[str, list[Obj]], l
     problems: list[Reject] = []
     # table name -> (file, the field its name came from, the name its rows are labelled with)
     files: dict[str, tuple[Path, str, str]] = {}
-    for index, declared in enumerate(_declared_paths(folder, max_bytes, problems)):
+    declared_paths, version = _declared_paths(folder, max_bytes, problems)
+    for index, declared in enumerate(declared_paths):
         field = f"resources[{index}].path"
         if not isinstance(declared, str):
             problems.append(
@@ -149,7 +162,7 @@ def _read_package(folder: Path, max_bytes: int) -> tuple[dict[str, list[Obj]], l
         declared_as = PurePosixPath(declared.replace("\\", "/"))
         if declared_as.stem:
             files[declared_as.stem] = (file, field, declared_as.name)
-    for table in TABLES:
+    for table in (*TABLES, *HSDS_1_TABLES):
         if table not in files:
             try:
                 file = uploads.resolve_inside(folder, f"{table}.csv", field="file")
@@ -176,14 +189,30 @@ def _read_package(folder: Path, max_bytes: int) -> tuple[dict[str, list[Obj]], l
             problems.append(
                 Reject(row=label, reason=f"table is not readable CSV: {error}", field=field)
             )
+    if version.startswith("1.") or (
+        "addresses" not in tables and any(name in tables for name in HSDS_1_TABLES)
+    ):
+        problems.append(
+            warning(
+                DESCRIPTOR,
+                "version",
+                f"an HSDS {version or '1.x'} package: read with the 1.x table names "
+                "(physical_addresses, postal_addresses, services_at_location)",
+                version,
+            )
+        )
+        tables = _from_hsds_1(tables)
     return tables, problems
 
 
-def _declared_paths(folder: Path, max_bytes: int, problems: list[Reject]) -> list[object]:
-    """``resources[].path`` from the package's descriptor, if it has one (unchecked yet)."""
+def _declared_paths(
+    folder: Path, max_bytes: int, problems: list[Reject]
+) -> tuple[list[object], str]:
+    """``resources[].path`` from the package's descriptor, if it has one (unchecked yet), and
+    the descriptor's HSDS version."""
     descriptor = folder / DESCRIPTOR
     if not os.path.lexists(descriptor):
-        return []
+        return [], ""
     try:
         package = json.loads(uploads.read_text(descriptor, max_bytes=max_bytes, field=DESCRIPTOR))
         resources = package.get("resources") or []
@@ -191,11 +220,34 @@ def _declared_paths(folder: Path, max_bytes: int, problems: list[Reject]) -> lis
             raise AttributeError("resources is not a list")
     except uploads.UnsafeUpload as error:
         problems.append(Reject(row=DESCRIPTOR, reason=error.message, field=error.field))
-        return []
+        return [], ""
     except (json.JSONDecodeError, UnicodeDecodeError, AttributeError) as error:
         problems.append(Reject(row=DESCRIPTOR, reason=f"descriptor is not readable: {error}"))
-        return []
-    return [r.get("path") if isinstance(r, dict) else None for r in resources]
+        return [], ""
+    version = str(package.get("version", ""))
+    return [r.get("path") if isinstance(r, dict) else None for r in resources], version
+
+
+def _from_hsds_1(tables: dict[str, list[Obj]]) -> dict[str, list[Obj]]:
+    """HSDS 1.x tables under their 3.0 names, so both versions share one mapping.
+
+    1.x keeps physical and postal addresses in two tables where 3.0 has one ``addresses``
+    table with ``address_type``; its link table is ``services_at_location``.
+    """
+    out = {name: rows for name, rows in tables.items() if name not in HSDS_1_TABLES}
+    addresses = [
+        {**row, "address_type": kind}
+        for table, kind in (("physical_addresses", "physical"), ("postal_addresses", "postal"))
+        for row in tables.get(table, [])
+    ]
+    if addresses:
+        out["addresses"] = [*out.get("addresses", []), *addresses]
+    if "services_at_location" in tables:
+        out["service_at_location"] = [
+            *out.get("service_at_location", []),
+            *tables["services_at_location"],
+        ]
+    return out
 
 
 def _number_rows(file_name: str, rows: list[Any]) -> list[Obj]:

@@ -17,6 +17,7 @@ Rules (see trust.toml for the order of sources):
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
@@ -88,20 +89,61 @@ class Merger:
             self.known[entry.field].append(entry)
         self.out: dict[tuple[str, str], ProvenanceEntry] = {}  # (field, source) → entry
         self.consumed: set[str] = set()
+        # Disagreements with an equally trusted source, in plain words, for the review queue.
+        self.conflicts: list[str] = []
+        self.review_conflicts = True
 
     # --- trust --------------------------------------------------------------------------
 
     def holder(self, field: str, current: object, default: object, verified: bool = False) -> int:
         """The trust behind the value the record shows now."""
+        return self.holding(field, current, default, verified)[0]
+
+    def holding(
+        self, field: str, current: object, default: object, verified: bool = False
+    ) -> tuple[int, dt.date | None, str | None]:
+        """(trust, day said, source) behind the value the record shows now.
+
+        The day and source are those of the most trusted import that gave the value (the
+        newest among equals); both are None for a verifier's or a hand-typed value.
+        """
         if verified:
-            return self.trust.verifier
+            return self.trust.verifier, None, None
         if not self.existing:
-            return 0
+            return 0, None, None
         shown = json_value(current)
-        givers = [self.trust.of(e.source) for e in self.known.get(field, []) if e.value == shown]
+        givers = [
+            (self.trust.of(e.source), e.seen_on, e.source)
+            for e in self.known.get(field, [])
+            if e.value == shown
+        ]
         if givers:
-            return max(givers)
-        return 0 if current == default else self.trust.manual
+            return max(givers, key=lambda giver: (giver[0], giver[1]))
+        return (0 if current == default else self.trust.manual), None, None
+
+    def prevails(self, field: str, current: object, incoming: object, default: object) -> bool:
+        """Whether this source's value replaces the one shown: by time, then by trust.
+
+        - A status (active, a credential's status or expiry) said on a later day than the
+          shown one wins whatever its source: a newer NPPES deactivation beats an older
+          NPI Registry "active"; an older one never undoes a newer one.
+        - Otherwise the more trusted source wins. Two different sources of equal trust that
+          disagree (on the same day, for a status) are a conflict for a verifier: the shown
+          value stays until one decides.
+        """
+        trust, said_on, giver = self.holding(field, current, default)
+        if said_on is not None and is_status(field) and self.record.as_of != said_on:
+            return self.record.as_of > said_on
+        if self.mine != trust:
+            return self.mine > trust
+        if giver is None or giver == self.record.source or not self.review_conflicts:
+            return True
+        self.conflicts.append(
+            f"{field}: {self.record.source} says {json_value(incoming)!r} "
+            f"(as of {self.record.as_of.isoformat()}), {giver} says {json_value(current)!r}"
+            + (f" (as of {said_on.isoformat()})" if said_on else "")
+        )
+        return False
 
     def decide(
         self,
@@ -115,9 +157,9 @@ class Merger:
     ) -> object:
         """The value the field keeps, recording this source's word on it."""
         self.consumed.add(fact)
-        if incoming == current:
-            final = current
-        elif self.mine >= self.holder(field, current, default, verified):
+        if incoming == current or verified:
+            final = current  # a verifier-confirmed value never changes by import
+        elif self.prevails(field, current, incoming, default):
             final = incoming
         else:
             final = current
@@ -338,6 +380,15 @@ class Merger:
             self.put(path, json_value(value), applied=None)
 
 
+# Fields that say whether someone may practise: decided by the newest word (see prevails).
+STATUS_PARTS = ("status", "expires_on")
+
+
+def is_status(field: str) -> bool:
+    """ "active", "licenses[MN:123].status", "certifications[aasect_cst].expires_on" ..."""
+    return field == "active" or field.rsplit(".", 1)[-1] in STATUS_PARTS
+
+
 def entity_key(credential: License | Certification) -> str:
     return credential_key(credential)
 
@@ -431,6 +482,7 @@ def merge_practice_data(
     incoming = json_value(msgspec.structs.replace(record.practice, id=practice_id))
     merger = Merger(None, known, record, trust, run_id)
     merger.existing = stored is not None
+    merger.review_conflicts = False  # the review queue holds clinicians, not practices yet
     data = dict(stored) if stored is not None else dict(incoming)
     asserted = {fact.split(".")[0].split("[")[0] for fact in record.facts}
     for name, value in incoming.items():

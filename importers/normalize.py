@@ -18,6 +18,11 @@ import datetime as dt
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
+import phonenumbers
+import scourgify
+import scourgify.exceptions
+import usaddress
+
 from directory.records import (
     Address,
     Certification,
@@ -234,49 +239,81 @@ def normalize_credentials(value: object) -> str:
 
 # --- phones ----------------------------------------------------------------------------
 
-_EXTENSION = re.compile(r"\s*(?:x|ext\.?|extension|#)\s*\d+\s*$", re.IGNORECASE)
 
+def normalize_phone(value: object, region: str = "US") -> str | None:
+    """A phone number in international form, extension kept: "+1 860-555-0100 ext. 12".
 
-def normalize_phone(value: object) -> str | None:
-    """A phone number as "+1 NNN-NNN-NNNN" (US/NANP) or E.164 "+441234234567" (elsewhere).
-
-    Strips literal quotes, punctuation and a trailing extension. Returns None when the
-    text is not a dialable number (wrong length, NANP area or exchange starting 0 or 1).
+    Parsed and checked by ``phonenumbers`` (Google's libphonenumber data): a number that is
+    not valid for its country (wrong length, an area code or exchange that does not exist)
+    gives None. Numbers without a country code are read as ``region``'s. Literal quotes
+    around the number (HSDS samples have them) are not part of it.
     """
     text = clean_text(value).strip("'\"").strip()
     if not text:
         return None
-    text = _EXTENSION.sub("", text)
-    digits = re.sub(r"\D", "", text)
-    international = text.lstrip().startswith("+")
-    if international and not digits.startswith("1"):
-        return f"+{digits}" if 8 <= len(digits) <= 15 else None
-    if len(digits) == 11 and digits.startswith("1"):
-        digits = digits[1:]
-    if len(digits) != 10 or digits[0] in "01" or digits[3] in "01":
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
         return None
-    return f"+1 {digits[:3]}-{digits[3:6]}-{digits[6:]}"
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
 def phone_e164(phone: str) -> str:
-    """The E.164 form of a normalised phone, for matching and tel: links."""
-    return "+" + re.sub(r"\D", "", phone) if phone else ""
+    """The E.164 form of a normalised phone (no extension), for matching and tel: links."""
+    if not phone:
+        return ""
+    try:
+        number = phonenumbers.parse(phone, "US")
+    except phonenumbers.NumberParseException:
+        return ""
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 # --- places ----------------------------------------------------------------------------
 
-_ADDRESS_UPPER = frozenset({"PO", "NE", "NW", "SE", "SW", "N", "S", "E", "W", "US", "RR"})
 
+def standard_address_lines(
+    line1: object, line2: object = "", city: str = "", state: str = "", postal_code: str = ""
+) -> tuple[str, str]:
+    """Street lines in USPS Publication 28 form, via ``scourgify`` (on ``usaddress``).
 
-def normalize_address_line(value: object) -> str:
-    """Title-case an address line in capitals: "111 VICTORIA RD NE" → "111 Victoria Rd NE"."""
-    text = clean_text(value)
-    if not text or not text.isupper():
-        return text
-    return " ".join(
-        word if word.strip(".,#") in _ADDRESS_UPPER else title_case_name(word)
-        for word in text.split(" ")
+    "100 Main Street Suite 1L" → ("100 MAIN ST", "STE 1L"); "P.O. Box 12" → ("PO BOX 12").
+    The secondary unit moves to the second line, as USPS writes it. Lines the parser cannot
+    read (a building name before the street) are kept as written, spaces tidied.
+    """
+    first, second = clean_text(line1), clean_text(line2)
+    if not first and not second:
+        return "", ""
+    street = ", ".join(part for part in (first, second) if part)
+    # The place helps the parser tell a unit from a street; without one, the lines alone.
+    record: str | dict[str, str] = (
+        {
+            "address_line_1": street,
+            "city": city,
+            "state": state,
+            "postal_code": postal_code[:5],
+        }
+        if city and state
+        else street
     )
+    try:
+        parts = scourgify.normalize_address_record(record, strict=False, long_hand=False)
+    except (scourgify.exceptions.AddressNormalizationError, ValueError, TypeError, KeyError):
+        return _po_box(first), second
+    return clean_text(parts.get("address_line_1")), clean_text(parts.get("address_line_2"))
+
+
+def _po_box(line: str) -> str:
+    """USPS's "PO BOX n" for a box line scourgify refuses (it wants a street)."""
+    try:
+        tags, kind = usaddress.tag(line)
+    except usaddress.RepeatedLabelError:
+        return line
+    if kind == "PO Box" and tags.get("USPSBoxID"):
+        return f"PO BOX {tags['USPSBoxID'].upper()}"
+    return line
 
 
 US_STATES: dict[str, str] = {
@@ -403,8 +440,8 @@ def normalize_address(
             city=city_text,
             state=clean_text(state),
             postal_code=clean_text(postal_code),
-            line1=normalize_address_line(line1),
-            line2=normalize_address_line(line2),
+            line1=clean_text(line1),
+            line2=clean_text(line2),
             country=country_code,
         )
         return address, problems
@@ -416,12 +453,13 @@ def normalize_address(
         problems.append(("postal_code", f"postal code {clean_text(postal_code)!r} is not a US ZIP"))
     if state_code is None or not city_text:
         return None, problems
+    street, unit = standard_address_lines(line1, line2, city_text, state_code, postal or "")
     address = Address(
         city=city_text,
         state=state_code,
         postal_code=postal or "",
-        line1=normalize_address_line(line1),
-        line2=normalize_address_line(line2),
+        line1=street,
+        line2=unit,
     )
     return address, problems
 

@@ -292,6 +292,7 @@ def _result(
         )
         return
     therapist = Therapist(
+        languages=[],  # no language unless the source names one
         id=placeholder_id(SOURCE, npi),
         first_name=title_case_name(basic.get("first_name")),
         last_name=last,

@@ -10,8 +10,8 @@ and "Certification Date" was added as column 330 (2025); the "V.2" files keep th
 names. Both layouts are read by name, so either works.
 
 What becomes what:
-- rows with none of the behavioural-health taxonomy codes are skipped (not rejected):
-  they are outside the directory's scope;
+- rows with no taxonomy code of the directory's scope (importers/scope.toml) are counted
+  as out of scope (``OutOfScope``, in bulk), not rejected;
 - entity type 1 → a Therapist; entity type 2 → a Practice (``SourceRecord.organization``);
 - the 15 (taxonomy, license number, license state, primary switch) groups → License
   records, primary taxonomy first, one per (state, number); the license type comes from
@@ -113,6 +113,7 @@ def parse_nppes(
         except StopIteration:
             raise NppesFormatError(f"{path.name} is empty") from None
         columns = _Columns(header)
+        _check_complete(path, columns.width)
         skipped = 0  # rows out of scope since the last item yielded, reported in bulk
         for row_number, row in _rows(reader):
             if isinstance(row, Reject):
@@ -325,6 +326,7 @@ def _parse_row(
         )
         return
     therapist = Therapist(
+        languages=[],  # no language unless the source names one
         id=placeholder_id(SOURCE, npi),
         first_name=first,
         last_name=last,
@@ -373,7 +375,12 @@ def _deactivation_record(
             field="NPI Deactivation Date",
         )
     therapist = Therapist(
-        id=placeholder_id(SOURCE, npi), first_name="", last_name="", npi=npi, active=False
+        languages=[],  # no language unless the source names one
+        id=placeholder_id(SOURCE, npi),
+        first_name="",
+        last_name="",
+        npi=npi,
+        active=False,
     )
     return make_record(
         source=SOURCE,
@@ -475,6 +482,36 @@ def _taxonomy_entries(row: list[str], columns: _Columns) -> list[TaxonomyEntry]:
     return entries
 
 
+# Far longer than any NPPES row (about 1-3 KB), so the tail holds the whole last row.
+_TAIL_BYTES = 256 * 1024
+
+
+def _check_complete(path: Path, width: int) -> None:
+    """Refuse a CSV cut off in transfer before any row of it is imported.
+
+    A complete file ends with a line break after a full row. Checking the tail first costs
+    one seek; finding out at the end would leave the first millions of rows written. (In a
+    ZIP, a cut-off archive has no central directory, and zipfile refuses it on opening.)
+    """
+    if path.suffix.lower() == ".zip":
+        return
+    with path.open("rb") as raw:
+        size = raw.seek(0, io.SEEK_END)
+        raw.seek(max(0, size - _TAIL_BYTES))
+        tail = raw.read()
+    if not tail.endswith(b"\n"):
+        raise NppesFormatError(
+            f"{path.name} is truncated: it ends in the middle of a row; download it again"
+        )
+    last = tail.rstrip(b"\r\n").rsplit(b"\n", 1)[-1].decode("utf-8", "replace")
+    cells = next(csv.reader([last]), [])
+    if 0 < len(cells) < width:
+        raise NppesFormatError(
+            f"{path.name} is truncated: its last row has {len(cells)} of {width} columns; "
+            "download it again"
+        )
+
+
 @contextmanager
 def _open_text(path: Path, max_bytes: int) -> Iterator[TextIO]:
     """Open the CSV, or the npidata member of a monthly NPPES ZIP, as streamed text.
@@ -484,12 +521,15 @@ def _open_text(path: Path, max_bytes: int) -> Iterator[TextIO]:
     """
     # errors="replace": one badly encoded byte must not end a multi-gigabyte import.
     if path.suffix.lower() == ".zip":
-        if not zipfile.is_zipfile(path):
-            raise NppesFormatError(f"{path.name} is not a ZIP archive")
-        with (
-            uploads.open_binary(path, max_bytes=max_bytes) as file,
-            zipfile.ZipFile(file) as archive,
-        ):
+        opened = uploads.open_binary(path, max_bytes=max_bytes)
+        try:
+            archive_file = zipfile.ZipFile(opened)
+        except zipfile.BadZipFile as error:
+            opened.close()
+            raise NppesFormatError(
+                f"{path.name} is not a readable ZIP archive (truncated download?): {error}"
+            ) from None
+        with opened, archive_file as archive:
             members = [
                 info
                 for info in uploads.zip_members(archive)

@@ -32,6 +32,7 @@ column named; the rest of the file is still read.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import io
@@ -257,19 +258,12 @@ def _csv_rows(
     path: Path, mapping: RosterMapping, max_bytes: int
 ) -> Iterator[tuple[int, list[Any]]]:
     raw = uploads.read_bytes(path, max_bytes=max_bytes)
-    if b"\x00" in raw[:65536]:  # text exports never hold NUL; binaries (and UTF-16) do
+    if b"\x00" in raw[:65536] and not raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        # Text exports never hold NUL; binaries do (UTF-16 with its BOM is read below).
         raise RosterFormatError(
             f"{path.name} is not a text file; export the roster as CSV (UTF-8), TSV or XLSX"
         )
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        try:
-            text = raw.decode("cp1252")  # board exports from Windows tools
-        except UnicodeDecodeError:
-            raise RosterFormatError(
-                f"{path.name} is neither UTF-8 nor Windows-1252 text; export it as CSV (UTF-8)"
-            ) from None
+    text = _decode(raw, path.name)
     if path.suffix.lower() == ".tsv":
         delimiter = "\t"
     else:
@@ -290,6 +284,32 @@ def _csv_rows(
     for number, row in enumerate(rows, start=1):
         if number >= mapping.header_row:
             yield number, row
+
+
+def _decode(raw: bytes, name: str) -> str:
+    """The file's text: UTF-8 (with or without BOM), UTF-16 with a BOM, or Windows-1252.
+
+    Those are what spreadsheet tools and board exports write. Anything else is refused
+    whole, naming where the first unreadable byte is, rather than guessed at: a wrong guess
+    would import mangled names.
+    """
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return raw.decode("utf-16")  # Excel's "Unicode text" export
+        except UnicodeDecodeError as error:
+            raise RosterFormatError(f"{name} is not valid UTF-16: {error.reason}") from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as utf8_error:
+        try:
+            return raw.decode("cp1252")  # board exports from Windows tools
+        except UnicodeDecodeError as error:
+            line = raw.count(b"\n", 0, error.start) + 1
+            raise RosterFormatError(
+                f"{name} is neither UTF-8 nor Windows-1252 text: byte "
+                f"0x{raw[error.start]:02x} on line {line} (UTF-8 fails at byte "
+                f"{utf8_error.start}); save it as UTF-8 CSV and import it again"
+            ) from None
 
 
 def _xlsx_rows(
@@ -460,6 +480,7 @@ class _RowReader:
             row, text, "email", normalize_email, "is not an email address", warnings
         )
         therapist = Therapist(
+            languages=[],  # no language unless the source names one
             id=placeholder_id(self.mapping.source, external_id),
             first_name=first,
             last_name=last,

@@ -26,13 +26,16 @@ from directory.store.writes import WritePath, audit_event
 from importers.normalize import credential_key, license_number_key
 
 ImportStatus = Literal["running", "finished", "failed"]
-ReviewKind = Literal["possible_duplicate", "missing_from_roster"]
+ReviewKind = Literal["possible_duplicate", "missing_from_roster", "conflicting_values"]
 # "merge" / "distinct" answer a possible duplicate; "keep" / "lapse" a clinician missing
 # from a full roster ("lapse" marks the credentials that roster gave as inactive).
 ReviewDecision = Literal["merge", "distinct", "keep", "lapse"]
 DECISIONS_FOR: dict[str, tuple[str, ...]] = {
     "possible_duplicate": ("merge", "distinct"),
     "missing_from_roster": ("keep", "lapse"),
+    # Two equally trusted sources disagree: "keep" confirms the value shown; a verifier who
+    # finds the other right corrects the profile, which a later import will not undo.
+    "conflicting_values": ("keep",),
 }
 RECORD_MARK = "@record:"  # provenance field prefix saying "this source row is this entity"
 _IN_CHUNK = 500

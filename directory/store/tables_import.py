@@ -23,7 +23,7 @@ from sqlalchemy import (
 from directory.store.tables import AutoId, UTCDateTime, _one_of, metadata
 
 IMPORT_STATUSES = ("running", "finished", "failed")
-REVIEW_KINDS = ("possible_duplicate", "missing_from_roster")
+REVIEW_KINDS = ("possible_duplicate", "missing_from_roster", "conflicting_values")
 PROVENANCE_ENTITIES = ("therapist", "practice")
 
 # One row per import (dry runs too): what was asked, how it ended, and the counts. The

@@ -26,7 +26,7 @@ def test_service_full_is_a_practice_listing(fixtures: Path) -> None:
     assert service.kind == "service"
     assert service.name == "Community Counselling"
     assert service.parent_name == "Example Organization Inc."
-    assert service.phone == "+441234234567"  # written with literal quotes: '"+44 1234 234567"'
+    assert service.phone == "+44 1234 234567"  # written with literal quotes: '"+44 1234 234567"'
     assert service.contact_name == "Ann Persona"  # reception: a contact, not a clinician
     assert record.facts["contact_title"] == "Reception Manager"
     assert service.languages == ["ur"]
@@ -88,7 +88,7 @@ def test_csv_data_package(fixtures: Path, entry: str) -> None:
     service = records[1].practice
     assert service.parent_name == "Example Organization Inc."
     assert service.ages_served == ["child", "teen", "adult", "older_adult"]  # 12 to 100
-    assert service.phone == "+441234234567"  # phones.csv: """+44 1234 234567"""
+    assert service.phone == "+44 1234 234567"  # phones.csv: """+44 1234 234567"""
     assert service.contact_name == "Ann Persona"
     problems = {(r.row, r.field) for r in rejects}
     assert problems == {

@@ -30,7 +30,9 @@ from importers.normalize import (
     normalize_postal_code,
     normalize_state,
     parse_date,
+    phone_e164,
     split_full_name,
+    standard_address_lines,
     title_case_name,
     valid_point,
     zip5,
@@ -88,9 +90,10 @@ def test_credential_display() -> None:
     [
         ("8607144820", "+1 860-714-4820"),
         ("(617) 533-2300", "+1 617-533-2300"),
-        ("1-612-555-0142 x12", "+1 612-555-0142"),
+        ("1-612-555-0142 x12", "+1 612-555-0142 ext. 12"),  # the extension is kept
+        ("(860) 545-0000 Ext. 204", "+1 860-545-0000 ext. 204"),
         ("#(770) 403-3124", "+1 770-403-3124"),
-        ('"+44 1234 234567"', "+441234234567"),  # the HSDS sample's literal quotes
+        ('"+44 1234 234567"', "+44 1234 234567"),  # the HSDS sample's literal quotes
         ("(111)-222-3333", None),  # NANP area codes never start with 1
         ("1978744763", None),  # ten digits starting with 1: a digit is missing
         ("555-0100", None),
@@ -99,6 +102,26 @@ def test_credential_display() -> None:
 )
 def test_phones(written: str, phone: str | None) -> None:
     assert normalize_phone(written) == phone
+
+
+@pytest.mark.parametrize(
+    ("line1", "line2", "lines"),
+    [
+        # What hand-written title-casing made "Ste 1l" and "P.o. Box".
+        ("100 MAIN ST STE 1L", "", ("100 MAIN ST", "STE 1L")),
+        ("P.O. BOX 123", "", ("PO BOX 123", "")),
+        ("1 Main Street", "Suite 200", ("1 MAIN ST", "STE 200")),
+        ("111 VICTORIA RD NE", "", ("111 VICTORIA RD NE", "")),
+        # A building name before the street: not parseable, kept as written.
+        ("Hartford Hospital, 80 Seymour St", "", ("Hartford Hospital, 80 Seymour St", "")),
+    ],
+)
+def test_address_lines_in_usps_form(line1: str, line2: str, lines: tuple[str, str]) -> None:
+    assert standard_address_lines(line1, line2, "Hartford", "CT", "06106") == lines
+
+
+def test_phone_e164_leaves_the_extension_out() -> None:
+    assert phone_e164("+1 612-555-0142 ext. 12") == "+16125550142"
 
 
 def test_postal_codes_and_states() -> None:
@@ -121,7 +144,7 @@ def test_addresses() -> None:
     )
     assert address is not None and problems == []
     assert (address.line1, address.city, address.postal_code, address.country) == (
-        "475 Clinton Ave",
+        "475 CLINTON AVE",  # USPS Publication 28 form
         "Bridgeport",
         "06605-1700",
         "US",
@@ -220,6 +243,7 @@ def test_facts_are_what_the_source_said() -> None:
         id=placeholder_id("x", "1"),
         first_name="Avery",
         last_name="Fictional",
+        languages=[],  # as parsers build clinicians whose source names no language
         licenses=[
             License(
                 id="l",
