@@ -105,7 +105,9 @@ def parse_hsds(
         folder = path if path.is_dir() else path.parent
         snapshot = as_of or file_as_of(folder)
         tables, problems = _read_package(folder, max_file_bytes)
-        if not any(tables.get(name) for name in ("organizations", "services")):
+        # No HSDS tables and nothing to say why: not HSDS. When the package's own paths were
+        # refused (outside the upload, not regular files), those rejects are the answer.
+        if not any(tables.get(name) for name in ("organizations", "services")) and not problems:
             raise HsdsFormatError(
                 f"{folder.name} is not an HSDS package: no organizations or services table"
             )

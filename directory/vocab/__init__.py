@@ -705,6 +705,10 @@ class Vocabulary:
         best = ranked[0]
         if scores[best] < GUESS_MIN_SCORE:
             return None
+        if len(free) < 2:
+            # A lone word is too little to guess from: a surname ("Lean") or a city must not
+            # turn a search into a concern filter. Phrases still name concerns in one word.
+            return None
         if len(ranked) > 1 and round(scores[ranked[1]], 6) == round(scores[best], 6):
             return None  # two concerns fit the words as well: guessing would be arbitrary
         owner = ("concerns", best)

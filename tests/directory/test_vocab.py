@@ -583,3 +583,10 @@ def test_any_text_is_read_without_error_and_the_same_way_twice(text: str) -> Non
     words = set(normalise(text).split())
     assert set(result.remaining_text.split()) <= words
     assert set(result.ignored) <= words
+
+
+def test_a_lone_word_is_never_guessed_as_a_concern(vocab: Vocabulary) -> None:
+    # A surname searched on its own ("Lean", in the NPPES sample) once became a concern
+    # filter (discernment counseling) and hid the clinician it named.
+    assert vocab.interpret("Lean").concerns == ()
+    assert vocab.interpret("vaginismus").concerns == ("vaginismus",)  # phrases still name

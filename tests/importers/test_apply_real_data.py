@@ -155,7 +155,9 @@ def _findable_by_zip(store: DirectoryStore, tmp_path: Path) -> list[str]:
             continue
         for location in therapist.locations:
             page = directory.search(
-                SearchParams(q=therapist.last_name, zip=location.address.postal_code[:5])
+                SearchParams(
+                    q=therapist.last_name, zip=location.address.postal_code[:5], per_page=100
+                )
             )
             if therapist.id not in {hit.document.id for hit in page.result.hits}:
                 missing.append(f"{therapist.last_name} {location.address.postal_code}")

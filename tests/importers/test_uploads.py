@@ -15,7 +15,7 @@ import pytest
 from importers import uploads
 from importers.apply import ImportError_, open_source
 from importers.base import split_results
-from importers.fhir import parse_fhir
+from importers.fhir import FhirFormatError, parse_fhir
 from importers.nppes import parse_nppes
 
 PRACTITIONER = '{"resourceType": "Practitioner", "id": "p1", "name": [{"family": "Secret"}]}'
@@ -115,11 +115,15 @@ def test_fhir_folder_reads_no_symlink_leading_out(tmp_path: Path) -> None:
     (folder / "b.json").mkdir()  # a folder named like a file: walked into (empty), no crash
     (folder / "b.json" / "d.json").symlink_to(outside)  # and confined inside subfolders too
     os.mkfifo(folder / "c.ndjson")
-    records, rejects = split_results(parse_fhir(folder))
-    assert records == []
-    assert sorted(r.row for r in rejects) == ["a.json", "c.ndjson", "d.json"]
-    assert "outside" in next(r.reason for r in rejects if r.row == "a.json")
-    assert "Secret" not in repr(rejects)
+    # Files that cannot be read refuse a FHIR import whole (references cross files, issue 13),
+    # naming each one and reading none of them.
+    with pytest.raises(FhirFormatError) as refused:
+        split_results(parse_fhir(folder))
+    message = str(refused.value)
+    for name in ("a.json", "c.ndjson", "d.json"):
+        assert name in message
+    assert "leads outside the upload" in message and "not a regular file" in message
+    assert "Secret" not in message
 
 
 def test_upload_folder_is_removed_on_every_exit(tmp_path: Path) -> None:
