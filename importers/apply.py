@@ -481,10 +481,10 @@ class Importer:
                 batch.creates.append(merged)
                 self.report.created += 1
                 continue
-            before = stored[entity_id]
-            after = as_stored(merged, version=before.version, now=before.updated_at or _epoch())
-            if record_diff(before, after):
-                batch.updates.append((merged, before.version))
+            previous: Therapist = stored[entity_id]
+            after = as_stored(merged, version=previous.version, now=previous.updated_at or _epoch())
+            if record_diff(previous, after):
+                batch.updates.append((merged, previous.version))
                 self.report.updated += 1
             else:
                 self.report.unchanged += 1

@@ -797,7 +797,7 @@ class _Graph:
         """The first usable phone, email and website, by rank then order."""
         phone = email = website = ""
         points = [t for t in telecoms if isinstance(t, dict)]
-        points.sort(key=lambda t: t.get("rank") if isinstance(t.get("rank"), int) else 99)
+        points.sort(key=lambda t: int(t["rank"]) if isinstance(t.get("rank"), int) else 99)
         for point in points:
             system, value = point.get("system"), clean_text(point.get("value"))
             if system == "phone" and not phone and value:
@@ -938,9 +938,9 @@ class _Graph:
         if not locations:
             for address in organization.get("address") or []:
                 if isinstance(address, dict):
-                    location = self._address_location(organization, address, "address", problems)
-                    if location is not None:
-                        locations.append(location)
+                    placed = self._address_location(organization, address, "address", problems)
+                    if placed is not None:
+                        locations.append(placed)
                         break
         services = self.services_of.get(id(organization), [])
         service_codes = list(dict.fromkeys(c for s in services for c in _nucc_specialties(s)))

@@ -355,8 +355,8 @@ class Merger:
         kept = []
         for location in result:
             path = f"locations[{location.id}]"
-            givers = {e.source for e in self.known.get(path, [])}
-            if location.id not in matched and givers == {source}:
+            sources = {e.source for e in self.known.get(path, [])}
+            if location.id not in matched and sources == {source}:
                 self.put(path, self.known[path][0].value, applied=False)
                 continue  # only this source gave it, and it lists it no more: moved
             kept.append(location)

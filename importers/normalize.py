@@ -513,10 +513,10 @@ def parse_date(value: object, formats: Sequence[str] = ()) -> dt.date | None:
         return None
     for pattern in formats:
         try:
-            day = dt.datetime.strptime(text, pattern).date()
+            formatted = dt.datetime.strptime(text, pattern).date()
         except ValueError:
             continue
-        return _check_year(day, text)
+        return _check_year(formatted, text)
     day: dt.date | None = None
     try:
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}([T ].*)?", text):

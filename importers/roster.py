@@ -500,7 +500,8 @@ class _RowReader:
             "middle_name": title_case_name(text.get("middle_name")),
             "member_id": text.get("member_id", ""),
         }
-        for credential in (*licenses, *certifications):
+        credentials: list[License | Certification] = [*licenses, *certifications]
+        for credential in credentials:
             path = credential_path(credential)
             facts[f"{path}.status"] = credential.status  # asserted, even when "active"
             if text.get("discipline"):

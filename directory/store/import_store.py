@@ -16,7 +16,7 @@ from typing import Any, Literal
 import msgspec
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
-from directory.records import AuditEvent, Therapist
+from directory.records import AuditEvent, Certification, License, Therapist
 from directory.store.errors import NotFound, StoreError
 from directory.store.rows import AnyCredential
 from directory.store.tables import credentials, practice_locations, therapists
@@ -333,7 +333,7 @@ class ImportStore:
                     provenance.c.field.startswith(RECORD_MARK),
                 )
             )
-            return {external_id: entity_id for external_id, entity_id in rows}
+            return {row.external_id: row.entity_id for row in rows}
 
     # --- resolution support --------------------------------------------------------------
 
@@ -358,7 +358,7 @@ class ImportStore:
                     return
                 ids = [row[0] for row in heads]
                 licenses: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
-                for tid, state, code, number in conn.execute(
+                for row in conn.execute(
                     select(
                         credentials.c.therapist_id,
                         credentials.c.state,
@@ -366,9 +366,9 @@ class ImportStore:
                         credentials.c.number,
                     ).where(credentials.c.therapist_id.in_(ids), credentials.c.kind == "license")
                 ):
-                    licenses[tid].append((state, code, number))
+                    licenses[row.therapist_id].append((row.state, row.code, row.number))
                 places: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
-                for tid, city, state, postal in conn.execute(
+                for row in conn.execute(
                     select(
                         practice_locations.c.therapist_id,
                         practice_locations.c.city,
@@ -376,16 +376,16 @@ class ImportStore:
                         practice_locations.c.postal_code,
                     ).where(practice_locations.c.therapist_id.in_(ids))
                 ):
-                    places[tid].append((city, state, postal))
-            for tid, npi, first, last, creds in heads:
+                    places[row.therapist_id].append((row.city, row.state, row.postal_code))
+            for head in heads:
                 yield Identity(
-                    id=tid,
-                    npi=npi,
-                    first_name=first,
-                    last_name=last,
-                    credentials_text=creds,
-                    licenses=licenses[tid],
-                    places=places[tid],
+                    id=head.id,
+                    npi=head.npi,
+                    first_name=head.first_name,
+                    last_name=head.last_name,
+                    credentials_text=head.credentials_text,
+                    licenses=licenses[head.id],
+                    places=places[head.id],
                 )
             last_id = ids[-1]
 
@@ -397,7 +397,7 @@ class ImportStore:
                     review_pairs.c.decision == "distinct"
                 )
             )
-            return {frozenset((a, b)) for a, b in rows if b}
+            return {frozenset((row.therapist_id, row.other_id)) for row in rows if row.other_id}
 
     def open_review_keys(self) -> set[tuple[str, str, str | None]]:
         """(kind, therapist id, other id) of open items, so a re-run queues nothing twice."""
@@ -407,7 +407,7 @@ class ImportStore:
                     review_pairs.c.kind, review_pairs.c.therapist_id, review_pairs.c.other_id
                 ).where(review_pairs.c.resolved_at.is_(None))
             )
-            return {(kind, a, b) for kind, a, b in rows}
+            return {(row.kind, row.therapist_id, row.other_id) for row in rows}
 
     # --- the review queue --------------------------------------------------------------
 
@@ -559,13 +559,13 @@ class ImportStore:
         """Mark the certifications and licenses ``source`` gave this clinician as inactive."""
         record = self.writes.current(conn, therapist_id)
         given = {
-            field.split("]", 1)[0] + "]"
-            for (field,) in conn.execute(
+            str(row.field).split("]", 1)[0] + "]"
+            for row in conn.execute(
                 select(provenance.c.field).where(
                     provenance.c.entity_id == therapist_id, provenance.c.source == source
                 )
             )
-            if field.startswith(("certifications[", "licenses["))
+            if str(row.field).startswith(("certifications[", "licenses["))
         }
 
         def lapse(items: list[AnyCredential], field: str) -> list[Any]:
@@ -616,7 +616,7 @@ class ImportStore:
                     practices.c.npi.is_not(None)
                 )
             )
-            return {npi: (pid, name) for npi, pid, name in rows}
+            return {row.npi: (row.id, row.name) for row in rows}
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -649,7 +649,8 @@ def combine_records(survivor: Therapist, duplicate: Therapist) -> Therapist:
         _fill_place(p, theirs.get((p.address.city.lower(), p.address.state)))
         for p in survivor.locations
     ]
-    taken_ids = {c.id for c in [*survivor.licenses, *survivor.certifications]}
+    held: list[License | Certification] = [*survivor.licenses, *survivor.certifications]
+    taken_ids = {c.id for c in held}
     # An exclusion of either record is the person's: never lost in a merge.
     excluded = {e.entry_key for e in survivor.exclusions}
     filled["exclusions"] = survivor.exclusions + [
