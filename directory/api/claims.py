@@ -18,6 +18,7 @@ from directory import clinicians
 from directory.api.auth import actor_of, requires_verifier
 from directory.api.problems import problem
 from directory.api.verification import ERRORS
+from directory.inputs import check_row_id
 from directory.service import Directory
 from directory.store.clinicians import AlreadyOwned, Claim
 
@@ -72,7 +73,7 @@ class ClaimController(Controller):
     ) -> ClaimView:
         decided = clinicians.decide_claim(
             directory.store,
-            claim_id,
+            check_row_id(claim_id, "claim_id"),
             approve=data.approve,
             actor=actor_of(request),
             reason=data.reason,

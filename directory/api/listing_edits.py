@@ -57,6 +57,7 @@ class ListingEditController(Controller):
         "/{therapist_id:str}",
         summary="Edit listing fields, with a reason (If-Match: the profile version)",
         sync_to_thread=True,
+        opt={"if_match": True},  # documents If-Match, 412 and 428 (api/openapi.py)
     )
     def edit(
         self,

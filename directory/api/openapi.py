@@ -221,7 +221,11 @@ BODY_RULES: dict[tuple[str, str], dict[str, Any]] = {
 }
 
 UUID_PARAMS = ("therapist_id", "credential_id", "run_id")
-ROW_ID_PARAMS = ("report_id", "pair_id")
+ROW_ID_PARAMS = ("report_id", "pair_id", "match_id", "claim_id")
+
+
+# Bodies that must name at least one field: an edit that changes nothing is refused.
+NON_EMPTY_BODIES = frozenset({"ListingPatch"})
 
 
 class HandlerFacts(msgspec.Struct, frozen=True):
@@ -229,6 +233,33 @@ class HandlerFacts(msgspec.Struct, frozen=True):
     if_match: bool
     statuses: tuple[int, ...]
     strict_body: str | None  # the request body Struct's name, if it forbids unknown fields
+    # Structs inside the body that forbid unknown fields too (an edit's ``changes``).
+    strict_nested: tuple[str, ...] = ()
+
+
+def _strict_structs(body: type) -> tuple[str, ...]:
+    """Names of the Structs reachable from ``body`` (itself excluded) that refuse unknown
+    fields: each becomes ``additionalProperties: false`` in the document."""
+    found: list[str] = []
+    seen: set[type] = set()
+
+    def walk(info: msgspec.inspect.Type) -> None:
+        if isinstance(info, msgspec.inspect.StructType):
+            if info.cls in seen:
+                return
+            seen.add(info.cls)
+            if info.cls is not body and info.forbid_unknown_fields:
+                found.append(info.cls.__name__)
+            for field in info.fields:
+                walk(field.type)
+        for inner in ("item_type", "value_type"):
+            if hasattr(info, inner):
+                walk(getattr(info, inner))
+        for option in getattr(info, "types", ()):
+            walk(option)
+
+    walk(msgspec.inspect.type_info(body))
+    return tuple(found)
 
 
 def handler_facts(app: Litestar) -> dict[tuple[str, str], HandlerFacts]:
@@ -242,18 +273,18 @@ def handler_facts(app: Litestar) -> dict[tuple[str, str], HandlerFacts]:
             data = handler.parsed_fn_signature.parameters.get("data")
             body = data.annotation if data is not None else None
             strict = None
-            if (
-                isinstance(body, type)
-                and issubclass(body, msgspec.Struct)
-                and body.__struct_config__.forbid_unknown_fields
-            ):
-                strict = body.__name__
+            nested: tuple[str, ...] = ()
+            if isinstance(body, type) and issubclass(body, msgspec.Struct):
+                nested = _strict_structs(body)
+                if body.__struct_config__.forbid_unknown_fields:
+                    strict = body.__name__
             for method in handler.http_methods:
                 facts[(route.path_format, method.lower())] = HandlerFacts(
                     guarded=bool(guards & {"requires_verifier", "requires_admin"}),
                     if_match=bool(handler.opt.get("if_match")),
                     statuses=tuple(handler.opt.get("statuses", ())),
                     strict_body=strict,
+                    strict_nested=nested,
                 )
     return facts
 
@@ -315,6 +346,7 @@ def describe(
                 statuses += list(fact.statuses)
                 if fact.strict_body:
                     strict_bodies.add(fact.strict_body)
+                strict_bodies.update(fact.strict_nested)
             for status in sorted(set(statuses)):
                 headers = None
                 if status == 401:
@@ -334,13 +366,27 @@ def describe(
     for name, schema in schemas.items():
         if name in strict_bodies or name == "ImportRequest":
             schema["additionalProperties"] = False
+        if name in NON_EMPTY_BODIES:
+            schema["minProperties"] = 1
         for prop, prop_schema in schema.get("properties", {}).items():
             rule = BODY_RULES.get((name, prop))
             if rule is None and name in strict_bodies:
                 rule = rules.get(prop)
+                if rule is not None and not _same_shape(prop_schema, rule):
+                    rule = None  # a list rule (search's ?gender=) on a single value, or back
             if rule is not None:
                 schema["properties"][prop] = _constrain(prop_schema, rule)
     return doc
+
+
+def _same_shape(schema: Mapping[str, Any], rule: Mapping[str, Any]) -> bool:
+    """Whether ``rule`` fits ``schema``: both a list, or neither (nullable forms included)."""
+
+    def is_array(value: Mapping[str, Any]) -> bool:
+        options = [value, *value.get("oneOf", []), *value.get("anyOf", [])]
+        return any(option.get("type") == "array" for option in options)
+
+    return is_array(schema) == is_array(rule)
 
 
 def _describe_parameters(operation: dict[str, Any], rules: Mapping[str, Mapping[str, Any]]) -> None:

@@ -303,7 +303,7 @@ class VerifierController(Controller):
         match_id: FromPath[int],
         data: JSONBody[SanctionDecisionBody],
     ) -> Response[SanctionMatch]:
-        found = directory.store.sanctions.get(match_id)
+        found = directory.store.sanctions.get(check_row_id(match_id, "match_id"))
         if found is None:
             raise NotFoundException(f"no sanction match {match_id}")
         saved = sanctions.decide_sanction(
