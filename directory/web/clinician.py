@@ -219,6 +219,19 @@ def _check_your_mail(email: str, what: str) -> Template:
 # --- the pages ----------------------------------------------------------------------------
 
 
+def _own_listing(directory: Directory, email: str, therapist_id: str) -> Therapist:
+    """The listing ``email`` keeps with this id; a 403 page for any other (nothing saved)."""
+    try:
+        return clinicians.owned_listing(directory.store, email, parse_id(therapist_id))
+    except (NotOwner, InvalidInput):
+        raise PageError(
+            403,
+            "Not your listing",
+            "You can change only the listing you keep; nothing was saved.",
+            back=(HOME, "Back to my listing"),
+        ) from None
+
+
 class ClinicianPages(Controller):
     path = "/"
 
@@ -481,15 +494,7 @@ class ClinicianPages(Controller):
     ) -> Template | Redirect:
         form = FormInput(_items(data))
         email = _require(request, form)
-        try:
-            therapist = clinicians.owned_listing(directory.store, email, parse_id(therapist_id))
-        except (NotOwner, InvalidInput):
-            raise PageError(
-                403,
-                "Not your listing",
-                "You can change only the listing you keep; nothing was saved.",
-                back=(HOME, "Back to my listing"),
-            ) from None
+        therapist = _own_listing(directory, email, therapist_id)
         answer = form.text("answer", 20)
         weeks = _weeks(form)
         try:
@@ -522,15 +527,7 @@ class ClinicianPages(Controller):
     ) -> Template | Redirect:
         form = FormInput(_items(data))
         email = _require(request, form)
-        try:
-            therapist = clinicians.owned_listing(directory.store, email, parse_id(therapist_id))
-        except (NotOwner, InvalidInput):
-            raise PageError(
-                403,
-                "Not your listing",
-                "You can change only the listing you keep; nothing was saved.",
-                back=(HOME, "Back to my listing"),
-            ) from None
+        therapist = _own_listing(directory, email, therapist_id)
         draft = {name: form.text(name, 4000) for name, _, _ in DETAIL_FIELDS}
         version_text = form.text("version", 12)
         edit = clinicians.SelfReported(
