@@ -181,6 +181,21 @@ def validate_verification(
                     " record the status found as expired",
                 )
             )
+    elif (
+        expires is None
+        and body.status_found in PRACTISING_STATUSES
+        and credential.expires_on is not None
+        and credential.expires_on < today
+    ):
+        # No new expiry keeps the stored one: a lapsed credential cannot be found in force
+        # unless the check says until when (the renewal).
+        errors.append(
+            (
+                "expires_on",
+                f"is needed: the credential expired on {credential.expires_on}, so it cannot "
+                f"be {body.status_found} without the renewed expiry; or record it as expired",
+            )
+        )
     if errors:
         raise InvalidInput(errors)
 
