@@ -660,12 +660,12 @@ def _queue_pages(form: FormInput) -> tuple[dict[str, int], int]:
     pages: dict[str, int] = {}
     try:
         for section in QUEUE_SECTIONS:
-            value = form.text(f"{section}_page", 12)
+            value = form.text(f"{section}_page", 40)
             if value:
                 pages[section] = parse_whole_number(
                     value, f"{section}_page", low=1, high=MAX_PAGE, what="the page number"
                 )
-        size = form.text("per_page", 12)
+        size = form.text("per_page", 40)
         per_page = (
             parse_whole_number(
                 size, "per_page", low=MIN_PER_PAGE, high=MAX_PER_PAGE, what="the page size"
@@ -673,6 +673,8 @@ def _queue_pages(form: FormInput) -> tuple[dict[str, int], int]:
             if size
             else QUEUE_ROWS
         )
+        if form.errors:  # longer than any number: refused as one
+            raise InvalidInput(form.errors)
     except InvalidInput as error:
         ((name, message),) = error.errors[:1]
         raise PageError(
