@@ -386,7 +386,8 @@ def record_checks(
         return store.verification.record_verifications(items)
     except BatchItemFailed as failed:
         why = (
-            f"was changed by someone else (it is now at version {failed.error.current_version})"
+            "was changed by someone else since it was shown"
+            f" (it is now at version {failed.error.current_version})"
             if isinstance(failed.error, StaleVersion)
             else "no longer exists"
         )

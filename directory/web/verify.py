@@ -999,8 +999,13 @@ class VerifyPages(Controller):
             state.errors = [("b-" + name, message) for name, message in refused.errors]
             for position, name, message in refused.items:
                 credential = targets[position][0]
-                what = LABELS.get(name, name.replace("_", " "))
-                state.errors.append((_pick_id(credential), f"{what} {message}"))
+                if name in ("version", "items"):  # about the item itself, not one of its fields
+                    text = f"This item {message}"
+                    if name == "version":
+                        text += "; it is unticked: look at it again and tick it if the check holds"
+                else:
+                    text = f"{LABELS.get(name, name.replace('_', ' '))} {message}"
+                state.errors.append((_pick_id(credential), text))
             return queue_view(request, directory, key, pages, per_page, batch=state)
         names = sorted({c.therapist_name for c in done})
         request.session["notice"] = (

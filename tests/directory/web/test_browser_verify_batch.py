@@ -128,6 +128,15 @@ def test_queue_pages_pass_axe_and_page_links_work(
         page.get_by_role("button", name="Record check for the chosen items").click()
         page.wait_for_load_state()
         assert "The check was not recorded" in page.locator("main").inner_text()
+        # And one naming an item: its box says a version someone else has since changed.
+        page.get_by_label("Evidence").fill("Board lookup shows both licenses active")
+        page.locator(f"#pick-{chosen[1].credential_id}").evaluate(
+            "box => { box.value = box.value.replace(/ [0-9]+$/, ' 999'); }"
+        )
+        page.get_by_role("button", name="Record check for the chosen items").click()
+        page.wait_for_load_state()
+        item_error = page.locator(f"#pick-{chosen[1].credential_id}-error").inner_text()
+        assert "changed by someone else" in item_error
         shot(session, "refused", width)
         page.locator("section.batch").screenshot(
             path=str(SCREENSHOTS / f"verify-batch-panel-refused-{width}.png")
