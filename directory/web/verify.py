@@ -1,11 +1,11 @@
 """The verifier console (``/verify``): sign in with an API key, work the queue, record checks.
 
 Everything here writes through the same use cases as the JSON verifier API
-(``directory.verification``: ``record_check``, ``change_status``, ``resolve_report``,
-``verifier_queue``; ``directory.review.decide`` for import review items), so a check the
-API refuses the console refuses too, with the message next to the field instead of in a
-problem document. Sign-in checks the key with ``directory.keys.authenticate``, as the API's
-guards do.
+(``directory.verification``: ``record_check``, ``record_checks`` for a batch,
+``change_status``, ``resolve_report``, ``verifier_queue``; ``directory.review.decide`` for
+import review items), so a check the API refuses the console refuses too, with the message
+next to the field instead of in a problem document. Sign-in checks the key with
+``directory.keys.authenticate``, as the API's guards do.
 
 Sessions (Litestar's server-side session middleware, on this router only):
 
