@@ -4,6 +4,8 @@ on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -168,3 +170,38 @@ def test_queue_pages_cover_each_bucket_once_in_a_stable_order(loaded: DirectoryS
     assert [c.credential_id for c in paged] == [c.credential_id for c in whole.overdue]
     past = verifier_queue(loaded, TODAY, limit=7, offsets={"overdue": 10_000})
     assert past.overdue == [] and past.totals["overdue"] == whole.totals["overdue"]
+
+
+def test_two_batches_over_the_same_credentials_one_wins_whole_the_other_writes_nothing(
+    loaded: DirectoryStore,
+) -> None:
+    """Opposite orders, same moment: therapist rows are locked in id order, so PostgreSQL
+    never deadlocks them; the loser is refused whole (stale), never half-applied."""
+    chosen = licenses_due(loaded, 4)
+    orders = [chosen, list(reversed(chosen))]
+    barrier = threading.Barrier(2)
+
+    def run(order: list[CredentialState], actor: str) -> str:
+        barrier.wait()
+        try:
+            record_checks(
+                loaded, [(c, c.version) for c in order], body=body(), actor=actor, today=TODAY
+            )
+        except BatchRefused as refused:
+            assert [f for _, f, _ in refused.items] == ["version"]
+            return "refused"
+        return "done"
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        outcomes = list(pool.map(run, orders, ["vera", "victor"]))
+    assert sorted(outcomes) == ["done", "refused"]
+    winner = "vera" if outcomes[0] == "done" else "victor"
+    for c in chosen:
+        current = loaded.verification.get_credential(c.therapist_id, c.credential_id)
+        assert current is not None and current.version == c.version + 1
+        checks = [
+            e
+            for e in loaded.verification.verification_log(c.therapist_id)
+            if e.credential_id == c.credential_id and e.verified_on == TODAY
+        ]
+        assert [e.verified_by for e in checks] == [winner]
