@@ -530,6 +530,7 @@ def report_listing(
 
 
 QUEUE_BUCKETS = ("overdue", "due", "expiring", "reports", "review_pairs", "sanctions")
+MAX_QUEUE_OFFSET = 10**9  # far past any queue; a larger number could overflow the database
 
 
 def verifier_queue(
