@@ -647,9 +647,10 @@ def edit_error_field(path: str, prefixes: list[str]) -> str:
 
 # --- the queue: pages of each bucket, the batch check -------------------------------------
 
-# The queue's sections, each paged on its own: (section id, its page parameter).
+# The queue's sections (their ids on the page), each paged on its own by "<id>_page".
 QUEUE_SECTIONS = ("overdue", "due", "expiring", "reports", "claims", "review", "sanctions")
-MAX_PER_PAGE = 200  # a page of a bucket at its largest (also the batch check's limit)
+# A page of a section at its largest: every item on it fits in one batch check.
+MAX_PER_PAGE = verification.MAX_BATCH
 MIN_PER_PAGE = 10
 MAX_PAGE = 1_000_000
 
@@ -720,10 +721,6 @@ class Pager:
     @property
     def last_row(self) -> int:
         return min(self.total, self.page * self.per_page)
-
-    @property
-    def offset(self) -> int:
-        return (self.page - 1) * self.per_page
 
     def href(self, page: int) -> str:
         return _queue_href({**self.pages, self.section: page}, self.per_page, self.section)
