@@ -14,10 +14,12 @@ missing one its own way, before it looks at If-Match); the use case gets what wa
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any, get_args
 
 import msgspec
 
+from directory.board_lookups import board_link
 from directory.credentials import next_check_due, verification_policy
 from directory.inputs import InvalidInput, check_dates, text_problem
 from directory.records import (
@@ -30,7 +32,8 @@ from directory.records import (
     Verification,
 )
 from directory.store import DirectoryStore
-from directory.store.verification import CredentialState
+from directory.store.errors import StaleVersion
+from directory.store.verification import BatchItemFailed, CheckItem, CredentialState
 
 STATUSES: tuple[str, ...] = get_args(CredentialStatus)
 KINDS = ("license", "certification", "compact", "registration")
@@ -58,6 +61,22 @@ class VerificationBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
     evidence: str  # a note or the URL checked
     expires_on: dt.date | None = None
     next_check_due: dt.date | None = None  # default: by policy (licenses monthly)
+    reason: str = "primary-source verification"
+
+
+class BatchCheckBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """One check recorded for several credentials: the same finding, note and date.
+
+    Each credential keeps its own kind and expiry, and its next check is due by policy. An
+    empty ``source`` means each credential's board, as ``board_lookups`` names it (the page
+    the verifier opened beside each item).
+    """
+
+    source: str = ""
+    method: str = "website lookup"
+    verified_on: dt.date
+    status_found: str = "active"
+    evidence: str
     reason: str = "primary-source verification"
 
 
@@ -99,6 +118,8 @@ class QueueResponse(msgspec.Struct, kw_only=True):
     review_pairs: list[Any]  # importer matches awaiting a person's decision
     # OIG LEIE: name matches awaiting a decision, then exclusions in force
     sanctions: list[SanctionMatch] = []
+    # How many each bucket holds in all; the lists above are at most ``limit`` of them.
+    totals: dict[str, int] = {}
 
 
 # --- validation ---------------------------------------------------------------------------
@@ -160,6 +181,21 @@ def validate_verification(
                     " record the status found as expired",
                 )
             )
+    elif (
+        expires is None
+        and body.status_found in PRACTISING_STATUSES
+        and credential.expires_on is not None
+        and credential.expires_on < today
+    ):
+        # No new expiry keeps the stored one: a lapsed credential cannot be found in force
+        # unless the check says until when (the renewal).
+        errors.append(
+            (
+                "expires_on",
+                f"is needed: the credential expired on {credential.expires_on}, so it cannot "
+                f"be {body.status_found} without the renewed expiry; or record it as expired",
+            )
+        )
     if errors:
         raise InvalidInput(errors)
 
@@ -257,6 +293,105 @@ def add_months(day: dt.date, months: int) -> dt.date:
 
 
 # --- the use cases ------------------------------------------------------------------------
+
+
+MAX_BATCH = 200  # credentials in one batch check: a page of the queue at its largest
+
+
+class BatchRefused(Exception):
+    """A batch check that was not written, and why: problems with the shared entries
+    (``errors``, as InvalidInput names them) and with single items (``items``: the item's
+    position among those sent, the field, the message)."""
+
+    def __init__(
+        self, errors: list[tuple[str, str]], items: list[tuple[int, str, str]] | None = None
+    ) -> None:
+        self.errors = errors
+        self.items = items or []
+        text = [f"{field}: {message}" for field, message in errors]
+        text += [f"item {position}: {field}: {message}" for position, field, message in self.items]
+        super().__init__("; ".join(text))
+
+
+def batch_source(body: BatchCheckBody, credential: CredentialState) -> str:
+    """The primary source of one item: the one typed, else the credential's board."""
+    if body.source.strip():
+        return body.source
+    link = board_link(credential.kind, credential.code, credential.state)
+    return link.name if link is not None else ""
+
+
+def record_checks(
+    store: DirectoryStore,
+    targets: list[tuple[CredentialState, int]],
+    *,
+    body: BatchCheckBody,
+    actor: str,
+    today: dt.date,
+) -> list[CredentialState]:
+    """Record one check for every ``(credential, expected version)`` in ``targets``: each is
+    validated and written exactly as ``record_check`` would, all in one transaction, or
+    nothing is written and BatchRefused says which item failed and why.
+
+    A problem every item shares (no evidence, a date in the future) is the form's, reported
+    once; the rest belong to their items (an expired credential found "active").
+    """
+    if not targets:
+        raise BatchRefused([("items", "choose at least one credential to record the check for")])
+    if len(targets) > MAX_BATCH:
+        raise BatchRefused([("items", f"choose at most {MAX_BATCH} credentials at once")])
+    found: list[list[tuple[str, str]]] = []
+    items: list[CheckItem] = []
+    seen: set[tuple[str, str]] = set()
+    for credential, version in targets:
+        single = VerificationBody(
+            kind=credential.kind,
+            source=batch_source(body, credential),
+            method=body.method,
+            verified_on=body.verified_on,
+            status_found=body.status_found,
+            evidence=body.evidence,
+            reason=body.reason,
+        )
+        problems: list[tuple[str, str]] = []
+        key = (credential.therapist_id, credential.credential_id)
+        if key in seen:
+            problems.append(("items", "is chosen twice"))
+        seen.add(key)
+        try:
+            check, expires = checked_verification(single, credential, actor, today)
+            items.append(
+                CheckItem(
+                    therapist_id=credential.therapist_id,
+                    credential_id=credential.credential_id,
+                    expected_version=version,
+                    check=check,
+                    expires_on=expires,
+                    reason=single.reason.strip(),
+                )
+            )
+        except InvalidInput as error:
+            problems += error.errors
+        found.append(problems)
+    shared = [p for p in found[0] if all(p in others for others in found[1:])]
+    per_item = [
+        (position, field, message)
+        for position, problems in enumerate(found)
+        for field, message in problems
+        if (field, message) not in shared
+    ]
+    if shared or per_item:
+        raise BatchRefused(shared, per_item)
+    try:
+        return store.verification.record_verifications(items)
+    except BatchItemFailed as failed:
+        why = (
+            "was changed by someone else since it was shown"
+            f" (it is now at version {failed.error.current_version})"
+            if isinstance(failed.error, StaleVersion)
+            else "no longer exists"
+        )
+        raise BatchRefused([], [(failed.position, "version", why)]) from None
 
 
 def record_check(
@@ -394,14 +529,26 @@ def report_listing(
     return store.verification.add_report(therapist_id, reason, details, today)
 
 
-def verifier_queue(store: DirectoryStore, day: dt.date, limit: int) -> QueueResponse:
-    """The queue on ``day`` by policy (the API's and the console's, so they never disagree)."""
+QUEUE_BUCKETS = ("overdue", "due", "expiring", "reports", "review_pairs", "sanctions")
+MAX_QUEUE_OFFSET = 10**9  # far past any queue; a larger number could overflow the database
+
+
+def verifier_queue(
+    store: DirectoryStore, day: dt.date, limit: int, offsets: Mapping[str, int] | None = None
+) -> QueueResponse:
+    """The queue on ``day`` by policy (the API's and the console's, so they never disagree).
+
+    Each bucket holds at most ``limit`` rows, after skipping ``offsets[bucket]`` of them (a
+    later page); ``totals`` says how many each bucket holds in all.
+    """
     policy = verification_policy()
+    skip = offsets or {}
     buckets = store.verification.queue(
         day,
         expiring_within_days=policy.expiring_soon_days,
         reverify_before=add_months(day, -policy.reverify_within_months),
         limit=limit,
+        offsets=skip,
     )
     return QueueResponse(
         on=day,
@@ -409,6 +556,11 @@ def verifier_queue(store: DirectoryStore, day: dt.date, limit: int) -> QueueResp
         due=buckets.due,
         expiring=buckets.expiring,
         reports=buckets.reports,
-        review_pairs=store.imports.open_review_pairs()[:limit],
-        sanctions=store.sanctions.queue(limit),
+        review_pairs=store.imports.open_review_pairs(limit, skip.get("review_pairs", 0)),
+        sanctions=store.sanctions.queue(limit, skip.get("sanctions", 0)),
+        totals={
+            **buckets.totals,
+            "review_pairs": store.imports.count_open_review_pairs(),
+            "sanctions": store.sanctions.count_queue(),
+        },
     )

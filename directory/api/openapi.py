@@ -35,7 +35,7 @@ from directory.query import FILTERABLE
 from directory.records import REPORT_REASONS, CredentialStatus
 from directory.service import MAX_PER_PAGE, MAX_QUERY_CHARS
 from directory.verification import KINDS as CREDENTIAL_KINDS
-from directory.verification import MAX_REPORT_DETAILS, MAX_TEXT
+from directory.verification import MAX_QUEUE_OFFSET, MAX_REPORT_DETAILS, MAX_TEXT
 from directory.vocab import Vocabulary
 from matching.request import ANY_AASECT, MAX_LIMIT, MAX_RADIUS_KM, MAX_TEXT_CHARS, MIN_RADIUS_KM
 
@@ -179,6 +179,7 @@ def value_rules(vocab: Vocabulary) -> dict[str, dict[str, Any]]:
         "page": {"type": "integer", "minimum": 1, "maximum": 10_000},
         "per_page": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE},
         "limit": {"type": "integer", "minimum": 1, "maximum": 1000},  # the verifier queue
+        "offset": {"type": "integer", "minimum": 0, "maximum": MAX_QUEUE_OFFSET},  # its pages
         # matches
         "concerns": {"type": "array", "items": concern},
         "languages": {"type": "array", "items": language},

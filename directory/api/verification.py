@@ -152,12 +152,20 @@ class VerifierController(Controller):
         directory: NamedDependency[Directory],
         on: FromQuery[dt.date | None] = None,
         limit: FromQuery[int] = 100,
+        offset: FromQuery[int] = 0,
     ) -> QueueResponse:
+        """Each bucket from its ``offset``-th item (a later page), at most ``limit`` of them;
+        ``totals`` says how many each holds in all."""
         if not 1 <= limit <= 1000:
             raise InvalidInput([("limit", "must be between 1 and 1000")])
+        if not 0 <= offset <= verification.MAX_QUEUE_OFFSET:
+            raise InvalidInput(
+                [("offset", f"must be between 0 and {verification.MAX_QUEUE_OFFSET}")]
+            )
         if on is not None:
             check_date(on, "on")
-        return verification.verifier_queue(directory.store, on or dt.date.today(), limit)
+        offsets = dict.fromkeys(verification.QUEUE_BUCKETS, offset)
+        return verification.verifier_queue(directory.store, on or dt.date.today(), limit, offsets)
 
     @get(
         "/therapists/{therapist_id:str}/credentials/{credential_id:str}",

@@ -171,15 +171,21 @@ class ClinicianStore:
             )
         return None if row is None else _claim(row)
 
-    def claims(self, status: str, limit: int = 200) -> list[Claim]:
+    def claims(self, status: str, limit: int = 200, offset: int = 0) -> list[Claim]:
         with self.writes.engine.connect() as conn:
             rows = conn.execute(
                 select(clinician_claims)
                 .where(clinician_claims.c.status == status)
                 .order_by(clinician_claims.c.id)
                 .limit(limit)
+                .offset(offset)
             ).mappings()
             return [_claim(row) for row in rows]
+
+    def count_claims(self, status: str) -> int:
+        with self.writes.engine.connect() as conn:
+            counted = select(func.count()).where(clinician_claims.c.status == status)
+            return int(conn.execute(counted).scalar_one())
 
     def owner(self, therapist_id: str) -> str | None:
         with self.writes.engine.connect() as conn:

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Literal
 
 import msgspec
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from directory.records import AuditEvent, Certification, License, Therapist
 from directory.store.errors import NotFound, StoreError
@@ -411,16 +411,23 @@ class ImportStore:
 
     # --- the review queue --------------------------------------------------------------
 
-    def open_review_pairs(self, limit: int = 500) -> list[ReviewPair]:
-        """Undecided review items, oldest first (the verifiers' queue)."""
+    def open_review_pairs(self, limit: int = 500, offset: int = 0) -> list[ReviewPair]:
+        """Undecided review items, oldest first (the verifiers' queue); ``offset`` skips
+        that many (a later page)."""
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(review_pairs)
                 .where(review_pairs.c.resolved_at.is_(None))
                 .order_by(review_pairs.c.id)
                 .limit(limit)
+                .offset(offset)
             ).mappings()
             return [_convert(row, ReviewPair) for row in rows]
+
+    def count_open_review_pairs(self) -> int:
+        with self.engine.connect() as conn:
+            counted = select(func.count()).where(review_pairs.c.resolved_at.is_(None))
+            return int(conn.execute(counted).scalar_one())
 
     def get_review_pair(self, pair_id: int) -> ReviewPair | None:
         with self.engine.connect() as conn:

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
 import msgspec
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, Select, func, insert, select, update
 
 from directory.records import Exclusion, SanctionMatch
 from directory.store.errors import NotFound, StaleVersion
@@ -105,17 +105,30 @@ class SanctionStore:
             )
             return [SanctionMatch(**row) for row in rows.mappings()]
 
-    def queue(self, limit: int) -> list[SanctionMatch]:
-        """What verifiers must see: name matches to decide, then exclusions in force."""
+    def queue(self, limit: int, offset: int = 0) -> list[SanctionMatch]:
+        """What verifiers must see: name matches to decide, then exclusions in force;
+        ``offset`` skips that many (a later page)."""
         with self.engine.connect() as conn:
             found: list[SanctionMatch] = []
             for status in ("review", "applied", "confirmed"):
-                query = select(sanction_matches).where(sanction_matches.c.status == status)
-                if status != "review":
-                    query = query.where(sanction_matches.c.reinstated_on.is_(None))
-                rows = conn.execute(query.order_by(sanction_matches.c.id).limit(limit))
+                rows = conn.execute(
+                    _queued(status).order_by(sanction_matches.c.id).limit(offset + limit)
+                )
                 found += [SanctionMatch(**row) for row in rows.mappings()]
-            return found[:limit]
+                if len(found) >= offset + limit:
+                    break
+            return found[offset : offset + limit]
+
+    def count_queue(self) -> int:
+        with self.engine.connect() as conn:
+            return sum(
+                int(
+                    conn.execute(
+                        select(func.count()).select_from(_queued(s).subquery())
+                    ).scalar_one()
+                )
+                for s in ("review", "applied", "confirmed")
+            )
 
     # --- writes ---------------------------------------------------------------------------
 
@@ -315,3 +328,11 @@ def _update_row(conn: Connection, old: Any, now: dt.datetime, **values: Any) -> 
         .where(sanction_matches.c.id == old["id"])
         .values(**values, updated_at=now, version=sanction_matches.c.version + 1)
     )
+
+
+def _queued(status: str) -> Select[Any]:
+    """The queued matches of one status: every name match to decide, exclusions in force."""
+    query = select(sanction_matches).where(sanction_matches.c.status == status)
+    if status != "review":
+        query = query.where(sanction_matches.c.reinstated_on.is_(None))
+    return query

@@ -18,11 +18,11 @@ reads back a clinician's whole history (who, when, why, source).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import msgspec
-from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, Select, and_, func, insert, or_, select, update
 
 from directory.records import (
     PRACTISING_STATUSES,
@@ -61,11 +61,33 @@ class CredentialState(msgspec.Struct, kw_only=True):
     version: int
 
 
+class CheckItem(msgspec.Struct, kw_only=True, frozen=True):
+    """One check of a batch: the credential, the version it was based on, what was found."""
+
+    therapist_id: str
+    credential_id: str
+    expected_version: int
+    check: Verification
+    expires_on: dt.date | None
+    reason: str
+
+
+class BatchItemFailed(Exception):
+    """One item of a batch of checks was stale or gone, so nothing of the batch was written."""
+
+    def __init__(self, position: int, error: StaleVersion | NotFound) -> None:
+        super().__init__(f"item {position}: {error}")
+        self.position = position
+        self.error = error
+
+
 class QueueBuckets(msgspec.Struct, kw_only=True):
     overdue: list[CredentialState]
     due: list[CredentialState]
     expiring: list[CredentialState]
     reports: list[ListingReport]
+    # How many each bucket holds in all (its rows are one page of them).
+    totals: dict[str, int] = {}
 
 
 _CRED_COLUMNS = (
@@ -141,6 +163,7 @@ class VerificationStore:
         expiring_within_days: int,
         reverify_before: dt.date,
         limit: int,
+        offsets: Mapping[str, int] | None = None,
     ) -> QueueBuckets:
         """What verifiers should do on ``day``, most urgent first in each bucket.
 
@@ -149,6 +172,8 @@ class VerificationStore:
         - due: never verified, or the next check falls today;
         - expiring: in good standing but expiring within ``expiring_within_days``;
         - reports: listing reports nobody has resolved.
+        ``offsets`` skips that many rows of a bucket (by name): a page further on. Each order
+        ends with the row's id, so pages never overlap or skip a row while nothing changes.
         Only credentials in a practising status of listed (active) clinicians are queued: a
         revoked license needs no monthly check, and its status already says what matters.
         """
@@ -178,19 +203,28 @@ class VerificationStore:
             credentials.c.expires_on >= day,
             credentials.c.expires_on <= day + dt.timedelta(days=expiring_within_days),
         ).order_by(credentials.c.expires_on, credentials.c.id)
+        skip = offsets or {}
+        reports = (
+            select(listing_reports)
+            .where(listing_reports.c.resolved_at.is_(None))
+            .order_by(listing_reports.c.id)
+        )
+        queries = {"overdue": overdue, "due": due, "expiring": expiring, "reports": reports}
         with self.engine.connect() as conn:
+            totals = {name: _count(conn, query) for name, query in queries.items()}
             lists = [
-                [_state(row) for row in conn.execute(query.limit(limit)).mappings()]
-                for query in (overdue, due, expiring)
+                [
+                    _state(row)
+                    for row in conn.execute(query.limit(limit).offset(skip.get(name, 0))).mappings()
+                ]
+                for name, query in queries.items()
+                if name != "reports"
             ]
-            reports = conn.execute(
-                select(listing_reports)
-                .where(listing_reports.c.resolved_at.is_(None))
-                .order_by(listing_reports.c.id)
-                .limit(limit)
-            )
-            open_reports = [ListingReport(**row) for row in reports.mappings()]
-        return QueueBuckets(overdue=lists[0], due=lists[1], expiring=lists[2], reports=open_reports)
+            rows = conn.execute(reports.limit(limit).offset(skip.get("reports", 0)))
+            open_reports = [ListingReport(**row) for row in rows.mappings()]
+        return QueueBuckets(
+            overdue=lists[0], due=lists[1], expiring=lists[2], reports=open_reports, totals=totals
+        )
 
     def open_reports_for(self, therapist_id: str) -> list[ListingReport]:
         """A clinician's unresolved listing reports, oldest first (the console's clinician page)."""
@@ -231,65 +265,100 @@ class VerificationStore:
         Updates the credential's latest ``verified_*`` columns, status and expiry, appends to the
         verification log, and writes the audit event and the outbox row: all or nothing.
         """
-        now = self.writes.clock()
+        item = CheckItem(
+            therapist_id=therapist_id,
+            credential_id=credential_id,
+            expected_version=expected_version,
+            check=check,
+            expires_on=expires_on,
+            reason=reason,
+        )
         with self.writes.transaction() as conn:
-            _lock_therapist(conn, therapist_id, now)
-            old = _credential_row(conn, therapist_id, credential_id, expected_version)
-            values = {
-                "status": check.status_found,
-                "expires_on": expires_on,
-                "verified_source": check.source,
-                "verified_on": check.verified_on,
-                "verified_method": check.method,
-                "verified_by": check.verified_by,
-                "verified_status_found": check.status_found,
-                "verified_evidence": check.evidence,
-                "next_check_due": check.next_check_due,
-            }
-            _update_credential(conn, credential_id, expected_version, values)
-            conn.execute(
-                insert(verifications).values(
-                    therapist_id=therapist_id,
-                    credential_id=credential_id,
-                    credential_kind=old["kind"],
-                    source=check.source,
-                    method=check.method,
-                    verified_on=check.verified_on,
-                    verified_by=check.verified_by,
-                    evidence=check.evidence,
-                    status_found=check.status_found,
-                    expires_on=expires_on,
-                    next_check_due=check.next_check_due,
-                    reason=reason,
-                    created_at=now,
-                )
-            )
-            changes: dict[str, object] = {
-                "credential_id": credential_id,
-                "credential_version": expected_version + 1,
-                "method": check.method,
-                "evidence": check.evidence,
-                **_diff(old, values, ("status", "expires_on", "verified_on", "next_check_due")),
-            }
-            self.writes.log(
-                conn,
-                [
-                    audit_event(
-                        now,
-                        check.verified_by,
-                        f"{old['kind']}.verify",
-                        therapist_id,
-                        changes,
-                        reason=reason,
-                        source=check.source,
-                        entity="credential",
-                    )
-                ],
-                "upsert",
-            )
+            self._record_in(conn, item, self.writes.clock())
         found = self.get_credential(therapist_id, credential_id)
         assert found is not None  # written in the transaction above
         return found
+
+    def record_verifications(self, items: Sequence[CheckItem]) -> list[CredentialState]:
+        """Record several checks in ONE transaction, each exactly as a single check is (its
+        credential update, verification row, audit event and outbox row): all or none.
+
+        A stale or missing credential fails the whole batch with ``BatchItemFailed`` naming
+        the item's position in ``items``. Therapist rows are locked in id order, so two
+        batches touching the same clinicians cannot deadlock each other on PostgreSQL.
+        """
+        now = self.writes.clock()
+        order = sorted(range(len(items)), key=lambda i: (items[i].therapist_id, i))
+        with self.writes.transaction() as conn:
+            for position in order:
+                try:
+                    self._record_in(conn, items[position], now)
+                except (StaleVersion, NotFound) as error:
+                    raise BatchItemFailed(position, error) from error
+        found = []
+        for item in items:
+            state = self.get_credential(item.therapist_id, item.credential_id)
+            assert state is not None  # written in the transaction above
+            found.append(state)
+        return found
+
+    def _record_in(self, conn: Connection, item: CheckItem, now: dt.datetime) -> None:
+        check, therapist_id, credential_id = item.check, item.therapist_id, item.credential_id
+        expected_version, expires_on, reason = item.expected_version, item.expires_on, item.reason
+        _lock_therapist(conn, therapist_id, now)
+        old = _credential_row(conn, therapist_id, credential_id, expected_version)
+        values = {
+            "status": check.status_found,
+            "expires_on": expires_on,
+            "verified_source": check.source,
+            "verified_on": check.verified_on,
+            "verified_method": check.method,
+            "verified_by": check.verified_by,
+            "verified_status_found": check.status_found,
+            "verified_evidence": check.evidence,
+            "next_check_due": check.next_check_due,
+        }
+        _update_credential(conn, credential_id, expected_version, values)
+        conn.execute(
+            insert(verifications).values(
+                therapist_id=therapist_id,
+                credential_id=credential_id,
+                credential_kind=old["kind"],
+                source=check.source,
+                method=check.method,
+                verified_on=check.verified_on,
+                verified_by=check.verified_by,
+                evidence=check.evidence,
+                status_found=check.status_found,
+                expires_on=expires_on,
+                next_check_due=check.next_check_due,
+                reason=reason,
+                created_at=now,
+            )
+        )
+        changes: dict[str, object] = {
+            "credential_id": credential_id,
+            "credential_version": expected_version + 1,
+            "method": check.method,
+            "evidence": check.evidence,
+            **_diff(old, values, ("status", "expires_on", "verified_on", "next_check_due")),
+        }
+        self.writes.log(
+            conn,
+            [
+                audit_event(
+                    now,
+                    check.verified_by,
+                    f"{old['kind']}.verify",
+                    therapist_id,
+                    changes,
+                    reason=reason,
+                    source=check.source,
+                    entity="credential",
+                )
+            ],
+            "upsert",
+        )
 
     def change_status(
         self,
@@ -519,6 +588,12 @@ def resolve_report_in(
 
 
 # --- internals --------------------------------------------------------------------------
+
+
+def _count(conn: Connection, query: Select[Any]) -> int:
+    """How many rows ``query`` selects in all."""
+    counted = select(func.count()).select_from(query.order_by(None).subquery())
+    return int(conn.execute(counted).scalar_one())
 
 
 def _lock_therapist(conn: Connection, therapist_id: str, now: dt.datetime) -> None:

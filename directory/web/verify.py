@@ -1,11 +1,11 @@
 """The verifier console (``/verify``): sign in with an API key, work the queue, record checks.
 
 Everything here writes through the same use cases as the JSON verifier API
-(``directory.verification``: ``record_check``, ``change_status``, ``resolve_report``,
-``verifier_queue``; ``directory.review.decide`` for import review items), so a check the
-API refuses the console refuses too, with the message next to the field instead of in a
-problem document. Sign-in checks the key with ``directory.keys.authenticate``, as the API's
-guards do.
+(``directory.verification``: ``record_check``, ``record_checks`` for a batch,
+``change_status``, ``resolve_report``, ``verifier_queue``; ``directory.review.decide`` for
+import review items), so a check the API refuses the console refuses too, with the message
+next to the field instead of in a problem document. Sign-in checks the key with
+``directory.keys.authenticate``, as the API's guards do.
 
 Sessions (Litestar's server-side session middleware, on this router only):
 
@@ -38,6 +38,7 @@ import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 import msgspec
 from litestar import Controller, Request, Router, get, post
@@ -55,8 +56,16 @@ from litestar.types import ASGIApp, Message, Receive, Scope, ScopeSession, Send
 from litestar.utils.dataclass import extract_dataclass_items
 
 from directory import clinicians, listing_edits, review, sanctions, verification
+from directory.board_lookups import board_link
 from directory.credentials import credential_views
-from directory.inputs import InvalidInput, check_row_id, parse_id, parse_version, text_problem
+from directory.inputs import (
+    InvalidInput,
+    check_row_id,
+    parse_id,
+    parse_version,
+    parse_whole_number,
+    text_problem,
+)
 from directory.keys import InvalidKey, authenticate
 from directory.listing_edits import (
     AvailabilityPatch,
@@ -73,7 +82,14 @@ from directory.service import Directory
 from directory.store.clinicians import AlreadyOwned
 from directory.store.errors import NotFound, StaleVersion
 from directory.store.verification import CredentialState
-from directory.verification import STATUSES, ResolutionBody, StatusBody, VerificationBody
+from directory.verification import (
+    STATUSES,
+    BatchCheckBody,
+    BatchRefused,
+    ResolutionBody,
+    StatusBody,
+    VerificationBody,
+)
 from directory.views import credential_evidence
 from directory.web.forms import FormInput
 from directory.web.render import PageError, page
@@ -445,6 +461,7 @@ def clinician_page(
                 "view": views.get(state.credential_id),
                 "label": label,
                 "prefix": prefix,
+                "lookup": board_link(state.kind, state.code, state.state),
             }
         )
         for name, text in LABELS.items():
@@ -628,6 +645,225 @@ def edit_error_field(path: str, prefixes: list[str]) -> str:
     return "reason" if name == "changes" else name
 
 
+# --- the queue: pages of each bucket, the batch check -------------------------------------
+
+# The queue's sections (their ids on the page), each paged on its own by "<id>_page".
+QUEUE_SECTIONS = ("overdue", "due", "expiring", "reports", "claims", "review", "sanctions")
+# A page of a section at its largest: every item on it fits in one batch check.
+MAX_PER_PAGE = verification.MAX_BATCH
+MIN_PER_PAGE = 10
+MAX_PAGE = 1_000_000
+
+
+def _queue_pages(form: FormInput) -> tuple[dict[str, int], int]:
+    """The page of each section and the page size the request asks for (a GET's query or
+    the batch form's hidden fields); a malformed number is a 400 page naming it."""
+    pages: dict[str, int] = {}
+    try:
+        for section in QUEUE_SECTIONS:
+            value = form.text(f"{section}_page", 40)
+            if value:
+                pages[section] = parse_whole_number(
+                    value, f"{section}_page", low=1, high=MAX_PAGE, what="the page number"
+                )
+        size = form.text("per_page", 40)
+        per_page = (
+            parse_whole_number(
+                size, "per_page", low=MIN_PER_PAGE, high=MAX_PER_PAGE, what="the page size"
+            )
+            if size
+            else QUEUE_ROWS
+        )
+        if form.errors:  # longer than any number: refused as one
+            raise InvalidInput(form.errors)
+    except InvalidInput as error:
+        ((name, message),) = error.errors[:1]
+        raise PageError(
+            400,
+            "This page of the queue does not exist",
+            f"The address asks for {name.replace('_', ' ')}: {message}.",
+            back=("/verify", "Back to the queue"),
+        ) from None
+    return pages, per_page
+
+
+def _queue_href(pages: Mapping[str, int], per_page: int, anchor: str = "") -> str:
+    params = {f"{name}_page": str(page) for name, page in pages.items() if page != 1}
+    if per_page != QUEUE_ROWS:
+        params["per_page"] = str(per_page)
+    query = f"?{urlencode(params)}" if params else ""
+    return f"/verify{query}{'#' + anchor if anchor else ''}"
+
+
+@dataclass
+class Pager:
+    """One section's page: which rows it shows of how many, and the links to the others."""
+
+    section: str
+    page: int
+    per_page: int
+    total: int
+    pages: Mapping[str, int]  # every section's page, so a link keeps the others where they are
+
+    @property
+    def count(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def beyond(self) -> bool:
+        """The address asks for a page past the last one (the rows shown are none)."""
+        return self.page > self.count
+
+    @property
+    def first_row(self) -> int:
+        return min(self.total, (self.page - 1) * self.per_page + 1)
+
+    @property
+    def last_row(self) -> int:
+        return min(self.total, self.page * self.per_page)
+
+    def href(self, page: int) -> str:
+        return _queue_href({**self.pages, self.section: page}, self.per_page, self.section)
+
+    def links(self) -> list[tuple[str, int]]:
+        """(text, page) for First, Previous, Next and Last, as they apply."""
+        found: list[tuple[str, int]] = []
+        if self.page > 1:
+            if self.page > 2:
+                found.append(("First", 1))
+            found.append(("Previous", min(self.page - 1, self.count)))
+        if self.page < self.count:
+            found.append(("Next", self.page + 1))
+            if self.page + 1 < self.count:
+                found.append(("Last", self.count))
+        return found
+
+
+@dataclass
+class BatchState:
+    """The batch form after a refusal: the items still chosen, the entries, the errors."""
+
+    chosen: set[str] = field(default_factory=set)
+    values: dict[str, str] = field(default_factory=dict)
+    errors: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _pick_value(credential: CredentialState) -> str:
+    """A queue item's checkbox value: the credential and the version the page showed."""
+    return f"{credential.therapist_id} {credential.credential_id} {credential.version}"
+
+
+def _pick_id(credential: CredentialState) -> str:
+    return f"pick-{credential.credential_id}"
+
+
+def _batch_targets(
+    directory: Directory, chosen: list[str]
+) -> tuple[list[tuple[CredentialState, int]], list[str]]:
+    """The credentials the ticked boxes name, each with the version the page showed; and
+    the values that name none (a hand-made form, or a credential removed meanwhile)."""
+    targets: list[tuple[CredentialState, int]] = []
+    unknown: list[str] = []
+    for value in chosen[: verification.MAX_BATCH + 1]:
+        parts = value.split(" ")
+        credential = None
+        if len(parts) == 3 and text_problem(value) is None:
+            therapist_id, credential_id, version = parts
+            try:
+                tid, number = parse_id(therapist_id), parse_version(version)
+            except InvalidInput:
+                tid, number = None, 0
+            if tid is not None:
+                credential = directory.store.verification.get_credential(tid, credential_id[:80])
+        if credential is None:
+            unknown.append(value)
+        else:
+            targets.append((credential, number))
+    return targets, unknown
+
+
+def queue_view(
+    request: Request,
+    directory: Directory,
+    key: ApiKey,
+    pages: Mapping[str, int],
+    per_page: int,
+    *,
+    batch: BatchState | None = None,
+) -> Template:
+    """The queue: every section one page at a time, the credential sections with a checkbox
+    and the board's lookup link per item, and the batch check form below them."""
+    offsets = {
+        "review_pairs" if name == "review" else name: (page - 1) * per_page
+        for name, page in pages.items()
+    }
+    found = verification.verifier_queue(
+        directory.store, dt.date.today(), limit=per_page, offsets=offsets
+    )
+    claim_offset = (pages.get("claims", 1) - 1) * per_page
+    claims = directory.store.clinicians.claims(
+        "pending_review", limit=per_page, offset=claim_offset
+    )
+    totals = {
+        **found.totals,
+        "review": found.totals.get("review_pairs", 0),
+        "claims": directory.store.clinicians.count_claims("pending_review"),
+    }
+    pagers = {
+        name: Pager(name, pages.get(name, 1), per_page, totals.get(name, 0), pages)
+        for name in QUEUE_SECTIONS
+    }
+    credentials = [*found.overdue, *found.due, *found.expiring]
+    ids = [c.therapist_id for c in credentials]
+    ids += [r.therapist_id for r in found.reports]
+    ids += [p.therapist_id for p in found.review_pairs]
+    ids += [p.other_id for p in found.review_pairs]
+    ids += [s.therapist_id for s in found.sanctions]
+    ids += [c.therapist_id for c in claims]
+    names = _names(directory, ids)
+    buckets = [
+        (
+            "overdue",
+            "Overdue",
+            "The next check is past due, or the last full verification is older than 36 months.",
+            found.overdue,
+        ),
+        ("due", "Due today or never verified", "", found.due),
+        ("expiring", "Expiring within 30 days", "", found.expiring),
+    ]
+    batch = batch or BatchState()
+    labels = {f"b-{name}": text for name, text in LABELS.items()}
+    labels["b-items"] = "Items chosen"
+    for c in credentials:
+        labels[_pick_id(c)] = f"{names.get(c.therapist_id, c.therapist_name)}: " + (
+            credential_label(directory, c)
+        )
+    return page(
+        "verify/queue.html",
+        section="verify",
+        errors=batch.errors,
+        labels=labels,
+        q=found,
+        claims=claims,
+        buckets=buckets,
+        pagers=pagers,
+        names=names,
+        label=lambda state: credential_label(directory, state),
+        lookup=lambda state: board_link(state.kind, state.code, state.state),
+        pick_value=_pick_value,
+        pick_id=_pick_id,
+        batch=batch,
+        pages=pages,
+        per_page=per_page,
+        default_per_page=QUEUE_ROWS,
+        statuses=STATUSES,
+        methods=METHODS,
+        today=dt.date.today().isoformat(),
+        notice=_notice(request),
+        **_chrome(request, key),
+    )
+
+
 # --- the pages ----------------------------------------------------------------------------
 
 
@@ -716,37 +952,64 @@ class VerifyPages(Controller):
         key = _signed_in(request, directory)
         if key is None:
             return Redirect(SIGN_IN, status_code=303)
-        found = verification.verifier_queue(directory.store, dt.date.today(), limit=QUEUE_ROWS)
-        ids = [c.therapist_id for c in (*found.overdue, *found.due, *found.expiring)]
-        ids += [r.therapist_id for r in found.reports]
-        ids += [p.therapist_id for p in found.review_pairs]
-        ids += [p.other_id for p in found.review_pairs]
-        ids += [s.therapist_id for s in found.sanctions]
-        buckets = [
-            (
-                "overdue",
-                "Overdue",
-                "The next check is past due, or the last full "
-                "verification is older than 36 months.",
-                found.overdue,
-            ),
-            ("due", "Due today or never verified", "", found.due),
-            ("expiring", "Expiring within 30 days", "", found.expiring),
-        ]
-        claims = directory.store.clinicians.claims("pending_review", limit=QUEUE_ROWS)
-        ids += [c.therapist_id for c in claims]
-        return page(
-            "verify/queue.html",
-            section="verify",
-            q=found,
-            claims=claims,
-            buckets=buckets,
-            names=_names(directory, ids),
-            label=lambda state: credential_label(directory, state),
-            notice=_notice(request),
-            limit=QUEUE_ROWS,
-            **_chrome(request, key),
+        pages, per_page = _queue_pages(FormInput(list(request.query_params.multi_items())))
+        return queue_view(request, directory, key, pages, per_page)
+
+    @post("/batch-check", sync_to_thread=True, status_code=303)
+    def batch_check(
+        self, request: Request, directory: NamedDependency[Directory], data: FormData
+    ) -> Template | Redirect:
+        """One check recorded for every chosen queue item (``verification.record_checks``):
+        all or nothing; a refusal shows the queue again, the items still chosen, each
+        problem next to its item or field."""
+        key = _verifier(request, directory)
+        form = FormInput(_items(data))
+        _check_csrf(request, form)
+        pages, per_page = _queue_pages(form)
+        chosen = [value.strip() for name, value in _items(data) if name == "item"]
+        state = BatchState(chosen=set(chosen), values=dict(_items(data)))
+        targets, unknown = _batch_targets(directory, chosen)
+        verified_on = form.date("verified_on", required=True)
+        body = BatchCheckBody(
+            source=form.text("source", MAX_NOTE),
+            method=form.text("method", 60),
+            verified_on=verified_on or dt.date.min,
+            status_found=form.choice("status_found", STATUSES, "active"),
+            evidence=form.text("evidence", MAX_NOTE),
+            reason=form.text("reason", MAX_NOTE),
         )
+        try:
+            if unknown:
+                raise BatchRefused(
+                    [("items", f"{len(unknown)} of the chosen items no longer exist; reload")]
+                )
+            if form.errors or verified_on is None:
+                raise BatchRefused(form.errors)
+            done = verification.record_checks(
+                directory.store,
+                [(credential, version) for credential, version in targets],
+                body=body,
+                actor=key.name,
+                today=dt.date.today(),
+            )
+        except BatchRefused as refused:
+            state.errors = [("b-" + name, message) for name, message in refused.errors]
+            for position, name, message in refused.items:
+                credential = targets[position][0]
+                if name in ("version", "items"):  # about the item itself, not one of its fields
+                    text = f"This item {message}"
+                    if name == "version":
+                        text += "; it is unticked: look at it again and tick it if the check holds"
+                else:
+                    text = f"{LABELS.get(name, name.replace('_', ' '))} {message}"
+                state.errors.append((_pick_id(credential), text))
+            return queue_view(request, directory, key, pages, per_page, batch=state)
+        names = sorted({c.therapist_name for c in done})
+        request.session["notice"] = (
+            f"Verification recorded for {len(done)} credential{'s' if len(done) != 1 else ''} "
+            f"({', '.join(names[:5])}{', …' if len(names) > 5 else ''})."
+        )
+        return Redirect(_queue_href(pages, per_page), status_code=303)
 
     @get("/clinicians/{therapist_id:str}", sync_to_thread=True)
     def clinician(
