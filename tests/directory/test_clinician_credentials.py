@@ -186,6 +186,21 @@ def test_a_credential_the_clinician_adds_is_self_reported_and_certifies_nothing_
     assert "license.status" in [e.action for e in store.history(t.id)]
 
 
+def test_a_license_the_clinician_adds_is_a_telehealth_basis_only_with_a_caution(
+    directory: Directory,
+) -> None:
+    """What the eligibility rules already say for self-reported licenses, nothing more."""
+    store = directory.store
+    t = store.add_therapist(make_therapist(offers_telehealth=True), actor="test")
+    clinicians.add_credential(
+        store, directory.vocab, t.id, license_input(state="WI"), actor="c", today=TODAY
+    )
+    directory.sync_index()
+    request = ReferralRequest(on=TODAY, patient_state="WI", delivery="telehealth", limit=50)
+    [match] = [m for m in directory.match(request) if m.therapist_id == t.id]
+    assert any("rests only on a self-reported" in caution for caution in match.cautions)
+
+
 def test_bad_credentials_name_the_field_and_write_nothing(directory: Directory) -> None:
     store = directory.store
     t = store.add_therapist(make_therapist(), actor="test")
