@@ -710,7 +710,7 @@ MAX_NAME = 100
 
 
 def check_new_listing(
-    given: NewListing, email: str, vocab: Vocabulary, places: Gazetteer, today: dt.date
+    given: NewListing, vocab: Vocabulary, places: Gazetteer, today: dt.date
 ) -> Therapist:
     """The record a new listing starts as; InvalidInput naming every wrong field (the
     license's fields as "license_..." so a page shows each next to its input)."""
@@ -751,7 +751,7 @@ def check_new_listing(
         id=str(uuid.uuid4()),
         first_name=first,
         last_name=last,
-        email=email,
+        # The sign-in address is not published: the clinician adds a phone or website.
         locations=location,
         licenses=[credential],
         offers_in_person=given.offers_in_person,
@@ -774,7 +774,7 @@ def create_listing(
     "clinician" provenance, an approved claim and the owner, in one transaction. It stays
     out of public view until a verifier confirms the license. Returns (address, record)."""
     email = links.check(store, token, "new_listing")
-    record = check_new_listing(given, email, vocab, places, today)
+    record = check_new_listing(given, vocab, places, today)
     try:
         return email, _create(store, token, email, record, today)
     except _LinkRefused:

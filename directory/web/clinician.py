@@ -38,7 +38,7 @@ from directory.clinicians import ANSWER_WORDS, CredentialInput, LinkSite, NotOwn
 from directory.credentials import credential_views, freshness_policy
 from directory.eligibility import aasect_certifications
 from directory.inputs import InvalidInput, parse_id
-from directory.listing import awaiting_license_check
+from directory.listing import awaiting_license_check, publicly_viewable
 from directory.mail import Mailer
 from directory.records import Therapist
 from directory.service import Directory
@@ -853,7 +853,10 @@ class ClinicianPages(Controller):
             message=f"{ANSWER_WORDS[answer]}, confirmed on "
             f"{stored.availability.confirmed_on}. We will ask again in "
             f"{freshness_policy().ask_every_days} days.",
-            back=(f"/therapists/{stored.id}" if stored.active else "/", "See the listing"),
+            back=(
+                f"/therapists/{stored.id}" if publicly_viewable(stored) else "/",
+                "See the listing",
+            ),
         )
 
 

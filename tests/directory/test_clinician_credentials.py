@@ -108,6 +108,7 @@ def test_a_listing_a_clinician_creates_is_shown_only_once_a_verifier_confirms_it
     )
     assert email == "new.clinician@example.org"
     assert store.clinicians.owner(t.id) == email and t.self_listed
+    assert t.email == ""  # the sign-in address is not published
     with pytest.raises(links.LinkError):  # the link worked once
         clinicians.create_listing(store, directory.vocab, directory.places, token, given, TODAY)
     directory.sync_index()
@@ -241,7 +242,6 @@ def test_bad_credentials_name_the_field_and_write_nothing(directory: Directory) 
                 offers_in_person=False,
                 license=license_input(number=""),
             ),
-            "a@example.org",
             directory.vocab,
             directory.places,
             TODAY,
