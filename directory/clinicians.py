@@ -1,9 +1,20 @@
-"""Clinicians keep their own listing: claim it, sign in by emailed link, confirm availability.
+"""Clinicians keep their own listing: claim it (or create it), sign in by emailed link,
+confirm availability, edit what they self-report, add a credential.
 
 Write-side use cases; the web pages only parse and render. What the clinician may change
-here is deliberately narrow (availability: accepting new clients, waitlist weeks, or no
-longer practising) and lives in ``answer_availability`` alone, so it can later be folded
-into the verifiers' listing patch use case as one more caller with a narrower field set.
+here is deliberately narrow (availability; the self-reported details; adding a license or
+an AASECT certification), so it can later be folded into the verifiers' listing patch use
+case as one more caller with a narrower field set.
+
+Every change a clinician makes is kept as provenance under the source "clinician"
+(``store.edits.record_provenance``), so imports treat it by importers/trust.toml: how the
+clinician describes their practice is theirs (no import overwrites it), while a board or
+CMS file still corrects their word on a credential. A credential they add is stored with
+``origin="clinician"`` and no verification: shown as self-reported, queued for verifiers
+(never verified, so "due"), and certifying nothing until one confirms it
+(``credentials.only_self_reported``). A listing they create (``self_listed``) stays out of
+search, matching and the public profile until a verifier confirms one of its licenses
+(``listing.awaiting_license_check``, ``eligibility.Listed``).
 
 No answer reveals whether an email address belongs to a listing: asking to claim or to
 sign in gives the same page for any address, and only the address's owner learns more,
@@ -15,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+import uuid
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -23,13 +35,24 @@ from email_validator import EmailNotValidError, validate_email
 
 from directory import links
 from directory.credentials import claim_policy
+from directory.eligibility import aasect_certifications
+from directory.geo import Gazetteer, UnknownZip
 from directory.inputs import InvalidInput
 from directory.mail import Mailer
-from directory.records import Therapist
+from directory.records import (
+    Address,
+    Availability,
+    Certification,
+    License,
+    PracticeLocation,
+    Therapist,
+)
 from directory.store import DirectoryStore, NotFound
 from directory.store.clinicians import Claim
+from directory.store.edits import credential_fields, record_provenance
 from directory.store.tables_clinicians import ANSWERS
 from directory.store.writes import audit_event
+from directory.vocab import Vocabulary
 
 Answer = Literal["accepting", "waitlist", "not_accepting", "not_practising"]
 ANSWER_WORDS: dict[str, str] = {
@@ -41,6 +64,7 @@ ANSWER_WORDS: dict[str, str] = {
 MAX_WAITLIST_WEEKS = 52
 MAX_EMAIL = 254
 RATE_WINDOW = dt.timedelta(hours=1)
+SOURCE = "clinician"  # the provenance source of everything a clinician says
 
 
 class RateLimited(Exception):
@@ -330,6 +354,15 @@ def answer_availability(
         store.clinicians.record_answer(
             conn, therapist_id, answer, waitlist_weeks, day, "link" if token else "signed_in", now
         )
+        record_provenance(
+            conn,
+            therapist_id,
+            {"availability.accepting_new_clients": new.availability.accepting_new_clients},
+            source=SOURCE,
+            actor=actor,
+            seen_on=day,
+            now=now,
+        )
     return stored
 
 
@@ -467,7 +500,7 @@ def edit_self_reported(
                 sliding_scale=clean.sliding_scale,
             ),
         )
-        return writes.update_therapist(
+        stored = writes.update_therapist(
             conn,
             new,
             expected_version,
@@ -475,5 +508,307 @@ def edit_self_reported(
             actor=actor,
             action="listing.self_edit",
             reason="edited by the clinician",
-            source="clinician",
+            source=SOURCE,
         )
+        before, after = _self_paths(old), _self_paths(stored)
+        changed = {path: value for path, value in after.items() if before[path] != value}
+        record_provenance(
+            conn, therapist_id, changed, source=SOURCE, actor=actor, seen_on=now.date(), now=now
+        )
+        return stored
+
+
+def _self_paths(t: Therapist) -> dict[str, object]:
+    """The self-reported fields by provenance path, as importers merge them."""
+    return {
+        "practice_name": t.practice_name,
+        "pronouns": t.pronouns,
+        "bio": t.bio,
+        "phone": t.phone,
+        "website": t.website,
+        "offers_telehealth": t.offers_telehealth,
+        "offers_in_person": t.offers_in_person,
+        "fees.session_fee_min": t.fees.session_fee_min,
+        "fees.session_fee_max": t.fees.session_fee_max,
+        "fees.sliding_scale": t.fees.sliding_scale,
+    }
+
+
+# --- adding a credential -------------------------------------------------------------------
+
+CredentialKind = Literal["license", "certification"]
+MAX_NUMBER = 40
+MAX_YEARS_AHEAD = 10
+_NUMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 .\-/]*$")
+
+
+class CredentialInput(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A license (state, type, number, expiry) or an AASECT certification (kind, number,
+    expiry), as the clinician states it."""
+
+    kind: str  # "license" or "certification"
+    state: str = ""  # a license's issuing state (USPS code)
+    license_type: str = ""  # vocab license type code, e.g. "lmft"
+    certification: str = ""  # an AASECT certification kind code, e.g. "aasect_cst"
+    number: str = ""
+    expires_on: dt.date | None = None
+
+
+def _loose_number(number: str) -> str:
+    """License numbers compared across spellings: "LMFT 004564" and "4564" are one."""
+    text = re.sub(r"[^A-Z0-9]", "", number.upper())
+    return re.sub(r"^[A-Z]+(?=\d)", "", text).lstrip("0") or text
+
+
+def check_credential(
+    given: CredentialInput, therapist: Therapist | None, vocab: Vocabulary, today: dt.date
+) -> License | Certification:
+    """The credential to store (self-reported, in force, no verification); InvalidInput
+    naming every field that is wrong, or the credential already on the listing."""
+    errors: list[tuple[str, str]] = []
+    number = " ".join(given.number.split()).upper()
+    if not number:
+        errors.append(("number", "is required: the number the board or AASECT gave you"))
+    elif len(number) > MAX_NUMBER:
+        errors.append(("number", f"must be at most {MAX_NUMBER} characters"))
+    elif not _NUMBER.match(number):
+        errors.append(("number", "use letters, digits, spaces and . - / only"))
+    if given.expires_on is None:
+        errors.append(("expires_on", "is required: the date it expires"))
+    elif given.expires_on < today:
+        errors.append(("expires_on", "is in the past: an expired credential cannot be added"))
+    elif given.expires_on > today.replace(year=today.year + MAX_YEARS_AHEAD):
+        errors.append(("expires_on", f"is more than {MAX_YEARS_AHEAD} years away"))
+    credential: License | Certification
+    if given.kind == "license":
+        state = given.state.strip().upper()
+        if state not in vocab.states:
+            errors.append(("state", "choose the state that issued the license"))
+        license_type = given.license_type.strip()
+        if license_type not in vocab.license_types:
+            errors.append(("license_type", "choose the type of license"))
+        if therapist is not None and any(
+            lic.state == state and _loose_number(lic.number) == _loose_number(number)
+            for lic in therapist.licenses
+        ):
+            errors.append(("number", f"this {state} license is already on your listing"))
+        credential = License(
+            id=str(uuid.uuid4()),
+            state=state,
+            license_type=license_type,
+            number=number,
+            expires_on=given.expires_on,
+            origin="clinician",
+        )
+    elif given.kind == "certification":
+        kind = given.certification.strip()
+        if kind not in aasect_certifications(vocab):
+            errors.append(
+                ("certification", "choose an AASECT certification (CST, CST-S, CSC, CSE)")
+            )
+        if therapist is not None and any(c.kind == kind for c in therapist.certifications):
+            errors.append(("certification", "this certification is already on your listing"))
+        credential = Certification(
+            id=str(uuid.uuid4()),
+            kind=kind,
+            number=number,
+            expires_on=given.expires_on,
+            origin="clinician",
+        )
+    else:
+        errors.insert(0, ("kind", "choose a license or an AASECT certification"))
+        raise InvalidInput(errors)
+    if errors:
+        raise InvalidInput(errors)
+    return credential
+
+
+def add_credential(
+    store: DirectoryStore,
+    vocab: Vocabulary,
+    therapist_id: str,
+    given: CredentialInput,
+    *,
+    actor: str,
+    today: dt.date,
+) -> Therapist:
+    """Add a credential the clinician states to their listing: stored self-reported
+    (``origin="clinician"``, no verification), so it shows as such, enters the verifiers'
+    queue (never verified: due) and counts for nothing a verifier must confirm. One
+    transaction: the record, its audit event, its outbox row, its "clinician" provenance."""
+    writes = store.writes
+    now = writes.clock()
+    with writes.transaction() as conn:
+        old = writes.current(conn, therapist_id)
+        credential = check_credential(given, old, vocab, today)
+        if isinstance(credential, License):
+            new = msgspec.structs.replace(old, licenses=[*old.licenses, credential])
+        else:
+            new = msgspec.structs.replace(old, certifications=[*old.certifications, credential])
+        stored = writes.update_therapist(
+            conn,
+            new,
+            old.version,
+            now,
+            actor=actor,
+            action=f"{given.kind}.self_report",
+            reason="added by the clinician; self-reported until a verifier checks it",
+            source=SOURCE,
+            context={"credential_id": credential.id},
+        )
+        record_provenance(
+            conn,
+            therapist_id,
+            credential_fields(credential),
+            source=SOURCE,
+            actor=actor,
+            seen_on=today,
+            now=now,
+        )
+    return stored
+
+
+# --- a listing the clinician creates ("I'm not listed") ------------------------------------
+
+
+def request_new_listing(
+    store: DirectoryStore, mailer: Mailer, site: LinkSite, email: str, *, client: str = ""
+) -> None:
+    """Send a link to create a listing to ``email``; the same answer for every address
+    (whether it keeps a listing already or not: one person may keep several)."""
+    address = normalise_email(email)
+    _count(store, site, address, client)
+    token = links.issue(store, "new_listing", address)
+    mailer.send(
+        address,
+        "Create your Sensate listing",
+        "Someone (we hope you) asked to create a listing on Sensate with this address.\n\n"
+        f"To go on, open this link (it works once, for {links.LIFETIMES['new_listing'].days} "
+        f"days):\n\n{site.url('/clinician/new/link', token)}\n\n"
+        "Your listing is shown in the directory once a credential verifier has confirmed "
+        "your license with the board. If this was not you, ignore this message.\n",
+    )
+
+
+def new_listing_for_link(store: DirectoryStore, token: str) -> str:
+    """The address a new-listing link was sent to, without spending the link."""
+    return links.check(store, token, "new_listing")
+
+
+class NewListing(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Who the clinician is, where they practise, and the license a verifier will check."""
+
+    first_name: str
+    last_name: str
+    postal_code: str  # the practice's ZIP code: its city, state and point
+    offers_in_person: bool = True
+    offers_telehealth: bool = False
+    license: CredentialInput
+
+
+MAX_NAME = 100
+
+
+def check_new_listing(
+    given: NewListing, vocab: Vocabulary, places: Gazetteer, today: dt.date
+) -> Therapist:
+    """The record a new listing starts as; InvalidInput naming every wrong field (the
+    license's fields as "license_..." so a page shows each next to its input)."""
+    errors: list[tuple[str, str]] = []
+    first, last = " ".join(given.first_name.split()), " ".join(given.last_name.split())
+    for field, value in (("first_name", first), ("last_name", last)):
+        if not value:
+            errors.append((field, "is required"))
+        elif len(value) > MAX_NAME:
+            errors.append((field, f"must be at most {MAX_NAME} characters"))
+    location: list[PracticeLocation] = []
+    try:
+        place = places.lookup(given.postal_code.strip())
+    except UnknownZip:
+        errors.append(("postal_code", "is not a US ZIP code we know, like 55414"))
+    else:
+        location = [
+            PracticeLocation(
+                id=str(uuid.uuid4()),
+                address=Address(city=place.city, state=place.state, postal_code=place.zip),
+                point=place.point,
+                in_person=given.offers_in_person,
+            )
+        ]
+    if not given.offers_in_person and not given.offers_telehealth:
+        errors.append(("offers_in_person", "choose in person, telehealth or both"))
+    if given.license.kind != "license":
+        errors.append(("license_kind", "a new listing starts with a state license"))
+    credential: License | Certification | None = None
+    try:
+        credential = check_credential(given.license, None, vocab, today)
+    except InvalidInput as error:
+        errors.extend((f"license_{field}", message) for field, message in error.errors)
+    if errors:
+        raise InvalidInput(errors)
+    assert isinstance(credential, License)
+    return Therapist(
+        id=str(uuid.uuid4()),
+        first_name=first,
+        last_name=last,
+        # The sign-in address is not published: the clinician adds a phone or website.
+        locations=location,
+        licenses=[credential],
+        offers_in_person=given.offers_in_person,
+        offers_telehealth=given.offers_telehealth,
+        availability=Availability(accepting_new_clients=True, confirmed_on=today),
+        self_listed=True,
+    )
+
+
+def create_listing(
+    store: DirectoryStore,
+    vocab: Vocabulary,
+    places: Gazetteer,
+    token: str,
+    given: NewListing,
+    today: dt.date,
+) -> tuple[str, Therapist]:
+    """Spend a new-listing link and create the listing, kept by the link's address: the
+    record (self-listed, its license self-reported), its audit event and outbox row, its
+    "clinician" provenance, an approved claim and the owner, in one transaction. It stays
+    out of public view until a verifier confirms the license. Returns (address, record)."""
+    email = links.check(store, token, "new_listing")
+    record = check_new_listing(given, vocab, places, today)
+    try:
+        return email, _create(store, token, email, record, today)
+    except _LinkRefused:
+        raise links.explain_failure(store, token, "new_listing") from None
+
+
+def _create(
+    store: DirectoryStore, token: str, email: str, record: Therapist, today: dt.date
+) -> Therapist:
+    actor = f"clinician:{email}"
+    writes = store.writes
+    now = writes.clock()
+    with writes.transaction() as conn:
+        if store.clinicians.use_token(conn, links.token_hash(token), "new_listing", now) is None:
+            raise _LinkRefused
+        [stored] = writes.insert_therapists(
+            conn,
+            [record],
+            now,
+            actor=actor,
+            reason="created by the clinician; shown once a verifier confirms a license",
+            source=SOURCE,
+        )
+        fields: dict[str, object] = {
+            "first_name": stored.first_name,
+            "last_name": stored.last_name,
+            "offers_in_person": stored.offers_in_person,
+            "offers_telehealth": stored.offers_telehealth,
+            "locations": msgspec.to_builtins(stored.locations),
+        }
+        for lic in stored.licenses:
+            fields.update(credential_fields(lic))
+        record_provenance(
+            conn, stored.id, fields, source=SOURCE, actor=actor, seen_on=today, now=now
+        )
+        store.clinicians.own_new_listing(conn, stored.id, email, now)
+    return stored

@@ -195,18 +195,37 @@ def telehealth_grant_on(
     return grant if grant is not None and grant.valid_on(day) else None
 
 
+def only_self_reported(credential: CredentialRecord) -> bool:
+    """Added by its holder (``origin`` "clinician") and not yet checked with a primary
+    source: shown, labelled self-reported, and in the verifier queue, but it certifies
+    nothing until a verifier (or a primary source's roster) confirms it."""
+    return credential.origin == "clinician" and credential.verification is None
+
+
+def confirmed_by_verifier(credential: CredentialRecord) -> bool:
+    """A person checked it with its primary source and found it in a practising status."""
+    check = credential.verification
+    return (
+        check is not None
+        and bool(check.verified_by)
+        and check.status_found in (PRACTISING_STATUSES)
+    )
+
+
 def certification_windows(
     therapist: Therapist, vocab: Vocabulary
 ) -> dict[str, tuple[dt.date | None, dt.date | None]]:
     """Certification kind -> (from, until) for certifications in good standing.
 
     Memberships and other non-certification kinds are left out on purpose: AASECT
-    membership must never be presented as certification.
+    membership must never be presented as certification. So is a certification the
+    clinician added and nobody has checked yet (``only_self_reported``): on its own word
+    alone, no one is presented as a certified sex therapist.
     """
     windows: dict[str, tuple[dt.date | None, dt.date | None]] = {}
     for cert in therapist.certifications:
         kind = vocab.credential_kinds.get(cert.kind)
-        if kind is None or not kind.is_certification:
+        if kind is None or not kind.is_certification or only_self_reported(cert):
             continue
         if cert.status not in PRACTISING_STATUSES:
             continue

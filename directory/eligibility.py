@@ -32,7 +32,7 @@ from typing import ClassVar, Protocol
 from directory.credentials import freshness_policy
 from directory.geo import EARTH_RADIUS_M
 from directory.listing import CredentialSummary, IndexDocument
-from directory.query import And, Eq, Filter, GeoRadius, Or, Range
+from directory.query import And, Eq, Filter, GeoRadius, Not, Or, Range
 from directory.records import PRACTISING_STATUSES, Point, date_key
 from directory.vocab import Vocabulary
 
@@ -391,27 +391,45 @@ LISTING_STATUS_WORDS = {
 }
 
 
+AWAITING_VERIFICATION_WORDS = (
+    "Not listed yet: the clinician created this listing, and it is shown once a verifier "
+    "has confirmed one of its licenses with the board"
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Listed(_Holds):
     """The listing is active: a verifier has not marked the clinician retired, deceased,
-    moved or suspended from the directory (``records.ListingStatus``)."""
+    moved or suspended from the directory (``records.ListingStatus``), and, for a listing
+    the clinician created themselves, a verifier has confirmed one of its licenses
+    (``listing.awaiting_license_check``, kept in the document as ``awaiting_verification``).
+
+    A listing waiting for that confirmation is left out of search and matching here, and
+    its public profile answers 404 (``awaiting_license_check``, on the record); once a
+    verifier confirms the license, the outbox rebuilds its document and it appears.
+    """
 
     name: ClassVar[str] = "listed"
     filter_is_exact: ClassVar[bool] = True
 
     def filter(self) -> Filter:
-        return Eq("listing_status", "active")
+        # NOT (= true) rather than = false: a document indexed before the field existed
+        # lacks it, and an index treats a missing field as matching no equality.
+        return And((Eq("listing_status", "active"), Not(Eq("awaiting_verification", True))))
 
     def why_not(self, listing: IndexDocument) -> str | None:
-        if listing.listing_status == "active":
-            return None
-        words = LISTING_STATUS_WORDS.get(listing.listing_status, listing.listing_status)
-        return f"Not listed: the clinician {words}"
+        if listing.listing_status != "active":
+            words = LISTING_STATUS_WORDS.get(listing.listing_status, listing.listing_status)
+            return f"Not listed: the clinician {words}"
+        if listing.awaiting_verification:
+            return AWAITING_VERIFICATION_WORDS
+        return None
 
     def statement(self) -> str:
         return (
             "Listed as practising: not marked retired, deceased, moved or suspended from the "
-            "directory"
+            "directory, and, for a listing its clinician created, a license confirmed by a "
+            "verifier"
         )
 
 

@@ -21,7 +21,7 @@ from typing import Literal
 
 from directory.store import DirectoryStore
 
-Purpose = Literal["claim", "sign_in", "availability"]
+Purpose = Literal["claim", "sign_in", "availability", "new_listing"]
 LinkProblem = Literal["unknown", "expired", "used"]
 TOKEN_BYTES = 32
 MAX_TOKEN_CHARS = 100
@@ -33,6 +33,8 @@ LIFETIMES: dict[str, dt.timedelta] = {
     "claim": dt.timedelta(days=2),
     "sign_in": dt.timedelta(minutes=30),
     "availability": dt.timedelta(days=21),
+    # "I'm not listed": the link that opens the form creating a listing for its address.
+    "new_listing": dt.timedelta(days=2),
 }
 
 MESSAGES: dict[LinkProblem, tuple[str, str]] = {

@@ -16,7 +16,11 @@ from typing import Literal
 
 import msgspec
 
-from directory.credentials import certification_windows, telehealth_grants
+from directory.credentials import (
+    certification_windows,
+    confirmed_by_verifier,
+    telehealth_grants,
+)
 from directory.records import (
     PRACTISING_STATUSES,
     Exclusion,
@@ -96,6 +100,9 @@ class IndexDocument(msgspec.Struct, kw_only=True):
     credentials: list[CredentialSummary] = []
     # records.ListingStatus: anything but "active" is left out (eligibility.Listed).
     listing_status: str = "active"
+    # A listing its clinician created that no verifier has yet confirmed a license of
+    # (``awaiting_license_check``): left out like an inactive status (eligibility.Listed).
+    awaiting_verification: bool = False
     # Federal exclusion (OIG LEIE) as one inclusive window of YYYYMMDD days; the defaults
     # (starts at the end of time, ended before it began) mean "never excluded", so the
     # fields are always present and a range filter can read them (eligibility.NotExcluded).
@@ -198,6 +205,22 @@ def exclusion_window(exclusions: list[Exclusion]) -> tuple[int, int, list[str]]:
     return start, end, sorted(waivers)
 
 
+def awaiting_license_check(therapist: Therapist) -> bool:
+    """A listing the clinician created (``self_listed``) becomes public only once a verifier
+    has confirmed one of its licenses with the board; until then nobody but its owner and
+    verifiers sees it. The search index, matching and the profile pages all ask this."""
+    return therapist.self_listed and not any(
+        confirmed_by_verifier(lic) for lic in therapist.licenses
+    )
+
+
+def publicly_viewable(therapist: Therapist | None) -> bool:
+    """Whether anyone may open the listing's profile: an active record that is not waiting
+    for a verifier to confirm a license. (A retired or unconfirmed listing stays viewable,
+    with a banner; search and matching leave them out by ``eligibility.Listed``.)"""
+    return therapist is not None and therapist.active and not awaiting_license_check(therapist)
+
+
 def freshness_from(therapist: Therapist) -> int | None:
     """The day the listing's freshness clock starts, as a YYYYMMDD key."""
     if therapist.availability.confirmed_on is not None:
@@ -275,6 +298,7 @@ def document_for(therapist: Therapist, vocab: Vocabulary) -> IndexDocument:
         cert_until={k: date_key(u) for k, (_, u) in certs.items()},
         credentials=summaries,
         listing_status=therapist.listing_status,
+        awaiting_verification=awaiting_license_check(therapist),
         excluded_from=excluded_from,
         excluded_until=excluded_until,
         exclusion_waivers=waivers,

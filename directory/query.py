@@ -50,6 +50,7 @@ FILTERABLE: dict[str, str] = {
     "sliding_scale": "bool",
     "fl_sex_therapy_qualified": "bool",
     "listing_status": "keyword",
+    "awaiting_verification": "bool",
     "exclusion_waivers": "keyword",
     "excluded_from": "number",
     "excluded_until": "number",

@@ -23,6 +23,11 @@ Delivery = Literal["telehealth", "in_person", "either"]
 ListingStatus = Literal["active", "retired", "deceased", "moved", "suspended"]
 LISTING_STATUSES: tuple[str, ...] = ("active", "retired", "deceased", "moved", "suspended")
 
+# Where a credential came from: "clinician" for one its holder added from their signed-in
+# page (self-reported until a verifier checks it with the issuing body); "source" for one
+# an import (or the demo) gave, whose sources the provenance table names.
+CredentialOrigin = Literal["source", "clinician"]
+
 
 class Point(msgspec.Struct, frozen=True):
     lat: float
@@ -71,6 +76,7 @@ class License(msgspec.Struct):
     issued_on: dt.date | None = None
     expires_on: dt.date | None = None
     verification: Verification | None = None
+    origin: CredentialOrigin = "source"
 
 
 class Certification(msgspec.Struct):
@@ -83,6 +89,7 @@ class Certification(msgspec.Struct):
     issued_on: dt.date | None = None
     expires_on: dt.date | None = None
     verification: Verification | None = None
+    origin: CredentialOrigin = "source"
 
 
 class CompactPrivilege(msgspec.Struct):
@@ -98,6 +105,7 @@ class CompactPrivilege(msgspec.Struct):
     issued_on: dt.date | None = None
     expires_on: dt.date | None = None
     verification: Verification | None = None
+    origin: CredentialOrigin = "source"
 
 
 class TelehealthRegistration(msgspec.Struct):
@@ -110,6 +118,7 @@ class TelehealthRegistration(msgspec.Struct):
     issued_on: dt.date | None = None
     expires_on: dt.date | None = None
     verification: Verification | None = None
+    origin: CredentialOrigin = "source"
 
 
 class Fees(msgspec.Struct):
@@ -181,6 +190,10 @@ class Therapist(msgspec.Struct, kw_only=True):
     fl_sex_therapy_qualified: bool = False
     active: bool = True  # False for deactivated NPIs and withdrawn listings
     listing_status: ListingStatus = "active"  # set by verifiers; see ListingStatus
+    # Created by the clinician through Sensate (not from a source): out of search, matching
+    # and the public profile until a verifier confirms one of its licenses
+    # (listing.awaiting_license_check; eligibility.Listed).
+    self_listed: bool = False
     exclusions: list[Exclusion] = []  # federal sanctions (OIG LEIE), written by that import
     fictional: bool = False  # demo data is always marked
     version: int = 1

@@ -3,9 +3,10 @@
 Rules (see trust.toml for the order of sources):
 - only what the source asserted (``SourceRecord.facts``) is merged; defaults are not facts;
 - a field takes the incoming value if the source's trust is at least that of the value the
-  record shows now: the highest trust among sources that gave that value, ``manual`` for a
-  value no import gave (typed in by staff), ``verifier`` for every part of a credential a
-  verifier confirmed (its verification names a verifier);
+  record shows now: the highest trust among sources that gave that value (for that field:
+  the clinician owns how they describe their practice, trust.toml [owned]), ``manual`` for
+  a value no import gave (typed in by staff), ``verifier`` for every part of a credential
+  a verifier confirmed (its verification names a verifier);
 - an existing NPI is never replaced by another (two NPIs are two people);
 - credentials are matched by state + loose number (licenses) or kind (+ number)
   (certifications) and updated part by part; new ones are added; none is removed;
@@ -113,7 +114,7 @@ class Merger:
             return 0, None, None
         shown = json_value(current)
         givers = [
-            (self.trust.of(e.source), e.seen_on, e.source)
+            (self.trust.of(e.source, field), e.seen_on, e.source)
             for e in self.known.get(field, [])
             if e.value == shown
         ]
@@ -126,13 +127,16 @@ class Merger:
 
         - A status (active, a credential's status or expiry) said on a later day than the
           shown one wins whatever its source: a newer NPPES deactivation beats an older
-          NPI Registry "active"; an older one never undoes a newer one.
+          NPI Registry "active"; an older one never undoes a newer one. Between files only:
+          a person's word (a clinician's self-report; trust.toml [undated]) is ranked by
+          trust alone, so a board's file corrects it whatever the days.
         - Otherwise the more trusted source wins. Two different sources of equal trust that
           disagree (on the same day, for a status) are a conflict for a verifier: the shown
           value stays until one decides.
         """
         trust, said_on, giver = self.holding(field, current, default)
-        if said_on is not None and is_status(field) and self.record.as_of != said_on:
+        dated = giver is not None and self.trust.dated(giver)
+        if said_on is not None and dated and is_status(field) and self.record.as_of != said_on:
             return self.record.as_of > said_on
         if self.mine != trust:
             return self.mine > trust
@@ -328,7 +332,9 @@ class Merger:
             return result
         # A person (a verifier, later the clinician) who set the whole list outranks this
         # source: the list stays as they left it, and this source's places are only noted.
-        editors = [self.trust.of(e.source) for e in self.known.get(LOCATIONS_SET, [])]
+        editors = [
+            self.trust.of(e.source, LOCATIONS_SET) for e in self.known.get(LOCATIONS_SET, [])
+        ]
         if editors and max(editors) > self.mine:
             for new in incoming:
                 shown = next((old for old in result if _same_place(old, new)), None)
@@ -344,7 +350,7 @@ class Merger:
                 at = len(result) - 1
             else:
                 path = f"locations[{result[at].id}]"
-                givers = [self.trust.of(e.source) for e in self.known.get(path, [])]
+                givers = [self.trust.of(e.source, path) for e in self.known.get(path, [])]
                 holder = max(givers) if givers else (self.trust.manual if self.existing else 0)
                 # A source at least as trusted as the location's givers may correct it;
                 # a lesser one only fills what is missing.

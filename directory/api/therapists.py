@@ -13,6 +13,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from directory.explain import EmptyAnswer, explain_match, explain_search
 from directory.inputs import check_date, parse_id
+from directory.listing import publicly_viewable
 from directory.query import SortKey
 from directory.referrals import MatchBody, referral_request
 from directory.service import Directory, Interpretation, SearchParams
@@ -95,7 +96,7 @@ class TherapistController(Controller):
         therapist = directory.therapist(parse_id(therapist_id))
         if on is not None:
             check_date(on, "on")
-        if therapist is None or not therapist.active:
+        if therapist is None or not publicly_viewable(therapist):
             raise NotFoundException(f"no therapist with id {therapist_id}")
         return profile(
             therapist, directory.document(therapist.id), directory.vocab, on or dt.date.today()

@@ -41,6 +41,7 @@ from directory.inputs import (
     parse_version,
     text_problem,
 )
+from directory.listing import publicly_viewable
 from directory.records import AuditEvent, ListingReport, SanctionMatch, VerificationEntry
 from directory.sanctions import SanctionDecisionBody
 from directory.service import Directory
@@ -390,7 +391,7 @@ class ReportController(Controller):
         verification.admit_report(directory.store, client_address(request))
         tid = parse_id(therapist_id)
         therapist = directory.store.get_therapist(tid)
-        if therapist is None or not therapist.active:
+        if therapist is None or not publicly_viewable(therapist):
             raise NotFoundException(f"no therapist with id {therapist_id}")
         verification.report_listing(
             directory.store, tid, data.reason, data.details, dt.date.today()

@@ -332,6 +332,46 @@ class ClinicianStore:
             )
         )
 
+    def own_new_listing(
+        self, conn: Connection, therapist_id: str, email: str, now: dt.datetime
+    ) -> None:
+        """The address that created a listing keeps it (inside the creating transaction):
+        an approved claim, so the listing has one owner like any claimed one, and its event.
+        Nothing to review: the listing is new, and it shows only after a verifier confirms
+        its license."""
+        reason = "created this listing"
+        claim_id = int(
+            conn.execute(
+                insert(clinician_claims)
+                .values(
+                    therapist_id=therapist_id,
+                    email=email,
+                    status="unconfirmed",
+                    created_at=now,
+                )
+                .returning(clinician_claims.c.id)
+            ).scalar_one()
+        )
+        claim = Claim(
+            id=claim_id,
+            therapist_id=therapist_id,
+            email=email,
+            status="unconfirmed",
+            created_at=now,
+        )
+        self._approve(conn, claim, now, "system", reason)
+        event = audit_event(
+            now,
+            f"clinician:{email}",
+            "claim.approve",
+            therapist_id,
+            {"claim_id": claim_id, "email": email},
+            reason=reason,
+            source="clinician",
+            entity="claim",
+        )
+        self.writes.log(conn, [event], None)
+
     @staticmethod
     def _set_claim(
         conn: Connection, claim_id: int, status: str, now: dt.datetime, actor: str, reason: str

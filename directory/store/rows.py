@@ -95,6 +95,7 @@ def therapist_row(t: Therapist, *, created_at: dt.datetime) -> Row:
         "fl_sex_therapy_qualified": t.fl_sex_therapy_qualified,
         "active": t.active,
         "listing_status": t.listing_status,
+        "self_listed": t.self_listed,
         "exclusions": msgspec.to_builtins(t.exclusions),
         "fictional": t.fictional,
         "version": t.version,
@@ -268,6 +269,7 @@ def therapist_from_rows(
         fl_sex_therapy_qualified=row["fl_sex_therapy_qualified"],
         active=row["active"],
         listing_status=row["listing_status"],
+        self_listed=row["self_listed"],
         exclusions=msgspec.convert(row["exclusions"] or [], list[Exclusion]),
         fictional=row["fictional"],
         version=row["version"],
@@ -338,6 +340,7 @@ def _credential_row(
         "verified_status_found": v.status_found if v else None,
         "verified_evidence": v.evidence if v else None,
         "next_check_due": v.next_check_due if v else None,
+        "origin": cred.origin,
     }
 
 
@@ -358,6 +361,7 @@ def _credential_common(row: ResultRow) -> dict[str, Any]:
         "issued_on": row["issued_on"],
         "expires_on": row["expires_on"],
         "verification": verification,
+        "origin": row["origin"],
     }
 
 

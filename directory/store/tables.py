@@ -30,6 +30,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    false,
 )
 
 # Explicit constraint names, so the migrations can name (and later drop) what they create.
@@ -120,6 +121,8 @@ therapists = Table(
     Column("active", Boolean, nullable=False),
     # Migration 0007: active, retired, deceased, moved, suspended (records.ListingStatus).
     Column("listing_status", String, nullable=False, server_default="active"),
+    # Migration 0013: created by the clinician through Sensate (records.Therapist.self_listed).
+    Column("self_listed", Boolean, nullable=False, server_default=false()),
     # Migration 0008: OIG LEIE exclusions (records.Exclusion) as JSON; nobody filters on
     # them in SQL, the index carries them as date bounds. NULL (rows from before 0008) is
     # no exclusion; a JSON server default cannot be compared on PostgreSQL.
@@ -189,6 +192,9 @@ credentials = Table(
     Column("verified_status_found", String, nullable=True),
     Column("verified_evidence", Text, nullable=True),
     Column("next_check_due", Date, nullable=True, index=True),
+    # Migration 0013: "clinician" for a credential its holder added; "source" for one from a
+    # source (an import, the demo), which the provenance table names.
+    Column("origin", String, nullable=False, server_default="source"),
     # Bumped whenever this credential's content changes.
     Column("version", Integer, nullable=False),
     CheckConstraint(_one_of("kind", CREDENTIAL_KINDS), name="kind"),

@@ -20,7 +20,8 @@ from sqlalchemy import (
 
 from directory.store.tables import AutoId, UTCDateTime, _one_of, metadata
 
-LINK_PURPOSES = ("claim", "sign_in", "availability")
+# "new_listing": migration 0013_clinician_credentials.
+LINK_PURPOSES = ("claim", "sign_in", "availability", "new_listing")
 CLAIM_STATUSES = ("unconfirmed", "pending_review", "approved", "rejected", "superseded")
 ANSWERS = ("accepting", "waitlist", "not_accepting", "not_practising")
 

@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import msgspec
-from sqlalchemy import Connection, Select, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, Select, and_, case, func, insert, or_, select, update
 
 from directory.records import (
     PRACTISING_STATUSES,
@@ -59,6 +59,8 @@ class CredentialState(msgspec.Struct, kw_only=True):
     verified_with: str | None
     next_check_due: dt.date | None
     version: int
+    # "clinician": added by its holder, self-reported until checked (records.CredentialOrigin)
+    origin: str = "source"
 
 
 class CheckItem(msgspec.Struct, kw_only=True, frozen=True):
@@ -105,6 +107,7 @@ _CRED_COLUMNS = (
     credentials.c.verified_source.label("verified_with"),
     credentials.c.next_check_due,
     credentials.c.version,
+    credentials.c.origin,
 )
 
 
@@ -169,7 +172,7 @@ class VerificationStore:
 
         - overdue: the next check is past due, or the last full verification is older than
           ``reverify_before`` (the 36-month recredentialing limit);
-        - due: never verified, or the next check falls today;
+        - due: never verified (what a clinician added first), or the next check falls today;
         - expiring: in good standing but expiring within ``expiring_within_days``;
         - reports: listing reports nobody has resolved.
         ``offsets`` skips that many rows of a bucket (by name): a page further on. Each order
@@ -197,7 +200,9 @@ class VerificationStore:
                     credentials.c.verified_on >= reverify_before,
                 ),
             ),
-        ).order_by(credentials.c.id)
+            # What a clinician added first: nobody else will check it, and a listing they
+            # created waits for it to be shown at all.
+        ).order_by(case((credentials.c.origin == "clinician", 0), else_=1), credentials.c.id)
         expiring = base.where(
             live,
             credentials.c.expires_on >= day,

@@ -1,5 +1,6 @@
-"""Clinicians' pages (``/clinician``): claim a listing, sign in by emailed link, keep
-availability current, and answer "still accepting new clients?" from a one-click link.
+"""Clinicians' pages (``/clinician``): claim a listing (or create one: "I'm not listed"),
+sign in by emailed link, keep availability and details current, add a credential, and
+answer "still accepting new clients?" from a one-click link.
 
 Everything is decided by the use cases in ``directory.clinicians``; these handlers parse
 forms and render. Sessions are the verifier console's kind (``SignedInOnlyBackend`` on the
@@ -33,9 +34,11 @@ from litestar.response import Redirect, Template
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from directory import clinicians, links
-from directory.clinicians import ANSWER_WORDS, LinkSite, NotOwner, RateLimited
-from directory.credentials import freshness_policy
+from directory.clinicians import ANSWER_WORDS, CredentialInput, LinkSite, NotOwner, RateLimited
+from directory.credentials import credential_views, freshness_policy
+from directory.eligibility import aasect_certifications
 from directory.inputs import InvalidInput, parse_id
+from directory.listing import awaiting_license_check, publicly_viewable
 from directory.mail import Mailer
 from directory.records import Therapist
 from directory.service import Directory
@@ -202,6 +205,38 @@ def _whole(form: FormInput, name: str) -> int | None:
         form.fail(name, "must be a whole number of dollars, like 150")
         return None
     return int(value)
+
+
+CREDENTIAL_LABELS = {
+    "kind": "What you are adding",
+    "state": "State that issued the license",
+    "license_type": "Type of license",
+    "certification": "AASECT certification",
+    "number": "Number",
+    "expires_on": "Expires on",
+}
+CREDENTIAL_FIELDS = ("kind", "state", "license_type", "certification", "number", "expires_on")
+
+
+def _credential_input(form: FormInput, prefix: str = "") -> tuple[CredentialInput, dict[str, str]]:
+    """A credential from the form's fields, and what was typed (to show again); a date that
+    is not one is an error named ``prefix`` + "expires_on"."""
+    typed = {name: form.text(name, 100) for name in CREDENTIAL_FIELDS}
+    expires = None
+    if typed["expires_on"]:
+        try:
+            expires = dt.date.fromisoformat(typed["expires_on"])
+        except ValueError:
+            form.fail(prefix + "expires_on", "is not a date: use the form 2027-06-30")
+    given = CredentialInput(
+        kind=typed["kind"] or "license",
+        state=typed["state"],
+        license_type=typed["license_type"],
+        certification=typed["certification"],
+        number=typed["number"],
+        expires_on=expires,
+    )
+    return given, typed
 
 
 def _check_your_mail(email: str, what: str) -> Template:
@@ -377,6 +412,7 @@ class ClinicianPages(Controller):
             button="Email me a sign-in link",
             value=value,
             ended=ended,
+            aside=("/clinician/new", "Not listed yet? Create your listing"),
         )
 
     @post("/sign-in", sync_to_thread=True, status_code=200)
@@ -459,13 +495,16 @@ class ClinicianPages(Controller):
         drafts: dict[str, dict[str, str]] | None = None,
         conflict: str = "",
         status: int | None = None,
+        credential_drafts: dict[str, dict[str, str]] | None = None,
     ) -> Template:
         notice = request.session.pop("notice", "")
         listings = clinicians.listings_of(directory.store, email)
         labels = {"answer": "Answer", "waitlist_weeks": "Waitlist"}
         for n in range(1, len(listings) + 1):
             labels.update({f"l{n}-{name}": label for name, label, _ in DETAIL_FIELDS})
+            labels.update({f"l{n}-{name}": label for name, label in CREDENTIAL_LABELS.items()})
             labels[f"l{n}-waitlist_weeks"] = "Waitlist"
+        today = dt.date.today()
         return page(
             "clinician/listing.html",
             section="clinician",
@@ -482,6 +521,11 @@ class ClinicianPages(Controller):
             email=email,
             csrf_token=request.session.get("csrf", ""),
             notice=notice if isinstance(notice, str) else "",
+            credentials={t.id: credential_views(t, directory.vocab, today) for t in listings},
+            credential_drafts=credential_drafts or {},
+            awaiting={t.id for t in listings if awaiting_license_check(t)},
+            vocab=directory.vocab,
+            certification_kinds=aasect_certifications(directory.vocab),
         )
 
     @post("/listings/{therapist_id:str}/availability", sync_to_thread=True, status_code=303)
@@ -575,6 +619,172 @@ class ClinicianPages(Controller):
         request.session["notice"] = "Your details are saved."
         return Redirect(HOME, status_code=303)
 
+    @post("/listings/{therapist_id:str}/credentials", sync_to_thread=True, status_code=303)
+    def add_credential(
+        self,
+        request: Request,
+        directory: NamedDependency[Directory],
+        therapist_id: FromPath[str],
+        data: FormData,
+    ) -> Template | Redirect:
+        form = FormInput(_items(data))
+        email = _require(request, form)
+        therapist = _own_listing(directory, email, therapist_id)
+        ids = [t.id for t in clinicians.listings_of(directory.store, email)]
+        prefix = f"l{ids.index(therapist.id) + 1}-"
+        given, typed = _credential_input(form)
+        try:
+            if form.errors:
+                raise InvalidInput(form.errors)
+            clinicians.add_credential(
+                directory.store,
+                directory.vocab,
+                therapist.id,
+                given,
+                actor=f"clinician:{email}",
+                today=dt.date.today(),
+            )
+        except InvalidInput as error:
+            prefixed = [(prefix + name, message) for name, message in error.errors]
+            return ClinicianPages._listing_page(
+                request, directory, email, prefixed, credential_drafts={therapist.id: typed}
+            )
+        request.session["notice"] = (
+            "Your credential is added. It shows as self-reported until a verifier has "
+            "checked it with the board or AASECT."
+        )
+        return Redirect(HOME, status_code=303)
+
+    # -- a listing of one's own ("I'm not listed") --
+
+    @get("/new", sync_to_thread=True)
+    def new_listing_form(self) -> Template:
+        return self._new_listing_ask()
+
+    @staticmethod
+    def _new_listing_ask(errors: Sequence[tuple[str, str]] = (), value: str = "") -> Template:
+        return page(
+            "clinician/email_form.html",
+            section="clinician",
+            errors=errors,
+            labels={"email": "Email address"},
+            heading="Create your listing",
+            lede="Not in the directory yet? Enter the email address you use for your "
+            "practice; we send it a link to create your listing. It is shown once a "
+            "verifier has confirmed your license with the board.",
+            action="/clinician/new",
+            button="Email me a link",
+            value=value,
+        )
+
+    @post("/new", sync_to_thread=True, status_code=200)
+    def ask_new_listing(
+        self,
+        request: Request,
+        directory: NamedDependency[Directory],
+        mailer: NamedDependency[Mailer],
+        site: NamedDependency[LinkSite],
+        data: FormData,
+    ) -> Template:
+        _same_site(request)
+        form = FormInput(_items(data))
+        email = form.text("email", clinicians.MAX_EMAIL)
+        try:
+            if form.errors:
+                raise InvalidInput(form.errors)
+            clinicians.request_new_listing(
+                directory.store, mailer, site, email, client=_client(request)
+            )
+        except InvalidInput as error:
+            return self._new_listing_ask(error.errors, email)
+        except RateLimited:
+            raise _too_many() from None
+        return _check_your_mail(email, "is yours")
+
+    @get("/new/link", sync_to_thread=True)
+    def new_listing_link(self, request: Request, directory: NamedDependency[Directory]) -> Template:
+        token = request.query_params.get("token", "")
+        try:
+            email = clinicians.new_listing_for_link(directory.store, token)
+        except links.LinkError as error:
+            raise _link_failed(error, ("/clinician/new", "Ask for a new link")) from None
+        return self._new_listing_page(directory, email, token)
+
+    @staticmethod
+    def _new_listing_page(
+        directory: Directory,
+        email: str,
+        token: str,
+        errors: Sequence[tuple[str, str]] = (),
+        typed: dict[str, str] | None = None,
+    ) -> Template:
+        labels = {
+            "first_name": "First name",
+            "last_name": "Last name",
+            "postal_code": "ZIP code",
+            "offers_in_person": "How you see clients",
+            **{f"license_{name}": label for name, label in CREDENTIAL_LABELS.items()},
+        }
+        return page(
+            "clinician/new_listing.html",
+            section="clinician",
+            status=422 if errors else None,
+            errors=errors,
+            labels=labels,
+            email=email,
+            token=token,
+            v=typed or {},
+            vocab=directory.vocab,
+        )
+
+    @post("/new/link", sync_to_thread=True, status_code=303)
+    def create_listing(
+        self, request: Request, directory: NamedDependency[Directory], data: FormData
+    ) -> Template | Redirect:
+        form = FormInput(_items(data))
+        token = form.text("token", links.MAX_TOKEN_CHARS)
+        try:
+            email = clinicians.new_listing_for_link(directory.store, token)
+        except links.LinkError as error:
+            raise _link_failed(error, ("/clinician/new", "Ask for a new link")) from None
+        names = {name: form.text(name, 200) for name in ("first_name", "last_name", "postal_code")}
+        license, typed = _credential_input(form, "license_")
+        typed = {
+            **typed,
+            **names,
+            "offers_in_person": "1" if form.flag("offers_in_person") else "",
+            "offers_telehealth": "1" if form.flag("offers_telehealth") else "",
+        }
+        given = clinicians.NewListing(
+            first_name=names["first_name"],
+            last_name=names["last_name"],
+            postal_code=names["postal_code"],
+            offers_in_person=form.flag("offers_in_person"),
+            offers_telehealth=form.flag("offers_telehealth"),
+            license=msgspec.structs.replace(license, kind="license"),
+        )
+        try:
+            if form.errors:
+                raise InvalidInput(form.errors)
+            email, created = clinicians.create_listing(
+                directory.store,
+                directory.vocab,
+                directory.places,
+                token,
+                given,
+                dt.date.today(),
+            )
+        except InvalidInput as error:
+            return self._new_listing_page(directory, email, token, error.errors, typed)
+        except links.LinkError as error:
+            raise _link_failed(error, ("/clinician/new", "Ask for a new link")) from None
+        _start_session(request, email)
+        request.session["notice"] = (
+            f"Your listing for {created.full_name} is saved. It is shown in the directory "
+            "once a verifier has confirmed your license with the board."
+        )
+        return Redirect(HOME, status_code=303)
+
     # -- the one-click answer from a "still accepting new clients?" mail --
 
     @get("/availability", sync_to_thread=True)
@@ -643,7 +853,10 @@ class ClinicianPages(Controller):
             message=f"{ANSWER_WORDS[answer]}, confirmed on "
             f"{stored.availability.confirmed_on}. We will ask again in "
             f"{freshness_policy().ask_every_days} days.",
-            back=(f"/therapists/{stored.id}" if stored.active else "/", "See the listing"),
+            back=(
+                f"/therapists/{stored.id}" if publicly_viewable(stored) else "/",
+                "See the listing",
+            ),
         )
 
 

@@ -15,6 +15,7 @@ from litestar.datastructures import CacheControlHeader
 from litestar.response import Template
 
 from directory.inputs import InvalidInput, parse_id
+from directory.listing import publicly_viewable
 from directory.records import Therapist
 from directory.service import Directory
 from directory.web.forms import errors_by_field
@@ -135,7 +136,7 @@ def find_therapist(directory: Directory, therapist_id: str) -> Therapist:
         raise PageError(
             422, "This address is not right", "The link to this listing is malformed."
         ) from None
-    if therapist is None or not therapist.active:
+    if therapist is None or not publicly_viewable(therapist):
         raise PageError(
             404,
             "Listing not found",

@@ -109,6 +109,7 @@ def listings(draw: st.DrawFn, id: str) -> IndexDocument:
         states=sorted({state for _, state in located}),
         credentials=draw(st.lists(licenses, max_size=3)),
         listing_status=draw(st.sampled_from(LISTING_STATUSES)),
+        awaiting_verification=draw(st.booleans()),
         # Never excluded (the defaults), or a window drawn like any other, possibly ended.
         **draw(st.one_of(st.just({}), exclusion_windows)),
         freshness_from=draw(st.one_of(st.none(), dates.map(date_key))),
@@ -275,6 +276,32 @@ def test_a_listing_marked_retired_is_not_listed() -> None:
     retired = doc(listing_status="retired")
     assert not Listed().holds(retired)
     assert Listed().why_not(retired) == "Not listed: the clinician has retired"
+
+
+def test_a_listing_its_clinician_created_is_listed_once_a_verifier_confirms_a_license() -> None:
+    waiting = doc(awaiting_verification=True)
+    assert not Listed().holds(waiting)
+    assert "once a verifier has confirmed one of its licenses" in str(Listed().why_not(waiting))
+    shown = IndexDocument(id="shown", name="Clinician")
+    hidden = IndexDocument(id="hidden", name="Clinician", awaiting_verification=True)
+    assert index_admits(Listed(), [shown, hidden]) == {"shown"}
+
+
+def test_a_certification_its_holder_added_certifies_nothing_until_checked() -> None:
+    from directory.credentials import certification_windows
+    from directory.records import Certification, Therapist, Verification
+
+    cst = Certification(id="c1", kind="aasect_cst", origin="clinician")
+    t = Therapist(id="t1", first_name="A", last_name="B", certifications=[cst])
+    assert certification_windows(t, VOCAB) == {}
+    checked = Verification(source="AASECT", verified_on=ON, verified_by="vera")
+    t.certifications = [
+        Certification(id="c1", kind="aasect_cst", origin="clinician", verification=checked)
+    ]
+    assert "aasect_cst" in certification_windows(t, VOCAB)
+    # An imported certification without a check keeps counting, as before.
+    t.certifications = [Certification(id="c1", kind="aasect_cst")]
+    assert "aasect_cst" in certification_windows(t, VOCAB)
 
 
 def test_an_exclusion_holds_from_its_day_until_reinstatement_unless_waived() -> None:

@@ -230,6 +230,8 @@ def test_the_clinician_role(directory: Directory) -> None:
     with TestClient(create_app(directory.settings, directory), base_url=LOOPBACK) as anonymous:
         page = anonymous.post(f"/clinician/listings/{mine.id}/availability", data=form)
         assert page.status_code == 401
+        page = anonymous.post(f"/clinician/listings/{mine.id}/credentials", data=form)
+        assert page.status_code == 401
     for client in signed_in_clinician(directory, "mine@example.org"):
         csrf = csrf_of(client)
         # A clinician edits their own listing, and only theirs.
@@ -243,6 +245,22 @@ def test_the_clinician_role(directory: Directory) -> None:
             f"/clinician/listings/{theirs.id}/availability", data={**form, "csrf_token": csrf}
         )
         assert other.status_code == 403
+        assert theirs.version == directory.therapist(theirs.id).version  # type: ignore[union-attr]
+        # ... and adds credentials only to their own listing.
+        credential = {
+            "csrf_token": csrf,
+            "kind": "license",
+            "state": "WI",
+            "license_type": "lmft",
+            "number": "MATRIX-1",
+            "expires_on": (dt.date.today() + dt.timedelta(days=300)).isoformat(),
+        }
+        added = client.post(
+            f"/clinician/listings/{mine.id}/credentials", data=credential, follow_redirects=False
+        )
+        assert added.status_code == 303
+        refused = client.post(f"/clinician/listings/{theirs.id}/credentials", data=credential)
+        assert refused.status_code == 403
         assert theirs.version == directory.therapist(theirs.id).version  # type: ignore[union-attr]
         # A clinician's session is no key: every verifier and admin route answers 401.
         for _, method, path, body, version in calls(directory):

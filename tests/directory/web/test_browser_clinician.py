@@ -2,7 +2,8 @@
 """A clinician in a real browser (Debian's Chromium, Playwright): claims a listing, a
 verifier approves it in the console, the clinician signs in through the received mail,
 confirms availability, then answers a "still accepting new clients?" mail with its
-one-click link. Mail goes through a real SMTP server on loopback (aiosmtpd).
+one-click link; on the way they add an AASECT certification and see it "self-reported".
+Mail goes through a real SMTP server on loopback (aiosmtpd).
 """
 
 from __future__ import annotations
@@ -123,6 +124,23 @@ def test_a_clinician_claims_signs_in_and_confirms_availability(
     assert "Your details are saved" in main_text(clinician)
     stored = directory.therapist(therapist_id)
     assert stored is not None and stored.phone == "+1 (612) 555-0199"
+    # ... and adds a credential, which shows as self-reported until a verifier checks it.
+    page.get_by_label("An AASECT certification").check()
+    page.get_by_label("AASECT certification", exact=True).select_option("aasect_cse")
+    page.get_by_label("License or certificate number").fill("CSE-31337")
+    expiry = (dt.date.today() + dt.timedelta(days=400)).isoformat()
+    page.get_by_label("Expires on").fill(expiry)
+    click(clinician, "Add this credential")
+    assert "Your credential is added" in main_text(clinician)
+    added = page.locator("ul.credentials li", has_text="CSE-31337")
+    assert "Self-reported, not yet verified" in added.inner_text()
+    stored = directory.therapist(therapist_id)
+    assert stored is not None
+    [cse] = [c for c in stored.certifications if c.number == "CSE-31337"]
+    assert cse.origin == "clinician" and cse.verification is None
+    directory.sync_index()
+    goto(clinician, live_app, f"/therapists/{therapist_id}")
+    assert "Self-reported, not yet verified" in main_text(clinician)
 
     # 5. Thirty-one days on, the freshness schedule asks; the one-click link works without
     #    signing in (a fresh browser, no cookie).
