@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from directory.cautions import credential_cautions
-from directory.eligibility import authorises_telehealth, format_key, in_force
+from directory.eligibility import authorises_telehealth, format_key, in_force, summary_statement
 from directory.listing import CredentialSummary, IndexDocument
 from directory.records import date_key
 from directory.vocab import Vocabulary
@@ -59,10 +59,10 @@ def reasons(
     else:
         cited = in_person_license(doc, request.on, state)
     if cited is not None:
-        said.append(credential_phrase(cited, state or cited.state, vocab))
+        said.append(credential_phrase(cited, state or cited.state, vocab, request.on))
 
     for kind in valid_certifications(doc, request.on, vocab):
-        said.append(certification_phrase(doc, kind, vocab))
+        said.append(certification_phrase(doc, kind, vocab, request.on))
 
     for code in wants.explicit_concerns:
         if code in doc.concerns and code in vocab.concerns:
@@ -200,7 +200,9 @@ def in_person_license(
     return min(licenses, key=lambda s: (s.state != patient_state, *_cite_key(s)), default=None)
 
 
-def credential_phrase(summary: CredentialSummary, state: str, vocab: Vocabulary) -> str:
+def credential_phrase(
+    summary: CredentialSummary, state: str, vocab: Vocabulary, on: dt.date
+) -> str:
     if summary.kind == "compact":
         text = f"Practises in {state} under {_label(vocab.compacts, summary.code)}"
     elif summary.kind == "registration":
@@ -211,10 +213,10 @@ def credential_phrase(summary: CredentialSummary, state: str, vocab: Vocabulary)
         text += f" ({summary.status})"  # e.g. probation: allowed to practise, worth knowing
     if summary.expires != NO_EXPIRY:
         text += f" until {format_key(summary.expires)}"
-    return text + _verification(summary)
+    return text + _verification(summary, on)
 
 
-def certification_phrase(doc: IndexDocument, kind: str, vocab: Vocabulary) -> str:
+def certification_phrase(doc: IndexDocument, kind: str, vocab: Vocabulary, on: dt.date) -> str:
     """E.g. "AASECT Certified Sex Therapist until 2027-03"; call only for a valid certification."""
     text = vocab.credential_kinds[kind].label
     until = doc.cert_until[kind]
@@ -223,14 +225,19 @@ def certification_phrase(doc: IndexDocument, kind: str, vocab: Vocabulary) -> st
     summary = next(
         (s for s in doc.credentials if s.kind == "certification" and s.code == kind), None
     )
-    return text + _verification(summary)
+    return text + _verification(summary, on)
 
 
-def _verification(summary: CredentialSummary | None) -> str:
+def _verification(summary: CredentialSummary | None, on: dt.date) -> str:
+    """How the credential was checked, in the words of its statement on ``on``: a check
+    that is overdue is never called "verified" (``eligibility.summary_statement``)."""
     if summary is None or summary.verified_on is None:
         return " (self-reported, not yet verified)"
-    text = f", verified {format_key(summary.verified_on)}"
-    return text + (f" with {summary.verified_with}" if summary.verified_with else "")
+    said = summary_statement(summary, on)
+    source = f" with {summary.verified_with}" if summary.verified_with else ""
+    if said.kind == "due":
+        return f", last verified {format_key(summary.verified_on)}{source}, {said.short}"
+    return f", verified {format_key(summary.verified_on)}{source}"
 
 
 def _label(table: Mapping[str, Any], code: str) -> str:
