@@ -273,7 +273,7 @@ def test_profile_credentials_say_one_thing_each_with_dates_in_order(client: Test
             assert [d for _, d in dates] == sorted(d for _, d in dates), dates
             labels = dict(dates)
             if credential["statement_kind"] == "due":
-                assert "class=\"due\"" in item and "✓" not in item
+                assert 'class="due"' in item and "✓" not in item
                 assert text.startswith("Due for re-verification since ")
                 assert "Next check due" not in labels
                 assert labels["Re-verification due since"] <= view["as_of"]
