@@ -631,10 +631,19 @@ class DemoGenerator:
                 coordinates_with=rng.sample(
                     disciplines, k=rng.randint(0, min(4, len(disciplines)))
                 ),
+                fax=self._fax(therapist_id),
             ),
             fl_sex_therapy_qualified=place.state == "FL" and rng.random() < 0.4,
             fictional=True,
         )
+
+    def _fax(self, therapist_id: str) -> str:
+        """About half the practices give a fax for referrals (a fictional 555-01xx number).
+        Drawn from the listing's own id, so the rest of the demo stays as it was."""
+        own = random.Random("fax:" + therapist_id)
+        if own.random() >= 0.5:
+            return ""
+        return f"+1 {own.randint(201, 989)}-555-01{own.randint(0, 99):02d}"
 
     def _ages_served(self, therapist_id: str, populations: list[str]) -> list[str]:
         """Age bands from the client groups the profile names (adolescents -> teen ...).

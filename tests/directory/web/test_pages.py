@@ -347,12 +347,12 @@ def test_referral_matches_lead_to_a_summary(client: TestClient) -> None:
     page = client.get("/refer", params=REFERRAL)
     assert page.status_code == 200
     links = summary_links(page.text)
-    assert links and "Why they fit" in page.text and "Fit " in page.text
+    assert links and '<ul class="reasons">' in page.text and "Fit " in page.text
     summary = client.get(links[0])
     assert summary.status_code == 200
     html = summary.text
     assert "Obtain your patient&#39;s consent" in html
-    for heading in ("Why they fit", "Verified credentials", "How to contact them"):
+    for heading in ("Why they fit", "Credentials, with the dates checked", "How to contact them"):
         assert heading in html
     main = html.split('<article class="summary"', 1)[1]
     assert "10003" not in main  # the patient's ZIP code is not in the summary
@@ -362,7 +362,7 @@ def test_referral_matches_lead_to_a_summary(client: TestClient) -> None:
     assert pdf.content.startswith(b"%PDF") and pdf.content.rstrip().endswith(b"%%EOF")
     assert "attachment" in pdf.headers["content-disposition"]
     text = pdf_text(pdf.content)
-    assert "Before you share anything" in text and "Verified credentials" in text
+    assert "Before you share anything" in text and "Credentials, as checked" in text
     name = re.search(r'<h1 id="summary-title">([^<]+)<', html)
     assert name is not None and name.group(1).split()[-1] in text
     assert "10003" not in text
