@@ -179,6 +179,9 @@ def summary_pdf(s: ReferralSummary) -> bytes:
     heading = "Referral summary: " + (f"{count} options" if count > 1 else s.title)
     pdf.multi_cell(0, 9, _plain(heading), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font(FONT, size=10)
+    if count > 1:
+        names = "; ".join(f"{i}. {o.clinician.name}" for i, o in enumerate(s.options, start=1))
+        _para(pdf, names)
 
     _heading(pdf, "Before you share anything")
     _para(pdf, s.consent, bold=True)

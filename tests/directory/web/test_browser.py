@@ -306,7 +306,7 @@ def test_physician_types_words_compares_three_and_sends_a_three_option_pdf(
     npis = give_npis(live_app.directory, ids)
     for name in names:
         page.get_by_label(f"Compare {name}").check()
-    page.get_by_role("button", name="Compare ticked").click()
+    page.get_by_role("button", name="Compare the ticked clinicians").click()
     page.wait_for_load_state()
     assert "/refer/compare?" in page.url
     heads = page.locator("table.compare-table thead th")
