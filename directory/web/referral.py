@@ -35,6 +35,7 @@ from directory.web.summary import (
     SummaryOption,
     build_option,
     build_summary,
+    credential_line,
     criteria,
 )
 from directory.web.summary_pdf import summary_pdf
@@ -520,7 +521,7 @@ def comparison_rows(summary: ReferralSummary, vocab: Vocabulary) -> list[Compare
         return [text + (f"; confirmed {confirmed}" if confirmed else "; never confirmed")]
 
     def credentials(o: SummaryOption) -> list[str]:
-        return [credential_line(c) for c in o.credentials] or ["None in force"]
+        return [credential_line(c, short=True) for c in o.credentials] or ["None in force"]
 
     return [
         row("Fit score", lambda o: [f"{round(o.score)} out of 100"]),
@@ -541,21 +542,6 @@ def comparison_rows(summary: ReferralSummary, vocab: Vocabulary) -> list[Compare
 
 def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
-
-
-def credential_line(c: Any) -> str:
-    """ "LMFT, NY, no. 123, valid until 2028-02-10: Verified on 2026-07-20 with ..." """
-    head, _, letters = c.label.rstrip(")").rpartition(" (")
-    # "LMFT (Licensed Marriage ...)" -> "LMFT"; "AASECT Certified ... (CST)" -> "AASECT CST"
-    label = c.label
-    if head and letters and " " not in letters:  # "... (CST)": the abbreviation
-        label = f"AASECT {letters}" if head.startswith("AASECT") else letters
-    elif head and " " not in head:  # "LMFT (Licensed ...)", "PSYPACT (Psychology ...)"
-        label = head
-    where = f", {c.state}" if c.state and c.state != "*" else ""
-    number = f", no. {c.number}" if c.number else ""
-    until = f", valid until {c.expires_on}" if c.expires_on else ""
-    return f"{label}{where}{number}{until}: {c.statement}"
 
 
 def load_summary(

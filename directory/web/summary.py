@@ -48,6 +48,10 @@ class SummaryOption(msgspec.Struct, frozen=True, kw_only=True):
     fax: str = ""
 
     @property
+    def credential_lines(self) -> list[str]:
+        return [credential_line(c) for c in self.credentials]
+
+    @property
     def npi(self) -> str | None:
         return self.clinician.npi
 
@@ -76,6 +80,23 @@ class ReferralSummary(msgspec.Struct, frozen=True, kw_only=True):
     def title(self) -> str:
         names = [o.clinician.name for o in self.options]
         return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def credential_line(c: CredentialView, short: bool = False) -> str:
+    """One credential as a summary or comparison lists it, with its statement:
+    "LMFT (Licensed ...), MN, no. 123, valid until 2028-02-10: Verified on 2026-07-20 with ...".
+    ``short`` names it by its letters ("LMFT", "AASECT CST", "PSYPACT")."""
+    label = c.label
+    if short:
+        head, _, letters = c.label.rstrip(")").rpartition(" (")
+        if head and letters and " " not in letters:  # "... (CST)": the abbreviation
+            label = f"AASECT {letters}" if head.startswith("AASECT") else letters
+        elif head and " " not in head:  # "LMFT (Licensed ...)", "PSYPACT (Psychology ...)"
+            label = head
+    where = f", {c.state}" if c.state and c.state != "*" else ""
+    number = f", no. {c.number}" if c.number else ""
+    until = f", valid until {c.expires_on}" if c.expires_on else ""
+    return f"{label}{where}{number}{until}: {c.statement}"
 
 
 def _labels(vocab: Vocabulary, kind: str, codes: tuple[str, ...] | list[str]) -> str:

@@ -16,8 +16,7 @@ import unicodedata
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
-from directory.credentials import CredentialView
-from directory.web.summary import ReferralSummary, SummaryOption
+from directory.web.summary import ReferralSummary, SummaryOption, credential_line
 
 FONT = "Helvetica"
 INK = (29, 35, 48)
@@ -90,13 +89,6 @@ def _bullets(pdf: FPDF, items: list[str]) -> None:
         pdf.multi_cell(0, 5, _plain(item), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 
-def _credential(c: CredentialView) -> str:
-    where = f" ({c.state})" if c.state and c.state != "*" else ""
-    number = f", no. {c.number}" if c.number else ""
-    until = f", valid until {c.expires_on}" if c.expires_on else ""
-    return f"{c.label}{where}{number}{until}. {c.statement}."
-
-
 def _option(pdf: FPDF, number: int, count: int, o: SummaryOption) -> None:
     p = o.clinician
     pdf.ln(2)
@@ -127,7 +119,7 @@ def _option(pdf: FPDF, number: int, count: int, o: SummaryOption) -> None:
 
     _heading(pdf, "Credentials, as checked")
     if o.credentials:
-        _bullets(pdf, [_credential(c) for c in o.credentials])
+        _bullets(pdf, [credential_line(c) + "." for c in o.credentials])
     else:
         _para(pdf, "No credential in force is listed.")
     if not o.verified:
