@@ -97,12 +97,27 @@ def valid_on(
     )
 
 
-def is_verified(verification: Verification | None, day: dt.date) -> bool:
-    """Verified means a primary-source check recent enough for the policy, as of ``day``."""
-    if verification is None:
+def check_due(verification: Verification, issued_on: dt.date | None = None) -> dt.date:
+    """The last day ``verification`` counts as verified: its own next-check date, never later
+    than the policy's window (NCQA: 120 days) allows. A check older than the credential it
+    checked (it was reissued or renewed since) was due the day the credential was issued."""
+    window_end = verification.verified_on + dt.timedelta(
+        days=verification_policy().verified_within_days
+    )
+    due = min(verification.next_check_due or window_end, window_end)
+    if issued_on is not None and verification.verified_on < issued_on:
+        return min(due, issued_on - dt.timedelta(days=1))
+    return due
+
+
+def is_verified(
+    verification: Verification | None, day: dt.date, issued_on: dt.date | None = None
+) -> bool:
+    """Verified means a primary-source check recent enough for the policy, as of ``day``:
+    made on or before ``day``, of this issue of the credential, and not yet due again."""
+    if verification is None or verification.verified_on > day:
         return False
-    age = (day - verification.verified_on).days
-    return 0 <= age <= verification_policy().verified_within_days
+    return day <= check_due(verification, issued_on)
 
 
 def _later(a: dt.date | None, b: dt.date | None) -> dt.date | None:
@@ -235,6 +250,106 @@ def certification_windows(
     return windows
 
 
+StatementKind = Literal[
+    "verified", "due", "self_reported", "expired", "not_in_good_standing", "not_yet_valid"
+]
+
+
+class CredentialDate(msgspec.Struct, frozen=True):
+    """One dated fact about a credential: ("Issued", 2020-01-01), ("Last verified", ...)."""
+
+    label: str
+    on: dt.date
+
+
+class CredentialStatement(msgspec.Struct, frozen=True, kw_only=True):
+    """The one thing a person should believe about a credential on a day, with its dates.
+
+    ``kind`` is one of: verified (on ``since``), due for re-verification (since ``since``),
+    self-reported, expired (on ``since``), not in good standing, not yet valid (from
+    ``since``). ``dates`` lists what is known in the order it happened, so an issue date
+    never reads as later than the check that covers it.
+    """
+
+    kind: StatementKind
+    since: dt.date | None
+    text: str  # "Verified on 2026-10-02 with the Minnesota Board of ..."
+    short: str = ""  # for a results card: "verified on 2026-10-02", "self-reported"
+    dates: list[CredentialDate] = []
+
+
+def credential_statement(
+    *,
+    status: str,
+    issued_on: dt.date | None,
+    expires_on: dt.date | None,
+    verification: Verification | None,
+    day: dt.date,
+) -> CredentialStatement:
+    """Every page and API answer words a credential with this, and only this.
+
+    - expired on D: the expiry date has passed (or the status says so);
+    - not in good standing: a status that does not allow practice (suspended, revoked ...);
+    - not yet valid: issued after ``day``;
+    - self-reported: nobody has checked it with the primary source (by ``day``);
+    - due for re-verification since D: the last check is past its next-check date or the
+      policy's window, or predates this issue of the credential;
+    - verified on D: otherwise. Never "verified" while a check is overdue.
+    """
+    check = verification if verification is not None and verification.verified_on <= day else None
+    with_source = f" with {check.source}" if check is not None and check.source else ""
+    due = check_due(check, issued_on) if check is not None else None
+    reissued = check is not None and issued_on is not None and check.verified_on < issued_on
+    # The day the check fell due: the credential's issue when it was reissued after the
+    # check was made, else the check's last good day.
+    since = issued_on if reissued else due
+
+    kind: StatementKind
+    on: dt.date | None = None
+    if expires_on is not None and expires_on < day:
+        kind, on, text = "expired", expires_on, f"Expired on {expires_on.isoformat()}"
+    elif status == "expired":
+        found = f"; reported{with_source} on {check.verified_on.isoformat()}" if check else ""
+        kind, text = "expired", f"Expired{found}"
+    elif status not in PRACTISING_STATUSES:
+        kind, text = "not_in_good_standing", f"Not in good standing ({status})"
+    elif issued_on is not None and issued_on > day:
+        kind, on = "not_yet_valid", issued_on
+        text = f"Not yet valid: issued {issued_on.isoformat()}"
+    elif check is None or due is None or since is None:
+        kind, text = "self_reported", "Self-reported, not yet verified"
+    elif day > due:
+        last = f"last verified {check.verified_on.isoformat()}{with_source}"
+        if reissued and issued_on is not None:
+            last += f", before this credential was issued on {issued_on.isoformat()}"
+        kind, on = "due", since
+        text = f"Due for re-verification since {since.isoformat()} ({last})"
+    else:
+        kind, on = "verified", check.verified_on
+        text = f"Verified on {check.verified_on.isoformat()}{with_source}"
+    short = {
+        "verified": f"verified on {on}",
+        "due": f"due for re-verification since {on}",
+        "self_reported": "self-reported",
+    }.get(kind, text[:1].lower() + text[1:])
+    if kind in ("verified", "due", "self_reported") and status != "active":
+        text += f"; status: {status}"  # probation allows practice, and is worth knowing
+
+    dates: list[CredentialDate] = []
+    if issued_on is not None:
+        dates.append(CredentialDate("Issued", issued_on))
+    if check is not None:
+        dates.append(CredentialDate("Last verified", check.verified_on))
+    if kind == "verified" and due is not None and (expires_on is None or due < expires_on):
+        dates.append(CredentialDate("Next check due", due))
+    elif kind == "due" and on is not None:
+        dates.append(CredentialDate("Re-verification due since", on))
+    if expires_on is not None:
+        dates.append(CredentialDate("Expired" if expires_on < day else "Expires", expires_on))
+    dates.sort(key=lambda d: d.on)  # stable: an issue and a check on one day keep that order
+    return CredentialStatement(kind=kind, since=on, text=text, short=short, dates=dates)
+
+
 class CredentialView(msgspec.Struct, frozen=True, kw_only=True):
     """One credential as a person should read it on a given day."""
 
@@ -247,24 +362,15 @@ class CredentialView(msgspec.Struct, frozen=True, kw_only=True):
     status: str
     expires_on: dt.date | None
     valid: bool  # counts on the day (status and dates)
-    verified: bool  # primary-source check within policy
+    verified: bool  # primary-source check within policy, not overdue (statement: verified)
     verified_on: dt.date | None
     verified_with: str
-    statement: str  # e.g. "Verified 2026-10-02 with the ... Board", "Expired 2026-01-31"
-
-
-def _statement(
-    valid: bool, status: str, expires: dt.date | None, v: Verification | None, day: dt.date
-) -> str:
-    if expires is not None and expires < day:
-        return f"Expired {expires.isoformat()}"
-    if not valid:
-        return f"Not in good standing ({status})"
-    if v is None:
-        return "Self-reported, not yet verified"
-    if not is_verified(v, day):
-        return f"Last verified {v.verified_on.isoformat()} with {v.source}; due for re-verification"
-    return f"Verified {v.verified_on.isoformat()} with {v.source}"
+    # "Verified on 2026-10-02 with the ... Board", "Due for re-verification since ...",
+    # "Self-reported, not yet verified", "Expired on 2026-01-31": credential_statement's words
+    statement: str
+    statement_kind: StatementKind = "self_reported"
+    issued_on: dt.date | None = None
+    dates: list[CredentialDate] = []  # issued, checked, next check, expiry: in date order
 
 
 def credential_views(therapist: Therapist, vocab: Vocabulary, day: dt.date) -> list[CredentialView]:
@@ -282,6 +388,13 @@ def credential_views(therapist: Therapist, vocab: Vocabulary, day: dt.date) -> l
         expires: dt.date | None = cred.expires_on
         verification: Verification | None = cred.verification
         good = valid_on(status, cred.issued_on, expires, day)
+        said = credential_statement(
+            status=status,
+            issued_on=cred.issued_on,
+            expires_on=expires,
+            verification=verification,
+            day=day,
+        )
         views.append(
             CredentialView(
                 id=cred.id,
@@ -293,10 +406,13 @@ def credential_views(therapist: Therapist, vocab: Vocabulary, day: dt.date) -> l
                 status=status,
                 expires_on=expires,
                 valid=good,
-                verified=good and is_verified(verification, day),
+                verified=good and said.kind == "verified",
                 verified_on=verification.verified_on if verification else None,
                 verified_with=verification.source if verification else "",
-                statement=_statement(good, status, expires, verification, day),
+                statement=said.text,
+                statement_kind=said.kind,
+                issued_on=cred.issued_on,
+                dates=said.dates,
             )
         )
 

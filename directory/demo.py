@@ -15,6 +15,7 @@ import itertools
 import random
 from collections.abc import Iterator
 
+from directory.credentials import next_check_due, verification_policy
 from directory.geo import Gazetteer, Place, gazetteer
 from directory.records import (
     Address,
@@ -452,13 +453,21 @@ class DemoGenerator:
         return rng.choice(self.places.places_in(metro_state))
 
     def _verification(
-        self, source: str, status: str, issued_on: dt.date | None = None
+        self,
+        source: str,
+        status: str,
+        issued_on: dt.date | None = None,
+        kind: str = "certification",
+        expires_on: dt.date | None = None,
     ) -> Verification | None:
         roll = self.rng.random()
         if roll < 0.2:
             return None  # self-reported, never checked
         # Most checks are recent; some are older than the 120-day window (stale).
         age = self.rng.randint(1, 110) if roll < 0.8 else self.rng.randint(121, 500)
+        if kind == "license" and roll < 0.8:
+            # Licenses on a monthly re-check (policy): the latest falls within the month.
+            age = 1 + (age - 1) % verification_policy().license_recheck_days
         verified_on = self.as_of - dt.timedelta(days=age)
         if issued_on is not None and verified_on < issued_on:
             # A check cannot predate what it checked.
@@ -469,7 +478,8 @@ class DemoGenerator:
             method=self.rng.choice(["board website lookup", "board API", "roster file"]),
             verified_by="demo-verifier",
             status_found=status,  # type: ignore[arg-type]  # drawn from the CredentialStatus values
-            next_check_due=verified_on + dt.timedelta(days=30),
+            # As the verifier console sets it: licenses monthly, the rest by the 120-day window.
+            next_check_due=next_check_due(kind, verified_on, expires_on),
         )
 
     def _license(self, license_type: str, state: str) -> License:
@@ -496,7 +506,11 @@ class DemoGenerator:
             issued_on=issued,
             expires_on=expires,
             verification=self._verification(
-                f"{state_name} licensing board (demo)", status, issued_on=issued
+                f"{state_name} licensing board (demo)",
+                status,
+                issued_on=issued,
+                kind="license",
+                expires_on=expires,
             ),
         )
 
@@ -617,10 +631,19 @@ class DemoGenerator:
                 coordinates_with=rng.sample(
                     disciplines, k=rng.randint(0, min(4, len(disciplines)))
                 ),
+                fax=self._fax(therapist_id),
             ),
             fl_sex_therapy_qualified=place.state == "FL" and rng.random() < 0.4,
             fictional=True,
         )
+
+    def _fax(self, therapist_id: str) -> str:
+        """About half the practices give a fax for referrals (a fictional 555-01xx number).
+        Drawn from the listing's own id, so the rest of the demo stays as it was."""
+        own = random.Random("fax:" + therapist_id)
+        if own.random() >= 0.5:
+            return ""
+        return f"+1 {own.randint(201, 989)}-555-01{own.randint(0, 99):02d}"
 
     def _ages_served(self, therapist_id: str, populations: list[str]) -> list[str]:
         """Age bands from the client groups the profile names (adolescents -> teen ...).

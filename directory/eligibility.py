@@ -29,11 +29,11 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
-from directory.credentials import freshness_policy
+from directory.credentials import CredentialStatement, credential_statement, freshness_policy
 from directory.geo import EARTH_RADIUS_M
 from directory.listing import CredentialSummary, IndexDocument
 from directory.query import And, Eq, Filter, GeoRadius, Not, Or, Range
-from directory.records import PRACTISING_STATUSES, Point, date_key
+from directory.records import PRACTISING_STATUSES, Point, Verification, date_key
 from directory.vocab import Vocabulary
 
 
@@ -73,6 +73,34 @@ def window_includes(starts: dict[str, int], ends: dict[str, int], key: str, day:
 def in_force(summary: CredentialSummary, on: dt.date) -> bool:
     """A credential with a practising status that has not expired by ``on``."""
     return summary.status in PRACTISING_STATUSES and summary.expires >= date_key(on)
+
+
+def _key_date(key: int | None) -> dt.date | None:
+    if key is None or key in (0, date_key(None)):
+        return None
+    return dt.date(key // 10000, key // 100 % 100, key % 100)
+
+
+def summary_statement(summary: CredentialSummary, on: dt.date) -> CredentialStatement:
+    """``credentials.credential_statement`` for a credential as a listing keeps it: cards,
+    reasons and profiles word one credential alike on one day."""
+    checked = _key_date(summary.verified_on)
+    check = (
+        Verification(
+            source=summary.verified_with,
+            verified_on=checked,
+            next_check_due=_key_date(summary.check_due),
+        )
+        if checked is not None
+        else None
+    )
+    return credential_statement(
+        status=summary.status,
+        issued_on=_key_date(summary.issued),
+        expires_on=_key_date(summary.expires),
+        verification=check,
+        day=on,
+    )
 
 
 def authorises_telehealth(summary: CredentialSummary, state: str, on: dt.date) -> bool:

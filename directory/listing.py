@@ -44,6 +44,8 @@ class CredentialSummary(msgspec.Struct, frozen=True):
     expires: int  # YYYYMMDD; 99991231 when it does not expire
     verified_on: int | None = None  # YYYYMMDD of the last primary-source check
     verified_with: str = ""  # the primary source
+    check_due: int | None = None  # YYYYMMDD the verifier set for the next check
+    issued: int | None = None  # YYYYMMDD of issue, when known
 
 
 class IndexDocument(msgspec.Struct, kw_only=True):
@@ -136,8 +138,14 @@ def document_fingerprint(vocab_dir: Path = _PACKAGE / "vocab" / "data") -> str:
     return digest.hexdigest()
 
 
-def _verified(v: Verification | None) -> tuple[int | None, str]:
-    return (date_key(v.verified_on), v.source) if v else (None, "")
+def _verified(
+    v: Verification | None, issued_on: dt.date | None
+) -> tuple[int | None, str, int | None, int | None]:
+    issued = date_key(issued_on) if issued_on is not None else None
+    if v is None:
+        return None, "", None, issued
+    due = date_key(v.next_check_due) if v.next_check_due is not None else None
+    return date_key(v.verified_on), v.source, due, issued
 
 
 def credential_summaries(therapist: Therapist) -> list[CredentialSummary]:
@@ -150,7 +158,7 @@ def credential_summaries(therapist: Therapist) -> list[CredentialSummary]:
                 lic.state,
                 lic.status,
                 date_key(lic.expires_on),
-                *_verified(lic.verification),
+                *_verified(lic.verification, lic.issued_on),
             )
         )
     for cert in therapist.certifications:
@@ -161,7 +169,7 @@ def credential_summaries(therapist: Therapist) -> list[CredentialSummary]:
                 "",
                 cert.status,
                 date_key(cert.expires_on),
-                *_verified(cert.verification),
+                *_verified(cert.verification, cert.issued_on),
             )
         )
     for priv in therapist.compact_privileges:
@@ -172,7 +180,7 @@ def credential_summaries(therapist: Therapist) -> list[CredentialSummary]:
                 priv.state,
                 priv.status,
                 date_key(priv.expires_on),
-                *_verified(priv.verification),
+                *_verified(priv.verification, priv.issued_on),
             )
         )
     for reg in therapist.telehealth_registrations:
@@ -183,7 +191,7 @@ def credential_summaries(therapist: Therapist) -> list[CredentialSummary]:
                 reg.state,
                 reg.status,
                 date_key(reg.expires_on),
-                *_verified(reg.verification),
+                *_verified(reg.verification, reg.issued_on),
             )
         )
     return summaries

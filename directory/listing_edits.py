@@ -93,6 +93,7 @@ class ReferralPatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     accepts_physician_referrals: bool | UnsetType = UNSET
     coordinates_with: list[str] | UnsetType = UNSET
     referral_notes: str | UnsetType = UNSET
+    fax: str | UnsetType = UNSET
 
 
 class ListingPatch(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -401,6 +402,8 @@ def edited_record(
             parts["referral_notes"] = check.text(
                 "changes.referral.referral_notes", r.referral_notes, MAX_REASON
             )
+        if r.fax is not UNSET:
+            parts["fax"] = check.phone("changes.referral.fax", r.fax)
         changes["referral"] = msgspec.structs.replace(therapist.referral, **parts)
     if own and check.errors:
         raise InvalidInput(check.errors)

@@ -141,6 +141,7 @@ class ReferralPreferences(msgspec.Struct):
     accepts_physician_referrals: bool = True
     coordinates_with: list[str] = []  # vocab referring-discipline codes
     referral_notes: str = ""
+    fax: str = ""  # where referrals may be faxed, as the clinician gave it; "" when not known
 
 
 class Exclusion(msgspec.Struct, kw_only=True, frozen=True):

@@ -13,7 +13,6 @@ from directory.cautions import credential_cautions
 from directory.credentials import (
     CredentialView,
     credential_views,
-    is_verified,
     verification_policy,
 )
 from directory.eligibility import (
@@ -22,6 +21,7 @@ from directory.eligibility import (
     NotExcluded,
     RecentlyConfirmed,
     in_force,
+    summary_statement,
     telehealth_states,
 )
 from directory.explain import EmptyAnswer
@@ -39,7 +39,6 @@ from directory.records import (
     PracticeLocation,
     ReferralPreferences,
     Therapist,
-    Verification,
 )
 from directory.service import SearchPage
 from directory.vocab import Vocabulary
@@ -157,16 +156,9 @@ def credential_lines(doc: IndexDocument, vocab: Vocabulary, day: dt.date) -> lis
 def verification_state(
     summary: CredentialSummary, day: dt.date
 ) -> tuple[dt.date | None, bool, str]:
-    """``(last check, fresh on day, words)`` for one credential on a results card."""
-    checked = key_to_date(summary.verified_on)
-    fresh = checked is not None and is_verified(
-        Verification(source=summary.verified_with, verified_on=checked), day
-    )
-    if fresh:
-        return checked, True, f"verified {checked}"
-    if checked is not None:
-        return checked, False, f"last verified {checked}, due for re-verification"
-    return None, False, "self-reported"
+    """``(last check, verified on day, words)`` for one credential on a results card."""
+    said = summary_statement(summary, day)
+    return key_to_date(summary.verified_on), said.kind == "verified", said.short
 
 
 class TherapistSummary(msgspec.Struct, frozen=True, kw_only=True):

@@ -48,6 +48,9 @@ class Match(msgspec.Struct, kw_only=True, frozen=True):
     components: dict[str, float]  # each 0..1, before weighting
     reasons: list[str]  # plain words: why this clinician
     cautions: list[str]  # plain words: what to check before referring
+    # The reasons that say most about the fit (at most three, strongest first): a compact
+    # card shows these and keeps the rest of ``reasons`` behind "more".
+    strongest: list[str] = []
 
 
 def candidate_query(request: ReferralRequest, vocab: Vocabulary) -> SearchQuery:
@@ -159,13 +162,15 @@ def match(
         if found.therapist_id in seen:  # an index may return a document twice
             continue
         seen.add(found.therapist_id)
+        explained = reasons.ranked_reasons(
+            request, doc, found.mode, found.modes, found.distance_km, wants, vocab
+        )
         shown.append(
             msgspec.structs.replace(
                 found,
-                reasons=reasons.reasons(
-                    request, doc, found.mode, found.modes, found.distance_km, wants, vocab
-                ),
+                reasons=[text for _, text in explained],
                 cautions=reasons.cautions(request, doc, found.modes, vocab, w),
+                strongest=reasons.strongest(explained),
             )
         )
     return shown

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from directory.cautions import credential_cautions
-from directory.eligibility import authorises_telehealth, format_key, in_force
+from directory.eligibility import authorises_telehealth, format_key, in_force, summary_statement
 from directory.listing import CredentialSummary, IndexDocument
 from directory.records import date_key
 from directory.vocab import Vocabulary
@@ -28,6 +28,14 @@ NO_EXPIRY = date_key(None)
 _CITE_ORDER = {"license": 0, "compact": 1, "registration": 2}
 
 
+# How much each kind of reason says about the fit, strongest first, for a compact card
+# (``strongest``): what was named, then the credentials that prove it, then the rest. Where
+# and how they meet comes later: a referral card already says it beside the score.
+NAMED_CONCERN, CERTIFICATION, CREDENTIAL, NAMED_WISH, WHERE = 0, 1, 2, 3, 4
+IMPLIED_CONCERN, COORDINATION, UNASKED, AVAILABILITY, REFERRALS = 5, 6, 7, 8, 9
+STRONGEST = 3  # reasons a compact card shows; the rest go behind "more"
+
+
 def reasons(
     request: ReferralRequest,
     doc: IndexDocument,
@@ -37,20 +45,48 @@ def reasons(
     wants: Wants,
     vocab: Vocabulary,
 ) -> list[str]:
-    said: list[str] = []
+    """Why this clinician fits, in the order a full explanation reads: how and where first."""
+    return [text for _, text in ranked_reasons(request, doc, mode, modes, km, wants, vocab)]
+
+
+def strongest(ranked: list[tuple[int, str]], count: int = STRONGEST) -> list[str]:
+    """The ``count`` reasons that say most about the fit, strongest first (ties keep the
+    explanation's order)."""
+    return [text for _, text in sorted(ranked, key=lambda pair: pair[0])[:count]]
+
+
+def ranked_reasons(
+    request: ReferralRequest,
+    doc: IndexDocument,
+    mode: Mode,
+    modes: tuple[Mode, ...],
+    km: float | None,
+    wants: Wants,
+    vocab: Vocabulary,
+) -> list[tuple[int, str]]:
+    """``(strength, reason)`` in explanation order; lower strength numbers say more."""
+    said: list[tuple[int, str]] = []
     state = request.patient_state
 
     # How and where first, the mode the match is ranked by leading.
     for way in sorted(modes, key=lambda m: m != mode):
         if way == "in_person" and km is not None:
             said.append(
-                distance_phrase(km)
-                if way == mode
-                else f"Also sees clients in person, {distance_phrase(km)}"
+                (
+                    WHERE,
+                    distance_phrase(km)
+                    if way == mode
+                    else f"Also sees clients in person, {distance_phrase(km)}",
+                )
             )
         elif way == "telehealth" and state is not None:
             said.append(
-                f"Telehealth in {state}" if way == mode else f"Also offers telehealth in {state}"
+                (
+                    WHERE,
+                    f"Telehealth in {state}"
+                    if way == mode
+                    else f"Also offers telehealth in {state}",
+                )
             )
 
     # May this clinician legally see this patient, and who checked?
@@ -59,15 +95,15 @@ def reasons(
     else:
         cited = in_person_license(doc, request.on, state)
     if cited is not None:
-        said.append(credential_phrase(cited, state or cited.state, vocab))
+        said.append((CREDENTIAL, credential_phrase(cited, state or cited.state, vocab, request.on)))
 
     for kind in valid_certifications(doc, request.on, vocab):
-        said.append(certification_phrase(doc, kind, vocab))
+        said.append((CERTIFICATION, certification_phrase(doc, kind, vocab, request.on)))
 
     for code in wants.explicit_concerns:
         if code in doc.concerns and code in vocab.concerns:
             concern = vocab.concerns[code]
-            said.append(f"Treats {concern.reason_phrase or concern.label.lower()}")
+            said.append((NAMED_CONCERN, f"Treats {concern.reason_phrase or concern.label.lower()}"))
     # Implied concerns were not asked for; say where the idea came from.
     discipline = request.referring_discipline
     for code in wants.implied_concerns:
@@ -75,41 +111,48 @@ def reasons(
             concern = vocab.concerns[code]
             source = _lower_first(_label(vocab.disciplines, discipline))
             said.append(
-                f"Also treats {concern.reason_phrase or concern.label.lower()}, "
-                f"often referred from {source}"
+                (
+                    IMPLIED_CONCERN,
+                    f"Also treats {concern.reason_phrase or concern.label.lower()}, "
+                    f"often referred from {source}",
+                )
             )
 
     for code in request.languages:
         if code in doc.languages:
-            said.append(f"Speaks {_label(vocab.languages, code)}")
+            said.append((NAMED_WISH, f"Speaks {_label(vocab.languages, code)}"))
     for code in wants.populations:
         if code in doc.populations:
-            said.append(_label(vocab.populations, code))
+            said.append((NAMED_WISH, _label(vocab.populations, code)))
     for code in wants.ages:
         if code in doc.ages_served:
-            said.append(
-                f"Sees {_label(vocab.ages, code)[:1].lower()}{_label(vocab.ages, code)[1:]}"
-            )
+            label = _label(vocab.ages, code)
+            said.append((NAMED_WISH, f"Sees {label[:1].lower()}{label[1:]}"))
     if request.therapist_genders and doc.gender in request.therapist_genders:
-        said.append(f"Therapist gender: {_label(vocab.genders, doc.gender).lower()}")
+        said.append((NAMED_WISH, f"Therapist gender: {_label(vocab.genders, doc.gender).lower()}"))
 
     if request.insurance is not None and request.insurance in doc.insurance:
-        said.append(f"In network with {_label(vocab.insurance, request.insurance)}")
+        said.append((NAMED_WISH, f"In network with {_label(vocab.insurance, request.insurance)}"))
     if request.max_fee is not None and doc.fee_min is not None and doc.fee_min <= request.max_fee:
-        said.append(f"Fees from ${doc.fee_min}")
+        said.append((NAMED_WISH, f"Fees from ${doc.fee_min}"))
     if doc.sliding_scale:
-        said.append("Sliding scale")
+        said.append((NAMED_WISH if request.sliding_scale else UNASKED, "Sliding scale"))
 
     if discipline is not None and discipline in doc.coordinates_with:
-        said.append(f"Works with {_lower_first(_label(vocab.disciplines, discipline))}")
+        said.append(
+            (COORDINATION, f"Works with {_lower_first(_label(vocab.disciplines, discipline))}")
+        )
     if (request.physician_referral or discipline is not None) and doc.accepts_physician_referrals:
-        said.append("Accepts physician referrals")
+        said.append((REFERRALS, "Accepts physician referrals"))
     if doc.accepting_new_clients:
         confirmed = doc.availability_confirmed_on
         said.append(
-            "Accepting new clients"
-            if confirmed is None
-            else f"Accepting new clients (confirmed {format_key(confirmed)})"
+            (
+                AVAILABILITY,
+                "Accepting new clients"
+                if confirmed is None
+                else f"Accepting new clients (confirmed {format_key(confirmed)})",
+            )
         )
     return said
 
@@ -200,7 +243,9 @@ def in_person_license(
     return min(licenses, key=lambda s: (s.state != patient_state, *_cite_key(s)), default=None)
 
 
-def credential_phrase(summary: CredentialSummary, state: str, vocab: Vocabulary) -> str:
+def credential_phrase(
+    summary: CredentialSummary, state: str, vocab: Vocabulary, on: dt.date
+) -> str:
     if summary.kind == "compact":
         text = f"Practises in {state} under {_label(vocab.compacts, summary.code)}"
     elif summary.kind == "registration":
@@ -211,10 +256,10 @@ def credential_phrase(summary: CredentialSummary, state: str, vocab: Vocabulary)
         text += f" ({summary.status})"  # e.g. probation: allowed to practise, worth knowing
     if summary.expires != NO_EXPIRY:
         text += f" until {format_key(summary.expires)}"
-    return text + _verification(summary)
+    return text + _verification(summary, on)
 
 
-def certification_phrase(doc: IndexDocument, kind: str, vocab: Vocabulary) -> str:
+def certification_phrase(doc: IndexDocument, kind: str, vocab: Vocabulary, on: dt.date) -> str:
     """E.g. "AASECT Certified Sex Therapist until 2027-03"; call only for a valid certification."""
     text = vocab.credential_kinds[kind].label
     until = doc.cert_until[kind]
@@ -223,14 +268,19 @@ def certification_phrase(doc: IndexDocument, kind: str, vocab: Vocabulary) -> st
     summary = next(
         (s for s in doc.credentials if s.kind == "certification" and s.code == kind), None
     )
-    return text + _verification(summary)
+    return text + _verification(summary, on)
 
 
-def _verification(summary: CredentialSummary | None) -> str:
+def _verification(summary: CredentialSummary | None, on: dt.date) -> str:
+    """How the credential was checked, in the words of its statement on ``on``: a check
+    that is overdue is never called "verified" (``eligibility.summary_statement``)."""
     if summary is None or summary.verified_on is None:
         return " (self-reported, not yet verified)"
-    text = f", verified {format_key(summary.verified_on)}"
-    return text + (f" with {summary.verified_with}" if summary.verified_with else "")
+    said = summary_statement(summary, on)
+    source = f" with {summary.verified_with}" if summary.verified_with else ""
+    if said.kind == "due":
+        return f", last verified {format_key(summary.verified_on)}{source}, {said.short}"
+    return f", verified {format_key(summary.verified_on)}{source}"
 
 
 def _label(table: Mapping[str, Any], code: str) -> str:

@@ -44,6 +44,18 @@ class FormInput:
             return ""
         return value
 
+    def texts(self, name: str, max_chars: int = MAX_TEXT) -> list[str]:
+        """Every value given for ``name`` (repeated fields), stripped, empty ones and
+        repeats left out, in the order given."""
+        found: list[str] = []
+        for raw in self._values.get(name, []):
+            value = raw.strip()
+            if len(value) > max_chars:
+                self.fail(name, f"must be at most {max_chars} characters")
+            elif value and value not in found:
+                found.append(value)
+        return found
+
     def choice(self, name: str, allowed: Collection[str], default: str = "") -> str:
         """One value from ``allowed`` (a vocabulary table works), or ``default`` when empty."""
         value = self.text(name, 60)

@@ -8,24 +8,36 @@ link alone and nothing needs to be stored between pages.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 import msgspec
 from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.response import Template
 
+from directory.clinicians import LinkSite
 from directory.explain import EmptyAnswer, explain_match
 from directory.inputs import InvalidInput
 from directory.listing import IndexDocument
 from directory.referrals import MatchBody, referral_request
 from directory.service import Directory
-from directory.views import displayed_credentials_text
+from directory.views import ContactActions, contact_actions, displayed_credentials_text
 from directory.vocab import Vocabulary
+from directory.web.fit_words import ScorePart, concern_fit, score_parts
 from directory.web.forms import FormInput, query_string
 from directory.web.render import PageError, find_therapist, page
-from directory.web.summary import ReferralSummary, build_summary, criteria
+from directory.web.summary import (
+    MAX_OPTIONS,
+    ReferralSummary,
+    SummaryOption,
+    build_option,
+    build_summary,
+    credential_line,
+    criteria,
+)
 from directory.web.summary_pdf import summary_pdf
 from matching import (
     CERTIFIED_SEX_THERAPIST,
@@ -33,9 +45,9 @@ from matching import (
     InvalidRequest,
     Match,
     ReferralRequest,
-    default_weights,
     match,
 )
+from matching.request import MAX_TEXT_CHARS
 
 MATCHES_SHOWN = 10
 # 250 and 500 km are what an explained empty answer may offer (directory.explain).
@@ -59,21 +71,10 @@ CATEGORIES = {
     "wellbeing": "Wellbeing",
 }
 
-# The parts of a fit score, in words a referrer reads at a glance (keys: matching's components).
-COMPONENT_LABELS = {
-    "specialty": "Treats these concerns",
-    "distance": "Distance (telehealth scores a fixed amount)",
-    "inclusivity": "Inclusivity and therapist gender",
-    "language": "Language",
-    "fees": "Fees and insurance",
-    "freshness": "Listing recently confirmed",
-    "certification": "Certified sex therapist (AASECT CST or CST-S)",
-    "coordination": "Works with your discipline",
-}
-
 REFER_LABELS = {
     "discipline": "Referring discipline",
     "concern": "Concerns",
+    "text": "In your own words",
     "zip": "Patient's ZIP code",
     "state": "Patient's state",
     "delivery": "How they will meet",
@@ -87,6 +88,7 @@ REFER_LABELS = {
     "age": "Patient's age group",
     "relax": "Preferred, not required",
     "therapist": "Clinician",
+    "patient_zip": "Patient's ZIP code",
 }
 
 # Matching names request fields; the page names its inputs. Messages go next to the input.
@@ -102,6 +104,7 @@ REQUEST_FIELDS = {
     "required_certification": "aasect",
     "ages": "age",
     "patient_age": "age",
+    "text": "text",
 }
 
 
@@ -111,6 +114,7 @@ class ReferralForm:
 
     discipline: str = ""
     concern: tuple[str, ...] = ()
+    text: str = ""  # the referral in the physician's own words
     zip: str = ""
     state: str = ""
     delivery: str = "either"
@@ -131,6 +135,7 @@ class ReferralForm:
         return cls(
             discipline=form.choice("discipline", vocab.disciplines),
             concern=tuple(form.choices("concern", vocab.concerns)),
+            text=form.text("text", MAX_TEXT_CHARS),
             zip=form.text("zip", 10),
             state=form.choice("state", vocab.states),
             delivery=form.choice("delivery", DELIVERY, default="either"),
@@ -160,13 +165,21 @@ class ReferralForm:
                 pairs.append((spec.name, value))
         return query_string(pairs)
 
-    def summary_url(self, therapist_id: str, pdf: bool = False) -> str:
+    def pairs(self) -> list[tuple[str, str]]:
+        """The query string's pairs, for the hidden fields of a form that carries it."""
+        return parse_qsl(self.query())
+
+    def summary_url(self, therapist_ids: str | Sequence[str], pdf: bool = False) -> str:
         path = "/refer/summary.pdf" if pdf else "/refer/summary"
-        return f"{path}?{self.query()}&therapist={therapist_id}"
+        return f"{path}?{self.query()}&{_therapists(therapist_ids)}"
+
+    def compare_url(self, therapist_ids: Sequence[str]) -> str:
+        return f"/refer/compare?{self.query()}&{_therapists(therapist_ids)}"
 
     def body(self) -> MatchBody:
         return MatchBody(
             concerns=list(self.concern),
+            text=self.text,
             referring_discipline=self.discipline or None,
             patient_zip=self.zip or None,
             patient_state=self.state or None,
@@ -188,12 +201,9 @@ class ReferralForm:
         )
 
 
-@dataclass(frozen=True)
-class ScorePart:
-    label: str
-    weight_percent: int
-    value: float  # 0..1, for the <meter>
-    percent: int
+def _therapists(therapist_ids: str | Sequence[str]) -> str:
+    ids = [therapist_ids] if isinstance(therapist_ids, str) else list(therapist_ids)
+    return urlencode([("therapist", i) for i in ids])
 
 
 @dataclass(frozen=True)
@@ -205,6 +215,19 @@ class MatchCard:
     ways: str
     parts: list[ScorePart]
     credentials_text: str = ""  # the clinician's letters, less any not in force
+    concern_fit: str = ""  # "Treats both concerns you named"
+    more: tuple[str, ...] = ()  # the reasons not among the strongest, behind "more"
+    contact: ContactActions | None = None
+
+
+@dataclass(frozen=True)
+class TextReading:
+    """What the referral's own words were taken to say, and what of them went unused."""
+
+    used: list[str]  # applied: concerns, groups (ranked first), the place
+    not_applied: list[str]  # recognised, but only the form's fields set these
+    unused_words: list[str]
+    notes: list[str]
 
 
 def ways_text(found: Match, state: str | None) -> str:
@@ -217,20 +240,6 @@ def ways_text(found: Match, state: str | None) -> str:
         elif way == "telehealth":
             said.append(f"Telehealth in {state}" if state else "Telehealth")
     return "; or ".join(said)
-
-
-def score_parts(found: Match) -> list[ScorePart]:
-    weights = default_weights().weights
-    total = sum(weights.values())
-    return [
-        ScorePart(
-            label=COMPONENT_LABELS.get(name, name),
-            weight_percent=round(100 * weights.get(name, 0) / total),
-            value=value,
-            percent=round(100 * value),
-        )
-        for name, value in found.components.items()
-    ]
 
 
 def concern_groups(vocab: Vocabulary) -> list[tuple[str, str, list[tuple[str, str]]]]:
@@ -268,6 +277,7 @@ def referral_url(params: dict[str, Any]) -> str:
     form = ReferralForm(
         discipline=body.referring_discipline or "",
         concern=tuple(body.concerns),
+        text=body.text,
         zip=body.patient_zip or "",
         state=body.patient_state or "",
         delivery=body.delivery,
@@ -303,12 +313,80 @@ def _reads_as_submitted(form: FormInput, referral: ReferralForm) -> bool:
     return form.any_of(f.name for f in fields(referral))
 
 
+def read_text(
+    directory: Directory, referral: ReferralForm, resolved: ReferralRequest
+) -> TextReading | None:
+    """The words as matching reads them: concerns and groups (``matching.scoring.wants_of``),
+    a ZIP or state when the form gave none (``referrals.referral_request``); the rest of
+    what the words name is shown as not applied, so nothing is silently taken or dropped."""
+    if not referral.text:
+        return None
+    vocab = directory.vocab
+    meaning = directory.understand(referral.text)
+    used: list[str] = []
+    not_applied: list[str] = []
+    notes: list[str] = []
+    for u in meaning.understood:
+        if u.kind == "concerns":
+            used.append(vocab.label("concerns", u.code))
+        elif u.kind == "populations":
+            used.append(f"{vocab.label('populations', u.code)} (ranked first, not required)")
+        elif u.kind == "zips":
+            if not referral.zip and not referral.state and resolved.patient_zip == u.code:
+                used.append(f"ZIP {u.code}")
+                notes.append(f"The patient's ZIP code, {u.code}, was read from the words.")
+            else:
+                not_applied.append(f"ZIP {u.code}")
+        elif u.kind == "states":
+            if not referral.zip and not referral.state and resolved.patient_state == u.code:
+                used.append(vocab.states[u.code].name if u.code in vocab.states else u.code)
+                notes.append(f"The patient's state, {u.code}, was read from the words.")
+            else:
+                not_applied.append(vocab.states[u.code].name if u.code in vocab.states else u.code)
+        elif u.kind == "languages":
+            not_applied.append(f"Speaks {vocab.label('languages', u.code)}")
+        elif u.kind == "insurance":
+            not_applied.append(f"Takes {vocab.label('insurance', u.code)}")
+        elif u.kind == "delivery":
+            not_applied.append(vocab.delivery[u.code].label)
+        elif u.kind == "ages":
+            not_applied.append(f"Age {u.code}")
+    words = meaning.text.split() + [w for w in meaning.unused_words if w not in meaning.text]
+    return TextReading(
+        used=list(dict.fromkeys(used)),
+        not_applied=list(dict.fromkeys(not_applied)),
+        unused_words=list(dict.fromkeys(words)),
+        notes=notes,
+    )
+
+
+def match_card(directory: Directory, found: Match, resolved: ReferralRequest) -> MatchCard:
+    vocab = directory.vocab
+    doc = directory.document(found.therapist_id)
+    letters = (
+        displayed_credentials_text(doc.credentials_text, doc.credentials, vocab, resolved.on)
+        if doc is not None
+        else ""
+    )
+    therapist = directory.therapist(found.therapist_id)
+    return MatchCard(
+        found,
+        doc,
+        ways_text(found, resolved.patient_state),
+        score_parts(found, doc, resolved, vocab),
+        letters,
+        concern_fit(resolved, doc, vocab),
+        tuple(r for r in found.reasons if r not in found.strongest),
+        contact_actions(therapist) if therapist is not None else None,
+    )
+
+
 class ReferralPages(Controller):
     path = "/refer"
     include_in_schema = False
 
-    @get("/")
-    async def refer_page(self, request: Request, directory: NamedDependency[Directory]) -> Template:
+    @get("/", sync_to_thread=True)
+    def refer_page(self, request: Request, directory: NamedDependency[Directory]) -> Template:
         vocab = directory.vocab
         form = FormInput(request.query_params.multi_items())
         referral = ReferralForm.read(form, vocab)
@@ -319,19 +397,10 @@ class ReferralPages(Controller):
         resolved: ReferralRequest | None = None
         if submitted and not form.errors:
             resolved = resolve(directory, form, referral)
+        reading: TextReading | None = None
         if resolved is not None:
-            state = resolved.patient_state
-            cards = []
-            for m in directory.match(resolved):
-                doc = directory.document(m.therapist_id)
-                letters = (
-                    displayed_credentials_text(
-                        doc.credentials_text, doc.credentials, vocab, resolved.on
-                    )
-                    if doc is not None
-                    else ""
-                )
-                cards.append(MatchCard(m, doc, ways_text(m, state), score_parts(m), letters))
+            cards = [match_card(directory, m, resolved) for m in directory.match(resolved)]
+            reading = read_text(directory, referral, resolved)
             if not cards:
                 answer = explain_match(directory, referral.body())
                 empty_reason = answer.reason
@@ -348,27 +417,59 @@ class ReferralPages(Controller):
             radius_choices=RADIUS_CHOICES,
             cards=cards,
             resolved=resolved,
+            reading=reading,
             criteria=criteria(resolved, vocab) if resolved is not None else [],
             empty_links=empty_links,
             empty_reason=empty_reason,
+            max_options=MAX_OPTIONS,
+            max_text=MAX_TEXT_CHARS,
+        )
+
+    @get("/compare", sync_to_thread=True)
+    def compare_page(
+        self,
+        request: Request,
+        directory: NamedDependency[Directory],
+        site: NamedDependency[LinkSite],
+    ) -> Template:
+        referral, summary = load_summary(request, directory, site.public_url)
+        ids = [o.clinician.id for o in summary.options]
+        return page(
+            "compare.html",
+            section="refer",
+            s=summary,
+            rows=comparison_rows(summary, directory.vocab),
+            back_url="/refer?" + referral.query(),
+            summary_url=referral.summary_url(ids),
+            pdf_url=referral.summary_url(ids, pdf=True),
         )
 
     @get("/summary", sync_to_thread=True)
-    def summary_page(self, request: Request, directory: NamedDependency[Directory]) -> Template:
-        referral, summary = load_summary(request, directory)
+    def summary_page(
+        self,
+        request: Request,
+        directory: NamedDependency[Directory],
+        site: NamedDependency[LinkSite],
+    ) -> Template:
+        referral, summary = load_summary(request, directory, site.public_url)
+        ids = [o.clinician.id for o in summary.options]
         return page(
             "summary.html",
             section="refer",
             s=summary,
             back_url="/refer?" + referral.query(),
-            pdf_url=referral.summary_url(summary.clinician.id, pdf=True),
+            compare_url=referral.compare_url(ids) if len(ids) > 1 else "",
+            pdf_url=referral.summary_url(ids, pdf=True),
         )
 
     @get("/summary.pdf", sync_to_thread=True)
     def summary_pdf(
-        self, request: Request, directory: NamedDependency[Directory]
+        self,
+        request: Request,
+        directory: NamedDependency[Directory],
+        site: NamedDependency[LinkSite],
     ) -> Response[bytes]:
-        _, summary = load_summary(request, directory)
+        _, summary = load_summary(request, directory, site.public_url)
         return Response(
             summary_pdf(summary),
             media_type="application/pdf",
@@ -380,31 +481,125 @@ class ReferralPages(Controller):
         )
 
 
-def load_summary(request: Request, directory: Directory) -> tuple[ReferralForm, ReferralSummary]:
-    """Rebuild the referral from the link and explain how the chosen clinician fits it."""
+@dataclass(frozen=True)
+class CompareRow:
+    label: str
+    cells: list[list[str]]  # per option, its lines (one line reads as text, more as a list)
+
+
+def comparison_rows(summary: ReferralSummary, vocab: Vocabulary) -> list[CompareRow]:
+    """The chosen clinicians side by side, a row per thing a referrer weighs."""
+
+    def row(label: str, cell: Any) -> CompareRow:
+        return CompareRow(label, [cell(o) for o in summary.options])
+
+    def fees(o: SummaryOption) -> list[str]:
+        f = o.clinician.fees
+        if f.session_fee_min is None:
+            text = "Not listed"
+        elif f.session_fee_max and f.session_fee_max != f.session_fee_min:
+            text = f"${f.session_fee_min}\u2013{f.session_fee_max} a session"
+        else:
+            text = f"${f.session_fee_min} a session"
+        return [text + ("; sliding scale" if f.sliding_scale else "")]
+
+    def insurance(o: SummaryOption) -> list[str]:
+        f = o.clinician.fees
+        payers = [vocab.label("insurance", code) for code in f.insurance]
+        payers += ["Medicare"] * f.accepts_medicare + ["Medicaid"] * f.accepts_medicaid
+        return [", ".join(dict.fromkeys(payers)) or "None listed"]
+
+    def availability(o: SummaryOption) -> list[str]:
+        p = o.clinician
+        if p.accepting_new_clients:
+            text = "Accepting new clients"
+        elif p.waitlist_weeks:
+            text = f"Not taking new clients; waitlist about {p.waitlist_weeks} weeks"
+        else:
+            text = "Not taking new clients"
+        confirmed = p.availability_confirmed_on
+        return [text + (f"; confirmed {confirmed}" if confirmed else "; never confirmed")]
+
+    def credentials(o: SummaryOption) -> list[str]:
+        return [credential_line(c, short=True) for c in o.credentials] or ["None in force"]
+
+    return [
+        row("Fit score", lambda o: [f"{round(o.score)} out of 100"]),
+        row("Concerns you named", lambda o: [o.concern_fit]),
+        row("How they can meet", lambda o: [_sentence("; or ".join(o.ways)) or "Not stated"]),
+        row("Strongest reasons", lambda o: o.strongest),
+        row("Credentials", credentials),
+        row("New clients", availability),
+        row("Fees", fees),
+        row("Insurance", insurance),
+        row("Languages", lambda o: [", ".join(x["label"] for x in o.clinician.languages)]),
+        row("Check before referring", lambda o: o.cautions or ["Nothing flagged"]),
+        row("Phone", lambda o: [o.phone or "Not listed"]),
+        row("Fax", lambda o: [o.fax or "Not listed"]),
+        row("NPI", lambda o: [o.npi or "Not listed"]),
+    ]
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def load_summary(
+    request: Request, directory: Directory, public_url: str
+) -> tuple[ReferralForm, ReferralSummary]:
+    """Rebuild the referral from the link and explain how each chosen clinician fits it
+    today: up to ``MAX_OPTIONS``, in the order chosen."""
     form = FormInput(request.query_params.multi_items())
     referral = ReferralForm.read(form, directory.vocab)
-    therapist_id = form.text("therapist", 60)
-    back = ("/refer?" + referral.query(), "Back to the referral")
-    if not therapist_id:
-        form.fail("therapist", "choose a clinician from the matches")
+    chosen = form.texts("therapist", 60)
+    back = ("/refer?" + referral.query(), "Back to the matches")
+    if not chosen:
+        form.fail("therapist", "choose one to three clinicians from the matches")
     resolved = resolve(directory, form, referral) if not form.errors else None
     if resolved is None:
         problems = "; ".join(f"{REFER_LABELS.get(f, f)}: {m}" for f, m in form.errors)
-        raise PageError(422, "This summary link is not complete", problems, back=back)
-    therapist = find_therapist(directory, therapist_id)
-    doc = directory.document(therapist.id)
-    # Match this one clinician against the referral: the summary says exactly why they fit
-    # today, and refuses a clinician who no longer does (licence lapsed, stopped taking referrals).
-    found = match(msgspec.structs.replace(resolved, limit=1), [doc] if doc else [], directory.vocab)
-    if not found:
+        raise PageError(422, "This link is not complete", problems, back=back)
+    options: list[SummaryOption] = []
+    left_out: list[str] = []
+    for therapist_id in chosen[:MAX_OPTIONS]:
+        try:
+            therapist = find_therapist(directory, therapist_id)
+        except PageError:
+            if len(chosen) == 1:
+                raise
+            left_out.append("a listing that no longer exists")
+            continue
+        doc = directory.document(therapist.id)
+        # Match this one clinician against the referral: the summary says exactly why they
+        # fit today, and leaves out one who no longer does (licence lapsed, stopped taking
+        # referrals).
+        found = match(
+            msgspec.structs.replace(resolved, limit=1), [doc] if doc else [], directory.vocab
+        )
+        if not found:
+            left_out.append(therapist.full_name)
+            continue
+        options.append(
+            build_option(therapist, doc, found[0], resolved, directory.vocab, public_url)
+        )
+    if not options:
         raise PageError(
             404,
-            "This clinician no longer matches the referral",
-            f"{therapist.full_name} does not meet this referral's requirements today "
+            "This clinician no longer matches the referral"
+            if len(chosen) == 1
+            else "None of these clinicians matches the referral now",
+            f"{', '.join(left_out)}: does not meet this referral's requirements today "
             "(for example a license, the distance, or taking new clients). "
             "Please choose another clinician.",
             back=back,
         )
     today = dt.date.today()
-    return referral, build_summary(therapist, doc, found[0], resolved, directory.vocab, today)
+    summary = build_summary(
+        options,
+        resolved,
+        directory.vocab,
+        today,
+        left_out=left_out,
+        over_limit=max(0, len(chosen) - MAX_OPTIONS),
+    )
+    return referral, summary

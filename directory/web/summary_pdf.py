@@ -16,8 +16,7 @@ import unicodedata
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
-from directory.credentials import CredentialView
-from directory.web.summary import ReferralSummary
+from directory.web.summary import ReferralSummary, SummaryOption, credential_line
 
 FONT = "Helvetica"
 INK = (29, 35, 48)
@@ -90,18 +89,68 @@ def _bullets(pdf: FPDF, items: list[str]) -> None:
         pdf.multi_cell(0, 5, _plain(item), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 
-def _credential(c: CredentialView) -> str:
-    where = f" ({c.state})" if c.state and c.state != "*" else ""
-    number = f", no. {c.number}" if c.number else ""
-    until = f", valid until {c.expires_on}" if c.expires_on else ""
-    return f"{c.label}{where}{number}{until}. {c.statement}."
+def _option(pdf: FPDF, number: int, count: int, o: SummaryOption) -> None:
+    p = o.clinician
+    pdf.ln(2)
+    pdf.set_draw_color(*MUTED)
+    pdf.line(pdf.l_margin, pdf.get_y(), pdf.w - pdf.r_margin, pdf.get_y())
+    pdf.ln(2)
+    pdf.set_font(FONT, "B", 15)
+    pdf.set_text_color(*INK)
+    title = (f"Option {number}: " if count > 1 else "") + p.name
+    title += f", {p.credentials_text}" if p.credentials_text else ""
+    pdf.multi_cell(0, 7.5, _plain(title), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_font(FONT, size=10)
+    if p.pronouns or p.practice_name:
+        _para(pdf, " - ".join(x for x in (p.pronouns, p.practice_name) if x))
+    if p.fictional:
+        _para(pdf, "This is a fictional demo listing.", bold=True)
+    _para(pdf, f"Fit {round(o.score)} out of 100. {o.concern_fit}.")
+    _para(pdf, f"NPI: {o.npi or 'not listed'}")
+    _para(pdf, f"Phone: {o.phone or 'not listed'}   Fax: {o.fax or 'not listed'}")
+    if p.email:
+        _para(pdf, f"Email: {p.email}")
+    _para(pdf, f"Profile (check it before you send): {o.profile_url}")
+
+    _heading(pdf, "Why they fit")
+    _bullets(pdf, o.reasons)
+    if o.ways:
+        _para(pdf, "Can see the patient " + "; or ".join(o.ways) + ".")
+
+    _heading(pdf, "Credentials, as checked")
+    if o.credentials:
+        _bullets(pdf, [credential_line(c) + "." for c in o.credentials])
+    else:
+        _para(pdf, "No credential in force is listed.")
+    if not o.verified:
+        _para(pdf, "No credential has been checked with its primary source recently.")
+
+    if o.cautions:
+        _heading(pdf, "Check before referring")
+        _bullets(pdf, o.cautions)
+
+    _heading(pdf, "How to contact them")
+    if p.website:
+        _para(pdf, f"Website: {p.website}")
+    for loc in p.locations:
+        a = loc.address
+        lines = [loc.name, a.line1, a.line2, f"{a.city}, {a.state} {a.postal_code}", loc.phone]
+        _para(pdf, ", ".join(x for x in lines if x))
+    availability = "Accepting new clients" if p.accepting_new_clients else "Not taking new clients"
+    confirmed = (
+        f"; last confirmed {p.availability_confirmed_on}"
+        if p.availability_confirmed_on
+        else "; never confirmed"
+    )
+    _para(pdf, availability + confirmed + ".")
+    if p.referral.referral_notes:
+        _para(pdf, f"Referral notes: {p.referral.referral_notes}")
 
 
 def summary_pdf(s: ReferralSummary) -> bytes:
-    """The summary as PDF bytes: one or two A4/Letter-safe pages of plain text."""
-    p = s.clinician
+    """The summary as PDF bytes: plain text on Letter pages, one section per option."""
     pdf = _SummaryPDF(format="letter")
-    pdf.set_title(_plain(f"Referral summary: {p.name}"))
+    pdf.set_title(_plain(f"Referral summary: {s.title}"))
     pdf.set_author("Sensate")
     pdf.set_margins(18, 16, 18)
     pdf.set_auto_page_break(True, margin=20)
@@ -118,13 +167,13 @@ def summary_pdf(s: ReferralSummary) -> bytes:
     )
     pdf.set_text_color(*INK)
     pdf.set_font(FONT, "B", 18)
-    title = p.name + (f", {p.credentials_text}" if p.credentials_text else "")
-    pdf.multi_cell(0, 9, _plain(title), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    count = len(s.options)
+    heading = "Referral summary: " + (f"{count} options" if count > 1 else s.title)
+    pdf.multi_cell(0, 9, _plain(heading), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font(FONT, size=10)
-    if p.pronouns or p.practice_name:
-        _para(pdf, " - ".join(x for x in (p.pronouns, p.practice_name) if x))
-    if p.fictional:
-        _para(pdf, "This is a fictional demo listing.", bold=True)
+    if count > 1:
+        names = "; ".join(f"{i}. {o.clinician.name}" for i, o in enumerate(s.options, start=1))
+        _para(pdf, names)
 
     _heading(pdf, "Before you share anything")
     _para(pdf, s.consent, bold=True)
@@ -132,45 +181,11 @@ def summary_pdf(s: ReferralSummary) -> bytes:
     _heading(pdf, "The referral")
     for what, value in s.criteria:
         _para(pdf, f"{what}: {value}")
+    if s.left_out:
+        _para(pdf, "Left out, as they no longer meet the referral: " + ", ".join(s.left_out) + ".")
 
-    _heading(pdf, "Why they fit")
-    _bullets(pdf, s.reasons)
-    if s.ways:
-        _para(pdf, "Can see the patient " + "; or ".join(s.ways) + ".")
-
-    _heading(pdf, "Verified credentials")
-    if s.verified:
-        _bullets(pdf, [_credential(c) for c in s.verified])
-    else:
-        _para(pdf, "No credential has been checked with its primary source recently.")
-    if s.unverified:
-        _heading(pdf, "Other credentials in force (not recently verified)")
-        _bullets(pdf, [_credential(c) for c in s.unverified])
-
-    if s.cautions:
-        _heading(pdf, "Check before referring")
-        _bullets(pdf, s.cautions)
-
-    _heading(pdf, "How to contact them")
-    if p.phone:
-        _para(pdf, f"Phone: {p.phone}")
-    if p.email:
-        _para(pdf, f"Email: {p.email}")
-    if p.website:
-        _para(pdf, f"Website: {p.website}")
-    for loc in p.locations:
-        a = loc.address
-        lines = [loc.name, a.line1, a.line2, f"{a.city}, {a.state} {a.postal_code}", loc.phone]
-        _para(pdf, ", ".join(x for x in lines if x))
-    availability = "Accepting new clients" if p.accepting_new_clients else "Not taking new clients"
-    confirmed = (
-        f"; last confirmed {p.availability_confirmed_on}"
-        if p.availability_confirmed_on
-        else "; never confirmed"
-    )
-    _para(pdf, availability + confirmed + ".")
-    if p.referral.referral_notes:
-        _para(pdf, f"Referral notes: {p.referral.referral_notes}")
+    for number, option in enumerate(s.options, start=1):
+        _option(pdf, number, count, option)
 
     pdf.ln(4)
     pdf.set_text_color(*MUTED)

@@ -233,9 +233,9 @@ def test_credential_statements_say_what_a_person_needs(vocab) -> None:
     )
     views = {v.state or v.code: v for v in credential_views(therapist, vocab, TODAY)}
     assert views["MN"].statement == (
-        "Verified 2026-10-02 with Minnesota Board of Behavioral Health and Therapy"
+        "Verified on 2026-10-02 with Minnesota Board of Behavioral Health and Therapy"
     )
     assert views["MN"].verified
-    assert views["WI"].statement == "Expired 2026-01-31" and not views["WI"].valid
+    assert views["WI"].statement == "Expired on 2026-01-31" and not views["WI"].valid
     assert views["IA"].statement == "Self-reported, not yet verified"
     assert "not a certification" in views["aasect_member"].label.lower()

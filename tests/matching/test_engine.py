@@ -336,6 +336,44 @@ def test_reasons_in_plain_words() -> None:
         assert phrase in found.reasons, phrase
 
 
+def test_the_strongest_three_reasons_lead_with_what_was_named() -> None:
+    """A compact card shows ``strongest``: the named concerns, then the certification and
+    the license that prove the fit; where and how they meet (the card says it beside the
+    score), referrals and availability only after."""
+    clinician = doc(
+        concerns=["sexual_pain", "erectile"],
+        coordinates_with=["urology"],
+        sliding_scale=True,
+        **with_cst(until=dt.date(2027, 3, 31)),
+    )
+    req = request(concerns=("sexual_pain",), referring_discipline="urology")
+    found = only(req, clinician)
+    assert found.strongest == [
+        "Treats genito-pelvic pain",
+        "AASECT Certified Sex Therapist (CST) until 2027-03, verified 2026-11-15 with AASECT",
+        f"Licensed in MN until 2027-01-31, verified {ON.isoformat()} with {BOARD}",
+    ]
+    assert set(found.strongest) <= set(found.reasons)
+    assert found.reasons[0] == "5.0 km away"  # the full explanation keeps its order
+    # Nothing named, nothing certified: the license, then where; never more than three.
+    plain = only(request(delivery="telehealth"), doc())
+    assert plain.strongest[:2] == [plain.reasons[1], "Telehealth in MN"]
+    assert len(plain.strongest) == 3
+
+
+def test_an_overdue_check_is_never_called_verified_in_a_reason() -> None:
+    """The license was checked on ON - 60 with the next check due at ON - 30."""
+    overdue = msgspec.structs.replace(
+        license_mn(verified=ON - dt.timedelta(days=60)),
+        check_due=date_key(ON - dt.timedelta(days=30)),
+    )
+    found = only(request(delivery="telehealth"), doc(credentials=[overdue]))
+    assert found.reasons[1] == (
+        f"Licensed in MN until 2027-01-31, last verified {ON - dt.timedelta(days=60)} with "
+        f"{BOARD}, due for re-verification since {ON - dt.timedelta(days=30)}"
+    )
+
+
 def test_telehealth_reasons_cite_the_license_in_the_patients_state() -> None:
     found = only(request(delivery="telehealth"), doc())
     assert found.reasons[0] == "Telehealth in MN"

@@ -115,6 +115,7 @@ def test_if_match_is_required_and_a_stale_version_is_refused(
         ({"gender": "unknown_gender"}, "changes.gender"),
         ({"listing_status": "on_holiday"}, "changes.listing_status"),
         ({"phone": "12345"}, "changes.phone"),
+        ({"referral": {"fax": "12345"}}, "changes.referral.fax"),
         ({"email": "not-an-address"}, "changes.email"),
         ({"website": "javascript:alert(1)"}, "changes.website"),
         (
@@ -176,7 +177,11 @@ def test_every_listing_field_can_be_edited(
         "offers_in_person": True,
         "fees": {"session_fee_min": 90, "session_fee_max": 150, "sliding_scale": True},
         "availability": {"accepting_new_clients": False, "waitlist_weeks": 6},
-        "referral": {"accepts_physician_referrals": True, "referral_notes": "Fax notes first."},
+        "referral": {
+            "accepts_physician_referrals": True,
+            "referral_notes": "Fax notes first.",
+            "fax": "+1 612-555-0142",
+        },
     }
     response = edit(client, verifier, t, changes)
     assert response.status_code == 200, response.text
@@ -192,6 +197,7 @@ def test_every_listing_field_can_be_edited(
         6,
     )
     assert saved.referral.referral_notes == "Fax notes first."
+    assert saved.referral.fax == "+1 612-555-0142"
 
 
 def search_ids(client: TestClient, **params: Any) -> set[str]:

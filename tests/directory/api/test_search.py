@@ -151,7 +151,10 @@ def test_profile_shows_credentials_with_evidence(client: TestClient, directory: 
     body = client.get(f"/api/v1/therapists/{therapist.id}", params={"on": ON}).json()
     assert body["name"] == therapist.full_name
     statements = [c["statement"] for c in body["credentials"] if c["kind"] == "license"]
-    assert any(s.startswith(("Verified ", "Last verified ", "Expired ")) for s in statements)
+    assert any(
+        s.startswith(("Verified on ", "Due for re-verification ", "Expired on "))
+        for s in statements
+    )
     assert body["fictional"] is True
 
 

@@ -111,7 +111,7 @@ def test_recording_a_check_updates_everything_in_one_go(
     profile = client.get(f"{API}/therapists/{t.id}").json()
     statement = next(c["statement"] for c in profile["credentials"] if c["id"] == lic.id)
     assert statement == (
-        f"Verified {TODAY.isoformat()} with Minnesota Board of Marriage and Family Therapy"
+        f"Verified on {TODAY.isoformat()} with Minnesota Board of Marriage and Family Therapy"
     )
 
 

@@ -118,7 +118,7 @@ def test_a_license_expiring_today_counts_today_and_not_tomorrow(
     assert who in telehealth_ids(client, "MN", after)
     profile = client.get(f"/api/v1/therapists/{who}", params={"on": after.isoformat()}).json()
     vermont = next(c for c in profile["credentials"] if c["state"] == "VT")
-    assert vermont["statement"] == f"Expired {EXPIRES.isoformat()}" and not vermont["valid"]
+    assert vermont["statement"] == f"Expired on {EXPIRES.isoformat()}" and not vermont["valid"]
     assert profile["telehealth_states"] == ["MN"]
 
 

@@ -148,6 +148,7 @@ def addresses(live_app: LiveApp) -> dict[str, str]:
     assert request is not None, form.errors
     matches = directory.match(request)
     assert matches, "the demo directory has no match for the referral"
+    chosen = [m.therapist_id for m in matches[:3]]
     return {
         "search": "/",
         "results": "/?" + urlencode({"q": "pain during sex", "telehealth_state": state}),
@@ -166,6 +167,8 @@ def addresses(live_app: LiveApp) -> dict[str, str]:
         "refer": "/refer",
         "refer-results": "/refer?" + urlencode(refer),
         "summary": referral.summary_url(matches[0].therapist_id),
+        "compare": referral.compare_url(chosen),
+        "summary-options": referral.summary_url(chosen),
         "error": "/therapists/00000000-0000-4000-8000-000000000000",
         "api-docs": "/schema",
     }
@@ -230,7 +233,7 @@ def test_physician_produces_a_referral_summary_and_pdf(
     assert "/refer/summary?" in page.url
     text = page.locator("main").inner_text()
     assert "Obtain your patient's consent" in text
-    for heading in ("Why they fit", "Verified credentials", "How to contact them"):
+    for heading in ("Why they fit", "Credentials, with the dates checked", "How to contact them"):
         assert page.get_by_role("heading", name=heading).is_visible()
     # print.js replaced the "use your browser's Print command" hint with a button.
     assert page.get_by_role("button", name="Print").is_visible()
@@ -247,6 +250,117 @@ def test_physician_produces_a_referral_summary_and_pdf(
     assert Path(download.path()).read_bytes().startswith(b"%PDF")
     assert session.foreign_requests(live_app.netloc) == []
     assert session.context.cookies() == []
+
+
+# Luhn-valid NPIs for the clinicians the physician picks (the demo directory lists none).
+NPIS = ("1234567893", "1245319599", "1922467554")
+
+
+def give_npis(directory: Directory, therapist_ids: list[str]) -> dict[str, str]:
+    import msgspec
+
+    given: dict[str, str] = {}
+    for therapist_id, npi in zip(therapist_ids, NPIS, strict=False):
+        stored = directory.store.get_therapist(therapist_id)
+        assert stored is not None
+        if stored.npi != npi:
+            directory.store.update_therapist(
+                msgspec.structs.replace(stored, npi=npi),
+                expected_version=stored.version,
+                actor="test",
+            )
+        given[therapist_id] = npi
+    directory.sync_index()
+    return given
+
+
+def test_physician_types_words_compares_three_and_sends_a_three_option_pdf(
+    open_session: Callable[..., Session], live_app: LiveApp
+) -> None:
+    """Free text, three ticked, the comparison, the summary and its PDF: all without
+    JavaScript, nothing from another host, and the PDF's text names each chosen NPI."""
+    pypdf = pytest.importorskip("pypdf", reason="pypdf is not installed (pip install -e '.[test]')")
+    state = telehealth_state(live_app.directory)
+    session = open_session("desktop", javascript=False)
+    page = session.page
+    goto(session, live_app, "/refer")
+    page.get_by_label("In your own words (optional)").fill("erectile problems, zorbly")
+    page.get_by_label("Patient's state").select_option(value=state)
+    page.get_by_label("Telehealth only").check()
+    page.get_by_role("button", name="Find clinicians").click()
+    page.wait_for_load_state()
+    assert "text=erectile+problems" in page.url
+    reading = page.locator(".reading").inner_text()
+    assert "From your words we used:" in reading and "Erectile difficulties" in reading
+    assert "Words not used: zorbly" in reading
+    cards = page.locator("li.card")
+    assert cards.count() >= 3
+    # Compact: at most three reasons show; the rest wait behind "More".
+    for i in range(3):
+        card = cards.nth(i)
+        assert card.locator("> ul.reasons > li").count() <= 3
+        assert not card.locator("details.more").evaluate("d => d.open")
+    names = [cards.nth(i).locator("h3 a").inner_text() for i in range(3)]
+    boxes = page.locator("input[name=therapist]")
+    ids = [boxes.nth(i).get_attribute("value") or "" for i in range(3)]
+    npis = give_npis(live_app.directory, ids)
+    for name in names:
+        page.get_by_label(f"Compare {name}").check()
+    page.get_by_role("button", name="Compare the ticked clinicians").click()
+    page.wait_for_load_state()
+    assert "/refer/compare?" in page.url
+    heads = page.locator("table.compare-table thead th")
+    assert [heads.nth(i).locator("a").inner_text() for i in range(heads.count())] == names
+    npi_cells = page.locator("table.compare-table tr", has=page.locator("th", has_text="NPI"))
+    assert npi_cells.locator("td").all_inner_texts() == list(NPIS)
+    page.get_by_role("link", name="Prepare a summary of these 3").click()
+    page.wait_for_load_state()
+    assert "/refer/summary?" in page.url
+    assert page.get_by_role("heading", level=1).inner_text() == "Referral summary: 3 options"
+    main = page.locator("main").inner_text()
+    assert "Obtain your patient's consent" in main
+    for therapist_id in ids:
+        assert f"{live_app.base}/therapists/{therapist_id}" in main
+    with page.expect_download() as info:
+        page.get_by_role("link", name="Download PDF").click()
+    download = info.value
+    assert download.suggested_filename.endswith(".pdf")
+    reader = pypdf.PdfReader(download.path())
+    text = " ".join((p.extract_text() or "") for p in reader.pages)
+    for therapist_id, npi in npis.items():
+        assert f"NPI: {npi}" in text, therapist_id
+    for name in names:
+        assert name.split()[-1] in text
+    assert "Obtain your patient's consent" in " ".join(text.split())
+    assert session.foreign_requests(live_app.netloc) == []
+    assert session.context.cookies() == []
+
+
+def test_patient_on_a_phone_sees_results_first_and_can_call(
+    open_session: Callable[..., Session], live_app: LiveApp
+) -> None:
+    """390x844 without JavaScript: a ZIP sets the telehealth state, the first result is in
+    view without scrolling past the form, and the first card has a call link."""
+    session = open_session("phone", javascript=False)
+    page = session.page
+    goto(session, live_app, "/")
+    page.get_by_label("What would you like help with?").fill("pain during sex")
+    page.get_by_label("ZIP code").fill("10001")  # New York, NY
+    page.get_by_role("button", name="Search").click()
+    page.wait_for_load_state()
+    assert page.evaluate("window.scrollY") == 0
+    summary = page.locator(".search-summary").inner_text()
+    assert "telehealth in NY" in summary
+    chosen = page.locator("#telehealth_state option:checked").inner_text()
+    assert chosen == "New York (from my ZIP code)"
+    first = page.locator("li.card").first
+    box = first.bounding_box()
+    assert box is not None and box["y"] < 844, box  # in view, without scrolling
+    form = page.locator("form.search").bounding_box()
+    assert form is not None and form["y"] > box["y"]  # the form comes after the results
+    call = first.locator('a[href^="tel:"]')
+    assert call.count() == 1 and call.inner_text().startswith("Call ")
+    assert session.foreign_requests(live_app.netloc) == []
 
 
 def test_pages_request_nothing_from_other_hosts(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html as html_module
 import logging
 import re
 import zlib
@@ -240,7 +241,52 @@ def test_profile_shows_what_a_person_needs_to_decide(client: TestClient) -> None
         assert f">{heading}</h2>" in html, heading
     assert "Last confirmed" in html or "Never confirmed" in html
     assert "<dt>Expires</dt>" in html and "<dt>Issued</dt>" in html
-    assert re.search(r"Verified \d{4}-\d{2}-\d{2} with|Self-reported|Expired", html)
+    assert re.search(r"Verified on \d{4}-\d{2}-\d{2} with|Self-reported|Expired on", html)
+
+
+def credential_items(html: str) -> list[str]:
+    block = html.split('<ul class="credentials">', 1)[1].split("</ul>", 1)[0]
+    return re.findall(r"<li class=\"[a-z]+\">.*?</li>", block, flags=re.DOTALL)
+
+
+def test_profile_credentials_say_one_thing_each_with_dates_in_order(client: TestClient) -> None:
+    """Each credential: one statement from credential_statement (verified on D, due for
+    re-verification since D, self-reported, expired on D) and its dates in the order they
+    happened; never "Verified" beside an overdue check."""
+    results = client.get("/api/v1/therapists", params={"per_page": 100}).json()["results"]
+    kinds: set[str] = set()
+    for result in results:
+        view = client.get(f"/api/v1/therapists/{result['id']}").json()
+        credentials = view["credentials"]
+        if not credentials or {c["statement_kind"] for c in credentials} <= kinds:
+            continue
+        html = client.get(f"/therapists/{result['id']}").text
+        items = credential_items(html)
+        assert len(items) == len(credentials)
+        for credential, item in zip(credentials, items, strict=True):
+            kinds.add(credential["statement_kind"])
+            statement = re.search(r'<p class="statement">(.*?)</p>', item, flags=re.DOTALL)
+            assert statement is not None
+            text = html_module.unescape(re.sub(r"<[^>]+>", "", statement.group(1))).strip()
+            assert text.removeprefix("✓ ") == credential["statement"]
+            dates = re.findall(r"<dt>([^<]+)</dt><dd>(\d{4}-\d{2}-\d{2})</dd>", item)
+            assert [d for _, d in dates] == sorted(d for _, d in dates), dates
+            labels = dict(dates)
+            if credential["statement_kind"] == "due":
+                assert 'class="due"' in item and "✓" not in item
+                assert text.startswith("Due for re-verification since ")
+                assert "Next check due" not in labels
+                assert labels["Re-verification due since"] <= view["as_of"]
+            elif credential["statement_kind"] == "verified":
+                assert text.startswith("✓ Verified on ")
+                due = labels.get("Next check due")
+                assert due is None or due >= view["as_of"]
+                assert labels.get("Issued", "") <= labels["Last verified"]
+            elif credential["statement_kind"] == "expired":
+                assert text.startswith("Expired") and "Next check due" not in labels
+        if {"verified", "due", "self_reported", "expired"} <= kinds:
+            break
+    assert {"verified", "due", "self_reported", "expired"} <= kinds, kinds
 
 
 def test_report_form_needs_a_reason(client: TestClient) -> None:
@@ -301,12 +347,12 @@ def test_referral_matches_lead_to_a_summary(client: TestClient) -> None:
     page = client.get("/refer", params=REFERRAL)
     assert page.status_code == 200
     links = summary_links(page.text)
-    assert links and "Why they fit" in page.text and "Fit " in page.text
+    assert links and '<ul class="reasons">' in page.text and "Fit " in page.text
     summary = client.get(links[0])
     assert summary.status_code == 200
     html = summary.text
     assert "Obtain your patient&#39;s consent" in html
-    for heading in ("Why they fit", "Verified credentials", "How to contact them"):
+    for heading in ("Why they fit", "Credentials, with the dates checked", "How to contact them"):
         assert heading in html
     main = html.split('<article class="summary"', 1)[1]
     assert "10003" not in main  # the patient's ZIP code is not in the summary
@@ -316,7 +362,7 @@ def test_referral_matches_lead_to_a_summary(client: TestClient) -> None:
     assert pdf.content.startswith(b"%PDF") and pdf.content.rstrip().endswith(b"%%EOF")
     assert "attachment" in pdf.headers["content-disposition"]
     text = pdf_text(pdf.content)
-    assert "Before you share anything" in text and "Verified credentials" in text
+    assert "Before you share anything" in text and "Credentials, as checked" in text
     name = re.search(r'<h1 id="summary-title">([^<]+)<', html)
     assert name is not None and name.group(1).split()[-1] in text
     assert "10003" not in text
