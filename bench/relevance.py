@@ -264,7 +264,8 @@ class Judge:
 def figures(
     queries: list[dict[str, Any]], answers: dict[str, Any], judge: Judge
 ) -> dict[str, dict[str, dict[str, float]]]:
-    """{set: {surface: {figure: value}}} for the sets "tune", "held_out", "fresh" and "all"."""
+    """{set: {surface: {figure: value}}} for the sets "tune", "held_out", "fresh" and "all",
+    and "<set>-<batch>" for queries with a ``batch``."""
     sums: dict[tuple[str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for query in queries:
         for surface in SURFACES:
@@ -275,7 +276,10 @@ def figures(
             bad = sum(1 for i in ids if judge.violates(query, judge.docs[i], surface))
             status = answer["status"]
             error = status >= 400 or answer.get("error", False)
-            for name in (query["set"], "all"):
+            names = [query["set"], "all"]
+            if "batch" in query:
+                names.append(f"{query['set']}-{query['batch']}")
+            for name in names:
                 s = sums[name, surface]
                 s["queries"] += 1
                 s["4xx"] += 400 <= status < 500 or (status < 400 and error)
@@ -379,6 +383,11 @@ def main() -> None:
     parser.add_argument(
         "--show-misses", action="store_true", help="list the tuning set's misses (after)"
     )
+    parser.add_argument(
+        "--misses-of",
+        default="tune",
+        help="the query set --show-misses lists (to analyse held-out failures, not to tune)",
+    )
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--queries-json", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -412,6 +421,7 @@ def main() -> None:
     fig_after = figures(queries, after, judge)
     for name, label in (
         ("held_out", "HELD-OUT sentences (never tuned on): before -> after"),
+        ("held_out-2", "HELD-OUT batch 2 (written before the Done-when work, never tuned on)"),
         ("fresh", "FRESH sentences (written after tuning, never tuned on): before -> after"),
         ("tune", "Tuning sentences: before -> after"),
         ("all", "All queries: before -> after"),
@@ -420,8 +430,9 @@ def main() -> None:
             print_table(label, fig_before[name], fig_after[name])
     print_interpret_latency(queries)
     if args.show_misses:
-        print("\nMisses on the tuning set (after):")
-        print("\n".join(misses([q for q in queries if q["set"] == "tune"], after, judge)))
+        print(f"\nMisses on the {args.misses_of} set (after):")
+        chosen = [q for q in queries if q["set"] == args.misses_of]
+        print("\n".join(misses(chosen, after, judge)))
 
 
 if __name__ == "__main__":
