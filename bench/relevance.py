@@ -26,8 +26,9 @@ never tuned on):
 - P@5: judged-relevant results among the first five, over min(5, relevant listings);
 - nDCG@10 with binary gains;
 - viol: results among the first ten that break a hard constraint (may not legally see the
-  patient in their state / is not within the radius of their ZIP; for the match, also not
-  accepting new clients, which the match excludes by default);
+  patient in their state / is not within the radius of their ZIP; for the match and the
+  page, also not accepting new clients, which both exclude by default: on these two
+  surfaces the relevant listings are those accepting new clients);
 - 4xx / 5xx answers.
 
 Never asserts: these are figures to read and quote.
@@ -57,6 +58,11 @@ BASELINE = "199cd9e"
 SURFACES = ("page", "api", "match")
 DEFAULT_RADIUS_KM = 40.0
 TOP = 10
+# Surfaces that leave out clinicians not accepting new clients unless asked: the match
+# (``include_not_accepting`` is off by default) and the patient page (its "accepting new
+# clients" box is ticked unless the person unticks it). Judged against the listings they
+# may show: a clinician who cannot take the person now is not a result they missed.
+ACCEPTING_ONLY = ("page", "match")
 
 _CARD = re.compile(r'<li class="card">\s*<h3><a href="/therapists/([^"]+)">')
 _TOTAL = re.compile(r'<h2 id="results-heading">\s*(\d+)')
@@ -240,7 +246,7 @@ class Judge:
     def violates(self, query: dict[str, Any], doc: Any, surface: str) -> bool:
         if not self._place_ok(query, doc):
             return True
-        return surface == "match" and not doc.accepting_new_clients
+        return surface in ACCEPTING_ONLY and not doc.accepting_new_clients
 
     def relevant(self, query: dict[str, Any], doc: Any) -> bool:
         if not self._place_ok(query, doc):
@@ -257,7 +263,8 @@ class Judge:
         return sum(
             1
             for doc in self.docs.values()
-            if self.relevant(query, doc) and (surface != "match" or doc.accepting_new_clients)
+            if self.relevant(query, doc)
+            and (surface not in ACCEPTING_ONLY or doc.accepting_new_clients)
         )
 
 
