@@ -81,6 +81,14 @@ def _search_params(query: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
+def _page_params(query: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    """The page's form: with a ZIP and no telehealth state it also searches telehealth in the
+    ZIP's state, so a person who wants to meet in person picks "No telehealth" there."""
+    if query.get("delivery") == "in_person" and "telehealth_state" not in params:
+        return {**params, "telehealth_state": "none"}
+    return params
+
+
 def _match_body(query: dict[str, Any], on: dt.date) -> dict[str, Any]:
     body: dict[str, Any] = {
         "text": query["text"],
@@ -124,7 +132,7 @@ def run_worker(queries_path: Path, out_path: Path, profiles: int, seed: int, on:
         with TestClient(create_app(settings, directory)) as client:
             for query in queries:
                 params = _search_params(query)
-                page = client.get("/", params=params)
+                page = client.get("/", params=_page_params(query, params))
                 page_ids = [html.unescape(i) for i in _CARD.findall(page.text)]
                 total = _TOTAL.search(page.text)
                 api = client.get(
