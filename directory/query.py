@@ -128,17 +128,27 @@ class Range(msgspec.Struct, frozen=True, tag=True):
 
 
 class GeoRadius(msgspec.Struct, frozen=True, tag=True):
-    """Any practice location within ``radius_m`` metres of the point."""
+    """Any practice location within ``radius_m`` metres of the point.
+
+    With ``licensed_on`` (a YYYYMMDD day), only a location whose state holds a license of
+    the clinician's in force on that day counts (the listing's ``point_licensed_until``, one
+    per location): in-person care needs a license where the practice is.
+    """
 
     lat: float
     lon: float
     radius_m: float
+    licensed_on: int | None = None
 
     def __post_init__(self) -> None:
         if not (-90 <= self.lat <= 90 and -180 <= self.lon <= 180):
             raise FilterError("geo point out of range")
         if not 0 < self.radius_m <= 5_000_000:
             raise FilterError("radius must be between 0 and 5,000 km")
+        if self.licensed_on is not None and (
+            isinstance(self.licensed_on, bool) or not 0 <= self.licensed_on <= 99991231
+        ):
+            raise FilterError("licensed_on must be a YYYYMMDD day")
 
 
 class And(msgspec.Struct, frozen=True, tag=True):

@@ -357,10 +357,14 @@ _FIELD_WEIGHTS = np.array([weight for _, weight in TEXT_FIELDS], dtype=np.float3
 class _Points:
     """All practice points of a segment in flat arrays, ordered by owner slot."""
 
-    def __init__(self, owner: np.ndarray, lat: np.ndarray, lon: np.ndarray) -> None:
+    def __init__(
+        self, owner: np.ndarray, lat: np.ndarray, lon: np.ndarray, licensed_until: np.ndarray
+    ) -> None:
         self.owner = owner
         self.lat = lat  # radians
         self.lon = lon
+        # YYYYMMDD the license in force in each point's state runs to (0: none there).
+        self.licensed_until = licensed_until
         self.cos_lat = np.cos(lat)
         # Points sorted by latitude: a radius search only looks at the band of latitudes
         # it can reach.
@@ -376,12 +380,17 @@ class _Points:
         )
         return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
 
-    def within(self, lat: float, lon: float, radius_m: float, size: int) -> np.ndarray:
-        """Mask of slots with any point within ``radius_m`` metres."""
+    def within(
+        self, lat: float, lon: float, radius_m: float, size: int, licensed_on: int | None = None
+    ) -> np.ndarray:
+        """Mask of slots with any point within ``radius_m`` metres (with ``licensed_on``, any
+        such point whose license runs to that day)."""
         reach = radius_m / EARTH_RADIUS_M  # no point farther in latitude can be in range
         lo = np.searchsorted(self.sorted_lat, math.radians(lat) - reach, side="left")
         hi = np.searchsorted(self.sorted_lat, math.radians(lat) + reach, side="right")
         band = self.by_lat[lo:hi]
+        if licensed_on is not None:
+            band = band[self.licensed_until[band] >= licensed_on]
         inside = band[self._distances(lat, lon, band) <= radius_m]
         mask = np.zeros(size, dtype=bool)
         mask[self.owner[inside]] = True
@@ -449,7 +458,12 @@ class _Segment:
         self.text = _Text(
             meta["vocabulary"], arrays["text.starts"], arrays["text.slots"], arrays["text.ranks"]
         )
-        self.points = _Points(arrays["points.owner"], arrays["points.lat"], arrays["points.lon"])
+        self.points = _Points(
+            arrays["points.owner"],
+            arrays["points.lat"],
+            arrays["points.lon"],
+            arrays["points.licensed_until"],
+        )
         # Sorting by name is by normalised name, then id; within the segment the rank
         # stands in for both, and merges across parts compare the keys themselves.
         self.name_rank = arrays["name_rank"]
@@ -480,6 +494,7 @@ class _Segment:
         point_counts: list[int] = []
         lats: list[float] = []
         lons: list[float] = []
+        licensed: list[int] = []
         base = 0
         iterator = iter(documents)
         while chunk := list(itertools.islice(iterator, _CHUNK)):
@@ -530,6 +545,10 @@ class _Segment:
                 for point in doc.points:
                     lats.append(point.lat)
                     lons.append(point.lon)
+                # One per point; a document built without them is licensed nowhere.
+                until = doc.point_licensed_until[: len(doc.points)]
+                licensed.extend(until)
+                licensed.extend([0] * (len(doc.points) - len(until)))
             base += len(chunk)
 
         size = base
@@ -578,6 +597,7 @@ class _Segment:
         arrays["points.owner"] = _owners(np.array(point_counts, dtype=np.int32))
         arrays["points.lat"] = np.radians(np.array(lats, dtype=np.float64))
         arrays["points.lon"] = np.radians(np.array(lons, dtype=np.float64))
+        arrays["points.licensed_until"] = np.array(licensed, dtype=np.int64)
         name_order = np.lexsort((id_bytes, np.array(names, dtype=str))) if size else _NO_SLOTS
         name_rank = np.empty(size, dtype=np.int32)
         name_rank[name_order] = np.arange(size, dtype=np.int32)
@@ -643,8 +663,8 @@ class _Segment:
                 if lte is not None:
                     selected &= sparse.values <= lte
                 return sparse.mask(self.size, selected)
-            case GeoRadius(lat=lat, lon=lon, radius_m=radius_m):
-                return self.points.within(lat, lon, radius_m, self.size)
+            case GeoRadius(lat=lat, lon=lon, radius_m=radius_m, licensed_on=licensed_on):
+                return self.points.within(lat, lon, radius_m, self.size, licensed_on)
         raise FilterError(f"unsupported filter node {node!r}")
 
     def _any_of(self, name: str, values: tuple[object, ...]) -> np.ndarray:
@@ -900,7 +920,7 @@ def _check_facets(facets: Iterable[str]) -> None:
 # views the arrays in place: nothing is rebuilt, and processes mapping the same file
 # share its pages.
 _MAGIC = b"SENSIDX\0"
-_FORMAT = 5
+_FORMAT = 6  # 6: points carry the day their state's license runs to
 _ALIGN = 64
 
 

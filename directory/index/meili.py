@@ -14,6 +14,9 @@ What is indexed: ``msgspec.to_builtins(IndexDocument)`` plus two derived fields:
   radius filter and sorted by the far office. ``Hit.distance_m`` is exact all the same:
   it is computed here from every point in ``points`` after retrieval (not taken from
   ``_geoDistance``, which measures to the first point only).
+- ``geo_licensed_until``: the day the license in force in that first point's state runs
+  to, so that a radius filter asking for a license in force on a day
+  (``GeoRadius.licensed_on``) reads the same point's license.
 - ``name_key``: the name case- and accent-folded, so that sorting by name is the same
   order as the embedded engine's.
 - ``fee_sort`` and ``waitlist_sort``: the fee and the waitlist with "not given" as a
@@ -67,7 +70,7 @@ from meilisearch.errors import MeilisearchApiError
 from meilisearch.models.task import TaskInfo
 
 from directory.index.base import Hit, SearchResult
-from directory.index.meili_filters import compile_filter, format_number
+from directory.index.meili_filters import GEO_LICENSED_UNTIL, compile_filter, format_number
 from directory.index.text import STOP_WORDS, normalise, tokenise
 from directory.listing import IndexDocument
 from directory.query import (
@@ -144,7 +147,7 @@ def synonyms_from_vocabulary(vocab: Vocabulary) -> dict[str, list[str]]:
 def filterable_attributes() -> list[str]:
     """FILTERABLE's fields; a map field (``telehealth_until.*``) is registered by its
     parent name, which makes every ``telehealth_until.<key>`` filterable."""
-    return sorted({name.removesuffix(".*") for name in FILTERABLE} | {"_geo"})
+    return sorted({name.removesuffix(".*") for name in FILTERABLE} | {"_geo", GEO_LICENSED_UNTIL})
 
 
 def index_settings(vocab: Vocabulary) -> dict[str, Any]:
@@ -179,6 +182,8 @@ def to_meili(doc: IndexDocument) -> dict[str, Any]:
     if doc.points:
         first = doc.points[0]
         body["_geo"] = {"lat": first.lat, "lng": first.lon}
+        licensed = doc.point_licensed_until
+        body[GEO_LICENSED_UNTIL] = licensed[0] if licensed else 0
     return body
 
 

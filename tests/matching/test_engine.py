@@ -420,7 +420,8 @@ TELEHEALTH = And(
 )
 IN_PERSON = And(
     (
-        GeoRadius(MINNEAPOLIS.lat, MINNEAPOLIS.lon, 40_000.0),
+        # Only a practice in a state where a license is in force on the day counts.
+        GeoRadius(MINNEAPOLIS.lat, MINNEAPOLIS.lon, 40_000.0, licensed_on=ON_KEY),
         Eq("offers_in_person", True),
     )
 )

@@ -119,6 +119,7 @@ WORDS = ["anna", "berg", "carl", "dahl", "eklund", "frost", "gustafsson", "holm"
 CONCERNS = ["pain", "desire", "trauma", "cancer", "kink"]
 LANGUAGES = ["en", "es", "so", "hmn", "fr"]
 STATES = ["MN", "WI", "NY", "IA"]
+LICENSED_UNTIL = [0, 20250601, 20260115, 20270101, 99991231]
 
 
 def random_document(rng: random.Random, id: str) -> IndexDocument:
@@ -129,7 +130,7 @@ def random_document(rng: random.Random, id: str) -> IndexDocument:
         return value if rng.random() < 0.7 else None
 
     fee_min = maybe(rng.randrange(40, 200, 10))
-    return IndexDocument(
+    document = IndexDocument(
         id=id,
         name=f"{rng.choice(WORDS).title()} {rng.choice(WORDS).title()}",
         bio=" ".join(rng.choices(WORDS, k=rng.randint(0, 6))),
@@ -149,6 +150,11 @@ def random_document(rng: random.Random, id: str) -> IndexDocument:
             for _ in range(rng.choice([0, 1, 1, 2, 3]))
         ],
     )
+    # The day each point's license runs to (0: none there); sometimes one short, as a
+    # document built without them, which counts as licensed nowhere.
+    until = [rng.choice(LICENSED_UNTIL) for _ in document.points]
+    document.point_licensed_until = until[:-1] if until and rng.random() < 0.1 else until
+    return document
 
 
 def random_filter(rng: random.Random, depth: int = 0) -> Filter:
@@ -169,7 +175,10 @@ def random_filter(rng: random.Random, depth: int = 0) -> Filter:
         state = rng.choice(STATES)
         return Range(f"telehealth_until.{state}", gte=rng.choice([20250101, 20260115]))
     if choice == 5:
-        return GeoRadius(rng.uniform(44, 46.5), rng.uniform(-95, -91), rng.uniform(5e3, 2e5))
+        licensed_on = rng.choice([None, 20250101, 20260115, 20261231])
+        return GeoRadius(
+            rng.uniform(44, 46.5), rng.uniform(-95, -91), rng.uniform(5e3, 2e5), licensed_on
+        )
     items = tuple(random_filter(rng, depth + 1) for _ in range(rng.randint(1, 3)))
     return [And(items), Or(items), Not(items[0])][choice - 6]
 
@@ -205,8 +214,13 @@ def accepts(node: Filter, doc: IndexDocument) -> bool:
                 (gte is None or value >= gte) and (lte is None or value <= lte)
                 for value in values_of(doc, field)
             )
-        case GeoRadius(lat=lat, lon=lon, radius_m=radius_m):
-            return any(haversine_m(lat, lon, point) <= radius_m for point in doc.points)
+        case GeoRadius(lat=lat, lon=lon, radius_m=radius_m, licensed_on=licensed_on):
+            licensed = doc.point_licensed_until + [0] * len(doc.points)
+            return any(
+                haversine_m(lat, lon, point) <= radius_m
+                and (licensed_on is None or until >= licensed_on)
+                for point, until in zip(doc.points, licensed, strict=False)
+            )
         case And(items=items):
             return all(accepts(item, doc) for item in items)
         case Or(items=items):

@@ -190,6 +190,7 @@ def test_settings_payload() -> None:
     # Map fields are registered by their parent name; Meilisearch then filters on
     # telehealth_until.MN with dot notation.
     assert {"telehealth_until", "telehealth_from", "cert_until", "cert_from", "_geo"} <= filterable
+    assert "geo_licensed_until" in filterable  # read by a radius filter with a license day
     assert not any(name.endswith(".*") for name in filterable)
     assert {"id", "concerns", "gender", "offers_telehealth", "fee_min"} <= filterable
     assert settings["sortableAttributes"] == [
@@ -243,6 +244,7 @@ def test_filterable_attributes_are_exactly_the_allowlist() -> None:
         "fl_sex_therapy_qualified",
         "fl_title_rule",  # issue 11: Florida's title rule (eligibility.FloridaTitle)
         "gender",
+        "geo_licensed_until",  # issue 11: the license of the _geo point, for in person
         "id",
         "insurance",
         "languages",
@@ -303,9 +305,12 @@ def test_document_round_trip_with_geo_of_the_first_point() -> None:
     therapist = make_therapist()
     original = document_for(therapist, load_vocabulary())
     original.points = [DULUTH, MINNEAPOLIS]
+    original.point_states = ["MN", "MN"]
+    original.point_licensed_until = [20270131, 20280131]
     original.name = "Émilie O'Brien"
     body = to_meili(original)
     assert body["_geo"] == {"lat": DULUTH.lat, "lng": DULUTH.lon}  # one point only
+    assert body["geo_licensed_until"] == 20270131  # and that point's license
     assert body["points"] == [
         {"lat": DULUTH.lat, "lon": DULUTH.lon},
         {"lat": MINNEAPOLIS.lat, "lon": MINNEAPOLIS.lon},
