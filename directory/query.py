@@ -18,7 +18,7 @@ Matching builds its candidate query from these types too, so they live beside th
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 import msgspec
 
@@ -192,6 +192,18 @@ SortKey = Literal["relevance", "distance", "name", "fee", "availability"]
 SORT_KEYS: tuple[SortKey, ...] = ("relevance", "distance", "name", "fee", "availability")
 
 
+class TieKey(Protocol):
+    """How results that tie on the sort order are ordered: a key per listing, smaller first.
+
+    The index never decides ties itself (and never by name): the caller hands it the fair
+    order, ``matching.fair_ties`` (verification state, freshness, completeness, then a
+    rotation keyed by the request date and the listing id), so search and matching break
+    ties the same way. The listing is a ``directory.listing.IndexDocument``.
+    """
+
+    def __call__(self, document: Any, /) -> tuple[float | str, ...]: ...
+
+
 class SearchQuery(msgspec.Struct, frozen=True, kw_only=True):
     text: str = ""  # free text; already stripped of phrases the vocabulary understood
     # False: a document must match every word of ``text``. True: words only rank, and a
@@ -209,3 +221,6 @@ class SearchQuery(msgspec.Struct, frozen=True, kw_only=True):
     sort: SortKey = "relevance"
     offset: int = 0
     limit: int = 20
+    # How hits that tie on ``sort`` are ordered (every sort but "name"); None: by name, then
+    # id, as an index orders them when nobody asked for fair ties (matching's candidates).
+    ties: TieKey | None = None

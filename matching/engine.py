@@ -9,6 +9,7 @@ the request carries its date, the caller brings the candidates.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from collections.abc import Iterable
 
@@ -25,7 +26,7 @@ from directory.eligibility import (
     in_force,
 )
 from directory.listing import IndexDocument
-from directory.query import Eq, Filter, In, Or, SearchQuery, all_of
+from directory.query import Eq, Filter, In, Or, SearchQuery, TieKey, all_of
 from directory.vocab import Vocabulary
 from matching import reasons, scoring
 from matching.request import ReferralRequest
@@ -189,6 +190,32 @@ def rotation(on: dt.date, listing_id: str) -> str:
     return hashlib.blake2b(f"{on.isoformat()}|{listing_id}".encode(), digest_size=8).hexdigest()
 
 
+def tie_key(doc: IndexDocument, on: dt.date, w: Weights) -> tuple[float | str, ...]:
+    """The fair order among listings that tie on everything asked, smaller first:
+    verification state, freshness (as scored: everything confirmed within the full-marks
+    window is equally fresh), profile completeness, then ``rotation``, then the id (so the
+    order is total); never the name. The match's ``rank_key`` ends with it, and search
+    hands it to the index (``fair_ties``), so both break ties the same way."""
+    return (
+        -round(verification_rank(doc, on), 6),
+        -round(scoring.freshness(doc, on, w), 6),
+        -round(scoring.completeness(doc), 6),
+        rotation(on, doc.id),
+        doc.id,
+    )
+
+
+def fair_ties(on: dt.date, weights: Weights | None = None) -> TieKey:
+    """``tie_key`` on the request date, as an index applies it (``SearchQuery.ties``)."""
+    return functools.partial(
+        _tie_key_of, on=on, w=weights if weights is not None else scoring.default_weights()
+    )
+
+
+def _tie_key_of(doc: IndexDocument, /, *, on: dt.date, w: Weights) -> tuple[float | str, ...]:
+    return tie_key(doc, on, w)
+
+
 def verification_rank(doc: IndexDocument, on: dt.date) -> float:
     """Share of the credentials in force on ``on`` that a primary source confirmed, 0..1."""
     current = [summary for summary in doc.credentials if in_force(summary, on)]
@@ -211,8 +238,8 @@ def rank_key(
     3. the score;
     4. discipline-implied concerns ("often referred from urology"): only among equals;
     5. distance (in person);
-    6. fair tie-breaks: verification state, freshness (as scored: everything confirmed
-       within the full-marks window is equally fresh), profile completeness, then
+    6. fair tie-breaks (``tie_key``): verification state, freshness (as scored: everything
+       confirmed within the full-marks window is equally fresh), profile completeness, then
        ``rotation``; never the name.
     """
     distance = found.distance_km if found.distance_km is not None else float("inf")
@@ -222,9 +249,5 @@ def rank_key(
         -found.score,
         -round(scoring.implied_fit(doc, wants), 6),
         distance,
-        -round(verification_rank(doc, request.on), 6),
-        -round(scoring.freshness(doc, request.on, w), 6),
-        -round(scoring.completeness(doc), 6),
-        rotation(request.on, doc.id),
-        doc.id,
+        *tie_key(doc, request.on, w),
     )

@@ -64,6 +64,7 @@ from directory.query import (
     Or,
     Range,
     SearchQuery,
+    TieKey,
     field_kind,
 )
 
@@ -782,6 +783,7 @@ class _Partial:
     distances: np.ndarray  # inf when unknown
     total: int
     facets: dict[str, dict[str, int]]
+    ties: list[tuple[float | str, ...]] | None = None  # each hit's ``query.ties`` key
 
 
 def _query_words(text: str) -> list[tuple[str, bool]]:
@@ -848,16 +850,54 @@ def _search_part(part: _Part, plan: _Plan) -> _Partial:
         distances = np.full(len(matched), np.inf)
     else:
         distances = segment.points.nearest(query.origin.lat, query.origin.lon, mask)[matched]
-    names = segment.name_rank[matched]
-    keys = {
-        "relevance": [-match_scores, distances, names],
-        "distance": [distances, -match_scores, names],
-        "name": [names],
-        "fee": [*_fee_keys(segment, matched), -match_scores, names],
-        "availability": [*_availability_keys(segment, matched), -match_scores, names],
+    leading = {
+        "relevance": [-match_scores, distances],
+        "distance": [distances, -match_scores],
+        "name": [],
+        "fee": [*_fee_keys(segment, matched), -match_scores],
+        "availability": [*_availability_keys(segment, matched), -match_scores],
     }[query.sort]
-    top = _first_k(keys, min(plan.wanted, len(matched)))
-    return _Partial(segment, matched[top], match_scores[top], distances[top], len(matched), facets)
+    wanted = min(plan.wanted, len(matched))
+    ties: list[tuple[float | str, ...]] | None = None
+    if query.ties is None or not leading:
+        top = _first_k([*leading, segment.name_rank[matched]], wanted)
+    else:
+        top, ties = _first_k_fair(leading, wanted, segment, matched, query.ties)
+    return _Partial(
+        segment, matched[top], match_scores[top], distances[top], len(matched), facets, ties
+    )
+
+
+def _first_k_fair(
+    leading: list[np.ndarray], k: int, segment: _Segment, matched: np.ndarray, ties: TieKey
+) -> tuple[np.ndarray, list[tuple[float | str, ...]]]:
+    """Positions of the ``k`` first rows by ``leading``, rows that tie on all of them
+    ordered by ``ties`` (a key of the listing itself), and those rows' tie keys.
+
+    Only the rows that can be shown are read: the first ``k`` by the leading keys and every
+    row tying with the last of them (its group may straddle the cut). The documents of
+    those rows are decoded to compute their keys."""
+    if k == 0:
+        return np.zeros(0, dtype=np.int64), []
+    position = np.arange(len(matched))
+    top = _first_k([*leading, position], k)
+    last = top[-1]
+    tied = np.ones(len(matched), dtype=bool)
+    for key in leading:
+        tied &= key == key[last]
+    rows = np.union1d(top, np.flatnonzero(tied))
+    keyed = sorted(
+        (
+            (
+                tuple(float(key[row]) for key in leading),
+                ties(segment.docs[int(matched[row])]),
+                int(row),
+            )
+            for row in rows
+        ),
+        key=lambda entry: (entry[0], entry[1]),
+    )[:k]
+    return np.array([row for _, _, row in keyed], dtype=np.int64), [tie for _, tie, _ in keyed]
 
 
 def _fee_keys(segment: _Segment, slots: np.ndarray) -> list[np.ndarray]:
@@ -893,17 +933,24 @@ def _merge(partials: list[_Partial], plan: _Plan) -> list[tuple[_Segment, int, f
     ]
     if sum(1 for p in partials if p.total) <= 1:
         return rows  # already in order
+    tie_keys = {
+        (id(p.segment), int(slot)): tie
+        for p in partials
+        if p.ties is not None
+        for slot, tie in zip(p.slots, p.ties, strict=True)
+    }
 
     def key(row: tuple[_Segment, int, float, float]) -> tuple[object, ...]:
         segment, slot, score, distance = row
-        name = (normalise(segment.docs[slot].name), segment.id_at(slot))
+        tie = tie_keys.get((id(segment), slot))
+        last = tie if tie is not None else (normalise(segment.docs[slot].name), segment.id_at(slot))
         if plan.query.sort == "name":
-            return name
+            return last
         if plan.query.sort == "distance":
-            return (distance, -score, *name)
+            return (distance, -score, *last)
         if plan.query.sort in ("fee", "availability"):
-            return (*_row_sort_key(segment, slot, plan.query.sort), -score, *name)
-        return (-score, distance, *name)
+            return (*_row_sort_key(segment, slot, plan.query.sort), -score, *last)
+        return (-score, distance, *last)
 
     return sorted(rows, key=key)
 

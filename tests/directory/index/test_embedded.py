@@ -3,6 +3,7 @@ plain-Python references (filters) and against a freshly built index (writes)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import random
 import threading
@@ -20,6 +21,7 @@ from directory.index.text import tokenise
 from directory.listing import IndexDocument
 from directory.query import And, Eq, Filter, GeoRadius, In, Not, Or, Range, SearchQuery
 from directory.records import Point
+from matching import fair_ties
 from tests.directory.index.contract import SearchIndexContract, sample_documents
 
 
@@ -339,3 +341,40 @@ def test_facets_of_small_and_large_results_count_the_same_way() -> None:
                 else:
                     expected.update(set(value))
             assert segment.facet_counts(field, mask, matched) == dict(expected), (field, share)
+
+
+def test_fair_ties_rotate_by_date_across_parts_and_pages_never_by_name() -> None:
+    """With ``ties`` (search passes matching.fair_ties), hits tying on the sort are in that
+    order: across parts, across pages, a new order each day, and the same whatever the
+    names. Hits that do not tie keep their order (more concerns treated first)."""
+    twins = [
+        IndexDocument(id=f"t{i:02}", name=f"{chr(65 + i)} Twin", concerns=["pain"])
+        for i in range(24)
+    ]
+    better = IndexDocument(id="zz", name="Zed Better", concerns=["pain", "desire"])
+
+    def built(docs: list[IndexDocument]) -> EmbeddedIndex:
+        index = EmbeddedIndex(docs[:10], merge_ratio=0)
+        index.upsert(docs[10:])  # a second part: the merge breaks ties too
+        return index
+
+    def order(index: EmbeddedIndex, day: dt.date, offset: int = 0, limit: int = 30) -> list[str]:
+        query = SearchQuery(
+            concerns=("pain", "desire"), ties=fair_ties(day), offset=offset, limit=limit
+        )
+        return [hit.document.id for hit in index.search(query).hits]
+
+    index = built([*twins, better])
+    days = [dt.date(2026, 12, 1) + dt.timedelta(days=n) for n in range(3)]
+    orders = {day: order(index, day) for day in days}
+    for day, ids in orders.items():
+        assert ids[0] == "zz"  # not a tie: treats both concerns
+        assert ids[1:] == [doc.id for doc in sorted(twins, key=fair_ties(day))]
+        assert order(index, day) == ids  # same day, same order
+        paged = [i for start in range(0, 30, 7) for i in order(index, day, start, 7)]
+        assert paged == ids  # pages cut through the tie and still agree
+    assert len({tuple(ids) for ids in orders.values()}) == 3  # a new day, a new order
+    renamed = [
+        msgspec.structs.replace(doc, name=f"{chr(90 - n)} Renamed") for n, doc in enumerate(twins)
+    ]
+    assert order(built([*renamed, better]), days[0]) == orders[days[0]]  # names never decide

@@ -12,6 +12,7 @@ runs the shared contract suite when SENSATE_TEST_MEILI_URL is set.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -23,12 +24,13 @@ import requests
 from geopy.distance import geodesic
 from meilisearch.errors import MeilisearchApiError
 
-from directory.index.base import SearchIndex
+from directory.index.base import Hit, SearchIndex
 from directory.index.meili import (
     BATCH_SIZE,
     SEARCHABLE,
     IndexTaskFailed,
     MeiliIndex,
+    fair_within,
     from_meili,
     index_settings,
     search_requests,
@@ -42,6 +44,7 @@ from directory.records import Point
 from directory.service import make_index
 from directory.settings import Settings
 from directory.vocab import Concern, load_vocabulary
+from matching import fair_ties
 from tests.factories import make_therapist
 
 MINNEAPOLIS = Point(44.9778, -93.2650)
@@ -721,3 +724,17 @@ def test_fee_and_availability_sorts_put_unknown_values_last() -> None:
         "accepting_new_clients:desc",
         "waitlist_sort:asc",
     ]
+
+
+def test_ties_among_the_fetched_hits_follow_the_fair_order_not_the_name() -> None:
+    """The server breaks ties by name; with ``ties`` the adapter reorders each run of hits
+    that tie on the sort by that order, and leaves hits that do not tie where they are."""
+    on = dt.date(2026, 12, 3)
+    twins = [doc(f"t{n}", f"{chr(65 + n)} Twin") for n in range(8)]
+    best = doc("best", "Zed Best")
+    hits = [Hit(document=best, score=2.0)] + [Hit(document=d, score=1.0) for d in twins]
+    query = SearchQuery(ties=fair_ties(on))
+    ordered = [h.document.id for h in fair_within(query, hits)]
+    assert ordered[0] == "best"
+    assert ordered[1:] == [d.id for d in sorted(twins, key=fair_ties(on))]
+    assert fair_within(SearchQuery(), hits) == hits  # no ties asked: the server's order
