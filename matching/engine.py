@@ -233,7 +233,8 @@ def rank_key(
 ) -> tuple[float | int | str, ...]:
     """The order of matches, best first.
 
-    1. the share of the named concerns treated: what was asked for dominates;
+    1. the share of the named concerns treated: what was asked for dominates; then
+       whether a concern close to them is treated (``related_fit``, as search orders);
     2. strong signals: must-haves inferred from the text or relaxed by name;
     3. the score;
     4. discipline-implied concerns ("often referred from urology"): only among equals;
@@ -245,6 +246,7 @@ def rank_key(
     distance = found.distance_km if found.distance_km is not None else float("inf")
     return (
         -round(scoring.named_coverage(doc, wants), 6),
+        -scoring.related_fit(doc, wants),
         -round(scoring.signals(doc, request, wants), 6),
         -found.score,
         -round(scoring.implied_fit(doc, wants), 6),
