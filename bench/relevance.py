@@ -436,7 +436,8 @@ def main() -> None:
     fig_after = figures(queries, after, judge)
     for name, label in (
         ("held_out", "HELD-OUT sentences (never tuned on): before -> after"),
-        ("held_out-2", "HELD-OUT batch 2 (written before the Done-when work, never tuned on)"),
+        ("held_out-2", "HELD-OUT batch 2 (written before the Done-when work, its misses analysed)"),
+        ("held_out-3", "HELD-OUT batch 3 (written after the vocabulary work, never analysed)"),
         ("fresh", "FRESH sentences (written after tuning, never tuned on): before -> after"),
         ("tune", "Tuning sentences: before -> after"),
         ("all", "All queries: before -> after"),
