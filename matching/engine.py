@@ -9,7 +9,6 @@ the request carries its date, the caller brings the candidates.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
 from collections.abc import Iterable
 
@@ -26,7 +25,7 @@ from directory.eligibility import (
     in_force,
 )
 from directory.listing import IndexDocument
-from directory.query import Eq, Filter, In, Or, SearchQuery, TieKey, all_of
+from directory.query import Eq, Filter, In, Or, SearchQuery, all_of
 from directory.vocab import Vocabulary
 from matching import reasons, scoring
 from matching.request import ReferralRequest
@@ -205,15 +204,34 @@ def tie_key(doc: IndexDocument, on: dt.date, w: Weights) -> tuple[float | str, .
     )
 
 
-def fair_ties(on: dt.date, weights: Weights | None = None) -> TieKey:
-    """``tie_key`` on the request date, as an index applies it (``SearchQuery.ties``)."""
-    return functools.partial(
-        _tie_key_of, on=on, w=weights if weights is not None else scoring.default_weights()
-    )
+class FairTies:
+    """``tie_key`` on a request date, as an index applies it (``SearchQuery.ties``).
+
+    Equal (and hashing equal) for the same date and weights, so an index may keep the keys
+    it computed for one request and reuse them for the next on the same day."""
+
+    __slots__ = ("on", "weights")
+
+    def __init__(self, on: dt.date, weights: Weights) -> None:
+        self.on = on
+        self.weights = weights
+
+    def __call__(self, doc: IndexDocument, /) -> tuple[float | str, ...]:
+        return tie_key(doc, self.on, self.weights)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, FairTies) and other.on == self.on and other.weights == self.weights
+
+    def __hash__(self) -> int:
+        return hash(self.on)
+
+    def __repr__(self) -> str:
+        return f"FairTies({self.on.isoformat()})"
 
 
-def _tie_key_of(doc: IndexDocument, /, *, on: dt.date, w: Weights) -> tuple[float | str, ...]:
-    return tie_key(doc, on, w)
+def fair_ties(on: dt.date, weights: Weights | None = None) -> FairTies:
+    """The fair tie order of ``tie_key`` on ``on`` (matching's weights unless given)."""
+    return FairTies(on, weights if weights is not None else scoring.default_weights())
 
 
 def verification_rank(doc: IndexDocument, on: dt.date) -> float:
