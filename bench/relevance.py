@@ -26,7 +26,9 @@ never tuned on):
 - P@5: judged-relevant results among the first five, over min(5, relevant listings);
 - nDCG@10 with binary gains;
 - viol: results among the first ten that break a hard constraint (may not legally see the
-  patient in their state / is not within the radius of their ZIP; for the match and the
+  patient in their state / is not within the radius of their ZIP, with a license in force
+  where the practice is; not listed, federally excluded or unconfirmed beyond the freshness
+  window (these never count as help that exists either); for the match and the
   page, also not accepting new clients, which both exclude by default: on these two
   surfaces the relevant listings are those accepting new clients);
 - 4xx / 5xx answers.
@@ -251,13 +253,26 @@ class Judge:
             ok = InPersonNearby(point, radius, self.on).holds(doc)
         return ok
 
+    def _shown_ok(self, query: dict[str, Any], doc: Any) -> bool:
+        """The rules every surface applies to everyone: listed (not retired, moved ...),
+        not federally excluded, availability confirmed within the freshness window. A
+        listing failing one is never help that exists, and showing it is a violation."""
+        from directory.eligibility import Listed, NotExcluded, RecentlyConfirmed
+
+        state = query.get("state") or query.get("text_state")
+        return (
+            Listed().holds(doc)
+            and NotExcluded(self.on, state).holds(doc)
+            and RecentlyConfirmed.by_policy(self.on).holds(doc)
+        )
+
     def violates(self, query: dict[str, Any], doc: Any, surface: str) -> bool:
-        if not self._place_ok(query, doc):
+        if not self._place_ok(query, doc) or not self._shown_ok(query, doc):
             return True
         return surface in ACCEPTING_ONLY and not doc.accepting_new_clients
 
     def relevant(self, query: dict[str, Any], doc: Any) -> bool:
-        if not self._place_ok(query, doc):
+        if not self._place_ok(query, doc) or not self._shown_ok(query, doc):
             return False
         if query.get("concerns") and not set(query["concerns"]) & set(doc.concerns):
             return False
