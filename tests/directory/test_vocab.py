@@ -607,6 +607,9 @@ def test_a_lone_word_is_never_guessed_as_a_concern(vocab: Vocabulary) -> None:
         ("intimacy after chemo", ("sexuality_after_cancer",)),
         ("my pelvic floor aches", ("chronic_pelvic_pain",)),
         ("my kid came out as trans", ("gender_exploration",)),
+        ("it's like hitting a wall down there", ("vaginismus",)),
+        ("queremos disfrutar del sexo", ("sexual_satisfaction",)),  # not "quiere mas sexo"
+        ("still figuring out my gender", ("gender_exploration",)),
     ],
 )
 def test_a_sentence_finds_its_added_concept(
