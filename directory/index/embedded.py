@@ -24,7 +24,9 @@ into masks, numbers are compared as whole columns); each query word becomes a sc
 document (the best of its exact, prefix and typo matches); a document matches when it
 passes the filter and has a score for every word (with ``optional_words`` words
 only rank: a document matching none of them still matches). Only the requested page is fully
-sorted (see ``_first_k``); the pages of the parts are merged at the end.
+sorted (see ``_first_k``); the pages of the parts are merged at the end. Hits that tie on
+the sort are ordered by the query's ``ties`` when it has one (search passes matching's fair
+order, see ``_first_k_fair``), otherwise by name, then id.
 """
 
 from __future__ import annotations
