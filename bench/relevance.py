@@ -453,7 +453,7 @@ def main() -> None:
         ("held_out", "HELD-OUT sentences (never tuned on): before -> after"),
         ("held_out-2", "HELD-OUT batch 2 (written before the Done-when work, its misses analysed)"),
         ("held_out-3", "HELD-OUT batch 3 (written after the vocabulary work; misses analysed)"),
-        ("held_out-4", "HELD-OUT batch 4 (written before batch 3 was analysed, never analysed)"),
+        ("held_out-4", "HELD-OUT batch 4 (never analysed but for one empty page, ho4-20)"),
         ("fresh", "FRESH sentences (written after the first tuning; misses analysed 2026-12-03)"),
         ("tune", "Tuning sentences: before -> after"),
         ("all", "All queries: before -> after"),

@@ -626,3 +626,10 @@ def test_a_guess_never_rests_on_one_short_everyday_word(vocab: Vocabulary) -> No
     assert vocab.interpret("every day is hard").concerns == ()
     # One distinctive word is still enough.
     assert vocab.interpret("since my spinal fusion").concerns == ("disability",)
+
+
+def test_asking_about_something_is_not_a_concern(vocab: Vocabulary) -> None:
+    # A physician "asking about" something once became "communication" (a guess from
+    # "asking", in "asking for what I want"), and that filter emptied the page.
+    assert vocab.interpret("patient asking about sexual activity").concerns == ()
+    assert vocab.interpret("asking for what i want in bed").concerns == ("communication",)
