@@ -117,14 +117,6 @@ def authorises_telehealth(summary: CredentialSummary, state: str, on: dt.date) -
     )
 
 
-def licensed_in(listing: IndexDocument, state: str, on: dt.date) -> bool:
-    """A license in force in ``state`` on ``on`` (what in-person practice there needs)."""
-    return any(
-        summary.kind == "license" and summary.state == state and in_force(summary, on)
-        for summary in listing.credentials
-    )
-
-
 def distance_km(a: Point, b: Point) -> float:
     """Great-circle distance by the haversine formula, on the sphere the index uses."""
     lat1, lat2 = math.radians(a.lat), math.radians(b.lat)
@@ -332,13 +324,14 @@ class InPersonNearby(_Holds):
     """Sees clients in person within ``radius_km`` of ``point``, licensed where they practise.
 
     In-person care happens where the practice is, so a practice in range must be in a
-    state where the clinician holds a license in force on ``on``. The index has no dated
-    license per location, so its filter checks the distance only (``filter_is_exact`` is
-    False) and matching's predicate decides.
+    state where the clinician holds a license in force on ``on``. The listing keeps, per
+    practice, the last day a license in force in its state runs to
+    (``point_licensed_until``, from ``directory.listing.licensed_until``); the filter asks
+    the index for a practice both in range and licensed on the day, so it is exact.
     """
 
     name: ClassVar[str] = "in_person"
-    filter_is_exact: ClassVar[bool] = False
+    filter_is_exact: ClassVar[bool] = True
     point: Point
     radius_km: float
     on: dt.date
@@ -346,7 +339,12 @@ class InPersonNearby(_Holds):
     def filter(self) -> Filter:
         return And(
             (
-                GeoRadius(self.point.lat, self.point.lon, self.radius_km * 1000),
+                GeoRadius(
+                    self.point.lat,
+                    self.point.lon,
+                    self.radius_km * 1000,
+                    licensed_on=date_key(self.on),
+                ),
                 Eq("offers_in_person", True),
             )
         )
@@ -359,12 +357,11 @@ class InPersonNearby(_Holds):
             return "No in-person location on record"
         if nearest > self.radius_km:
             return f"Nearest practice is {nearest:.0f} km away, beyond {self.radius_km:g} km"
-        in_range = {
-            state
-            for place, state in zip(listing.points, listing.point_states, strict=False)
-            if distance_km(self.point, place) <= self.radius_km
-        }
-        if not any(licensed_in(listing, state, self.on) for state in in_range):
+        day = date_key(self.on)
+        if not any(
+            until >= day and distance_km(self.point, place) <= self.radius_km
+            for place, until in zip(listing.points, listing.point_licensed_until, strict=False)
+        ):
             return "No license in force on that date where the nearby practice is"
         return None
 

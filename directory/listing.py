@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
@@ -63,6 +64,10 @@ class IndexDocument(msgspec.Struct, kw_only=True):
     states: list[str] = []  # states with an in-person location
     points: list[Point] = []  # in-person practice locations
     point_states: list[str] = []  # the state of each point, in the same order
+    # The last day (YYYYMMDD) a license in force in each point's state runs to, in the same
+    # order (0: no license there). In-person care needs a license where the practice is
+    # (eligibility.InPersonNearby), and the index compares this with the request's date.
+    point_licensed_until: list[int] = []
     concerns: list[str] = []
     concern_labels: list[str] = []  # searchable labels of the concerns
     populations: list[str] = []
@@ -229,6 +234,19 @@ def publicly_viewable(therapist: Therapist | None) -> bool:
     return therapist is not None and therapist.active and not awaiting_license_check(therapist)
 
 
+def licensed_until(credentials: Iterable[CredentialSummary]) -> dict[str, int]:
+    """State -> the last day (YYYYMMDD) a license there with a practising status runs to.
+
+    A license is in force on a day when its status allows practice and it has not expired
+    (``eligibility.in_force``), so "some license in force in the state on the day" is the
+    same as "the latest of those licenses runs to the day or later"."""
+    until: dict[str, int] = {}
+    for summary in credentials:
+        if summary.kind == "license" and summary.status in PRACTISING_STATUSES:
+            until[summary.state] = max(until.get(summary.state, 0), summary.expires)
+    return until
+
+
 def freshness_from(therapist: Therapist) -> int | None:
     """The day the listing's freshness clock starts, as a YYYYMMDD key."""
     if therapist.availability.confirmed_on is not None:
@@ -245,6 +263,8 @@ def document_for(therapist: Therapist, vocab: Vocabulary) -> IndexDocument:
     summaries = credential_summaries(therapist)
     verified_days = [s.verified_on for s in summaries if s.verified_on is not None]
     excluded_from, excluded_until, waivers = exclusion_window(therapist.exclusions)
+    located = [loc for loc in in_person if loc.point is not None]
+    licensed = licensed_until(summaries)
     return IndexDocument(
         id=therapist.id,
         revision=record_revision(therapist.version, therapist.updated_at),
@@ -255,8 +275,9 @@ def document_for(therapist: Therapist, vocab: Vocabulary) -> IndexDocument:
         pronouns=therapist.pronouns,
         cities=sorted({loc.address.city for loc in therapist.locations}),
         states=sorted({loc.address.state for loc in in_person}),
-        points=[loc.point for loc in in_person if loc.point is not None],
-        point_states=[loc.address.state for loc in in_person if loc.point is not None],
+        points=[loc.point for loc in located if loc.point is not None],
+        point_states=[loc.address.state for loc in located],
+        point_licensed_until=[licensed.get(loc.address.state, 0) for loc in located],
         concerns=list(therapist.concerns),
         concern_labels=[
             vocab.concerns[code].label for code in therapist.concerns if code in vocab.concerns

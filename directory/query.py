@@ -18,7 +18,7 @@ Matching builds its candidate query from these types too, so they live beside th
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Any, Literal, Protocol
 
 import msgspec
 
@@ -129,17 +129,27 @@ class Range(msgspec.Struct, frozen=True, tag=True):
 
 
 class GeoRadius(msgspec.Struct, frozen=True, tag=True):
-    """Any practice location within ``radius_m`` metres of the point."""
+    """Any practice location within ``radius_m`` metres of the point.
+
+    With ``licensed_on`` (a YYYYMMDD day), only a location whose state holds a license of
+    the clinician's in force on that day counts (the listing's ``point_licensed_until``, one
+    per location): in-person care needs a license where the practice is.
+    """
 
     lat: float
     lon: float
     radius_m: float
+    licensed_on: int | None = None
 
     def __post_init__(self) -> None:
         if not (-90 <= self.lat <= 90 and -180 <= self.lon <= 180):
             raise FilterError("geo point out of range")
         if not 0 < self.radius_m <= 5_000_000:
             raise FilterError("radius must be between 0 and 5,000 km")
+        if self.licensed_on is not None and (
+            isinstance(self.licensed_on, bool) or not 0 <= self.licensed_on <= 99991231
+        ):
+            raise FilterError("licensed_on must be a YYYYMMDD day")
 
 
 class And(msgspec.Struct, frozen=True, tag=True):
@@ -183,6 +193,18 @@ SortKey = Literal["relevance", "distance", "name", "fee", "availability"]
 SORT_KEYS: tuple[SortKey, ...] = ("relevance", "distance", "name", "fee", "availability")
 
 
+class TieKey(Protocol):
+    """How results that tie on the sort order are ordered: a key per listing, smaller first.
+
+    The index never decides ties itself (and never by name): the caller hands it the fair
+    order, ``matching.fair_ties`` (verification state, freshness, completeness, then a
+    rotation keyed by the request date and the listing id), so search and matching break
+    ties the same way. The listing is a ``directory.listing.IndexDocument``.
+    """
+
+    def __call__(self, document: Any, /) -> tuple[float | str, ...]: ...
+
+
 class SearchQuery(msgspec.Struct, frozen=True, kw_only=True):
     text: str = ""  # free text; already stripped of phrases the vocabulary understood
     # False: a document must match every word of ``text``. True: words only rank, and a
@@ -200,3 +222,6 @@ class SearchQuery(msgspec.Struct, frozen=True, kw_only=True):
     sort: SortKey = "relevance"
     offset: int = 0
     limit: int = 20
+    # How hits that tie on ``sort`` are ordered (every sort but "name"); None: by name, then
+    # id, as an index orders them when nobody asked for fair ties (matching's candidates).
+    ties: TieKey | None = None

@@ -46,7 +46,7 @@ from directory.records import Point, Therapist
 from directory.settings import Settings
 from directory.store import DirectoryStore, engine_from_settings
 from directory.vocab import QueryInterpretation, Understood, Vocabulary, load_vocabulary
-from matching import Match, ReferralRequest, candidate_query, match
+from matching import Match, ReferralRequest, candidate_query, fair_ties, match
 
 log = logging.getLogger(__name__)
 
@@ -475,6 +475,8 @@ class Directory:
             sort=params.sort,  # type: ignore[arg-type]  # checked against SORTS when params were parsed
             offset=(params.page - 1) * params.per_page,
             limit=params.per_page,
+            # Ties break as the match breaks them, keyed by the request date: never by name.
+            ties=fair_ties(on),
         )
         result = self.index.search(query)
         relaxed: list[str] = []

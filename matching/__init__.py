@@ -5,7 +5,7 @@ A ``ReferralRequest`` and candidate listings (``directory.listing``) in, ranked 
 (records, listing, query, eligibility, vocabulary, geo).
 """
 
-from matching.engine import Match, candidate_query, match
+from matching.engine import Match, candidate_query, fair_ties, match
 from matching.request import (
     ANY_AASECT,
     CERTIFIED_SEX_THERAPIST,
@@ -27,6 +27,7 @@ __all__ = [
     "Weights",
     "candidate_query",
     "default_weights",
+    "fair_ties",
     "match",
     "weights_from_toml",
 ]

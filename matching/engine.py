@@ -194,6 +194,51 @@ def rotation(on: dt.date, listing_id: str) -> str:
     return hashlib.blake2b(f"{on.isoformat()}|{listing_id}".encode(), digest_size=8).hexdigest()
 
 
+def tie_key(doc: IndexDocument, on: dt.date, w: Weights) -> tuple[float | str, ...]:
+    """The fair order among listings that tie on everything asked, smaller first:
+    verification state, freshness (as scored: everything confirmed within the full-marks
+    window is equally fresh), profile completeness, then ``rotation``, then the id (so the
+    order is total); never the name. The match's ``rank_key`` ends with it, and search
+    hands it to the index (``fair_ties``), so both break ties the same way."""
+    return (
+        -round(verification_rank(doc, on), 6),
+        -round(scoring.freshness(doc, on, w), 6),
+        -round(scoring.completeness(doc), 6),
+        rotation(on, doc.id),
+        doc.id,
+    )
+
+
+class FairTies:
+    """``tie_key`` on a request date, as an index applies it (``SearchQuery.ties``).
+
+    Equal (and hashing equal) for the same date and weights, so an index may keep the keys
+    it computed for one request and reuse them for the next on the same day."""
+
+    __slots__ = ("on", "weights")
+
+    def __init__(self, on: dt.date, weights: Weights) -> None:
+        self.on = on
+        self.weights = weights
+
+    def __call__(self, doc: IndexDocument, /) -> tuple[float | str, ...]:
+        return tie_key(doc, self.on, self.weights)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, FairTies) and other.on == self.on and other.weights == self.weights
+
+    def __hash__(self) -> int:
+        return hash(self.on)
+
+    def __repr__(self) -> str:
+        return f"FairTies({self.on.isoformat()})"
+
+
+def fair_ties(on: dt.date, weights: Weights | None = None) -> FairTies:
+    """The fair tie order of ``tie_key`` on ``on`` (matching's weights unless given)."""
+    return FairTies(on, weights if weights is not None else scoring.default_weights())
+
+
 def verification_rank(doc: IndexDocument, on: dt.date) -> float:
     """Share of the credentials in force on ``on`` that a primary source confirmed, 0..1."""
     current = [summary for summary in doc.credentials if in_force(summary, on)]
@@ -211,25 +256,23 @@ def rank_key(
 ) -> tuple[float | int | str, ...]:
     """The order of matches, best first.
 
-    1. the share of the named concerns treated: what was asked for dominates;
+    1. the share of the named concerns treated: what was asked for dominates; then
+       whether a concern close to them is treated (``related_fit``, as search orders);
     2. strong signals: must-haves inferred from the text or relaxed by name;
     3. the score;
     4. discipline-implied concerns ("often referred from urology"): only among equals;
     5. distance (in person);
-    6. fair tie-breaks: verification state, freshness (as scored: everything confirmed
-       within the full-marks window is equally fresh), profile completeness, then
+    6. fair tie-breaks (``tie_key``): verification state, freshness (as scored: everything
+       confirmed within the full-marks window is equally fresh), profile completeness, then
        ``rotation``; never the name.
     """
     distance = found.distance_km if found.distance_km is not None else float("inf")
     return (
         -round(scoring.named_coverage(doc, wants), 6),
+        -scoring.related_fit(doc, wants),
         -round(scoring.signals(doc, request, wants), 6),
         -found.score,
         -round(scoring.implied_fit(doc, wants), 6),
         distance,
-        -round(verification_rank(doc, request.on), 6),
-        -round(scoring.freshness(doc, request.on, w), 6),
-        -round(scoring.completeness(doc), 6),
-        rotation(request.on, doc.id),
-        doc.id,
+        *tie_key(doc, request.on, w),
     )

@@ -86,6 +86,10 @@ class Wants(msgspec.Struct, frozen=True):
     # Populations recognised only in the free text: a strong signal, never a filter.
     text_populations: tuple[str, ...] = ()
     ages: tuple[str, ...] = ()  # age bands asked for (a field, or the patient's age)
+    # Concerns close to the named ones (vocab ``related``, e.g. orgasm difficulties for
+    # delayed ejaculation): search shows their clinicians after those treating the named
+    # concerns, and the match ranks them the same way (``related_fit``).
+    related_concerns: tuple[str, ...] = ()
 
 
 def wants_of(request: ReferralRequest, vocab: Vocabulary) -> Wants:
@@ -106,6 +110,7 @@ def wants_of(request: ReferralRequest, vocab: Vocabulary) -> Wants:
         _unique(request.populations + text_populations),
         inferred,
         request.age_bands(vocab),
+        vocab.related_concerns(explicit),
     )
 
 
@@ -147,6 +152,14 @@ def specialty(doc: IndexDocument, wants: Wants, w: Weights) -> float:
 def implied_fit(doc: IndexDocument, wants: Wants) -> float:
     """Share of the discipline-implied concerns the clinician treats; 0 when there are none."""
     return _fraction(wants.implied_concerns, doc.concerns) if wants.implied_concerns else 0.0
+
+
+def related_fit(doc: IndexDocument, wants: Wants) -> float:
+    """1 when the clinician treats a concern close to the named ones, else 0 (0 also when
+    nothing is named). Not in the score: it orders results right after the named concerns,
+    so among those treating none of them, one treating a close concern comes first, as in
+    search."""
+    return 1.0 if set(wants.related_concerns) & set(doc.concerns) else 0.0
 
 
 def named_coverage(doc: IndexDocument, wants: Wants) -> float:

@@ -24,7 +24,9 @@ into masks, numbers are compared as whole columns); each query word becomes a sc
 document (the best of its exact, prefix and typo matches); a document matches when it
 passes the filter and has a score for every word (with ``optional_words`` words
 only rank: a document matching none of them still matches). Only the requested page is fully
-sorted (see ``_first_k``); the pages of the parts are merged at the end.
+sorted (see ``_first_k``); the pages of the parts are merged at the end. Hits that tie on
+the sort are ordered by the query's ``ties`` when it has one (search passes matching's fair
+order, see ``_first_k_fair``), otherwise by name, then id.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ from directory.query import (
     Or,
     Range,
     SearchQuery,
+    TieKey,
     field_kind,
 )
 
@@ -357,10 +360,14 @@ _FIELD_WEIGHTS = np.array([weight for _, weight in TEXT_FIELDS], dtype=np.float3
 class _Points:
     """All practice points of a segment in flat arrays, ordered by owner slot."""
 
-    def __init__(self, owner: np.ndarray, lat: np.ndarray, lon: np.ndarray) -> None:
+    def __init__(
+        self, owner: np.ndarray, lat: np.ndarray, lon: np.ndarray, licensed_until: np.ndarray
+    ) -> None:
         self.owner = owner
         self.lat = lat  # radians
         self.lon = lon
+        # YYYYMMDD the license in force in each point's state runs to (0: none there).
+        self.licensed_until = licensed_until
         self.cos_lat = np.cos(lat)
         # Points sorted by latitude: a radius search only looks at the band of latitudes
         # it can reach.
@@ -376,12 +383,17 @@ class _Points:
         )
         return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
 
-    def within(self, lat: float, lon: float, radius_m: float, size: int) -> np.ndarray:
-        """Mask of slots with any point within ``radius_m`` metres."""
+    def within(
+        self, lat: float, lon: float, radius_m: float, size: int, licensed_on: int | None = None
+    ) -> np.ndarray:
+        """Mask of slots with any point within ``radius_m`` metres (with ``licensed_on``, any
+        such point whose license runs to that day)."""
         reach = radius_m / EARTH_RADIUS_M  # no point farther in latitude can be in range
         lo = np.searchsorted(self.sorted_lat, math.radians(lat) - reach, side="left")
         hi = np.searchsorted(self.sorted_lat, math.radians(lat) + reach, side="right")
         band = self.by_lat[lo:hi]
+        if licensed_on is not None:
+            band = band[self.licensed_until[band] >= licensed_on]
         inside = band[self._distances(lat, lon, band) <= radius_m]
         mask = np.zeros(size, dtype=bool)
         mask[self.owner[inside]] = True
@@ -449,10 +461,34 @@ class _Segment:
         self.text = _Text(
             meta["vocabulary"], arrays["text.starts"], arrays["text.slots"], arrays["text.ranks"]
         )
-        self.points = _Points(arrays["points.owner"], arrays["points.lat"], arrays["points.lon"])
+        self.points = _Points(
+            arrays["points.owner"],
+            arrays["points.lat"],
+            arrays["points.lon"],
+            arrays["points.licensed_until"],
+        )
         # Sorting by name is by normalised name, then id; within the segment the rank
         # stands in for both, and merges across parts compare the keys themselves.
         self.name_rank = arrays["name_rank"]
+        # The tie keys (``SearchQuery.ties``) computed for the last tie order asked, by slot:
+        # the next search with an equal order (the same request date) reuses them rather
+        # than decode those documents again. Readers only add keys (a slot always gets the
+        # same key for the same order) or replace the pair whole, so sharing is safe.
+        self.tie_cache: tuple[TieKey | None, dict[int, tuple[float | str, ...]]] = (None, {})
+
+    def tie_keys(self, ties: TieKey, slots: Iterable[int]) -> list[tuple[float | str, ...]]:
+        """``ties`` of the documents in these slots, computed once per tie order."""
+        cached_for, keys = self.tie_cache
+        if cached_for != ties:
+            keys = {}
+            self.tie_cache = (ties, keys)
+        out = []
+        for slot in slots:
+            key = keys.get(slot)
+            if key is None:
+                key = keys[slot] = ties(self.docs[slot])
+            out.append(key)
+        return out
 
     @classmethod
     def build(cls, documents: Iterable[IndexDocument]) -> _Segment:
@@ -480,6 +516,7 @@ class _Segment:
         point_counts: list[int] = []
         lats: list[float] = []
         lons: list[float] = []
+        licensed: list[int] = []
         base = 0
         iterator = iter(documents)
         while chunk := list(itertools.islice(iterator, _CHUNK)):
@@ -530,6 +567,10 @@ class _Segment:
                 for point in doc.points:
                     lats.append(point.lat)
                     lons.append(point.lon)
+                # One per point; a document built without them is licensed nowhere.
+                until = doc.point_licensed_until[: len(doc.points)]
+                licensed.extend(until)
+                licensed.extend([0] * (len(doc.points) - len(until)))
             base += len(chunk)
 
         size = base
@@ -578,6 +619,7 @@ class _Segment:
         arrays["points.owner"] = _owners(np.array(point_counts, dtype=np.int32))
         arrays["points.lat"] = np.radians(np.array(lats, dtype=np.float64))
         arrays["points.lon"] = np.radians(np.array(lons, dtype=np.float64))
+        arrays["points.licensed_until"] = np.array(licensed, dtype=np.int64)
         name_order = np.lexsort((id_bytes, np.array(names, dtype=str))) if size else _NO_SLOTS
         name_rank = np.empty(size, dtype=np.int32)
         name_rank[name_order] = np.arange(size, dtype=np.int32)
@@ -643,8 +685,8 @@ class _Segment:
                 if lte is not None:
                     selected &= sparse.values <= lte
                 return sparse.mask(self.size, selected)
-            case GeoRadius(lat=lat, lon=lon, radius_m=radius_m):
-                return self.points.within(lat, lon, radius_m, self.size)
+            case GeoRadius(lat=lat, lon=lon, radius_m=radius_m, licensed_on=licensed_on):
+                return self.points.within(lat, lon, radius_m, self.size, licensed_on)
         raise FilterError(f"unsupported filter node {node!r}")
 
     def _any_of(self, name: str, values: tuple[object, ...]) -> np.ndarray:
@@ -762,6 +804,7 @@ class _Partial:
     distances: np.ndarray  # inf when unknown
     total: int
     facets: dict[str, dict[str, int]]
+    ties: list[tuple[float | str, ...]] | None = None  # each hit's ``query.ties`` key
 
 
 def _query_words(text: str) -> list[tuple[str, bool]]:
@@ -828,16 +871,53 @@ def _search_part(part: _Part, plan: _Plan) -> _Partial:
         distances = np.full(len(matched), np.inf)
     else:
         distances = segment.points.nearest(query.origin.lat, query.origin.lon, mask)[matched]
-    names = segment.name_rank[matched]
-    keys = {
-        "relevance": [-match_scores, distances, names],
-        "distance": [distances, -match_scores, names],
-        "name": [names],
-        "fee": [*_fee_keys(segment, matched), -match_scores, names],
-        "availability": [*_availability_keys(segment, matched), -match_scores, names],
+    leading = {
+        "relevance": [-match_scores, distances],
+        "distance": [distances, -match_scores],
+        "name": [],
+        "fee": [*_fee_keys(segment, matched), -match_scores],
+        "availability": [*_availability_keys(segment, matched), -match_scores],
     }[query.sort]
-    top = _first_k(keys, min(plan.wanted, len(matched)))
-    return _Partial(segment, matched[top], match_scores[top], distances[top], len(matched), facets)
+    wanted = min(plan.wanted, len(matched))
+    ties: list[tuple[float | str, ...]] | None = None
+    if query.ties is None or not leading:
+        top = _first_k([*leading, segment.name_rank[matched]], wanted)
+    else:
+        top, ties = _first_k_fair(leading, wanted, segment, matched, query.ties)
+    return _Partial(
+        segment, matched[top], match_scores[top], distances[top], len(matched), facets, ties
+    )
+
+
+def _first_k_fair(
+    leading: list[np.ndarray], k: int, segment: _Segment, matched: np.ndarray, ties: TieKey
+) -> tuple[np.ndarray, list[tuple[float | str, ...]]]:
+    """Positions of the ``k`` first rows by ``leading``, rows that tie on all of them
+    ordered by ``ties`` (a key of the listing itself), and those rows' tie keys.
+
+    Only the rows that can be shown are read: the first ``k`` by the leading keys and every
+    row tying with the last of them (its group may straddle the cut). The documents of
+    those rows are decoded to compute their keys (once per segment and tie order: see
+    ``_Segment.tie_keys``). Cost: a large tie group (every listing treating a concern, no
+    words) is decoded on the first search of the day, about 40 µs a listing."""
+    if k == 0:
+        return np.zeros(0, dtype=np.int64), []
+    position = np.arange(len(matched))
+    top = _first_k([*leading, position], k)
+    last = top[-1]
+    tied = np.ones(len(matched), dtype=bool)
+    for key in leading:
+        tied &= key == key[last]
+    rows = np.union1d(top, np.flatnonzero(tied))
+    tie_keys = segment.tie_keys(ties, (int(matched[row]) for row in rows))
+    keyed = sorted(
+        (
+            (tuple(float(key[row]) for key in leading), tie, int(row))
+            for row, tie in zip(rows, tie_keys, strict=True)
+        ),
+        key=lambda entry: (entry[0], entry[1]),
+    )[:k]
+    return np.array([row for _, _, row in keyed], dtype=np.int64), [tie for _, tie, _ in keyed]
 
 
 def _fee_keys(segment: _Segment, slots: np.ndarray) -> list[np.ndarray]:
@@ -873,17 +953,24 @@ def _merge(partials: list[_Partial], plan: _Plan) -> list[tuple[_Segment, int, f
     ]
     if sum(1 for p in partials if p.total) <= 1:
         return rows  # already in order
+    tie_keys = {
+        (id(p.segment), int(slot)): tie
+        for p in partials
+        if p.ties is not None
+        for slot, tie in zip(p.slots, p.ties, strict=True)
+    }
 
     def key(row: tuple[_Segment, int, float, float]) -> tuple[object, ...]:
         segment, slot, score, distance = row
-        name = (normalise(segment.docs[slot].name), segment.id_at(slot))
+        tie = tie_keys.get((id(segment), slot))
+        last = tie if tie is not None else (normalise(segment.docs[slot].name), segment.id_at(slot))
         if plan.query.sort == "name":
-            return name
+            return last
         if plan.query.sort == "distance":
-            return (distance, -score, *name)
+            return (distance, -score, *last)
         if plan.query.sort in ("fee", "availability"):
-            return (*_row_sort_key(segment, slot, plan.query.sort), -score, *name)
-        return (-score, distance, *name)
+            return (*_row_sort_key(segment, slot, plan.query.sort), -score, *last)
+        return (-score, distance, *last)
 
     return sorted(rows, key=key)
 
@@ -900,7 +987,7 @@ def _check_facets(facets: Iterable[str]) -> None:
 # views the arrays in place: nothing is rebuilt, and processes mapping the same file
 # share its pages.
 _MAGIC = b"SENSIDX\0"
-_FORMAT = 5
+_FORMAT = 6  # 6: points carry the day their state's license runs to
 _ALIGN = 64
 
 

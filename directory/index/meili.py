@@ -14,6 +14,9 @@ What is indexed: ``msgspec.to_builtins(IndexDocument)`` plus two derived fields:
   radius filter and sorted by the far office. ``Hit.distance_m`` is exact all the same:
   it is computed here from every point in ``points`` after retrieval (not taken from
   ``_geoDistance``, which measures to the first point only).
+- ``geo_licensed_until``: the day the license in force in that first point's state runs
+  to, so that a radius filter asking for a license in force on a day
+  (``GeoRadius.licensed_on``) reads the same point's license.
 - ``name_key``: the name case- and accent-folded, so that sorting by name is the same
   order as the embedded engine's.
 - ``fee_sort`` and ``waitlist_sort``: the fee and the waitlist with "not given" as a
@@ -41,8 +44,10 @@ How a SearchQuery is asked:
   (offset/limit mode only reports an estimate). An offset that is not a multiple of the
   limit is served by fetching from the start and slicing.
 - The ``sort`` ranking rule comes after the text rules, so relevance ties are broken by
-  distance, then name (as in the embedded engine). The flip side: with text, a distance or
-  name sort orders within groups of equally relevant hits, not across them.
+  distance, then name, or, when the query carries ``ties`` (search does), by that fair
+  order among the hits fetched (``fair_within``; the server cannot compute it). The flip
+  side: with text, a distance or name sort orders within groups of equally relevant hits,
+  not across them.
 - ``Hit.score`` is ``_rankingScore`` when there is text (0 without), plus
   ``CONCERN_WEIGHT`` per asked concern the document treats.
 
@@ -67,7 +72,7 @@ from meilisearch.errors import MeilisearchApiError
 from meilisearch.models.task import TaskInfo
 
 from directory.index.base import Hit, SearchResult
-from directory.index.meili_filters import compile_filter, format_number
+from directory.index.meili_filters import GEO_LICENSED_UNTIL, compile_filter, format_number
 from directory.index.text import STOP_WORDS, normalise, tokenise
 from directory.listing import IndexDocument
 from directory.query import (
@@ -144,7 +149,7 @@ def synonyms_from_vocabulary(vocab: Vocabulary) -> dict[str, list[str]]:
 def filterable_attributes() -> list[str]:
     """FILTERABLE's fields; a map field (``telehealth_until.*``) is registered by its
     parent name, which makes every ``telehealth_until.<key>`` filterable."""
-    return sorted({name.removesuffix(".*") for name in FILTERABLE} | {"_geo"})
+    return sorted({name.removesuffix(".*") for name in FILTERABLE} | {"_geo", GEO_LICENSED_UNTIL})
 
 
 def index_settings(vocab: Vocabulary) -> dict[str, Any]:
@@ -179,6 +184,8 @@ def to_meili(doc: IndexDocument) -> dict[str, Any]:
     if doc.points:
         first = doc.points[0]
         body["_geo"] = {"lat": first.lat, "lng": first.lon}
+        licensed = doc.point_licensed_until
+        body[GEO_LICENSED_UNTIL] = licensed[0] if licensed else 0
     return body
 
 
@@ -342,10 +349,37 @@ def search_result(query: SearchQuery, responses: list[dict[str, Any]]) -> Search
                     facets[name][value] = facets[name].get(value, 0) + count
     _, _, skip = page_of(query.offset, query.limit, len(responses))
     return SearchResult(
-        hits=hits[skip : skip + query.limit],
+        hits=fair_within(query, hits)[skip : skip + query.limit],
         total=sum(response["totalHits"] for response in counted),
         facets=facets,
     )
+
+
+def fair_within(query: SearchQuery, hits: list[Hit]) -> list[Hit]:
+    """Runs of adjacent hits that tie on the sort, reordered by ``query.ties``.
+
+    The server breaks ties by name (``NAME_ORDER``); it cannot compute the caller's fair
+    order, so the order is settled here among the hits fetched. Exact within what was
+    fetched; a tie group that straddles the end of the fetched page is ordered among its
+    fetched members only."""
+    if query.ties is None or query.sort == "name":
+        return hits
+    tie = query.ties
+
+    def leading(hit: Hit) -> tuple[object, ...]:
+        doc = hit.document
+        if query.sort == "distance":
+            return (hit.distance_m, hit.score)
+        if query.sort == "fee":
+            return (doc.fee_min, hit.score)
+        if query.sort == "availability":
+            return (doc.accepting_new_clients, doc.waitlist_weeks, hit.score)
+        return (hit.score, hit.distance_m)
+
+    ordered: list[Hit] = []
+    for _, group in itertools.groupby(hits, key=leading):
+        ordered.extend(sorted(group, key=lambda hit: tie(hit.document)))
+    return ordered
 
 
 # --- the adapter ------------------------------------------------------------------------

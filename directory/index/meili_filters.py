@@ -39,6 +39,11 @@ from directory.query import (
     field_kind,
 )
 
+# The document field beside ``_geo`` holding the day the license in force in that point's
+# state runs to (``IndexDocument.point_licensed_until`` of the first point); the adapter
+# writes it and registers it as filterable.
+GEO_LICENSED_UNTIL = "geo_licensed_until"
+
 MATCH_EVERYTHING = "id EXISTS"
 MATCH_NOTHING = "NOT id EXISTS"
 
@@ -66,9 +71,13 @@ def compile_filter(node: Filter) -> str:
             if not bounds:
                 raise FilterError("a range needs at least one bound")
             return "(" + " AND ".join(bounds) + ")"
-        case GeoRadius(lat=lat, lon=lon, radius_m=radius_m):
+        case GeoRadius(lat=lat, lon=lon, radius_m=radius_m, licensed_on=licensed_on):
             numbers = ", ".join(format_number(n) for n in (lat, lon, radius_m))
-            return f"_geoRadius({numbers})"
+            if licensed_on is None:
+                return f"_geoRadius({numbers})"
+            # ``_geo`` is one point (the first practice); GEO_LICENSED_UNTIL is its license.
+            day = format_number(int(licensed_on))
+            return f"(_geoRadius({numbers}) AND {GEO_LICENSED_UNTIL} >= {day})"
         case And(items=items):
             if not items:
                 return MATCH_EVERYTHING

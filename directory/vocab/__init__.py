@@ -217,6 +217,8 @@ MAX_GAP_WORDS = 2
 # reaches GUESS_MIN_SCORE (a word only that concern uses: ln 34 = 3.5; or two words each
 # used by a few) and no other concern scores as much.
 GUESS_MIN_SCORE = 3.0
+# A guess resting on a single word needs a word at least this long (see _guess_concern).
+GUESS_MIN_LONE_WORD = 5
 # Typos are looked for in phrases of up to this many words. Longer phrases still match
 # exactly; checking them for typos would cost more than the rare hit is worth.
 MAX_TYPO_WORDS = 4
@@ -711,6 +713,12 @@ class Vocabulary:
             return None
         if len(ranked) > 1 and round(scores[ranked[1]], 6) == round(scores[best], 6):
             return None  # two concerns fit the words as well: guessing would be arbitrary
+        if len(evidence[best]) < 2 and all(
+            len(words[i]) < GUESS_MIN_LONE_WORD for i in evidence[best]
+        ):
+            # A guess resting on one short everyday word ("day", "won't") is chance, not a
+            # concern; one distinctive word ("hysterectomy", "identity") is enough.
+            return None
         owner = ("concerns", best)
         for i in evidence[best]:
             claimed[i] = owner

@@ -26,13 +26,14 @@ from directory.eligibility import (
     Rule,
     TelehealthPermitted,
     aasect_certifications,
-    nearest_km,
+    distance_km,
+    in_force,
     sex_therapist_certifications,
     telehealth_states,
 )
 from directory.index import EmbeddedIndex
 from directory.index.meili_filters import compile_filter
-from directory.listing import CredentialSummary, IndexDocument
+from directory.listing import CredentialSummary, IndexDocument, licensed_until
 from directory.query import SearchQuery
 from directory.records import LISTING_STATUSES, PRACTISING_STATUSES, Point, date_key
 from directory.vocab import load_vocabulary
@@ -89,6 +90,8 @@ licenses = st.builds(
 @st.composite
 def listings(draw: st.DrawFn, id: str) -> IndexDocument:
     located = draw(st.lists(st.tuples(points, st.sampled_from(STATES)), max_size=3))
+    credentials = draw(st.lists(licenses, max_size=3))
+    licensed = licensed_until(credentials)  # as document_for derives it
     return IndexDocument(
         id=id,
         name=f"Clinician {id}",
@@ -106,8 +109,9 @@ def listings(draw: st.DrawFn, id: str) -> IndexDocument:
         cert_until=draw(windows(CERT_KINDS, end_keys)),
         points=[point for point, _ in located],
         point_states=[state for _, state in located],
+        point_licensed_until=[licensed.get(state, 0) for _, state in located],
         states=sorted({state for _, state in located}),
-        credentials=draw(st.lists(licenses, max_size=3)),
+        credentials=credentials,
         listing_status=draw(st.sampled_from(LISTING_STATUSES)),
         awaiting_verification=draw(st.booleans()),
         # Never excluded (the defaults), or a window drawn like any other, possibly ended.
@@ -184,14 +188,25 @@ def test_filter_and_predicate_agree(name: str, data: st.DataObject) -> None:
 
 @PROPERTY
 @given(rule=RULE_STRATEGIES["in_person"], docs=directories())
-def test_in_person_filter_is_exactly_the_distance_part(
+def test_in_person_is_a_licensed_practice_in_range(
     rule: InPersonNearby, docs: list[IndexDocument]
 ) -> None:
-    def nearby(doc: IndexDocument) -> bool:
-        nearest = nearest_km(doc, rule.point)
-        return doc.offers_in_person and nearest is not None and nearest <= rule.radius_km
+    """Both faces mean: some practice within the radius lies in a state where a license of
+    the clinician's (read from the credentials themselves) is in force on the day."""
 
-    assert index_admits(rule, docs) == {doc.id for doc in docs if nearby(doc)}
+    def licensed_nearby(doc: IndexDocument) -> bool:
+        return doc.offers_in_person and any(
+            distance_km(rule.point, place) <= rule.radius_km
+            and any(
+                summary.kind == "license" and summary.state == state and in_force(summary, rule.on)
+                for summary in doc.credentials
+            )
+            for place, state in zip(doc.points, doc.point_states, strict=True)
+        )
+
+    expected = {doc.id for doc in docs if licensed_nearby(doc)}
+    assert {doc.id for doc in docs if rule.holds(doc)} == expected
+    assert index_admits(rule, docs) == expected
 
 
 @pytest.mark.parametrize("name", sorted(RULES))
@@ -264,11 +279,29 @@ def test_in_person_needs_a_license_in_force_where_the_practice_is() -> None:
     def licence(state: str) -> CredentialSummary:
         return CredentialSummary("license", "lmft", state, "active", date_key(ON))
 
-    practice = {"offers_in_person": True, "points": [here], "point_states": ["MN"]}
-    assert InPersonNearby(here, 10, ON).holds(doc(**practice, credentials=[licence("MN")]))
-    assert not InPersonNearby(here, 10, ON).holds(doc(**practice, credentials=[licence("WI")]))
+    def practice(states: list[str], places: list[Point], *held: str) -> IndexDocument:
+        licensed = licensed_until([licence(state) for state in held])
+        return doc(
+            offers_in_person=True,
+            points=places,
+            point_states=states,
+            point_licensed_until=[licensed.get(state, 0) for state in states],
+        )
+
+    far = Point(46.78, -92.10)  # Duluth, some 220 km away
     later = ON + dt.timedelta(days=1)
-    assert not InPersonNearby(here, 10, later).holds(doc(**practice, credentials=[licence("MN")]))
+    cases = [
+        (practice(["MN"], [here], "MN"), ON, True),
+        (practice(["MN"], [here], "WI"), ON, False),
+        (practice(["MN"], [here], "MN"), later, False),  # expired the day before
+        # Licensed only where the far office is: the nearby one may not see clients.
+        (practice(["MN", "WI"], [here, far], "WI"), ON, False),
+        (practice(["WI", "MN"], [far, here], "MN"), ON, True),
+    ]
+    for listing, on, expected in cases:
+        rule = InPersonNearby(here, 10, on)
+        assert rule.holds(listing) is expected
+        assert (index_admits(rule, [listing]) == {listing.id}) is expected  # the index too
 
 
 def test_a_listing_marked_retired_is_not_listed() -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import msgspec
+
 from directory.listing import (
     DOCUMENT_INPUTS,
     credential_summaries,
@@ -27,6 +29,23 @@ def test_credentials_become_date_bounds() -> None:
     assert listing.cert_until["aasect_cst"] == date_key(cert.expires_on)
     assert [s.kind for s in listing.credentials] == ["license", "certification"]
     assert listing.credentials_verified_on == date_key(lic.verification.verified_on)
+
+
+def test_each_practice_carries_the_license_in_force_in_its_state() -> None:
+    """In person needs a license where the practice is: each point keeps the last day a
+    practising license in its state runs to (the latest of several), 0 where there is none."""
+    base = make_therapist()
+    mn = base.licenses[0]
+    office = base.locations[0]
+    wi_office = msgspec.structs.replace(
+        office, id="wi", address=msgspec.structs.replace(office.address, state="WI")
+    )
+    later = msgspec.structs.replace(mn, id="mn2", expires_on=mn.expires_on + dt.timedelta(days=9))
+    lapsed = msgspec.structs.replace(mn, id="mn3", status="expired", expires_on=dt.date(2099, 1, 1))
+    therapist = make_therapist(locations=[office, wi_office], licenses=[mn, later, lapsed])
+    listing = document_for(therapist, load_vocabulary())
+    assert listing.point_states == ["MN", "WI"]
+    assert listing.point_licensed_until == [date_key(later.expires_on), 0]
 
 
 def test_membership_gets_no_certification_window() -> None:

@@ -590,3 +590,46 @@ def test_a_lone_word_is_never_guessed_as_a_concern(vocab: Vocabulary) -> None:
     # filter (discernment counseling) and hid the clinician it named.
     assert vocab.interpret("Lean").concerns == ()
     assert vocab.interpret("vaginismus").concerns == ("vaginismus",)  # phrases still name
+
+
+@pytest.mark.parametrize(
+    ("text", "concerns"),
+    [
+        # Phrases added for issue 11's held-out misses: concepts the data did not have.
+        ("i don't get wet any more", ("arousal_difficulties",)),
+        ("we want to enjoy sex again", ("sexual_satisfaction",)),
+        ("she wants sex every day", ("mismatched_desire",)),
+        ("tired all the time since the baby was born", ("pregnancy_fertility_loss",)),
+        ("sexo después del parto", ("pregnancy_fertility_loss",)),  # not "infarto", a typo away
+        ("we are a dom and sub couple", ("kink_bdsm",)),
+        ("he's sleeping with someone else", ("infidelity",)),
+        ("I have never felt sexual attraction", ("asexuality",)),
+        ("intimacy after chemo", ("sexuality_after_cancer",)),
+        ("my pelvic floor aches", ("chronic_pelvic_pain",)),
+        ("my kid came out as trans", ("gender_exploration",)),
+        ("it's like hitting a wall down there", ("vaginismus",)),
+        ("queremos disfrutar del sexo", ("sexual_satisfaction",)),  # not "quiere mas sexo"
+        ("still figuring out my gender", ("gender_exploration",)),
+    ],
+)
+def test_a_sentence_finds_its_added_concept(
+    vocab: Vocabulary, text: str, concerns: tuple[str, ...]
+) -> None:
+    assert vocab.interpret(text).concerns == concerns
+
+
+def test_a_guess_never_rests_on_one_short_everyday_word(vocab: Vocabulary) -> None:
+    # "won't" (from arousal's "body won't respond") once made a request for a BDSM-friendly
+    # therapist into one for arousal difficulties; "day" one about different appetites into
+    # compulsive sexual behavior.
+    assert vocab.interpret("bdsm-friendly therapist who won't judge").concerns == ()
+    assert vocab.interpret("every day is hard").concerns == ()
+    # One distinctive word is still enough.
+    assert vocab.interpret("since my spinal fusion").concerns == ("disability",)
+
+
+def test_asking_about_something_is_not_a_concern(vocab: Vocabulary) -> None:
+    # A physician "asking about" something once became "communication" (a guess from
+    # "asking", in "asking for what I want"), and that filter emptied the page.
+    assert vocab.interpret("patient asking about sexual activity").concerns == ()
+    assert vocab.interpret("asking for what i want in bed").concerns == ("communication",)

@@ -12,7 +12,7 @@ import math
 from typing import Any
 
 from directory.geo import EARTH_RADIUS_M
-from directory.listing import CredentialSummary, IndexDocument
+from directory.listing import CredentialSummary, IndexDocument, licensed_until
 from directory.records import Point, date_key
 from directory.vocab import Vocabulary, load_vocabulary
 from matching.request import ReferralRequest
@@ -68,6 +68,10 @@ def doc(id: str = "t1", name: str = "Alex Doe", **fields: Any) -> IndexDocument:
     defaults.update(fields)
     if "point_states" not in fields:
         defaults["point_states"] = ["MN"] * len(defaults["points"])
+    if "point_licensed_until" not in fields:
+        # As document_for derives it: the license in force in each point's state.
+        licensed = licensed_until(defaults["credentials"])
+        defaults["point_licensed_until"] = [licensed.get(s, 0) for s in defaults["point_states"]]
     if "freshness_from" not in fields:
         # The freshness clock as document_for sets it: from the last confirmation, else
         # from the record's last change (here: the request day).

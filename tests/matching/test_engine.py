@@ -458,7 +458,8 @@ TELEHEALTH = And(
 )
 IN_PERSON = And(
     (
-        GeoRadius(MINNEAPOLIS.lat, MINNEAPOLIS.lon, 40_000.0),
+        # Only a practice in a state where a license is in force on the day counts.
+        GeoRadius(MINNEAPOLIS.lat, MINNEAPOLIS.lon, 40_000.0, licensed_on=ON_KEY),
         Eq("offers_in_person", True),
     )
 )
@@ -563,3 +564,16 @@ def test_a_listing_unconfirmed_for_180_days_is_never_matched() -> None:
     fresh = msgspec.structs.replace(fresh, freshness_from=fresh.availability_confirmed_on)
     ranked = match(request(delivery="telehealth"), [stale, fresh], vocab())
     assert [found.therapist_id for found in ranked] == ["fresh"]
+
+
+def test_a_close_concern_ranks_after_the_named_one_and_before_unrelated_ones() -> None:
+    """As search shows clinicians of related concerns after those of the named ones, the
+    match ranks a clinician treating a close concern (orgasm difficulties, for delayed
+    ejaculation) above one treating neither, even one with a better score."""
+    named = doc("named", concerns=["delayed_ejaculation"])
+    close = doc("close", concerns=["orgasm_difficulties"])
+    other = doc("other", **with_cst(dt.date(2028, 1, 1), concerns=["infidelity"]))
+    req = request(delivery="telehealth", concerns=("delayed_ejaculation",))
+    ranked = match(req, [other, close, named], vocab())
+    assert [m.therapist_id for m in ranked] == ["named", "close", "other"]
+    assert ranked[2].score > ranked[1].score  # the score alone would have put it first

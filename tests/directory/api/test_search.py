@@ -15,6 +15,7 @@ from directory.eligibility import RecentlyConfirmed
 from directory.listing import document_for
 from directory.records import Therapist
 from directory.service import Directory
+from matching import fair_ties
 from tests.app_fixtures import AS_OF, build_directory, client_for
 
 ON = AS_OF.isoformat()
@@ -561,3 +562,33 @@ def test_expired_certifications_never_appear_beside_a_name(
         shown = client.get(f"/api/v1/therapists/{therapist.id}", params={"on": ON}).json()
         assert not {"CST", "CST-S", "CSC", "CSE"} & set(shown["credentials_text"].split(", "))
         assert shown["credentials_text"].split(", ")[0] == letters[0]  # the license stays
+
+
+def test_search_ties_rotate_by_the_request_date_and_never_break_by_name(
+    client: TestClient, directory: Directory
+) -> None:
+    """Everyone treating the concern ties (no words, no place): their order is the match's
+    fair order (matching.fair_ties) on the request date, the same on the same day and
+    another the next day; it is never the order of their names."""
+
+    def ranked(on: dt.date) -> list[str]:
+        params = {"concern": "vaginismus", "per_page": 100, "on": on.isoformat()}
+        body = client.get("/api/v1/therapists", params=params).json()
+        assert body["total"] <= 100
+        return [hit["id"] for hit in body["results"]]
+
+    day, next_day = AS_OF, AS_OF + dt.timedelta(days=1)
+    first = ranked(day)
+    assert len(first) > 5
+    assert ranked(day) == first  # the same request on the same day: the same order
+
+    def fair(on: dt.date, ids: list[str]) -> list[str]:
+        docs = [document_for(directory.therapist(i), directory.vocab) for i in ids]
+        return [doc.id for doc in sorted(docs, key=fair_ties(on))]
+
+    assert first == fair(day, first)
+    second = ranked(next_day)
+    assert second == fair(next_day, second)
+    assert second != first  # the next day, another order
+    names = [directory.therapist(i).full_name for i in first]
+    assert names != sorted(names)

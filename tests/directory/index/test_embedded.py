@@ -3,6 +3,7 @@ plain-Python references (filters) and against a freshly built index (writes)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import random
 import threading
@@ -20,6 +21,7 @@ from directory.index.text import tokenise
 from directory.listing import IndexDocument
 from directory.query import And, Eq, Filter, GeoRadius, In, Not, Or, Range, SearchQuery
 from directory.records import Point
+from matching import fair_ties
 from tests.directory.index.contract import SearchIndexContract, sample_documents
 
 
@@ -119,6 +121,7 @@ WORDS = ["anna", "berg", "carl", "dahl", "eklund", "frost", "gustafsson", "holm"
 CONCERNS = ["pain", "desire", "trauma", "cancer", "kink"]
 LANGUAGES = ["en", "es", "so", "hmn", "fr"]
 STATES = ["MN", "WI", "NY", "IA"]
+LICENSED_UNTIL = [0, 20250601, 20260115, 20270101, 99991231]
 
 
 def random_document(rng: random.Random, id: str) -> IndexDocument:
@@ -129,7 +132,7 @@ def random_document(rng: random.Random, id: str) -> IndexDocument:
         return value if rng.random() < 0.7 else None
 
     fee_min = maybe(rng.randrange(40, 200, 10))
-    return IndexDocument(
+    document = IndexDocument(
         id=id,
         name=f"{rng.choice(WORDS).title()} {rng.choice(WORDS).title()}",
         bio=" ".join(rng.choices(WORDS, k=rng.randint(0, 6))),
@@ -149,6 +152,11 @@ def random_document(rng: random.Random, id: str) -> IndexDocument:
             for _ in range(rng.choice([0, 1, 1, 2, 3]))
         ],
     )
+    # The day each point's license runs to (0: none there); sometimes one short, as a
+    # document built without them, which counts as licensed nowhere.
+    until = [rng.choice(LICENSED_UNTIL) for _ in document.points]
+    document.point_licensed_until = until[:-1] if until and rng.random() < 0.1 else until
+    return document
 
 
 def random_filter(rng: random.Random, depth: int = 0) -> Filter:
@@ -169,7 +177,10 @@ def random_filter(rng: random.Random, depth: int = 0) -> Filter:
         state = rng.choice(STATES)
         return Range(f"telehealth_until.{state}", gte=rng.choice([20250101, 20260115]))
     if choice == 5:
-        return GeoRadius(rng.uniform(44, 46.5), rng.uniform(-95, -91), rng.uniform(5e3, 2e5))
+        licensed_on = rng.choice([None, 20250101, 20260115, 20261231])
+        return GeoRadius(
+            rng.uniform(44, 46.5), rng.uniform(-95, -91), rng.uniform(5e3, 2e5), licensed_on
+        )
     items = tuple(random_filter(rng, depth + 1) for _ in range(rng.randint(1, 3)))
     return [And(items), Or(items), Not(items[0])][choice - 6]
 
@@ -205,8 +216,13 @@ def accepts(node: Filter, doc: IndexDocument) -> bool:
                 (gte is None or value >= gte) and (lte is None or value <= lte)
                 for value in values_of(doc, field)
             )
-        case GeoRadius(lat=lat, lon=lon, radius_m=radius_m):
-            return any(haversine_m(lat, lon, point) <= radius_m for point in doc.points)
+        case GeoRadius(lat=lat, lon=lon, radius_m=radius_m, licensed_on=licensed_on):
+            licensed = doc.point_licensed_until + [0] * len(doc.points)
+            return any(
+                haversine_m(lat, lon, point) <= radius_m
+                and (licensed_on is None or until >= licensed_on)
+                for point, until in zip(doc.points, licensed, strict=False)
+            )
         case And(items=items):
             return all(accepts(item, doc) for item in items)
         case Or(items=items):
@@ -325,3 +341,40 @@ def test_facets_of_small_and_large_results_count_the_same_way() -> None:
                 else:
                     expected.update(set(value))
             assert segment.facet_counts(field, mask, matched) == dict(expected), (field, share)
+
+
+def test_fair_ties_rotate_by_date_across_parts_and_pages_never_by_name() -> None:
+    """With ``ties`` (search passes matching.fair_ties), hits tying on the sort are in that
+    order: across parts, across pages, a new order each day, and the same whatever the
+    names. Hits that do not tie keep their order (more concerns treated first)."""
+    twins = [
+        IndexDocument(id=f"t{i:02}", name=f"{chr(65 + i)} Twin", concerns=["pain"])
+        for i in range(24)
+    ]
+    better = IndexDocument(id="zz", name="Zed Better", concerns=["pain", "desire"])
+
+    def built(docs: list[IndexDocument]) -> EmbeddedIndex:
+        index = EmbeddedIndex(docs[:10], merge_ratio=0)
+        index.upsert(docs[10:])  # a second part: the merge breaks ties too
+        return index
+
+    def order(index: EmbeddedIndex, day: dt.date, offset: int = 0, limit: int = 30) -> list[str]:
+        query = SearchQuery(
+            concerns=("pain", "desire"), ties=fair_ties(day), offset=offset, limit=limit
+        )
+        return [hit.document.id for hit in index.search(query).hits]
+
+    index = built([*twins, better])
+    days = [dt.date(2026, 12, 1) + dt.timedelta(days=n) for n in range(3)]
+    orders = {day: order(index, day) for day in days}
+    for day, ids in orders.items():
+        assert ids[0] == "zz"  # not a tie: treats both concerns
+        assert ids[1:] == [doc.id for doc in sorted(twins, key=fair_ties(day))]
+        assert order(index, day) == ids  # same day, same order
+        paged = [i for start in range(0, 30, 7) for i in order(index, day, start, 7)]
+        assert paged == ids  # pages cut through the tie and still agree
+    assert len({tuple(ids) for ids in orders.values()}) == 3  # a new day, a new order
+    renamed = [
+        msgspec.structs.replace(doc, name=f"{chr(90 - n)} Renamed") for n, doc in enumerate(twins)
+    ]
+    assert order(built([*renamed, better]), days[0]) == orders[days[0]]  # names never decide

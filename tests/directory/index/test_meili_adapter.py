@@ -12,6 +12,7 @@ runs the shared contract suite when SENSATE_TEST_MEILI_URL is set.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -23,12 +24,13 @@ import requests
 from geopy.distance import geodesic
 from meilisearch.errors import MeilisearchApiError
 
-from directory.index.base import SearchIndex
+from directory.index.base import Hit, SearchIndex
 from directory.index.meili import (
     BATCH_SIZE,
     SEARCHABLE,
     IndexTaskFailed,
     MeiliIndex,
+    fair_within,
     from_meili,
     index_settings,
     search_requests,
@@ -42,6 +44,7 @@ from directory.records import Point
 from directory.service import make_index
 from directory.settings import Settings
 from directory.vocab import Concern, load_vocabulary
+from matching import fair_ties
 from tests.factories import make_therapist
 
 MINNEAPOLIS = Point(44.9778, -93.2650)
@@ -190,6 +193,7 @@ def test_settings_payload() -> None:
     # Map fields are registered by their parent name; Meilisearch then filters on
     # telehealth_until.MN with dot notation.
     assert {"telehealth_until", "telehealth_from", "cert_until", "cert_from", "_geo"} <= filterable
+    assert "geo_licensed_until" in filterable  # read by a radius filter with a license day
     assert not any(name.endswith(".*") for name in filterable)
     assert {"id", "concerns", "gender", "offers_telehealth", "fee_min"} <= filterable
     assert settings["sortableAttributes"] == [
@@ -244,6 +248,7 @@ def test_filterable_attributes_are_exactly_the_allowlist() -> None:
         "fl_sex_therapy_qualified",
         "fl_title_rule",  # issue 11: Florida's title rule (eligibility.FloridaTitle)
         "gender",
+        "geo_licensed_until",  # issue 11: the license of the _geo point, for in person
         "id",
         "insurance",
         "languages",
@@ -304,9 +309,12 @@ def test_document_round_trip_with_geo_of_the_first_point() -> None:
     therapist = make_therapist()
     original = document_for(therapist, load_vocabulary())
     original.points = [DULUTH, MINNEAPOLIS]
+    original.point_states = ["MN", "MN"]
+    original.point_licensed_until = [20270131, 20280131]
     original.name = "Émilie O'Brien"
     body = to_meili(original)
     assert body["_geo"] == {"lat": DULUTH.lat, "lng": DULUTH.lon}  # one point only
+    assert body["geo_licensed_until"] == 20270131  # and that point's license
     assert body["points"] == [
         {"lat": DULUTH.lat, "lon": DULUTH.lon},
         {"lat": MINNEAPOLIS.lat, "lon": MINNEAPOLIS.lon},
@@ -717,3 +725,17 @@ def test_fee_and_availability_sorts_put_unknown_values_last() -> None:
         "accepting_new_clients:desc",
         "waitlist_sort:asc",
     ]
+
+
+def test_ties_among_the_fetched_hits_follow_the_fair_order_not_the_name() -> None:
+    """The server breaks ties by name; with ``ties`` the adapter reorders each run of hits
+    that tie on the sort by that order, and leaves hits that do not tie where they are."""
+    on = dt.date(2026, 12, 3)
+    twins = [doc(f"t{n}", f"{chr(65 + n)} Twin") for n in range(8)]
+    best = doc("best", "Zed Best")
+    hits = [Hit(document=best, score=2.0)] + [Hit(document=d, score=1.0) for d in twins]
+    query = SearchQuery(ties=fair_ties(on))
+    ordered = [h.document.id for h in fair_within(query, hits)]
+    assert ordered[0] == "best"
+    assert ordered[1:] == [d.id for d in sorted(twins, key=fair_ties(on))]
+    assert fair_within(SearchQuery(), hits) == hits  # no ties asked: the server's order

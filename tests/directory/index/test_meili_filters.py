@@ -54,6 +54,10 @@ def forged(node: Filter, **fields: object) -> Filter:
         (GeoRadius(44.9778, -93.265, 20_000), "_geoRadius(44.9778, -93.265, 20000)"),
         (GeoRadius(0.00001, -0.5, 0.25), "_geoRadius(0.00001, -0.5, 0.25)"),
         (
+            GeoRadius(44.9778, -93.265, 40_000, licensed_on=20261203),
+            "(_geoRadius(44.9778, -93.265, 40000) AND geo_licensed_until >= 20261203)",
+        ),
+        (
             And((Eq("gender", "man"), Eq("offers_telehealth", True))),
             '(gender = "man" AND offers_telehealth = true)',
         ),
