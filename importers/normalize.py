@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import string
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import phonenumbers
@@ -405,6 +406,12 @@ def zip5(value: object) -> str | None:
     return postal[:5] if postal else None
 
 
+# ISO 3166 keeps these alpha-2 codes for private use: they never name a country.
+NO_COUNTRY = frozenset(
+    {"AA", "ZZ", *(f"Q{c}" for c in "MNOPQRSTUVWXYZ"), *(f"X{c}" for c in string.ascii_uppercase)}
+)
+
+
 def normalize_country(value: object) -> str:
     """An ISO 3166 alpha-2 code; the US spelled any common way becomes "US"."""
     text = clean_text(value).upper().replace(".", "")
@@ -430,6 +437,11 @@ def normalize_address(
     """
     problems: list[tuple[str, str]] = []
     country_code = normalize_country(country)
+    if country_code in NO_COUNTRY and normalize_state(state) and normalize_postal_code(postal_code):
+        # The NPI Registry sends some US practices as "AA" ("Unknown Country Name for AA")
+        # with a US state name and ZIP: those name no country, the state and ZIP do.
+        problems.append(("country", f"country {clean_text(country)!r} is no country: US"))
+        country_code = "US"
     city_text = title_case_name(city)
     if not city_text:
         problems.append(("city", "city is missing"))

@@ -18,6 +18,7 @@ import pytest
 from directory.geo import gazetteer, haversine_m
 from directory.index import EmbeddedIndex
 from directory.index.sync import rebuild
+from directory.records import PRACTISING_STATUSES
 from directory.service import Directory, SearchParams
 from directory.settings import Settings
 from directory.store import DirectoryStore
@@ -145,15 +146,29 @@ def test_npi_registry_answers_apply_the_same_scope(store: DirectoryStore, fixtur
     assert store.imports.get_run(reports["34c18d"].id).out_of_scope == 10  # kept with the run
 
 
-def _findable_by_zip(store: DirectoryStore, tmp_path: Path) -> list[str]:
-    """Names of active clinicians NOT found by a search on their own ZIP (should be none)."""
+def _findable_by_zip(store: DirectoryStore, tmp_path: Path, unlicensed: list[str]) -> list[str]:
+    """Names of active clinicians NOT found by a search on their own ZIP (should be none).
+
+    In person is offered only where a license is in force (``eligibility.InPersonNearby``), so a
+    practice in a state where the clinician holds none is left out of that search on purpose:
+    those go to ``unlicensed`` instead."""
     directory = Directory(Settings(var_dir=tmp_path), store, EmbeddedIndex())
     rebuild(store, directory.index, directory.vocab)
+    today = dt.date.today()
     missing = []
     for therapist in store.iter_therapists():
         if not therapist.active:
             continue
         for location in therapist.locations:
+            licensed_there = any(
+                lic.state == location.address.state
+                and lic.status in PRACTISING_STATUSES
+                and (lic.expires_on is None or lic.expires_on >= today)
+                for lic in therapist.licenses
+            )
+            if not licensed_there:
+                unlicensed.append(f"{therapist.last_name} {location.address.state}")
+                continue
             page = directory.search(
                 SearchParams(
                     q=therapist.last_name, zip=location.address.postal_code[:5], per_page=100
@@ -178,7 +193,11 @@ def test_nppes_and_npi_registry_clinicians_are_found_by_their_zip(
     # NPPES gives no coordinates: each placement at a ZIP centre is reported.
     placed = [r for r in nppes.rejects if r.field == "point"]
     assert len(placed) == 117 and all("centre of ZIP" in r.reason for r in placed)
-    assert _findable_by_zip(store, tmp_path) == []
+    unlicensed: list[str] = []
+    assert _findable_by_zip(store, tmp_path, unlicensed) == []
+    # Facts of the fixtures: one psychologist licensed in MO practises in MA; the NPI Registry
+    # gives another's GA license number as "NA", so no license is on record for it.
+    assert sorted(unlicensed) == ["Presnall MA", "Sprang GA"]
 
 
 def test_a_source_point_far_from_its_zip_is_replaced_by_the_zip_centre(

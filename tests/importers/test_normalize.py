@@ -328,3 +328,19 @@ def test_merging_a_duplicate_compares_license_numbers_by_the_same_key() -> None:
     combined = combine_records(survivor, duplicate)
 
     assert [lic.id for lic in combined.licenses] == ["a", "c"]
+
+
+def test_a_us_address_sent_with_a_private_use_country_code_is_read_as_us() -> None:
+    # The NPI Registry fixture's Atlanta practice: country "AA", state "GEORGIA", a ZIP.
+    address, problems = normalize_address(
+        line1="12 EXECUTIVE PARK DRIVE NE",
+        city="ATLANTA",
+        state="GEORGIA",
+        postal_code="30329",
+        country="AA",
+    )
+    assert address is not None
+    assert (address.country, address.state, address.postal_code) == ("US", "GA", "30329")
+    assert [part for part, _ in problems] == ["country"]
+    foreign, _ = normalize_address(city="Toronto", state="ON", postal_code="M5V 2T6", country="CA")
+    assert foreign is not None and foreign.country == "CA" and foreign.state == "ON"
