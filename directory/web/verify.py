@@ -67,6 +67,7 @@ from directory.inputs import (
     text_problem,
 )
 from directory.keys import InvalidKey, authenticate
+from directory.listing import awaiting_license_check, publicly_viewable
 from directory.listing_edits import (
     AvailabilityPatch,
     EditBody,
@@ -483,6 +484,8 @@ def clinician_page(
         labels=labels,
         status=status,
         t=therapist,
+        public=publicly_viewable(therapist),
+        awaiting_license_check=awaiting_license_check(therapist),
         credentials=credentials,
         evidence=credential_evidence(therapist),
         history=_history_rows(

@@ -12,6 +12,7 @@ import re
 from litestar.testing import TestClient
 
 from directory import verification
+from directory.app import create_app
 from directory.service import Directory, SearchParams
 from tests.directory.web.test_clinician_pages import (  # noqa: F401  (fixtures by name)
     claimed_by,
@@ -24,6 +25,7 @@ from tests.directory.web.test_clinician_pages import (  # noqa: F401  (fixtures 
     path_of,
     signed_in,
 )
+from tests.directory.web.test_verify_pages import LOOPBACK, make_key
 from tests.mail_server import Inbox, link_in
 
 NEXT_YEAR = (dt.date.today() + dt.timedelta(days=365)).isoformat()
@@ -123,6 +125,15 @@ def test_a_listing_created_from_not_listed_yet_is_public_once_its_license_is_con
     assert client.get(f"/api/v1/therapists/{created.id}").status_code == 404
     found = directory.search(SearchParams(zip="55414", radius_km=15, per_page=100, facets=()))
     assert created.id not in {hit.document.id for hit in found.result.hits}
+
+    # The console says why it is not public, and marks the license as the clinician's word.
+    key = make_key(directory, "vera-new-listing")
+    with TestClient(create_app(directory.settings, directory), base_url=LOOPBACK) as console:
+        signed = console.post("/verify/sign-in", data={"api_key": key}, follow_redirects=False)
+        assert signed.status_code == 303
+        page = console.get(f"/verify/clinicians/{created.id}").text
+        assert "Not public yet" in page and f'href="/therapists/{created.id}"' not in page
+        assert "added by the clinician" in console.get("/verify?per_page=200").text
 
     # A verifier confirms the license (the queue's existing use case); the index follows.
     queue = verification.verifier_queue(directory.store, dt.date.today(), limit=100)
