@@ -1144,7 +1144,9 @@ def _read_parts(path: str | os.PathLike[str], fingerprint: str | None) -> tuple[
     if fingerprint is not None and header.fingerprint != fingerprint:
         raise ValueError("index file was built by other code or vocabulary")
     start = -(-(len(_MAGIC) + 8 + length) // _ALIGN) * _ALIGN
-    mapped = np.memmap(path, dtype=np.uint8, mode="r")
+    # A plain ndarray view of the mapping: numpy operations on the memmap subclass pay for
+    # wrapping every result as a memmap again, which doubled the time of a search.
+    mapped = np.memmap(path, dtype=np.uint8, mode="r").view(np.ndarray)
     parts: list[_Part] = []
     for saved in header.parts:
         arrays: dict[str, np.ndarray] = {}
