@@ -47,6 +47,7 @@ from directory.query import SearchQuery
 from directory.service import Directory, SearchParams
 from directory.settings import Settings
 from directory.store import DirectoryStore, create_engine_for, migrate
+from directory.views import search_response
 from directory.vocab import load_vocabulary
 from matching import ReferralRequest, match
 from matching.columnar import candidate_filter
@@ -320,15 +321,26 @@ def http_overhead(settings: Settings, directory: Directory, rounds: int) -> None
         over_http = [functools.partial(get, "/api/v1/therapists", q) for q in HTTP_SEARCHES]
         health = [functools.partial(get, "/healthz", {})] * len(HTTP_SEARCHES)
         in_process = [functools.partial(directory.search, p) for p in params]
-        samples: dict[str, list[float]] = {"http": [], "health": [], "inproc": []}
-        for _ in range(3):  # interleaved, so that a burst of load elsewhere hits all three
-            samples["http"] += timed(over_http, max(1, rounds // 3))
-            samples["health"] += timed(health, max(1, rounds // 3))
-            samples["inproc"] += timed(in_process, max(1, rounds // 3))
+        encoder = msgspec.json.Encoder()
+
+        def rendered(p: SearchParams) -> None:  # what the handler adds: the view, as JSON
+            encoder.encode(search_response(directory.search(p), directory.vocab))
+
+        rendering = [functools.partial(rendered, p) for p in params]
+        samples: dict[str, list[float]] = {"http": [], "health": [], "inproc": [], "view": []}
+        # The client's collector paused: this process holds a whole directory, and a
+        # collection during a request would be counted against the server.
+        with collector_paused():
+            for _ in range(3):  # interleaved, so that a burst of load elsewhere hits all
+                samples["http"] += timed(over_http, max(1, rounds // 3))
+                samples["health"] += timed(health, max(1, rounds // 3))
+                samples["inproc"] += timed(in_process, max(1, rounds // 3))
+                samples["view"] += timed(rendering, max(1, rounds // 3))
     figures = {name: percentiles(values) for name, values in samples.items()}
     for label, name in [
         ("search over HTTP (1 client)", "http"),
         ("search in-process (same params)", "inproc"),
+        ("  + view rendered as JSON", "view"),
         ("/healthz over HTTP (floor)", "health"),
     ]:
         p50, p99 = figures[name]
