@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from sqlalchemy import Connection, Engine, RowMapping, Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -290,7 +290,7 @@ def _tags(
         .where(which)
         .order_by(owner, therapist_tags.c.position)
     )
-    for therapist_id, facet, code in rows.tuples():
+    for therapist_id, facet, code in cast("Iterable[tuple[str, str, str]]", rows):
         grouped[therapist_id].append((facet, code))
     return grouped
 
