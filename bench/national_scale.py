@@ -536,10 +536,19 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="*", default=[1, 2])
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--load-seconds", type=float, default=30.0)
+    parser.add_argument(
+        "--postgres-only",
+        action="store_true",
+        help="only the PostgreSQL load and index build, at each size (needs --postgres)",
+    )
     args = parser.parse_args()
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
     for size in [*args.profiles, *([1_000_000] if args.million else [])]:
-        run_size(size, args)
+        if args.postgres_only:
+            print(f"\n=== {size:,} profiles, PostgreSQL only ===", flush=True)
+            load_postgres(args.postgres, size)
+        else:
+            run_size(size, args)
     for size in args.index_only:
         index_only(size, args)
 
