@@ -130,10 +130,13 @@ def profile_fields_present(doc: IndexDocument) -> int:
 _PACKAGE = Path(__file__).resolve().parent
 # Besides the record itself, a document depends on this code and on the vocabulary data.
 # A saved index made under different ones is not reused (see ``document_fingerprint``).
+# eligibility.py too: the embedded index keeps columns it derives with eligibility's rules
+# (a license's last day in force per practice point, each credential's).
 DOCUMENT_INPUTS = (
     _PACKAGE / "listing.py",
     _PACKAGE / "credentials.py",
     _PACKAGE / "records.py",
+    _PACKAGE / "eligibility.py",
 )
 
 
