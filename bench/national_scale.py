@@ -10,13 +10,17 @@ index's bytes per listing; search p50/p99 in-process beside a numpy floor that e
 the same filter AST over the same columns (no text scoring, facets or decoding: the array
 work alone), and the ratio; match p50/p99; then `sensate serve --workers N` for N = 1, 2
 under bounded loopback load (--clients concurrent clients for --load-seconds) with
-/healthz as the framework floor. Never asserts on time: these are figures to quote.
+/healthz as the framework floor. Also, one request at a time, search over HTTP beside the
+same searches in-process and /healthz, and the overhead (HTTP p50 - in-process p50 -
+/healthz p50); match as served (every eligible candidate scored as columns) beside the
+per-candidate reference up to 100k. Never asserts on time: these are figures to quote.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import functools
 import itertools
@@ -28,7 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -46,7 +50,10 @@ from directory.query import SearchQuery
 from directory.service import Directory, SearchParams
 from directory.settings import Settings
 from directory.store import DirectoryStore, create_engine_for, migrate
-from matching import ReferralRequest
+from directory.views import search_response
+from directory.vocab import load_vocabulary
+from matching import ReferralRequest, match
+from matching.columnar import candidate_filter
 
 AS_OF = dt.date(2026, 11, 1)
 SEARCHES: list[SearchParams] = [
@@ -156,28 +163,61 @@ def match_requests(directory: Directory) -> list[ReferralRequest]:
     ]
 
 
+def match_figures(
+    directory: Directory, index: EmbeddedIndex, rounds: int, *, reference: bool
+) -> list[tuple[str, tuple[float, float]]]:
+    """Match p50/p99 as served (every eligible candidate scored as columns), and, at sizes
+    where it is bearable, the per-candidate reference over the same requests."""
+    requests = match_requests(directory)
+    scored = [index.candidates(candidate_filter(r, directory.vocab)).size for r in requests]
+    print(f"match candidates scored per request: {', '.join(f'{n:,}' for n in scored)}")
+    figures = [
+        (
+            "match, in-process (columns)",
+            percentiles(timed([functools.partial(directory.match, r) for r in requests], rounds)),
+        )
+    ]
+    if reference:
+
+        def per_candidate(request: ReferralRequest) -> None:
+            match(request, directory.candidates(request), directory.vocab)
+
+        calls = [functools.partial(per_candidate, r) for r in requests]
+        figures.append(("match, per-candidate reference", percentiles(timed(calls, 2))))
+    return figures
+
+
 def load_postgres(admin_url: str, profiles: int) -> None:
-    """Generate the same directory into a fresh database on the PostgreSQL server."""
-    name = "sensate_bench"
+    """Generate the same directory into a temporary database on the PostgreSQL server,
+    build the index from it, and drop the database."""
+    name = f"sensate_bench_{os.getpid()}"
     admin = create_engine(make_url(admin_url), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    url = make_url(admin_url).set(database=name)
-    migrate(url)
-    store = DirectoryStore(create_engine_for(url))
-    started = time.perf_counter()
-    store.add_therapists(demo_therapists(profiles, seed=11, as_of=AS_OF), actor="bench")
-    load_s = time.perf_counter() - started
-    started = time.perf_counter()
-    count = rebuild(store, EmbeddedIndex(), Directory(Settings(), store, EmbeddedIndex()).vocab)
-    build_s = time.perf_counter() - started
-    print(
-        f"PostgreSQL: generate+store {load_s:.1f}s ({profiles / load_s:,.0f}/s); index build "
-        f"from it {build_s:.1f}s ({count / build_s:,.0f} listings/s)"
-    )
-    store.engine.dispose()
+    try:
+        url = make_url(admin_url).set(database=name)
+        migrate(url)
+        store = DirectoryStore(create_engine_for(url))
+        started = time.perf_counter()
+        with collector_paused():
+            store.add_therapists(demo_therapists(profiles, seed=11, as_of=AS_OF), actor="bench")
+        load_s = time.perf_counter() - started
+        with store.engine.begin() as connection:
+            connection.execute(text("ANALYZE"))
+        started = time.perf_counter()
+        count = rebuild(store, EmbeddedIndex(), load_vocabulary())
+        build_s = time.perf_counter() - started
+        print(
+            f"PostgreSQL: generate+store {load_s:.1f}s ({profiles / load_s:,.0f}/s); index "
+            f"build from it {build_s:.1f}s ({count / build_s:,.0f} listings/s)",
+            flush=True,
+        )
+        store.engine.dispose()
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def free_port() -> int:
@@ -208,7 +248,13 @@ async def load(base: str, paths: list[tuple[str, dict[str, str]]], clients: int,
     return samples, errors, time.perf_counter() - started
 
 
-def serve_under_load(settings: Settings, workers: int, clients: int, seconds: float) -> None:
+Server = subprocess.Popen[bytes]
+
+
+@contextlib.contextmanager
+def serving(settings: Settings, workers: int) -> Iterator[tuple[str, float, Server]]:
+    """`sensate serve --workers N` on a free loopback port over ``settings.var_dir``:
+    (base URL, seconds until /healthz answered, the server process)."""
     port = free_port()
     env = {
         **os.environ,
@@ -237,6 +283,14 @@ def serve_under_load(settings: Settings, workers: int, clients: int, seconds: fl
             time.sleep(0.2)
         ready_s = time.perf_counter() - started
         time.sleep(1.0 if workers == 1 else 3.0)  # every worker up
+        yield base, ready_s, server
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def serve_under_load(settings: Settings, workers: int, clients: int, seconds: float) -> None:
+    with serving(settings, workers) as (base, ready_s, server):
         searches = [("/api/v1/therapists", params) for params in HTTP_SEARCHES]
         samples, errors, elapsed = asyncio.run(load(base, searches, clients, seconds))
         p50, p99 = percentiles(samples)
@@ -254,9 +308,53 @@ def serve_under_load(settings: Settings, workers: int, clients: int, seconds: fl
             f"{len(health) / health_elapsed:,.0f} req/s, p50 {h50:.1f} / p99 {h99:.1f} ms; "
             f"processes RSS {rss:,.0f} MiB, private (USS) {uss:,.0f} MiB"
         )
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+
+
+def http_overhead(settings: Settings, directory: Directory, rounds: int) -> None:
+    """One client, one request at a time: search over HTTP on a loopback server (1 worker)
+    beside the same searches in-process and /healthz, the framework's floor, in one run.
+    Overhead = HTTP search p50 - in-process search p50 - /healthz p50."""
+    params = [msgspec.convert(p, SearchParams, strict=False) for p in HTTP_SEARCHES]
+    with serving(settings, 1) as (base, _, _), httpx.Client(base_url=base, timeout=30) as http:
+
+        def get(path: str, query: dict[str, str]) -> None:
+            response = http.get(path, params=query)
+            assert response.status_code == 200, response.text[:200]
+
+        over_http = [functools.partial(get, "/api/v1/therapists", q) for q in HTTP_SEARCHES]
+        health = [functools.partial(get, "/healthz", {})] * len(HTTP_SEARCHES)
+        in_process = [functools.partial(directory.search, p) for p in params]
+        encoder = msgspec.json.Encoder()
+
+        def rendered(p: SearchParams) -> None:  # what the handler adds: the view, as JSON
+            encoder.encode(search_response(directory.search(p), directory.vocab))
+
+        rendering = [functools.partial(rendered, p) for p in params]
+        samples: dict[str, list[float]] = {"http": [], "health": [], "inproc": [], "view": []}
+        # The client's collector paused: this process holds a whole directory, and a
+        # collection during a request would be counted against the server.
+        with collector_paused():
+            for _ in range(3):  # interleaved, so that a burst of load elsewhere hits all
+                samples["http"] += timed(over_http, max(1, rounds // 3))
+                samples["health"] += timed(health, max(1, rounds // 3))
+                samples["inproc"] += timed(in_process, max(1, rounds // 3))
+                samples["view"] += timed(rendering, max(1, rounds // 3))
+    figures = {name: percentiles(values) for name, values in samples.items()}
+    for label, name in [
+        ("search over HTTP (1 client)", "http"),
+        ("search in-process (same params)", "inproc"),
+        ("  + view rendered as JSON", "view"),
+        ("/healthz over HTTP (floor)", "health"),
+    ]:
+        p50, p99 = figures[name]
+        print(f"{label:34} {p50:9.2f} {p99:9.2f}")
+    overhead = figures["http"][0] - figures["inproc"][0] - figures["health"][0]
+    beyond_view = figures["http"][0] - figures["view"][0] - figures["health"][0]
+    print(
+        f"HTTP search overhead p50: {overhead:.2f} ms (goal <= 2 ms); of it, beyond "
+        f"rendering the view: {beyond_view:.2f} ms",
+        flush=True,
+    )
 
 
 def run_size(profiles: int, args: argparse.Namespace) -> None:
@@ -328,15 +426,11 @@ def run_size(profiles: int, args: argparse.Namespace) -> None:
         floor = percentiles(
             timed([functools.partial(numpy_floor, embedded, q) for q in queries], args.rounds)
         )
-        requests = match_requests(directory)
-        matched = percentiles(
-            timed([functools.partial(directory.match, r) for r in requests], args.rounds)
-        )
         print(f"{'operation':34} {'p50 ms':>9} {'p99 ms':>9}")
         for label, (p50, p99) in [
             ("search, in-process", search),
             ("numpy floor, same filters", floor),
-            ("match, in-process", matched),
+            *match_figures(directory, embedded, args.rounds, reference=profiles <= 100_000),
         ]:
             print(f"{label:34} {p50:9.2f} {p99:9.2f}")
         print(
@@ -345,6 +439,7 @@ def run_size(profiles: int, args: argparse.Namespace) -> None:
             flush=True,
         )
         store.engine.dispose()
+        http_overhead(settings, directory, args.rounds)
         for workers in args.workers:
             serve_under_load(settings, workers, args.clients, args.load_seconds)
     if args.postgres:
@@ -355,7 +450,6 @@ def index_only(profiles: int, args: argparse.Namespace) -> None:
     """The index at a size whose store load would take too long here: documents built
     straight from the generator (no SQL), then build, bytes, save, restart, search."""
     from directory.listing import document_for
-    from directory.vocab import load_vocabulary
 
     print(f"\n=== {profiles:,} profiles, index only (no store) ===", flush=True)
     vocab = load_vocabulary()
@@ -410,14 +504,10 @@ def index_only(profiles: int, args: argparse.Namespace) -> None:
                 args.rounds,
             )
         )
-        requests = match_requests(directory)
-        matched = percentiles(
-            timed([functools.partial(directory.match, r) for r in requests], args.rounds)
-        )
         for label, (p50, p99) in [
             ("search, in-process", search),
             ("numpy floor, same filters", floor),
-            ("match, in-process", matched),
+            *match_figures(directory, loaded, args.rounds, reference=profiles <= 100_000),
         ]:
             print(f"{label:34} {p50:9.2f} {p99:9.2f}")
         print(
@@ -446,10 +536,19 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="*", default=[1, 2])
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--load-seconds", type=float, default=30.0)
+    parser.add_argument(
+        "--postgres-only",
+        action="store_true",
+        help="only the PostgreSQL load and index build, at each size (needs --postgres)",
+    )
     args = parser.parse_args()
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}")
     for size in [*args.profiles, *([1_000_000] if args.million else [])]:
-        run_size(size, args)
+        if args.postgres_only:
+            print(f"\n=== {size:,} profiles, PostgreSQL only ===", flush=True)
+            load_postgres(args.postgres, size)
+        else:
+            run_size(size, args)
     for size in args.index_only:
         index_only(size, args)
 

@@ -29,6 +29,8 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
+import numpy as np
+
 from directory.credentials import CredentialStatement, credential_statement, freshness_policy
 from directory.geo import EARTH_RADIUS_M
 from directory.listing import CredentialSummary, IndexDocument
@@ -70,9 +72,16 @@ def window_includes(starts: dict[str, int], ends: dict[str, int], key: str, day:
     return starts[key] <= day <= ends[key]
 
 
+def in_force_until(summary: CredentialSummary) -> int:
+    """The last day (YYYYMMDD) the credential is in force: its expiry when its status allows
+    practice, else 0 (never). ``in_force`` is this compared with a day, and the embedded
+    index keeps it as a column so that matching can ask it of every candidate at once."""
+    return summary.expires if summary.status in PRACTISING_STATUSES else 0
+
+
 def in_force(summary: CredentialSummary, on: dt.date) -> bool:
     """A credential with a practising status that has not expired by ``on``."""
-    return summary.status in PRACTISING_STATUSES and summary.expires >= date_key(on)
+    return in_force_until(summary) >= date_key(on)
 
 
 def _key_date(key: int | None) -> dt.date | None:
@@ -118,12 +127,29 @@ def authorises_telehealth(summary: CredentialSummary, state: str, on: dt.date) -
 
 
 def distance_km(a: Point, b: Point) -> float:
-    """Great-circle distance by the haversine formula, on the sphere the index uses."""
+    """Great-circle distance by the haversine formula, on the sphere the index uses.
+
+    ``distances_km`` is the same formula over arrays, operation for operation (the index
+    keeps practice points in radians), so both give the same float for the same point."""
     lat1, lat2 = math.radians(a.lat), math.radians(b.lat)
     dlat = lat2 - lat1
-    dlon = math.radians(b.lon - a.lon)
+    dlon = math.radians(b.lon) - math.radians(a.lon)
     h = math.sin(dlat / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin(dlon / 2) ** 2
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h))) / 1000
+
+
+def distances_km(a: Point, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """``distance_km`` from ``a`` to the points at ``lat``, ``lon`` (radians), as an array.
+
+    numpy's sine, cosine and square root round as the C library's do, its arcsine does
+    not (by an ulp, one time in twelve), so the arcsine is taken with ``math.asin``."""
+    lat1 = math.radians(a.lat)
+    dlat = lat - lat1
+    dlon = lon - math.radians(a.lon)
+    h = np.sin(dlat / 2) ** 2 + math.cos(lat1) * np.cos(lat) * np.sin(dlon / 2) ** 2
+    roots = np.minimum(1.0, np.sqrt(h))
+    arcs = np.fromiter(map(math.asin, roots.tolist()), dtype=np.float64, count=len(roots))
+    return 2 * EARTH_RADIUS_M * arcs / 1000
 
 
 def nearest_km(listing: IndexDocument, point: Point) -> float | None:

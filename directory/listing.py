@@ -120,13 +120,37 @@ class IndexDocument(msgspec.Struct, kw_only=True):
 
 _OPEN_START = 0  # "valid since before records began"
 
+PROFILE_FIELDS = 10  # what ``profile_fields_present`` counts
+
+
+def profile_fields_present(doc: IndexDocument) -> int:
+    """How many of the ``PROFILE_FIELDS`` parts of a profile a person needs to decide are
+    filled in (matching's completeness tie-break; the embedded index keeps it per listing)."""
+    present = (
+        bool(doc.bio.strip()),
+        doc.fee_min is not None or doc.fee_max is not None,
+        bool(doc.concerns),
+        bool(doc.languages),
+        bool(doc.ages_served),
+        bool(doc.modalities),
+        bool(doc.pronouns),
+        bool(doc.practice_name),
+        doc.availability_confirmed_on is not None,
+        bool(doc.cities),
+    )
+    return sum(present)
+
+
 _PACKAGE = Path(__file__).resolve().parent
 # Besides the record itself, a document depends on this code and on the vocabulary data.
 # A saved index made under different ones is not reused (see ``document_fingerprint``).
+# eligibility.py too: the embedded index keeps columns it derives with eligibility's rules
+# (a license's last day in force per practice point, each credential's).
 DOCUMENT_INPUTS = (
     _PACKAGE / "listing.py",
     _PACKAGE / "credentials.py",
     _PACKAGE / "records.py",
+    _PACKAGE / "eligibility.py",
 )
 
 

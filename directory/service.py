@@ -47,6 +47,7 @@ from directory.settings import Settings
 from directory.store import DirectoryStore, engine_from_settings
 from directory.vocab import QueryInterpretation, Understood, Vocabulary, load_vocabulary
 from matching import Match, ReferralRequest, candidate_query, fair_ties, match
+from matching.columnar import candidate_filter, match_columns
 
 log = logging.getLogger(__name__)
 
@@ -531,8 +532,16 @@ class Directory:
         return interpretation_of(self.vocab.interpret(text) if text.strip() else None, self.vocab)
 
     def match(self, request: ReferralRequest) -> list[Match]:
-        """Ranked, explained matches: index candidates, then matching's rules and scores."""
+        """Ranked, explained matches: index candidates, then matching's rules and scores.
+
+        The embedded index hands matching its candidates as columns, so every eligible
+        clinician is scored at once and only those shown are decoded
+        (``matching.columnar``); another index's candidates are read page by page and
+        scored one at a time (``matching.match``, the reference both must agree with)."""
         request.validate(self.vocab)
+        if isinstance(self.index, EmbeddedIndex):
+            columns = self.index.candidates(candidate_filter(request, self.vocab))
+            return match_columns(request, columns, self.vocab)
         return match(request, self.candidates(request), self.vocab)
 
     def candidates(self, request: ReferralRequest) -> list[IndexDocument]:

@@ -15,7 +15,7 @@ from importlib import resources
 import msgspec
 
 from directory.eligibility import CertifiedOn, sex_therapist_certifications
-from directory.listing import IndexDocument
+from directory.listing import PROFILE_FIELDS, IndexDocument, profile_fields_present
 from directory.vocab import Vocabulary
 from matching.request import ReferralRequest
 from matching.rules import Mode, age_days
@@ -190,19 +190,7 @@ def signals(doc: IndexDocument, request: ReferralRequest, wants: Wants) -> float
 
 def completeness(doc: IndexDocument) -> float:
     """Share of the profile a person needs to decide that is filled in, 0..1."""
-    present = (
-        bool(doc.bio.strip()),
-        doc.fee_min is not None or doc.fee_max is not None,
-        bool(doc.concerns),
-        bool(doc.languages),
-        bool(doc.ages_served),
-        bool(doc.modalities),
-        bool(doc.pronouns),
-        bool(doc.practice_name),
-        doc.availability_confirmed_on is not None,
-        bool(doc.cities),
-    )
-    return sum(present) / len(present)
+    return profile_fields_present(doc) / PROFILE_FIELDS
 
 
 def distance(mode: Mode, km: float | None, radius_km: float, w: Weights) -> float:

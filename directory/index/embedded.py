@@ -50,10 +50,11 @@ from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein
 
 from directory.bulk import collector_paused
+from directory.eligibility import in_force_until
 from directory.geo import EARTH_RADIUS_M  # the sphere matching measures on too
 from directory.index.base import Hit, SearchResult
 from directory.index.text import STOP_WORDS, max_typos, normalise, tokenise
-from directory.listing import IndexDocument
+from directory.listing import IndexDocument, profile_fields_present
 from directory.query import (
     FILTERABLE,
     And,
@@ -517,6 +518,11 @@ class _Segment:
         lats: list[float] = []
         lons: list[float] = []
         licensed: list[int] = []
+        # What matching scores every candidate by without decoding it (``Candidates``).
+        credential_counts: list[int] = []
+        credential_until: list[int] = []  # eligibility.in_force_until of each credential
+        credential_verified: list[bool] = []
+        present: list[int] = []  # listing.profile_fields_present
         base = 0
         iterator = iter(documents)
         while chunk := list(itertools.islice(iterator, _CHUNK)):
@@ -571,6 +577,11 @@ class _Segment:
                 until = doc.point_licensed_until[: len(doc.points)]
                 licensed.extend(until)
                 licensed.extend([0] * (len(doc.points) - len(until)))
+                credential_counts.append(len(doc.credentials))
+                for summary in doc.credentials:
+                    credential_until.append(in_force_until(summary))
+                    credential_verified.append(summary.verified_on is not None)
+                present.append(profile_fields_present(doc))
             base += len(chunk)
 
         size = base
@@ -619,7 +630,13 @@ class _Segment:
         arrays["points.owner"] = _owners(np.array(point_counts, dtype=np.int32))
         arrays["points.lat"] = np.radians(np.array(lats, dtype=np.float64))
         arrays["points.lon"] = np.radians(np.array(lons, dtype=np.float64))
-        arrays["points.licensed_until"] = np.array(licensed, dtype=np.int64)
+        arrays["points.licensed_until"] = np.array(licensed, dtype=np.int32)
+        credential_starts = np.zeros(size + 1, dtype=np.int64)
+        np.cumsum(np.array(credential_counts, dtype=np.int64), out=credential_starts[1:])
+        arrays["credentials.starts"] = credential_starts
+        arrays["credentials.until"] = np.array(credential_until, dtype=np.int32)
+        arrays["credentials.verified"] = np.array(credential_verified, dtype=bool)
+        arrays["profile_present"] = np.array(present, dtype=np.uint8)
         name_order = np.lexsort((id_bytes, np.array(names, dtype=str))) if size else _NO_SLOTS
         name_rank = np.empty(size, dtype=np.int32)
         name_rank[name_order] = np.arange(size, dtype=np.int32)
@@ -765,6 +782,167 @@ class _Part:
         live = self.live.copy()
         live[slots] = False
         return _Part(self.segment, live, int(np.count_nonzero(live)))
+
+
+class Candidates:
+    """The live documents a filter admits, across the parts, read as columns.
+
+    What ``matching.columns.CandidateColumns`` asks: matching scores every candidate with
+    array operations over these and decodes only those it shows. A *row* is a candidate's
+    position in this set (0 .. ``size`` - 1, part after part); each method answers for the
+    rows it is given, in their order.
+    """
+
+    def __init__(self, picked: list[tuple[_Segment, np.ndarray]]) -> None:
+        self._picked = [(segment, slots) for segment, slots in picked if len(slots)]
+        self._starts = np.cumsum([0] + [len(slots) for _, slots in self._picked])
+        self.size = int(self._starts[-1])
+
+    def _split(self, rows: np.ndarray) -> Iterator[tuple[_Segment, np.ndarray, np.ndarray]]:
+        """(segment, slots of the given rows in it, positions of those rows in ``rows``)."""
+        if len(self._picked) == 1:
+            segment, slots = self._picked[0]
+            yield segment, slots[rows], np.arange(len(rows))
+            return
+        part_of = np.searchsorted(self._starts, rows, side="right") - 1
+        for p, (segment, slots) in enumerate(self._picked):
+            at = np.flatnonzero(part_of == p)
+            if len(at):
+                yield segment, slots[rows[at] - self._starts[p]], at
+
+    def _column(self, rows: np.ndarray, dtype: Any, read: Any) -> np.ndarray:
+        out = np.empty(len(rows), dtype=dtype)
+        for segment, slots, at in self._split(rows):
+            out[at] = read(segment, slots)
+        return out
+
+    def count_of(self, field: str, values: Iterable[str], rows: np.ndarray) -> np.ndarray:
+        """How many of ``values`` (repeats counted again) each row's keyword field holds;
+        a bool field holds "true" or "false"."""
+        wanted = list(values)
+
+        def read(segment: _Segment, slots: np.ndarray) -> np.ndarray:
+            postings = segment.keywords[field]
+            counts = np.zeros(len(slots), dtype=np.int32)
+            for value in wanted:
+                having = postings.slots(value)
+                if not len(having):
+                    continue
+                if len(slots) * 16 < segment.size:  # a few rows: look them up
+                    at = np.minimum(np.searchsorted(having, slots), len(having) - 1)
+                    counts += having[at] == slots
+                else:
+                    mask = np.zeros(segment.size, dtype=bool)
+                    mask[having] = True
+                    counts += mask[slots]
+            return counts
+
+        return self._column(rows, np.int32, read)
+
+    def number(self, field: str, rows: np.ndarray) -> np.ndarray:
+        """A numeric field of each row; NaN where the document has none."""
+        return self._column(rows, np.float64, lambda segment, slots: segment.numbers[field][slots])
+
+    def map_number(self, field: str, key: str, rows: np.ndarray) -> np.ndarray:
+        """``field[key]`` of a map field (``cert_until``, ``"aasect_cst"``); NaN if absent."""
+
+        def read(segment: _Segment, slots: np.ndarray) -> np.ndarray:
+            sparse = segment.maps.get(f"{field}.{key}")
+            if sparse is None or not len(sparse.slots):
+                return np.full(len(slots), np.nan)
+            at = np.minimum(np.searchsorted(sparse.slots, slots), len(sparse.slots) - 1)
+            return np.where(sparse.slots[at] == slots, sparse.values[at], np.nan)
+
+        return self._column(rows, np.float64, read)
+
+    def admits(self, node: Filter, rows: np.ndarray) -> np.ndarray:
+        """Whether the filter accepts each row, as the index evaluates it."""
+        masks: dict[int, np.ndarray] = {}
+
+        def read(segment: _Segment, slots: np.ndarray) -> np.ndarray:
+            mask = masks.get(id(segment))
+            if mask is None:
+                mask = masks[id(segment)] = segment.filter_mask(node)
+            return mask[slots]
+
+        return self._column(rows, bool, read)
+
+    def _runs(
+        self, rows: np.ndarray, starts_of: Any, columns: Any
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Entries of per-slot runs (points, credentials) for the rows: the position in
+        ``rows`` of each entry's row (ascending), and the entries' columns."""
+        owners: list[np.ndarray] = []
+        values: list[list[np.ndarray]] = []
+        for segment, slots, at in self._split(rows):
+            lo, hi = starts_of(segment, slots)
+            lengths = hi - lo
+            total = int(lengths.sum())
+            where = np.arange(total) + np.repeat(lo - (np.cumsum(lengths) - lengths), lengths)
+            owners.append(np.repeat(at, lengths))
+            values.append([column[where] for column in columns(segment)])
+        if not owners:
+            return np.zeros(0, dtype=np.int64), [np.zeros(0) for _ in columns(None)]
+        owner = np.concatenate(owners)
+        joined = [np.concatenate(parts) for parts in zip(*values, strict=True)]
+        if len(owners) > 1:
+            order = np.argsort(owner, kind="stable")
+            owner, joined = owner[order], [column[order] for column in joined]
+        return owner, joined
+
+    def points(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The in-person practice points of the rows: (position in ``rows`` of its row,
+        latitude and longitude in radians, eligibility.licensed_until in its state)."""
+
+        def starts_of(segment: _Segment, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            owner = segment.points.owner
+            return np.searchsorted(owner, slots), np.searchsorted(owner, slots, side="right")
+
+        def columns(segment: _Segment | None) -> list[np.ndarray]:
+            if segment is None:
+                return [np.zeros(0)] * 3
+            a = segment.arrays
+            return [a["points.lat"], a["points.lon"], a["points.licensed_until"]]
+
+        owner, (lat, lon, licensed) = self._runs(rows, starts_of, columns)
+        return owner, lat, lon, licensed
+
+    def credentials(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The credentials of the rows: (position in ``rows`` of its row,
+        eligibility.in_force_until, whether a primary source confirmed it)."""
+
+        def starts_of(segment: _Segment, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            starts = segment.arrays["credentials.starts"]
+            return starts[slots], starts[slots + 1]
+
+        def columns(segment: _Segment | None) -> list[np.ndarray]:
+            if segment is None:
+                return [np.zeros(0)] * 2
+            a = segment.arrays
+            return [a["credentials.until"], a["credentials.verified"]]
+
+        owner, (until, verified) = self._runs(rows, starts_of, columns)
+        return owner, until, verified
+
+    def profile_present(self, rows: np.ndarray) -> np.ndarray:
+        """listing.profile_fields_present of each row."""
+        return self._column(
+            rows, np.int64, lambda segment, slots: segment.arrays["profile_present"][slots]
+        )
+
+    def ids(self, rows: np.ndarray) -> list[str]:
+        found: list[str] = [""] * len(rows)
+        for segment, slots, at in self._split(rows):
+            for position, slot in zip(at.tolist(), slots.tolist(), strict=True):
+                found[position] = segment.id_at(slot)
+        return found
+
+    def documents(self, rows: np.ndarray) -> list[IndexDocument]:
+        found: list[IndexDocument | None] = [None] * len(rows)
+        for segment, slots, at in self._split(rows):
+            for position, slot in zip(at.tolist(), slots.tolist(), strict=True):
+                found[position] = segment.docs[slot]
+        return [doc for doc in found if doc is not None]
 
 
 def _settle(parts: Iterable[_Part], merge_ratio: float) -> tuple[_Part, ...]:
@@ -987,7 +1165,7 @@ def _check_facets(facets: Iterable[str]) -> None:
 # views the arrays in place: nothing is rebuilt, and processes mapping the same file
 # share its pages.
 _MAGIC = b"SENSIDX\0"
-_FORMAT = 6  # 6: points carry the day their state's license runs to
+_FORMAT = 7  # 6: points carry the day their state's license runs to; 7: match columns
 _ALIGN = 64
 
 
@@ -1048,7 +1226,9 @@ def _read_parts(path: str | os.PathLike[str], fingerprint: str | None) -> tuple[
     if fingerprint is not None and header.fingerprint != fingerprint:
         raise ValueError("index file was built by other code or vocabulary")
     start = -(-(len(_MAGIC) + 8 + length) // _ALIGN) * _ALIGN
-    mapped = np.memmap(path, dtype=np.uint8, mode="r")
+    # A plain ndarray view of the mapping: numpy operations on the memmap subclass pay for
+    # wrapping every result as a memmap again, which doubled the time of a search.
+    mapped = np.memmap(path, dtype=np.uint8, mode="r").view(np.ndarray)
     parts: list[_Part] = []
     for saved in header.parts:
         arrays: dict[str, np.ndarray] = {}
@@ -1134,6 +1314,16 @@ class EmbeddedIndex:
 
     def count(self) -> int:
         return sum(part.count for part in self._parts)
+
+    def candidates(self, node: Filter | None) -> Candidates:
+        """The live documents ``node`` admits, as columns (``Candidates``), for matching."""
+        picked: list[tuple[_Segment, np.ndarray]] = []
+        for part in self._parts:
+            mask = part.live.copy()
+            if node is not None:
+                mask &= part.segment.filter_mask(node)
+            picked.append((part.segment, np.flatnonzero(mask)))
+        return Candidates(picked)
 
     def search(self, query: SearchQuery) -> SearchResult:
         if query.offset < 0 or query.limit < 0:

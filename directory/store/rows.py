@@ -188,12 +188,12 @@ def therapist_from_rows(
     row: ResultRow,
     locations: Sequence[ResultRow],
     credentials: Sequence[ResultRow],
-    tags: Sequence[ResultRow],
+    tags: Sequence[tuple[str, str]],
 ) -> Therapist:
-    """Assemble one record; child rows must already be ordered by position."""
+    """Assemble one record; child rows (and ``(facet, code)`` tags) in position order."""
     codes: dict[str, list[str]] = {facet: [] for facet in TAG_FACETS}
-    for tag in tags:
-        codes[tag["facet"]].append(tag["code"])
+    for facet, code in tags:
+        codes[facet].append(code)
     by_kind: dict[str, list[ResultRow]] = {
         "license": [],
         "certification": [],

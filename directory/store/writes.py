@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from sqlalchemy import Connection, Engine, RowMapping, Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -247,9 +247,10 @@ def assemble(
     ids = [row["id"] for row in rows]
     if not ids:
         return {}
-    locations, creds, tags = (
-        _children(conn, table, ids, every_id_between) for table in CHILD_TABLES
+    locations, creds = (
+        _children(conn, table, ids, every_id_between) for table in (practice_locations, credentials)
     )
+    tags = _tags(conn, ids, every_id_between)
     return {
         row["id"]: therapist_from_rows(row, locations[row["id"]], creds[row["id"]], tags[row["id"]])
         for row in rows
@@ -272,6 +273,25 @@ def _children(
     rows = conn.execute(select(table).where(which).order_by(owner, table.c.position))
     for row in rows.mappings().all():
         grouped[row["therapist_id"]].append(row)
+    return grouped
+
+
+def _tags(
+    conn: Connection, ids: list[str], every_id_between: bool
+) -> dict[str, list[tuple[str, str]]]:
+    """(facet, code) of each therapist's tags, in position order. Tags are most of the rows
+    a record is read from (about twenty a therapist), so they are read as plain tuples of
+    the two columns needed rather than as whole mapped rows."""
+    grouped: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    owner = therapist_tags.c.therapist_id
+    which = owner.between(ids[0], ids[-1]) if every_id_between else owner.in_(ids)
+    rows = conn.execute(
+        select(owner, therapist_tags.c.facet, therapist_tags.c.code)
+        .where(which)
+        .order_by(owner, therapist_tags.c.position)
+    )
+    for therapist_id, facet, code in cast("Iterable[tuple[str, str, str]]", rows):
+        grouped[therapist_id].append((facet, code))
     return grouped
 
 
