@@ -23,6 +23,7 @@ import argparse
 import csv
 import os
 import random
+import re
 import sys
 import tempfile
 import threading
@@ -47,6 +48,7 @@ SAMPLE = FIXTURES / "nppes" / "npidata_sample_ct_20181204_300rows.csv"
 # About 1.1 of the ~8 million NPIs carry a behavioural-health taxonomy (counsellors, social
 # workers, psychologists, MFTs, psychiatry, psychiatric nurses): roughly one row in seven.
 BEHAVIOURAL_SHARE = 0.14
+HOUSE_NUMBER = re.compile(r"^\d+")
 
 
 def npi_check_digit(first_nine: str) -> str:
@@ -84,6 +86,8 @@ def generate(path: Path, rows: int, share: float, seed: int) -> None:
         {r[column["Provider Last Name (Legal Name)"]] for r in templates if r[1] == "1"} - {""}
     )
     first_at, last_at = column["Provider First Name"], column["Provider Last Name (Legal Name)"]
+    street_at = column["Provider First Line Business Practice Location Address"]
+    phone_at = column["Provider Business Practice Location Address Telephone Number"]
     rng = random.Random(seed)
     with path.open("w", newline="", encoding="utf-8") as stream:
         writer = csv.writer(stream, quoting=csv.QUOTE_ALL, lineterminator="\n")
@@ -98,6 +102,11 @@ def generate(path: Path, rows: int, share: float, seed: int) -> None:
             for at in licenses:
                 if row[at]:
                     row[at] = f"{row[at]}{n}"
+            # Street numbers and phone lines vary by row, so the parser's memo of addresses
+            # and phones sees few repeats: the worst case, not the 123 templates' addresses.
+            row[street_at] = HOUSE_NUMBER.sub(str(1 + n % 9973), row[street_at], count=1)
+            if len(row[phone_at]) == 10:
+                row[phone_at] = row[phone_at][:6] + f"{n % 10000:04d}"
             writer.writerow(row)
 
 
