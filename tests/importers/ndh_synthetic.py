@@ -46,7 +46,7 @@ def npi_check_digit(first_nine: str) -> str:
 
 
 def npi_for(prefix: str, n: int) -> str:
-    nine = f"{prefix}{n:08d}"[:9]
+    nine = f"{prefix}{n:0{9 - len(prefix)}d}"
     return nine + npi_check_digit(nine)
 
 
@@ -90,7 +90,9 @@ def write_ndh_bulk(
             for identifier in org.get("identifier") or []:
                 if identifier.get("system") == "http://hl7.org/fhir/sid/us-npi":
                     identifier["value"] = npi_for("15", k)
-            org["name"] = f"{org.get('name', 'Clinic')} {k}"
+            # Letters, not digits: resolution folds digits away, and two clinics of one
+            # name and ZIP are one practice.
+            org["name"] = f"{org.get('name', 'Clinic')} {_letters(k)}"
             out.write(json.dumps(org, separators=(",", ":")) + "\n")
             counts["Organization"] += 1
     with (folder / "Location.ndjson").open("w", encoding="utf-8") as out:
@@ -144,6 +146,16 @@ def write_ndh_bulk(
                 out.write(json.dumps(role, separators=(",", ":")) + "\n")
                 counts["PractitionerRole"] += 1
     return counts
+
+
+def _letters(k: int) -> str:
+    """0 → "a", 25 → "z", 26 → "ba" ...: a distinct word for each number."""
+    word = ""
+    while True:
+        k, digit = divmod(k, 26)
+        word = "abcdefghijklmnopqrstuvwxyz"[digit] + word
+        if k == 0:
+            return word
 
 
 def _out_of_scope(n: int, seed: int) -> bool:
