@@ -12,6 +12,7 @@ change the search index must see, the outbox rows in the same transaction.
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -461,7 +462,12 @@ def _driver_executemany(
         result = conn.exec_driver_sql(compiled.string, converted)
     else:  # positional parameters (sqlite3): tuples in the statement's order
         source = converted if processors else rows
-        tuples = [tuple(row[name] for name in positional) for row in source]
+        in_order = operator.itemgetter(*positional)
+        tuples = (
+            [in_order(row) for row in source]
+            if len(positional) > 1
+            else [(row[positional[0]],) for row in source]
+        )
         result = conn.exec_driver_sql(compiled.string, tuples)
     return int(result.rowcount)
 
