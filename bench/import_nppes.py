@@ -354,14 +354,14 @@ def main() -> None:
         )
         compare_with_duckdb(path, rows)
         if not args.keep:
-            path.unlink()
+            path.unlink(missing_ok=True)
     for rows in args.import_rows:
         path = out / f"npidata_pfile_20250209-20250215_{rows}_in_scope.csv"
         generate(path, rows, 1.0, args.seed)
         print(f"\nimport: {rows:,} rows, all in scope")
         compare_imports(path, args.postgres)
         if not args.keep:
-            path.unlink()
+            path.unlink(missing_ok=True)
     print(f"\nload average {os.getloadavg()[0]:.1f} at the end")
 
 
