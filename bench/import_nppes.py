@@ -1,44 +1,59 @@
-"""NPPES import throughput and memory, against DuckDB doing the same taxonomy filter.
+"""NPPES reading and import: our reader against DuckDB, and the full import into the store.
 
-    python bench/import_nppes.py                      # 100k and 1M rows
-    python bench/import_nppes.py --rows 100000 --import-rows 100000
+    python bench/import_nppes.py                          # 100k and 1M rows, import at 100k
+    python bench/import_nppes.py --rows 20000 --import-rows 5000       # quick
+    python bench/import_nppes.py --rows 100000 --import-rows 100000 --postgres \
+        postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 
-For each size: generate a synthetic NPPES file (the real 330-column header, rows built from
-the real 2018 CT sample with fresh valid NPIs, names and license numbers, and a realistic
-share of behavioural-health rows) under bench/out/, then in the same run:
-- time our streaming parse + taxonomy filter (importers.nppes.parse_nppes);
-- time DuckDB's read_csv with the same filter (any of the 15 taxonomy columns starting with
-  one of our NUCC prefixes), counting the rows it keeps;
-- at ``--import-rows`` sizes, time the full import (resolve, merge, write with audit,
-  outbox and provenance) into a fresh SQLite store;
-and print times, rows per second, the ratio, and peak memory above the starting point
-(resident set size sampled every 10 ms with psutil), which must stay flat as the file grows.
-Never asserts on time: these are figures to read and quote. Generated files are not kept
-in the repository (bench/out/ is ignored).
+For each ``--rows`` size: generate a synthetic NPPES file (the real 330-column header, rows
+built from the real 2018 CT sample with fresh valid NPIs, names, license numbers, street
+numbers and phone lines, and a realistic share of behavioural-health rows) under bench/out/,
+then, each measurement in a subprocess of its own so that no peak memory hides another:
+- ``reader``: our reader alone (importers.nppes: pyarrow chunks, the vectorised taxonomy
+  filter, the rows in scope as Python tuples): the same work as DuckDB's;
+- ``parse``: the whole parse, every row in scope turned into a record (names, USPS
+  address lines, phone numbers, licenses normalised);
+- ``duckdb``: DuckDB's read_csv with the same filter (any of the 15 taxonomy columns
+  starting with one of our NUCC prefixes), counting the rows it keeps;
+then the ratios ours/DuckDB.
+For each ``--import-rows`` size: a file with every row in scope, parsed (``parse``) and
+imported in full (resolve, merge, write with audit, outbox and provenance) into a fresh
+SQLite store and, with ``--postgres``, a fresh PostgreSQL database (created and dropped
+here), then imported again (nothing may change), with the ratio import / parse.
+Figures: seconds, rows (or records) per second, and peak resident memory of the
+subprocess above its level once everything is imported (psutil sampling every 10 ms), which
+must stay flat as the file grows. Never asserts on time: these are figures to read and
+quote. Generated files are not kept (bench/out/ is ignored).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
+import json
 import os
 import random
+import re
+import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from directory.store import DirectoryStore, create_engine_for, migrate
+from importers import nppes
 from importers.apply import run_import
+from importers.base import SourceRecord
 from importers.nppes import BEHAVIOURAL_HEALTH_TAXONOMIES, parse_nppes
+from tests.importers.ndh_synthetic import npi_check_digit
 
 HERE = Path(__file__).resolve().parent
 FIXTURES = Path(os.environ.get("SENSATE_FIXTURES", HERE.parent.parent / "shared" / "fixtures"))
@@ -47,19 +62,7 @@ SAMPLE = FIXTURES / "nppes" / "npidata_sample_ct_20181204_300rows.csv"
 # About 1.1 of the ~8 million NPIs carry a behavioural-health taxonomy (counsellors, social
 # workers, psychologists, MFTs, psychiatry, psychiatric nurses): roughly one row in seven.
 BEHAVIOURAL_SHARE = 0.14
-
-
-def npi_check_digit(first_nine: str) -> str:
-    """The Luhn check digit over "80840" + the first nine digits (as CMS computes it)."""
-    total = 0
-    for position, char in enumerate(reversed("80840" + first_nine)):
-        digit = int(char)
-        if position % 2 == 0:  # the check digit will sit to the right: double these
-            digit *= 2
-            if digit > 9:
-                digit -= 9
-        total += digit
-    return str((10 - total % 10) % 10)
+HOUSE_NUMBER = re.compile(r"^\d+")
 
 
 def _behavioural(row: list[str], taxonomy_columns: list[int]) -> bool:
@@ -84,6 +87,8 @@ def generate(path: Path, rows: int, share: float, seed: int) -> None:
         {r[column["Provider Last Name (Legal Name)"]] for r in templates if r[1] == "1"} - {""}
     )
     first_at, last_at = column["Provider First Name"], column["Provider Last Name (Legal Name)"]
+    street_at = column["Provider First Line Business Practice Location Address"]
+    phone_at = column["Provider Business Practice Location Address Telephone Number"]
     rng = random.Random(seed)
     with path.open("w", newline="", encoding="utf-8") as stream:
         writer = csv.writer(stream, quoting=csv.QUOTE_ALL, lineterminator="\n")
@@ -98,6 +103,11 @@ def generate(path: Path, rows: int, share: float, seed: int) -> None:
             for at in licenses:
                 if row[at]:
                     row[at] = f"{row[at]}{n}"
+            # Street numbers and phone lines vary by row, so the parser's memo of addresses
+            # and phones sees few repeats: the worst case, not the 123 templates' addresses.
+            row[street_at] = HOUSE_NUMBER.sub(str(1 + n % 9973), row[street_at], count=1)
+            if len(row[phone_at]) == 10:
+                row[phone_at] = row[phone_at][:6] + f"{n % 10000:04d}"
             writer.writerow(row)
 
 
@@ -140,14 +150,24 @@ def timed(work: Callable[[], Any]) -> tuple[Any, float, float]:
     return result, seconds, memory.mib
 
 
-def our_filter(path: Path) -> int:
+def reader_only(path: Path) -> int:
+    """Our reader without the records: chunks read, filtered, rows in scope as tuples."""
     kept = 0
-    for item in parse_nppes(path):
-        kept += hasattr(item, "external_id")
+    with nppes._open_binary(path, 2**62) as stream:
+        header = next(csv.reader([stream.readline().decode("utf-8-sig")]))
+        columns = nppes._Columns(header)
+        for chunk in nppes._chunks(stream, columns, BEHAVIOURAL_HEALTH_TAXONOMIES):
+            kept += sum(1 for _ in chunk.rows)
     return kept
 
 
+def our_parse(path: Path) -> int:
+    return sum(isinstance(item, SourceRecord) for item in parse_nppes(path))
+
+
 def duckdb_filter(path: Path) -> int:
+    import duckdb
+
     columns = [f'"Healthcare Provider Taxonomy Code_{n}"' for n in range(1, 16)]
     test = " OR ".join(
         f"starts_with(coalesce({c}, ''), '{p}')"
@@ -165,37 +185,164 @@ def duckdb_filter(path: Path) -> int:
         connection.close()
 
 
-def full_import(path: Path) -> tuple[int, float, int, float]:
-    """(created, seconds) for the first import, (unchanged, seconds) for the same file again."""
+def full_import(path: Path, url: str) -> dict[str, Any]:
+    """The first import and the same file again, into the fresh database at ``url``."""
+    engine = create_engine_for(url)
+    migrate(engine)
+    store = DirectoryStore(engine)
+    started = time.perf_counter()
+    report = run_import(store, "nppes", path, batch_size=1000)
+    first = time.perf_counter() - started
+    again = run_import(store, "nppes", path, batch_size=1000)
+    second = time.perf_counter() - started - first
+    engine.dispose()
+    return {
+        "created": report.created,
+        "in_scope": report.in_scope,
+        "first": first,
+        "unchanged": again.unchanged,
+        "changed": again.created + again.updated,
+        "second": second,
+    }
+
+
+def measure(what: str, path: Path, url: str) -> dict[str, Any]:
+    """One measurement, in this (sub)process."""
+    work: dict[str, Callable[[], Any]] = {
+        "reader": lambda: reader_only(path),
+        "parse": lambda: our_parse(path),
+        "duckdb": lambda: duckdb_filter(path),
+        "import": lambda: full_import(path, url),
+    }
+    result, seconds, mib = timed(work[what])
+    return {"result": result, "seconds": seconds, "mib": mib}
+
+
+def in_subprocess(what: str, path: Path, url: str = "") -> dict[str, Any]:
+    command = [sys.executable, __file__, "--measure", what, "--file", str(path), "--url", url]
+    done = subprocess.run(command, check=True, capture_output=True, text=True)
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+@contextlib.contextmanager
+def fresh_postgres(admin_url: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database for one run; dropped afterwards."""
+    from sqlalchemy import create_engine, make_url, text
+
+    name = f"sensate_bench_{os.getpid()}_{int(time.time())}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def line(label: str, seconds: float, count: int, unit: str, mib: float, extra: str = "") -> str:
+    return (
+        f"  {label:<24}{seconds:8.2f}s {count / seconds:11,.0f} {unit}/s  "
+        f"peak +{mib:5,.0f} MiB  {extra}"
+    )
+
+
+def compare_with_duckdb(path: Path, rows: int) -> None:
+    reader = in_subprocess("reader", path)
+    parse = in_subprocess("parse", path)
+    duck = in_subprocess("duckdb", path)
+    print(
+        line(
+            "ours: reader",
+            reader["seconds"],
+            rows,
+            "rows",
+            reader["mib"],
+            f"kept {reader['result']:,}",
+        )
+    )
+    print(
+        line(
+            "ours: parse to records",
+            parse["seconds"],
+            rows,
+            "rows",
+            parse["mib"],
+            f"records {parse['result']:,}",
+        )
+    )
+    print(
+        line(
+            "duckdb read_csv+filter",
+            duck["seconds"],
+            rows,
+            "rows",
+            duck["mib"],
+            f"kept {duck['result']:,}",
+        )
+    )
+    print(
+        f"  ratio to DuckDB: reader {reader['seconds'] / duck['seconds']:.2f}x, "
+        f"parse to records {parse['seconds'] / duck['seconds']:.2f}x"
+    )
+
+
+def compare_imports(path: Path, postgres: str) -> None:
+    parse = in_subprocess("parse", path)
+    records = parse["result"]
+    print(line("parse to records", parse["seconds"], records, "records", parse["mib"]))
     with tempfile.TemporaryDirectory(dir=HERE / "out") as folder:
-        engine = create_engine_for(f"sqlite:///{folder}/bench.sqlite3")
-        migrate(engine)
-        store = DirectoryStore(engine)
-        started = time.perf_counter()
-        report = run_import(store, "nppes", path, batch_size=1000)
-        first = time.perf_counter() - started
-        again = run_import(store, "nppes", path, batch_size=1000)
-        second = time.perf_counter() - started - first
-        engine.dispose()
-    return report.created, first, again.unchanged, second
+        targets = [("SQLite", f"sqlite:///{folder}/bench.sqlite3")]
+        for backend, url in targets:
+            _print_import(backend, in_subprocess("import", path, url), parse["seconds"])
+    if postgres:
+        with fresh_postgres(postgres) as url:
+            _print_import("PostgreSQL", in_subprocess("import", path, url), parse["seconds"])
+
+
+def _print_import(backend: str, run: dict[str, Any], parse_seconds: float) -> None:
+    done = run["result"]
+    print(
+        line(
+            f"import into {backend}",
+            done["first"],
+            done["created"],
+            "records",
+            run["mib"],
+            f"created {done['created']:,}; {done['first'] / parse_seconds:.2f}x the parse",
+        )
+    )
+    print(
+        f"  {'same file again':<24}{done['second']:8.2f}s  unchanged {done['unchanged']:,}, "
+        f"changed {done['changed']:,}"
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--rows", type=int, nargs="*", default=[100_000, 1_000_000])
     parser.add_argument(
         "--import-rows",
         type=int,
         nargs="*",
         default=[100_000],
-        help="sizes at which to time the full import into SQLite too",
+        help="files of this many rows, all in scope, imported in full",
     )
+    parser.add_argument("--postgres", default="", help="admin URL: a database is made per run")
     parser.add_argument("--share", type=float, default=BEHAVIOURAL_SHARE)
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--keep", action="store_true", help="keep the generated files")
+    parser.add_argument("--measure", help=argparse.SUPPRESS)
+    parser.add_argument("--file", help=argparse.SUPPRESS)
+    parser.add_argument("--url", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.measure:  # a subprocess of the run: one figure, as JSON
+        print(json.dumps(measure(args.measure, Path(args.file), args.url)))
+        return
     out = HERE / "out"
     out.mkdir(exist_ok=True)
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the start")
     print(f"behavioural-health share {args.share:.0%}; memory = peak RSS above the start")
     for rows in args.rows:
         path = out / f"npidata_pfile_20250209-20250215_{rows}.csv"
@@ -205,28 +352,17 @@ def main() -> None:
         print(
             f"\n{rows:,} rows, {size:,.0f} MiB, generated in {time.perf_counter() - started:.1f}s"
         )
-        kept, ours, ours_mib = timed(lambda: our_filter(path))  # noqa: B023
-        print(
-            f"  ours   parse+filter: {ours:7.2f}s  {rows / ours:10,.0f} rows/s  "
-            f"kept {kept:,}  peak +{ours_mib:,.0f} MiB"
-        )
-        duck_kept, duck, duck_mib = timed(lambda: duckdb_filter(path))  # noqa: B023
-        print(
-            f"  duckdb read_csv    : {duck:7.2f}s  {rows / duck:10,.0f} rows/s  "
-            f"kept {duck_kept:,}  peak +{duck_mib:,.0f} MiB"
-        )
-        print(f"  ratio ours/duckdb  : {ours / duck:.1f}x (DuckDB counts rows; we build records)")
-        if rows in args.import_rows:
-            (created, first, unchanged, second), _, full_mib = timed(
-                lambda: full_import(path)  # noqa: B023
-            )
-            print(
-                f"  full import (SQLite): {first:6.2f}s  {created / first:8,.0f} records/s  "
-                f"created {created:,}  peak +{full_mib:,.0f} MiB"
-            )
-            print(f"  same file again     : {second:6.2f}s  unchanged {unchanged:,} (no writes)")
+        compare_with_duckdb(path, rows)
         if not args.keep:
-            path.unlink()
+            path.unlink(missing_ok=True)
+    for rows in args.import_rows:
+        path = out / f"npidata_pfile_20250209-20250215_{rows}_in_scope.csv"
+        generate(path, rows, 1.0, args.seed)
+        print(f"\nimport: {rows:,} rows, all in scope")
+        compare_imports(path, args.postgres)
+        if not args.keep:
+            path.unlink(missing_ok=True)
+    print(f"\nload average {os.getloadavg()[0]:.1f} at the end")
 
 
 if __name__ == "__main__":

@@ -267,7 +267,9 @@ def _prepare_shared_index(settings: Settings) -> None:
 @main.command("import")
 @click.argument(
     "kind",
-    type=click.Choice(["nppes", "npi_registry", "fhir", "hsds", "roster", "license_board", "leie"]),
+    type=click.Choice(
+        ["nppes", "npi_registry", "fhir", "ndh", "hsds", "roster", "license_board", "leie"]
+    ),
 )
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.option("--mapping", type=click.Path(exists=True, path_type=Path), help="Column mapping.")

@@ -7,6 +7,8 @@ part of one, that could not be used, with the reason). One bad row never stops a
 - ``nppes.parse_nppes``: the NPPES downloadable file (CSV or monthly ZIP), streamed;
 - ``npi_registry.parse_npi_registry`` and ``npi_registry.lookup_npi``: the NPI Registry API;
 - ``fhir.parse_fhir``: FHIR Plan-Net / NDH resources, Bundles and NDJSON;
+- ``ndh_bulk.parse_ndh_bulk``: the National Directory's bulk NDJSON export (millions of
+  resources), streamed with flat memory through a scratch index, mapped by ``fhir``;
 - ``hsds.parse_hsds``: Open Referral HSDS 3.0 JSON and CSV packages (practices only);
 - ``roster.parse_roster`` with ``roster.load_mapping``: rosters and license-board exports
   (CSV/XLSX) described by a column-mapping file.

@@ -28,6 +28,7 @@ from typing import Any, Literal, TextIO
 
 import msgspec
 
+from directory.bulk import collector_settled
 from directory.records import Therapist
 from directory.store import DirectoryStore
 from directory.store.import_store import (
@@ -54,8 +55,16 @@ from importers.scope import Scope, default_scope
 from importers.trust import Trust, default_trust
 from importers.uploads import DEFAULT_MAX_FILE_BYTES
 
-SourceKind = Literal["nppes", "npi_registry", "fhir", "hsds", "roster", "license_board"]
-SOURCE_KINDS: tuple[str, ...] = ("nppes", "npi_registry", "fhir", "hsds", "roster", "license_board")
+SourceKind = Literal["nppes", "npi_registry", "fhir", "ndh", "hsds", "roster", "license_board"]
+SOURCE_KINDS: tuple[str, ...] = (
+    "nppes",
+    "npi_registry",
+    "fhir",
+    "ndh",  # the National Directory's bulk NDJSON folder (importers.ndh_bulk)
+    "hsds",
+    "roster",
+    "license_board",
+)
 BATCH_SIZE = 500
 REJECT_COLUMNS = ("row", "severity", "field", "reason", "raw")
 
@@ -82,7 +91,7 @@ def open_source(
     ``max_file_bytes``; files named inside it are confined by importers.uploads.
     """
     try:
-        uploads.check_file(path, max_bytes=max_file_bytes, folders=kind in ("fhir", "hsds"))
+        uploads.check_file(path, max_bytes=max_file_bytes, folders=kind in ("fhir", "ndh", "hsds"))
         if mapping_path is not None:
             uploads.check_file(mapping_path, max_bytes=max_file_bytes, field="mapping")
     except uploads.UnsafeUpload as error:
@@ -110,14 +119,19 @@ def open_source(
             return "npi_registry", parse_npi_registry(path, as_of=file_as_of(path)), False
         except NpiRegistryError as error:
             raise ImportError_(f"the NPI Registry answer is an error: {error}") from error
-    if kind == "fhir":
+    if kind in ("fhir", "ndh"):
         from importers.fhir import FhirFormatError, parse_fhir
+        from importers.ndh_bulk import is_bulk_folder, parse_ndh_bulk
 
-        return (
-            "fhir",
-            _started(parse_fhir(path, max_file_bytes=max_file_bytes), FhirFormatError),
-            False,
-        )
+        # A folder of NDJSON only is a bulk export (the National Directory's, millions of
+        # lines): streamed with flat memory. Anything else is read as one graph.
+        if kind == "ndh" or is_bulk_folder(path):
+            if not path.is_dir():
+                raise ImportError_(f"{path.name} is not a folder of NDJSON files")
+            stream = parse_ndh_bulk(path, max_file_bytes=max_file_bytes)
+        else:
+            stream = parse_fhir(path, max_file_bytes=max_file_bytes)
+        return "fhir", _started(stream, FhirFormatError), False
     if kind == "hsds":
         from importers.hsds import HsdsFormatError, parse_hsds
 
@@ -280,10 +294,14 @@ class Importer:
             self.store.imports.save_run(self.run_record())
         try:
             beating = self._beating(items)
-            for batch in self._in_scope_batches(beating, batch_size, self._reject(writer)):
-                self.apply_batch(batch)
-                if progress is not None:
-                    progress(len(batch))
+            # The collector would rescan the growing resolution index at every threshold
+            # (a third of the time): each batch's survivors are frozen instead.
+            with collector_settled() as settle:
+                for batch in self._in_scope_batches(beating, batch_size, self._reject(writer)):
+                    self.apply_batch(batch)
+                    settle()
+                    if progress is not None:
+                        progress(len(batch))
             if self.report.full:
                 self.flag_missing()
         except BaseException as error:

@@ -15,6 +15,7 @@ Canonical forms:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import string
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -252,6 +253,17 @@ def normalize_phone(value: object, region: str = "US") -> str | None:
     text = clean_text(value).strip("'\"").strip()
     if not text:
         return None
+    return _international_phone(text, region)
+
+
+# National files repeat the same values (a clinic's phone and address on every one of its
+# clinicians' rows), and parsing them is most of an NPPES row's cost: the pure parsers are
+# memoised, bounded so memory stays flat whatever the file size.
+_MEMO = 2**15
+
+
+@functools.lru_cache(maxsize=_MEMO)
+def _international_phone(text: str, region: str) -> str | None:
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
@@ -277,6 +289,14 @@ def phone_e164(phone: str) -> str:
 
 def standard_address_lines(
     line1: object, line2: object = "", city: str = "", state: str = "", postal_code: str = ""
+) -> tuple[str, str]:
+    """Street lines in USPS Publication 28 form (see _standard_address_lines)."""
+    return _standard_address_lines(clean_text(line1), clean_text(line2), city, state, postal_code)
+
+
+@functools.lru_cache(maxsize=_MEMO)
+def _standard_address_lines(
+    line1: str, line2: str, city: str, state: str, postal_code: str
 ) -> tuple[str, str]:
     """Street lines in USPS Publication 28 form, via ``scourgify`` (on ``usaddress``).
 

@@ -174,6 +174,9 @@ def score(a: Candidate, b: Candidate) -> tuple[float, float, tuple[str, ...]]:
     return total, names, reasons
 
 
+_CANDIDATE_MEMO = 4096  # records: a few batches
+
+
 class ResolutionIndex:
     """What resolution knows about stored (and pending) clinicians during one import."""
 
@@ -192,6 +195,20 @@ class ResolutionIndex:
         # are two different people).
         self.blocks: dict[str, dict[str, str]] = defaultdict(dict)
         self.blocks_no_npi: dict[str, dict[str, str]] = defaultdict(dict)
+        # A batch resolves each new record twice (before reading the store, and again
+        # just before its merge): its candidate is computed once. Keyed by the record's
+        # object, which the entry keeps alive, so an id is never reused while it is here.
+        self._candidates_of: dict[int, tuple[Therapist, Candidate]] = {}
+
+    def _candidate_of(self, t: Therapist) -> Candidate:
+        found = self._candidates_of.get(id(t))
+        if found is not None and found[0] is t:
+            return found[1]
+        if len(self._candidates_of) >= _CANDIDATE_MEMO:
+            self._candidates_of.clear()
+        made = candidate_for(t)
+        self._candidates_of[id(t)] = (t, made)
+        return made
 
     @classmethod
     def from_store(cls, store: DirectoryStore, source: str) -> ResolutionIndex:
@@ -240,7 +257,7 @@ class ResolutionIndex:
             return Resolution("npi", self.by_npi[t.npi])
         if record.facts.get("deactivation_only"):
             return Resolution("none", None)  # a nameless deactivation of an NPI we never listed
-        me = candidate_for(t)
+        me = self._candidate_of(t)
         for key in me.licenses:
             for other_id in sorted(self.by_license.get(key, ())):
                 other = self.candidates[other_id]

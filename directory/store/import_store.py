@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Literal
 
 import msgspec
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from directory.records import AuditEvent, Certification, License, Therapist
 from directory.store.errors import NotFound, StoreError
@@ -22,7 +22,7 @@ from directory.store.rows import AnyCredential
 from directory.store.tables import credentials, practice_locations, therapists
 from directory.store.tables_import import import_runs, practices, provenance, review_pairs
 from directory.store.tables_sanctions import sanction_matches
-from directory.store.writes import WritePath, audit_event
+from directory.store.writes import WritePath, audit_event, insert_rows, update_rows
 from importers.normalize import credential_key, license_number_key
 
 ImportStatus = Literal["running", "finished", "failed"]
@@ -228,43 +228,51 @@ class ImportStore:
                 writes.insert_therapists(
                     conn, batch.creates, now, actor=actor, reason=reason, source=source
                 )
-            for record, version in batch.updates:
-                writes.update_therapist(
-                    conn,
-                    record,
-                    version,
-                    now,
-                    actor=actor,
-                    action="therapist.import",
-                    reason=reason,
-                    source=source,
-                )
-            for practice in batch.practice_creates:
-                conn.execute(
-                    insert(practices).values(
-                        **_practice_row(practice), version=1, created_at=now, updated_at=now
-                    )
-                )
-                writes.log(
-                    conn, [_practice_event(now, actor, "create", practice, reason, source)], None
-                )
-            for practice in batch.practice_updates:
-                result = conn.execute(
-                    update(practices)
-                    .where(practices.c.id == practice.id, practices.c.version == practice.version)
-                    .values(**_practice_row(practice), version=practice.version + 1, updated_at=now)
-                )
-                if result.rowcount != 1:
-                    raise StoreError(f"practice {practice.id} changed during the import")
-                writes.log(
-                    conn, [_practice_event(now, actor, "import", practice, reason, source)], None
-                )
+            writes.update_therapists(
+                conn,
+                batch.updates,
+                now,
+                actor=actor,
+                action="therapist.import",
+                reason=reason,
+                source=source,
+            )
+            insert_rows(
+                conn,
+                practices,
+                [
+                    {**_practice_row(practice), "version": 1, "created_at": now, "updated_at": now}
+                    for practice in batch.practice_creates
+                ],
+            )
+            updated = [
+                {
+                    **_practice_row(practice),
+                    "version": practice.version + 1,
+                    "updated_at": now,
+                    "b_id": practice.id,
+                    "b_version": practice.version,
+                }
+                for practice in batch.practice_updates
+            ]
+            if update_rows(conn, practices, ("id", "version"), updated) != len(updated):
+                raise StoreError("a practice changed during the import; run it again")
+            writes.log(
+                conn,
+                [
+                    *(
+                        _practice_event(now, actor, "create", practice, reason, source)
+                        for practice in batch.practice_creates
+                    ),
+                    *(
+                        _practice_event(now, actor, "import", practice, reason, source)
+                        for practice in batch.practice_updates
+                    ),
+                ],
+                None,
+            )
             self._write_provenance(conn, batch.provenance, now)
-            if batch.reviews:
-                conn.execute(
-                    insert(review_pairs),
-                    [_review_row(pair, now) for pair in batch.reviews],
-                )
+            insert_rows(conn, review_pairs, [_review_row(pair, now) for pair in batch.reviews])
             if run is not None:
                 self._save_run(conn, msgspec.structs.asdict(run))
 
@@ -272,25 +280,20 @@ class ImportStore:
     def _write_provenance(
         conn: Connection, entries: Sequence[ProvenanceEntry], now: dt.datetime
     ) -> None:
-        new = [_provenance_row(e, now) for e in entries if e.id is None]
-        if new:
-            conn.execute(insert(provenance), new)
-        changed = [{**_provenance_row(e, now), "b_id": e.id} for e in entries if e.id is not None]
-        if changed:
-            conn.execute(
-                update(provenance)
-                .where(provenance.c.id == bindparam("b_id"))
-                .values(
-                    value=bindparam("value"),
-                    seen_on=bindparam("seen_on"),
-                    recorded_at=bindparam("recorded_at"),
-                    applied=bindparam("applied"),
-                    external_id=bindparam("external_id"),
-                    run_id=bindparam("run_id"),
-                    entity_id=bindparam("entity_id"),
-                ),
-                changed,
-            )
+        # Driver executemanys (see writes.insert_rows): a batch of 1,000 clinicians carries
+        # some 20,000 facts, each with its provenance row.
+        insert_rows(conn, provenance, [_provenance_row(e, now) for e in entries if e.id is None])
+        changed = [
+            {
+                key: value
+                for key, value in _provenance_row(e, now).items()
+                if key not in ("entity", "field", "source")
+            }
+            | {"b_id": e.id}
+            for e in entries
+            if e.id is not None
+        ]
+        update_rows(conn, provenance, ("id",), changed)
 
     # --- provenance -----------------------------------------------------------------------
 

@@ -12,12 +12,25 @@ change the search index must see, the outbox rows in the same transaction.
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Literal, cast
 
-from sqlalchemy import Connection, Engine, RowMapping, Table, delete, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    RowMapping,
+    Table,
+    bindparam,
+    delete,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine.interfaces import Compiled
 from sqlalchemy.exc import IntegrityError
 
 from directory.records import AuditEvent, Therapist
@@ -44,6 +57,7 @@ from directory.store.tables import (
 )
 
 OutboxOp = Literal["upsert", "delete"]
+_UNSET = object()
 CHILD_TABLES = (practice_locations, credentials, therapist_tags)
 
 
@@ -201,6 +215,76 @@ class WritePath:
         self.log(conn, [event], "upsert")
         return new
 
+    def update_therapists(
+        self,
+        conn: Connection,
+        changes: Sequence[tuple[Therapist, int]],
+        now: dt.datetime,
+        *,
+        actor: str,
+        action: str,
+        reason: str,
+        source: str,
+    ) -> list[Therapist]:
+        """``update_therapist`` for many records at once (an import's batch), set-based.
+
+        The stored records are read in one query per table, the changed ones updated in
+        one executemany with their version check, their child rows replaced in one delete
+        and one insert per table, and one event each. A record whose change is nothing is
+        not written. Raises StaleVersion or NotFound, for the whole batch, if any record
+        is no longer at the version it was based on.
+        """
+        if not changes:
+            return []
+        ids = [t.id for t, _ in changes]
+        rows = conn.execute(select(therapists).where(therapists.c.id.in_(ids))).mappings().all()
+        before = assemble(conn, rows)
+        changed: list[tuple[Therapist, Therapist, dict[str, object]]] = []  # old, new, diff
+        for t, expected_version in changes:
+            old = before.get(t.id)
+            if old is None:
+                raise NotFound(f"therapist {t.id}")
+            if old.version != expected_version:
+                raise StaleVersion(old.version)
+            new = as_stored(t, version=expected_version + 1, now=now)
+            diff = record_diff(old, new)
+            if diff:
+                changed.append((old, new, diff))
+        if not changed:
+            return []
+        values = []
+        for old, new, _ in changed:
+            row = therapist_row(new, created_at=now)
+            del row["created_at"]
+            row["b_id"] = row.pop("id")
+            row["b_version"] = old.version
+            values.append(row)
+        # The version check, as in update_therapist: a row is changed only where it still
+        # has the version it was read at; any other count means another writer came first.
+        if update_rows(conn, therapists, ("id", "version"), values) != len(values):
+            raise StoreError("therapists changed during the batch; run the import again")
+        changed_ids = [new.id for _, new, _ in changed]
+        stored_versions: dict[str, int] = {
+            row.id: row.version
+            for row in conn.execute(
+                select(credentials.c.id, credentials.c.version).where(
+                    credentials.c.therapist_id.in_(changed_ids)
+                )
+            )
+        }
+        versions: dict[str, int] = {}
+        for old, new, _ in changed:
+            versions.update(_next_credential_versions(old, new, stored_versions))
+        for table in CHILD_TABLES:
+            conn.execute(delete(table).where(table.c.therapist_id.in_(changed_ids)))
+        _insert_children(conn, [new for _, new, _ in changed], versions)
+        events = [
+            audit_event(now, actor, action, new.id, diff, reason=reason, source=source)
+            for _, new, diff in changed
+        ]
+        self.log(conn, events, "upsert")
+        return [new for _, new, _ in changed]
+
     def delete_therapist(
         self,
         conn: Connection,
@@ -335,31 +419,77 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
     """
     if not rows:
         return
-    dialect = conn.dialect
     names = list(rows[0])
-    compiled = insert(table).compile(dialect=dialect, column_keys=names)
+    compiled = insert(table).compile(dialect=conn.dialect, column_keys=names)
+    _driver_executemany(conn, compiled, rows, {name: table.c[name] for name in names})
+
+
+def update_rows(
+    conn: Connection, table: Table, keys: Sequence[str], rows: Sequence[Mapping[str, Any]]
+) -> int:
+    """``UPDATE table SET ... WHERE key = :b_key AND ...`` for each row, as one driver
+    executemany (see insert_rows); returns the number of rows the database changed.
+
+    Each row holds ``b_<key>`` for each key (which row to change) and the new values by
+    column name; every row must have the first row's keys.
+    """
+    if not rows:
+        return 0
+    bound = {f"b_{key}": key for key in keys}
+    names = [name for name in rows[0] if name not in bound]
+    statement = (
+        update(table)
+        .where(*(table.c[key] == bindparam(name) for name, key in bound.items()))
+        .values({name: bindparam(name) for name in names})
+    )
+    compiled = statement.compile(dialect=conn.dialect)
+    columns = {name: table.c[name] for name in names}
+    columns |= {name: table.c[key] for name, key in bound.items()}
+    return _driver_executemany(conn, compiled, rows, columns)
+
+
+def _driver_executemany(
+    conn: Connection,
+    compiled: Compiled,
+    rows: Sequence[Mapping[str, Any]],
+    columns: Mapping[str, ColumnElement[Any]],
+) -> int:
+    dialect = conn.dialect
     processors = [
         (name, processor)
-        for name in names
-        if (processor := table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
-        is not None
+        for name, column in columns.items()
+        if (processor := column.type.dialect_impl(dialect).bind_processor(dialect)) is not None
     ]
+    positional = getattr(compiled, "positiontup", None)
     if processors:
         converted: list[dict[str, Any]] = []
+        # A batch's rows share their timestamps and dates (the batch's ``now``, the file's
+        # snapshot day) as one object: converted once, not once per row.
+        last: dict[str, tuple[Any, Any]] = {name: (_UNSET, None) for name, _ in processors}
         for row in rows:
             values = dict(row)
             for name, processor in processors:
-                values[name] = processor(values[name])
+                value = values[name]
+                seen, result = last[name]
+                if value is not seen:
+                    result = processor(value)
+                    last[name] = (value, result)
+                values[name] = result
             converted.append(values)
     else:
-        converted = [dict(row) for row in rows] if compiled.positiontup is None else []
-    if compiled.positiontup is None:  # named parameters (psycopg): rows as they are
-        conn.exec_driver_sql(compiled.string, converted)
+        converted = [dict(row) for row in rows] if positional is None else []
+    if positional is None:  # named parameters (psycopg): rows as they are
+        result = conn.exec_driver_sql(compiled.string, converted)
     else:  # positional parameters (sqlite3): tuples in the statement's order
-        order = compiled.positiontup
         source = converted if processors else rows
-        tuples = [tuple(row[name] for name in order) for row in source]
-        conn.exec_driver_sql(compiled.string, tuples)
+        in_order = operator.itemgetter(*positional)
+        tuples = (
+            [in_order(row) for row in source]
+            if len(positional) > 1
+            else [(row[positional[0]],) for row in source]
+        )
+        result = conn.exec_driver_sql(compiled.string, tuples)
+    return int(result.rowcount)
 
 
 def _is_unique_violation(exc: IntegrityError) -> bool:

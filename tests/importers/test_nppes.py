@@ -232,3 +232,34 @@ def test_reads_the_monthly_zip(fixtures: Path, tmp_path: Path, nucc_map, sample)
         parse_nppes(archive, license_types=nucc_map, as_of=dt.date(2018, 12, 9))
     )
     assert rejects == [] and {r.external_id for r in records} == set(sample)
+
+
+def test_rows_across_chunks_keep_their_line_numbers_and_bad_bytes_are_replaced(
+    fixtures: Path, tmp_path: Path, nucc_map, sample, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reader cuts the file into chunks of whole lines: with tiny chunks, every row in
+    scope still comes out, numbered by its line, with a blank line, a short row and a byte
+    that is not UTF-8 in between, and the out-of-scope rows are counted, not lost."""
+    import importers.nppes as nppes
+    from importers.base import OutOfScope
+
+    monkeypatch.setattr(nppes, "_CHUNK_BYTES", 4096)  # a few rows per chunk
+    rows = _sample_rows(fixtures)
+    reed = next(row for row in rows if row[0] == "1184627184")
+    path = _write_330(fixtures, tmp_path, rows)
+    lines = path.read_bytes().split(b"\n")
+    at = next(i for i, line in enumerate(lines) if line.startswith(b'"1184627184"'))
+    lines[at] = lines[at].replace(reed[5].encode(), reed[5].encode() + b"\xe9", 1)  # cp1252 é
+    assert at > 10
+    lines.insert(10, b"")  # a blank line before it moves it down by one
+    lines.insert(at + 5, b'"1184627185","1"')  # a short row after it
+    path.write_bytes(b"\n".join(lines))
+
+    items = list(parse_nppes(path, license_types=nucc_map))
+    records = {i.external_id: i for i in items if isinstance(i, SourceRecord)}
+    assert set(records) == set(sample)
+    assert records["1184627184"].row == at + 2  # lines counted from 1, a blank one before
+    assert records["1184627184"].therapist.last_name.endswith("\ufffd")
+    short = [i for i in items if isinstance(i, Reject) and "columns" in i.reason]
+    assert [r.row for r in short] == [at + 6]
+    assert sum(i.count for i in items if isinstance(i, OutOfScope)) == len(rows) - len(sample)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import msgspec
 import pytest
 from sqlalchemy import func, select, text
 
@@ -197,3 +198,67 @@ def test_merging_a_pair_keeps_an_exclusion_of_the_duplicate(store: DirectoryStor
     assert merged is not None
     assert [e.entry_key for e in merged.exclusions] == ["FICTIONAL|MERGE"]
     assert [m.therapist_id for m in store.sanctions.for_therapist(merged.id)] == [merged.id]
+
+
+def test_a_batch_of_updates_writes_only_what_changed(store: DirectoryStore, tmp_path: Path) -> None:
+    """The set-based update path (writes.update_therapists): a newer file changes three
+    clinicians' phones; exactly those three are updated, with one event each, a new
+    version and their provenance rows updated in place; the rest stay as they were."""
+    import csv
+
+    source = fixtures_dir() / SAMPLE
+    first = run_import(store, "nppes", source)
+    assert first.created > 50 and first.updated == 0
+    with source.open(newline="", encoding="utf-8") as stream:
+        rows = list(csv.reader(stream))
+    phone = rows[0].index("Provider Business Practice Location Address Telephone Number")
+    kept = {r.external_id for r in parse_nppes(source) if isinstance(r, SourceRecord)}
+    changed = [row[0] for row in rows[1:] if row[0] in kept and row[phone]][:3]
+    for row in rows[1:]:
+        if row[0] in changed:
+            row[phone] = "8605550" + str(100 + changed.index(row[0]))
+    newer = tmp_path / "npidata_pfile_20190107.csv"  # a later snapshot: its word wins
+    with newer.open("w", newline="", encoding="utf-8") as stream:
+        csv.writer(stream, quoting=csv.QUOTE_ALL, lineterminator="\n").writerows(rows)
+    events, facts = _count(store, audit_events), _count(store, provenance)
+
+    second = run_import(store, "nppes", newer)
+
+    assert (second.created, second.updated) == (0, 3)
+    assert second.unchanged == first.created - 3
+    assert _count(store, audit_events) == events + 3
+    assert _count(store, provenance) == facts  # updated in place, none added
+    with store.engine.connect() as conn:
+        versions = dict(conn.execute(select(therapists.c.npi, therapists.c.version)).all())
+    assert {npi for npi, version in versions.items() if version == 2} == set(changed)
+    assert {t.phone for t in store.iter_therapists() if t.npi in changed} == {
+        "+1 860-555-0100",
+        "+1 860-555-0101",
+        "+1 860-555-0102",
+    }
+    third = run_import(store, "nppes", newer)
+    assert (third.created, third.updated, third.unchanged) == (0, 0, first.created)
+    assert _count(store, audit_events) == events + 3
+
+
+def test_a_stale_record_in_a_batch_of_updates_writes_none_of_it(store: DirectoryStore) -> None:
+    from directory.store import StaleVersion
+
+    path = fixtures_dir() / SAMPLE
+    run_import(store, "nppes", path)
+    some = list(store.iter_therapists())[:3]
+    writes = store.imports.writes
+    events = _count(store, audit_events)
+    renamed = [msgspec.structs.replace(t, bio="edited") for t in some]
+    with pytest.raises(StaleVersion), writes.transaction() as conn:
+        writes.update_therapists(
+            conn,
+            [(renamed[0], 1), (renamed[1], 1), (renamed[2], 7)],  # the last one is stale
+            writes.clock(),
+            actor="test",
+            action="therapist.import",
+            reason="test",
+            source="test",
+        )
+    assert _count(store, audit_events) == events
+    assert all(t.bio != "edited" for t in store.get_therapists([t.id for t in some]))
