@@ -18,7 +18,7 @@ Matching builds its candidate query from these types too, so they live beside th
 from __future__ import annotations
 
 import re
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import msgspec
 
@@ -203,6 +203,18 @@ class TieKey(Protocol):
     """
 
     def __call__(self, document: Any, /) -> tuple[float | str, ...]: ...
+
+
+@runtime_checkable
+class ColumnTieKey(TieKey, Protocol):
+    """A ``TieKey`` an index with columns can compute without decoding listings: ``columns``
+    gives the key's leading numbers for rows of the index's candidate columns (the shape
+    ``matching.columnar.CandidateColumns`` describes), ``rest`` the remaining parts from the
+    listing id, so that ``(*numbers, *rest(id))`` equals the key of the listing."""
+
+    def columns(self, candidates: Any, rows: Any, /) -> list[Any]: ...
+
+    def rest(self, listing_id: str, /) -> tuple[str, ...]: ...
 
 
 class SearchQuery(msgspec.Struct, frozen=True, kw_only=True):

@@ -149,6 +149,72 @@ def _mean(parts: list[np.ndarray | float], size: int) -> np.ndarray:
     return np.broadcast_to(np.asarray(total / len(parts), dtype=np.float64), (size,))
 
 
+def _decay(
+    c: CandidateColumns,
+    rows: Rows,
+    today: int,
+    f: FreshnessWeights,
+    field: str,
+    full: int,
+    stale: int,
+    at_stale: float,
+) -> np.ndarray:
+    keys = c.number(field, rows)
+    age = np.maximum(0, today - _days(keys))
+    falling = 1.0 - (1.0 - at_stale) * (age - full) / (stale - full)
+    value = np.where(age <= full, 1.0, np.where(age <= stale, falling, f.stale))
+    return np.where(np.isnan(keys), f.never, value)
+
+
+def freshness_of(c: CandidateColumns, rows: Rows, today: int, f: FreshnessWeights) -> np.ndarray:
+    """``scoring.freshness`` of each row (``today``: the request date as ``_epoch_day``)."""
+    availability = _decay(
+        c,
+        rows,
+        today,
+        f,
+        "availability_confirmed_on",
+        f.availability_full_days,
+        f.availability_stale_days,
+        f.availability_at_stale,
+    )
+    credentials = _decay(
+        c,
+        rows,
+        today,
+        f,
+        "credentials_verified_on",
+        f.credentials_full_days,
+        f.credentials_stale_days,
+        f.credentials_at_stale,
+    )
+    return (availability + credentials) / 2
+
+
+def verification_rank_of(c: CandidateColumns, rows: Rows, day: int) -> np.ndarray:
+    """``engine.verification_rank`` of each row (``day``: the request date as a date key)."""
+    owner, until, verified = c.credentials(rows)
+    current = until >= day
+    counted = np.bincount(owner[current], minlength=len(rows))
+    confirmed = np.bincount(owner[current & verified], minlength=len(rows))
+    return np.where(counted > 0, confirmed / np.maximum(counted, 1), 0.0)
+
+
+def _negated_rounded(values: np.ndarray | float, size: int) -> np.ndarray:
+    """``-round(value, 6)`` of each row, as ``engine.tie_key`` and ``rank_key`` compute it."""
+    return -python_round(np.array(np.broadcast_to(np.asarray(values, dtype=np.float64), size)), 6)
+
+
+def tie_columns(c: CandidateColumns, rows: Rows, on: dt.date, w: Weights) -> list[np.ndarray]:
+    """The numeric part of ``engine.tie_key`` as columns, in its order: verification state,
+    freshness, completeness (each negated and rounded as there). Rotation and id follow."""
+    return [
+        _negated_rounded(verification_rank_of(c, rows, date_key(on)), len(rows)),
+        _negated_rounded(freshness_of(c, rows, _epoch_day(on), w.freshness), len(rows)),
+        _negated_rounded(c.profile_present(rows) / PROFILE_FIELDS, len(rows)),
+    ]
+
+
 class _Scorer:
     """One request over one candidate set: eligibility, then components per rows asked."""
 
@@ -274,31 +340,8 @@ class _Scorer:
             parts.append(self._any("sliding_scale", ("true",), rows))
         return _mean(parts, len(rows))
 
-    def _decay(self, field: str, full: int, stale: int, at_stale: float, rows: Rows) -> np.ndarray:
-        f: FreshnessWeights = self.w.freshness
-        keys = self.c.number(field, rows)
-        age = np.maximum(0, self.today - _days(keys))
-        falling = 1.0 - (1.0 - at_stale) * (age - full) / (stale - full)
-        value = np.where(age <= full, 1.0, np.where(age <= stale, falling, f.stale))
-        return np.where(np.isnan(keys), f.never, value)
-
     def freshness(self, rows: Rows) -> np.ndarray:
-        f = self.w.freshness
-        availability = self._decay(
-            "availability_confirmed_on",
-            f.availability_full_days,
-            f.availability_stale_days,
-            f.availability_at_stale,
-            rows,
-        )
-        credentials = self._decay(
-            "credentials_verified_on",
-            f.credentials_full_days,
-            f.credentials_stale_days,
-            f.credentials_at_stale,
-            rows,
-        )
-        return (availability + credentials) / 2
+        return freshness_of(self.c, rows, self.today, self.w.freshness)
 
     def certification(self, rows: Rows) -> np.ndarray:
         therapist = set(sex_therapist_certifications(self.vocab))
@@ -344,11 +387,7 @@ class _Scorer:
     # --- engine.rank_key's tie-breaks ---
 
     def verification_rank(self, rows: Rows) -> np.ndarray:
-        owner, until, verified = self.c.credentials(rows)
-        current = until >= self.day
-        counted = np.bincount(owner[current], minlength=len(rows))
-        confirmed = np.bincount(owner[current & verified], minlength=len(rows))
-        return np.where(counted > 0, confirmed / np.maximum(counted, 1), 0.0)
+        return verification_rank_of(self.c, rows, self.day)
 
     def distance_key(self, rows: Rows) -> np.ndarray:
         km = self.km[rows]

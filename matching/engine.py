@@ -11,8 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import msgspec
+import numpy as np
 
 from directory.eligibility import (
     AcceptingNewClients,
@@ -31,6 +33,9 @@ from matching import reasons, scoring
 from matching.request import ReferralRequest
 from matching.rules import Mode, check, florida_title, required_certification
 from matching.scoring import Weights
+
+if TYPE_CHECKING:
+    from matching.columnar import CandidateColumns
 
 # Hard constraints narrow the index's answer; ranking happens here, over every eligible
 # clinician. The index is read in pages of this many (the service reads every page), so
@@ -223,6 +228,17 @@ class FairTies:
 
     def __call__(self, doc: IndexDocument, /) -> tuple[float | str, ...]:
         return tie_key(doc, self.on, self.weights)
+
+    def columns(self, candidates: CandidateColumns, rows: np.ndarray) -> list[np.ndarray]:
+        """``tie_key``'s numbers for these rows of an index's columns, without decoding a
+        listing (``matching.columnar.tie_columns``); ``rest`` gives what follows them."""
+        from matching.columnar import tie_columns  # columnar builds on this module
+
+        return tie_columns(candidates, rows, self.on, self.weights)
+
+    def rest(self, listing_id: str, /) -> tuple[str, str]:
+        """The end of ``tie_key`` after its numbers: the rotation, then the id."""
+        return rotation(self.on, listing_id), listing_id
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, FairTies) and other.on == self.on and other.weights == self.weights

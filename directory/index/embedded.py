@@ -58,6 +58,7 @@ from directory.listing import IndexDocument, profile_fields_present
 from directory.query import (
     FILTERABLE,
     And,
+    ColumnTieKey,
     Eq,
     Filter,
     FilterError,
@@ -1087,6 +1088,8 @@ def _first_k_fair(
     for key in leading:
         tied &= key == key[last]
     rows = np.union1d(top, np.flatnonzero(tied))
+    if isinstance(ties, ColumnTieKey):
+        return _first_k_by_columns(leading, k, segment, matched, rows, ties)
     tie_keys = segment.tie_keys(ties, (int(matched[row]) for row in rows))
     keyed = sorted(
         (
@@ -1095,6 +1098,34 @@ def _first_k_fair(
         ),
         key=lambda entry: (entry[0], entry[1]),
     )[:k]
+    return np.array([row for _, _, row in keyed], dtype=np.int64), [tie for _, tie, _ in keyed]
+
+
+def _first_k_by_columns(
+    leading: list[np.ndarray],
+    k: int,
+    segment: _Segment,
+    matched: np.ndarray,
+    rows: np.ndarray,
+    ties: ColumnTieKey,
+) -> tuple[np.ndarray, list[tuple[float | str, ...]]]:
+    """``_first_k_fair`` for a tie key the columns can compute: its numbers for the whole
+    tie group at once (no listing decoded), and its remaining parts (rotation, id) only for
+    the rows still tied on every number at the cut."""
+    numbers = ties.columns(Candidates([(segment, matched[rows])]), np.arange(len(rows)))
+    keys = [*(key[rows] for key in leading), *numbers]
+    picked = _first_k([*keys, np.arange(len(rows))], k)
+    last = picked[-1]
+    same = np.ones(len(rows), dtype=bool)
+    for key in keys:
+        same &= key == key[last]
+    settle = np.union1d(picked, np.flatnonzero(same))
+    ids = [segment.id_at(int(slot)) for slot in matched[rows[settle]]]
+    keyed: list[tuple[tuple[float, ...], tuple[float | str, ...], int]] = []
+    for i, listing_id in zip(settle.tolist(), ids, strict=True):
+        tie: tuple[float | str, ...] = (*(float(n[i]) for n in numbers), *ties.rest(listing_id))
+        keyed.append((tuple(float(key[i]) for key in keys), tie, int(rows[i])))
+    keyed = sorted(keyed)[:k]
     return np.array([row for _, _, row in keyed], dtype=np.int64), [tie for _, tie, _ in keyed]
 
 

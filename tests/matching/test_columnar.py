@@ -22,8 +22,9 @@ import pytest
 from directory.demo import demo_therapists
 from directory.index import EmbeddedIndex
 from directory.listing import IndexDocument, document_for
+from directory.query import SearchQuery
 from directory.records import Point
-from matching import ReferralRequest, match
+from matching import ReferralRequest, fair_ties, match
 from matching.columnar import candidate_filter, match_columns, python_round
 from matching.request import ANY_AASECT, CERTIFIED_SEX_THERAPIST, MUST_HAVES
 from tests.matching.matching_helpers import vocab
@@ -144,3 +145,24 @@ def test_rounding_is_pythons(digits: int) -> None:
     )
     rounded = python_round(values, digits)
     assert rounded.tolist() == [round(value, digits) for value in values.tolist()]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_search_ties_from_columns_equal_ties_from_decoded_listings(seed: int) -> None:
+    """The index orders tied hits by ``fair_ties`` from its columns (``FairTies.columns``):
+    the same hits, order and keys as computing ``tie_key`` on every decoded listing."""
+    rng = random.Random(seed)
+    _, index = listings()
+    day = AS_OF + dt.timedelta(days=rng.randint(0, 400))
+    fair = fair_ties(day)
+
+    def decoded(document: IndexDocument, /) -> tuple[float | str, ...]:
+        return fair(document)  # a plain callable: the index must decode to call it
+
+    concerns = tuple(rng.sample(sorted(vocab().concerns), rng.randint(0, 2)))
+    offset, limit = rng.choice([(0, 20), (0, 1), (37, 25), (200, 50)])
+    query = SearchQuery(concerns=concerns, offset=offset, limit=limit, ties=fair)
+    by_columns = index.search(query)
+    by_listing = index.search(msgspec.structs.replace(query, ties=decoded))
+    assert [h.document.id for h in by_columns.hits] == [h.document.id for h in by_listing.hits]
+    assert by_columns.total == by_listing.total and by_columns.total > offset
