@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 import msgspec
@@ -239,6 +239,29 @@ def _credential_input(form: FormInput, prefix: str = "") -> tuple[CredentialInpu
     return given, typed
 
 
+def _email_a_link(
+    request: Request,
+    data: FormData,
+    send: Callable[[str], object],
+    form_again: Callable[[Sequence[tuple[str, str]], str], Template],
+    whose: str,
+) -> Template:
+    """An "email me a link" form posted: the link sent (``send``) and the same answer for
+    every address (``_check_your_mail``), or the form again naming what was wrong."""
+    _same_site(request)
+    form = FormInput(_items(data))
+    email = form.text("email", clinicians.MAX_EMAIL)
+    try:
+        if form.errors:
+            raise InvalidInput(form.errors)
+        send(email)
+    except InvalidInput as error:
+        return form_again(error.errors, email)
+    except RateLimited:
+        raise _too_many() from None
+    return _check_your_mail(email, whose)
+
+
 def _check_your_mail(email: str, what: str) -> Template:
     return page(
         "message.html",
@@ -424,20 +447,15 @@ class ClinicianPages(Controller):
         site: NamedDependency[LinkSite],
         data: FormData,
     ) -> Template:
-        _same_site(request)
-        form = FormInput(_items(data))
-        email = form.text("email", clinicians.MAX_EMAIL)
-        try:
-            if form.errors:
-                raise InvalidInput(form.errors)
-            clinicians.request_sign_in(
+        return _email_a_link(
+            request,
+            data,
+            lambda email: clinicians.request_sign_in(
                 directory.store, mailer, site, email, client=_client(request)
-            )
-        except InvalidInput as error:
-            return self._sign_in_page(error.errors, email)
-        except RateLimited:
-            raise _too_many() from None
-        return _check_your_mail(email, "keeps a listing")
+            ),
+            self._sign_in_page,
+            "keeps a listing",
+        )
 
     @get("/sign-in/link", sync_to_thread=True)
     def sign_in_link(self, request: Request, directory: NamedDependency[Directory]) -> Template:
@@ -686,20 +704,15 @@ class ClinicianPages(Controller):
         site: NamedDependency[LinkSite],
         data: FormData,
     ) -> Template:
-        _same_site(request)
-        form = FormInput(_items(data))
-        email = form.text("email", clinicians.MAX_EMAIL)
-        try:
-            if form.errors:
-                raise InvalidInput(form.errors)
-            clinicians.request_new_listing(
+        return _email_a_link(
+            request,
+            data,
+            lambda email: clinicians.request_new_listing(
                 directory.store, mailer, site, email, client=_client(request)
-            )
-        except InvalidInput as error:
-            return self._new_listing_ask(error.errors, email)
-        except RateLimited:
-            raise _too_many() from None
-        return _check_your_mail(email, "is yours")
+            ),
+            self._new_listing_ask,
+            "is yours",
+        )
 
     @get("/new/link", sync_to_thread=True)
     def new_listing_link(self, request: Request, directory: NamedDependency[Directory]) -> Template:
