@@ -20,12 +20,13 @@ import msgspec
 
 
 class Lookup(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
-    """One lookup page: what it is, its address, where the address came from, when checked."""
+    """One lookup page: what it is, its address, where the address came from, and the day a
+    person last opened it and found it right (None: not opened yet)."""
 
     name: str
     url: str
     source: str
-    checked_on: dt.date
+    checked_on: dt.date | None = None
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.url)
@@ -66,7 +67,7 @@ class BoardLink(msgspec.Struct, kw_only=True, frozen=True):
     name: str
     url: str
     source: str
-    checked_on: dt.date
+    checked_on: dt.date | None
     general: bool = False
 
 
