@@ -33,9 +33,9 @@ import numpy as np
 
 from directory.credentials import CredentialStatement, credential_statement, freshness_policy
 from directory.geo import EARTH_RADIUS_M
-from directory.listing import CredentialSummary, IndexDocument
+from directory.listing import CredentialSummary, IndexDocument, in_force_until
 from directory.query import And, Eq, Filter, GeoRadius, Not, Or, Range
-from directory.records import PRACTISING_STATUSES, Point, Verification, date_key
+from directory.records import Point, Verification, date_key
 from directory.vocab import Vocabulary
 
 
@@ -70,13 +70,6 @@ def window_includes(starts: dict[str, int], ends: dict[str, int], key: str, day:
     if key not in starts or key not in ends:
         return False
     return starts[key] <= day <= ends[key]
-
-
-def in_force_until(summary: CredentialSummary) -> int:
-    """The last day (YYYYMMDD) the credential is in force: its expiry when its status allows
-    practice, else 0 (never). ``in_force`` is this compared with a day, and the embedded
-    index keeps it as a column so that matching can ask it of every candidate at once."""
-    return summary.expires if summary.status in PRACTISING_STATUSES else 0
 
 
 def in_force(summary: CredentialSummary, on: dt.date) -> bool:

@@ -267,8 +267,15 @@ def licensed_until(credentials: Iterable[CredentialSummary]) -> dict[str, int]:
     until: dict[str, int] = {}
     for summary in credentials:
         if summary.kind == "license" and summary.status in PRACTISING_STATUSES:
-            until[summary.state] = max(until.get(summary.state, 0), summary.expires)
+            until[summary.state] = max(until.get(summary.state, 0), in_force_until(summary))
     return until
+
+
+def in_force_until(summary: CredentialSummary) -> int:
+    """The last day (YYYYMMDD) the credential is in force: its expiry when its status allows
+    practice, else 0 (never). ``eligibility.in_force`` is this compared with a day, and the
+    embedded index keeps it as a column so that matching can ask it of every candidate."""
+    return summary.expires if summary.status in PRACTISING_STATUSES else 0
 
 
 def freshness_from(therapist: Therapist) -> int | None:

@@ -50,11 +50,10 @@ from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein
 
 from directory.bulk import collector_paused
-from directory.eligibility import in_force_until
 from directory.geo import EARTH_RADIUS_M  # the sphere matching measures on too
 from directory.index.base import Hit, SearchResult
 from directory.index.text import STOP_WORDS, max_typos, normalise, tokenise
-from directory.listing import IndexDocument, profile_fields_present
+from directory.listing import IndexDocument, in_force_until, profile_fields_present
 from directory.query import (
     FILTERABLE,
     And,
