@@ -405,7 +405,9 @@ class Directory:
 
         concerns = tuple(dict.fromkeys(params.concerns + (meaning.concerns if meaning else ())))
         populations = tuple(dict.fromkeys(params.populations))
-        # Must-haves read from the words: filters, dropped again if no one matches them too.
+        # Must-haves only read from the words are strong signals, not filters: those
+        # matching them rank first, and nobody is hidden for a word read one way ("bi",
+        # "pareja", "kinky" say something about the person, not always about the therapist).
         inferred: list[tuple[str, Filter]] = []
         if meaning is not None:
             for code in meaning.populations:
@@ -470,7 +472,8 @@ class Directory:
             text=words,
             optional_words=optional,
             concerns=concerns,
-            filter=all_of(*filters, *(item for _, item in inferred)),
+            filter=all_of(*filters),
+            preferred=all_of(*(item for _, item in inferred)),
             facets=params.facets,
             origin=origin,
             sort=params.sort,  # type: ignore[arg-type]  # checked against SORTS when params were parsed
@@ -481,14 +484,18 @@ class Directory:
         )
         result = self.index.search(query)
         relaxed: list[str] = []
-        if result.total == 0 and inferred:
-            query = msgspec.structs.replace(query, filter=all_of(*filters))
-            result = self.index.search(query)
-            if result.total:
-                relaxed = [label for label, _ in inferred]
-                notes.append(
-                    f"No one here also matches {', '.join(relaxed)}; showing results without it."
+        if inferred and result.total:
+            labels = ", ".join(label for label, _ in inferred)
+            having = self.index.search(
+                msgspec.structs.replace(
+                    query, filter=all_of(query.filter, query.preferred), offset=0, limit=0
                 )
+            ).total
+            if having == 0:
+                relaxed = [label for label, _ in inferred]
+                notes.append(f"No one here also matches {labels}; showing results without it.")
+            elif having < result.total:
+                notes.append(f"Shown first: the {having} who also match {labels}, from your words.")
         if result.total == 0 and words and not optional:
             query = msgspec.structs.replace(query, optional_words=True)
             result = self.index.search(query)

@@ -983,6 +983,8 @@ class _Partial:
     total: int
     facets: dict[str, dict[str, int]]
     ties: list[tuple[float | str, ...]] | None = None  # each hit's ``query.ties`` key
+    # Each hit's concern level (see _search_part); zero when the query names no concern.
+    levels: np.ndarray | None = None
 
 
 def _query_words(text: str) -> list[tuple[str, bool]]:
@@ -1025,6 +1027,13 @@ def _search_part(part: _Part, plan: _Plan) -> _Partial:
     if query.filter is not None:
         mask &= segment.filter_mask(query.filter)
     scores = np.zeros(segment.size, dtype=np.float64)
+    # How well a document fits the asked concerns, ranked before any word: two per asked
+    # concern it treats, one for treating only a related one (then, doubled, one more for
+    # matching ``query.preferred``). Named concerns dominate, so
+    # a leftover word found in a label ("during" in "Pain during sex") or a bio never
+    # lifts a listing above one treating more of what was asked (as Meilisearch's
+    # "treats exactly k" parts, most first, in directory.index.meili).
+    levels = np.zeros(segment.size, dtype=np.int32)
     for word, prefix in plan.words:
         if not mask.any():
             break
@@ -1041,16 +1050,21 @@ def _search_part(part: _Part, plan: _Plan) -> _Partial:
             near[segment.keywords["concerns"].slots(concern)] = True
         mask &= (treated > 0) | near
         scores += CONCERN_WEIGHT * treated + RELATED_WEIGHT * near
+        levels = 2 * treated + (near & (treated == 0))
+    if query.preferred is not None and query.sort == "relevance":
+        # Within a concern level, those matching what the words implied come first.
+        levels = 2 * levels + segment.filter_mask(query.preferred)
 
     matched = np.flatnonzero(mask)
     facets = {name: segment.facet_counts(name, mask, matched) for name in query.facets}
     match_scores = np.round(scores[matched], SCORE_DECIMALS)
+    match_levels = levels[matched]
     if query.origin is None:
         distances = np.full(len(matched), np.inf)
     else:
         distances = segment.points.nearest(query.origin.lat, query.origin.lon, mask)[matched]
     leading = {
-        "relevance": [-match_scores, distances],
+        "relevance": [-match_levels, -match_scores, distances],
         "distance": [distances, -match_scores],
         "name": [],
         "fee": [*_fee_keys(segment, matched), -match_scores],
@@ -1063,7 +1077,14 @@ def _search_part(part: _Part, plan: _Plan) -> _Partial:
     else:
         top, ties = _first_k_fair(leading, wanted, segment, matched, query.ties)
     return _Partial(
-        segment, matched[top], match_scores[top], distances[top], len(matched), facets, ties
+        segment,
+        matched[top],
+        match_scores[top],
+        distances[top],
+        len(matched),
+        facets,
+        ties,
+        match_levels[top],
     )
 
 
@@ -1159,6 +1180,12 @@ def _merge(partials: list[_Partial], plan: _Plan) -> list[tuple[_Segment, int, f
         for p in partials
         for slot, score, distance in zip(p.slots, p.scores, p.distances, strict=True)
     ]
+    levels = {
+        (id(p.segment), int(slot)): int(level)
+        for p in partials
+        if p.levels is not None
+        for slot, level in zip(p.slots, p.levels, strict=True)
+    }
     if sum(1 for p in partials if p.total) <= 1:
         return rows  # already in order
     tie_keys = {
@@ -1178,7 +1205,7 @@ def _merge(partials: list[_Partial], plan: _Plan) -> list[tuple[_Segment, int, f
             return (distance, -score, *last)
         if plan.query.sort in ("fee", "availability"):
             return (*_row_sort_key(segment, slot, plan.query.sort), -score, *last)
-        return (-score, distance, *last)
+        return (-levels.get((id(segment), slot), 0), -score, distance, *last)
 
     return sorted(rows, key=key)
 

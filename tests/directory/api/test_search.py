@@ -399,24 +399,31 @@ def test_a_must_have_read_from_the_words_is_relaxed_when_nobody_has_it(
     assert body["total"] == _treating(directory, "vaginismus")
 
 
-def test_a_must_have_read_from_the_words_filters_when_someone_has_it(
+def test_a_must_have_read_from_the_words_ranks_first_and_hides_no_one(
     client: TestClient, directory: Directory
 ) -> None:
+    # Issue 11: must-haves only inferred from the words are strong signals, not filters.
     body = client.get(
         "/api/v1/therapists",
         params={"q": "Spanish speaking therapist for vaginismus", "on": ON, "per_page": 100},
     ).json()
     assert body["interpreted"]["relaxed"] == []
-    assert body["total"] > 0
+    assert body["total"] == len(body["results"]) > 0
     related = set(directory.vocab.concerns["vaginismus"].related)
-    treats = []
+    order = []
     for hit in body["results"]:
         therapist = directory.therapist(hit["id"])
-        assert "es" in therapist.languages  # the must-have holds for every result
-        treats.append("vaginismus" in therapist.concerns)
-        assert treats[-1] or related & set(therapist.concerns)
-    # A thin answer is filled with related concerns, after those treating the one named.
-    assert treats[0] and treats == sorted(treats, reverse=True)
+        treats = "vaginismus" in therapist.concerns
+        assert treats or related & set(therapist.concerns)
+        order.append((treats, "es" in therapist.languages))
+    # Named concern first; within it (and within the related), Spanish speakers first.
+    assert order == sorted(order, reverse=True)
+    assert (True, True) in order and (True, False) in order  # nobody was hidden
+    spanish = sum(speaks for _, speaks in order)
+    assert (
+        f"Shown first: the {spanish} who also match speaks Spanish, from your words."
+        in (body["interpreted"]["notes"])
+    )
 
 
 def test_in_person_in_a_state_named_without_a_zip(client: TestClient, directory: Directory) -> None:

@@ -450,6 +450,50 @@ class SearchIndexContract:
         assert set(ids(result)) == asked | where(lambda d: "low_desire" in d.concerns)
         assert set(ids(result)[: len(asked)]) == asked
 
+    def test_words_never_lift_a_listing_above_one_treating_more_concerns(
+        self, index: SearchIndex
+    ) -> None:
+        # A leftover word naming a related-only listing (its surname, the strongest field)
+        # still ranks it after every listing treating the asked concern, and one treating
+        # one of two asked concerns after those treating both.
+        related_only = sorted(
+            where(lambda d: "low_desire" in d.concerns and "vaginismus" not in d.concerns)
+        )[0]
+        surname = DOCS[related_only].name.split()[-1]
+        result = self.find(
+            index,
+            text=surname,
+            optional_words=True,
+            concerns=("vaginismus",),
+            related_concerns=("low_desire",),
+        )
+        asked = where(lambda d: "vaginismus" in d.concerns)
+        assert set(ids(result)[: len(asked)]) == asked
+        assert related_only in ids(result)
+
+        both = where(lambda d: {"vaginismus", "low_desire"} <= set(d.concerns))
+        one_only = sorted(where(lambda d: "vaginismus" in d.concerns) - both)[0]
+        result = self.find(
+            index,
+            text=DOCS[one_only].name,
+            optional_words=True,
+            concerns=("vaginismus", "low_desire"),
+        )
+        assert set(ids(result)[: len(both)]) == both
+
+    def test_a_preferred_filter_ranks_first_and_excludes_no_one(self, index: SearchIndex) -> None:
+        asked = where(lambda d: "vaginismus" in d.concerns)
+        # A language some of them speak, not all (sorted: the same one every run).
+        spoken = sorted({code for id in asked for code in DOCS[id].languages})
+        language = next(
+            code for code in spoken if not all(code in DOCS[id].languages for id in asked)
+        )
+        result = self.find(index, concerns=("vaginismus",), preferred=Eq("languages", language))
+        assert set(ids(result)) == asked
+        speaks = [(language in DOCS[id].languages) for id in ids(result)]
+        assert speaks == sorted(speaks, reverse=True)
+        assert True in speaks and False in speaks
+
     def test_stop_words_are_ignored(self, index: SearchIndex) -> None:
         assert self.find_ids(index, text="the Okafor in Minneapolis") == {"t01"}
 

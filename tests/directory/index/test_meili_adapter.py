@@ -446,6 +446,20 @@ def test_related_concerns_are_a_last_disjoint_part() -> None:
     ]
 
 
+def test_a_preferred_filter_splits_each_part_matching_first() -> None:
+    query = SearchQuery(concerns=("vaginismus",), preferred=Eq("languages", "es"))
+    filters = [r["filter"] for r in search_requests("therapists", query)]
+    assert filters == [
+        '(concerns IN ["vaginismus"] AND languages = "es")',
+        '(concerns IN ["vaginismus"] AND NOT (languages = "es"))',
+    ]
+    # Other orders rank by their own key: nothing to split.
+    by_name = msgspec.structs.replace(query, sort="name")
+    assert [r["filter"] for r in search_requests("therapists", by_name)] == [
+        'concerns IN ["vaginismus"]'
+    ]
+
+
 def test_concerns_in_name_order_are_one_search() -> None:
     query = SearchQuery(concerns=("a", "b"), sort="name")
     (request,) = search_requests("therapists", query)
