@@ -450,10 +450,14 @@ def main() -> None:
     fig_before = figures(queries, before, judge)
     fig_after = figures(queries, after, judge)
     for name, label in (
-        ("held_out", "HELD-OUT sentences, all four batches (each below): before -> after"),
+        ("held_out", "HELD-OUT sentences, every batch (each below): before -> after"),
         ("held_out-2", "HELD-OUT batch 2 (written before the Done-when work, its misses analysed)"),
         ("held_out-3", "HELD-OUT batch 3 (written after the vocabulary work; misses analysed)"),
-        ("held_out-4", "HELD-OUT batch 4 (never analysed but for one empty page, ho4-20)"),
+        ("held_out-4", "HELD-OUT batch 4 (its misses analysed 2026-12-03, session 20)"),
+        (
+            "held_out-5",
+            "HELD-OUT batch 5 (written by someone who never saw the vocabulary; never analysed)",
+        ),
         ("fresh", "FRESH sentences (written after the first tuning; misses analysed 2026-12-03)"),
         ("tune", "Tuning sentences: before -> after"),
         ("all", "All queries: before -> after"),
