@@ -28,7 +28,9 @@ never tuned on):
 - viol: results among the first ten that break a hard constraint (may not legally see the
   patient in their state / is not within the radius of their ZIP, with a license in force
   where the practice is; not listed, federally excluded or unconfirmed beyond the freshness
-  window (these never count as help that exists either); for the match and the
+  window (these never count as help that exists either); for a patient in Florida,
+  presented as a sex therapist without Florida's title evidence and without the caution
+  saying so (F.S. 491.0143, 490.0143; ``eligibility.FloridaTitle``); for the match and the
   page, also not accepting new clients, which both exclude by default: on these two
   surfaces the relevant listings are those accepting new clients);
 - 4xx / 5xx answers.
@@ -105,6 +107,25 @@ def _match_body(query: dict[str, Any], on: dt.date) -> dict[str, Any]:
     return body
 
 
+# Florida's title rule (F.S. 491.0143, 490.0143): a result that does not meet it must say so.
+FL_STATUTE = "491.0143"
+
+
+def _fl_caution(cautions: list[str]) -> bool:
+    return any(FL_STATUTE in caution for caution in cautions)
+
+
+def _page_cautioned(page: str) -> list[str]:
+    """Ids of the page's result cards that carry Florida's title caution."""
+    cards = page.split('<li class="card">')[1:]
+    found = []
+    for card in cards:
+        link = re.search(r'<h3><a href="/therapists/([^"]+)">', card)
+        if link and FL_STATUTE in card:
+            found.append(html.unescape(link.group(1)))
+    return found
+
+
 def run_worker(queries_path: Path, out_path: Path, profiles: int, seed: int, on: dt.date) -> None:
     """Answer every query on every surface with the tree on PYTHONPATH; write JSON."""
     import logging
@@ -144,6 +165,8 @@ def run_worker(queries_path: Path, out_path: Path, profiles: int, seed: int, on:
                 api_json = api.json() if is_json else {}
                 match = client.post("/api/v1/matches", json=_match_body(query, on))
                 match_json = match.json() if match.status_code < 500 else {}
+                api_results = api_json.get("results", []) if api.status_code == 200 else []
+                matches = match_json.get("matches", []) if match.status_code == 200 else []
                 answers[query["id"]] = {
                     "page": {
                         "status": page.status_code,
@@ -151,19 +174,22 @@ def run_worker(queries_path: Path, out_path: Path, profiles: int, seed: int, on:
                         "error": 'class="error-summary' in page.text,
                         "total": int(total.group(1)) if total else 0,
                         "ids": page_ids[:TOP],
+                        "fl_cautioned": _page_cautioned(page.text),
                     },
                     "api": {
                         "status": api.status_code,
                         "total": api_json.get("total", 0) if api.status_code == 200 else 0,
-                        "ids": [r["id"] for r in api_json.get("results", [])][:TOP]
-                        if api.status_code == 200
-                        else [],
+                        "ids": [r["id"] for r in api_results][:TOP],
+                        "fl_cautioned": [
+                            r["id"] for r in api_results if _fl_caution(r.get("cautions", []))
+                        ],
                     },
                     "match": {
                         "status": match.status_code,
-                        "ids": [m["therapist_id"] for m in match_json.get("matches", [])][:TOP]
-                        if match.status_code == 200
-                        else [],
+                        "ids": [m["therapist_id"] for m in matches][:TOP],
+                        "fl_cautioned": [
+                            m["therapist_id"] for m in matches if _fl_caution(m["cautions"])
+                        ],
                     },
                 }
         directory.stop()
@@ -266,9 +292,24 @@ class Judge:
             and RecentlyConfirmed.by_policy(self.on).holds(doc)
         )
 
-    def violates(self, query: dict[str, Any], doc: Any, surface: str) -> bool:
+    def _patient_in_florida(self, query: dict[str, Any]) -> bool:
+        if (query.get("state") or query.get("text_state")) == "FL":
+            return True
+        return bool(query.get("zip")) and self.places.lookup(query["zip"]).state == "FL"
+
+    def violates(
+        self, query: dict[str, Any], doc: Any, surface: str, fl_cautioned: set[str]
+    ) -> bool:
+        from directory.eligibility import FloridaTitle
+
         if not self._place_ok(query, doc) or not self._shown_ok(query, doc):
             return True
+        if (
+            self._patient_in_florida(query)
+            and not FloridaTitle().holds(doc)
+            and doc.id not in fl_cautioned
+        ):
+            return True  # presented to a Florida patient as a sex therapist without the evidence
         return surface in ACCEPTING_ONLY and not doc.accepting_new_clients
 
     def relevant(self, query: dict[str, Any], doc: Any) -> bool:
@@ -303,7 +344,8 @@ def figures(
             ids = [i for i in answer["ids"] if i in judge.docs]
             gains = [1.0 if judge.relevant(query, judge.docs[i]) else 0.0 for i in ids]
             r = judge.relevant_count(query, surface)
-            bad = sum(1 for i in ids if judge.violates(query, judge.docs[i], surface))
+            cautioned = set(answer.get("fl_cautioned", ()))
+            bad = sum(1 for i in ids if judge.violates(query, judge.docs[i], surface, cautioned))
             status = answer["status"]
             error = status >= 400 or answer.get("error", False)
             names = [query["set"], "all"]
@@ -349,8 +391,11 @@ def misses(queries: list[dict[str, Any]], answers: dict[str, Any], judge: Judge)
             r = judge.relevant_count(query, surface)
             ids = answer["ids"]
             good = sum(judge.relevant(query, judge.docs[i]) for i in ids[:5] if i in judge.docs)
+            cautioned = set(answer.get("fl_cautioned", ()))
             bad = [
-                i for i in ids if i in judge.docs and judge.violates(query, judge.docs[i], surface)
+                i
+                for i in ids
+                if i in judge.docs and judge.violates(query, judge.docs[i], surface, cautioned)
             ]
             if bad:
                 lines.append(
