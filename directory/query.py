@@ -228,10 +228,11 @@ class SearchQuery(msgspec.Struct, frozen=True, kw_only=True):
     # of them matches too, ranked after those treating the concerns themselves.
     related_concerns: tuple[str, ...] = ()
     filter: Filter | None = None
-    # Must-haves only inferred from the words ("Spanish-speaking", "bi"): with relevance
-    # order, documents matching this rank first (after the concerns), and no document is
-    # excluded for missing it. A must-have the person chose is part of ``filter``.
-    preferred: Filter | None = None
+    # Wishes only inferred from the words ("Spanish-speaking", "bi"), most important first:
+    # with relevance order, documents matching the first rank first (after the concerns),
+    # each later one orders within the one before, and no document is excluded for missing
+    # any. A must-have the person chose is part of ``filter``.
+    preferred: tuple[Filter, ...] = ()
     facets: tuple[str, ...] = ()
     # point to compute distances from (and sort by, with sort="distance")
     origin: Point | None = None

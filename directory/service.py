@@ -462,6 +462,23 @@ class Directory:
             # A ZIP and a telehealth state together mean "near me, or by video in my state".
             filters.append(place_filter[0] if len(place_filter) == 1 else Or(tuple(place_filter)))
 
+        must_haves = all_of(*(item for _, item in inferred))
+        # Words naming an identity and no concern: those treating what people naming it often
+        # come for rank next (Population.concerns), hiding no one.
+        hinted = (
+            ()
+            if concerns or meaning is None
+            else self.vocab.population_concerns(dict.fromkeys((*meaning.populations, *populations)))
+        )
+        preferred = tuple(
+            wish for wish in (must_haves, In("concerns", hinted) if hinted else None) if wish
+        )
+        if hinted:
+            notes.append(
+                "Shown first among them: therapists treating "
+                + ", ".join(self.vocab.concerns[code].reason_phrase for code in hinted)
+                + ", which people using your words often ask about."
+            )
         words = meaning.remaining_text if meaning else ""
         # Once the words named something, the rest only ranks ("my erections don't last long
         # enough" must not need profiles saying "last", "long" and "enough"). Words that
@@ -473,7 +490,7 @@ class Directory:
             optional_words=optional,
             concerns=concerns,
             filter=all_of(*filters),
-            preferred=all_of(*(item for _, item in inferred)),
+            preferred=preferred,
             facets=params.facets,
             origin=origin,
             sort=params.sort,  # type: ignore[arg-type]  # checked against SORTS when params were parsed
@@ -488,7 +505,7 @@ class Directory:
             labels = ", ".join(label for label, _ in inferred)
             having = self.index.search(
                 msgspec.structs.replace(
-                    query, filter=all_of(query.filter, query.preferred), offset=0, limit=0
+                    query, filter=all_of(query.filter, must_haves), offset=0, limit=0
                 )
             ).total
             if having == 0:

@@ -1029,7 +1029,7 @@ def _search_part(part: _Part, plan: _Plan) -> _Partial:
     scores = np.zeros(segment.size, dtype=np.float64)
     # How well a document fits the asked concerns, ranked before any word: two per asked
     # concern it treats, one for treating only a related one (then, doubled, one more for
-    # matching ``query.preferred``). Named concerns dominate, so
+    # matching each of ``query.preferred`` in turn). Named concerns dominate, so
     # a leftover word found in a label ("during" in "Pain during sex") or a bio never
     # lifts a listing above one treating more of what was asked (as Meilisearch's
     # "treats exactly k" parts, most first, in directory.index.meili).
@@ -1051,9 +1051,10 @@ def _search_part(part: _Part, plan: _Plan) -> _Partial:
         mask &= (treated > 0) | near
         scores += CONCERN_WEIGHT * treated + RELATED_WEIGHT * near
         levels = 2 * treated + (near & (treated == 0))
-    if query.preferred is not None and query.sort == "relevance":
+    if query.sort == "relevance":
         # Within a concern level, those matching what the words implied come first.
-        levels = 2 * levels + segment.filter_mask(query.preferred)
+        for wish in query.preferred:
+            levels = 2 * levels + segment.filter_mask(wish)
 
     matched = np.flatnonzero(mask)
     facets = {name: segment.facet_counts(name, mask, matched) for name in query.facets}

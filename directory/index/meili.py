@@ -33,8 +33,8 @@ How a SearchQuery is asked:
   them" searches sent as one multi-search, and their hits are concatenated, most concerns
   first. Totals and facet counts add up exactly because the parts are disjoint. Related
   concerns are one more part, last: treats none of the asked concerns, one of the related.
-  ``preferred`` (must-haves only inferred from the words) splits each part in two, those
-  matching it first, as the embedded engine ranks them.
+  Each of ``preferred`` (wishes only inferred from the words) splits every part in two,
+  those matching it first, as the embedded engine ranks them.
 - ``optional_words`` (words rank, never exclude) has no Meilisearch setting: each part is
   asked twice in the same multi-search, with the words (``matchingStrategy`` ``last``, so
   documents matching fewer words still come, after those matching more) and without them
@@ -221,12 +221,12 @@ def concern_filters(query: SearchQuery) -> list[Filter | None]:
     """The filter of each search to send, in result order: one search, unless relevance
     must rank by how many of the asked concerns a document treats (most first)."""
     parts = _concern_parts(query)
-    if query.preferred is None or query.sort != "relevance":
+    if query.sort != "relevance":
         return parts
     # Within each part, those matching what the words implied first (still disjoint).
-    return [
-        all_of(part, split) for part in parts for split in (query.preferred, Not(query.preferred))
-    ]
+    for wish in query.preferred:
+        parts = [all_of(part, split) for part in parts for split in (wish, Not(wish))]
+    return parts
 
 
 def _concern_parts(query: SearchQuery) -> list[Filter | None]:

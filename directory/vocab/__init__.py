@@ -54,6 +54,9 @@ class Concern(Term, frozen=True, kw_only=True):
 class Population(Term, frozen=True, kw_only=True):
     inclusivity: bool = True  # an affirming attribute (vs. an age group)
     ages: tuple[int, int] | None = None  # an age group's first and last age, inclusive
+    # What people naming this identity often come for: when their words name no concern,
+    # clinicians treating these rank first (never a filter; see Directory.search).
+    concerns: tuple[str, ...] = ()
 
 
 class Payer(Term, frozen=True, kw_only=True):
@@ -730,6 +733,11 @@ class Vocabulary:
         related = (code for asked_code in asked for code in self.concerns[asked_code].related)
         return tuple(code for code in dict.fromkeys(related) if code not in asked)
 
+    def population_concerns(self, codes: Iterable[str]) -> tuple[str, ...]:
+        """The concerns people naming these populations often come for (Population.concerns)."""
+        found = (code for population in codes for code in self.populations[population].concerns)
+        return tuple(dict.fromkeys(found))
+
     def age_group(self, age: int) -> str | None:
         """The population code of the age group an age falls in, if the data has one."""
         for code, population in self.populations.items():
@@ -897,6 +905,10 @@ def _check_references(
         for code in concern.related:
             if code not in concerns or code == concern.code:
                 problems.append(f"concerns.{concern.code}: bad related concern {code!r}")
+    for population in tables["populations"].values():
+        for code in population.concerns:
+            if code not in concerns:
+                problems.append(f"populations.{population.code}: bad concern {code!r}")
 
     for discipline in tables["disciplines"].values():
         for code in discipline.concerns:

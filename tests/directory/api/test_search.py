@@ -599,3 +599,29 @@ def test_search_ties_rotate_by_the_request_date_and_never_break_by_name(
     assert second != first  # the next day, another order
     names = [directory.therapist(i).full_name for i in first]
     assert names != sorted(names)
+
+
+def test_an_identity_without_a_concern_ranks_what_people_naming_it_often_ask_about(
+    client: TestClient, directory: Directory
+) -> None:
+    # "being bi in a religious family" names two populations and no concern: nobody is
+    # hidden, those affirming both come first, and within each, those treating what
+    # people naming them often come for (Population.concerns).
+    body = client.get(
+        "/api/v1/therapists",
+        params={"q": "being bi in a religious family", "on": ON, "per_page": 100},
+    ).json()
+    assert body["interpreted"]["concerns"] == []
+    assert set(body["interpreted"]["populations"]) == {"lgbtqia_affirming", "faith_sensitive"}
+    hinted = set(directory.vocab.population_concerns(["lgbtqia_affirming", "faith_sensitive"]))
+    assert {"sexual_orientation", "sexual_shame"} <= hinted
+    order = []
+    for hit in body["results"]:
+        therapist = directory.therapist(hit["id"])
+        affirms = {"lgbtqia_affirming", "faith_sensitive"} <= set(therapist.populations)
+        order.append((affirms, bool(hinted & set(therapist.concerns))))
+    assert order == sorted(order, reverse=True)
+    assert len(set(order)) > 1  # the order had something to do
+    assert any("often ask about" in note for note in body["interpreted"]["notes"])
+    everyone = client.get("/api/v1/therapists", params={"on": ON}).json()
+    assert body["total"] == everyone["total"]  # nobody hidden

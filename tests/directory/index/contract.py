@@ -488,7 +488,7 @@ class SearchIndexContract:
         language = next(
             code for code in spoken if not all(code in DOCS[id].languages for id in asked)
         )
-        result = self.find(index, concerns=("vaginismus",), preferred=Eq("languages", language))
+        result = self.find(index, concerns=("vaginismus",), preferred=(Eq("languages", language),))
         assert set(ids(result)) == asked
         speaks = [(language in DOCS[id].languages) for id in ids(result)]
         assert speaks == sorted(speaks, reverse=True)

@@ -447,7 +447,7 @@ def test_related_concerns_are_a_last_disjoint_part() -> None:
 
 
 def test_a_preferred_filter_splits_each_part_matching_first() -> None:
-    query = SearchQuery(concerns=("vaginismus",), preferred=Eq("languages", "es"))
+    query = SearchQuery(concerns=("vaginismus",), preferred=(Eq("languages", "es"),))
     filters = [r["filter"] for r in search_requests("therapists", query)]
     assert filters == [
         '(concerns IN ["vaginismus"] AND languages = "es")',
