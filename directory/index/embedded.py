@@ -1059,12 +1059,12 @@ def _search_part(part: _Part, plan: _Plan) -> _Partial:
     matched = np.flatnonzero(mask)
     facets = {name: segment.facet_counts(name, mask, matched) for name in query.facets}
     match_scores = np.round(scores[matched], SCORE_DECIMALS)
-    match_levels = levels[matched]
+    match_levels: np.ndarray = levels[matched]
     if query.origin is None:
         distances = np.full(len(matched), np.inf)
     else:
         distances = segment.points.nearest(query.origin.lat, query.origin.lon, mask)[matched]
-    leading = {
+    leading: list[np.ndarray] = {
         "relevance": [-match_levels, -match_scores, distances],
         "distance": [distances, -match_scores],
         "name": [],
