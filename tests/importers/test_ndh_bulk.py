@@ -18,10 +18,10 @@ from click.testing import CliRunner
 
 from directory.cli import main
 from directory.store import DirectoryStore, create_engine_for, migrate
+from importers import ndh_bulk
 from importers.apply import ImportError_, run_import
 from importers.base import Reject, SourceRecord
 from importers.fhir import FhirFormatError, parse_fhir
-from importers import ndh_bulk
 from importers.ndh_bulk import is_bulk_folder, parse_ndh_bulk
 from tests.importers.ndh_synthetic import write_ndh_bulk
 
