@@ -47,6 +47,8 @@ from typing import Any
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# ``--code DIR`` (a subprocess of ``--baseline``): another tree's importers, found first.
+sys.path.insert(0, sys.argv[sys.argv.index("--code") + 1] if "--code" in sys.argv else sys.path[0])
 
 from directory.store import DirectoryStore, create_engine_for, migrate
 from importers import nppes
@@ -127,15 +129,23 @@ class PeakRss:
         self._thread.start()
         return self
 
+    def _rss(self) -> int:
+        """This process and its worker processes (the parse's pool), together."""
+        total = self.process.memory_info().rss
+        for child in self.process.children(recursive=True):
+            with contextlib.suppress(psutil.Error):  # a worker may end between the calls
+                total += child.memory_info().rss
+        return total
+
     def _sample(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, self.process.memory_info().rss)
+            self.peak = max(self.peak, self._rss())
             self._stop.wait(self.interval)
 
     def __exit__(self, *_: object) -> None:
         self._stop.set()
         self._thread.join()
-        self.peak = max(self.peak, self.process.memory_info().rss)
+        self.peak = max(self.peak, self._rss())
 
     @property
     def mib(self) -> float:
@@ -163,6 +173,10 @@ def reader_only(path: Path) -> int:
 
 def our_parse(path: Path) -> int:
     return sum(isinstance(item, SourceRecord) for item in parse_nppes(path))
+
+
+def our_parse_one_process(path: Path) -> int:
+    return sum(isinstance(item, SourceRecord) for item in parse_nppes(path, workers=1))
 
 
 def duckdb_filter(path: Path) -> int:
@@ -211,6 +225,7 @@ def measure(what: str, path: Path, url: str) -> dict[str, Any]:
     work: dict[str, Callable[[], Any]] = {
         "reader": lambda: reader_only(path),
         "parse": lambda: our_parse(path),
+        "parse1": lambda: our_parse_one_process(path),
         "duckdb": lambda: duckdb_filter(path),
         "import": lambda: full_import(path, url),
     }
@@ -218,8 +233,10 @@ def measure(what: str, path: Path, url: str) -> dict[str, Any]:
     return {"result": result, "seconds": seconds, "mib": mib}
 
 
-def in_subprocess(what: str, path: Path, url: str = "") -> dict[str, Any]:
+def in_subprocess(what: str, path: Path, url: str = "", code: Path | None = None) -> dict[str, Any]:
     command = [sys.executable, __file__, "--measure", what, "--file", str(path), "--url", url]
+    if code is not None:
+        command += ["--code", str(code)]
     done = subprocess.run(command, check=True, capture_output=True, text=True)
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
@@ -248,8 +265,46 @@ def line(label: str, seconds: float, count: int, unit: str, mib: float, extra: s
     )
 
 
-def compare_with_duckdb(path: Path, rows: int) -> None:
+def baseline_tree(revision: str) -> Path:
+    """The importers at ``revision`` (git archive), to measure before and after together."""
+    folder = HERE / "out" / f"baseline-{revision.replace('/', '_')}"
+    if not folder.exists():
+        folder.mkdir(parents=True)
+        archive = subprocess.run(
+            [
+                "git",
+                "-C",
+                str(HERE.parent),
+                "archive",
+                revision,
+                "importers",
+                "directory",
+                "matching",
+            ],
+            check=True,
+            capture_output=True,
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return folder
+
+
+def compare_with_duckdb(path: Path, rows: int, baseline: str) -> None:
+    if baseline:
+        tree = baseline_tree(baseline)
+        for what, label in (("reader", "reader"), ("parse", "parse to records")):
+            run = in_subprocess(what, path, code=tree)
+            print(
+                line(
+                    f"{baseline}: {label}",
+                    run["seconds"],
+                    rows,
+                    "rows",
+                    run["mib"],
+                    f"{run['result']:,}",
+                )
+            )
     reader = in_subprocess("reader", path)
+    parse1 = in_subprocess("parse1", path)
     parse = in_subprocess("parse", path)
     duck = in_subprocess("duckdb", path)
     print(
@@ -264,12 +319,22 @@ def compare_with_duckdb(path: Path, rows: int) -> None:
     )
     print(
         line(
+            "ours: parse, 1 process",
+            parse1["seconds"],
+            rows,
+            "rows",
+            parse1["mib"],
+            f"records {parse1['result']:,}",
+        )
+    )
+    print(
+        line(
             "ours: parse to records",
             parse["seconds"],
             rows,
             "rows",
             parse["mib"],
-            f"records {parse['result']:,}",
+            f"records {parse['result']:,} ({nppes._worker_count(None, path, None)} workers)",
         )
     )
     print(
@@ -283,9 +348,21 @@ def compare_with_duckdb(path: Path, rows: int) -> None:
         )
     )
     print(
-        f"  ratio to DuckDB: reader {reader['seconds'] / duck['seconds']:.2f}x, "
+        f"  ratio to DuckDB ({duck_threads()} threads): "
+        f"reader {reader['seconds'] / duck['seconds']:.2f}x, "
+        f"parse 1 process {parse1['seconds'] / duck['seconds']:.2f}x, "
         f"parse to records {parse['seconds'] / duck['seconds']:.2f}x"
     )
+
+
+def duck_threads() -> int:
+    import duckdb
+
+    connection = duckdb.connect()
+    try:
+        return int(connection.execute("SELECT current_setting('threads')").fetchone()[0])  # type: ignore[index]
+    finally:
+        connection.close()
 
 
 def compare_imports(path: Path, postgres: str) -> None:
@@ -333,7 +410,11 @@ def main() -> None:
     parser.add_argument("--share", type=float, default=BEHAVIOURAL_SHARE)
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--keep", action="store_true", help="keep the generated files")
+    parser.add_argument(
+        "--baseline", default="", help="also measure the importers at this git revision"
+    )
     parser.add_argument("--measure", help=argparse.SUPPRESS)
+    parser.add_argument("--code", help=argparse.SUPPRESS)
     parser.add_argument("--file", help=argparse.SUPPRESS)
     parser.add_argument("--url", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -352,7 +433,7 @@ def main() -> None:
         print(
             f"\n{rows:,} rows, {size:,.0f} MiB, generated in {time.perf_counter() - started:.1f}s"
         )
-        compare_with_duckdb(path, rows)
+        compare_with_duckdb(path, rows, args.baseline)
         if not args.keep:
             path.unlink(missing_ok=True)
     for rows in args.import_rows:

@@ -41,10 +41,13 @@ import csv
 import datetime as dt
 import functools
 import io
+import multiprocessing
+import os
 import re
 import zipfile
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
@@ -111,6 +114,7 @@ def parse_nppes(
     license_types: Mapping[str, Sequence[str]] | LicenseTypeLookup | None = None,
     as_of: dt.date | None = None,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    workers: int | None = None,
 ) -> ParseResult:
     """Stream SourceRecords and Rejects from an NPPES CSV (or the ZIP it ships in).
 
@@ -118,7 +122,9 @@ def parse_nppes(
     ``ALL_TAXONOMIES`` keeps every row). ``license_types``: NUCC code → license type codes
     (default: from ``directory.vocab``). ``as_of``: the snapshot date (default: from the
     file name, e.g. ``..._20181204...``). ``max_file_bytes`` bounds the CSV (in a ZIP, its
-    uncompressed size); see importers.uploads.
+    uncompressed size); see importers.uploads. ``workers``: processes turning rows into
+    records (default: two on a file of ``PARALLEL_FROM_BYTES`` or more with two cores, else
+    none: see _in_processes); the items and their order are the same either way.
     Raises NppesFormatError before yielding anything if the header is not NPPES's.
     """
     path = Path(path)
@@ -132,24 +138,101 @@ def parse_nppes(
             raise NppesFormatError(f"{path.name} is empty")
         columns = _Columns(header)
         _check_complete(path, columns.width)
-        for chunk in _chunks(stream, columns, prefixes):
-            if chunk.out_of_scope:
-                yield OutOfScope(count=chunk.out_of_scope, reason="no taxonomy code in scope")
-            refused = iter(chunk.rejects)
+        chunks = _chunks(stream, columns, prefixes)
+        count = _worker_count(workers, path, license_types)
+        if count > 1 and not callable(license_types):
+            yield from _in_processes(chunks, count, header, license_types, snapshot)
+            return
+        for chunk in chunks:
+            yield from _chunk_items(chunk, columns, lookup, snapshot)
+
+
+def _chunk_items(
+    chunk: _Chunk, columns: _Columns, lookup: LicenseTypeLookup, snapshot: dt.date
+) -> Iterator[SourceRecord | Reject | OutOfScope]:
+    """One chunk's records and rejects, in file order: the same in a worker or here."""
+    if chunk.out_of_scope:
+        yield OutOfScope(count=chunk.out_of_scope, reason="no taxonomy code in scope")
+    refused = iter(chunk.rejects)
+    next_refused = next(refused, None)
+    for row_number, row in chunk.rows:
+        while next_refused is not None and next_refused[0] < row_number:
+            yield next_refused[1]  # in file order, among the rows read
             next_refused = next(refused, None)
-            for row_number, row in chunk.rows:
-                while next_refused is not None and next_refused[0] < row_number:
-                    yield next_refused[1]  # in file order, among the rows read
-                    next_refused = next(refused, None)
-                try:
-                    yield from _parse_row(row, row_number, columns, lookup, snapshot)
-                except (ValueError, IndexError) as error:  # one odd row must not stop the file
-                    yield Reject(
-                        row=row_number, reason=f"could not read row: {error}", raw=excerpt(row)
-                    )
-            if next_refused is not None:
-                yield next_refused[1]
-            yield from (reject for _, reject in refused)
+        try:
+            yield from _parse_row(row, row_number, columns, lookup, snapshot)
+        except (ValueError, IndexError) as error:  # one odd row must not stop the file
+            yield Reject(row=row_number, reason=f"could not read row: {error}", raw=excerpt(row))
+    if next_refused is not None:
+        yield next_refused[1]
+    yield from (reject for _, reject in refused)
+
+
+# --- both cores -------------------------------------------------------------------------
+#
+# Reading and filtering is Arrow's (C, threaded); turning the rows kept into records is
+# Python (usaddress, phonenumbers, the name and license rules) and is most of the time, so
+# on a large file it runs in worker processes, a chunk each: this process cuts, reads and
+# filters the chunks and yields the workers' answers in file order. At most two chunks per
+# worker are out at once, so memory stays a few chunks whatever the file size. A small file
+# (tests, uploads) is parsed here: starting the workers costs more than it saves.
+PARALLEL_FROM_BYTES = 64 * 2**20
+_IN_FLIGHT_PER_WORKER = 2
+
+
+def _worker_count(
+    workers: int | None,
+    path: Path,
+    license_types: Mapping[str, Sequence[str]] | LicenseTypeLookup | None,
+) -> int:
+    if callable(license_types):
+        return 1  # a function need not survive pickling: its answers are computed here
+    if workers is not None:
+        return max(1, workers)
+    if path.stat().st_size < PARALLEL_FROM_BYTES:
+        return 1
+    return min(2, len(os.sched_getaffinity(0)))
+
+
+def _in_processes(
+    chunks: Iterator[_Chunk],
+    count: int,
+    header: list[str],
+    license_types: Mapping[str, Sequence[str]] | None,
+    snapshot: dt.date,
+) -> Iterator[SourceRecord | Reject | OutOfScope]:
+    # "spawn": forking a process whose Arrow threads are running can leave a lock held.
+    context = multiprocessing.get_context("spawn")
+    types = dict(license_types) if license_types is not None else None
+    with ProcessPoolExecutor(
+        count, mp_context=context, initializer=_start_worker, initargs=(header, types, snapshot)
+    ) as pool:
+        pending: deque[Future[list[SourceRecord | Reject | OutOfScope]]] = deque()
+        for chunk in chunks:
+            rows = list(chunk.rows)
+            pending.append(pool.submit(_worker_chunk, rows, chunk.rejects, chunk.out_of_scope))
+            if len(pending) >= count * _IN_FLIGHT_PER_WORKER:
+                yield from pending.popleft().result()
+        while pending:
+            yield from pending.popleft().result()
+
+
+_worker: tuple[_Columns, LicenseTypeLookup, dt.date] | None = None
+
+
+def _start_worker(
+    header: list[str], license_types: Mapping[str, Sequence[str]] | None, snapshot: dt.date
+) -> None:
+    global _worker
+    _worker = (_Columns(header), license_type_lookup(license_types), snapshot)
+
+
+def _worker_chunk(
+    rows: list[tuple[int, Sequence[str]]], rejects: list[tuple[int, Reject]], out_of_scope: int
+) -> list[SourceRecord | Reject | OutOfScope]:
+    assert _worker is not None, "the pool's initializer sets the worker up"
+    columns, lookup, snapshot = _worker
+    return list(_chunk_items(_Chunk(rows, rejects, out_of_scope), columns, lookup, snapshot))
 
 
 class _Chunk:
