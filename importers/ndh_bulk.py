@@ -107,7 +107,8 @@ def parse_ndh_bulk(
     holds no NDJSON. ``work_dir`` is where the temporary index goes (default: the system's
     temporary folder).
     """
-    folder = Path(folder)
+    # Resolved: the files are (uploads.child_inside), and each line is named relative to it.
+    folder = Path(folder).resolve()
     files = [p for p in _walk(folder) if p.suffix.lower() in NDJSON_SUFFIXES]
     if not files:
         raise FhirFormatError(f"{folder.name} holds no NDJSON files (.ndjson or .jsonl)")

@@ -193,3 +193,14 @@ def test_the_parse_holds_a_chunk_not_the_files(
     large_records, large_peak = _records_and_peak(large, nucc_map)
     assert (small_records, large_records) == (300 + 30, 2400 + 240)  # clinicians + practices
     assert large_peak < 1.2 * small_peak, (small_peak, large_peak)
+
+
+def test_a_relative_folder_reads_the_same(
+    generated, nucc_map, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder, counts = generated
+    absolute = list(parse_ndh_bulk(folder, as_of=DAY, license_types=nucc_map))
+    monkeypatch.chdir(tmp_path)
+    relative = list(parse_ndh_bulk(folder.relative_to(tmp_path), as_of=DAY, license_types=nucc_map))
+    assert relative == absolute
+    assert sum(isinstance(item, SourceRecord) for item in relative) == counts["Practitioner"] + 20
