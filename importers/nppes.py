@@ -13,8 +13,8 @@ six rows in seven are out of the directory's scope. The reader is chosen for tha
   reader refuses (wrong number of cells) is still reported with its own line number, and
   so that the ZIP member (a Python stream) and the plain file go the same way.
 - turning the rows kept into records (usaddress, phonenumbers, the name and license rules)
-  is Python and most of the time; on a large file it runs in two worker processes, a
-  chunk each, answers yielded in file order (``_in_processes``).
+  is Python and most of the time; on a large file reading, filtering and records run in
+  two worker processes, a block each, answers yielded in file order (``_in_processes``).
 ``csv.reader`` on every row was 6.5x DuckDB's time; DuckDB itself would be a 40 MB
 dependency for one file format. Column positions come from the header *by name*.
 
@@ -53,7 +53,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -141,12 +141,12 @@ def parse_nppes(
             raise NppesFormatError(f"{path.name} is empty")
         columns = _Columns(header)
         _check_complete(path, columns.width)
-        chunks = _chunks(stream, columns, prefixes)
         count = _worker_count(workers, path, license_types)
         if count > 1 and not callable(license_types):
-            yield from _in_processes(chunks, count, header, license_types, snapshot)
+            work = _Work(header, prefixes, license_types, snapshot)
+            yield from _in_processes(_blocks(stream), count, work)
             return
-        for chunk in chunks:
+        for chunk in _chunks(stream, columns, prefixes):
             yield from _chunk_items(chunk, columns, lookup, snapshot)
 
 
@@ -173,12 +173,13 @@ def _chunk_items(
 
 # --- both cores -------------------------------------------------------------------------
 #
-# Reading and filtering is Arrow's (C, threaded); turning the rows kept into records is
-# Python (usaddress, phonenumbers, the name and license rules) and is most of the time, so
-# on a large file it runs in worker processes, a chunk each: this process cuts, reads and
-# filters the chunks and yields the workers' answers in file order. At most two chunks per
-# worker are out at once, so memory stays a few chunks whatever the file size. A small file
-# (tests, uploads) is parsed here: starting the workers costs more than it saves.
+# Reading and filtering a block is Arrow's (C); turning the rows kept into records is Python
+# (usaddress, phonenumbers, the name and license rules) and most of the time. On a large
+# file both run in worker processes, a block each: this process only cuts the file into
+# blocks of whole lines (and numbers them) and yields the workers' answers in file order.
+# At most two blocks per worker are out at once, so memory stays a few blocks whatever the
+# file size. A small file (tests, uploads) is parsed here: starting the workers (a second
+# or so) costs more than it saves.
 PARALLEL_FROM_BYTES = 64 * 2**20
 _IN_FLIGHT_PER_WORKER = 2
 
@@ -197,45 +198,50 @@ def _worker_count(
     return min(2, len(os.sched_getaffinity(0)))
 
 
+class _Work(NamedTuple):
+    """What a worker needs to read blocks as parse_nppes would (all of it picklable)."""
+
+    header: list[str]
+    prefixes: tuple[str, ...]
+    license_types: Mapping[str, Sequence[str]] | None
+    snapshot: dt.date
+
+
 def _in_processes(
-    chunks: Iterator[_Chunk],
-    count: int,
-    header: list[str],
-    license_types: Mapping[str, Sequence[str]] | None,
-    snapshot: dt.date,
+    blocks: Iterator[tuple[bytes, int]], count: int, work: _Work
 ) -> Iterator[SourceRecord | Reject | OutOfScope]:
     # "spawn": forking a process whose Arrow threads are running can leave a lock held.
     context = multiprocessing.get_context("spawn")
-    types = dict(license_types) if license_types is not None else None
+    work = work._replace(
+        license_types=dict(work.license_types) if work.license_types is not None else None
+    )
     with ProcessPoolExecutor(
-        count, mp_context=context, initializer=_start_worker, initargs=(header, types, snapshot)
+        count, mp_context=context, initializer=_start_worker, initargs=(work,)
     ) as pool:
         pending: deque[Future[list[SourceRecord | Reject | OutOfScope]]] = deque()
-        for chunk in chunks:
-            rows = list(chunk.rows)
-            pending.append(pool.submit(_worker_chunk, rows, chunk.rejects, chunk.out_of_scope))
+        for block, first_line in blocks:
+            pending.append(pool.submit(_worker_block, block, first_line))
             if len(pending) >= count * _IN_FLIGHT_PER_WORKER:
                 yield from pending.popleft().result()
         while pending:
             yield from pending.popleft().result()
 
 
-_worker: tuple[_Columns, LicenseTypeLookup, dt.date] | None = None
+_worker: tuple[_BlockReader, LicenseTypeLookup, dt.date] | None = None
 
 
-def _start_worker(
-    header: list[str], license_types: Mapping[str, Sequence[str]] | None, snapshot: dt.date
-) -> None:
+def _start_worker(work: _Work) -> None:
     global _worker
-    _worker = (_Columns(header), license_type_lookup(license_types), snapshot)
+    columns = _Columns(work.header)
+    reader = _BlockReader(columns, work.prefixes)
+    _worker = (reader, license_type_lookup(work.license_types), work.snapshot)
 
 
-def _worker_chunk(
-    rows: list[tuple[int, Sequence[str]]], rejects: list[tuple[int, Reject]], out_of_scope: int
-) -> list[SourceRecord | Reject | OutOfScope]:
+def _worker_block(block: bytes, first_line: int) -> list[SourceRecord | Reject | OutOfScope]:
     assert _worker is not None, "the pool's initializer sets the worker up"
-    columns, lookup, snapshot = _worker
-    return list(_chunk_items(_Chunk(rows, rejects, out_of_scope), columns, lookup, snapshot))
+    reader, lookup, snapshot = _worker
+    chunk = reader.read(block, first_line)
+    return list(_chunk_items(chunk, reader.columns, lookup, snapshot))
 
 
 class _Chunk:
@@ -254,17 +260,14 @@ class _Chunk:
 
 def _chunks(stream: BinaryIO, columns: _Columns, prefixes: tuple[str, ...]) -> Iterator[_Chunk]:
     """The file after its header, ``_CHUNK_BYTES`` of whole lines at a time, filtered."""
-    names = [f"c{position}" for position in range(columns.width)]
-    selected = [names[position] for position in columns.selected]
-    convert = pa_csv.ConvertOptions(
-        include_columns=selected,
-        column_types={name: pa.string() for name in selected},
-        strings_can_be_null=False,
-        quoted_strings_can_be_null=False,
-        # Checked here instead, only on the rows kept: see _python_column.
-        check_utf8=False,
-    )
-    scope_pattern = "^(?:" + "|".join(re.escape(prefix) for prefix in prefixes) + ")"
+    reader = _BlockReader(columns, prefixes)
+    for block, first_line in _blocks(stream):
+        yield reader.read(block, first_line)
+
+
+def _blocks(stream: BinaryIO) -> Iterator[tuple[bytes, int]]:
+    """The file after its header as (block of whole lines, the block's first line number),
+    ``_CHUNK_BYTES`` and a line at a time; blocks of blank lines are skipped."""
     first_line = 2  # the header is line 1
     while True:
         block = stream.read(_CHUNK_BYTES)
@@ -274,25 +277,44 @@ def _chunks(stream: BinaryIO, columns: _Columns, prefixes: tuple[str, ...]) -> I
             block += stream.readline()  # finish the last line: chunks hold whole rows
         if not block.endswith(b"\n"):
             block += b"\n"  # the last line of a ZIP member (a plain file was checked whole)
-        if not block.strip():
-            first_line += block.count(b"\n")
-            continue
+        if block.strip():
+            yield block, first_line
+        first_line += block.count(b"\n")
+
+
+class _BlockReader:
+    """One block of whole lines → a filtered _Chunk (here, or in a worker process)."""
+
+    def __init__(self, columns: _Columns, prefixes: tuple[str, ...]) -> None:
+        self.columns = columns
+        self.names = [f"c{position}" for position in range(columns.width)]
+        self.selected = [self.names[position] for position in columns.selected]
+        self.convert = pa_csv.ConvertOptions(
+            include_columns=self.selected,
+            column_types={name: pa.string() for name in self.selected},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+            # Checked here instead, only on the rows kept: see _python_column.
+            check_utf8=False,
+        )
+        self.scope_pattern = "^(?:" + "|".join(re.escape(prefix) for prefix in prefixes) + ")"
+
+    def read(self, block: bytes, first_line: int) -> _Chunk:
+        columns = self.columns
         invalid: list[str] = []
 
-        def skip(row: pa_csv.InvalidRow, invalid: list[str] = invalid) -> str:
+        def skip(row: pa_csv.InvalidRow) -> str:
             invalid.append(row.text.rstrip("\r"))
             return "skip"
 
         table = pa_csv.read_csv(
             pa.py_buffer(block),
-            read_options=pa_csv.ReadOptions(column_names=names, block_size=2**20),
+            read_options=pa_csv.ReadOptions(column_names=self.names, block_size=2**20),
             parse_options=pa_csv.ParseOptions(invalid_row_handler=skip),
-            convert_options=convert,
+            convert_options=self.convert,
         )
-        lines = block.count(b"\n")
         numbers = _line_numbers(block, first_line, table.num_rows, invalid)
-        first_line += lines
-        keep = _in_scope(table, columns, scope_pattern)
+        keep = _in_scope(table, columns, self.scope_pattern)
         kept = pc.indices_nonzero(keep)
         rejects = [
             (
@@ -307,9 +329,9 @@ def _chunks(stream: BinaryIO, columns: _Columns, prefixes: tuple[str, ...]) -> I
             for number, text in numbers.invalid
         ]
         chosen = table.take(kept)
-        cells = [_python_column(chosen.column(name)) for name in selected]
+        cells = [_python_column(chosen.column(name)) for name in self.selected]
         row_numbers = [numbers.valid(index) for index in kept.to_pylist()]
-        yield _Chunk(
+        return _Chunk(
             zip(row_numbers, zip(*cells, strict=True), strict=True),
             rejects,
             table.num_rows - len(row_numbers),
