@@ -13,7 +13,7 @@ six rows in seven are out of the directory's scope. The reader is chosen for tha
   reader refuses (wrong number of cells) is still reported with its own line number, and
   so that the ZIP member (a Python stream) and the plain file go the same way.
 - turning the rows kept into records (usaddress, phonenumbers, the name and license rules)
-  is Python and most of the time; on a large file reading, filtering and records run in
+  is Python and most of the time; ``workers=2`` runs reading, filtering and records in
   two worker processes, a block each, answers yielded in file order (``_in_processes``).
 ``csv.reader`` on every row was 6.5x DuckDB's time; DuckDB itself would be a 40 MB
 dependency for one file format. Column positions come from the header *by name*.
@@ -45,7 +45,6 @@ import datetime as dt
 import functools
 import io
 import multiprocessing
-import os
 import re
 import zipfile
 from collections import Counter, deque
@@ -125,9 +124,10 @@ def parse_nppes(
     ``ALL_TAXONOMIES`` keeps every row). ``license_types``: NUCC code → license type codes
     (default: from ``directory.vocab``). ``as_of``: the snapshot date (default: from the
     file name, e.g. ``..._20181204...``). ``max_file_bytes`` bounds the CSV (in a ZIP, its
-    uncompressed size); see importers.uploads. ``workers``: processes turning rows into
-    records (default: two on a file of ``PARALLEL_FROM_BYTES`` or more with two cores, else
-    none: see _in_processes); the items and their order are the same either way.
+    uncompressed size); see importers.uploads. ``workers``: processes reading blocks and
+    turning their rows into records (default: none, all here; see _in_processes); the items
+    and their order are the same either way. Worker processes are spawned, so a script
+    calling this with ``workers`` needs the ``if __name__ == "__main__"`` guard.
     Raises NppesFormatError before yielding anything if the header is not NPPES's.
     """
     path = Path(path)
@@ -141,7 +141,7 @@ def parse_nppes(
             raise NppesFormatError(f"{path.name} is empty")
         columns = _Columns(header)
         _check_complete(path, columns.width)
-        count = _worker_count(workers, path, license_types)
+        count = _worker_count(workers, license_types)
         if count > 1 and not callable(license_types):
             work = _Work(header, prefixes, license_types, snapshot)
             yield from _in_processes(_blocks(stream), count, work)
@@ -171,31 +171,26 @@ def _chunk_items(
     yield from (reject for _, reject in refused)
 
 
-# --- both cores -------------------------------------------------------------------------
+# --- both cores (opt-in) ------------------------------------------------------------------
 #
 # Reading and filtering a block is Arrow's (C); turning the rows kept into records is Python
-# (usaddress, phonenumbers, the name and license rules) and most of the time. On a large
-# file both run in worker processes, a block each: this process only cuts the file into
-# blocks of whole lines (and numbers them) and yields the workers' answers in file order.
-# At most two blocks per worker are out at once, so memory stays a few blocks whatever the
-# file size. A small file (tests, uploads) is parsed here: starting the workers (a second
-# or so) costs more than it saves.
-PARALLEL_FROM_BYTES = 64 * 2**20
+# (usaddress, phonenumbers, the name and license rules) and most of the time. With
+# ``workers=2`` both run in worker processes, a block each: this process only cuts the file
+# into blocks of whole lines (and numbers them) and yields the workers' answers in file
+# order. At most two blocks per worker are out at once, so memory stays a few blocks
+# whatever the file size. Not the default: each worker costs about a second to start and
+# ~180 MiB, and pickling the records back costs about a fifth of their parse; measured on
+# the shared 2-core build machine (bench/import_nppes.py, load 4-5) it was no faster than
+# one process at 1M rows (63 s against 51 s).
 _IN_FLIGHT_PER_WORKER = 2
 
 
 def _worker_count(
-    workers: int | None,
-    path: Path,
-    license_types: Mapping[str, Sequence[str]] | LicenseTypeLookup | None,
+    workers: int | None, license_types: Mapping[str, Sequence[str]] | LicenseTypeLookup | None
 ) -> int:
     if callable(license_types):
         return 1  # a function need not survive pickling: its answers are computed here
-    if workers is not None:
-        return max(1, workers)
-    if path.stat().st_size < PARALLEL_FROM_BYTES:
-        return 1
-    return min(2, len(os.sched_getaffinity(0)))
+    return max(1, workers or 1)
 
 
 class _Work(NamedTuple):
