@@ -13,10 +13,12 @@ then, each measurement in a subprocess of its own so that no peak memory hides a
   filter, the rows in scope as Python tuples): the same work as DuckDB's;
 - ``parse``: the whole parse as an import runs it, every row in scope turned into a record
   (names, USPS address lines, phone numbers, licenses normalised), in one process;
-- ``parse, 2 workers``: the same with ``workers=2`` (importers.nppes._in_processes: two
-  processes read, filter and parse a block each); DuckDB uses every core (its ``threads``
-  setting is printed), so this is the like-for-like use of the machine. Opt-in: on the
-  shared build machine it has not paid for its start-up and pickling (see importers.nppes);
+  DuckDB uses every core (its ``threads`` setting is printed). A two-process parse (spawned
+  workers reading, filtering and parsing a block each, answers in file order) was tried
+  for issue 13 and removed: on this 2-core machine under load 2-5 it was slower than one
+  process (1M rows: 60.5 s against 53.5 s, peak +460 MiB against +91; 100k: 6.8 s against
+  5.7 s) since each worker takes ~1 s and ~180 MiB to start and pickling the records back
+  costs about a fifth of parsing them;
 - ``duckdb``: DuckDB's read_csv with the same filter (any of the 15 taxonomy columns
   starting with one of our NUCC prefixes), counting the rows it keeps;
 then the ratios ours/DuckDB. With ``--baseline REV`` (e.g. ``main``) the reader and the
@@ -29,8 +31,8 @@ here), then imported again (nothing may change), with the ratio import / parse.
 Figures: seconds, rows (or records) per second, and peak resident memory of the
 subprocess above its level once everything is imported (psutil sampling every 10 ms), which
 must stay flat as the file grows. Never asserts on time: these are figures to read and
-quote. Generated files are not kept (bench/out/ is ignored). Peak memory counts the
-worker processes with the parent.
+quote. Generated files are not kept (bench/out/ is ignored). Peak memory counts any child
+processes with the measured one.
 
 Which reader, and why: pyarrow's CSV reader (C, threaded, ``include_columns`` so that ~90
 of the 330 columns are converted), on blocks of whole lines that we cut ourselves (so a
@@ -46,12 +48,12 @@ the NUCC vocabulary for licenses). They are memoised on the raw value (importers
 which pays where values repeat (a group practice's address and phone on each clinician's
 row); this generator gives every row its own street number and phone line, the worst case,
 so nearly every row is a fresh library call. That work is what stands between the reader's
-ratio and the parse's; ``workers=2`` can share it across processes, it is not replaced.
+ratio and the parse's; caching the libraries' answers is as far as this goes without
+replacing them.
 
-Memory: one block (``nppes._CHUNK_BYTES``, ~7,000 rows) is read at a time; in the parallel
-parse at most two blocks per worker are out at once. What grows is the memos, until they are
-full (2**15 addresses and phones, 2**14 dates and names): the parse's peak was +67 MiB at
-100k rows and +94 MiB at 1M; each worker process adds a fixed ~180 MiB of its own.
+Memory: one block (``nppes._CHUNK_BYTES``, ~7,000 rows) is read at a time. What grows is the
+memos, until they are full (2**15 addresses and phones, 2**14 dates and names): the parse's
+peak was +68 MiB at 100k rows and +91 MiB at 1M.
 """
 
 from __future__ import annotations
@@ -204,10 +206,6 @@ def our_parse(path: Path) -> int:
     return sum(isinstance(item, SourceRecord) for item in parse_nppes(path))
 
 
-def our_parse_two_workers(path: Path) -> int:
-    return sum(isinstance(item, SourceRecord) for item in parse_nppes(path, workers=2))
-
-
 def duckdb_filter(path: Path) -> int:
     import duckdb
 
@@ -254,7 +252,6 @@ def measure(what: str, path: Path, url: str) -> dict[str, Any]:
     work: dict[str, Callable[[], Any]] = {
         "reader": lambda: reader_only(path),
         "parse": lambda: our_parse(path),
-        "parse2": lambda: our_parse_two_workers(path),
         "duckdb": lambda: duckdb_filter(path),
         "import": lambda: full_import(path, url),
     }
@@ -333,7 +330,6 @@ def compare_with_duckdb(path: Path, rows: int, baseline: str) -> None:
                 )
             )
     reader = in_subprocess("reader", path)
-    parse2 = in_subprocess("parse2", path)
     parse = in_subprocess("parse", path)
     duck = in_subprocess("duckdb", path)
     print(
@@ -353,17 +349,7 @@ def compare_with_duckdb(path: Path, rows: int, baseline: str) -> None:
             rows,
             "rows",
             parse["mib"],
-            f"records {parse['result']:,} (one process, as imports run)",
-        )
-    )
-    print(
-        line(
-            "ours: parse, 2 workers",
-            parse2["seconds"],
-            rows,
-            "rows",
-            parse2["mib"],
-            f"records {parse2['result']:,} (workers=2, opt-in)",
+            f"records {parse['result']:,} (one process)",
         )
     )
     print(
@@ -379,8 +365,7 @@ def compare_with_duckdb(path: Path, rows: int, baseline: str) -> None:
     print(
         f"  ratio to DuckDB ({duck_threads()} threads): "
         f"reader {reader['seconds'] / duck['seconds']:.2f}x, "
-        f"parse to records {parse['seconds'] / duck['seconds']:.2f}x, "
-        f"parse with 2 workers {parse2['seconds'] / duck['seconds']:.2f}x"
+        f"parse to records {parse['seconds'] / duck['seconds']:.2f}x"
     )
 
 

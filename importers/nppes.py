@@ -12,9 +12,6 @@ six rows in seven are out of the directory's scope. The reader is chosen for tha
 - we cut the chunks ourselves rather than using ``open_csv``'s stream so that a row the
   reader refuses (wrong number of cells) is still reported with its own line number, and
   so that the ZIP member (a Python stream) and the plain file go the same way.
-- turning the rows kept into records (usaddress, phonenumbers, the name and license rules)
-  is Python and most of the time; ``workers=2`` runs reading, filtering and records in
-  two worker processes, a block each, answers yielded in file order (``_in_processes``).
 ``csv.reader`` on every row was 6.5x DuckDB's time; DuckDB itself would be a 40 MB
 dependency for one file format. Column positions come from the header *by name*.
 
@@ -44,15 +41,13 @@ import csv
 import datetime as dt
 import functools
 import io
-import multiprocessing
 import re
 import zipfile
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO, NamedTuple
+from typing import BinaryIO
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -116,7 +111,6 @@ def parse_nppes(
     license_types: Mapping[str, Sequence[str]] | LicenseTypeLookup | None = None,
     as_of: dt.date | None = None,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
-    workers: int | None = None,
 ) -> ParseResult:
     """Stream SourceRecords and Rejects from an NPPES CSV (or the ZIP it ships in).
 
@@ -124,10 +118,7 @@ def parse_nppes(
     ``ALL_TAXONOMIES`` keeps every row). ``license_types``: NUCC code → license type codes
     (default: from ``directory.vocab``). ``as_of``: the snapshot date (default: from the
     file name, e.g. ``..._20181204...``). ``max_file_bytes`` bounds the CSV (in a ZIP, its
-    uncompressed size); see importers.uploads. ``workers``: processes reading blocks and
-    turning their rows into records (default: none, all here; see _in_processes); the items
-    and their order are the same either way. Worker processes are spawned, so a script
-    calling this with ``workers`` needs the ``if __name__ == "__main__"`` guard.
+    uncompressed size); see importers.uploads.
     Raises NppesFormatError before yielding anything if the header is not NPPES's.
     """
     path = Path(path)
@@ -141,102 +132,24 @@ def parse_nppes(
             raise NppesFormatError(f"{path.name} is empty")
         columns = _Columns(header)
         _check_complete(path, columns.width)
-        count = _worker_count(workers, license_types)
-        if count > 1 and not callable(license_types):
-            work = _Work(header, prefixes, license_types, snapshot)
-            yield from _in_processes(_blocks(stream), count, work)
-            return
         for chunk in _chunks(stream, columns, prefixes):
-            yield from _chunk_items(chunk, columns, lookup, snapshot)
-
-
-def _chunk_items(
-    chunk: _Chunk, columns: _Columns, lookup: LicenseTypeLookup, snapshot: dt.date
-) -> Iterator[SourceRecord | Reject | OutOfScope]:
-    """One chunk's records and rejects, in file order: the same in a worker or here."""
-    if chunk.out_of_scope:
-        yield OutOfScope(count=chunk.out_of_scope, reason="no taxonomy code in scope")
-    refused = iter(chunk.rejects)
-    next_refused = next(refused, None)
-    for row_number, row in chunk.rows:
-        while next_refused is not None and next_refused[0] < row_number:
-            yield next_refused[1]  # in file order, among the rows read
+            if chunk.out_of_scope:
+                yield OutOfScope(count=chunk.out_of_scope, reason="no taxonomy code in scope")
+            refused = iter(chunk.rejects)
             next_refused = next(refused, None)
-        try:
-            yield from _parse_row(row, row_number, columns, lookup, snapshot)
-        except (ValueError, IndexError) as error:  # one odd row must not stop the file
-            yield Reject(row=row_number, reason=f"could not read row: {error}", raw=excerpt(row))
-    if next_refused is not None:
-        yield next_refused[1]
-    yield from (reject for _, reject in refused)
-
-
-# --- both cores (opt-in) ------------------------------------------------------------------
-#
-# Reading and filtering a block is Arrow's (C); turning the rows kept into records is Python
-# (usaddress, phonenumbers, the name and license rules) and most of the time. With
-# ``workers=2`` both run in worker processes, a block each: this process only cuts the file
-# into blocks of whole lines (and numbers them) and yields the workers' answers in file
-# order. At most two blocks per worker are out at once, so memory stays a few blocks
-# whatever the file size. Not the default: each worker costs about a second to start and
-# ~180 MiB, and pickling the records back costs about a fifth of their parse; measured on
-# the shared 2-core build machine (bench/import_nppes.py, load 4-5) it was no faster than
-# one process at 1M rows (63 s against 51 s).
-_IN_FLIGHT_PER_WORKER = 2
-
-
-def _worker_count(
-    workers: int | None, license_types: Mapping[str, Sequence[str]] | LicenseTypeLookup | None
-) -> int:
-    if callable(license_types):
-        return 1  # a function need not survive pickling: its answers are computed here
-    return max(1, workers or 1)
-
-
-class _Work(NamedTuple):
-    """What a worker needs to read blocks as parse_nppes would (all of it picklable)."""
-
-    header: list[str]
-    prefixes: tuple[str, ...]
-    license_types: Mapping[str, Sequence[str]] | None
-    snapshot: dt.date
-
-
-def _in_processes(
-    blocks: Iterator[tuple[bytes, int]], count: int, work: _Work
-) -> Iterator[SourceRecord | Reject | OutOfScope]:
-    # "spawn": forking a process whose Arrow threads are running can leave a lock held.
-    context = multiprocessing.get_context("spawn")
-    work = work._replace(
-        license_types=dict(work.license_types) if work.license_types is not None else None
-    )
-    with ProcessPoolExecutor(
-        count, mp_context=context, initializer=_start_worker, initargs=(work,)
-    ) as pool:
-        pending: deque[Future[list[SourceRecord | Reject | OutOfScope]]] = deque()
-        for block, first_line in blocks:
-            pending.append(pool.submit(_worker_block, block, first_line))
-            if len(pending) >= count * _IN_FLIGHT_PER_WORKER:
-                yield from pending.popleft().result()
-        while pending:
-            yield from pending.popleft().result()
-
-
-_worker: tuple[_BlockReader, LicenseTypeLookup, dt.date] | None = None
-
-
-def _start_worker(work: _Work) -> None:
-    global _worker
-    columns = _Columns(work.header)
-    reader = _BlockReader(columns, work.prefixes)
-    _worker = (reader, license_type_lookup(work.license_types), work.snapshot)
-
-
-def _worker_block(block: bytes, first_line: int) -> list[SourceRecord | Reject | OutOfScope]:
-    assert _worker is not None, "the pool's initializer sets the worker up"
-    reader, lookup, snapshot = _worker
-    chunk = reader.read(block, first_line)
-    return list(_chunk_items(chunk, reader.columns, lookup, snapshot))
+            for row_number, row in chunk.rows:
+                while next_refused is not None and next_refused[0] < row_number:
+                    yield next_refused[1]  # in file order, among the rows read
+                    next_refused = next(refused, None)
+                try:
+                    yield from _parse_row(row, row_number, columns, lookup, snapshot)
+                except (ValueError, IndexError) as error:  # one odd row must not stop the file
+                    yield Reject(
+                        row=row_number, reason=f"could not read row: {error}", raw=excerpt(row)
+                    )
+            if next_refused is not None:
+                yield next_refused[1]
+            yield from (reject for _, reject in refused)
 
 
 class _Chunk:
@@ -255,14 +168,17 @@ class _Chunk:
 
 def _chunks(stream: BinaryIO, columns: _Columns, prefixes: tuple[str, ...]) -> Iterator[_Chunk]:
     """The file after its header, ``_CHUNK_BYTES`` of whole lines at a time, filtered."""
-    reader = _BlockReader(columns, prefixes)
-    for block, first_line in _blocks(stream):
-        yield reader.read(block, first_line)
-
-
-def _blocks(stream: BinaryIO) -> Iterator[tuple[bytes, int]]:
-    """The file after its header as (block of whole lines, the block's first line number),
-    ``_CHUNK_BYTES`` and a line at a time; blocks of blank lines are skipped."""
+    names = [f"c{position}" for position in range(columns.width)]
+    selected = [names[position] for position in columns.selected]
+    convert = pa_csv.ConvertOptions(
+        include_columns=selected,
+        column_types={name: pa.string() for name in selected},
+        strings_can_be_null=False,
+        quoted_strings_can_be_null=False,
+        # Checked here instead, only on the rows kept: see _python_column.
+        check_utf8=False,
+    )
+    scope_pattern = "^(?:" + "|".join(re.escape(prefix) for prefix in prefixes) + ")"
     first_line = 2  # the header is line 1
     while True:
         block = stream.read(_CHUNK_BYTES)
@@ -272,44 +188,25 @@ def _blocks(stream: BinaryIO) -> Iterator[tuple[bytes, int]]:
             block += stream.readline()  # finish the last line: chunks hold whole rows
         if not block.endswith(b"\n"):
             block += b"\n"  # the last line of a ZIP member (a plain file was checked whole)
-        if block.strip():
-            yield block, first_line
-        first_line += block.count(b"\n")
-
-
-class _BlockReader:
-    """One block of whole lines → a filtered _Chunk (here, or in a worker process)."""
-
-    def __init__(self, columns: _Columns, prefixes: tuple[str, ...]) -> None:
-        self.columns = columns
-        self.names = [f"c{position}" for position in range(columns.width)]
-        self.selected = [self.names[position] for position in columns.selected]
-        self.convert = pa_csv.ConvertOptions(
-            include_columns=self.selected,
-            column_types={name: pa.string() for name in self.selected},
-            strings_can_be_null=False,
-            quoted_strings_can_be_null=False,
-            # Checked here instead, only on the rows kept: see _python_column.
-            check_utf8=False,
-        )
-        self.scope_pattern = "^(?:" + "|".join(re.escape(prefix) for prefix in prefixes) + ")"
-
-    def read(self, block: bytes, first_line: int) -> _Chunk:
-        columns = self.columns
+        if not block.strip():
+            first_line += block.count(b"\n")
+            continue
         invalid: list[str] = []
 
-        def skip(row: pa_csv.InvalidRow) -> str:
+        def skip(row: pa_csv.InvalidRow, invalid: list[str] = invalid) -> str:
             invalid.append(row.text.rstrip("\r"))
             return "skip"
 
         table = pa_csv.read_csv(
             pa.py_buffer(block),
-            read_options=pa_csv.ReadOptions(column_names=self.names, block_size=2**20),
+            read_options=pa_csv.ReadOptions(column_names=names, block_size=2**20),
             parse_options=pa_csv.ParseOptions(invalid_row_handler=skip),
-            convert_options=self.convert,
+            convert_options=convert,
         )
+        lines = block.count(b"\n")
         numbers = _line_numbers(block, first_line, table.num_rows, invalid)
-        keep = _in_scope(table, columns, self.scope_pattern)
+        first_line += lines
+        keep = _in_scope(table, columns, scope_pattern)
         kept = pc.indices_nonzero(keep)
         rejects = [
             (
@@ -324,9 +221,9 @@ class _BlockReader:
             for number, text in numbers.invalid
         ]
         chosen = table.take(kept)
-        cells = [_python_column(chosen.column(name)) for name in self.selected]
+        cells = [_python_column(chosen.column(name)) for name in selected]
         row_numbers = [numbers.valid(index) for index in kept.to_pylist()]
-        return _Chunk(
+        yield _Chunk(
             zip(row_numbers, zip(*cells, strict=True), strict=True),
             rejects,
             table.num_rows - len(row_numbers),

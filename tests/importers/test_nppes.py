@@ -263,23 +263,3 @@ def test_rows_across_chunks_keep_their_line_numbers_and_bad_bytes_are_replaced(
     short = [i for i in items if isinstance(i, Reject) and "columns" in i.reason]
     assert [r.row for r in short] == [at + 6]
     assert sum(i.count for i in items if isinstance(i, OutOfScope)) == len(rows) - len(sample)
-
-
-def test_worker_processes_give_the_same_items_in_the_same_order(
-    fixtures: Path, tmp_path: Path, nucc_map, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A large file's rows become records in two worker processes (see _in_processes): the
-    same items, in the same order, as one process gives, bad rows and counts included."""
-    import importers.nppes as nppes
-
-    monkeypatch.setattr(nppes, "_CHUNK_BYTES", 16384)  # many chunks, several out at once
-    rows = _sample_rows(fixtures)
-    bad_npi = list(next(row for row in rows if row[0] == "1184627184"))
-    bad_npi[0] = "1184627185"  # check digit wrong
-    rows[40:40] = [rows[3][:20], bad_npi]  # a short row (the reader's reject), a bad NPI
-    path = _write_330(fixtures, tmp_path, rows)
-    alone = list(parse_nppes(path, license_types=nucc_map, workers=1))
-    together = list(parse_nppes(path, license_types=nucc_map, workers=2))
-    assert sum(isinstance(item, SourceRecord) for item in alone) == 117
-    assert [item.row for item in alone if isinstance(item, Reject)] == [42, 43]
-    assert together == alone
