@@ -11,11 +11,19 @@ numbers and phone lines, and a realistic share of behavioural-health rows) under
 then, each measurement in a subprocess of its own so that no peak memory hides another:
 - ``reader``: our reader alone (importers.nppes: pyarrow chunks, the vectorised taxonomy
   filter, the rows in scope as Python tuples): the same work as DuckDB's;
-- ``parse``: the whole parse, every row in scope turned into a record (names, USPS
-  address lines, phone numbers, licenses normalised);
+- ``parse``: the whole parse as an import runs it, every row in scope turned into a record
+  (names, USPS address lines, phone numbers, licenses normalised), in one process;
+  DuckDB uses every core (its ``threads`` setting is printed). A two-process parse (spawned
+  workers reading, filtering and parsing a block each, answers in file order) was tried
+  for issue 13 and removed: on this 2-core machine under load 2-5 it was slower than one
+  process (1M rows: 60.5 s against 53.5 s, peak +460 MiB against +91; 100k: 6.8 s against
+  5.7 s) since each worker takes ~1 s and ~180 MiB to start and pickling the records back
+  costs about a fifth of parsing them;
 - ``duckdb``: DuckDB's read_csv with the same filter (any of the 15 taxonomy columns
   starting with one of our NUCC prefixes), counting the rows it keeps;
-then the ratios ours/DuckDB.
+then the ratios ours/DuckDB. With ``--baseline REV`` (e.g. ``main``) the reader and the
+parse of the importers at that git revision are measured on the same file in the same run,
+so before and after sit in one table under the same load.
 For each ``--import-rows`` size: a file with every row in scope, parsed (``parse``) and
 imported in full (resolve, merge, write with audit, outbox and provenance) into a fresh
 SQLite store and, with ``--postgres``, a fresh PostgreSQL database (created and dropped
@@ -23,7 +31,29 @@ here), then imported again (nothing may change), with the ratio import / parse.
 Figures: seconds, rows (or records) per second, and peak resident memory of the
 subprocess above its level once everything is imported (psutil sampling every 10 ms), which
 must stay flat as the file grows. Never asserts on time: these are figures to read and
-quote. Generated files are not kept (bench/out/ is ignored).
+quote. Generated files are not kept (bench/out/ is ignored). Peak memory counts any child
+processes with the measured one.
+
+Which reader, and why: pyarrow's CSV reader (C, threaded, ``include_columns`` so that ~90
+of the 330 columns are converted), on blocks of whole lines that we cut ourselves (so a
+refused row keeps its line number and a ZIP member streams the same way), with the
+taxonomy filter as Arrow compute: the six rows in seven out of scope never become Python
+objects. That reader is within 2x of DuckDB on the same filter at 1M rows (1.91x on a quiet
+machine, 0.77x at load 4: DuckDB suffers more from a busy machine). ``csv.reader`` was 6.5x,
+and DuckDB itself would be a 40 MB dependency for one file format.
+
+What the remaining ratio is: the rows in scope are turned into records by the libraries
+made for each part (usaddress/scourgify for the street lines, phonenumbers for the phone,
+the NUCC vocabulary for licenses). They are memoised on the raw value (importers.normalize),
+which pays where values repeat (a group practice's address and phone on each clinician's
+row); this generator gives every row its own street number and phone line, the worst case,
+so nearly every row is a fresh library call. That work is what stands between the reader's
+ratio and the parse's; caching the libraries' answers is as far as this goes without
+replacing them.
+
+Memory: one block (``nppes._CHUNK_BYTES``, ~7,000 rows) is read at a time. What grows is the
+memos, until they are full (2**15 addresses and phones, 2**14 dates and names): the parse's
+peak was +68 MiB at 100k rows and +91 MiB at 1M.
 """
 
 from __future__ import annotations
@@ -47,6 +77,8 @@ from typing import Any
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# ``--code DIR`` (a subprocess of ``--baseline``): another tree's importers, found first.
+sys.path.insert(0, sys.argv[sys.argv.index("--code") + 1] if "--code" in sys.argv else sys.path[0])
 
 from directory.store import DirectoryStore, create_engine_for, migrate
 from importers import nppes
@@ -127,15 +159,23 @@ class PeakRss:
         self._thread.start()
         return self
 
+    def _rss(self) -> int:
+        """This process and its worker processes (the parse's pool), together."""
+        total = self.process.memory_info().rss
+        for child in self.process.children(recursive=True):
+            with contextlib.suppress(psutil.Error):  # a worker may end between the calls
+                total += child.memory_info().rss
+        return total
+
     def _sample(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, self.process.memory_info().rss)
+            self.peak = max(self.peak, self._rss())
             self._stop.wait(self.interval)
 
     def __exit__(self, *_: object) -> None:
         self._stop.set()
         self._thread.join()
-        self.peak = max(self.peak, self.process.memory_info().rss)
+        self.peak = max(self.peak, self._rss())
 
     @property
     def mib(self) -> float:
@@ -162,6 +202,7 @@ def reader_only(path: Path) -> int:
 
 
 def our_parse(path: Path) -> int:
+    """The parse as an import runs it (one process, the default)."""
     return sum(isinstance(item, SourceRecord) for item in parse_nppes(path))
 
 
@@ -218,8 +259,10 @@ def measure(what: str, path: Path, url: str) -> dict[str, Any]:
     return {"result": result, "seconds": seconds, "mib": mib}
 
 
-def in_subprocess(what: str, path: Path, url: str = "") -> dict[str, Any]:
+def in_subprocess(what: str, path: Path, url: str = "", code: Path | None = None) -> dict[str, Any]:
     command = [sys.executable, __file__, "--measure", what, "--file", str(path), "--url", url]
+    if code is not None:
+        command += ["--code", str(code)]
     done = subprocess.run(command, check=True, capture_output=True, text=True)
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
@@ -248,7 +291,44 @@ def line(label: str, seconds: float, count: int, unit: str, mib: float, extra: s
     )
 
 
-def compare_with_duckdb(path: Path, rows: int) -> None:
+def baseline_tree(revision: str) -> Path:
+    """The importers at ``revision`` (git archive), to measure before and after together."""
+    folder = HERE / "out" / f"baseline-{revision.replace('/', '_')}"
+    if not folder.exists():
+        folder.mkdir(parents=True)
+        archive = subprocess.run(
+            [
+                "git",
+                "-C",
+                str(HERE.parent),
+                "archive",
+                revision,
+                "importers",
+                "directory",
+                "matching",
+            ],
+            check=True,
+            capture_output=True,
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return folder
+
+
+def compare_with_duckdb(path: Path, rows: int, baseline: str) -> None:
+    if baseline:
+        tree = baseline_tree(baseline)
+        for what, label in (("reader", "reader"), ("parse", "parse to records")):
+            run = in_subprocess(what, path, code=tree)
+            print(
+                line(
+                    f"{baseline}: {label}",
+                    run["seconds"],
+                    rows,
+                    "rows",
+                    run["mib"],
+                    f"{run['result']:,}",
+                )
+            )
     reader = in_subprocess("reader", path)
     parse = in_subprocess("parse", path)
     duck = in_subprocess("duckdb", path)
@@ -269,7 +349,7 @@ def compare_with_duckdb(path: Path, rows: int) -> None:
             rows,
             "rows",
             parse["mib"],
-            f"records {parse['result']:,}",
+            f"records {parse['result']:,} (one process)",
         )
     )
     print(
@@ -283,9 +363,20 @@ def compare_with_duckdb(path: Path, rows: int) -> None:
         )
     )
     print(
-        f"  ratio to DuckDB: reader {reader['seconds'] / duck['seconds']:.2f}x, "
+        f"  ratio to DuckDB ({duck_threads()} threads): "
+        f"reader {reader['seconds'] / duck['seconds']:.2f}x, "
         f"parse to records {parse['seconds'] / duck['seconds']:.2f}x"
     )
+
+
+def duck_threads() -> int:
+    import duckdb
+
+    connection = duckdb.connect()
+    try:
+        return int(connection.execute("SELECT current_setting('threads')").fetchone()[0])  # type: ignore[index]
+    finally:
+        connection.close()
 
 
 def compare_imports(path: Path, postgres: str) -> None:
@@ -333,7 +424,11 @@ def main() -> None:
     parser.add_argument("--share", type=float, default=BEHAVIOURAL_SHARE)
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--keep", action="store_true", help="keep the generated files")
+    parser.add_argument(
+        "--baseline", default="", help="also measure the importers at this git revision"
+    )
     parser.add_argument("--measure", help=argparse.SUPPRESS)
+    parser.add_argument("--code", help=argparse.SUPPRESS)
     parser.add_argument("--file", help=argparse.SUPPRESS)
     parser.add_argument("--url", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -352,7 +447,7 @@ def main() -> None:
         print(
             f"\n{rows:,} rows, {size:,.0f} MiB, generated in {time.perf_counter() - started:.1f}s"
         )
-        compare_with_duckdb(path, rows)
+        compare_with_duckdb(path, rows, args.baseline)
         if not args.keep:
             path.unlink(missing_ok=True)
     for rows in args.import_rows:

@@ -38,7 +38,7 @@ import io
 import json
 import sqlite3
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -107,7 +107,8 @@ def parse_ndh_bulk(
     holds no NDJSON. ``work_dir`` is where the temporary index goes (default: the system's
     temporary folder).
     """
-    folder = Path(folder)
+    # Resolved: the files are (uploads.child_inside), and each line is named relative to it.
+    folder = Path(folder).resolve()
     files = [p for p in _walk(folder) if p.suffix.lower() in NDJSON_SUFFIXES]
     if not files:
         raise FhirFormatError(f"{folder.name} holds no NDJSON files (.ndjson or .jsonl)")
@@ -128,9 +129,8 @@ def parse_ndh_bulk(
     ):
         practitioner_files: list[Path] = []
         for path in safe:
-            found, rejects = _index_file(db, path, folder, max_file_bytes)
-            yield from rejects
-            if found:
+            holds_practitioners = yield from _index_file(db, path, folder, max_file_bytes)
+            if holds_practitioners:
                 practitioner_files.append(path)
         db.executescript(_INDEXES)
         for path in practitioner_files:
@@ -207,9 +207,14 @@ def _reference_key(reference: object) -> str | None:
 
 def _index_file(
     db: sqlite3.Connection, path: Path, folder: Path, max_bytes: int
-) -> tuple[bool, list[Reject]]:
-    """Index one file's resources; whether it holds Practitioners, and its bad lines."""
-    rejects: list[Reject] = []
+) -> Generator[Reject, None, bool]:
+    """Index one file's resources, yielding its bad lines; returns whether it holds
+    Practitioners.
+
+    Rows go to the database ``_INSERT_BATCH`` resources at a time, roles included: a file's
+    roles held until its end grew memory with the file (about 1.2 KiB a role).
+    """
+    reported = 0
     holds_practitioners = False
     resources: list[tuple[str, str, bytes]] = []
     roles: list[tuple[str, str, bytes]] = []
@@ -228,13 +233,16 @@ def _index_file(
 
     for item in _lines(path, folder, max_bytes):
         if isinstance(item, Reject):
-            if len(rejects) < 10_000:  # a file of garbage must not fill memory with reasons
-                rejects.append(item)
+            # A file of garbage must not flood the report: the first 10,000 bad lines.
+            if reported < 10_000:
+                reported += 1
+                yield item
             continue
         origin, resource = item
         kind = resource.get("resourceType")
         if not resource.get("id"):
-            rejects.append(Reject(row=origin, reason=f"{kind} has no id", field="id"))
+            reported += 1
+            yield Reject(row=origin, reason=f"{kind} has no id", field="id")
             continue
         key = _key(resource)
         if kind == "Practitioner":
@@ -244,20 +252,20 @@ def _index_file(
         if kind == "PractitionerRole":
             owner = _reference_key(resource.get("practitioner"))
             roles.append((owner or "", key, body))
-            continue
-        resources.append((key, str(kind), body))
-        if kind == "Location":
-            owner = _reference_key(resource.get("managingOrganization"))
-            if owner:
-                managed.append((owner, key))
-        elif kind == "HealthcareService":
-            owner = _reference_key(resource.get("providedBy"))
-            if owner:
-                provided.append((owner, key))
+        else:
+            resources.append((key, str(kind), body))
+            if kind == "Location":
+                owner = _reference_key(resource.get("managingOrganization"))
+                if owner:
+                    managed.append((owner, key))
+            elif kind == "HealthcareService":
+                owner = _reference_key(resource.get("providedBy"))
+                if owner:
+                    provided.append((owner, key))
         if len(resources) + len(roles) >= _INSERT_BATCH:
             flush()
     flush()
-    return holds_practitioners, rejects
+    return holds_practitioners
 
 
 def _encode(resource: Resource) -> bytes:

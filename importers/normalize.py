@@ -74,7 +74,12 @@ def title_case_name(value: object) -> str:
     Names that already mix cases ("DeShawn", "van der Berg") are the person's own
     spelling and are kept as written.
     """
-    text = clean_text(value)
+    return _title_case(clean_text(value))
+
+
+@functools.lru_cache(maxsize=2**14)
+def _title_case(text: str) -> str:
+    # Memoised: NPPES repeats first names and city names across millions of rows.
     letters = [char for char in text if char.isalpha()]
     lower = sum(char.islower() for char in letters)
     # Mostly capitals ("McSAMPLE", as some boards type) counts as capitals.
@@ -543,6 +548,14 @@ def parse_date(value: object, formats: Sequence[str] = ()) -> dt.date | None:
     text = clean_text(value)
     if not text:
         return None
+    return _text_date(text, tuple(formats))
+
+
+@functools.lru_cache(maxsize=2**14)
+def _text_date(text: str, formats: tuple[str, ...]) -> dt.date:
+    """parse_date for text, memoised: a national file holds a few thousand distinct days
+    over millions of rows, and strptime is slow. A ValueError is not memoised (lru_cache
+    keeps only answers), so a bad date raises the same error every time."""
     for pattern in formats:
         try:
             formatted = dt.datetime.strptime(text, pattern).date()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import tracemalloc
 from pathlib import Path
 
 import msgspec
@@ -17,6 +18,7 @@ from click.testing import CliRunner
 
 from directory.cli import main
 from directory.store import DirectoryStore, create_engine_for, migrate
+from importers import ndh_bulk
 from importers.apply import ImportError_, run_import
 from importers.base import Reject, SourceRecord
 from importers.fhir import FhirFormatError, parse_fhir
@@ -153,3 +155,52 @@ def test_cli_imports_the_folder_and_refuses_a_truncated_one(tmp_path: Path, gene
     (cut / "PractitionerRole.ndjson").write_bytes(raw[:-40])
     result = CliRunner().invoke(main, ["import", "fhir", str(cut)], env=env)
     assert result.exit_code == 1 and "truncated" in result.output
+
+
+def _records_and_peak(folder: Path, nucc_map: dict[str, list[str]]) -> tuple[int, int]:
+    """Records out of a whole parse, and the most memory Python held at any moment of it."""
+    tracemalloc.start()
+    try:
+        items = parse_ndh_bulk(folder, as_of=DAY, license_types=nucc_map)
+        records = sum(isinstance(item, SourceRecord) for item in items)
+        return records, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_the_parse_holds_a_chunk_not_the_files(
+    tmp_path: Path, fixtures: Path, nucc_map, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The design: what Python holds is a batch of rows on their way to the index and one
+    chunk of practitioners (or organisations) with what they point at, never a file's worth.
+    Eight times the resources may not take more memory at its peak (Python's own
+    allocations, tracemalloc: SQLite's bounded page cache is outside it). Small batches
+    here, so both sets span many of them. When the roles of a file were held until its end,
+    the larger set's peak was 2.1 times the smaller's."""
+    monkeypatch.setattr(ndh_bulk, "CHUNK", 25)
+    monkeypatch.setattr(ndh_bulk, "_INSERT_BATCH", 100)
+    # The truncation check reads this much of each file's end at once: far longer than any
+    # line here, and no longer, so that it does not stand for the peak.
+    monkeypatch.setattr(ndh_bulk, "_TAIL_BYTES", 64 * 1024)
+    small, large = tmp_path / "small", tmp_path / "large"
+    write_ndh_bulk(small, practitioners=300, fixtures=fixtures)
+    write_ndh_bulk(large, practitioners=2400, fixtures=fixtures)
+    # The normalisers' bounded memo (importers.normalize) keeps the addresses it has read;
+    # filled first with every address of both sets (the small set's are the large one's
+    # first), so that neither measured parse grows it.
+    _records_and_peak(large, nucc_map)
+    small_records, small_peak = _records_and_peak(small, nucc_map)
+    large_records, large_peak = _records_and_peak(large, nucc_map)
+    assert (small_records, large_records) == (300 + 30, 2400 + 240)  # clinicians + practices
+    assert large_peak < 1.2 * small_peak, (small_peak, large_peak)
+
+
+def test_a_relative_folder_reads_the_same(
+    generated, nucc_map, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder, counts = generated
+    absolute = list(parse_ndh_bulk(folder, as_of=DAY, license_types=nucc_map))
+    monkeypatch.chdir(tmp_path)
+    relative = list(parse_ndh_bulk(folder.relative_to(tmp_path), as_of=DAY, license_types=nucc_map))
+    assert relative == absolute
+    assert sum(isinstance(item, SourceRecord) for item in relative) == counts["Practitioner"] + 20
