@@ -28,6 +28,7 @@ from directory.eligibility import (
     distances_km,
     sex_therapist_certifications,
 )
+from directory.geo import outside_box
 from directory.listing import PROFILE_FIELDS, IndexDocument
 from directory.query import And, Eq, Filter, Range
 from directory.records import date_key
@@ -244,11 +245,13 @@ class _Scorer:
         point = request.patient_point
         if request.delivery in ("in_person", "either") and point is not None:
             near = InPersonNearby(point, request.radius_km, request.on)
-            # Every in-person candidate's points are measured exactly (the index's radius
-            # filter has already narrowed the candidates; a second radius search over the
-            # segment cost more than measuring them).
+            # The in-person candidates' points, less those outside a box around the
+            # circle: a point there is out of range, and cannot be the nearest of a
+            # candidate that has one in range (the only ones given a distance).
             reached = rows[candidates.admits(Eq("offers_in_person", True), rows)]
             owner, lat, lon, licensed = candidates.points(reached)
+            boxed = ~outside_box(point.lat, point.lon, near.radius_km * 1000, lat, lon)
+            owner, lat, lon, licensed = owner[boxed], lat[boxed], lon[boxed], licensed[boxed]
             km = distances_km(near.point, lat, lon)
             nearest = np.full(len(reached), np.inf)
             np.minimum.at(nearest, owner, km)

@@ -51,7 +51,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein
 
 from directory.bulk import collector_paused
-from directory.geo import EARTH_RADIUS_M  # the sphere matching measures on too
+from directory.geo import EARTH_RADIUS_M, outside_box  # the sphere matching measures on too
 from directory.index.base import Hit, SearchResult
 from directory.index.text import STOP_WORDS, max_typos, normalise, tokenise
 from directory.listing import IndexDocument, in_force_until, profile_fields_present
@@ -435,16 +435,10 @@ class _Points:
         band = self.band(lat, radius_m)
         lats, coss, lons = self.sorted_lat[band], self.band_cos[band], self.band_lon[band]
         owners, licensed = self.band_owner[band], self.band_licensed[band]
-        reach = radius_m / EARTH_RADIUS_M
-        lat0 = math.radians(lat)
-        if math.sin(reach) < math.cos(lat0) * 0.999:  # the circle does not reach a pole
-            # No point of the circle is farther in longitude than this (a bounding box),
-            # widened; the exact distance decides below.
-            most = math.asin(math.sin(reach) / math.cos(lat0)) * 1.001 + 1e-9
-            apart = np.abs(lons - math.radians(lon))
-            keep = np.minimum(apart, 2 * math.pi - apart) <= most
-            lats, coss, lons = lats[keep], coss[keep], lons[keep]
-            owners, licensed = owners[keep], licensed[keep]
+        # Most of a band is too far east or west: out before the exact distance.
+        keep = ~outside_box(lat, lon, radius_m, lats, lons)
+        lats, coss, lons = lats[keep], coss[keep], lons[keep]
+        owners, licensed = owners[keep], licensed[keep]
         if licensed_on is not None:
             keep = licensed >= licensed_on
             lats, coss, lons, owners = lats[keep], coss[keep], lons[keep], owners[keep]
