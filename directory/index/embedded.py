@@ -823,8 +823,8 @@ class _Segment:
                 sparse = self.maps.get(name)
                 if sparse is None:
                     return np.zeros(len(slots), dtype=bool)
-                found, values = sparse.at(slots)
-                return found & _in_range(values, gte, lte)
+                found, numbers = sparse.at(slots)
+                return found & _in_range(numbers, gte, lte)
             case GeoRadius():
                 return self.filter_mask(node)[slots]  # the latitude band bounds its work
         raise FilterError(f"unsupported filter node {node!r}")

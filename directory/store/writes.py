@@ -509,7 +509,7 @@ def driver_rows(conn: Connection, statement: Select[Any]) -> list[tuple[Any, ...
     cursor = conn.connection.cursor()
     try:
         cursor.execute(compiled.string, params)
-        rows: list[tuple[Any, ...]] = cursor.fetchall()
+        rows: list[tuple[Any, ...]] = list(cursor.fetchall())
     finally:
         cursor.close()
     for at, column in enumerate(statement.selected_columns):
