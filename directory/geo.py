@@ -11,6 +11,7 @@ import math
 import re
 
 import msgspec
+import numpy as np
 import zipcodes
 from geopy.distance import great_circle
 
@@ -94,6 +95,33 @@ def haversine_m(a: Point, b: Point) -> float:
         + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
     )
     return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(h))
+
+
+def bounding_box(lat: float, lon: float, radius_m: float) -> tuple[float, float | None]:
+    """Half the height and half the width, in radians, of a latitude-longitude box that
+    holds every point within ``radius_m`` of (lat, lon) in degrees, widened by 0.1% so that
+    no rounding puts a point in range outside it; the width is None when the circle comes
+    near a pole (every longitude may be in range). A cheap test that spares most points
+    the exact distance, never a substitute for it."""
+    reach = radius_m / EARTH_RADIUS_M  # the radius as an angle
+    height = reach * 1.001
+    cos_lat = math.cos(math.radians(lat))
+    if math.sin(reach) >= cos_lat * 0.999:
+        return height, None
+    return height, math.asin(math.sin(reach) / cos_lat) * 1.001 + 1e-9
+
+
+def outside_box(
+    lat: float, lon: float, radius_m: float, lats: np.ndarray, lons: np.ndarray
+) -> np.ndarray:
+    """Which points (``lats``, ``lons`` in radians) lie outside ``bounding_box``: those
+    certainly farther than ``radius_m``."""
+    height, width = bounding_box(lat, lon, radius_m)
+    outside = np.abs(lats - math.radians(lat)) > height
+    if width is not None:
+        apart = np.abs(lons - math.radians(lon))
+        outside |= np.minimum(apart, 2 * math.pi - apart) > width
+    return outside
 
 
 def distance_km(a: Point, b: Point) -> float:

@@ -32,6 +32,7 @@ order, see ``_first_k_fair``), otherwise by name, then id.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import itertools
 import math
 import operator
@@ -39,7 +40,7 @@ import os
 import tempfile
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -50,7 +51,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein
 
 from directory.bulk import collector_paused
-from directory.geo import EARTH_RADIUS_M  # the sphere matching measures on too
+from directory.geo import EARTH_RADIUS_M, outside_box  # the sphere matching measures on too
 from directory.index.base import Hit, SearchResult
 from directory.index.text import STOP_WORDS, max_typos, normalise, tokenise
 from directory.listing import IndexDocument, in_force_until, profile_fields_present
@@ -136,11 +137,13 @@ class _Interner:
     to the ids of the sorted distinct values (a value's id is its sorted position)."""
 
     def __init__(self) -> None:
-        self.ids: dict[str, int] = {}
+        # A value seen for the first time takes the next number: the same ids as
+        # ``setdefault(value, len(ids))``, but looked up by ``map`` in C, not a Python loop
+        # (interning was a sixth of a segment build: millions of tokens and keywords).
+        self.ids: defaultdict[str, int] = defaultdict(itertools.count().__next__)
 
-    def codes(self, values: Iterable[str]) -> list[int]:
-        ids = self.ids
-        return [ids.setdefault(value, len(ids)) for value in values]
+    def codes(self, values: Iterable[str]) -> np.ndarray:
+        return np.fromiter(map(self.ids.__getitem__, values), dtype=np.int32)
 
     def finish(self) -> tuple[list[str], np.ndarray]:
         """The distinct values sorted, and provisional id -> sorted id."""
@@ -267,6 +270,14 @@ class _Sparse:
         mask[self.slots[selected]] = True
         return mask
 
+    def at(self, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Whether each of ``slots`` has the key, and its value (NaN where it has not)."""
+        if not len(self.slots):
+            return np.zeros(len(slots), dtype=bool), np.full(len(slots), np.nan)
+        at = np.minimum(np.searchsorted(self.slots, slots), len(self.slots) - 1)
+        found = self.slots[at] == slots
+        return found, np.where(found, self.values[at], np.nan)
+
 
 class _Text:
     """The inverted text index: for token ``vocabulary[t]``, the documents having it are
@@ -358,6 +369,16 @@ _FIELDS_LOW_FIRST = [(name, rank) for rank, (name, _) in enumerate(TEXT_FIELDS)]
 _FIELD_WEIGHTS = np.array([weight for _, weight in TEXT_FIELDS], dtype=np.float32)
 
 
+def _haversine_m(
+    lat: float, lon: float, lats: np.ndarray, cos_lats: np.ndarray, lons: np.ndarray
+) -> np.ndarray:
+    """Haversine metres from (lat, lon) in degrees to points in radians (with the cosines
+    of their latitudes)."""
+    lat0, lon0 = math.radians(lat), math.radians(lon)
+    a = np.sin((lats - lat0) / 2) ** 2 + math.cos(lat0) * cos_lats * np.sin((lons - lon0) / 2) ** 2
+    return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
+
+
 class _Points:
     """All practice points of a segment in flat arrays, ordered by owner slot."""
 
@@ -374,30 +395,56 @@ class _Points:
         # it can reach.
         self.by_lat = np.argsort(lat, kind="stable").astype(np.int32)
         self.sorted_lat = lat[self.by_lat]
+        # The points' columns in that order too: a radius search reads its band as
+        # contiguous slices rather than gathering it point by point from owner order (a
+        # band of latitudes crosses the continent: at a million listings, more than 100k
+        # points around a city's).
+        self.band_lon = lon[self.by_lat]
+        self.band_cos = self.cos_lat[self.by_lat]
+        self.band_owner = owner[self.by_lat]
+        self.band_licensed = licensed_until[self.by_lat]
+        self._starts: np.ndarray | None = None
 
     def _distances(self, lat: float, lon: float, which: np.ndarray) -> np.ndarray:
         """Haversine metres from (lat, lon) in degrees to the points at indices ``which``."""
-        lat0, lon0 = math.radians(lat), math.radians(lon)
-        a = (
-            np.sin((self.lat[which] - lat0) / 2) ** 2
-            + math.cos(lat0) * self.cos_lat[which] * np.sin((self.lon[which] - lon0) / 2) ** 2
-        )
-        return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
+        return _haversine_m(lat, lon, self.lat[which], self.cos_lat[which], self.lon[which])
+
+    def starts(self, size: int) -> np.ndarray:
+        """Slot ``s``'s points are ``starts[s]:starts[s + 1]`` (``size``: the segment's):
+        made on first use, so that matching gathers a candidate's points rather than
+        searching ``owner`` for them."""
+        starts = self._starts
+        if starts is None:
+            starts = np.zeros(size + 1, dtype=np.int64)
+            np.cumsum(np.bincount(self.owner, minlength=size), out=starts[1:])
+            self._starts = starts
+        return starts
+
+    def band(self, lat: float, radius_m: float) -> slice:
+        """The points (positions in ``by_lat``) whose latitude a radius search can reach."""
+        reach = radius_m / EARTH_RADIUS_M  # no point farther in latitude can be in range
+        lo = np.searchsorted(self.sorted_lat, math.radians(lat) - reach, side="left")
+        hi = np.searchsorted(self.sorted_lat, math.radians(lat) + reach, side="right")
+        return slice(int(lo), int(hi))
 
     def within(
         self, lat: float, lon: float, radius_m: float, size: int, licensed_on: int | None = None
     ) -> np.ndarray:
         """Mask of slots with any point within ``radius_m`` metres (with ``licensed_on``, any
         such point whose license runs to that day)."""
-        reach = radius_m / EARTH_RADIUS_M  # no point farther in latitude can be in range
-        lo = np.searchsorted(self.sorted_lat, math.radians(lat) - reach, side="left")
-        hi = np.searchsorted(self.sorted_lat, math.radians(lat) + reach, side="right")
-        band = self.by_lat[lo:hi]
+        band = self.band(lat, radius_m)
+        lats, coss, lons = self.sorted_lat[band], self.band_cos[band], self.band_lon[band]
+        owners, licensed = self.band_owner[band], self.band_licensed[band]
+        # Most of a band is too far east or west: out before the exact distance.
+        keep = ~outside_box(lat, lon, radius_m, lats, lons)
+        lats, coss, lons = lats[keep], coss[keep], lons[keep]
+        owners, licensed = owners[keep], licensed[keep]
         if licensed_on is not None:
-            band = band[self.licensed_until[band] >= licensed_on]
-        inside = band[self._distances(lat, lon, band) <= radius_m]
+            keep = licensed >= licensed_on
+            lats, coss, lons, owners = lats[keep], coss[keep], lons[keep], owners[keep]
+        inside = owners[_haversine_m(lat, lon, lats, coss, lons) <= radius_m]
         mask = np.zeros(size, dtype=bool)
-        mask[self.owner[inside]] = True
+        mask[inside] = True
         return mask
 
     def nearest(self, lat: float, lon: float, mask: np.ndarray) -> np.ndarray:
@@ -476,6 +523,8 @@ class _Segment:
         # than decode those documents again. Readers only add keys (a slot always gets the
         # same key for the same order) or replace the pair whole, so sharing is safe.
         self.tie_cache: tuple[TieKey | None, dict[int, tuple[float | str, ...]]] = (None, {})
+        # Masks of the filter leaves asked lately (see ``_leaf``), read-only, by leaf.
+        self.leaf_masks: dict[Hashable, np.ndarray] = {}
 
     def tie_keys(self, ties: TieKey, slots: Iterable[int]) -> list[tuple[float | str, ...]]:
         """``ties`` of the documents in these slots, computed once per tie order."""
@@ -546,7 +595,7 @@ class _Segment:
                 else:
                     keys = list(itertools.chain.from_iterable(column))
                     counts = list(map(len, column))
-                keyword_codes[name].append(np.array(interners[name].codes(keys), dtype=np.int32))
+                keyword_codes[name].append(interners[name].codes(keys))
                 keyword_counts[name].append(np.array(counts, dtype=np.int32))
             for name in _NUMBER_FIELDS:
                 numbers[name].extend(
@@ -559,9 +608,7 @@ class _Segment:
                         map_slots[f"{name}.{key}"].append(slot)
                         map_values[f"{name}.{key}"].append(value)
             entries = [_Text.entries(doc) for doc in chunk]
-            token_codes.append(
-                np.array(tokens.codes(itertools.chain.from_iterable(entries)), dtype=np.int32)
-            )
+            token_codes.append(tokens.codes(itertools.chain.from_iterable(entries)))
             token_ranks.append(
                 np.fromiter(
                     itertools.chain.from_iterable(e.values() for e in entries), dtype=np.uint8
@@ -664,14 +711,28 @@ class _Segment:
         return int(found[0]) if len(found) else None
 
     def filter_mask(self, node: Filter) -> np.ndarray:
-        """Slots the filter accepts (dead slots included; the caller removes them)."""
+        """Slots the filter accepts (dead slots included; the caller removes them).
+
+        An And evaluates its items from the one expected to admit the fewest slots
+        (``_reach``); once the slots still admitted are few, the remaining items are asked
+        of those slots only (``admits``) rather than as masks over the whole segment. A
+        selective condition (a radius, one state's telehealth window) then spares the
+        others a pass over every slot of a million-listing segment."""
         match node:
             case And(items=items):
                 mask = np.ones(self.size, dtype=bool)
-                for item in items:
+                ordered = sorted(items, key=self._reach)
+                for at, item in enumerate(ordered):
+                    if at and np.count_nonzero(mask) * _NARROW < self.size:
+                        admitted = np.flatnonzero(mask)
+                        for rest in ordered[at:]:
+                            admitted = admitted[self.admits(rest, admitted)]
+                        mask = np.zeros(self.size, dtype=bool)
+                        mask[admitted] = True
+                        return mask
+                    mask &= self.filter_mask(item)
                     if not mask.any():
                         break
-                    mask &= self.filter_mask(item)
                 return mask
             case Or(items=items):
                 mask = np.zeros(self.size, dtype=bool)
@@ -680,31 +741,122 @@ class _Segment:
                 return mask
             case Not(item=item):
                 return ~self.filter_mask(item)
+            case Eq() | In() | Range():
+                return self._leaf(node)
+            case GeoRadius(lat=lat, lon=lon, radius_m=radius_m, licensed_on=licensed_on):
+                return self.points.within(lat, lon, radius_m, self.size, licensed_on)
+        raise FilterError(f"unsupported filter node {node!r}")
+
+    def _leaf(self, node: Eq | In | Range) -> np.ndarray:
+        """The mask of one comparison, kept for the next requests that ask it (read-only).
+
+        Only leaves are kept, never what they combine into: the same few comparisons recur
+        in every match and search (listed, accepting, a day's freshness window, each
+        state's telehealth window), where a whole filter rarely does, and at a million
+        listings each costs a pass over the segment. Radius searches differ per request and
+        are never kept; nor are ids, unique to a query."""
+        mask = self.leaf_masks.get(node)
+        if mask is not None:
+            return mask
+        mask = self._leaf_mask(node)
+        if node.field == "id":
+            return mask
+        mask.flags.writeable = False  # shared by every reader: callers combine into copies
+        masks = self.leaf_masks
+        if len(masks) >= _KEPT_LEAVES:
+            # Concurrent readers may race to drop the same oldest entry; either is fine.
+            with contextlib.suppress(KeyError, RuntimeError, StopIteration):
+                del masks[next(iter(masks))]
+        masks[node] = mask
+        return mask
+
+    def _leaf_mask(self, node: Eq | In | Range) -> np.ndarray:
+        match node:
             case Eq(field=name, value=value):
                 return self._any_of(name, (value,))
             case In(field=name, values=values):
                 return self._any_of(name, values)
             case Range(field=name, gte=gte, lte=lte):
                 if name in self.numbers:
-                    column = self.numbers[name]
-                    mask = ~np.isnan(column)
-                    if gte is not None:
-                        mask &= column >= gte
-                    if lte is not None:
-                        mask &= column <= lte
-                    return mask
+                    return _in_range(self.numbers[name], gte, lte)
                 sparse = self.maps.get(name)
                 if sparse is None:  # e.g. a map key no document of this segment has
                     return np.zeros(self.size, dtype=bool)
-                selected = np.ones(len(sparse.values), dtype=bool)
-                if gte is not None:
-                    selected &= sparse.values >= gte
-                if lte is not None:
-                    selected &= sparse.values <= lte
-                return sparse.mask(self.size, selected)
-            case GeoRadius(lat=lat, lon=lon, radius_m=radius_m, licensed_on=licensed_on):
-                return self.points.within(lat, lon, radius_m, self.size, licensed_on)
+                return sparse.mask(self.size, _in_range(sparse.values, gte, lte))
         raise FilterError(f"unsupported filter node {node!r}")
+
+    def admits(self, node: Filter, slots: np.ndarray) -> np.ndarray:
+        """Whether the filter accepts each of these slots (any order): the same answer as
+        ``filter_mask(node)[slots]``, in work proportional to the slots asked about (and the
+        posting lists and practice points they are looked up in), not to the segment."""
+        match node:
+            case And(items=items):
+                kept = np.arange(len(slots))
+                for item in sorted(items, key=self._reach):
+                    if not len(kept):
+                        break
+                    kept = kept[self.admits(item, slots[kept])]
+                out = np.zeros(len(slots), dtype=bool)
+                out[kept] = True
+                return out
+            case Or(items=items):
+                out = np.zeros(len(slots), dtype=bool)
+                for item in items:
+                    undecided = np.flatnonzero(~out)
+                    if not len(undecided):
+                        break
+                    out[undecided] = self.admits(item, slots[undecided])
+                return out
+            case Not(item=item):
+                return ~self.admits(item, slots)
+            case Eq() | In() | Range() if node in self.leaf_masks or (
+                len(slots) * _FEW_ROWS >= self.size and node.field != "id"
+            ):
+                return self._leaf(node)[slots]  # many slots: one pass, kept for next time
+            case Eq(field=name, value=value):
+                return self._any_of_at(name, (value,), slots)
+            case In(field=name, values=values):
+                return self._any_of_at(name, values, slots)
+            case Range(field=name, gte=gte, lte=lte):
+                if name in self.numbers:
+                    return _in_range(self.numbers[name][slots], gte, lte)
+                sparse = self.maps.get(name)
+                if sparse is None:
+                    return np.zeros(len(slots), dtype=bool)
+                found, numbers = sparse.at(slots)
+                return found & _in_range(numbers, gte, lte)
+            case GeoRadius():
+                return self.filter_mask(node)[slots]  # the latitude band bounds its work
+        raise FilterError(f"unsupported filter node {node!r}")
+
+    def _reach(self, node: Filter) -> int:
+        """At most how many slots ``node`` admits, as far as is known without evaluating
+        it (posting list and sparse column lengths, the latitude band of a radius): the
+        order an And evaluates its items in. Only speed depends on it, never the answer."""
+        match node:
+            case And(items=items):
+                return min((self._reach(item) for item in items), default=self.size)
+            case Or(items=items):
+                return min(self.size, sum(self._reach(item) for item in items))
+            case Eq(field=name, value=value) | In(field=name, values=(value,)):
+                return self._value_reach(name, (value,))
+            case In(field=name, values=values):
+                return self._value_reach(name, values)
+            case Range(field=name) if name not in self.numbers:
+                sparse = self.maps.get(name)
+                return 0 if sparse is None else len(sparse.slots)
+            case GeoRadius(lat=lat, radius_m=radius_m):
+                band = self.points.band(lat, radius_m)
+                return band.stop - band.start
+        return self.size
+
+    def _value_reach(self, name: str, values: tuple[object, ...]) -> int:
+        if name == "id":
+            return len(values)
+        postings = self.keywords.get(name)
+        if postings is None:  # a number field
+            return self.size
+        return min(self.size, sum(len(postings.slots(_keyword(value))) for value in values))
 
     def _any_of(self, name: str, values: tuple[object, ...]) -> np.ndarray:
         if field_kind(name) == "number":
@@ -721,9 +873,27 @@ class _Segment:
             return mask
         postings = self.keywords[name]
         for value in values:
-            key = ("true" if value else "false") if isinstance(value, bool) else str(value)
-            mask[postings.slots(key)] = True
+            mask[postings.slots(_keyword(value))] = True
         return mask
+
+    def _any_of_at(self, name: str, values: tuple[object, ...], slots: np.ndarray) -> np.ndarray:
+        """``_any_of(name, values)[slots]``, looking the slots up rather than masking."""
+        if field_kind(name) == "number":
+            wanted = np.array(values, dtype=np.float64)
+            if name in self.numbers:
+                return np.isin(self.numbers[name][slots], wanted)
+            sparse = self.maps.get(name)
+            if sparse is None:
+                return np.zeros(len(slots), dtype=bool)
+            found, numbers = sparse.at(slots)
+            return found & np.isin(numbers, wanted)
+        if name == "id":
+            return _member(self.slots_of(str(value) for value in values), slots)
+        postings = self.keywords[name]
+        out = np.zeros(len(slots), dtype=bool)
+        for value in values:
+            out |= _member(postings.slots(_keyword(value)), slots)
+        return out
 
     def facet_counts(self, name: str, mask: np.ndarray, matched: np.ndarray) -> dict[str, int]:
         if name == "id":
@@ -733,6 +903,40 @@ class _Segment:
 
 def _concat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
     return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype=dtype)
+
+
+# An And switches from masks over the whole segment to looking up the slots it still
+# admits once they are fewer than one in this many.
+_NARROW = 16
+# Leaf masks a segment keeps (``_Segment._leaf``): a byte per listing each, so 64 MB at a
+# million listings, for the few dozen comparisons a day's requests share.
+_KEPT_LEAVES = 64
+# Matching reads a keyword of its candidates from the value's kept mask unless they are
+# fewer than one listing in this many (then looking them up in the postings is cheaper).
+_FEW_ROWS = 256
+
+
+def _keyword(value: object) -> str:
+    """A filter value as the keyword postings hold it (bools as "true" / "false")."""
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def _in_range(values: np.ndarray, gte: float | None, lte: float | None) -> np.ndarray:
+    """Which values lie in [gte, lte] (NaN in none)."""
+    mask = ~np.isnan(values)
+    if gte is not None:
+        mask &= values >= gte
+    if lte is not None:
+        mask &= values <= lte
+    return mask
+
+
+def _member(having: np.ndarray, slots: np.ndarray) -> np.ndarray:
+    """Whether each of ``slots`` is in ``having`` (ascending)."""
+    if not len(having):
+        return np.zeros(len(slots), dtype=bool)
+    at = np.minimum(np.searchsorted(having, slots), len(having) - 1)
+    return having[at] == slots
 
 
 # --- parts, and searching them ---------------------------------------------------------
@@ -821,6 +1025,8 @@ class Candidates:
         a bool field holds "true" or "false"."""
         wanted = list(values)
 
+        is_bool = FILTERABLE[field] == "bool"
+
         def read(segment: _Segment, slots: np.ndarray) -> np.ndarray:
             postings = segment.keywords[field]
             counts = np.zeros(len(slots), dtype=np.int32)
@@ -828,13 +1034,11 @@ class Candidates:
                 having = postings.slots(value)
                 if not len(having):
                     continue
-                if len(slots) * 16 < segment.size:  # a few rows: look them up
-                    at = np.minimum(np.searchsorted(having, slots), len(having) - 1)
-                    counts += having[at] == slots
-                else:
-                    mask = np.zeros(segment.size, dtype=bool)
-                    mask[having] = True
-                    counts += mask[slots]
+                leaf = Eq(field, value == "true") if is_bool else Eq(field, value)
+                if leaf in segment.leaf_masks or len(slots) * _FEW_ROWS >= segment.size:
+                    counts += segment.filter_mask(leaf)[slots]  # kept for the next request
+                else:  # a few rows: look them up
+                    counts += _member(having, slots)
             return counts
 
         return self._column(rows, np.int32, read)
@@ -857,15 +1061,7 @@ class Candidates:
 
     def admits(self, node: Filter, rows: np.ndarray) -> np.ndarray:
         """Whether the filter accepts each row, as the index evaluates it."""
-        masks: dict[int, np.ndarray] = {}
-
-        def read(segment: _Segment, slots: np.ndarray) -> np.ndarray:
-            mask = masks.get(id(segment))
-            if mask is None:
-                mask = masks[id(segment)] = segment.filter_mask(node)
-            return mask[slots]
-
-        return self._column(rows, bool, read)
+        return self._column(rows, bool, lambda segment, slots: segment.admits(node, slots))
 
     def _runs(
         self, rows: np.ndarray, starts_of: Any, columns: Any
@@ -895,8 +1091,8 @@ class Candidates:
         latitude and longitude in radians, eligibility.licensed_until in its state)."""
 
         def starts_of(segment: _Segment, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            owner = segment.points.owner
-            return np.searchsorted(owner, slots), np.searchsorted(owner, slots, side="right")
+            starts = segment.points.starts(segment.size)
+            return starts[slots], starts[slots + 1]
 
         def columns(segment: _Segment | None) -> list[np.ndarray]:
             if segment is None:

@@ -78,19 +78,24 @@ def resume(store: DirectoryStore, index: EmbeddedIndex, vocab: Vocabulary) -> Re
     narrow query instead of assembling every record, which is what makes a restart of a
     large directory fast.
     """
-    current = {
-        id: record_revision(version, updated_at)
-        for id, (version, updated_at) in store.active_revisions().items()
-    }
+    # Records saved in one batch share (version, updated_at): each pair is formatted once.
+    revisions: dict[tuple[int, dt.datetime], str] = {}
+    current = {}
+    for id, state in store.active_revisions().items():
+        revision = revisions.get(state)
+        if revision is None:
+            revision = revisions[state] = record_revision(*state)
+        current[id] = revision
     saved = index.revisions()
-    kept = {id for id, revision in saved.items() if current.get(id) == revision}
-    stale = [id for id in current if id not in kept]
+    # Changed or new since the save; every other current record is kept as saved.
+    stale = [id for id, revision in current.items() if saved.get(id) != revision]
+    kept = len(current) - len(stale)
     with collector_paused():
         fresh = [document_for(t, vocab) for t in store.get_therapists(stale) if t.active]
     # The upsert replaces the saved copies of the records it rebuilds.
-    index.delete(id for id in saved if id not in current)
+    index.delete([id for id in saved if id not in current])
     index.upsert(fresh)
-    return Resumed(kept=len(kept), refreshed=len(fresh), dropped=len(saved) - len(kept))
+    return Resumed(kept=kept, refreshed=len(fresh), dropped=len(saved) - kept)
 
 
 def verify(store: DirectoryStore, index: SearchIndex, vocab: Vocabulary) -> IndexDifference:

@@ -33,7 +33,14 @@ from directory.store.sanctions import SanctionStore
 from directory.store.tables import audit_events, outbox, therapists
 from directory.store.tables_verification import api_keys
 from directory.store.verification import VerificationStore
-from directory.store.writes import OutboxOp, WritePath, assemble, audit_event, utcnow
+from directory.store.writes import (
+    OutboxOp,
+    WritePath,
+    assemble,
+    audit_event,
+    driver_rows,
+    utcnow,
+)
 
 T = TypeVar("T")
 
@@ -118,8 +125,8 @@ class DirectoryStore:
         """id -> (version, updated_at) of every active therapist: one narrow query."""
         columns = (therapists.c.id, therapists.c.version, therapists.c.updated_at)
         with self.engine.connect() as conn:
-            rows = conn.execute(select(*columns).where(therapists.c.active))
-            return {row.id: (row.version, row.updated_at) for row in rows}
+            rows = driver_rows(conn, select(*columns).where(therapists.c.active))
+        return {id: (version, updated_at) for id, version, updated_at in rows}
 
     def is_empty(self) -> bool:
         with self.engine.connect() as conn:

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 from geopy.distance import geodesic
 
-from directory.geo import UnknownZip, distance_km, gazetteer, haversine_m, zip5
+from directory.geo import UnknownZip, distance_km, gazetteer, haversine_m, outside_box, zip5
 from directory.records import Point
 from tests.fixture_files import fixtures_dir
 
@@ -46,3 +48,27 @@ def test_distances_agree_with_geodesic_within_half_a_percent() -> None:
     reference = geodesic((44.9779, -93.2199), (44.9537, -93.0900)).m
     assert abs(haversine_m(minneapolis, st_paul) - reference) / reference < 0.005
     assert abs(distance_km(minneapolis, st_paul) * 1000 - haversine_m(minneapolis, st_paul)) < 1
+
+
+def test_no_point_in_range_is_outside_the_bounding_box() -> None:
+    """The box only spares points the exact distance: every point the haversine puts
+    within the radius (near the poles and the antimeridian too) must be inside it, and far
+    points are left out."""
+    rng = random.Random(16)
+    centres = [(44.98, -93.22), (40.73, -73.99), (64.8, -147.7), (-89.5, 10.0), (0.0, 179.99)]
+    for lat, lon in centres:
+        for radius_m in (1_000.0, 25_000.0, 400_000.0):
+            points = [
+                Point(
+                    max(-90.0, min(90.0, lat + rng.uniform(-6, 6))),
+                    (lon + rng.uniform(-12, 12) + 180) % 360 - 180,
+                )
+                for _ in range(4000)
+            ]
+            lats = np.radians([p.lat for p in points])
+            lons = np.radians([p.lon for p in points])
+            outside = outside_box(lat, lon, radius_m, lats, lons)
+            near = np.array([haversine_m(Point(lat, lon), p) <= radius_m for p in points])
+            assert not (outside & near).any(), (lat, lon, radius_m)
+            if radius_m < 100_000 and abs(lat) < 80:
+                assert outside.sum() > len(points) // 2  # it does leave most far points out

@@ -249,6 +249,36 @@ def test_filters_agree_with_a_brute_force_reference() -> None:
         assert found.total == len(expected)
 
 
+def test_filters_asked_of_chosen_slots_agree_with_the_reference() -> None:
+    """``admits`` (a filter asked of some slots only, as matching asks it of its candidates
+    and an And of the few slots its selective items left) gives the brute-force answer."""
+    rng = random.Random(20261101)
+    docs = [random_document(rng, f"d{i:03}") for i in range(300)]
+    [part] = EmbeddedIndex(docs)._parts
+    segment = part.segment
+    by_slot = [segment.docs[slot] for slot in range(segment.size)]
+    for _ in range(400):
+        node = random_filter(rng)
+        slots = np.array(rng.sample(range(segment.size), rng.randint(0, 60)), dtype=np.int64)
+        expected = [accepts(node, by_slot[slot]) for slot in slots]
+        assert segment.admits(node, slots).tolist() == expected, node
+
+
+def test_an_and_narrowed_to_a_few_slots_agrees_with_the_reference() -> None:
+    """An And whose most selective item leaves fewer than one slot in sixteen asks its other
+    items of those slots only; the answer must be the one masks over every slot give."""
+    rng = random.Random(20261102)
+    docs = [random_document(rng, f"d{i:03}") for i in range(400)]
+    index = EmbeddedIndex(docs)
+    for _ in range(300):
+        few = In("id", tuple(doc.id for doc in rng.sample(docs, rng.randint(1, 20))))
+        rest = [random_filter(rng) for _ in range(rng.randint(1, 3))]
+        node = And((*rest, few))  # last, so that only the ordering makes it go first
+        found = index.search(SearchQuery(filter=node, limit=400))
+        expected = {doc.id for doc in docs if accepts(node, doc)}
+        assert {hit.document.id for hit in found.hits} == expected, node
+
+
 @pytest.mark.parametrize("merge_ratio", [0, 1.5, 4])
 def test_random_writes_match_a_fresh_build(merge_ratio: float) -> None:
     """However the writes were split into parts (and merged, and compacted), results must

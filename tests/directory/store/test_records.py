@@ -137,3 +137,30 @@ def test_batch_fetch_keeps_the_asked_order(store: DirectoryStore) -> None:
 
     assert [t.id for t in fetched] == [records[3].id, records[0].id]
     assert store.get_therapists([]) == []
+
+
+def test_active_revisions_are_the_stored_versions_and_times(store: DirectoryStore) -> None:
+    """What a restart compares a saved index with (read straight from the driver, each
+    timestamp converted once): every active record's version and update time as reading
+    the record gives them, timezone-aware; inactive records left out."""
+    records = [make_therapist() for _ in range(30)]
+    records[3] = msgspec.structs.replace(records[3], active=False)
+    store.add_therapists(records[:20], actor="test", batch_size=7)
+    store.add_therapists(records[20:], actor="test")
+    edited = store.get_therapist(records[5].id)
+    assert edited is not None
+    store.update_therapist(
+        msgspec.structs.replace(edited, bio=edited.bio + "!"),
+        expected_version=edited.version,
+        actor="test",
+    )
+
+    revisions = store.active_revisions()
+
+    stored = {t.id: t for t in store.iter_therapists()}
+    assert set(revisions) == {id for id, t in stored.items() if t.active}
+    assert records[3].id not in revisions
+    for id, (version, updated_at) in revisions.items():
+        assert (version, updated_at) == (stored[id].version, stored[id].updated_at)
+        assert updated_at.utcoffset() == dt.timedelta(0)
+    assert revisions[records[5].id][0] == 2
