@@ -221,6 +221,8 @@ class Directory:
         """
         assert isinstance(self.index, EmbeddedIndex)
         path = self.settings.index_path
+        # Every change committed by now is in what is read from the store below.
+        covered = self.store.last_outbox_id()
         resumed: Resumed | None = None
         restored = False
         try:
@@ -242,6 +244,12 @@ class Directory:
                 resumed.refreshed,
                 resumed.dropped,
             )
+        if not self.indexer.follow:
+            # Already applied: replaying them would redo a bulk load one batch at a time.
+            # (Followers read the outbox by id and never mark it; see Indexer.start_following.)
+            skipped = self.store.mark_outbox_done_through(covered)
+            if skipped:
+                log.info("%d pending outbox change(s) already in the loaded index", skipped)
         self._embedded_loaded = True
         if resumed is None or resumed.refreshed or resumed.dropped:
             self._saved_at_applied = None

@@ -170,3 +170,22 @@ def test_shutdown_saves_only_when_the_index_changed(
     again.stop()
     saved = EmbeddedIndex.saved_documents(settings.index_path, document_fingerprint())
     assert len(saved) == 13
+
+
+def test_changes_already_in_the_loaded_index_are_not_replayed(
+    settings: Settings, filled: DirectoryStore
+) -> None:
+    # A bulk load leaves one outbox row per record; the index built from the store holds
+    # them all, so draining them one batch at a time after it (a million rows after a 1M
+    # load) would only redo the build.
+    assert len(filled.pending_outbox(limit=100)) >= 12
+    directory = Directory(settings, filled, EmbeddedIndex())
+    directory.load_embedded_index()
+    assert filled.pending_outbox(limit=100) == []
+    assert directory.index.count() == 12
+    # A change committed afterwards is still pending, and applied by the indexer.
+    changed = make_therapist(first_name="Later")
+    filled.add_therapists([changed], actor="test")
+    assert [item.therapist_id for item in filled.pending_outbox()] == [changed.id]
+    assert directory.indexer.drain() == 1
+    assert directory.index.get(changed.id) is not None
