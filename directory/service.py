@@ -511,9 +511,16 @@ class Directory:
         relaxed: list[str] = []
         if inferred and result.total:
             labels = ", ".join(label for label, _ in inferred)
+            # A count only: no facets, ranking or tie keys to compute.
             having = self.index.search(
                 msgspec.structs.replace(
-                    query, filter=all_of(query.filter, must_haves), offset=0, limit=0
+                    query,
+                    filter=all_of(query.filter, must_haves),
+                    preferred=(),
+                    facets=(),
+                    ties=None,
+                    offset=0,
+                    limit=0,
                 )
             ).total
             if having == 0:
