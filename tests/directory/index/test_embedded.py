@@ -412,3 +412,26 @@ def test_fair_ties_rotate_by_date_across_parts_and_pages_never_by_name() -> None
         msgspec.structs.replace(doc, name=f"{chr(90 - n)} Renamed") for n, doc in enumerate(twins)
     ]
     assert order(built([*renamed, better]), days[0]) == orders[days[0]]  # names never decide
+
+
+def test_a_revision_check_finds_the_changed_the_new_and_the_gone_across_parts() -> None:
+    """What a restart compares, batch by batch: a document counts as current only where
+    the part holding it live has the same revision (an older copy in another part, no
+    longer live, does not count), and the live documents no batch named are the gone."""
+    index = EmbeddedIndex(merge_ratio=0)  # never merge: documents spread over parts
+    index.upsert([IndexDocument(id=f"t{n}", name=f"P{n}", revision=f"1@{n}") for n in range(6)])
+    index.upsert([IndexDocument(id="t1", name="P1", revision="2@1")])  # t1's first copy is not live
+    index.delete(["t5"])
+    assert len(index._parts) == 2
+    check = index.revision_check()
+    # t0: current; t1: its live copy is current (the dead one would not be); t2: changed;
+    # t9 and a longer id than any saved: new; t5: deleted, so new again if named.
+    stale = check.stale(["t0", "t1", "t2", "t9"], ["1@0", "2@1", "9@9", "1@9"])
+    assert stale == ["t2", "t9"]
+    assert check.stale(["t5", "a-much-longer-identifier"], ["1@5", "1@1"]) == [
+        "t5",
+        "a-much-longer-identifier",
+    ]
+    assert check.stale([], []) == []
+    assert sorted(check.never_named()) == ["t3", "t4"]  # t5 was deleted, so never live
+    assert index.revision_check().stale(["t1"], ["1@1"]) == ["t1"]  # the dead copy's revision
