@@ -214,6 +214,10 @@ class ColumnTieKey(TieKey, Protocol):
 
     def columns(self, candidates: Any, rows: Any, /) -> list[Any]: ...
 
+    # ``rest``'s first part for many listings (ids as a numpy bytes array): numbers that
+    # order as it does, so that a large tie group is ordered without a call per listing.
+    def rotations(self, ids: Any, /) -> Any: ...
+
     def rest(self, listing_id: str, /) -> tuple[str, ...]: ...
 
 

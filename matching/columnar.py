@@ -11,7 +11,7 @@ the two rankings over thousands of listings and many requests.
 
 Ranking keys after the first are computed lazily: only for the candidates still tied at
 the cut of the page (``_first``), so a tie-break that needs a hash per candidate
-(``engine.rotation``) costs nothing for the candidates already settled.
+(``engine.rotations``) costs nothing for the candidates already settled.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from directory.query import And, Eq, Filter, Range
 from directory.records import date_key
 from directory.vocab import Vocabulary
 from matching import scoring
-from matching.engine import Match, candidate_query, match, rotation
+from matching.engine import Match, candidate_query, match, rotations
 from matching.request import ReferralRequest
 from matching.scoring import FreshnessWeights, Wants, Weights
 
@@ -79,6 +79,10 @@ class CandidateColumns(Protocol):
         ...
 
     def ids(self, rows: Rows) -> list[str]: ...
+
+    def id_bytes(self, rows: Rows) -> np.ndarray:
+        """The rows' ids as UTF-8, a numpy bytes array."""
+        ...
 
     def documents(self, rows: Rows) -> list[IndexDocument]: ...
 
@@ -402,8 +406,7 @@ class _Scorer:
         return np.where(np.isnan(km), np.inf, python_round(np.nan_to_num(km), 1))
 
     def rotation_key(self, rows: Rows) -> np.ndarray:
-        on = self.request.on
-        return np.array([int(rotation(on, id), 16) for id in self.c.ids(rows)], dtype=np.uint64)
+        return rotations(self.request.on, self.c.id_bytes(rows))
 
     def keys(self) -> list[Key]:
         """``engine.rank_key`` as columns, most significant first."""

@@ -1172,6 +1172,14 @@ class Candidates:
             rows, np.int64, lambda segment, slots: segment.arrays["profile_present"][slots]
         )
 
+    def id_bytes(self, rows: np.ndarray) -> np.ndarray:
+        """The rows' ids as UTF-8, a numpy bytes array (nothing decoded)."""
+        width = max((segment.sorted_ids.dtype.itemsize for segment, _ in self._picked), default=1)
+        found = np.zeros(len(rows), dtype=f"S{width}")
+        for segment, slots, at in self._split(rows):
+            found[at] = segment.sorted_ids[segment.id_rank[slots]]
+        return found
+
     def ids(self, rows: np.ndarray) -> list[str]:
         found: list[str] = [""] * len(rows)
         for segment, slots, at in self._split(rows):
@@ -1350,7 +1358,8 @@ def _first_k_fair(
     tied = np.ones(len(matched), dtype=bool)
     for key in leading:
         tied &= key == key[last]
-    rows = np.union1d(top, np.flatnonzero(tied))
+    tied[top] = True  # the rows ahead of the group, with it, ascending (no sort)
+    rows = np.flatnonzero(tied)
     if isinstance(ties, ColumnTieKey):
         return _first_k_by_columns(leading, k, segment, matched, rows, ties)
     tie_keys = segment.tie_keys(ties, (int(matched[row]) for row in rows))
@@ -1372,23 +1381,22 @@ def _first_k_by_columns(
     rows: np.ndarray,
     ties: ColumnTieKey,
 ) -> tuple[np.ndarray, list[tuple[float | str, ...]]]:
-    """``_first_k_fair`` for a tie key the columns can compute: its numbers for the whole
-    tie group at once (no listing decoded), and its remaining parts (rotation, id) only for
-    the rows still tied on every number at the cut."""
-    numbers = ties.columns(Candidates([(segment, matched[rows])]), np.arange(len(rows)))
-    keys = [*(key[rows] for key in leading), *numbers]
+    """``_first_k_fair`` for a tie key the columns can compute: its numbers and rotation
+    for the whole tie group at once (no listing decoded, no call per listing), and the key
+    as it is shown only for the ``k`` rows picked."""
+    candidates = Candidates([(segment, matched[rows])])
+    numbers = ties.columns(candidates, np.arange(len(rows)))
+    turns = ties.rotations(candidates.id_bytes(np.arange(len(rows))))
+    # The row's position last, as ``_first_k`` needs a unique last key (rows tie on every
+    # key only where two ids share a rotation: one pair in 2**64).
+    keys = [*(key[rows] for key in leading), *numbers, turns]
     picked = _first_k([*keys, np.arange(len(rows))], k)
-    last = picked[-1]
-    same = np.ones(len(rows), dtype=bool)
-    for key in keys:
-        same &= key == key[last]
-    settle = np.union1d(picked, np.flatnonzero(same))
-    ids = [segment.id_at(int(slot)) for slot in matched[rows[settle]]]
     keyed: list[tuple[tuple[float, ...], tuple[float | str, ...], int]] = []
-    for i, listing_id in zip(settle.tolist(), ids, strict=True):
+    for i in picked.tolist():
+        listing_id = segment.id_at(int(matched[rows[i]]))
         tie: tuple[float | str, ...] = (*(float(n[i]) for n in numbers), *ties.rest(listing_id))
-        keyed.append((tuple(float(key[i]) for key in keys), tie, int(rows[i])))
-    keyed = sorted(keyed)[:k]
+        keyed.append((tuple(float(key[i]) for key in keys[: len(leading)]), tie, int(rows[i])))
+    keyed.sort()
     return np.array([row for _, _, row in keyed], dtype=np.int64), [tie for _, tie, _ in keyed]
 
 
