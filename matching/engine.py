@@ -27,6 +27,7 @@ from directory.eligibility import (
     in_force,
 )
 from directory.listing import IndexDocument
+from directory.ordering import Key
 from directory.query import Eq, Filter, In, Or, SearchQuery, all_of
 from directory.vocab import Vocabulary
 from matching import reasons, scoring
@@ -272,12 +273,12 @@ class FairTies:
     def __call__(self, doc: IndexDocument, /) -> tuple[float | str, ...]:
         return tie_key(doc, self.on, self.weights)
 
-    def columns(self, candidates: CandidateColumns, rows: np.ndarray) -> list[np.ndarray]:
-        """``tie_key``'s numbers for these rows of an index's columns, without decoding a
+    def columns(self, candidates: CandidateColumns, /) -> list[Key]:
+        """``tie_key``'s numbers as keys of rows of an index's columns, without decoding a
         listing (``matching.columnar.tie_columns``); ``rest`` gives what follows them."""
         from matching.columnar import tie_columns  # columnar builds on this module
 
-        return tie_columns(candidates, rows, self.on, self.weights)
+        return tie_columns(candidates, self.on, self.weights)
 
     def rotations(self, ids: np.ndarray, /) -> np.ndarray:
         """``tie_key``'s rotation for ids (UTF-8, a numpy bytes array) as numbers that order

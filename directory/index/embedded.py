@@ -55,6 +55,7 @@ from directory.geo import EARTH_RADIUS_M, outside_box  # the sphere matching mea
 from directory.index.base import Hit, SearchResult
 from directory.index.text import STOP_WORDS, max_typos, normalise, tokenise
 from directory.listing import IndexDocument, in_force_until, profile_fields_present
+from directory.ordering import first_rows
 from directory.query import (
     FILTERABLE,
     And,
@@ -1381,23 +1382,30 @@ def _first_k_by_columns(
     rows: np.ndarray,
     ties: ColumnTieKey,
 ) -> tuple[np.ndarray, list[tuple[float | str, ...]]]:
-    """``_first_k_fair`` for a tie key the columns can compute: its numbers and rotation
-    for the whole tie group at once (no listing decoded, no call per listing), and the key
-    as it is shown only for the ``k`` rows picked."""
+    """``_first_k_fair`` for a tie key the columns can compute: its numbers, then its
+    rotation, each for the rows still tied when it comes to be needed (no listing decoded,
+    no call per listing), and the key as it is shown only for the ``k`` rows picked."""
     candidates = Candidates([(segment, matched[rows])])
-    numbers = ties.columns(candidates, np.arange(len(rows)))
-    turns = ties.rotations(candidates.id_bytes(np.arange(len(rows))))
-    # The row's position last, as ``_first_k`` needs a unique last key (rows tie on every
-    # key only where two ids share a rotation: one pair in 2**64).
-    keys = [*(key[rows] for key in leading), *numbers, turns]
-    picked = _first_k([*keys, np.arange(len(rows))], k)
-    keyed: list[tuple[tuple[float, ...], tuple[float | str, ...], int]] = []
-    for i in picked.tolist():
-        listing_id = segment.id_at(int(matched[rows[i]]))
-        tie: tuple[float | str, ...] = (*(float(n[i]) for n in numbers), *ties.rest(listing_id))
-        keyed.append((tuple(float(key[i]) for key in keys[: len(leading)]), tie, int(rows[i])))
-    keyed.sort()
-    return np.array([row for _, _, row in keyed], dtype=np.int64), [tie for _, tie, _ in keyed]
+    numbers = ties.columns(candidates)
+
+    def turns(at: np.ndarray) -> np.ndarray:
+        return ties.rotations(candidates.id_bytes(at))
+
+    # The row's position last, as ordering needs a unique last key (rows tie on every key
+    # only where two ids share a rotation: one pair in 2**64).
+    keys = [*(key[rows].__getitem__ for key in leading), *numbers, turns, _positions]
+    picked = first_rows(keys, np.arange(len(rows)), k)
+    shown = [key(picked) for key in numbers]
+    keyed: list[tuple[tuple[float | str, ...], int]] = []
+    for i, at in enumerate(picked.tolist()):
+        listing_id = segment.id_at(int(matched[rows[at]]))
+        tie: tuple[float | str, ...] = (*(float(n[i]) for n in shown), *ties.rest(listing_id))
+        keyed.append((tie, int(rows[at])))
+    return np.array([row for _, row in keyed], dtype=np.int64), [tie for tie, _ in keyed]
+
+
+def _positions(rows: np.ndarray) -> np.ndarray:
+    return rows
 
 
 def _fee_keys(segment: _Segment, slots: np.ndarray) -> list[np.ndarray]:
