@@ -14,9 +14,11 @@ from typing import Any
 import msgspec
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from directory.index import EmbeddedIndex, SearchIndex, SearchResult
-from directory.index.embedded import EARTH_RADIUS_M
+from directory.index.embedded import EARTH_RADIUS_M, _packed
 from directory.index.text import tokenise
 from directory.listing import IndexDocument
 from directory.query import And, Eq, Filter, GeoRadius, In, Not, Or, Range, SearchQuery
@@ -435,3 +437,36 @@ def test_a_revision_check_finds_the_changed_the_new_and_the_gone_across_parts() 
     assert check.stale([], []) == []
     assert sorted(check.never_named()) == ["t3", "t4"]  # t5 was deleted, so never live
     assert index.revision_check().stale(["t1"], ["1@1"]) == ["t1"]  # the dead copy's revision
+
+
+@given(
+    having=st.lists(st.lists(st.sampled_from("abcdefgh"), max_size=4), min_size=1, max_size=400),
+    data=st.data(),
+)
+def test_facet_counts_by_bitmap_and_by_gathering_are_the_same(
+    having: list[list[str]], data: st.DataObject
+) -> None:
+    """Facets are counted from each value's bitmap of slots or from the matched slots'
+    own values, whichever costs less for the mask; both must give the plain count (a
+    value repeated in one listing counted once)."""
+    index = EmbeddedIndex(
+        [
+            IndexDocument(id=f"t{n:03d}", name="P", languages=values)
+            for n, values in enumerate(having)
+        ]
+    )
+    [part] = index._parts
+    segment = part.segment
+    postings = segment.keywords["languages"]
+    mask = np.array(data.draw(st.lists(st.booleans(), min_size=len(having), max_size=len(having))))
+    matched = np.flatnonzero(mask)
+    expected: dict[str, int] = {}
+    for slot in matched.tolist():
+        doc = segment.docs[int(slot)]
+        for value in set(doc.languages):
+            expected[value] = expected.get(value, 0) + 1
+    assert postings.counts(mask, matched) == expected
+    assert postings._bits().shape == (len(postings.values), -(-len(having) // 64))
+    # Each path on its own, whatever the costs chose.
+    bits = np.bitwise_count(postings._bits() & _packed(mask)).sum(axis=1)
+    assert {postings.values[i]: int(n) for i, n in enumerate(bits) if n} == expected
