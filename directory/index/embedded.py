@@ -268,7 +268,6 @@ class _Postings:
         counted = np.bincount(found, minlength=len(self.values))
         return {self.values[i]: int(counted[i]) for i in np.flatnonzero(counted)}
 
-
     def _bits(self) -> np.ndarray:
         """Row ``i``: the slots having ``values[i]``, as the bits of 64-bit words. Made on
         first use (about 1.5 ms a value at a million listings); concurrent readers may
