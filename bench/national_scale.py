@@ -307,7 +307,8 @@ def serve_under_load(settings: Settings, workers: int, clients: int, seconds: fl
             load(base, [("/healthz", {})], clients, seconds / 3)
         )
         h50, h99 = percentiles(health)
-        processes = [psutil.Process(server.pid), *psutil.Process(server.pid).children()]
+        supervisor = psutil.Process(server.pid)
+        processes = [supervisor, *supervisor.children()]
         rss = sum(p.memory_info().rss for p in processes) / 2**20
         uss = sum(p.memory_full_info().uss for p in processes) / 2**20
         print(
@@ -317,6 +318,24 @@ def serve_under_load(settings: Settings, workers: int, clients: int, seconds: fl
             f"{len(health) / health_elapsed:,.0f} req/s, p50 {h50:.1f} / p99 {h99:.1f} ms; "
             f"processes RSS {rss:,.0f} MiB, private (USS) {uss:,.0f} MiB"
         )
+        print(f"  {memory_split(processes, settings.index_path)}", flush=True)
+
+
+def memory_split(processes: list[psutil.Process], index_path: Path) -> str:
+    """Each serving process's private memory (USS), and how much of the index file it has
+    resident and how much of that only it has: pages shared between the workers are the
+    index held once."""
+    parts = []
+    for process in processes:
+        mapped = [m for m in process.memory_maps(grouped=True) if m.path == str(index_path)]
+        resident = sum(m.rss for m in mapped) / 2**20
+        own = sum(m.private_clean + m.private_dirty for m in mapped) / 2**20
+        name = "supervisor" if process is processes[0] else f"worker {process.pid}"
+        parts.append(
+            f"{name}: USS {process.memory_full_info().uss / 2**20:,.0f} MiB, index file "
+            f"{resident:,.0f} MiB resident ({own:,.0f} MiB of it in no other process)"
+        )
+    return "; ".join(parts)
 
 
 def http_overhead(settings: Settings, directory: Directory, rounds: int) -> None:
