@@ -115,20 +115,21 @@ def numpy_floor(index: EmbeddedIndex, query: SearchQuery, kept: bool = True) -> 
     """The same filter AST over the same columns, then the first page picked: what any
     columnar engine must do at least. No text scoring, facets, merging or decoding.
 
-    ``kept``: with the masks of filter leaves the segment keeps from earlier requests (as
-    search has them); without, every comparison is made afresh over its column."""
+    ``kept``: with the masks of filter leaves and recent radii the segment keeps from
+    earlier requests (as search has them: the bench repeats its searches, so a radius is
+    kept for both); without, every comparison is made afresh over its column."""
     total = 0
     for part in index._parts:
         segment = part.segment
         mask = part.live.copy()
         if query.filter is not None:
-            leaves = segment.leaf_masks
+            leaves, radii = segment.leaf_masks, segment.radius_masks
             if not kept:
-                segment.leaf_masks = {}
+                segment.leaf_masks, segment.radius_masks = {}, {}
             try:
                 mask &= segment.filter_mask(query.filter)
             finally:
-                segment.leaf_masks = leaves
+                segment.leaf_masks, segment.radius_masks = leaves, radii
         if query.concerns:
             treated = np.zeros(segment.size, dtype=bool)
             for concern in query.concerns:

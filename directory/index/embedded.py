@@ -567,6 +567,7 @@ class _Segment:
         self.tie_number_cache: tuple[ColumnTieKey | None, list[np.ndarray]] = (None, [])
         # Masks of the filter leaves asked lately (see ``_leaf``), read-only, by leaf.
         self.leaf_masks: dict[Hashable, np.ndarray] = {}
+        self.radius_masks: dict[GeoRadius, np.ndarray] = {}
 
     def tie_numbers(self, ties: ColumnTieKey) -> list[np.ndarray]:
         """The numbers of ``ties`` for every slot, computed once per tie order (they depend
@@ -797,9 +798,25 @@ class _Segment:
                 return ~self.filter_mask(item)
             case Eq() | In() | Range():
                 return self._leaf(node)
-            case GeoRadius(lat=lat, lon=lon, radius_m=radius_m, licensed_on=licensed_on):
-                return self.points.within(lat, lon, radius_m, self.size, licensed_on)
+            case GeoRadius():
+                return self._radius(node)
         raise FilterError(f"unsupported filter node {node!r}")
+
+    def _radius(self, node: GeoRadius) -> np.ndarray:
+        """The mask of a radius, the last few kept: each differs by request, but within one
+        it recurs (the count of those matching inferred wishes, the next page)."""
+        mask = self.radius_masks.get(node)
+        if mask is None:
+            mask = self.points.within(
+                node.lat, node.lon, node.radius_m, self.size, node.licensed_on
+            )
+            mask.flags.writeable = False
+            masks = self.radius_masks
+            if len(masks) >= _KEPT_RADII:
+                with contextlib.suppress(KeyError, RuntimeError, StopIteration):
+                    del masks[next(iter(masks))]
+            masks[node] = mask
+        return mask
 
     def _leaf(self, node: Eq | In | Range) -> np.ndarray:
         """The mask of one comparison, kept for the next requests that ask it (read-only).
@@ -807,8 +824,8 @@ class _Segment:
         Only leaves are kept, never what they combine into: the same few comparisons recur
         in every match and search (listed, accepting, a day's freshness window, each
         state's telehealth window), where a whole filter rarely does, and at a million
-        listings each costs a pass over the segment. Radius searches differ per request and
-        are never kept; nor are ids, unique to a query."""
+        listings each costs a pass over the segment. Radius searches differ per request
+        (``_radius`` keeps only the last few); ids, unique to a query, are never kept."""
         mask = self.leaf_masks.get(node)
         if mask is not None:
             return mask
@@ -965,6 +982,7 @@ _NARROW = 16
 # Leaf masks a segment keeps (``_Segment._leaf``): a byte per listing each, so 64 MB at a
 # million listings, for the few dozen comparisons a day's requests share.
 _KEPT_LEAVES = 64
+_KEPT_RADII = 8  # radius masks a segment keeps (``_Segment._radius``)
 # Matching reads a keyword of its candidates from the value's kept mask unless they are
 # fewer than one listing in this many (then looking them up in the postings is cheaper).
 _FEW_ROWS = 256
@@ -1338,6 +1356,8 @@ def _search_part(part: _Part, plan: _Plan) -> _Partial:
     # lifts a listing above one treating more of what was asked (as Meilisearch's
     # "treats exactly k" parts, most first, in directory.index.meili).
     levels = np.zeros(segment.size, dtype=np.int32)
+    if plan.wanted == 0 and not query.facets:
+        return _count_only(segment, mask, plan)
     for word, prefix in plan.words:
         if not mask.any():
             break
@@ -1397,6 +1417,31 @@ def _search_part(part: _Part, plan: _Plan) -> _Partial:
         facets,
         ties,
         match_levels[top],
+    )
+
+
+def _count_only(segment: _Segment, mask: np.ndarray, plan: _Plan) -> _Partial:
+    """``_search_part`` when only the total is asked (``limit=0``, no facets): which
+    documents match, nothing scored or ordered. Words that only rank change nothing."""
+    mask = mask.copy()
+    if not plan.query.optional_words:
+        for word, prefix in plan.words:
+            if not mask.any():
+                break
+            mask &= segment.text.scores(word, prefix, segment.size) > 0
+    if plan.concerns:  # as there: related concerns count only beside named ones
+        concerned = np.zeros(segment.size, dtype=bool)
+        for concern in (*plan.concerns, *plan.related):
+            concerned[segment.keywords["concerns"].slots(concern)] = True
+        mask &= concerned
+    nothing = np.zeros(0, dtype=np.int64)
+    return _Partial(
+        segment,
+        nothing,
+        nothing.astype(float),
+        nothing.astype(float),
+        int(np.count_nonzero(mask)),
+        {},
     )
 
 

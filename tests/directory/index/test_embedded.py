@@ -470,3 +470,32 @@ def test_facet_counts_by_bitmap_and_by_gathering_are_the_same(
     # Each path on its own, whatever the costs chose.
     bits = np.bitwise_count(postings._bits() & _packed(mask)).sum(axis=1)
     assert {postings.values[i]: int(n) for i, n in enumerate(bits) if n} == expected
+
+
+@given(
+    text=st.sampled_from(["", "sex", "warm help", "couples", "ada", "nobody-has-this", "minn"]),
+    optional=st.booleans(),
+    concerns=st.lists(
+        st.sampled_from(["vaginismus", "low_desire", "erectile_dysfunction", "sexual_trauma"]),
+        max_size=2,
+    ),
+    related=st.lists(st.sampled_from(["genito_pelvic_pain", "desire_discrepancy"]), max_size=1),
+    language=st.sampled_from([None, "en", "es"]),
+)
+def test_a_count_only_search_counts_what_the_full_search_finds(
+    text: str, optional: bool, concerns: list[str], related: list[str], language: str | None
+) -> None:
+    """Asking for the total alone (limit 0, no facets) takes a shorter path, which must
+    count exactly the documents the full search matches."""
+    index = EmbeddedIndex(sample_documents(), merge_ratio=0)
+    query = SearchQuery(
+        text=text,
+        optional_words=optional,
+        concerns=tuple(concerns),
+        related_concerns=tuple(related),
+        filter=Eq("languages", language) if language else None,
+        limit=50,
+    )
+    full = index.search(query)
+    counted = index.search(msgspec.structs.replace(query, limit=0))
+    assert counted.total == full.total and counted.hits == []
