@@ -499,3 +499,17 @@ def test_a_count_only_search_counts_what_the_full_search_finds(
     full = index.search(query)
     counted = index.search(msgspec.structs.replace(query, limit=0))
     assert counted.total == full.total and counted.hits == []
+
+
+def test_kept_radius_masks_are_few_and_answer_as_fresh_ones() -> None:
+    documents = sample_documents()
+    kept, fresh = EmbeddedIndex(documents), EmbeddedIndex(documents)
+    for n in range(20):
+        radius = GeoRadius(lat=44.9 + n / 100, lon=-93.2, radius_m=5_000 + 1_000 * n)
+        query = SearchQuery(filter=radius, limit=20)
+        assert kept.search(query) == kept.search(query)  # the second from the kept mask
+        assert [h.document.id for h in kept.search(query).hits] == [
+            h.document.id for h in fresh.search(query).hits
+        ]
+        fresh = EmbeddedIndex(documents)  # never keeps two
+    assert all(len(part.segment.radius_masks) <= 8 for part in kept._parts)
