@@ -421,30 +421,51 @@ def _haversine_m(
 
 
 class _Points:
-    """All practice points of a segment in flat arrays, ordered by owner slot."""
+    """All practice points of a segment in flat arrays, ordered by owner slot, and the same
+    points ordered by latitude. Every array is made when the segment is built and saved
+    with it, so that worker processes mapping the saved file share them (derived at load,
+    they were ~50 MB of each worker's own memory at a million listings)."""
 
-    def __init__(
-        self, owner: np.ndarray, lat: np.ndarray, lon: np.ndarray, licensed_until: np.ndarray
-    ) -> None:
-        self.owner = owner
-        self.lat = lat  # radians
-        self.lon = lon
+    def __init__(self, arrays: dict[str, np.ndarray]) -> None:
+        self.owner = arrays["points.owner"]
+        self.lat = arrays["points.lat"]  # radians
+        self.lon = arrays["points.lon"]
         # YYYYMMDD the license in force in each point's state runs to (0: none there).
-        self.licensed_until = licensed_until
-        self.cos_lat = np.cos(lat)
+        self.licensed_until = arrays["points.licensed_until"]
+        self.cos_lat = arrays["points.cos_lat"]
         # Points sorted by latitude: a radius search only looks at the band of latitudes
-        # it can reach.
-        self.by_lat = np.argsort(lat, kind="stable").astype(np.int32)
-        self.sorted_lat = lat[self.by_lat]
-        # The points' columns in that order too: a radius search reads its band as
-        # contiguous slices rather than gathering it point by point from owner order (a
-        # band of latitudes crosses the continent: at a million listings, more than 100k
-        # points around a city's).
-        self.band_lon = lon[self.by_lat]
-        self.band_cos = self.cos_lat[self.by_lat]
-        self.band_owner = owner[self.by_lat]
-        self.band_licensed = licensed_until[self.by_lat]
+        # it can reach. The points' columns in that order too: a radius search reads its
+        # band as contiguous slices rather than gathering it point by point from owner
+        # order (a band of latitudes crosses the continent: at a million listings, more
+        # than 100k points around a city's).
+        self.by_lat = arrays["points.by_lat"]
+        self.sorted_lat = arrays["points.sorted_lat"]
+        self.band_lon = arrays["points.band_lon"]
+        self.band_cos = arrays["points.band_cos"]
+        self.band_owner = arrays["points.band_owner"]
+        self.band_licensed = arrays["points.band_licensed"]
         self._starts: np.ndarray | None = None
+
+    @staticmethod
+    def arrays(
+        owner: np.ndarray, lat: np.ndarray, lon: np.ndarray, licensed_until: np.ndarray
+    ) -> dict[str, np.ndarray]:
+        """Every array of the points (latitudes and longitudes in radians), as saved."""
+        cos_lat = np.cos(lat)
+        by_lat = np.argsort(lat, kind="stable").astype(np.int32)
+        return {
+            "points.owner": owner,
+            "points.lat": lat,
+            "points.lon": lon,
+            "points.licensed_until": licensed_until,
+            "points.cos_lat": cos_lat,
+            "points.by_lat": by_lat,
+            "points.sorted_lat": lat[by_lat],
+            "points.band_lon": lon[by_lat],
+            "points.band_cos": cos_lat[by_lat],
+            "points.band_owner": owner[by_lat],
+            "points.band_licensed": licensed_until[by_lat],
+        }
 
     def _distances(self, lat: float, lon: float, which: np.ndarray) -> np.ndarray:
         """Haversine metres from (lat, lon) in degrees to the points at indices ``which``."""
@@ -550,12 +571,7 @@ class _Segment:
         self.text = _Text(
             meta["vocabulary"], arrays["text.starts"], arrays["text.slots"], arrays["text.ranks"]
         )
-        self.points = _Points(
-            arrays["points.owner"],
-            arrays["points.lat"],
-            arrays["points.lon"],
-            arrays["points.licensed_until"],
-        )
+        self.points = _Points(arrays)
         # Sorting by name is by normalised name, then id; within the segment the rank
         # stands in for both, and merges across parts compare the keys themselves.
         self.name_rank = arrays["name_rank"]
@@ -729,10 +745,12 @@ class _Segment:
         arrays["text.starts"] = starts
         arrays["text.slots"] = _owners(_concat(token_counts, np.int32))[order]
         arrays["text.ranks"] = _concat(token_ranks, np.uint8)[order]
-        arrays["points.owner"] = _owners(np.array(point_counts, dtype=np.int32))
-        arrays["points.lat"] = np.radians(np.array(lats, dtype=np.float64))
-        arrays["points.lon"] = np.radians(np.array(lons, dtype=np.float64))
-        arrays["points.licensed_until"] = np.array(licensed, dtype=np.int32)
+        arrays |= _Points.arrays(
+            _owners(np.array(point_counts, dtype=np.int32)),
+            np.radians(np.array(lats, dtype=np.float64)),
+            np.radians(np.array(lons, dtype=np.float64)),
+            np.array(licensed, dtype=np.int32),
+        )
         credential_starts = np.zeros(size + 1, dtype=np.int64)
         np.cumsum(np.array(credential_counts, dtype=np.int64), out=credential_starts[1:])
         arrays["credentials.starts"] = credential_starts
@@ -1589,7 +1607,8 @@ def _check_facets(facets: Iterable[str]) -> None:
 # views the arrays in place: nothing is rebuilt, and processes mapping the same file
 # share its pages.
 _MAGIC = b"SENSIDX\0"
-_FORMAT = 7  # 6: points carry the day their state's license runs to; 7: match columns
+_FORMAT = 8  # 6: points carry the day their state's license runs to; 7: match columns;
+# 8: the points' latitude order saved, not derived at load
 _ALIGN = 64
 
 

@@ -102,6 +102,10 @@ def test_a_loaded_index_is_mapped_from_the_file_and_still_takes_writes(tmp_path:
         bases.append(bases[-1].base)
     # (Seen through a plain ndarray view, which numpy operates on faster than on a memmap.)
     assert any(isinstance(base, np.memmap) for base in bases) and not blob.flags.writeable
+    # The points' latitude order too: nothing a search reads is derived per process.
+    points = part.segment.points
+    for array in (points.by_lat, points.sorted_lat, points.band_lon, points.band_owner):
+        assert not array.flags.writeable and array.base is not None
     assert loaded.revisions() == {doc.id: doc.revision for doc in sample_documents()}
 
     loaded.upsert([IndexDocument(id="t01", name="Renamed Person")])
