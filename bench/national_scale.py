@@ -393,7 +393,8 @@ def run_size(profiles: int, args: argparse.Namespace) -> None:
         print(
             f"index build from SQLite: {build_s:.1f}s ({count / build_s:,.0f} listings/s); "
             f"index arrays {nbytes / count:,.0f} B/listing (documents {blob / count:,.0f}, "
-            f"search structures {(nbytes - blob) / count:,.0f}); RSS grew {grown:,.0f} MiB",
+            f"search structures {(nbytes - blob) / count:,.0f}); RSS grew {grown:,.0f} MiB; "
+            f"load {os.getloadavg()[0]:.1f}",
             flush=True,
         )
 
@@ -415,9 +416,11 @@ def run_size(profiles: int, args: argparse.Namespace) -> None:
         assert resumed is not None
         print(
             f"save {save_s:.1f}s ({size / 2**20:,.0f} MiB); restart from it with "
-            f"{resumed.refreshed:,} changed: {resume_s:.2f}s",
+            f"{resumed.refreshed:,} changed: {resume_s:.2f}s; load {os.getloadavg()[0]:.1f}",
             flush=True,
         )
+        if args.build_only:
+            return
         directory = restarted
         directory.indexer.drain()
         directory.save_embedded_index()
@@ -549,6 +552,11 @@ def main() -> None:
         nargs="*",
         default=[],
         help="sizes to measure without the store (generator straight into the index)",
+    )
+    parser.add_argument(
+        "--build-only",
+        action="store_true",
+        help="SQLite only: stop after the load, index build, save and restart (no search, match, serving)",
     )
     parser.add_argument("--workers", type=int, nargs="*", default=[1, 2])
     parser.add_argument("--clients", type=int, default=20)

@@ -54,7 +54,14 @@ from directory.bulk import collector_paused
 from directory.geo import EARTH_RADIUS_M, outside_box  # the sphere matching measures on too
 from directory.index.base import Hit, SearchResult
 from directory.index.text import STOP_WORDS, max_typos, normalise, tokenise
-from directory.listing import IndexDocument, in_force_until, profile_fields_present
+from directory.listing import (
+    IndexDocument,
+    PackedDocument,
+    in_force_until,
+    pack_document,
+    profile_fields_present,
+    unpack_document,
+)
 from directory.query import (
     FILTERABLE,
     And,
@@ -113,20 +120,13 @@ _NO_SLOTS = np.zeros(0, dtype=np.int32)
 # --workers N``). Per-value Python objects exist only for the small tables: the distinct
 # keyword values and text tokens.
 
-_ENCODER = msgspec.msgpack.Encoder()
-# Documents are stored as arrays of their field values, not maps: the field names would
-# be a quarter of the bytes of each one (about 400 of 1,550).
-_DOC_FIELDS = msgspec.structs.fields(IndexDocument)
-_DOC_NAMES = tuple(field.name for field in _DOC_FIELDS)
-_DOC_DECODER = msgspec.msgpack.Decoder(tuple[tuple(field.type for field in _DOC_FIELDS)])  # type: ignore[misc]  # a tuple type built from the listing's fields
+# Documents are held packed (``listing.pack_document``: arrays of their field values).
 
 
-def _pack(doc: IndexDocument) -> bytes:
-    return _ENCODER.encode(msgspec.structs.astuple(doc))
-
-
-def _unpack(data: memoryview) -> IndexDocument:
-    return IndexDocument(**dict(zip(_DOC_NAMES, _DOC_DECODER.decode(data), strict=True)))
+def _packed(documents: Iterable[IndexDocument | PackedDocument]) -> Iterator[PackedDocument]:
+    """Each document with its packed form: packed here unless it came with one."""
+    for doc in documents:
+        yield doc if isinstance(doc, PackedDocument) else PackedDocument(doc, pack_document(doc))
 
 
 _CHUNK = 20_000  # documents turned into arrays at a time while a segment is built
@@ -475,7 +475,7 @@ class _Documents:
 
     def __getitem__(self, slot: int) -> IndexDocument:
         start, end = self.offsets[slot], self.offsets[slot + 1]
-        return _unpack(self.blob.data[start:end])
+        return unpack_document(self.blob.data[start:end])
 
 
 class _Segment:
@@ -541,12 +541,12 @@ class _Segment:
         return out
 
     @classmethod
-    def build(cls, documents: Iterable[IndexDocument]) -> _Segment:
+    def build(cls, documents: Iterable[IndexDocument | PackedDocument]) -> _Segment:
         with collector_paused():
-            return cls._build(documents)
+            return cls._build(_packed(documents))
 
     @classmethod
-    def _build(cls, documents: Iterable[IndexDocument]) -> _Segment:
+    def _build(cls, documents: Iterable[PackedDocument]) -> _Segment:
         blobs: list[bytes] = []
         lengths: list[int] = []
         ids: list[str] = []
@@ -574,8 +574,9 @@ class _Segment:
         present: list[int] = []  # listing.profile_fields_present
         base = 0
         iterator = iter(documents)
-        while chunk := list(itertools.islice(iterator, _CHUNK)):
-            encoded = [_pack(doc) for doc in chunk]
+        while pairs := list(itertools.islice(iterator, _CHUNK)):
+            chunk = [pair.document for pair in pairs]
+            encoded = [pair.packed for pair in pairs]
             blobs.append(b"".join(encoded))
             lengths.extend(map(len, encoded))
             ids.extend(doc.id for doc in chunk)
@@ -951,13 +952,20 @@ class _Part:
     count: int  # live slots
 
     @classmethod
-    def build(cls, documents: Iterable[IndexDocument]) -> _Part:
+    def build(cls, documents: Iterable[IndexDocument | PackedDocument]) -> _Part:
         segment = _Segment.build(documents)
         return cls(segment, np.ones(segment.size, dtype=bool), segment.size)
 
     def documents(self) -> Iterator[IndexDocument]:
         docs = self.segment.docs
         return (docs[int(slot)] for slot in np.flatnonzero(self.live))
+
+    def packed_documents(self) -> Iterator[PackedDocument]:
+        """The live documents with their bytes as held: a merge keeps them unrepacked."""
+        docs, blob, offsets = self.segment.docs, self.segment.docs.blob, self.segment.docs.offsets
+        for slot in np.flatnonzero(self.live):
+            packed = blob[offsets[slot] : offsets[slot + 1]].tobytes()
+            yield PackedDocument(docs[int(slot)], packed)
 
     def get(self, id: str) -> IndexDocument | None:
         slot = self.segment.slot(id)
@@ -1149,11 +1157,12 @@ def _settle(parts: Iterable[_Part], merge_ratio: float) -> tuple[_Part, ...]:
         if part.count == 0:
             continue
         if part.count * 2 < part.segment.size:
-            part = _Part.build(part.documents())  # the lazy compaction of dead slots
+            part = _Part.build(part.packed_documents())  # the lazy compaction of dead slots
         settled.append(part)
         while len(settled) > 1 and settled[-1].count * merge_ratio >= settled[-2].count:
             newer, older = settled.pop(), settled.pop()
-            settled.append(_Part.build(itertools.chain(older.documents(), newer.documents())))
+            merged = itertools.chain(older.packed_documents(), newer.packed_documents())
+            settled.append(_Part.build(merged))
     return tuple(settled)
 
 
@@ -1508,25 +1517,30 @@ class EmbeddedIndex:
     size, which tests use to spread documents over many parts.
     """
 
-    def __init__(self, documents: Iterable[IndexDocument] = (), *, merge_ratio: float = 4) -> None:
+    def __init__(
+        self, documents: Iterable[IndexDocument | PackedDocument] = (), *, merge_ratio: float = 4
+    ) -> None:
         self._merge_ratio = merge_ratio
         self._lock = threading.Lock()  # serialises writers; readers never take it
         self._parts = self._fresh(documents)
 
     # --- writing ---
 
-    def _fresh(self, documents: Iterable[IndexDocument]) -> tuple[_Part, ...]:
+    def _fresh(self, documents: Iterable[IndexDocument | PackedDocument]) -> tuple[_Part, ...]:
         part = _Part.build(documents)
         # A repeated id: the last one wins (as with upserts one after the other). Checked
         # after the build, so a million documents need not be held to find repeats.
         ids = part.segment.sorted_ids
         if len(ids) > 1 and (ids[1:] == ids[:-1]).any():
-            latest = {doc.id: doc for doc in part.documents()}
+            latest = {pair.document.id: pair for pair in part.packed_documents()}
             part = _Part.build(latest.values())
         return _settle([part], self._merge_ratio)
 
-    def upsert(self, documents: Iterable[IndexDocument]) -> None:
-        latest = {doc.id: doc for doc in documents}
+    # Documents may come with their packed form (``listing.PackedDocument``, e.g. stored
+    # documents read by a rebuild): those bytes are kept as they are, not packed again.
+
+    def upsert(self, documents: Iterable[IndexDocument | PackedDocument]) -> None:
+        latest = {pair.document.id: pair for pair in _packed(documents)}
         with self._lock:
             parts = [part.without(latest) for part in self._parts]
             parts.append(_Part.build(latest.values()))
@@ -1538,7 +1552,7 @@ class EmbeddedIndex:
         with self._lock:
             self._parts = _settle([part.without(gone) for part in self._parts], self._merge_ratio)
 
-    def replace_all(self, documents: Iterable[IndexDocument]) -> None:
+    def replace_all(self, documents: Iterable[IndexDocument | PackedDocument]) -> None:
         # Built under the lock so that a concurrent upsert lands after the swap, not
         # before it (where the swap would silently drop it).
         with self._lock:

@@ -19,9 +19,16 @@ import msgspec
 from directory.bulk import collector_paused
 from directory.index.base import SearchIndex
 from directory.index.embedded import EmbeddedIndex
-from directory.listing import IndexDocument, document_for, record_revision
-from directory.store import DirectoryStore
-from directory.vocab import Vocabulary
+from directory.listing import (
+    IndexDocument,
+    PackedDocument,
+    document_for,
+    packaged_fingerprint,
+    record_revision,
+    unpack_document,
+)
+from directory.store import DirectoryStore, StoredDocument
+from directory.vocab import Vocabulary, load_vocabulary
 
 log = logging.getLogger(__name__)
 
@@ -45,21 +52,52 @@ def rebuild(
     """Replace the whole index with documents built from the store; returns the count.
 
     The documents stream from the store's batches into the index, so a million of them are
-    never held at once (the embedded index encodes each batch as it arrives)."""
+    never held at once (the embedded index encodes each batch as it arrives). Each is the
+    one the store keeps beside the record when that is current (``current_documents``),
+    else built from the record."""
     count = 0
 
-    def documents() -> Iterator[IndexDocument]:
+    def documents() -> Iterator[IndexDocument | PackedDocument]:
         nonlocal count
-        for therapist in store.iter_therapists():
-            if therapist.active:
+        for batch in store.iter_stored_documents(_stored_fingerprint(vocab)):
+            for document in current_documents(store, batch, vocab):
                 count += 1
-                yield document_for(therapist, vocab)
+                yield document
             if progress is not None:
-                progress(1)
+                progress(len(batch))
 
     with collector_paused():
-        index.replace_all(documents())
+        if isinstance(index, EmbeddedIndex):
+            index.replace_all(documents())
+        else:  # other indexes take the documents alone
+            index.replace_all(
+                d.document if isinstance(d, PackedDocument) else d for d in documents()
+            )
     return count
+
+
+def _stored_fingerprint(vocab: Vocabulary) -> str | None:
+    """The fingerprint of the stored documents usable with ``vocab``: the store builds
+    them with the packaged vocabulary, so with any other none are (None)."""
+    return packaged_fingerprint() if vocab is load_vocabulary() else None
+
+
+def current_documents(
+    store: DirectoryStore, batch: list[StoredDocument], vocab: Vocabulary
+) -> Iterator[IndexDocument | PackedDocument]:
+    """The documents of the active therapists among ``batch``, in its order: the stored
+    ones as they are (with their bytes, which the embedded index keeps unrepacked), the
+    others (none stored, or not current) built from their records by ``document_for``,
+    the one home of what a document holds."""
+    unstored = [id for id, active, packed in batch if active and packed is None]
+    built = {t.id: document_for(t, vocab) for t in store.get_therapists(unstored) if t.active}
+    for id, active, packed in batch:
+        if not active:
+            continue
+        if packed is not None:
+            yield PackedDocument(unpack_document(packed), packed)
+        elif id in built:  # else deleted since the batch was read
+            yield built[id]
 
 
 class Resumed(msgspec.Struct, frozen=True):
@@ -91,7 +129,8 @@ def resume(store: DirectoryStore, index: EmbeddedIndex, vocab: Vocabulary) -> Re
     stale = [id for id, revision in current.items() if saved.get(id) != revision]
     kept = len(current) - len(stale)
     with collector_paused():
-        fresh = [document_for(t, vocab) for t in store.get_therapists(stale) if t.active]
+        stored = store.stored_documents(stale, _stored_fingerprint(vocab))
+        fresh = list(current_documents(store, stored, vocab))
     # The upsert replaces the saved copies of the records it rebuilds.
     index.delete([id for id in saved if id not in current])
     index.upsert(fresh)
