@@ -383,7 +383,7 @@ def run_size(profiles: int, args: argparse.Namespace) -> None:
         directory = Directory(settings, store, index)
         before = rss_mib()
         started = time.perf_counter()
-        count = rebuild(store, index, directory.vocab)
+        count = rebuild(store, index, directory.vocab, processes=args.build_processes)
         build_s = time.perf_counter() - started
         grown = rss_mib() - before
         nbytes = sum(
@@ -556,7 +556,13 @@ def main() -> None:
     parser.add_argument(
         "--build-only",
         action="store_true",
-        help="SQLite only: stop after the load, index build, save and restart (no search, match, serving)",
+        help="SQLite only: stop after the load, index build, save and restart",
+    )
+    parser.add_argument(
+        "--build-processes",
+        type=int,
+        default=1,
+        help="processes building the index from the store (sync.rebuild's processes)",
     )
     parser.add_argument("--workers", type=int, nargs="*", default=[1, 2])
     parser.add_argument("--clients", type=int, default=20)

@@ -40,8 +40,8 @@ import os
 import tempfile
 import threading
 from collections import defaultdict
-from collections.abc import Hashable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -950,6 +950,10 @@ class _Part:
     segment: _Segment
     live: np.ndarray
     count: int  # live slots
+    # One of the parts a build in several processes made side by side (a range of ids
+    # each, ``replace_all_in_processes``): never merged with another such part, as that
+    # would build the whole index again.
+    side_by_side: bool = False
 
     @classmethod
     def build(cls, documents: Iterable[IndexDocument | PackedDocument]) -> _Part:
@@ -993,7 +997,7 @@ class _Part:
             return self
         live = self.live.copy()
         live[slots] = False
-        return _Part(self.segment, live, int(np.count_nonzero(live)))
+        return _Part(self.segment, live, int(np.count_nonzero(live)), self.side_by_side)
 
 
 class Candidates:
@@ -1156,10 +1160,14 @@ def _settle(parts: Iterable[_Part], merge_ratio: float) -> tuple[_Part, ...]:
     for part in parts:
         if part.count == 0:
             continue
-        if part.count * 2 < part.segment.size:
-            part = _Part.build(part.packed_documents())  # the lazy compaction of dead slots
+        if part.count * 2 < part.segment.size:  # the lazy compaction of dead slots
+            part = replace(_Part.build(part.packed_documents()), side_by_side=part.side_by_side)
         settled.append(part)
-        while len(settled) > 1 and settled[-1].count * merge_ratio >= settled[-2].count:
+        while (
+            len(settled) > 1
+            and settled[-1].count * merge_ratio >= settled[-2].count
+            and not (settled[-1].side_by_side and settled[-2].side_by_side)
+        ):
             newer, older = settled.pop(), settled.pop()
             merged = itertools.chain(older.packed_documents(), newer.packed_documents())
             settled.append(_Part.build(merged))
@@ -1441,6 +1449,7 @@ class _ArrayAt(msgspec.Struct, array_like=True):
 class _SavedPart(msgspec.Struct):
     meta: dict[str, Any]
     arrays: dict[str, _ArrayAt]
+    side_by_side: bool = False  # _Part.side_by_side
 
 
 class _Header(msgspec.Struct):
@@ -1461,7 +1470,7 @@ def _write_parts(file: BinaryIO, parts: tuple[_Part, ...], fingerprint: str) -> 
             placed[name] = _ArrayAt(array.dtype.str, tuple(array.shape), offset)
             blocks.append(array)
             offset += array.nbytes
-        layout.append(_SavedPart(part.segment.meta, placed))
+        layout.append(_SavedPart(part.segment.meta, placed, part.side_by_side))
     header = msgspec.msgpack.encode(_Header(_FORMAT, fingerprint, layout))
     start = -(-(len(_MAGIC) + 8 + len(header)) // _ALIGN) * _ALIGN
     file.write(_MAGIC + len(header).to_bytes(8, "little") + header)
@@ -1505,7 +1514,8 @@ def _read_parts(path: str | os.PathLike[str], fingerprint: str | None) -> tuple[
                 mapped[begin : begin + count * dtype.itemsize].view(dtype).reshape(at.shape)
             )
         live = arrays.pop("live")
-        parts.append(_Part(_Segment(arrays, saved.meta), live, int(np.count_nonzero(live))))
+        count = int(np.count_nonzero(live))
+        parts.append(_Part(_Segment(arrays, saved.meta), live, count, saved.side_by_side))
     return tuple(parts)
 
 
@@ -1557,6 +1567,45 @@ class EmbeddedIndex:
         # before it (where the swap would silently drop it).
         with self._lock:
             self._parts = self._fresh(documents)
+
+    def replace_all_in_processes(
+        self, sources: Sequence[Callable[[], Iterable[IndexDocument | PackedDocument]]]
+    ) -> None:
+        """``replace_all`` with the documents of several sources, each built into its own
+        part by its own process: the first here, each other one in a forked child that
+        saves its part to a temporary file, which this process then maps (as ``restore``
+        does). The sources must not share an id. Only where forking is safe: a process
+        whose other threads hold no lock the children need (``sensate reindex``)."""
+        children: list[tuple[int, str]] = []
+        try:
+            for source in sources[1:]:
+                fd, path = tempfile.mkstemp(prefix="sensate-part-", suffix=".bin")
+                os.close(fd)
+                pid = os.fork()
+                if pid == 0:  # the child: build, save, and leave without cleaning up
+                    status = 1
+                    try:
+                        with open(path, "wb") as file:
+                            part = replace(_Part.build(source()), side_by_side=True)
+                            _write_parts(file, (part,), "")
+                        status = 0
+                    finally:
+                        os._exit(status)
+                children.append((pid, path))
+            first = replace(_Part.build(sources[0]()), side_by_side=len(sources) > 1)
+            parts = [first]
+            for pid, path in children:
+                _, status = os.waitpid(pid, 0)
+                if status != 0:
+                    raise RuntimeError(f"the index build process {pid} failed ({status})")
+                parts.extend(_read_parts(path, ""))
+        finally:
+            for pid, path in children:
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, 0)  # a child not waited for after a failure here
+                Path(path).unlink(missing_ok=True)  # mapped pages outlive the name
+        with self._lock:
+            self._parts = _settle([part for part in parts if part.count], self._merge_ratio)
 
     # --- reading ---
 

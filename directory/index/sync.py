@@ -10,9 +10,10 @@ the index is unreachable. ``rebuild`` and ``verify`` are the whole-index operati
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import msgspec
 
@@ -48,25 +49,56 @@ def rebuild(
     index: SearchIndex,
     vocab: Vocabulary,
     progress: Callable[[int], None] | None = None,
+    *,
+    processes: int = 1,
 ) -> int:
     """Replace the whole index with documents built from the store; returns the count.
 
     The documents stream from the store's batches into the index, so a million of them are
     never held at once (the embedded index encodes each batch as it arrives). Each is the
     one the store keeps beside the record when that is current (``current_documents``),
-    else built from the record."""
-    count = 0
+    else built from the record.
 
-    def documents() -> Iterator[IndexDocument | PackedDocument]:
-        nonlocal count
-        for batch in store.iter_stored_documents(_stored_fingerprint(vocab)):
+    ``processes`` > 1 (the embedded index only): that many processes build a range of ids
+    each (``EmbeddedIndex.replace_all_in_processes``, which forks: only for a process with
+    no other threads at work, such as ``sensate reindex``)."""
+    fingerprint = _stored_fingerprint(vocab)
+    count = 0  # documents
+    reported = 0  # therapists reported to ``progress``
+
+    def documents(
+        after: str = "", through: str | None = None, counted: bool = True
+    ) -> Iterator[IndexDocument | PackedDocument]:
+        nonlocal count, reported
+        batches = store.iter_stored_documents(fingerprint, after=after, through=through)
+        for batch in batches:
             for document in current_documents(store, batch, vocab):
                 count += 1
                 yield document
-            if progress is not None:
+            if progress is not None and counted:
+                reported += len(batch)
                 progress(len(batch))
 
     with collector_paused():
+        if isinstance(index, EmbeddedIndex) and processes > 1:
+
+            def source(
+                after: str, through: str | None, forked: bool
+            ) -> Iterable[IndexDocument | PackedDocument]:
+                if forked:  # the parent's pooled connections are not the child's to use
+                    store.engine.dispose(close=False)
+                return documents(after, through, counted=not forked)
+
+            ranges = store.id_ranges(processes)
+            index.replace_all_in_processes(
+                [
+                    functools.partial(source, after, through, at > 0)
+                    for at, (after, through) in enumerate(ranges)
+                ]
+            )
+            if progress is not None:  # the other processes' share, at the end
+                progress(max(0, store.count_therapists() - reported))
+            return index.count()
         if isinstance(index, EmbeddedIndex):
             index.replace_all(documents())
         else:  # other indexes take the documents alone

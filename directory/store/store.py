@@ -123,19 +123,26 @@ class DirectoryStore:
             last_id = rows[-1]["id"]
 
     def iter_stored_documents(
-        self, fingerprint: str | None, batch_size: int = 2000
+        self,
+        fingerprint: str | None,
+        batch_size: int = 2000,
+        *,
+        after: str = "",
+        through: str | None = None,
     ) -> Iterator[list[StoredDocument]]:
         """Every therapist, ordered by id, a batch at a time (keyset pages, each its own
         short read, as ``iter_therapists``), with its stored document when that was built
         under ``fingerprint`` from the record as it now stands; None for the others (stored
         before migration 0014, or under other code or vocabulary) and for every one when
-        ``fingerprint`` is None. One narrow query per batch instead of one per table."""
-        last_id = ""
+        ``fingerprint`` is None. One narrow query per batch instead of one per table.
+        ``after`` and ``through``: only the ids above the one, up to the other."""
+        last_id = after
         while True:
+            which = therapists.c.id > last_id
+            if through is not None:
+                which &= therapists.c.id <= through
             with self.engine.connect() as conn:
-                batch = _stored_documents(
-                    conn, therapists.c.id > last_id, fingerprint, limit=batch_size
-                )
+                batch = _stored_documents(conn, which, fingerprint, limit=batch_size)
             if not batch:
                 return
             yield batch
@@ -148,6 +155,24 @@ class DirectoryStore:
             for chunk in _batches(sorted(set(ids)), _IN_CHUNK):
                 found.extend(_stored_documents(conn, therapists.c.id.in_(chunk), fingerprint))
         return sorted(found)
+
+    def id_ranges(self, count: int) -> list[tuple[str, str | None]]:
+        """``count`` ranges ``(after, through)`` of ids (``iter_stored_documents``), in
+        order, that split the therapists into nearly equal shares (None: to the end)."""
+        total = self.count_therapists()
+        bounds: list[str] = []
+        with self.engine.connect() as conn:
+            for share in range(1, count):
+                found = conn.execute(
+                    select(therapists.c.id)
+                    .order_by(therapists.c.id)
+                    .offset(max(0, total * share // count - 1))  # the share's last id
+                    .limit(1)
+                ).scalar_one_or_none()
+                if found is not None and (not bounds or found > bounds[-1]):
+                    bounds.append(found)
+        starts = ["", *bounds]
+        return list(zip(starts, [*bounds, None], strict=True))
 
     def count_therapists(self) -> int:
         with self.engine.connect() as conn:

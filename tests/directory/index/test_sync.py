@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from pathlib import Path
 
 import msgspec
 import pytest
@@ -221,3 +222,29 @@ def test_rebuild_from_stored_documents_gives_what_document_for_gives(
     index.delete(bypassed + gone)
     assert resume(store, index, vocab).refreshed == len(bypassed) + len(gone)
     assert {doc.id: doc for doc in index._documents()} == expected
+
+
+def test_a_rebuild_in_two_processes_holds_what_one_process_builds(
+    store: DirectoryStore, tmp_path: Path
+) -> None:
+    """Each process builds the documents of its range of ids into its own part; together
+    they hold the same documents, stay two parts through saving, loading and upserts (a
+    merge would build the whole index again), and answer searches as one part does."""
+    vocab = load_vocabulary()
+    store.add_therapists(demo_therapists(300, seed=5, as_of=dt.date(2026, 11, 1)), actor="test")
+    progressed: list[int] = []
+    one, two = EmbeddedIndex(), EmbeddedIndex()
+    assert rebuild(store, one, vocab) == 300
+    assert rebuild(store, two, vocab, progressed.append, processes=2) == 300
+    assert sum(progressed) == store.count_therapists()
+    assert sorted(part.count for part in two._parts) == [150, 150]
+    assert {d.id: d for d in two._documents()} == {d.id: d for d in one._documents()}
+    query = SearchQuery(text="couples", limit=20, facets=("languages",))
+    assert two.search(query) == one.search(query)
+
+    two.save(tmp_path / "index.bin")
+    loaded = EmbeddedIndex.load(tmp_path / "index.bin")
+    changed = store.add_therapist(make_therapist(first_name="Wren"), actor="test")
+    loaded.upsert([document_for(changed, vocab)])
+    assert [part.count for part in loaded._parts] == [150, 150, 1]
+    assert loaded.get(changed.id) is not None
