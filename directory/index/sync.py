@@ -120,9 +120,12 @@ def current_documents(
     """The documents of the active therapists among ``batch``, in its order: the stored
     ones as they are (with their bytes, which the embedded index keeps unrepacked), the
     others (none stored, or not current) built from their records by ``document_for``,
-    the one home of what a document holds."""
+    the one home of what a document holds. Those built with the packaged vocabulary are
+    stored for the next time (after a change of code or vocabulary, all of them are)."""
     unstored = [id for id, active, packed in batch if active and packed is None]
     built = {t.id: document_for(t, vocab) for t in store.get_therapists(unstored) if t.active}
+    if _stored_fingerprint(vocab) is not None:
+        store.keep_documents(list(built.values()))
     for id, active, packed in batch:
         if not active:
             continue

@@ -22,7 +22,7 @@ import msgspec
 from sqlalchemy import ColumnElement, Connection, Engine, and_, exists, func, insert, select, update
 
 from directory.bulk import collector_paused
-from directory.listing import record_revision
+from directory.listing import IndexDocument, record_revision
 from directory.records import ApiKey, AuditEvent, Therapist
 from directory.store.clinicians import ClinicianStore
 from directory.store.edits import EditStore
@@ -40,6 +40,7 @@ from directory.store.writes import (
     assemble,
     audit_event,
     driver_rows,
+    replace_documents,
     utcnow,
 )
 
@@ -155,6 +156,16 @@ class DirectoryStore:
             for chunk in _batches(sorted(set(ids)), _IN_CHUNK):
                 found.extend(_stored_documents(conn, therapists.c.id.in_(chunk), fingerprint))
         return sorted(found)
+
+    def keep_documents(self, documents: Sequence[IndexDocument]) -> None:
+        """Store search documents built with the packaged vocabulary from records as read
+        (a rebuild's, after a change of code or vocabulary, or of records stored before
+        migration 0014), so that the next rebuild reads them. A derived copy, not a change
+        of a record: no audit event, no outbox row. Safe beside concurrent writes: a
+        stored document is used only while its revision is the record's."""
+        if documents:
+            with self.writes.transaction() as conn:
+                replace_documents(conn, documents)
 
     def id_ranges(self, count: int) -> list[tuple[str, str | None]]:
         """``count`` ranges ``(after, through)`` of ids (``iter_stored_documents``), in

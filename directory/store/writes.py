@@ -34,7 +34,12 @@ from sqlalchemy import (
 from sqlalchemy.engine.interfaces import Compiled
 from sqlalchemy.exc import IntegrityError
 
-from directory.listing import pack_document, packaged_document, packaged_fingerprint
+from directory.listing import (
+    IndexDocument,
+    pack_document,
+    packaged_document,
+    packaged_fingerprint,
+)
 from directory.records import AuditEvent, Therapist
 from directory.store.database import WRITE_OPTION
 from directory.store.errors import DuplicateKey, NotFound, StaleVersion, StoreError
@@ -171,25 +176,8 @@ class WritePath:
         for chunk in _chunks(missing):
             rows = conn.execute(select(therapists).where(therapists.c.id.in_(chunk)))
             known.update(assemble(conn, rows.mappings().all()))
-        fingerprint = packaged_fingerprint()
-        documents = []
-        for id in ids:
-            therapist = known.get(id)
-            if therapist is None:  # not a therapist's event (cannot be, for an upsert)
-                continue
-            document = packaged_document(therapist)
-            documents.append(
-                {
-                    "therapist_id": id,
-                    "revision": document.revision,
-                    "fingerprint": fingerprint,
-                    "document": pack_document(document),
-                }
-            )
-        for chunk in _chunks(ids):
-            owner = index_documents.c.therapist_id
-            conn.execute(delete(index_documents).where(owner.in_(chunk)))
-        insert_rows(conn, index_documents, documents)
+        documents = [packaged_document(known[id]) for id in ids if id in known]
+        replace_documents(conn, documents)
 
     # --- therapist records ---------------------------------------------------------------
 
@@ -388,6 +376,25 @@ def assemble(
         row["id"]: therapist_from_rows(row, locations[row["id"]], creds[row["id"]], tags[row["id"]])
         for row in rows
     }
+
+
+def replace_documents(conn: Connection, documents: Sequence[IndexDocument]) -> None:
+    """Store these search documents, built with the packaged vocabulary
+    (``listing.packaged_document``), in place of their therapists' ones before."""
+    fingerprint = packaged_fingerprint()
+    rows = [
+        {
+            "therapist_id": document.id,
+            "revision": document.revision,
+            "fingerprint": fingerprint,
+            "document": pack_document(document),
+        }
+        for document in documents
+    ]
+    ids = [document.id for document in documents]
+    for chunk in _chunks(ids):
+        conn.execute(delete(index_documents).where(index_documents.c.therapist_id.in_(chunk)))
+    insert_rows(conn, index_documents, rows)
 
 
 def stale_or_missing(conn: Connection, id: str) -> StoreError:

@@ -20,6 +20,7 @@ from directory.store import DirectoryStore, DuplicateKey
 from directory.store.tables import index_documents, therapists
 from directory.vocab import load_vocabulary
 from tests.factories import make_therapist
+from tests.stored_documents import assert_stored_documents_current
 
 
 class UnreachableIndex(EmbeddedIndex):
@@ -159,13 +160,13 @@ def test_worker_processes_each_follow_the_outbox_into_their_own_index(
     assert followers[0].drain() == 0 and followers[1].drain() == 0  # applied once each
 
 
-@pytest.mark.without_stored_documents  # some are made stale or removed on purpose
 def test_rebuild_from_stored_documents_gives_what_document_for_gives(
     store: DirectoryStore,
 ) -> None:
     """A rebuild takes the stored document of each record when it is current and builds
     the others from their records; either way the index must hold exactly
-    ``document_for`` over ``iter_therapists`` (the one home of what a document holds)."""
+    ``document_for`` over ``iter_therapists`` (the one home of what a document holds).
+    Those it built are stored for the next time."""
     vocab = load_vocabulary()
     store.add_therapists(demo_therapists(1500, seed=7, as_of=dt.date(2026, 11, 1)), actor="test")
     records = list(store.iter_therapists())
@@ -218,7 +219,10 @@ def test_rebuild_from_stored_documents_gives_what_document_for_gives(
     assert rebuild(store, index, vocab) == len(expected)
     assert {doc.id: doc for doc in index._documents()} == expected
     assert verify(store, index, vocab).clean
+    assert assert_stored_documents_current(store) == len(records)
     # Resuming rebuilds the changed ones from the same sources.
+    with store.engine.begin() as conn:
+        conn.execute(delete(index_documents).where(documents.therapist_id.in_(gone)))
     index.delete(bypassed + gone)
     assert resume(store, index, vocab).refreshed == len(bypassed) + len(gone)
     assert {doc.id: doc for doc in index._documents()} == expected
