@@ -14,6 +14,9 @@ under bounded loopback load (--clients concurrent clients for --load-seconds) wi
 same searches in-process and /healthz, and the overhead (HTTP p50 - in-process p50 -
 /healthz p50); match as served (every eligible candidate scored as columns) beside the
 per-candidate reference up to 100k. Never asserts on time: these are figures to quote.
+
+--build-only stops each size after the load, build, save and restart (the figures of the
+index build from the store); --build-processes N builds with N processes (sync.rebuild).
 """
 
 from __future__ import annotations
