@@ -118,20 +118,21 @@ def numpy_floor(index: EmbeddedIndex, query: SearchQuery, kept: bool = True) -> 
     """The same filter AST over the same columns, then the first page picked: what any
     columnar engine must do at least. No text scoring, facets, merging or decoding.
 
-    ``kept``: with the masks of filter leaves the segment keeps from earlier requests (as
-    search has them); without, every comparison is made afresh over its column."""
+    ``kept``: with the masks of filter leaves and recent radii the segment keeps from
+    earlier requests (as search has them: the bench repeats its searches, so a radius is
+    kept for both); without, every comparison is made afresh over its column."""
     total = 0
     for part in index._parts:
         segment = part.segment
         mask = part.live.copy()
         if query.filter is not None:
-            leaves = segment.leaf_masks
+            leaves, radii = segment.leaf_masks, segment.radius_masks
             if not kept:
-                segment.leaf_masks = {}
+                segment.leaf_masks, segment.radius_masks = {}, {}
             try:
                 mask &= segment.filter_mask(query.filter)
             finally:
-                segment.leaf_masks = leaves
+                segment.leaf_masks, segment.radius_masks = leaves, radii
         if query.concerns:
             treated = np.zeros(segment.size, dtype=bool)
             for concern in query.concerns:
@@ -310,7 +311,8 @@ def serve_under_load(settings: Settings, workers: int, clients: int, seconds: fl
             load(base, [("/healthz", {})], clients, seconds / 3)
         )
         h50, h99 = percentiles(health)
-        processes = [psutil.Process(server.pid), *psutil.Process(server.pid).children()]
+        supervisor = psutil.Process(server.pid)
+        processes = [supervisor, *supervisor.children()]
         rss = sum(p.memory_info().rss for p in processes) / 2**20
         uss = sum(p.memory_full_info().uss for p in processes) / 2**20
         print(
@@ -320,6 +322,24 @@ def serve_under_load(settings: Settings, workers: int, clients: int, seconds: fl
             f"{len(health) / health_elapsed:,.0f} req/s, p50 {h50:.1f} / p99 {h99:.1f} ms; "
             f"processes RSS {rss:,.0f} MiB, private (USS) {uss:,.0f} MiB"
         )
+        print(f"  {memory_split(processes, settings.index_path)}", flush=True)
+
+
+def memory_split(processes: list[psutil.Process], index_path: Path) -> str:
+    """Each serving process's private memory (USS), and how much of the index file it has
+    resident and how much of that only it has: pages shared between the workers are the
+    index held once."""
+    parts = []
+    for process in processes:
+        mapped = [m for m in process.memory_maps(grouped=True) if m.path == str(index_path)]
+        resident = sum(m.rss for m in mapped) / 2**20
+        own = sum(m.private_clean + m.private_dirty for m in mapped) / 2**20
+        name = "supervisor" if process is processes[0] else f"worker {process.pid}"
+        parts.append(
+            f"{name}: USS {process.memory_full_info().uss / 2**20:,.0f} MiB, index file "
+            f"{resident:,.0f} MiB resident ({own:,.0f} MiB of it in no other process)"
+        )
+    return "; ".join(parts)
 
 
 def http_overhead(settings: Settings, directory: Directory, rounds: int) -> None:

@@ -208,11 +208,15 @@ class TieKey(Protocol):
 @runtime_checkable
 class ColumnTieKey(TieKey, Protocol):
     """A ``TieKey`` an index with columns can compute without decoding listings: ``columns``
-    gives the key's leading numbers for rows of the index's candidate columns (the shape
-    ``matching.columnar.CandidateColumns`` describes), ``rest`` the remaining parts from the
+    gives the key's leading numbers as sort keys of rows of the index's candidate columns
+    (the shape ``matching.columnar.CandidateColumns`` describes; a key is called with the
+    rows it still has to order, see ``directory.ordering``), ``rotations`` numbers that
+    order as the first part of ``rest`` does, and ``rest`` the remaining parts from the
     listing id, so that ``(*numbers, *rest(id))`` equals the key of the listing."""
 
-    def columns(self, candidates: Any, rows: Any, /) -> list[Any]: ...
+    def columns(self, candidates: Any, /) -> list[Any]: ...
+
+    def rotations(self, ids: Any, /) -> Any: ...
 
     def rest(self, listing_id: str, /) -> tuple[str, ...]: ...
 

@@ -10,8 +10,8 @@ operation, so that both give the same floats; ``tests/matching/test_columnar.py`
 the two rankings over thousands of listings and many requests.
 
 Ranking keys after the first are computed lazily: only for the candidates still tied at
-the cut of the page (``_first``), so a tie-break that needs a hash per candidate
-(``engine.rotation``) costs nothing for the candidates already settled.
+the cut of the page (``directory.ordering.first_rows``), so a tie-break that needs a hash
+of each id (``engine.rotations``) costs nothing for the candidates already settled.
 """
 
 from __future__ import annotations
@@ -30,16 +30,16 @@ from directory.eligibility import (
 )
 from directory.geo import outside_box
 from directory.listing import PROFILE_FIELDS, IndexDocument
+from directory.ordering import Key, first_rows
 from directory.query import And, Eq, Filter, Range
 from directory.records import date_key
 from directory.vocab import Vocabulary
 from matching import scoring
-from matching.engine import Match, candidate_query, match, rotation
+from matching.engine import Match, candidate_query, match, rotations
 from matching.request import ReferralRequest
 from matching.scoring import FreshnessWeights, Wants, Weights
 
 Rows = np.ndarray  # positions of candidates in a CandidateColumns
-Key = Callable[[Rows], np.ndarray]
 
 
 class CandidateColumns(Protocol):
@@ -80,6 +80,10 @@ class CandidateColumns(Protocol):
 
     def ids(self, rows: Rows) -> list[str]: ...
 
+    def id_bytes(self, rows: Rows) -> np.ndarray:
+        """The rows' ids as UTF-8, a numpy bytes array."""
+        ...
+
     def documents(self, rows: Rows) -> list[IndexDocument]: ...
 
 
@@ -108,7 +112,7 @@ def best_rows(
 ) -> Rows:
     """The rows of the ``request.limit`` best eligible candidates, best first."""
     scorer = _Scorer(request, candidates, vocab, w)
-    return _first(scorer.keys(), scorer.eligible, request.limit)
+    return first_rows(scorer.keys(), scorer.eligible, request.limit)
 
 
 def python_round(values: np.ndarray, digits: int) -> np.ndarray:
@@ -208,13 +212,15 @@ def _negated_rounded(values: np.ndarray | float, size: int) -> np.ndarray:
     return -python_round(np.array(np.broadcast_to(np.asarray(values, dtype=np.float64), size)), 6)
 
 
-def tie_columns(c: CandidateColumns, rows: Rows, on: dt.date, w: Weights) -> list[np.ndarray]:
-    """The numeric part of ``engine.tie_key`` as columns, in its order: verification state,
-    freshness, completeness (each negated and rounded as there). Rotation and id follow."""
+def tie_columns(c: CandidateColumns, on: dt.date, w: Weights) -> list[Key]:
+    """The numeric part of ``engine.tie_key`` as keys of rows of ``c``, in its order:
+    verification state, freshness, completeness (each negated and rounded as there).
+    Rotation and id follow."""
+    day, today = date_key(on), _epoch_day(on)
     return [
-        _negated_rounded(verification_rank_of(c, rows, date_key(on)), len(rows)),
-        _negated_rounded(freshness_of(c, rows, _epoch_day(on), w.freshness), len(rows)),
-        _negated_rounded(c.profile_present(rows) / PROFILE_FIELDS, len(rows)),
+        lambda rows: _negated_rounded(verification_rank_of(c, rows, day), len(rows)),
+        lambda rows: _negated_rounded(freshness_of(c, rows, today, w.freshness), len(rows)),
+        lambda rows: _negated_rounded(c.profile_present(rows) / PROFILE_FIELDS, len(rows)),
     ]
 
 
@@ -402,8 +408,7 @@ class _Scorer:
         return np.where(np.isnan(km), np.inf, python_round(np.nan_to_num(km), 1))
 
     def rotation_key(self, rows: Rows) -> np.ndarray:
-        on = self.request.on
-        return np.array([int(rotation(on, id), 16) for id in self.c.ids(rows)], dtype=np.uint64)
+        return rotations(self.request.on, self.c.id_bytes(rows))
 
     def keys(self) -> list[Key]:
         """``engine.rank_key`` as columns, most significant first."""
@@ -431,26 +436,3 @@ class _Scorer:
             self.rotation_key,
             lambda rows: np.array(self.c.ids(rows)),
         ]
-
-
-def _sorted(keys: list[Key], rows: Rows) -> Rows:
-    if len(rows) <= 1:
-        return rows
-    return rows[np.lexsort([key(rows) for key in reversed(keys)])]
-
-
-def _first(keys: list[Key], rows: Rows, k: int) -> Rows:
-    """The ``k`` first rows in the order of ``keys`` (the last one unique), in order.
-
-    The leading key is computed for every row and partitioned at the cut; the rows ahead
-    of the cut (fewer than ``k``) are sorted by every key, and only the rows tied at the
-    cut go on to the next key, the same way."""
-    if k <= 0 or not len(rows):
-        return rows[:0]
-    if len(rows) <= k or len(keys) == 1:
-        return _sorted(keys, rows)[:k]
-    first = keys[0](rows)
-    cut = np.partition(first, k - 1)[k - 1]
-    ahead = _sorted(keys, rows[first < cut])
-    tied = _first(keys[1:], rows[first == cut], k - len(ahead))
-    return np.concatenate([ahead, tied])

@@ -27,6 +27,7 @@ from directory.eligibility import (
     in_force,
 )
 from directory.listing import IndexDocument
+from directory.ordering import Key
 from directory.query import Eq, Filter, In, Or, SearchQuery, all_of
 from directory.vocab import Vocabulary
 from matching import reasons, scoring
@@ -194,9 +195,52 @@ def rotation(on: dt.date, listing_id: str) -> str:
     """A deterministic, fair order among exact ties: a hash of the request date and the id.
 
     The same request on the same day always ranks the same; the next day the ties reshuffle,
-    so no name (and no early letter of the alphabet) leads every list.
-    """
-    return hashlib.blake2b(f"{on.isoformat()}|{listing_id}".encode(), digest_size=8).hexdigest()
+    so no name (and no early letter of the alphabet) leads every list. 16 hex digits (so
+    that the strings order as the numbers do) of FNV-1a over the id's UTF-8 bytes, mixed
+    with the date's own hash by splitmix64's finaliser: a bijection, so each day's order is
+    a fresh shuffle of the same ids. ``rotations`` is the same for many ids at once (a test
+    keeps the two equal)."""
+    h = int(_FNV_OFFSET)
+    for byte in listing_id.encode():
+        h = ((h ^ byte) * int(_FNV_PRIME)) & _MASK
+    z = h ^ _day_hash(on)
+    z = ((z ^ (z >> 30)) * int(_MIX[0])) & _MASK
+    z = ((z ^ (z >> 27)) * int(_MIX[1])) & _MASK
+    return f"{z ^ (z >> 31):016x}"
+
+
+_FNV_OFFSET, _FNV_PRIME = np.uint64(0xCBF29CE484222325), np.uint64(0x100000001B3)
+_MIX = (np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB))
+_MASK = (1 << 64) - 1
+
+
+def _day_hash(on: dt.date) -> int:
+    digest = hashlib.blake2b(on.isoformat().encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little")
+
+
+def rotations(on: dt.date, ids: np.ndarray) -> np.ndarray:
+    """``rotation`` of many listings at once, as the unsigned 64-bit numbers its hex digits
+    are; ``ids`` are their ids as UTF-8 (a numpy bytes array, of any width). Array
+    operations, so that a tie group of 50,000 listings (a search naming only a concern, at
+    a million listings) is ordered in milliseconds rather than one id at a time."""
+    count, width = len(ids), ids.dtype.itemsize
+    h = np.full(count, _FNV_OFFSET, dtype=np.uint64)
+    if count and width:
+        codes = np.frombuffer(np.ascontiguousarray(ids).tobytes(), dtype=np.uint8)
+        codes = codes.reshape(count, width)
+        lengths = np.char.str_len(ids)  # a narrower id's padding is not part of it
+        for length in np.unique(lengths).tolist():
+            rows = np.flatnonzero(lengths == length)
+            part = h[rows]
+            for column in codes[rows, :length].T:
+                part ^= column
+                part *= _FNV_PRIME
+            h[rows] = part
+    z = h ^ np.uint64(_day_hash(on))
+    z = (z ^ (z >> np.uint64(30))) * _MIX[0]
+    z = (z ^ (z >> np.uint64(27))) * _MIX[1]
+    return z ^ (z >> np.uint64(31))
 
 
 def tie_key(doc: IndexDocument, on: dt.date, w: Weights) -> tuple[float | str, ...]:
@@ -229,12 +273,17 @@ class FairTies:
     def __call__(self, doc: IndexDocument, /) -> tuple[float | str, ...]:
         return tie_key(doc, self.on, self.weights)
 
-    def columns(self, candidates: CandidateColumns, rows: np.ndarray) -> list[np.ndarray]:
-        """``tie_key``'s numbers for these rows of an index's columns, without decoding a
+    def columns(self, candidates: CandidateColumns, /) -> list[Key]:
+        """``tie_key``'s numbers as keys of rows of an index's columns, without decoding a
         listing (``matching.columnar.tie_columns``); ``rest`` gives what follows them."""
         from matching.columnar import tie_columns  # columnar builds on this module
 
-        return tie_columns(candidates, rows, self.on, self.weights)
+        return tie_columns(candidates, self.on, self.weights)
+
+    def rotations(self, ids: np.ndarray, /) -> np.ndarray:
+        """``tie_key``'s rotation for ids (UTF-8, a numpy bytes array) as numbers that order
+        as the rotation does; ``rest`` gives it as the key holds it."""
+        return rotations(self.on, ids)
 
     def rest(self, listing_id: str, /) -> tuple[str, str]:
         """The end of ``tie_key`` after its numbers: the rotation, then the id."""

@@ -153,23 +153,28 @@ def resume(store: DirectoryStore, index: EmbeddedIndex, vocab: Vocabulary) -> Re
     """
     # Records saved in one batch share (version, updated_at): each pair is formatted once.
     revisions: dict[tuple[int, dt.datetime], str] = {}
-    current = {}
-    for id, state in store.active_revisions().items():
-        revision = revisions.get(state)
-        if revision is None:
-            revision = revisions[state] = record_revision(*state)
-        current[id] = revision
-    saved = index.revisions()
-    # Changed or new since the save; every other current record is kept as saved.
-    stale = [id for id, revision in current.items() if saved.get(id) != revision]
-    kept = len(current) - len(stale)
+    check = index.revision_check()
+    stale: list[str] = []
+    current = 0
+    for batch in store.active_revision_batches():
+        ids = [id for id, _, _ in batch]
+        wanted = []
+        for _, version, updated_at in batch:
+            revision = revisions.get((version, updated_at))
+            if revision is None:
+                revision = revisions[version, updated_at] = record_revision(version, updated_at)
+            wanted.append(revision)
+        stale += check.stale(ids, wanted)  # changed or new since the save
+        current += len(ids)
+    gone = check.never_named()
+    kept = current - len(stale)
     with collector_paused():
         stored = store.stored_documents(stale, _stored_fingerprint(vocab))
         fresh = list(current_documents(store, stored, vocab))
     # The upsert replaces the saved copies of the records it rebuilds.
-    index.delete([id for id in saved if id not in current])
+    index.delete(gone)
     index.upsert(fresh)
-    return Resumed(kept=kept, refreshed=len(fresh), dropped=len(saved) - kept)
+    return Resumed(kept=kept, refreshed=len(fresh), dropped=len(gone))
 
 
 def verify(store: DirectoryStore, index: SearchIndex, vocab: Vocabulary) -> IndexDifference:

@@ -138,3 +138,57 @@ def test_worker_start_up_fails_imports_left_running_by_a_dead_process(
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=30)
         engine.dispose()
+
+
+def test_serve_with_two_workers_shares_one_saved_index(env: dict[str, str]) -> None:
+    """`sensate serve --workers 2`: the saved index is brought up to date once, in a process
+    of its own, and each worker maps that file (its pages shared between them) rather than
+    holding a copy; the supervisor, which only watches the workers, never holds it at all."""
+    import os
+    import shutil
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+    import psutil
+
+    run(env, "migrate")
+    run(env, "demo", "--if-empty")
+    run(env, "reindex")  # a saved copy: preparing maps it rather than building anew
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    sensate = shutil.which("sensate", path=str(Path(sys.executable).parent))
+    assert sensate is not None
+    saved = (Path(env["SENSATE_VAR_DIR"]) / "index.bin").resolve()
+    server = subprocess.Popen(
+        [sensate, "serve", "--workers", "2", "--port", str(port)],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        supervisor = psutil.Process(server.pid)
+        workers: list[psutil.Process] = []
+        for _ in range(600):
+            assert server.poll() is None, "the server stopped"
+            workers = [
+                child
+                for child in supervisor.children()
+                if any(str(saved) == m.path for m in child.memory_maps())
+            ]
+            if len(workers) == 2:
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail(f"two workers mapping {saved} did not come up")
+        answer = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10).json()
+        assert answer["indexed"] == 40
+        assert all(m.path != str(saved) for m in supervisor.memory_maps())
+        assert len(EmbeddedIndex.saved_documents(saved, document_fingerprint())) == 40
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=30)

@@ -72,3 +72,17 @@ def test_no_point_in_range_is_outside_the_bounding_box() -> None:
             assert not (outside & near).any(), (lat, lon, radius_m)
             if radius_m < 100_000 and abs(lat) < 80:
                 assert outside.sum() > len(points) // 2  # it does leave most far points out
+
+
+def test_the_gazetteer_leaves_no_second_copy_of_the_zip_table_behind() -> None:
+    """Every serving process loads the gazetteer; the package's own module cache of its
+    42,000 ZIP dicts (~90 MB) must not stay behind beside our compact places."""
+    import zipcodes
+
+    gazetteer.cache_clear()
+    try:
+        places = gazetteer()
+        assert len(places) > 40_000 and places.lookup("60614").state == "IL"
+        assert zipcodes._zips_cache is None
+    finally:
+        gazetteer.cache_clear()

@@ -6,13 +6,16 @@ import datetime as dt
 import random
 
 import msgspec
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
 
 from directory.eligibility import Listed, NotExcluded
 from directory.listing import CredentialSummary
 from directory.query import And, Eq, GeoRadius, Or, Range, SearchQuery
 from directory.records import date_key
 from matching import match
-from matching.engine import CANDIDATE_LIMIT, candidate_query, rank_key
+from matching.engine import CANDIDATE_LIMIT, candidate_query, rank_key, rotation, rotations
 from matching.scoring import COMPONENTS, default_weights, wants_of
 from tests.matching.matching_helpers import (
     BOARD,
@@ -577,3 +580,28 @@ def test_a_close_concern_ranks_after_the_named_one_and_before_unrelated_ones() -
     ranked = match(req, [other, close, named], vocab())
     assert [m.therapist_id for m in ranked] == ["named", "close", "other"]
     assert ranked[2].score > ranked[1].score  # the score alone would have put it first
+
+
+@given(
+    ids=st.lists(st.text(min_size=1, max_size=40).filter(lambda s: "\0" not in s), max_size=30),
+    day=st.dates(min_value=dt.date(2000, 1, 1), max_value=dt.date(2100, 1, 1)),
+)
+def test_rotations_of_many_ids_at_once_are_each_ones_rotation(ids: list[str], day: dt.date) -> None:
+    """The two faces of the tie rotation: a whole tie group at once (ids padded to the
+    widest of them) orders exactly as each listing's own key does."""
+    many = rotations(day, np.array([id.encode() for id in ids], dtype=bytes))
+    assert [f"{int(n):016x}" for n in many] == [rotation(day, id) for id in ids]
+
+
+def test_the_rotation_reshuffles_ties_each_day_and_favours_no_one() -> None:
+    ids = np.array([f"{n:08d}-listing".encode() for n in range(2_000)])
+    days = [dt.date(2026, 1, 1) + dt.timedelta(days=n) for n in range(200)]
+    firsts = [int(np.argmin(rotations(day, ids))) for day in days]
+    assert firsts == [int(np.argmin(rotations(day, ids))) for day in days]  # same day, same
+    assert len(set(firsts)) > 150  # 200 days: nearly every day another listing leads
+    # Over those days every listing's average place is near the middle.
+    places = np.zeros(len(ids))
+    for day in days:
+        places[np.argsort(rotations(day, ids))] += np.arange(len(ids))
+    places /= len(days) * (len(ids) - 1)
+    assert places.min() > 0.4 and places.max() < 0.6

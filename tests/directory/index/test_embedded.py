@@ -14,9 +14,11 @@ from typing import Any
 import msgspec
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from directory.index import EmbeddedIndex, SearchIndex, SearchResult
-from directory.index.embedded import EARTH_RADIUS_M
+from directory.index.embedded import EARTH_RADIUS_M, _packed
 from directory.index.text import tokenise
 from directory.listing import IndexDocument
 from directory.query import And, Eq, Filter, GeoRadius, In, Not, Or, Range, SearchQuery
@@ -412,3 +414,102 @@ def test_fair_ties_rotate_by_date_across_parts_and_pages_never_by_name() -> None
         msgspec.structs.replace(doc, name=f"{chr(90 - n)} Renamed") for n, doc in enumerate(twins)
     ]
     assert order(built([*renamed, better]), days[0]) == orders[days[0]]  # names never decide
+
+
+def test_a_revision_check_finds_the_changed_the_new_and_the_gone_across_parts() -> None:
+    """What a restart compares, batch by batch: a document counts as current only where
+    the part holding it live has the same revision (an older copy in another part, no
+    longer live, does not count), and the live documents no batch named are the gone."""
+    index = EmbeddedIndex(merge_ratio=0)  # never merge: documents spread over parts
+    index.upsert([IndexDocument(id=f"t{n}", name=f"P{n}", revision=f"1@{n}") for n in range(6)])
+    index.upsert([IndexDocument(id="t1", name="P1", revision="2@1")])  # t1's first copy is not live
+    index.delete(["t5"])
+    assert len(index._parts) == 2
+    check = index.revision_check()
+    # t0: current; t1: its live copy is current (the dead one would not be); t2: changed;
+    # t9 and a longer id than any saved: new; t5: deleted, so new again if named.
+    stale = check.stale(["t0", "t1", "t2", "t9"], ["1@0", "2@1", "9@9", "1@9"])
+    assert stale == ["t2", "t9"]
+    assert check.stale(["t5", "a-much-longer-identifier"], ["1@5", "1@1"]) == [
+        "t5",
+        "a-much-longer-identifier",
+    ]
+    assert check.stale([], []) == []
+    assert sorted(check.never_named()) == ["t3", "t4"]  # t5 was deleted, so never live
+    assert index.revision_check().stale(["t1"], ["1@1"]) == ["t1"]  # the dead copy's revision
+
+
+@given(
+    having=st.lists(st.lists(st.sampled_from("abcdefgh"), max_size=4), min_size=1, max_size=400),
+    data=st.data(),
+)
+def test_facet_counts_by_bitmap_and_by_gathering_are_the_same(
+    having: list[list[str]], data: st.DataObject
+) -> None:
+    """Facets are counted from each value's bitmap of slots or from the matched slots'
+    own values, whichever costs less for the mask; both must give the plain count (a
+    value repeated in one listing counted once)."""
+    index = EmbeddedIndex(
+        [
+            IndexDocument(id=f"t{n:03d}", name="P", languages=values)
+            for n, values in enumerate(having)
+        ]
+    )
+    [part] = index._parts
+    segment = part.segment
+    postings = segment.keywords["languages"]
+    mask = np.array(data.draw(st.lists(st.booleans(), min_size=len(having), max_size=len(having))))
+    matched = np.flatnonzero(mask)
+    expected: dict[str, int] = {}
+    for slot in matched.tolist():
+        doc = segment.docs[int(slot)]
+        for value in set(doc.languages):
+            expected[value] = expected.get(value, 0) + 1
+    assert postings.counts(mask, matched) == expected
+    assert postings._bits().shape == (len(postings.values), -(-len(having) // 64))
+    # Each path on its own, whatever the costs chose.
+    bits = np.bitwise_count(postings._bits() & _packed(mask)).sum(axis=1)
+    assert {postings.values[i]: int(n) for i, n in enumerate(bits) if n} == expected
+
+
+@given(
+    text=st.sampled_from(["", "sex", "warm help", "couples", "ada", "nobody-has-this", "minn"]),
+    optional=st.booleans(),
+    concerns=st.lists(
+        st.sampled_from(["vaginismus", "low_desire", "erectile_dysfunction", "sexual_trauma"]),
+        max_size=2,
+    ),
+    related=st.lists(st.sampled_from(["genito_pelvic_pain", "desire_discrepancy"]), max_size=1),
+    language=st.sampled_from([None, "en", "es"]),
+)
+def test_a_count_only_search_counts_what_the_full_search_finds(
+    text: str, optional: bool, concerns: list[str], related: list[str], language: str | None
+) -> None:
+    """Asking for the total alone (limit 0, no facets) takes a shorter path, which must
+    count exactly the documents the full search matches."""
+    index = EmbeddedIndex(sample_documents(), merge_ratio=0)
+    query = SearchQuery(
+        text=text,
+        optional_words=optional,
+        concerns=tuple(concerns),
+        related_concerns=tuple(related),
+        filter=Eq("languages", language) if language else None,
+        limit=50,
+    )
+    full = index.search(query)
+    counted = index.search(msgspec.structs.replace(query, limit=0))
+    assert counted.total == full.total and counted.hits == []
+
+
+def test_kept_radius_masks_are_few_and_answer_as_fresh_ones() -> None:
+    documents = sample_documents()
+    kept, fresh = EmbeddedIndex(documents), EmbeddedIndex(documents)
+    for n in range(20):
+        radius = GeoRadius(lat=44.9 + n / 100, lon=-93.2, radius_m=5_000 + 1_000 * n)
+        query = SearchQuery(filter=radius, limit=20)
+        assert kept.search(query) == kept.search(query)  # the second from the kept mask
+        assert [h.document.id for h in kept.search(query).hits] == [
+            h.document.id for h in fresh.search(query).hits
+        ]
+        fresh = EmbeddedIndex(documents)  # never keeps two
+    assert all(len(part.segment.radius_masks) <= 8 for part in kept._parts)

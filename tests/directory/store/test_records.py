@@ -139,7 +139,7 @@ def test_batch_fetch_keeps_the_asked_order(store: DirectoryStore) -> None:
     assert store.get_therapists([]) == []
 
 
-def test_active_revisions_are_the_stored_versions_and_times(store: DirectoryStore) -> None:
+def test_active_revision_batches_are_the_stored_versions_and_times(store: DirectoryStore) -> None:
     """What a restart compares a saved index with (read straight from the driver, each
     timestamp converted once): every active record's version and update time as reading
     the record gives them, timezone-aware; inactive records left out."""
@@ -155,7 +155,10 @@ def test_active_revisions_are_the_stored_versions_and_times(store: DirectoryStor
         actor="test",
     )
 
-    revisions = store.active_revisions()
+    batches = list(store.active_revision_batches(batch_size=8))
+    assert [len(batch) for batch in batches] == [8, 8, 8, 5]  # keyset pages, none lost
+    revisions = {id: (version, at) for batch in batches for id, version, at in batch}
+    assert list(revisions) == sorted(revisions)
 
     stored = {t.id: t for t in store.iter_therapists()}
     assert set(revisions) == {id for id, t in stored.items() if t.active}
