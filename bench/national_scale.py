@@ -14,6 +14,9 @@ under bounded loopback load (--clients concurrent clients for --load-seconds) wi
 same searches in-process and /healthz, and the overhead (HTTP p50 - in-process p50 -
 /healthz p50); match as served (every eligible candidate scored as columns) beside the
 per-candidate reference up to 100k. Never asserts on time: these are figures to quote.
+
+--build-only stops each size after the load, build, save and restart (the figures of the
+index build from the store); --build-processes N builds with N processes (sync.rebuild).
 """
 
 from __future__ import annotations
@@ -403,7 +406,7 @@ def run_size(profiles: int, args: argparse.Namespace) -> None:
         directory = Directory(settings, store, index)
         before = rss_mib()
         started = time.perf_counter()
-        count = rebuild(store, index, directory.vocab)
+        count = rebuild(store, index, directory.vocab, processes=args.build_processes)
         build_s = time.perf_counter() - started
         grown = rss_mib() - before
         nbytes = sum(
@@ -413,7 +416,8 @@ def run_size(profiles: int, args: argparse.Namespace) -> None:
         print(
             f"index build from SQLite: {build_s:.1f}s ({count / build_s:,.0f} listings/s); "
             f"index arrays {nbytes / count:,.0f} B/listing (documents {blob / count:,.0f}, "
-            f"search structures {(nbytes - blob) / count:,.0f}); RSS grew {grown:,.0f} MiB",
+            f"search structures {(nbytes - blob) / count:,.0f}); RSS grew {grown:,.0f} MiB; "
+            f"load {os.getloadavg()[0]:.1f}",
             flush=True,
         )
 
@@ -435,9 +439,11 @@ def run_size(profiles: int, args: argparse.Namespace) -> None:
         assert resumed is not None
         print(
             f"save {save_s:.1f}s ({size / 2**20:,.0f} MiB); restart from it with "
-            f"{resumed.refreshed:,} changed: {resume_s:.2f}s",
+            f"{resumed.refreshed:,} changed: {resume_s:.2f}s; load {os.getloadavg()[0]:.1f}",
             flush=True,
         )
+        if args.build_only:
+            return
         directory = restarted
         directory.indexer.drain()
         directory.save_embedded_index()
@@ -569,6 +575,17 @@ def main() -> None:
         nargs="*",
         default=[],
         help="sizes to measure without the store (generator straight into the index)",
+    )
+    parser.add_argument(
+        "--build-only",
+        action="store_true",
+        help="SQLite only: stop after the load, index build, save and restart",
+    )
+    parser.add_argument(
+        "--build-processes",
+        type=int,
+        default=1,
+        help="processes building the index from the store (sync.rebuild's processes)",
     )
     parser.add_argument("--workers", type=int, nargs="*", default=[1, 2])
     parser.add_argument("--clients", type=int, default=20)

@@ -10,10 +10,12 @@ indexing is still honoured.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
+import typing
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, NamedTuple
 
 import msgspec
 
@@ -30,7 +32,7 @@ from directory.records import (
     Verification,
     date_key,
 )
-from directory.vocab import Vocabulary
+from directory.vocab import Vocabulary, load_vocabulary
 
 NEVER = 99991231  # date_key(None): the end of time
 
@@ -165,6 +167,81 @@ def document_fingerprint(vocab_dir: Path = _PACKAGE / "vocab" / "data") -> str:
     for path in (*DOCUMENT_INPUTS, *sorted(vocab_dir.rglob("*.toml"))):
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
+
+
+@functools.cache
+def packaged_fingerprint() -> str:
+    """``document_fingerprint`` of this code and the packaged vocabulary (the one
+    ``load_vocabulary`` reads), once per process: what stored documents are built with."""
+    return document_fingerprint()
+
+
+def packaged_document(therapist: Therapist) -> IndexDocument:
+    """``document_for`` with the packaged vocabulary: the document the store keeps."""
+    return document_for(therapist, load_vocabulary())
+
+
+# --- the packed form ------------------------------------------------------------------
+#
+# A document is packed as the msgpack array of its field values, not as a map: the field
+# names would be a quarter of the bytes of each one (about 400 of 1,550). So are the
+# structs in its lists (credentials, points): keyed, the credentials alone were 277 bytes
+# a listing, as arrays 138. The embedded index holds documents in this form, and the
+# store keeps each therapist's in it, so a rebuild hands the stored bytes to the index as
+# they are. Its shape is this module's IndexDocument, which ``document_fingerprint``
+# covers.
+
+_ENCODER = msgspec.msgpack.Encoder()
+_DOC_FIELDS = msgspec.structs.fields(IndexDocument)
+_DOC_NAMES = tuple(field.name for field in _DOC_FIELDS)
+
+
+def _struct_list(field_type: Any) -> type[msgspec.Struct] | None:
+    """``S`` when the type is ``list[S]`` for a struct ``S``."""
+    if typing.get_origin(field_type) is list:
+        (item,) = typing.get_args(field_type)
+        if isinstance(item, type) and issubclass(item, msgspec.Struct):
+            return item
+    return None
+
+
+_STRUCT_LISTS = {
+    at: item
+    for at, field in enumerate(_DOC_FIELDS)
+    if (item := _struct_list(field.type)) is not None
+}
+_DOC_DECODER = msgspec.msgpack.Decoder(
+    tuple[  # type: ignore[misc]  # a tuple type built from the listing's fields
+        tuple(
+            list[tuple[tuple(f.type for f in msgspec.structs.fields(_STRUCT_LISTS[at]))]]  # type: ignore[misc]
+            if at in _STRUCT_LISTS
+            else field.type
+            for at, field in enumerate(_DOC_FIELDS)
+        )
+    ]
+)
+
+
+def pack_document(doc: IndexDocument) -> bytes:
+    values = list(msgspec.structs.astuple(doc))
+    for at in _STRUCT_LISTS:
+        values[at] = [msgspec.structs.astuple(item) for item in values[at]]
+    return _ENCODER.encode(values)
+
+
+def unpack_document(data: bytes | memoryview) -> IndexDocument:
+    values = list(_DOC_DECODER.decode(data))
+    for at, item in _STRUCT_LISTS.items():
+        values[at] = [item(*fields) for fields in values[at]]
+    return IndexDocument(**dict(zip(_DOC_NAMES, values, strict=True)))
+
+
+class PackedDocument(NamedTuple):
+    """A document with its packed form, when both are at hand (a stored document just
+    read): the embedded index keeps the bytes rather than pack the document again."""
+
+    document: IndexDocument
+    packed: bytes
 
 
 def _verified(

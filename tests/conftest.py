@@ -19,6 +19,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
 from directory.store import DirectoryStore, create_engine_for, migrate, normalise_url
+from tests.stored_documents import assert_stored_documents_current
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "SENSATE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -79,9 +80,13 @@ def module_database_url(
 
 
 @pytest.fixture
-def store(database_url: str) -> Iterator[DirectoryStore]:
-    """A DirectoryStore on a freshly migrated database of each backend."""
+def store(database_url: str, request: pytest.FixtureRequest) -> Iterator[DirectoryStore]:
+    """A DirectoryStore on a freshly migrated database of each backend. Afterwards every
+    therapist's stored search document must be current (tests/stored_documents.py)."""
     engine = create_engine_for(database_url)
     migrate(engine)
-    yield DirectoryStore(engine)
+    store = DirectoryStore(engine)
+    yield store
+    if request.node.get_closest_marker("without_stored_documents") is None:
+        assert_stored_documents_current(store)
     engine.dispose()

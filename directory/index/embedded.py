@@ -39,10 +39,9 @@ import operator
 import os
 import tempfile
 import threading
-import typing
 from collections import defaultdict
-from collections.abc import Hashable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -55,7 +54,14 @@ from directory.bulk import collector_paused
 from directory.geo import EARTH_RADIUS_M, outside_box  # the sphere matching measures on too
 from directory.index.base import Hit, SearchResult
 from directory.index.text import STOP_WORDS, max_typos, normalise, tokenise
-from directory.listing import IndexDocument, in_force_until, profile_fields_present
+from directory.listing import (
+    IndexDocument,
+    PackedDocument,
+    in_force_until,
+    pack_document,
+    profile_fields_present,
+    unpack_document,
+)
 from directory.ordering import Key, first_rows, kth_smallest
 from directory.query import (
     FILTERABLE,
@@ -115,53 +121,15 @@ _NO_SLOTS = np.zeros(0, dtype=np.int32)
 # --workers N``). Per-value Python objects exist only for the small tables: the distinct
 # keyword values and text tokens.
 
-_ENCODER = msgspec.msgpack.Encoder()
-# Documents are stored as arrays of their field values, not maps: the field names would
-# be a quarter of the bytes of each one (about 400 of 1,550). So are the structs in their
-# lists (credentials, points): keyed, the credentials alone were 277 bytes a listing, as
-# arrays 138.
-_DOC_FIELDS = msgspec.structs.fields(IndexDocument)
-_DOC_NAMES = tuple(field.name for field in _DOC_FIELDS)
+# Documents are held packed (``listing.pack_document``: arrays of their field values).
 
 
-def _struct_list(field_type: Any) -> type[msgspec.Struct] | None:
-    """``S`` when the type is ``list[S]`` for a struct ``S``."""
-    if typing.get_origin(field_type) is list:
-        (item,) = typing.get_args(field_type)
-        if isinstance(item, type) and issubclass(item, msgspec.Struct):
-            return item
-    return None
-
-
-_STRUCT_LISTS = {
-    at: item
-    for at, field in enumerate(_DOC_FIELDS)
-    if (item := _struct_list(field.type)) is not None
-}
-_DOC_DECODER = msgspec.msgpack.Decoder(
-    tuple[  # type: ignore[misc]  # a tuple type built from the listing's fields
-        tuple(
-            list[tuple[tuple(f.type for f in msgspec.structs.fields(_STRUCT_LISTS[at]))]]  # type: ignore[misc]
-            if at in _STRUCT_LISTS
-            else field.type
-            for at, field in enumerate(_DOC_FIELDS)
-        )
-    ]
-)
-
-
-def _pack(doc: IndexDocument) -> bytes:
-    values = list(msgspec.structs.astuple(doc))
-    for at in _STRUCT_LISTS:
-        values[at] = [msgspec.structs.astuple(item) for item in values[at]]
-    return _ENCODER.encode(values)
-
-
-def _unpack(data: memoryview) -> IndexDocument:
-    values = list(_DOC_DECODER.decode(data))
-    for at, item in _STRUCT_LISTS.items():
-        values[at] = [item(*fields) for fields in values[at]]
-    return IndexDocument(**dict(zip(_DOC_NAMES, values, strict=True)))
+def _with_packed_form(
+    documents: Iterable[IndexDocument | PackedDocument],
+) -> Iterator[PackedDocument]:
+    """Each document with its packed form: packed here unless it came with one."""
+    for doc in documents:
+        yield doc if isinstance(doc, PackedDocument) else PackedDocument(doc, pack_document(doc))
 
 
 _CHUNK = 20_000  # documents turned into arrays at a time while a segment is built
@@ -571,7 +539,7 @@ class _Documents:
 
     def __getitem__(self, slot: int) -> IndexDocument:
         start, end = self.offsets[slot], self.offsets[slot + 1]
-        return _unpack(self.blob.data[start:end])
+        return unpack_document(self.blob.data[start:end])
 
 
 class _Segment:
@@ -646,12 +614,12 @@ class _Segment:
         return out
 
     @classmethod
-    def build(cls, documents: Iterable[IndexDocument]) -> _Segment:
+    def build(cls, documents: Iterable[IndexDocument | PackedDocument]) -> _Segment:
         with collector_paused():
-            return cls._build(documents)
+            return cls._build(_with_packed_form(documents))
 
     @classmethod
-    def _build(cls, documents: Iterable[IndexDocument]) -> _Segment:
+    def _build(cls, documents: Iterable[PackedDocument]) -> _Segment:
         blobs: list[bytes] = []
         lengths: list[int] = []
         ids: list[str] = []
@@ -679,8 +647,9 @@ class _Segment:
         present: list[int] = []  # listing.profile_fields_present
         base = 0
         iterator = iter(documents)
-        while chunk := list(itertools.islice(iterator, _CHUNK)):
-            encoded = [_pack(doc) for doc in chunk]
+        while pairs := list(itertools.islice(iterator, _CHUNK)):
+            chunk = [pair.document for pair in pairs]
+            encoded = [pair.packed for pair in pairs]
             blobs.append(b"".join(encoded))
             lengths.extend(map(len, encoded))
             ids.extend(doc.id for doc in chunk)
@@ -1073,15 +1042,26 @@ class _Part:
     segment: _Segment
     live: np.ndarray
     count: int  # live slots
+    # One of the parts a build in several processes made side by side (a range of ids
+    # each, ``replace_all_in_processes``): never merged with another such part, as that
+    # would build the whole index again.
+    side_by_side: bool = False
 
     @classmethod
-    def build(cls, documents: Iterable[IndexDocument]) -> _Part:
+    def build(cls, documents: Iterable[IndexDocument | PackedDocument]) -> _Part:
         segment = _Segment.build(documents)
         return cls(segment, np.ones(segment.size, dtype=bool), segment.size)
 
     def documents(self) -> Iterator[IndexDocument]:
         docs = self.segment.docs
         return (docs[int(slot)] for slot in np.flatnonzero(self.live))
+
+    def packed_documents(self) -> Iterator[PackedDocument]:
+        """The live documents with their bytes as held: a merge keeps them unrepacked."""
+        docs, blob, offsets = self.segment.docs, self.segment.docs.blob, self.segment.docs.offsets
+        for slot in np.flatnonzero(self.live):
+            packed = blob[offsets[slot] : offsets[slot + 1]].tobytes()
+            yield PackedDocument(docs[int(slot)], packed)
 
     def get(self, id: str) -> IndexDocument | None:
         slot = self.segment.slot(id)
@@ -1109,7 +1089,7 @@ class _Part:
             return self
         live = self.live.copy()
         live[slots] = False
-        return _Part(self.segment, live, int(np.count_nonzero(live)))
+        return _Part(self.segment, live, int(np.count_nonzero(live)), self.side_by_side)
 
 
 class RevisionCheck:
@@ -1326,12 +1306,17 @@ def _settle(parts: Iterable[_Part], merge_ratio: float) -> tuple[_Part, ...]:
     for part in parts:
         if part.count == 0:
             continue
-        if part.count * 2 < part.segment.size:
-            part = _Part.build(part.documents())  # the lazy compaction of dead slots
+        if part.count * 2 < part.segment.size:  # the lazy compaction of dead slots
+            part = replace(_Part.build(part.packed_documents()), side_by_side=part.side_by_side)
         settled.append(part)
-        while len(settled) > 1 and settled[-1].count * merge_ratio >= settled[-2].count:
+        while (
+            len(settled) > 1
+            and settled[-1].count * merge_ratio >= settled[-2].count
+            and not (settled[-1].side_by_side and settled[-2].side_by_side)
+        ):
             newer, older = settled.pop(), settled.pop()
-            settled.append(_Part.build(itertools.chain(older.documents(), newer.documents())))
+            merged = itertools.chain(older.packed_documents(), newer.packed_documents())
+            settled.append(_Part.build(merged))
     return tuple(settled)
 
 
@@ -1655,6 +1640,7 @@ class _ArrayAt(msgspec.Struct, array_like=True):
 class _SavedPart(msgspec.Struct):
     meta: dict[str, Any]
     arrays: dict[str, _ArrayAt]
+    side_by_side: bool = False  # _Part.side_by_side
 
 
 class _Header(msgspec.Struct):
@@ -1675,7 +1661,7 @@ def _write_parts(file: BinaryIO, parts: tuple[_Part, ...], fingerprint: str) -> 
             placed[name] = _ArrayAt(array.dtype.str, tuple(array.shape), offset)
             blocks.append(array)
             offset += array.nbytes
-        layout.append(_SavedPart(part.segment.meta, placed))
+        layout.append(_SavedPart(part.segment.meta, placed, part.side_by_side))
     header = msgspec.msgpack.encode(_Header(_FORMAT, fingerprint, layout))
     start = -(-(len(_MAGIC) + 8 + len(header)) // _ALIGN) * _ALIGN
     file.write(_MAGIC + len(header).to_bytes(8, "little") + header)
@@ -1719,7 +1705,8 @@ def _read_parts(path: str | os.PathLike[str], fingerprint: str | None) -> tuple[
                 mapped[begin : begin + count * dtype.itemsize].view(dtype).reshape(at.shape)
             )
         live = arrays.pop("live")
-        parts.append(_Part(_Segment(arrays, saved.meta), live, int(np.count_nonzero(live))))
+        count = int(np.count_nonzero(live))
+        parts.append(_Part(_Segment(arrays, saved.meta), live, count, saved.side_by_side))
     return tuple(parts)
 
 
@@ -1731,25 +1718,30 @@ class EmbeddedIndex:
     size, which tests use to spread documents over many parts.
     """
 
-    def __init__(self, documents: Iterable[IndexDocument] = (), *, merge_ratio: float = 4) -> None:
+    def __init__(
+        self, documents: Iterable[IndexDocument | PackedDocument] = (), *, merge_ratio: float = 4
+    ) -> None:
         self._merge_ratio = merge_ratio
         self._lock = threading.Lock()  # serialises writers; readers never take it
         self._parts = self._fresh(documents)
 
     # --- writing ---
 
-    def _fresh(self, documents: Iterable[IndexDocument]) -> tuple[_Part, ...]:
+    def _fresh(self, documents: Iterable[IndexDocument | PackedDocument]) -> tuple[_Part, ...]:
         part = _Part.build(documents)
         # A repeated id: the last one wins (as with upserts one after the other). Checked
         # after the build, so a million documents need not be held to find repeats.
         ids = part.segment.sorted_ids
         if len(ids) > 1 and (ids[1:] == ids[:-1]).any():
-            latest = {doc.id: doc for doc in part.documents()}
+            latest = {pair.document.id: pair for pair in part.packed_documents()}
             part = _Part.build(latest.values())
         return _settle([part], self._merge_ratio)
 
-    def upsert(self, documents: Iterable[IndexDocument]) -> None:
-        latest = {doc.id: doc for doc in documents}
+    # Documents may come with their packed form (``listing.PackedDocument``, e.g. stored
+    # documents read by a rebuild): those bytes are kept as they are, not packed again.
+
+    def upsert(self, documents: Iterable[IndexDocument | PackedDocument]) -> None:
+        latest = {pair.document.id: pair for pair in _with_packed_form(documents)}
         with self._lock:
             parts = [part.without(latest) for part in self._parts]
             parts.append(_Part.build(latest.values()))
@@ -1761,11 +1753,50 @@ class EmbeddedIndex:
         with self._lock:
             self._parts = _settle([part.without(gone) for part in self._parts], self._merge_ratio)
 
-    def replace_all(self, documents: Iterable[IndexDocument]) -> None:
+    def replace_all(self, documents: Iterable[IndexDocument | PackedDocument]) -> None:
         # Built under the lock so that a concurrent upsert lands after the swap, not
         # before it (where the swap would silently drop it).
         with self._lock:
             self._parts = self._fresh(documents)
+
+    def replace_all_in_processes(
+        self, sources: Sequence[Callable[[], Iterable[IndexDocument | PackedDocument]]]
+    ) -> None:
+        """``replace_all`` with the documents of several sources, each built into its own
+        part by its own process: the first here, each other one in a forked child that
+        saves its part to a temporary file, which this process then maps (as ``restore``
+        does). The sources must not share an id. Only where forking is safe: a process
+        whose other threads hold no lock the children need (``sensate reindex``)."""
+        children: list[tuple[int, str]] = []
+        try:
+            for source in sources[1:]:
+                fd, path = tempfile.mkstemp(prefix="sensate-part-", suffix=".bin")
+                os.close(fd)
+                pid = os.fork()
+                if pid == 0:  # the child: build, save, and leave without cleaning up
+                    status = 1
+                    try:
+                        with open(path, "wb") as file:
+                            part = replace(_Part.build(source()), side_by_side=True)
+                            _write_parts(file, (part,), "")
+                        status = 0
+                    finally:
+                        os._exit(status)
+                children.append((pid, path))
+            first = replace(_Part.build(sources[0]()), side_by_side=len(sources) > 1)
+            parts = [first]
+            for pid, path in children:
+                _, status = os.waitpid(pid, 0)
+                if status != 0:
+                    raise RuntimeError(f"the index build process {pid} failed ({status})")
+                parts.extend(_read_parts(path, ""))
+        finally:
+            for pid, path in children:
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, 0)  # a child not waited for after a failure here
+                Path(path).unlink(missing_ok=True)  # mapped pages outlive the name
+        with self._lock:
+            self._parts = _settle([part for part in parts if part.count], self._merge_ratio)
 
     # --- reading ---
 

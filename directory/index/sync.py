@@ -10,18 +10,26 @@ the index is unreachable. ``rebuild`` and ``verify`` are the whole-index operati
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import msgspec
 
 from directory.bulk import collector_paused
 from directory.index.base import SearchIndex
 from directory.index.embedded import EmbeddedIndex
-from directory.listing import IndexDocument, document_for, record_revision
-from directory.store import DirectoryStore
-from directory.vocab import Vocabulary
+from directory.listing import (
+    IndexDocument,
+    PackedDocument,
+    document_for,
+    packaged_fingerprint,
+    record_revision,
+    unpack_document,
+)
+from directory.store import DirectoryStore, StoredDocument
+from directory.vocab import Vocabulary, load_vocabulary
 
 log = logging.getLogger(__name__)
 
@@ -41,25 +49,90 @@ def rebuild(
     index: SearchIndex,
     vocab: Vocabulary,
     progress: Callable[[int], None] | None = None,
+    *,
+    processes: int = 1,
 ) -> int:
     """Replace the whole index with documents built from the store; returns the count.
 
     The documents stream from the store's batches into the index, so a million of them are
-    never held at once (the embedded index encodes each batch as it arrives)."""
-    count = 0
+    never held at once (the embedded index encodes each batch as it arrives). Each is the
+    one the store keeps beside the record when that is current (``current_documents``),
+    else built from the record.
 
-    def documents() -> Iterator[IndexDocument]:
-        nonlocal count
-        for therapist in store.iter_therapists():
-            if therapist.active:
+    ``processes`` > 1 (the embedded index only): that many processes build a range of ids
+    each (``EmbeddedIndex.replace_all_in_processes``, which forks: only for a process with
+    no other threads at work, such as ``sensate reindex``)."""
+    fingerprint = _stored_fingerprint(vocab)
+    count = 0  # documents
+    reported = 0  # therapists reported to ``progress``
+
+    def documents(
+        after: str = "", through: str | None = None, counted: bool = True
+    ) -> Iterator[IndexDocument | PackedDocument]:
+        nonlocal count, reported
+        batches = store.iter_stored_documents(fingerprint, after=after, through=through)
+        for batch in batches:
+            for document in current_documents(store, batch, vocab):
                 count += 1
-                yield document_for(therapist, vocab)
-            if progress is not None:
-                progress(1)
+                yield document
+            if progress is not None and counted:
+                reported += len(batch)
+                progress(len(batch))
 
     with collector_paused():
-        index.replace_all(documents())
+        if isinstance(index, EmbeddedIndex) and processes > 1:
+
+            def source(
+                after: str, through: str | None, forked: bool
+            ) -> Iterable[IndexDocument | PackedDocument]:
+                if forked:  # the parent's pooled connections are not the child's to use
+                    store.engine.dispose(close=False)
+                return documents(after, through, counted=not forked)
+
+            ranges = store.id_ranges(processes)
+            index.replace_all_in_processes(
+                [
+                    functools.partial(source, after, through, at > 0)
+                    for at, (after, through) in enumerate(ranges)
+                ]
+            )
+            if progress is not None:  # the other processes' share, at the end
+                progress(max(0, store.count_therapists() - reported))
+            return index.count()
+        if isinstance(index, EmbeddedIndex):
+            index.replace_all(documents())
+        else:  # other indexes take the documents alone
+            index.replace_all(
+                d.document if isinstance(d, PackedDocument) else d for d in documents()
+            )
     return count
+
+
+def _stored_fingerprint(vocab: Vocabulary) -> str | None:
+    """The fingerprint of the stored documents usable with ``vocab``: the store builds
+    them with the packaged vocabulary, so with any other none are (None)."""
+    return packaged_fingerprint() if vocab is load_vocabulary() else None
+
+
+def current_documents(
+    store: DirectoryStore, batch: list[StoredDocument], vocab: Vocabulary
+) -> Iterator[IndexDocument | PackedDocument]:
+    """The documents of the active therapists among ``batch``, in its order: the stored
+    ones as they are (with their bytes, which the embedded index keeps unrepacked), the
+    others (none stored, or not current) built from their records by ``document_for``,
+    the one home of what a document holds. Those built with the packaged vocabulary are
+    stored for the next time (after a change of code or vocabulary, all of them are)."""
+    unstored = [id for id, active, packed in batch if active and packed is None]
+    built = {t.id: document_for(t, vocab) for t in store.get_therapists(unstored) if t.active}
+    if _stored_fingerprint(vocab) is not None:
+        store.keep_documents(list(built.values()))
+    for id, active, packed in batch:
+        if not active:
+            continue
+        if packed is not None:
+            yield PackedDocument(unpack_document(packed), packed)
+        elif id in built:  # else deleted since the batch was read
+            yield built[id]
 
 
 class Resumed(msgspec.Struct, frozen=True):
@@ -96,7 +169,8 @@ def resume(store: DirectoryStore, index: EmbeddedIndex, vocab: Vocabulary) -> Re
     gone = check.never_named()
     kept = current - len(stale)
     with collector_paused():
-        fresh = [document_for(t, vocab) for t in store.get_therapists(stale) if t.active]
+        stored = store.stored_documents(stale, _stored_fingerprint(vocab))
+        fresh = list(current_documents(store, stored, vocab))
     # The upsert replaces the saved copies of the records it rebuilds.
     index.delete(gone)
     index.upsert(fresh)

@@ -13,7 +13,7 @@ from directory.store.database import (
     normalise_url,
 )
 from directory.store.errors import DuplicateKey, NotFound, StaleVersion, StoreError
-from directory.store.store import DirectoryStore, OutboxItem
+from directory.store.store import DirectoryStore, OutboxItem, StoredDocument
 from directory.store.tables import metadata
 
 # Imported for its side effect: its tables join ``metadata`` (migration 0002 creates them).
@@ -29,6 +29,7 @@ __all__ = [
     "OutboxItem",
     "StaleVersion",
     "StoreError",
+    "StoredDocument",
     "alembic_config",
     "create_engine_for",
     "engine_from_settings",

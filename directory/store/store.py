@@ -19,9 +19,10 @@ from itertools import islice
 from typing import TypeVar
 
 import msgspec
-from sqlalchemy import Engine, exists, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, and_, exists, func, insert, select, update
 
 from directory.bulk import collector_paused
+from directory.listing import IndexDocument, record_revision
 from directory.records import ApiKey, AuditEvent, Therapist
 from directory.store.clinicians import ClinicianStore
 from directory.store.edits import EditStore
@@ -30,7 +31,7 @@ from directory.store.import_store import ImportStore
 from directory.store.rate_limits import RateLimitStore
 from directory.store.rows import ResultRow, audit_event_from_row
 from directory.store.sanctions import SanctionStore
-from directory.store.tables import audit_events, outbox, therapists
+from directory.store.tables import audit_events, index_documents, outbox, therapists
 from directory.store.tables_verification import api_keys
 from directory.store.verification import VerificationStore
 from directory.store.writes import (
@@ -39,6 +40,7 @@ from directory.store.writes import (
     assemble,
     audit_event,
     driver_rows,
+    replace_documents,
     utcnow,
 )
 
@@ -46,6 +48,10 @@ T = TypeVar("T")
 
 # Ids per "IN (...)" list: far below SQLite's and PostgreSQL's bind-parameter limits.
 _IN_CHUNK = 500
+
+# A therapist's id, whether it is active, and its stored document (``listing.pack_document``)
+# when that is current, else None (see ``DirectoryStore.iter_stored_documents``).
+StoredDocument = tuple[str, bool, bytes | None]
 
 
 class OutboxItem(msgspec.Struct, kw_only=True):
@@ -116,6 +122,68 @@ class DirectoryStore:
                 batch = assemble(conn, rows, every_id_between=True)
             yield from batch.values()
             last_id = rows[-1]["id"]
+
+    def iter_stored_documents(
+        self,
+        fingerprint: str | None,
+        batch_size: int = 2000,
+        *,
+        after: str = "",
+        through: str | None = None,
+    ) -> Iterator[list[StoredDocument]]:
+        """Every therapist, ordered by id, a batch at a time (keyset pages, each its own
+        short read, as ``iter_therapists``), with its stored document when that was built
+        under ``fingerprint`` from the record as it now stands; None for the others (stored
+        before migration 0014, or under other code or vocabulary) and for every one when
+        ``fingerprint`` is None. One narrow query per batch instead of one per table.
+        ``after`` and ``through``: only the ids above the one, up to the other."""
+        last_id = after
+        while True:
+            which = therapists.c.id > last_id
+            if through is not None:
+                which &= therapists.c.id <= through
+            with self.engine.connect() as conn:
+                batch = _stored_documents(conn, which, fingerprint, limit=batch_size)
+            if not batch:
+                return
+            yield batch
+            last_id = batch[-1][0]
+
+    def stored_documents(self, ids: Sequence[str], fingerprint: str | None) -> list[StoredDocument]:
+        """``iter_stored_documents`` for these ids (in id order; unknown ids left out)."""
+        found: list[StoredDocument] = []
+        with self.engine.connect() as conn:
+            for chunk in _batches(sorted(set(ids)), _IN_CHUNK):
+                found.extend(_stored_documents(conn, therapists.c.id.in_(chunk), fingerprint))
+        return sorted(found)
+
+    def keep_documents(self, documents: Sequence[IndexDocument]) -> None:
+        """Store search documents built with the packaged vocabulary from records as read
+        (a rebuild's, after a change of code or vocabulary, or of records stored before
+        migration 0014), so that the next rebuild reads them. A derived copy, not a change
+        of a record: no audit event, no outbox row. Safe beside concurrent writes: a
+        stored document is used only while its revision is the record's."""
+        if documents:
+            with self.writes.transaction() as conn:
+                replace_documents(conn, documents)
+
+    def id_ranges(self, count: int) -> list[tuple[str, str | None]]:
+        """``count`` ranges ``(after, through)`` of ids (``iter_stored_documents``), in
+        order, that split the therapists into nearly equal shares (None: to the end)."""
+        total = self.count_therapists()
+        bounds: list[str] = []
+        with self.engine.connect() as conn:
+            for share in range(1, count):
+                found = conn.execute(
+                    select(therapists.c.id)
+                    .order_by(therapists.c.id)
+                    .offset(max(0, total * share // count - 1))  # the share's last id
+                    .limit(1)
+                ).scalar_one_or_none()
+                if found is not None and (not bounds or found > bounds[-1]):
+                    bounds.append(found)
+        starts = ["", *bounds]
+        return list(zip(starts, [*bounds, None], strict=True))
 
     def count_therapists(self) -> int:
         with self.engine.connect() as conn:
@@ -380,6 +448,40 @@ def _key_event(
     # Who was given (or lost) access, and which role; never the key or its hash.
     changes: dict[str, object] = {"name": key.name, "role": key.role}
     return audit_event(now, actor, action, key.id, changes, reason=reason, entity="api_key")
+
+
+def _stored_documents(
+    conn: Connection,
+    which: ColumnElement[bool],
+    fingerprint: str | None,
+    limit: int | None = None,
+) -> list[StoredDocument]:
+    t, d = therapists.c, index_documents.c
+    columns = (t.id, t.active, t.version, t.updated_at)
+    if fingerprint is None:
+        statement = select(*columns).where(which)
+    else:
+        joined = therapists.outerjoin(
+            index_documents, and_(d.therapist_id == t.id, d.fingerprint == fingerprint)
+        )
+        statement = select(*columns, d.revision, d.document).select_from(joined).where(which)
+    statement = statement.order_by(t.id).limit(limit)
+    found: list[StoredDocument] = []
+    # Records saved in one batch share (version, updated_at): each pair is formatted once.
+    revisions: dict[tuple[int, dt.datetime], str] = {}
+    for id, active, version, updated_at, *stored in driver_rows(conn, statement):
+        document = None
+        if stored and stored[1] is not None:
+            state = (version, updated_at)
+            revision = revisions.get(state)
+            if revision is None:
+                revision = revisions[state] = record_revision(version, updated_at)
+            # Built from this very state of the record: any later change would have
+            # written its own (the write path stores one with every outbox upsert).
+            if stored[0] == revision:
+                document = bytes(stored[1])
+        found.append((id, active, document))
+    return found
 
 
 def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:

@@ -24,6 +24,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     String,
@@ -217,6 +218,26 @@ therapist_tags = Table(
     PrimaryKeyConstraint("therapist_id", "facet", "code"),
     CheckConstraint(_one_of("facet", TAG_FACETS), name="facet"),
     Index("ix_therapist_tags_facet_code", "facet", "code"),
+)
+
+# Migration 0014: each therapist's search document (``directory.listing.pack_document``),
+# written by the one write path in the transaction of every change the index must see, so
+# that a rebuild reads one blob per listing instead of assembling the record from its
+# rows. ``revision`` and ``fingerprint`` say what it was built from (the record's
+# ``listing.record_revision``, ``listing.document_fingerprint``); a reader uses it only
+# when both are current.
+index_documents = Table(
+    "index_documents",
+    metadata,
+    Column(
+        "therapist_id",
+        String(36),
+        ForeignKey("therapists.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("revision", String, nullable=False),
+    Column("fingerprint", String, nullable=False),
+    Column("document", LargeBinary, nullable=False),
 )
 
 # Append-only; no foreign key, so the trail outlives a deleted therapist.

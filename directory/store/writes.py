@@ -34,6 +34,12 @@ from sqlalchemy import (
 from sqlalchemy.engine.interfaces import Compiled
 from sqlalchemy.exc import IntegrityError
 
+from directory.listing import (
+    IndexDocument,
+    pack_document,
+    packaged_document,
+    packaged_fingerprint,
+)
 from directory.records import AuditEvent, Therapist
 from directory.store.database import WRITE_OPTION
 from directory.store.errors import DuplicateKey, NotFound, StaleVersion, StoreError
@@ -51,6 +57,7 @@ from directory.store.rows import (
 from directory.store.tables import (
     audit_events,
     credentials,
+    index_documents,
     outbox,
     practice_locations,
     therapist_tags,
@@ -117,14 +124,28 @@ class WritePath:
 
     # --- the audit event and the outbox row --------------------------------------------
 
-    def log(self, conn: Connection, events: Sequence[AuditEvent], index: OutboxOp | None) -> None:
+    def log(
+        self,
+        conn: Connection,
+        events: Sequence[AuditEvent],
+        index: OutboxOp | None,
+        *,
+        records: Sequence[Therapist] = (),
+    ) -> None:
         """Write ``events``; with ``index``, also tell the search index about each event's
-        therapist (``entity_id``) by an outbox row. Part of the caller's transaction."""
+        therapist (``entity_id``) by an outbox row. Part of the caller's transaction.
+
+        An "upsert" also writes those therapists' stored documents (``write_documents``):
+        every change the index must see passes here, so a stored document is exactly as
+        current as the outbox. ``records``: those of the therapists at hand as stored."""
         if not events:
             return
         self.write_audit(conn, events)
         if index is not None:
-            self.write_outbox(conn, [event.entity_id for event in events], index, events[0].at)
+            ids = [event.entity_id for event in events]
+            self.write_outbox(conn, ids, index, events[0].at)
+            if index == "upsert":
+                self.write_documents(conn, ids, records)
 
     @staticmethod
     def write_audit(conn: Connection, events: Sequence[AuditEvent]) -> None:
@@ -142,6 +163,21 @@ class WritePath:
                 for id in therapist_ids
             ],
         )
+
+    @staticmethod
+    def write_documents(
+        conn: Connection, therapist_ids: Sequence[str], records: Sequence[Therapist] = ()
+    ) -> None:
+        """Store the search document of each of these therapists as it now stands (read
+        back in this transaction unless among ``records``), replacing the one before."""
+        ids = list(dict.fromkeys(therapist_ids))
+        known = {t.id: t for t in records}
+        missing = [id for id in ids if id not in known]
+        for chunk in _chunks(missing):
+            rows = conn.execute(select(therapists).where(therapists.c.id.in_(chunk)))
+            known.update(assemble(conn, rows.mappings().all()))
+        documents = [packaged_document(known[id]) for id in ids if id in known]
+        replace_documents(conn, documents)
 
     # --- therapist records ---------------------------------------------------------------
 
@@ -171,7 +207,7 @@ class WritePath:
             )
             for t in stored
         ]
-        self.log(conn, events, "upsert")
+        self.log(conn, events, "upsert", records=stored)
         return stored
 
     def update_therapist(
@@ -213,7 +249,7 @@ class WritePath:
         event = audit_event(
             now, actor, action, t.id, {**changes, **(context or {})}, reason=reason, source=source
         )
-        self.log(conn, [event], "upsert")
+        self.log(conn, [event], "upsert", records=[new])
         return new
 
     def update_therapists(
@@ -283,7 +319,7 @@ class WritePath:
             audit_event(now, actor, action, new.id, diff, reason=reason, source=source)
             for _, new, diff in changed
         ]
-        self.log(conn, events, "upsert")
+        self.log(conn, events, "upsert", records=[new for _, new, _ in changed])
         return [new for _, new, _ in changed]
 
     def delete_therapist(
@@ -340,6 +376,25 @@ def assemble(
         row["id"]: therapist_from_rows(row, locations[row["id"]], creds[row["id"]], tags[row["id"]])
         for row in rows
     }
+
+
+def replace_documents(conn: Connection, documents: Sequence[IndexDocument]) -> None:
+    """Store these search documents, built with the packaged vocabulary
+    (``listing.packaged_document``), in place of their therapists' ones before."""
+    fingerprint = packaged_fingerprint()
+    rows = [
+        {
+            "therapist_id": document.id,
+            "revision": document.revision,
+            "fingerprint": fingerprint,
+            "document": pack_document(document),
+        }
+        for document in documents
+    ]
+    ids = [document.id for document in documents]
+    for chunk in _chunks(ids):
+        conn.execute(delete(index_documents).where(index_documents.c.therapist_id.in_(chunk)))
+    insert_rows(conn, index_documents, rows)
 
 
 def stale_or_missing(conn: Connection, id: str) -> StoreError:
@@ -501,7 +556,8 @@ def driver_rows(conn: Connection, statement: Select[Any]) -> list[tuple[Any, ...
     the time, and the timestamps repeat (a bulk load gives a whole batch one ``now``).
     Only for columns of hashable values (not JSON)."""
     dialect = conn.dialect
-    compiled = statement.compile(dialect=dialect)
+    # An "IN (...)" list is rendered as one parameter per value.
+    compiled = statement.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
     params: Any = compiled.construct_params()
     positional = getattr(compiled, "positiontup", None)
     if positional is not None:  # sqlite3: parameters in the statement's order
@@ -525,6 +581,12 @@ def driver_rows(conn: Connection, statement: Select[Any]) -> list[tuple[Any, ...
             for row, value in zip(rows, values, strict=True)
         ]
     return rows
+
+
+def _chunks(ids: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
+    """Ids in lists short enough for an ``IN (...)`` on every backend."""
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
 
 
 def _is_unique_violation(exc: IntegrityError) -> bool:
