@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 import json
 import re
 import uuid
@@ -46,12 +47,25 @@ Severity = Literal["error", "warning"]
 _ID_NAMESPACE = uuid.UUID("6f1d1c3e-5b2a-4f0e-9a51-2f7c3b9d8e41")
 
 
+_ID_NAMESPACE_BYTES = _ID_NAMESPACE.bytes
+
+
 def placeholder_id(*parts: str) -> str:
     """A deterministic UUID for a record that has no id of ours yet.
 
     Resolution in phase 2 replaces it with the id of the matching stored record.
+    It is ``str(uuid.uuid5(_ID_NAMESPACE, "|".join(parts)))`` (RFC 4122 version 5: SHA-1
+    of the namespace and the name, version and variant bits set), computed without the
+    UUID object: a national file makes three per row, and the object was most of their
+    cost. tests/importers/test_normalize.py checks it equals ``uuid.uuid5`` on any text.
     """
-    return str(uuid.uuid5(_ID_NAMESPACE, "|".join(parts)))
+    digest = bytearray(
+        hashlib.sha1(_ID_NAMESPACE_BYTES + "|".join(parts).encode("utf-8")).digest()[:16]
+    )
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # the RFC 4122 variant
+    text = digest.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 class Reject(msgspec.Struct, frozen=True):
@@ -247,11 +261,16 @@ def credential_path(credential: License | Certification) -> str:
 
 
 _REQUIRED = object()  # marks a field without a default
+_SKIP = object()  # marks a bookkeeping field (_NOT_FACTS)
 
 
 @functools.cache
-def _defaults(struct_type: type[msgspec.Struct]) -> tuple[tuple[str, object], ...]:
-    """(field name, default) per field; cached because msgspec re-reads annotations per call."""
+def _defaults(struct_type: type[msgspec.Struct]) -> tuple[tuple[str, object, bool], ...]:
+    """(field name, default, quiet) per field, in the struct's field order; cached because
+    msgspec re-reads annotations per call. The default is ``_SKIP`` for a bookkeeping
+    field, and "" for a required one (a required text left empty is no fact either).
+    ``quiet``: the default is a struct whose own facts are none (Fees(), Availability()),
+    so a value equal to it adds nothing and need not be walked."""
     out = []
     for info in msgspec.structs.fields(struct_type):
         if info.default is not msgspec.NODEFAULT:
@@ -260,7 +279,10 @@ def _defaults(struct_type: type[msgspec.Struct]) -> tuple[tuple[str, object], ..
             default = info.default_factory()
         else:
             default = _REQUIRED
-        out.append((info.name, default))
+        if info.name in _NOT_FACTS:
+            default = _SKIP
+        quiet = isinstance(default, msgspec.Struct) and not struct_facts(default)
+        out.append((info.name, "" if default is _REQUIRED else default, quiet))
     return tuple(out)
 
 
@@ -273,21 +295,29 @@ def struct_facts(obj: msgspec.Struct, prefix: str = "") -> dict[str, object]:
     NPI is active).
     """
     facts: dict[str, object] = {}
-    for name, default in _defaults(type(obj)):
-        if name in _NOT_FACTS:
+    _collect_facts(obj, prefix, facts)
+    return facts
+
+
+def _collect_facts(obj: msgspec.Struct, prefix: str, facts: dict[str, object]) -> None:
+    """struct_facts into ``facts``. It runs for every record of a national file, so the
+    fields are read in one call (``astuple``) and a nested struct still at its default
+    (a clinician's Fees, Availability, ReferralPreferences) is not walked."""
+    values = msgspec.structs.astuple(obj)
+    for (name, default, quiet), value in zip(_defaults(type(obj)), values, strict=True):
+        if default is _SKIP:
             continue
-        value = getattr(obj, name)
-        path = prefix + name
         if isinstance(value, msgspec.Struct):
-            facts.update(struct_facts(value, path + "."))
+            if not (quiet and value == default):
+                _collect_facts(value, prefix + name + ".", facts)
         elif isinstance(value, list) and value and isinstance(value[0], msgspec.Struct):
+            path = prefix + name
             for index, item in enumerate(value):
-                facts.update(struct_facts(item, f"{path}[{_item_key(item, index)}]."))
-        elif value == [] or value == ("" if default is _REQUIRED else default):
+                _collect_facts(item, f"{path}[{_item_key(item, index)}].", facts)
+        elif value == [] or value == default:
             continue  # an empty list is a source saying nothing (no languages, no aliases)
         else:
-            facts[path] = value
-    return facts
+            facts[prefix + name] = value
 
 
 def make_record(

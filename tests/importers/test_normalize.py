@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from directory.records import License, Therapist
+from directory.records import Address, Fees, License, PracticeLocation, Therapist
 from importers.base import (
+    _ID_NAMESPACE,
     ImportReport,
     Practice,
     Reject,
@@ -15,6 +19,7 @@ from importers.base import (
     excerpt,
     make_record,
     placeholder_id,
+    struct_facts,
 )
 from importers.normalize import (
     choose_license_type,
@@ -277,6 +282,28 @@ def test_facts_are_what_the_source_said() -> None:
 def test_placeholder_ids_are_stable() -> None:
     assert placeholder_id("nppes", "1234567893") == placeholder_id("nppes", "1234567893")
     assert placeholder_id("nppes", "1234567893") != placeholder_id("fhir", "1234567893")
+
+
+@given(st.lists(st.text(st.characters(exclude_categories=["Cs"])), min_size=1, max_size=4))
+def test_placeholder_id_is_uuid5(parts: list[str]) -> None:
+    # placeholder_id computes the UUID without uuid.UUID: it must be the same UUID.
+    assert placeholder_id(*parts) == str(uuid.uuid5(_ID_NAMESPACE, "|".join(parts)))
+
+
+def test_struct_facts_walks_a_nested_struct_only_when_it_differs_from_its_default() -> None:
+    therapist = Therapist(id="t", first_name="Ann", last_name="Lee", languages=[])
+    assert not any(path.startswith(("fees.", "availability.")) for path in struct_facts(therapist))
+    therapist.fees = Fees(session_fee_min=80, insurance=["aetna"])
+    therapist.locations = [
+        PracticeLocation(id="l", address=Address(city="Hartford", state="CT", postal_code=""))
+    ]
+    facts = struct_facts(therapist)
+    assert facts["fees.session_fee_min"] == 80
+    assert facts["fees.insurance"] == ["aetna"]
+    assert "fees.currency" not in facts  # still the default
+    assert facts["locations[0].address.city"] == "Hartford"
+    assert "locations[0].address.postal_code" not in facts  # a required text left empty
+    assert "id" not in facts and "locations[0].id" not in facts  # bookkeeping, at any depth
 
 
 def test_import_report_counts_rejects_and_warnings() -> None:
