@@ -269,6 +269,28 @@ _MEMO = 2**15
 
 @functools.lru_cache(maxsize=_MEMO)
 def _international_phone(text: str, region: str) -> str | None:
+    if region == "US" and len(text) == 10 and text.isascii() and text.isdigit() and text[0] > "1":
+        return _plain_nanp_phone(text)
+    return _library_phone(text, region)
+
+
+def _plain_nanp_phone(text: str) -> str | None:
+    """``_library_phone(text, "US")`` for ten ASCII digits not starting with 0 or 1 (how
+    NPPES writes every US phone), without the parse and the formatting around the check.
+
+    For such a text ``phonenumbers.parse`` finds no country code and no national prefix
+    (US's is "1") to strip, so the number is country code 1 and the ten digits; its
+    INTERNATIONAL form for ten NANP digits is "+1 NNN-NNN-NNNN" (the one ten-digit
+    pattern in the US metadata). Whether it is a valid number is still phonenumbers' call.
+    tests/importers/test_normalize.py checks this equals _library_phone on such texts.
+    """
+    number = phonenumbers.PhoneNumber(country_code=1, national_number=int(text))
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return f"+1 {text[:3]}-{text[3:6]}-{text[6:]}"
+
+
+def _library_phone(text: str, region: str) -> str | None:
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:

@@ -22,6 +22,9 @@ from importers.base import (
     struct_facts,
 )
 from importers.normalize import (
+    _international_phone,
+    _library_phone,
+    _plain_nanp_phone,
     choose_license_type,
     credential_tokens,
     is_valid_npi,
@@ -371,3 +374,24 @@ def test_a_us_address_sent_with_a_private_use_country_code_is_read_as_us() -> No
     assert [part for part, _ in problems] == ["country"]
     foreign, _ = normalize_address(city="Toronto", state="ON", postal_code="M5V 2T6", country="CA")
     assert foreign is not None and foreign.country == "CA" and foreign.state == "ON"
+
+
+@given(st.from_regex(r"[2-9][0-9]{9}", fullmatch=True))
+def test_the_plain_us_phone_path_equals_phonenumbers(digits: str) -> None:
+    # Ten digits as NPPES writes them: the fast path must give phonenumbers' own answer,
+    # valid or not (about half of random area codes and exchanges are not assigned).
+    assert _plain_nanp_phone(digits) == _library_phone(digits, "US")
+    assert _international_phone(digits, "US") == _library_phone(digits, "US")
+
+
+@given(st.text(alphabet="0123456789 -().+x\u0663", max_size=14))
+def test_phones_outside_the_plain_path_are_phonenumbers_answer(text: str) -> None:
+    # Anything else (other lengths, a leading 0 or 1, separators, non-ASCII digits) goes
+    # to phonenumbers whole.
+    assert _international_phone(text, "US") == _library_phone(text, "US")
+
+
+def test_plain_us_phones() -> None:
+    assert _plain_nanp_phone("8605550100") == "+1 860-555-0100"
+    assert _plain_nanp_phone("8602785000") == "+1 860-278-5000"
+    assert _plain_nanp_phone("9999999999") is None  # area code 999 is not assigned
