@@ -13,7 +13,9 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import itertools
 import json
+import operator
 import re
 import uuid
 from collections.abc import Iterable, Iterator
@@ -264,26 +266,49 @@ _REQUIRED = object()  # marks a field without a default
 _SKIP = object()  # marks a bookkeeping field (_NOT_FACTS)
 
 
+class _Unequal:
+    """Compares unequal to everything: a field whose value must always be looked at."""
+
+    def __eq__(self, other: object) -> bool:
+        return False
+
+    def __ne__(self, other: object) -> bool:
+        return True
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+_LOOK = _Unequal()
+
+
+class _Plan(NamedTuple):
+    """How struct_facts reads one struct type, made once per type (msgspec re-reads
+    annotations per call): the fields, and what each value is compared with first."""
+
+    fields: tuple[tuple[str, object], ...]  # (name, default); "" for a required field
+    # Per field, in field order: a value equal to this adds no fact and is passed over
+    # without a look. _LOOK (equal to nothing) for bookkeeping fields, which the walk then
+    # drops, and for struct defaults that carry facts of their own.
+    skip_when: tuple[object, ...]
+
+
 @functools.cache
-def _defaults(struct_type: type[msgspec.Struct]) -> tuple[tuple[str, object, bool], ...]:
-    """(field name, default, quiet) per field, in the struct's field order; cached because
-    msgspec re-reads annotations per call. The default is ``_SKIP`` for a bookkeeping
-    field, and "" for a required one (a required text left empty is no fact either).
-    ``quiet``: the default is a struct whose own facts are none (Fees(), Availability()),
-    so a value equal to it adds nothing and need not be walked."""
-    out = []
+def _plan(struct_type: type[msgspec.Struct]) -> _Plan:
+    fields: list[tuple[str, object]] = []
+    skip_when: list[object] = []
     for info in msgspec.structs.fields(struct_type):
         if info.default is not msgspec.NODEFAULT:
             default = info.default
         elif info.default_factory is not msgspec.NODEFAULT:
             default = info.default_factory()
         else:
-            default = _REQUIRED
+            default = ""  # a required text left empty is no fact either
         if info.name in _NOT_FACTS:
             default = _SKIP
-        quiet = isinstance(default, msgspec.Struct) and not struct_facts(default)
-        out.append((info.name, "" if default is _REQUIRED else default, quiet))
-    return tuple(out)
+        fields.append((info.name, default))
+        noisy = isinstance(default, msgspec.Struct) and bool(struct_facts(default))
+        skip_when.append(_LOOK if default is _SKIP or noisy else default)
+    return _Plan(tuple(fields), tuple(skip_when))
 
 
 def struct_facts(obj: msgspec.Struct, prefix: str = "") -> dict[str, object]:
@@ -300,16 +325,19 @@ def struct_facts(obj: msgspec.Struct, prefix: str = "") -> dict[str, object]:
 
 
 def _collect_facts(obj: msgspec.Struct, prefix: str, facts: dict[str, object]) -> None:
-    """struct_facts into ``facts``. It runs for every record of a national file, so the
-    fields are read in one call (``astuple``) and a nested struct still at its default
-    (a clinician's Fees, Availability, ReferralPreferences) is not walked."""
+    """struct_facts into ``facts``. It runs for every record of a national file, and most
+    of a record's fields are at their default: those are passed over in C (the values
+    compared with their defaults by ``map``, the rest picked by ``compress``), and only
+    the others are looked at here. A nested struct still at a default without facts of
+    its own (a clinician's Fees(), Availability()) is passed over the same way."""
+    plan = _plan(type(obj))
     values = msgspec.structs.astuple(obj)
-    for (name, default, quiet), value in zip(_defaults(type(obj)), values, strict=True):
+    differ = map(operator.ne, values, plan.skip_when)
+    for (name, default), value in itertools.compress(zip(plan.fields, values, strict=True), differ):
         if default is _SKIP:
             continue
         if isinstance(value, msgspec.Struct):
-            if not (quiet and value == default):
-                _collect_facts(value, prefix + name + ".", facts)
+            _collect_facts(value, prefix + name + ".", facts)
         elif isinstance(value, list) and value and isinstance(value[0], msgspec.Struct):
             path = prefix + name
             for index, item in enumerate(value):

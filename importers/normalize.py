@@ -41,8 +41,8 @@ PLACEHOLDERS = frozenset({"", "--", "-", "n/a", "null", "none"})
 
 def clean_text(value: object) -> str:
     """Trim, collapse inner whitespace and turn placeholders into ""."""
-    if value is None:
-        return ""
+    if value is None or value == "":
+        return ""  # most cells of a national file are empty: answered before any work
     text = " ".join(str(value).split())
     return "" if text.lower() in PLACEHOLDERS else text
 
@@ -613,19 +613,18 @@ def _check_year(day: dt.date, raw: object) -> dt.date:
 def is_valid_npi(value: object) -> bool:
     """True for a 10-digit NPI whose check digit is right (Luhn over "80840" + the NPI)."""
     text = clean_text(value)
-    if not re.fullmatch(r"[12]\d{9}", text):
+    if not _NPI_SHAPE.fullmatch(text):
         return False
-    total = 0
     # Luhn from the right over the full ISO card number 80840NNNNNNNNN; the check digit is
-    # the rightmost and is not doubled.
-    for position, char in enumerate(reversed("80840" + text)):
-        digit = int(char)
-        if position % 2 == 1:
-            digit *= 2
-            if digit > 9:
-                digit -= 9
-        total += digit
+    # the rightmost and is not doubled, every second digit left of it is (digit sums).
+    digits = ("80840" + text)[::-1]
+    total = sum(map(int, digits[::2])) + sum(_LUHN_DOUBLED[int(char)] for char in digits[1::2])
     return total % 10 == 0
+
+
+_NPI_SHAPE = re.compile(r"[12]\d{9}")
+# A digit doubled, as Luhn adds it (the digit sum of its double): 7 → 14 → 5.
+_LUHN_DOUBLED = tuple(sum(divmod(digit * 2, 10)) for digit in range(10))
 
 
 def normalize_npi(value: object) -> str | None:
