@@ -262,23 +262,23 @@ def credential_path(credential: License | Certification) -> str:
     return f"{field}[{_item_key(credential, 0)}]"
 
 
-_REQUIRED = object()  # marks a field without a default
-_SKIP = object()  # marks a bookkeeping field (_NOT_FACTS)
+class _Always:
+    """Compares equal to everything (``equal=True``) or to nothing."""
 
-
-class _Unequal:
-    """Compares unequal to everything: a field whose value must always be looked at."""
+    def __init__(self, *, equal: bool) -> None:
+        self.equal = equal
 
     def __eq__(self, other: object) -> bool:
-        return False
+        return self.equal
 
     def __ne__(self, other: object) -> bool:
-        return True
+        return not self.equal
 
     __hash__ = None  # type: ignore[assignment]
 
 
-_LOOK = _Unequal()
+_LOOK = _Always(equal=False)  # a value always looked at
+_PASS = _Always(equal=True)  # a value never looked at
 
 
 class _Plan(NamedTuple):
@@ -287,8 +287,8 @@ class _Plan(NamedTuple):
 
     fields: tuple[tuple[str, object], ...]  # (name, default); "" for a required field
     # Per field, in field order: a value equal to this adds no fact and is passed over
-    # without a look. _LOOK (equal to nothing) for bookkeeping fields, which the walk then
-    # drops, and for struct defaults that carry facts of their own.
+    # without a look: the default; _PASS (equal to anything) for bookkeeping fields;
+    # _LOOK (equal to nothing) for struct defaults that carry facts of their own.
     skip_when: tuple[object, ...]
 
 
@@ -303,11 +303,9 @@ def _plan(struct_type: type[msgspec.Struct]) -> _Plan:
             default = info.default_factory()
         else:
             default = ""  # a required text left empty is no fact either
-        if info.name in _NOT_FACTS:
-            default = _SKIP
         fields.append((info.name, default))
         noisy = isinstance(default, msgspec.Struct) and bool(struct_facts(default))
-        skip_when.append(_LOOK if default is _SKIP or noisy else default)
+        skip_when.append(_PASS if info.name in _NOT_FACTS else _LOOK if noisy else default)
     return _Plan(tuple(fields), tuple(skip_when))
 
 
@@ -334,8 +332,6 @@ def _collect_facts(obj: msgspec.Struct, prefix: str, facts: dict[str, object]) -
     values = msgspec.structs.astuple(obj)
     differ = map(operator.ne, values, plan.skip_when)
     for (name, default), value in itertools.compress(zip(plan.fields, values, strict=True), differ):
-        if default is _SKIP:
-            continue
         if isinstance(value, msgspec.Struct):
             _collect_facts(value, prefix + name + ".", facts)
         elif isinstance(value, list) and value and isinstance(value[0], msgspec.Struct):

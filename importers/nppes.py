@@ -678,7 +678,10 @@ def _taxonomy_entries(row: Sequence[str], columns: _Columns) -> list[TaxonomyEnt
     for (code_at, number_at, state_at, switch_at), (number_field, state_field) in zip(
         columns.groups, columns.group_fields, strict=True
     ):
-        code = row[code_at].strip().upper()
+        code = row[code_at]
+        if not code:
+            continue  # most of the 15 groups are empty
+        code = code.strip().upper()
         if code:
             entries.append(
                 TaxonomyEntry(
