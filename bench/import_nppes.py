@@ -101,8 +101,41 @@ def _behavioural(row: list[str], taxonomy_columns: list[int]) -> bool:
     return any(row[i].startswith(BEHAVIOURAL_HEALTH_TAXONOMIES) for i in taxonomy_columns if row[i])
 
 
-def generate(path: Path, rows: int, share: float, seed: int) -> None:
-    """Write ``rows`` synthetic rows in the 330-column layout."""
+PRACTICE_ADDRESS = [
+    "Provider First Line Business Practice Location Address",
+    "Provider Second Line Business Practice Location Address",
+    "Provider Business Practice Location Address City Name",
+    "Provider Business Practice Location Address State Name",
+    "Provider Business Practice Location Address Postal Code",
+]
+PRACTICE_PHONE = "Provider Business Practice Location Address Telephone Number"
+
+
+def repeat_rates() -> tuple[float, float]:
+    """How often the real CT sample's rows in scope repeat an earlier such row's practice
+    address (the five columns, exactly) and phone: colleagues of one group practice."""
+    with SAMPLE.open(newline="", encoding="utf-8") as stream:
+        reader = csv.reader(stream)
+        column = {name: i for i, name in enumerate(next(reader))}
+        taxonomy = [column[f"Healthcare Provider Taxonomy Code_{n}"] for n in range(1, 16)]
+        rows = [row for row in reader if _behavioural(row, taxonomy)]
+    addresses = [tuple(row[column[name]] for name in PRACTICE_ADDRESS) for row in rows]
+    phones = [row[column[PRACTICE_PHONE]] for row in rows if row[column[PRACTICE_PHONE]]]
+    return (
+        1 - len(set(addresses)) / len(addresses),
+        1 - len(set(phones)) / len(phones),
+    )
+
+
+def generate(path: Path, rows: int, share: float, seed: int, *, unique: bool = False) -> None:
+    """Write ``rows`` synthetic rows in the 330-column layout.
+
+    A row in scope repeats the practice address of an earlier row in scope (chosen
+    uniformly: NPIs, the file's order, do not group colleagues) as often as the real
+    sample's rows in scope do (``repeat_rates``), and likewise its phone; otherwise it
+    gets a fresh street number and phone line. ``unique``: never repeat (the worst case
+    for the parser's memos).
+    """
     with HEADER.open(newline="", encoding="utf-8") as stream:
         header = next(csv.reader(stream))
     with SAMPLE.open(newline="", encoding="utf-8") as stream:
@@ -120,13 +153,18 @@ def generate(path: Path, rows: int, share: float, seed: int) -> None:
     )
     first_at, last_at = column["Provider First Name"], column["Provider Last Name (Legal Name)"]
     street_at = column["Provider First Line Business Practice Location Address"]
-    phone_at = column["Provider Business Practice Location Address Telephone Number"]
+    phone_at = column[PRACTICE_PHONE]
+    address_at = [column[name] for name in PRACTICE_ADDRESS]
+    address_repeat, phone_repeat = (0.0, 0.0) if unique else repeat_rates()
+    addresses_given: list[list[str]] = []  # practice addresses of the rows in scope so far
+    phones_given: list[str] = []
     rng = random.Random(seed)
     with path.open("w", newline="", encoding="utf-8") as stream:
         writer = csv.writer(stream, quoting=csv.QUOTE_ALL, lineterminator="\n")
         writer.writerow(header)
         for n in range(rows):
-            row = list(rng.choice(in_scope if rng.random() < share else out_of_scope))
+            behavioural = rng.random() < share
+            row = list(rng.choice(in_scope if behavioural else out_of_scope))
             nine = f"1{n:08d}"
             row[0] = nine + npi_check_digit(nine)
             if row[1] == "1":
@@ -135,11 +173,21 @@ def generate(path: Path, rows: int, share: float, seed: int) -> None:
             for at in licenses:
                 if row[at]:
                     row[at] = f"{row[at]}{n}"
-            # Street numbers and phone lines vary by row, so the parser's memo of addresses
-            # and phones sees few repeats: the worst case, not the 123 templates' addresses.
-            row[street_at] = HOUSE_NUMBER.sub(str(1 + n % 9973), row[street_at], count=1)
-            if len(row[phone_at]) == 10:
+            # A fresh address and phone vary the template's street number and phone line,
+            # so that the parser's memos see them as new: only the repeats above hit.
+            if behavioural and addresses_given and rng.random() < address_repeat:
+                for at, value in zip(address_at, rng.choice(addresses_given), strict=True):
+                    row[at] = value
+            else:
+                row[street_at] = HOUSE_NUMBER.sub(str(1 + n % 9973), row[street_at], count=1)
+                if behavioural:
+                    addresses_given.append([row[at] for at in address_at])
+            if behavioural and phones_given and rng.random() < phone_repeat:
+                row[phone_at] = rng.choice(phones_given)
+            elif len(row[phone_at]) == 10:
                 row[phone_at] = row[phone_at][:6] + f"{n % 10000:04d}"
+                if behavioural:
+                    phones_given.append(row[phone_at])
             writer.writerow(row)
 
 
@@ -425,6 +473,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--keep", action="store_true", help="keep the generated files")
     parser.add_argument(
+        "--unique",
+        action="store_true",
+        help="every row its own address and phone (no repeats: the memos' worst case)",
+    )
+    parser.add_argument(
         "--baseline", default="", help="also measure the importers at this git revision"
     )
     parser.add_argument("--measure", help=argparse.SUPPRESS)
@@ -439,10 +492,18 @@ def main() -> None:
     out.mkdir(exist_ok=True)
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the start")
     print(f"behavioural-health share {args.share:.0%}; memory = peak RSS above the start")
+    if args.unique:
+        print("every row its own practice address and phone (--unique)")
+    else:
+        address_repeat, phone_repeat = repeat_rates()
+        print(
+            f"rows in scope repeat an earlier one's address {address_repeat:.1%} and phone "
+            f"{phone_repeat:.1%} of the time, as in the real CT sample"
+        )
     for rows in args.rows:
         path = out / f"npidata_pfile_20250209-20250215_{rows}.csv"
         started = time.perf_counter()
-        generate(path, rows, args.share, args.seed)
+        generate(path, rows, args.share, args.seed, unique=args.unique)
         size = path.stat().st_size / 2**20
         print(
             f"\n{rows:,} rows, {size:,.0f} MiB, generated in {time.perf_counter() - started:.1f}s"
@@ -452,7 +513,7 @@ def main() -> None:
             path.unlink(missing_ok=True)
     for rows in args.import_rows:
         path = out / f"npidata_pfile_20250209-20250215_{rows}_in_scope.csv"
-        generate(path, rows, 1.0, args.seed)
+        generate(path, rows, 1.0, args.seed, unique=args.unique)
         print(f"\nimport: {rows:,} rows, all in scope")
         compare_imports(path, args.postgres)
         if not args.keep:

@@ -318,7 +318,11 @@ def standard_address_lines(
     line1: object, line2: object = "", city: str = "", state: str = "", postal_code: str = ""
 ) -> tuple[str, str]:
     """Street lines in USPS Publication 28 form (see _standard_address_lines)."""
-    return _standard_address_lines(clean_text(line1), clean_text(line2), city, state, postal_code)
+    # Only the 5-digit ZIP is given to the parser, so only it is in the memo's key: the
+    # ZIP+4s of one building are one entry.
+    return _standard_address_lines(
+        clean_text(line1), clean_text(line2), city, state, postal_code[:5]
+    )
 
 
 @functools.lru_cache(maxsize=_MEMO)
