@@ -303,8 +303,22 @@ def measure(what: str, path: Path, url: str) -> dict[str, Any]:
         "duckdb": lambda: duckdb_filter(path),
         "import": lambda: full_import(path, url),
     }
+    cpu = time.process_time()
     result, seconds, mib = timed(work[what])
-    return {"result": result, "seconds": seconds, "mib": mib}
+    cpu = time.process_time() - cpu
+    return {
+        "result": result,
+        "seconds": seconds,
+        "mib": mib,
+        "cpu": cpu,
+        "load": os.getloadavg()[0],
+    }
+
+
+def cpu_load(run: dict[str, Any]) -> str:
+    """CPU seconds of every thread (steadier than wall time on a busy machine; DuckDB's
+    threads add up) and the 1-minute load average as the measurement ended."""
+    return f"cpu {run['cpu']:6.1f}s  load {run['load']:.1f}"
 
 
 def in_subprocess(what: str, path: Path, url: str = "", code: Path | None = None) -> dict[str, Any]:
@@ -374,7 +388,7 @@ def compare_with_duckdb(path: Path, rows: int, baseline: str) -> None:
                     rows,
                     "rows",
                     run["mib"],
-                    f"{run['result']:,}",
+                    f"{cpu_load(run)}  {run['result']:,}",
                 )
             )
     reader = in_subprocess("reader", path)
@@ -387,7 +401,7 @@ def compare_with_duckdb(path: Path, rows: int, baseline: str) -> None:
             rows,
             "rows",
             reader["mib"],
-            f"kept {reader['result']:,}",
+            f"{cpu_load(reader)}  kept {reader['result']:,}",
         )
     )
     print(
@@ -397,7 +411,7 @@ def compare_with_duckdb(path: Path, rows: int, baseline: str) -> None:
             rows,
             "rows",
             parse["mib"],
-            f"records {parse['result']:,} (one process)",
+            f"{cpu_load(parse)}  records {parse['result']:,} (one process)",
         )
     )
     print(
@@ -407,7 +421,7 @@ def compare_with_duckdb(path: Path, rows: int, baseline: str) -> None:
             rows,
             "rows",
             duck["mib"],
-            f"kept {duck['result']:,}",
+            f"{cpu_load(duck)}  kept {duck['result']:,}",
         )
     )
     print(
