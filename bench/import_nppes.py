@@ -6,9 +6,16 @@
         postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 
 For each ``--rows`` size: generate a synthetic NPPES file (the real 330-column header, rows
-built from the real 2018 CT sample with fresh valid NPIs, names, license numbers, street
-numbers and phone lines, and a realistic share of behavioural-health rows) under bench/out/,
-then, each measurement in a subprocess of its own so that no peak memory hides another:
+built from the real 2018 CT sample with fresh valid NPIs, names and license numbers, and a
+realistic share of behavioural-health rows) under bench/out/. Addresses and phones repeat as
+in real data, at rates measured, not chosen: a row in scope takes the practice address of an
+earlier row in scope (drawn uniformly: NPI order does not group colleagues) as often as the
+CT sample's 117 rows in scope repeat an earlier one's (12.8% of them; computed from the
+sample on every run and printed), and its phone likewise (18.8%); over all 300 sample rows
+the rates are 20% and 21%, but only rows in scope reach the parser's memos. Otherwise a row
+gets a fresh street number and phone line. ``--unique`` gives every row its own (the memos'
+worst case, as this bench did before). Then, each measurement in a subprocess of its own so
+that no peak memory hides another:
 - ``reader``: our reader alone (importers.nppes: pyarrow chunks, the vectorised taxonomy
   filter, the rows in scope as Python tuples): the same work as DuckDB's;
 - ``parse``: the whole parse as an import runs it, every row in scope turned into a record
@@ -18,7 +25,11 @@ then, each measurement in a subprocess of its own so that no peak memory hides a
   for issue 13 and removed: on this 2-core machine under load 2-5 it was slower than one
   process (1M rows: 60.5 s against 53.5 s, peak +460 MiB against +91; 100k: 6.8 s against
   5.7 s) since each worker takes ~1 s and ~180 MiB to start and pickling the records back
-  costs about a fifth of parsing them;
+  costs about a fifth of parsing them. A lighter split was tried after it and not kept
+  either: one spawned helper making only the street lines and phones of the block ahead
+  (distinct raw values there, two short strings back) while this process built the
+  records. At 1M rows, load 4: 88.8 s against 89.1 s alone, the helper spending ~99 CPU
+  seconds on work that costs ~45 in one process; the machine has no idle core to give;
 - ``duckdb``: DuckDB's read_csv with the same filter (any of the 15 taxonomy columns
   starting with one of our NUCC prefixes), counting the rows it keeps;
 then the ratios ours/DuckDB. With ``--baseline REV`` (e.g. ``main``) the reader and the
@@ -30,9 +41,11 @@ SQLite store and, with ``--postgres``, a fresh PostgreSQL database (created and 
 here), then imported again (nothing may change), with the ratio import / parse.
 Figures: seconds, rows (or records) per second, and peak resident memory of the
 subprocess above its level once everything is imported (psutil sampling every 10 ms), which
-must stay flat as the file grows. Never asserts on time: these are figures to read and
-quote. Generated files are not kept (bench/out/ is ignored). Peak memory counts any child
-processes with the measured one.
+must stay flat as the file grows; then CPU seconds (every thread's: DuckDB's two add up) and
+the load average as the measurement ended. On the shared 2-core machine these figures come
+from, wall time swings by a third between identical runs, CPU time less. Never asserts on
+time: these are figures to read and quote. Generated files are not kept (bench/out/ is
+ignored). Peak memory counts any child processes with the measured one.
 
 Which reader, and why: pyarrow's CSV reader (C, threaded, ``include_columns`` so that ~90
 of the 330 columns are converted), on blocks of whole lines that we cut ourselves (so a
@@ -42,18 +55,48 @@ objects. That reader is within 2x of DuckDB on the same filter at 1M rows (1.91x
 machine, 0.77x at load 4: DuckDB suffers more from a busy machine). ``csv.reader`` was 6.5x,
 and DuckDB itself would be a 40 MB dependency for one file format.
 
-What the remaining ratio is: the rows in scope are turned into records by the libraries
-made for each part (usaddress/scourgify for the street lines, phonenumbers for the phone,
-the NUCC vocabulary for licenses). They are memoised on the raw value (importers.normalize),
-which pays where values repeat (a group practice's address and phone on each clinician's
-row); this generator gives every row its own street number and phone line, the worst case,
-so nearly every row is a fresh library call. That work is what stands between the reader's
-ratio and the parse's; caching the libraries' answers is as far as this goes without
-replacing them.
+What the parse costs, and the remaining ratio (issue 13 asked for the parse within 3x of
+DuckDB at 1M rows; it is not). One run with ``--baseline main``, load 5.7-7.2 throughout:
+
+    rows  measurement          main              this tree         DuckDB
+    100k  reader                 1.33 s            1.68 s  (1.05x)   1.60 s (cpu 1.0 s)
+    100k  parse to records       9.57 s  (5.98x)   7.87 s  (4.92x)
+    100k  parse, CPU seconds     5.9 s             4.6 s
+    1M    reader                14.30 s           18.00 s  (1.17x)  15.38 s (cpu 9.2 s)
+    1M    parse to records     138.37 s  (9.00x) 102.17 s  (6.64x)
+    1M    parse, CPU seconds    83.8 s            55.5 s
+    peak  parse, 100k / 1M      +61 / +93 MiB     +59 / +89 MiB     +176 / +180 MiB
+
+(readers are the same code: their difference is the load). What changed, every record
+byte-identical to main's on the real CT sample and on generated files:
+- our own work per row, which was about a third of the parse: ``struct_facts`` (every
+  record's facts) compares each field with its default in C and walks only those that
+  differ (84 -> 23 us a record); ``placeholder_id`` computes the UUID 5 without the UUID
+  object (15 -> 2 us, three a row); blank cells are answered before any string work; the
+  columns a row reads are resolved once per file; the NPI's Luhn check by slices; the
+  NUCC code → license type lookup memoised per file;
+- phonenumbers: ten plain digits (how NPPES writes every US phone) skip its parse and its
+  formatting, which for such a text are provably (1, the digits) and "+1 NNN-NNN-NNNN";
+  its validity check still decides (hypothesis tests keep both paths equal);
+- the address memo's key holds the 5-digit ZIP the parser is given, not the ZIP+4.
+What remains is the libraries: after those changes about two thirds of the parse's CPU is
+usaddress/scourgify (~300 us of CPU a distinct address at load 4-6: usaddress's per-token
+features in Python and its CRF tagger, then scourgify's clean-ups) and phonenumbers'
+validity check, once per distinct value. At 100k rows the memos (2**15 entries) hold every
+repeat; at 1M the repeats are drawn from 140,000 earlier rows, more than a bounded memo
+holds, so fewer of them hit (and the name and date memos miss more too): per record the
+parse cost ~440 us of wall time at 100k and ~600 at 1M in the run above, which is most of
+why 1M is further from DuckDB. A larger memo would trade flat memory for hits. A fast path
+beside the address parser for some shapes (e.g. memoising on the street with its house
+number masked, which usaddress's features would allow) was not taken: it would be a rule of
+our own beside the library, and this generator varies exactly the house number, so it
+would flatter the bench more than it would help real files. Reaching 3x needs the address
+parse itself to be several times cheaper (or a core to spare): not something a memo or our
+own code can give.
 
 Memory: one block (``nppes._CHUNK_BYTES``, ~7,000 rows) is read at a time. What grows is the
 memos, until they are full (2**15 addresses and phones, 2**14 dates and names): the parse's
-peak was +68 MiB at 100k rows and +91 MiB at 1M.
+peak was +59 MiB at 100k rows and +89 MiB at 1M (main: +61 and +93).
 """
 
 from __future__ import annotations
