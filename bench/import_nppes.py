@@ -67,7 +67,12 @@ DuckDB at 1M rows; it is not). One run with ``--baseline main``, load 5.7-7.2 th
     1M    parse, CPU seconds    83.8 s            55.5 s
     peak  parse, 100k / 1M      +61 / +93 MiB     +59 / +89 MiB     +176 / +180 MiB
 
-(readers are the same code: their difference is the load). What changed, every record
+(readers are the same code: their difference is the load). With ``--unique`` (no repeats;
+the run after, load 3.9-7.2) the parse was 5.70x at 100k (main 7.11x) and 7.95x at 1M (main
+8.51x). Single runs swing, so main and this tree were also run in turn on one ``--unique``
+1M file, twice each (load 2.4-4.9): CPU 60.4 and 72.7 s for main, 52.3 and 47.5 s here,
+wall 61.7 and 100.5 s against 57.7 and 72.3 s; the savings per record hold without repeats:
+a fifth to a quarter of the parse's CPU. What changed, every record
 byte-identical to main's on the real CT sample and on generated files:
 - our own work per row, which was about a third of the parse: ``struct_facts`` (every
   record's facts) compares each field with its default in C and walks only those that
