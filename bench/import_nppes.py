@@ -6,9 +6,16 @@
         postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 
 For each ``--rows`` size: generate a synthetic NPPES file (the real 330-column header, rows
-built from the real 2018 CT sample with fresh valid NPIs, names, license numbers, street
-numbers and phone lines, and a realistic share of behavioural-health rows) under bench/out/,
-then, each measurement in a subprocess of its own so that no peak memory hides another:
+built from the real 2018 CT sample with fresh valid NPIs, names and license numbers, and a
+realistic share of behavioural-health rows) under bench/out/. Addresses and phones repeat as
+in real data, at rates measured, not chosen: a row in scope takes the practice address of an
+earlier row in scope (drawn uniformly: NPI order does not group colleagues) as often as the
+CT sample's 117 rows in scope repeat an earlier one's (12.8% of them; computed from the
+sample on every run and printed), and its phone likewise (18.8%); over all 300 sample rows
+the rates are 20% and 21%, but only rows in scope reach the parser's memos. Otherwise a row
+gets a fresh street number and phone line. ``--unique`` gives every row its own (the memos'
+worst case, as this bench did before). Then, each measurement in a subprocess of its own so
+that no peak memory hides another:
 - ``reader``: our reader alone (importers.nppes: pyarrow chunks, the vectorised taxonomy
   filter, the rows in scope as Python tuples): the same work as DuckDB's;
 - ``parse``: the whole parse as an import runs it, every row in scope turned into a record
@@ -18,7 +25,11 @@ then, each measurement in a subprocess of its own so that no peak memory hides a
   for issue 13 and removed: on this 2-core machine under load 2-5 it was slower than one
   process (1M rows: 60.5 s against 53.5 s, peak +460 MiB against +91; 100k: 6.8 s against
   5.7 s) since each worker takes ~1 s and ~180 MiB to start and pickling the records back
-  costs about a fifth of parsing them;
+  costs about a fifth of parsing them. A lighter split was tried after it and not kept
+  either: one spawned helper making only the street lines and phones of the block ahead
+  (distinct raw values there, two short strings back) while this process built the
+  records. At 1M rows, load 4: 88.8 s against 89.1 s alone, the helper spending ~99 CPU
+  seconds on work that costs ~45 in one process; the machine has no idle core to give;
 - ``duckdb``: DuckDB's read_csv with the same filter (any of the 15 taxonomy columns
   starting with one of our NUCC prefixes), counting the rows it keeps;
 then the ratios ours/DuckDB. With ``--baseline REV`` (e.g. ``main``) the reader and the
@@ -30,9 +41,11 @@ SQLite store and, with ``--postgres``, a fresh PostgreSQL database (created and 
 here), then imported again (nothing may change), with the ratio import / parse.
 Figures: seconds, rows (or records) per second, and peak resident memory of the
 subprocess above its level once everything is imported (psutil sampling every 10 ms), which
-must stay flat as the file grows. Never asserts on time: these are figures to read and
-quote. Generated files are not kept (bench/out/ is ignored). Peak memory counts any child
-processes with the measured one.
+must stay flat as the file grows; then CPU seconds (every thread's: DuckDB's two add up) and
+the load average as the measurement ended. On the shared 2-core machine these figures come
+from, wall time swings by a third between identical runs, CPU time less. Never asserts on
+time: these are figures to read and quote. Generated files are not kept (bench/out/ is
+ignored). Peak memory counts any child processes with the measured one.
 
 Which reader, and why: pyarrow's CSV reader (C, threaded, ``include_columns`` so that ~90
 of the 330 columns are converted), on blocks of whole lines that we cut ourselves (so a
@@ -42,18 +55,53 @@ objects. That reader is within 2x of DuckDB on the same filter at 1M rows (1.91x
 machine, 0.77x at load 4: DuckDB suffers more from a busy machine). ``csv.reader`` was 6.5x,
 and DuckDB itself would be a 40 MB dependency for one file format.
 
-What the remaining ratio is: the rows in scope are turned into records by the libraries
-made for each part (usaddress/scourgify for the street lines, phonenumbers for the phone,
-the NUCC vocabulary for licenses). They are memoised on the raw value (importers.normalize),
-which pays where values repeat (a group practice's address and phone on each clinician's
-row); this generator gives every row its own street number and phone line, the worst case,
-so nearly every row is a fresh library call. That work is what stands between the reader's
-ratio and the parse's; caching the libraries' answers is as far as this goes without
-replacing them.
+What the parse costs, and the remaining ratio (issue 13 asked for the parse within 3x of
+DuckDB at 1M rows; it is not). One run with ``--baseline main``, load 5.7-7.2 throughout:
+
+    rows  measurement          main              this tree         DuckDB
+    100k  reader                 1.33 s            1.68 s  (1.05x)   1.60 s (cpu 1.0 s)
+    100k  parse to records       9.57 s  (5.98x)   7.87 s  (4.92x)
+    100k  parse, CPU seconds     5.9 s             4.6 s
+    1M    reader                14.30 s           18.00 s  (1.17x)  15.38 s (cpu 9.2 s)
+    1M    parse to records     138.37 s  (9.00x) 102.17 s  (6.64x)
+    1M    parse, CPU seconds    83.8 s            55.5 s
+    peak  parse, 100k / 1M      +61 / +93 MiB     +59 / +89 MiB     +176 / +180 MiB
+
+(readers are the same code: their difference is the load). With ``--unique`` (no repeats;
+the run after, load 3.9-7.2) the parse was 5.70x at 100k (main 7.11x) and 7.95x at 1M (main
+8.51x). Single runs swing, so main and this tree were also run in turn on one ``--unique``
+1M file, twice each (load 2.4-4.9): CPU 60.4 and 72.7 s for main, 52.3 and 47.5 s here,
+wall 61.7 and 100.5 s against 57.7 and 72.3 s; the savings per record hold without repeats:
+a fifth to a quarter of the parse's CPU. What changed, every record
+byte-identical to main's on the real CT sample and on generated files:
+- our own work per row, which was about a third of the parse: ``struct_facts`` (every
+  record's facts) compares each field with its default in C and walks only those that
+  differ (84 -> 23 us a record); ``placeholder_id`` computes the UUID 5 without the UUID
+  object (15 -> 2 us, three a row); blank cells are answered before any string work; the
+  columns a row reads are resolved once per file; the NPI's Luhn check by slices; the
+  NUCC code → license type lookup memoised per file;
+- phonenumbers: ten plain digits (how NPPES writes every US phone) skip its parse and its
+  formatting, which for such a text are provably (1, the digits) and "+1 NNN-NNN-NNNN";
+  its validity check still decides (hypothesis tests keep both paths equal);
+- the address memo's key holds the 5-digit ZIP the parser is given, not the ZIP+4.
+What remains is the libraries: after those changes about two thirds of the parse's CPU is
+usaddress/scourgify (~300 us of CPU a distinct address at load 4-6: usaddress's per-token
+features in Python and its CRF tagger, then scourgify's clean-ups) and phonenumbers'
+validity check, once per distinct value. At 100k rows the memos (2**15 entries) hold every
+repeat; at 1M the repeats are drawn from 140,000 earlier rows, more than a bounded memo
+holds, so fewer of them hit (and the name and date memos miss more too): per record the
+parse cost ~440 us of wall time at 100k and ~600 at 1M in the run above, which is most of
+why 1M is further from DuckDB. A larger memo would trade flat memory for hits. A fast path
+beside the address parser for some shapes (e.g. memoising on the street with its house
+number masked, which usaddress's features would allow) was not taken: it would be a rule of
+our own beside the library, and this generator varies exactly the house number, so it
+would flatter the bench more than it would help real files. Reaching 3x needs the address
+parse itself to be several times cheaper (or a core to spare): not something a memo or our
+own code can give.
 
 Memory: one block (``nppes._CHUNK_BYTES``, ~7,000 rows) is read at a time. What grows is the
 memos, until they are full (2**15 addresses and phones, 2**14 dates and names): the parse's
-peak was +68 MiB at 100k rows and +91 MiB at 1M.
+peak was +59 MiB at 100k rows and +89 MiB at 1M (main: +61 and +93).
 """
 
 from __future__ import annotations
@@ -101,8 +149,41 @@ def _behavioural(row: list[str], taxonomy_columns: list[int]) -> bool:
     return any(row[i].startswith(BEHAVIOURAL_HEALTH_TAXONOMIES) for i in taxonomy_columns if row[i])
 
 
-def generate(path: Path, rows: int, share: float, seed: int) -> None:
-    """Write ``rows`` synthetic rows in the 330-column layout."""
+PRACTICE_ADDRESS = [
+    "Provider First Line Business Practice Location Address",
+    "Provider Second Line Business Practice Location Address",
+    "Provider Business Practice Location Address City Name",
+    "Provider Business Practice Location Address State Name",
+    "Provider Business Practice Location Address Postal Code",
+]
+PRACTICE_PHONE = "Provider Business Practice Location Address Telephone Number"
+
+
+def repeat_rates() -> tuple[float, float]:
+    """How often the real CT sample's rows in scope repeat an earlier such row's practice
+    address (the five columns, exactly) and phone: colleagues of one group practice."""
+    with SAMPLE.open(newline="", encoding="utf-8") as stream:
+        reader = csv.reader(stream)
+        column = {name: i for i, name in enumerate(next(reader))}
+        taxonomy = [column[f"Healthcare Provider Taxonomy Code_{n}"] for n in range(1, 16)]
+        rows = [row for row in reader if _behavioural(row, taxonomy)]
+    addresses = [tuple(row[column[name]] for name in PRACTICE_ADDRESS) for row in rows]
+    phones = [row[column[PRACTICE_PHONE]] for row in rows if row[column[PRACTICE_PHONE]]]
+    return (
+        1 - len(set(addresses)) / len(addresses),
+        1 - len(set(phones)) / len(phones),
+    )
+
+
+def generate(path: Path, rows: int, share: float, seed: int, *, unique: bool = False) -> None:
+    """Write ``rows`` synthetic rows in the 330-column layout.
+
+    A row in scope repeats the practice address of an earlier row in scope (chosen
+    uniformly: NPIs, the file's order, do not group colleagues) as often as the real
+    sample's rows in scope do (``repeat_rates``), and likewise its phone; otherwise it
+    gets a fresh street number and phone line. ``unique``: never repeat (the worst case
+    for the parser's memos).
+    """
     with HEADER.open(newline="", encoding="utf-8") as stream:
         header = next(csv.reader(stream))
     with SAMPLE.open(newline="", encoding="utf-8") as stream:
@@ -120,13 +201,18 @@ def generate(path: Path, rows: int, share: float, seed: int) -> None:
     )
     first_at, last_at = column["Provider First Name"], column["Provider Last Name (Legal Name)"]
     street_at = column["Provider First Line Business Practice Location Address"]
-    phone_at = column["Provider Business Practice Location Address Telephone Number"]
+    phone_at = column[PRACTICE_PHONE]
+    address_at = [column[name] for name in PRACTICE_ADDRESS]
+    address_repeat, phone_repeat = (0.0, 0.0) if unique else repeat_rates()
+    addresses_given: list[list[str]] = []  # practice addresses of the rows in scope so far
+    phones_given: list[str] = []
     rng = random.Random(seed)
     with path.open("w", newline="", encoding="utf-8") as stream:
         writer = csv.writer(stream, quoting=csv.QUOTE_ALL, lineterminator="\n")
         writer.writerow(header)
         for n in range(rows):
-            row = list(rng.choice(in_scope if rng.random() < share else out_of_scope))
+            behavioural = rng.random() < share
+            row = list(rng.choice(in_scope if behavioural else out_of_scope))
             nine = f"1{n:08d}"
             row[0] = nine + npi_check_digit(nine)
             if row[1] == "1":
@@ -135,11 +221,21 @@ def generate(path: Path, rows: int, share: float, seed: int) -> None:
             for at in licenses:
                 if row[at]:
                     row[at] = f"{row[at]}{n}"
-            # Street numbers and phone lines vary by row, so the parser's memo of addresses
-            # and phones sees few repeats: the worst case, not the 123 templates' addresses.
-            row[street_at] = HOUSE_NUMBER.sub(str(1 + n % 9973), row[street_at], count=1)
-            if len(row[phone_at]) == 10:
+            # A fresh address and phone vary the template's street number and phone line,
+            # so that the parser's memos see them as new: only the repeats above hit.
+            if behavioural and addresses_given and rng.random() < address_repeat:
+                for at, value in zip(address_at, rng.choice(addresses_given), strict=True):
+                    row[at] = value
+            else:
+                row[street_at] = HOUSE_NUMBER.sub(str(1 + n % 9973), row[street_at], count=1)
+                if behavioural:
+                    addresses_given.append([row[at] for at in address_at])
+            if behavioural and phones_given and rng.random() < phone_repeat:
+                row[phone_at] = rng.choice(phones_given)
+            elif len(row[phone_at]) == 10:
                 row[phone_at] = row[phone_at][:6] + f"{n % 10000:04d}"
+                if behavioural:
+                    phones_given.append(row[phone_at])
             writer.writerow(row)
 
 
@@ -255,8 +351,22 @@ def measure(what: str, path: Path, url: str) -> dict[str, Any]:
         "duckdb": lambda: duckdb_filter(path),
         "import": lambda: full_import(path, url),
     }
+    cpu = time.process_time()
     result, seconds, mib = timed(work[what])
-    return {"result": result, "seconds": seconds, "mib": mib}
+    cpu = time.process_time() - cpu
+    return {
+        "result": result,
+        "seconds": seconds,
+        "mib": mib,
+        "cpu": cpu,
+        "load": os.getloadavg()[0],
+    }
+
+
+def cpu_load(run: dict[str, Any]) -> str:
+    """CPU seconds of every thread (steadier than wall time on a busy machine; DuckDB's
+    threads add up) and the 1-minute load average as the measurement ended."""
+    return f"cpu {run['cpu']:6.1f}s  load {run['load']:.1f}"
 
 
 def in_subprocess(what: str, path: Path, url: str = "", code: Path | None = None) -> dict[str, Any]:
@@ -326,7 +436,7 @@ def compare_with_duckdb(path: Path, rows: int, baseline: str) -> None:
                     rows,
                     "rows",
                     run["mib"],
-                    f"{run['result']:,}",
+                    f"{cpu_load(run)}  {run['result']:,}",
                 )
             )
     reader = in_subprocess("reader", path)
@@ -339,7 +449,7 @@ def compare_with_duckdb(path: Path, rows: int, baseline: str) -> None:
             rows,
             "rows",
             reader["mib"],
-            f"kept {reader['result']:,}",
+            f"{cpu_load(reader)}  kept {reader['result']:,}",
         )
     )
     print(
@@ -349,7 +459,7 @@ def compare_with_duckdb(path: Path, rows: int, baseline: str) -> None:
             rows,
             "rows",
             parse["mib"],
-            f"records {parse['result']:,} (one process)",
+            f"{cpu_load(parse)}  records {parse['result']:,} (one process)",
         )
     )
     print(
@@ -359,7 +469,7 @@ def compare_with_duckdb(path: Path, rows: int, baseline: str) -> None:
             rows,
             "rows",
             duck["mib"],
-            f"kept {duck['result']:,}",
+            f"{cpu_load(duck)}  kept {duck['result']:,}",
         )
     )
     print(
@@ -425,6 +535,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--keep", action="store_true", help="keep the generated files")
     parser.add_argument(
+        "--unique",
+        action="store_true",
+        help="every row its own address and phone (no repeats: the memos' worst case)",
+    )
+    parser.add_argument(
         "--baseline", default="", help="also measure the importers at this git revision"
     )
     parser.add_argument("--measure", help=argparse.SUPPRESS)
@@ -439,10 +554,18 @@ def main() -> None:
     out.mkdir(exist_ok=True)
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the start")
     print(f"behavioural-health share {args.share:.0%}; memory = peak RSS above the start")
+    if args.unique:
+        print("every row its own practice address and phone (--unique)")
+    else:
+        address_repeat, phone_repeat = repeat_rates()
+        print(
+            f"rows in scope repeat an earlier one's address {address_repeat:.1%} and phone "
+            f"{phone_repeat:.1%} of the time, as in the real CT sample"
+        )
     for rows in args.rows:
         path = out / f"npidata_pfile_20250209-20250215_{rows}.csv"
         started = time.perf_counter()
-        generate(path, rows, args.share, args.seed)
+        generate(path, rows, args.share, args.seed, unique=args.unique)
         size = path.stat().st_size / 2**20
         print(
             f"\n{rows:,} rows, {size:,.0f} MiB, generated in {time.perf_counter() - started:.1f}s"
@@ -452,7 +575,7 @@ def main() -> None:
             path.unlink(missing_ok=True)
     for rows in args.import_rows:
         path = out / f"npidata_pfile_20250209-20250215_{rows}_in_scope.csv"
-        generate(path, rows, 1.0, args.seed)
+        generate(path, rows, 1.0, args.seed, unique=args.unique)
         print(f"\nimport: {rows:,} rows, all in scope")
         compare_imports(path, args.postgres)
         if not args.keep:

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
+import itertools
 import json
+import operator
 import re
 import uuid
 from collections.abc import Iterable, Iterator
@@ -46,12 +49,25 @@ Severity = Literal["error", "warning"]
 _ID_NAMESPACE = uuid.UUID("6f1d1c3e-5b2a-4f0e-9a51-2f7c3b9d8e41")
 
 
+_ID_NAMESPACE_BYTES = _ID_NAMESPACE.bytes
+
+
 def placeholder_id(*parts: str) -> str:
     """A deterministic UUID for a record that has no id of ours yet.
 
     Resolution in phase 2 replaces it with the id of the matching stored record.
+    It is ``str(uuid.uuid5(_ID_NAMESPACE, "|".join(parts)))`` (RFC 4122 version 5: SHA-1
+    of the namespace and the name, version and variant bits set), computed without the
+    UUID object: a national file makes three per row, and the object was most of their
+    cost. tests/importers/test_normalize.py checks it equals ``uuid.uuid5`` on any text.
     """
-    return str(uuid.uuid5(_ID_NAMESPACE, "|".join(parts)))
+    digest = bytearray(
+        hashlib.sha1(_ID_NAMESPACE_BYTES + "|".join(parts).encode("utf-8")).digest()[:16]
+    )
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # the RFC 4122 variant
+    text = digest.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 class Reject(msgspec.Struct, frozen=True):
@@ -246,22 +262,51 @@ def credential_path(credential: License | Certification) -> str:
     return f"{field}[{_item_key(credential, 0)}]"
 
 
-_REQUIRED = object()  # marks a field without a default
+class _Always:
+    """Compares equal to everything (``equal=True``) or to nothing."""
+
+    def __init__(self, *, equal: bool) -> None:
+        self.equal = equal
+
+    def __eq__(self, other: object) -> bool:
+        return self.equal
+
+    def __ne__(self, other: object) -> bool:
+        return not self.equal
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+_LOOK = _Always(equal=False)  # a value always looked at
+_PASS = _Always(equal=True)  # a value never looked at
+
+
+class _Plan(NamedTuple):
+    """How struct_facts reads one struct type, made once per type (msgspec re-reads
+    annotations per call): the fields, and what each value is compared with first."""
+
+    fields: tuple[tuple[str, object], ...]  # (name, default); "" for a required field
+    # Per field, in field order: a value equal to this adds no fact and is passed over
+    # without a look: the default; _PASS (equal to anything) for bookkeeping fields;
+    # _LOOK (equal to nothing) for struct defaults that carry facts of their own.
+    skip_when: tuple[object, ...]
 
 
 @functools.cache
-def _defaults(struct_type: type[msgspec.Struct]) -> tuple[tuple[str, object], ...]:
-    """(field name, default) per field; cached because msgspec re-reads annotations per call."""
-    out = []
+def _plan(struct_type: type[msgspec.Struct]) -> _Plan:
+    fields: list[tuple[str, object]] = []
+    skip_when: list[object] = []
     for info in msgspec.structs.fields(struct_type):
         if info.default is not msgspec.NODEFAULT:
             default = info.default
         elif info.default_factory is not msgspec.NODEFAULT:
             default = info.default_factory()
         else:
-            default = _REQUIRED
-        out.append((info.name, default))
-    return tuple(out)
+            default = ""  # a required text left empty is no fact either
+        fields.append((info.name, default))
+        noisy = isinstance(default, msgspec.Struct) and bool(struct_facts(default))
+        skip_when.append(_PASS if info.name in _NOT_FACTS else _LOOK if noisy else default)
+    return _Plan(tuple(fields), tuple(skip_when))
 
 
 def struct_facts(obj: msgspec.Struct, prefix: str = "") -> dict[str, object]:
@@ -273,21 +318,30 @@ def struct_facts(obj: msgspec.Struct, prefix: str = "") -> dict[str, object]:
     NPI is active).
     """
     facts: dict[str, object] = {}
-    for name, default in _defaults(type(obj)):
-        if name in _NOT_FACTS:
-            continue
-        value = getattr(obj, name)
-        path = prefix + name
+    _collect_facts(obj, prefix, facts)
+    return facts
+
+
+def _collect_facts(obj: msgspec.Struct, prefix: str, facts: dict[str, object]) -> None:
+    """struct_facts into ``facts``. It runs for every record of a national file, and most
+    of a record's fields are at their default: those are passed over in C (the values
+    compared with their defaults by ``map``, the rest picked by ``compress``), and only
+    the others are looked at here. A nested struct still at a default without facts of
+    its own (a clinician's Fees(), Availability()) is passed over the same way."""
+    plan = _plan(type(obj))
+    values = msgspec.structs.astuple(obj)
+    differ = map(operator.ne, values, plan.skip_when)
+    for (name, default), value in itertools.compress(zip(plan.fields, values, strict=True), differ):
         if isinstance(value, msgspec.Struct):
-            facts.update(struct_facts(value, path + "."))
+            _collect_facts(value, prefix + name + ".", facts)
         elif isinstance(value, list) and value and isinstance(value[0], msgspec.Struct):
+            path = prefix + name
             for index, item in enumerate(value):
-                facts.update(struct_facts(item, f"{path}[{_item_key(item, index)}]."))
-        elif value == [] or value == ("" if default is _REQUIRED else default):
+                _collect_facts(item, f"{path}[{_item_key(item, index)}].", facts)
+        elif value == [] or value == default:
             continue  # an empty list is a source saying nothing (no languages, no aliases)
         else:
-            facts[path] = value
-    return facts
+            facts[prefix + name] = value
 
 
 def make_record(

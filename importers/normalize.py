@@ -41,8 +41,8 @@ PLACEHOLDERS = frozenset({"", "--", "-", "n/a", "null", "none"})
 
 def clean_text(value: object) -> str:
     """Trim, collapse inner whitespace and turn placeholders into ""."""
-    if value is None:
-        return ""
+    if value is None or value == "":
+        return ""  # most cells of a national file are empty: answered before any work
     text = " ".join(str(value).split())
     return "" if text.lower() in PLACEHOLDERS else text
 
@@ -269,6 +269,28 @@ _MEMO = 2**15
 
 @functools.lru_cache(maxsize=_MEMO)
 def _international_phone(text: str, region: str) -> str | None:
+    if region == "US" and len(text) == 10 and text.isascii() and text.isdigit() and text[0] > "1":
+        return _plain_nanp_phone(text)
+    return _library_phone(text, region)
+
+
+def _plain_nanp_phone(text: str) -> str | None:
+    """``_library_phone(text, "US")`` for ten ASCII digits not starting with 0 or 1 (how
+    NPPES writes every US phone), without the parse and the formatting around the check.
+
+    For such a text ``phonenumbers.parse`` finds no country code and no national prefix
+    (US's is "1") to strip, so the number is country code 1 and the ten digits; its
+    INTERNATIONAL form for ten NANP digits is "+1 NNN-NNN-NNNN" (the one ten-digit
+    pattern in the US metadata). Whether it is a valid number is still phonenumbers' call.
+    tests/importers/test_normalize.py checks this equals _library_phone on such texts.
+    """
+    number = phonenumbers.PhoneNumber(country_code=1, national_number=int(text))
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return f"+1 {text[:3]}-{text[3:6]}-{text[6:]}"
+
+
+def _library_phone(text: str, region: str) -> str | None:
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
@@ -296,7 +318,11 @@ def standard_address_lines(
     line1: object, line2: object = "", city: str = "", state: str = "", postal_code: str = ""
 ) -> tuple[str, str]:
     """Street lines in USPS Publication 28 form (see _standard_address_lines)."""
-    return _standard_address_lines(clean_text(line1), clean_text(line2), city, state, postal_code)
+    # Only the 5-digit ZIP is given to the parser, so only it is in the memo's key: the
+    # ZIP+4s of one building are one entry.
+    return _standard_address_lines(
+        clean_text(line1), clean_text(line2), city, state, postal_code[:5]
+    )
 
 
 @functools.lru_cache(maxsize=_MEMO)
@@ -591,19 +617,18 @@ def _check_year(day: dt.date, raw: object) -> dt.date:
 def is_valid_npi(value: object) -> bool:
     """True for a 10-digit NPI whose check digit is right (Luhn over "80840" + the NPI)."""
     text = clean_text(value)
-    if not re.fullmatch(r"[12]\d{9}", text):
+    if not _NPI_SHAPE.fullmatch(text):
         return False
-    total = 0
     # Luhn from the right over the full ISO card number 80840NNNNNNNNN; the check digit is
-    # the rightmost and is not doubled.
-    for position, char in enumerate(reversed("80840" + text)):
-        digit = int(char)
-        if position % 2 == 1:
-            digit *= 2
-            if digit > 9:
-                digit -= 9
-        total += digit
+    # the rightmost and is not doubled, every second digit left of it is (digit sums).
+    digits = ("80840" + text)[::-1]
+    total = sum(map(int, digits[::2])) + sum(_LUHN_DOUBLED[int(char)] for char in digits[1::2])
     return total % 10 == 0
+
+
+_NPI_SHAPE = re.compile(r"[12]\d{9}")
+# A digit doubled, as Luhn adds it (the digit sum of its double): 7 → 14 → 5.
+_LUHN_DOUBLED = tuple(sum(divmod(digit * 2, 10)) for digit in range(10))
 
 
 def normalize_npi(value: object) -> str | None:

@@ -123,7 +123,10 @@ def parse_nppes(
     """
     path = Path(path)
     prefixes = BEHAVIOURAL_HEALTH_TAXONOMIES if taxonomy_codes is None else tuple(taxonomy_codes)
-    lookup = license_type_lookup(license_types)
+    # A few hundred NUCC codes over millions of rows: each looked up once per file.
+    lookup: LicenseTypeLookup = functools.lru_cache(maxsize=4096)(
+        license_type_lookup(license_types)
+    )
     snapshot = as_of or file_as_of(path)
     with _open_binary(path, max_file_bytes) as stream:
         header_line = stream.readline()
@@ -381,9 +384,16 @@ class _Columns:
                     self.find(f"Healthcare Provider Primary Taxonomy Switch_{n}"),
                 )
             )
+        # The report's names of each group's number and state fields, made once, not per row.
+        self.group_fields = [
+            (f"Provider License Number_{n}", f"Provider License Number State Code_{n}")
+            for n in range(1, len(self.groups) + 1)
+        ]
         self.taxonomy_codes = [group[0] for group in self.groups]
         self.deactivation_date = self.find("NPI Deactivation Date")
         self.reactivation_date = self.find("NPI Reactivation Date")
+        # Every row asks for some twenty columns by name: resolved here once.
+        self._at = {name: self.find(name) for name in READ_COLUMNS}
 
     def find(self, name: str) -> int | None:
         key = name.lower()
@@ -393,7 +403,7 @@ class _Columns:
 
     def get(self, row: Sequence[str], name: str) -> str:
         """The cell under ``name``, trimmed; "" when the column is absent from this release."""
-        index = self.find(name)
+        index = self._at[name] if name in self._at else self.find(name)
         return row[index].strip() if index is not None else ""
 
 
@@ -589,21 +599,28 @@ def _deactivation_record(
     )
 
 
+_DATE_COLUMNS = (
+    ("enumeration_date", "Provider Enumeration Date"),
+    ("last_updated", "Last Update Date"),
+    ("deactivated_on", "NPI Deactivation Date"),
+    ("reactivated_on", "NPI Reactivation Date"),
+    ("certification_date", "Certification Date"),
+)
+_NPPES_DATE = ("%m/%d/%Y",)
+
+
 def _activity(
     row: Sequence[str], row_number: int, columns: _Columns, warnings: list[Reject]
 ) -> tuple[bool, dict[str, object]]:
     """Whether the NPI is active, from its deactivation and reactivation dates."""
     parsed: dict[str, dt.date | None] = {}
-    for fact, column in (
-        ("enumeration_date", "Provider Enumeration Date"),
-        ("last_updated", "Last Update Date"),
-        ("deactivated_on", "NPI Deactivation Date"),
-        ("reactivated_on", "NPI Reactivation Date"),
-        ("certification_date", "Certification Date"),
-    ):
+    for fact, column in _DATE_COLUMNS:
         raw = columns.get(row, column)
+        if not raw:
+            parsed[fact] = None  # what parse_date says of a blank, without asking it
+            continue
         try:
-            parsed[fact] = parse_date(raw, ("%m/%d/%Y",))
+            parsed[fact] = parse_date(raw, _NPPES_DATE)
         except ValueError as error:
             warnings.append(warning(row_number, column, f"{column}: {error}", raw))
     dates: dict[str, object] = dict(parsed)
@@ -658,8 +675,13 @@ def _practice_location(
 
 def _taxonomy_entries(row: Sequence[str], columns: _Columns) -> list[TaxonomyEntry]:
     entries = []
-    for n, (code_at, number_at, state_at, switch_at) in enumerate(columns.groups, start=1):
-        code = _cell(row, code_at).upper()
+    for (code_at, number_at, state_at, switch_at), (number_field, state_field) in zip(
+        columns.groups, columns.group_fields, strict=True
+    ):
+        code = row[code_at]
+        if not code:
+            continue  # most of the 15 groups are empty
+        code = code.strip().upper()
         if code:
             entries.append(
                 TaxonomyEntry(
@@ -667,8 +689,8 @@ def _taxonomy_entries(row: Sequence[str], columns: _Columns) -> list[TaxonomyEnt
                     license_number=_cell(row, number_at),
                     state=_cell(row, state_at),
                     primary=_cell(row, switch_at).upper() == "Y",
-                    number_field=f"Provider License Number_{n}",
-                    state_field=f"Provider License Number State Code_{n}",
+                    number_field=number_field,
+                    state_field=state_field,
                 )
             )
     return entries

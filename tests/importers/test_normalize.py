@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from directory.records import License, Therapist
+from directory.records import Address, Fees, License, PracticeLocation, Therapist
 from importers.base import (
+    _ID_NAMESPACE,
     ImportReport,
     Practice,
     Reject,
@@ -15,8 +19,12 @@ from importers.base import (
     excerpt,
     make_record,
     placeholder_id,
+    struct_facts,
 )
 from importers.normalize import (
+    _international_phone,
+    _library_phone,
+    _plain_nanp_phone,
     choose_license_type,
     credential_tokens,
     is_valid_npi,
@@ -37,6 +45,7 @@ from importers.normalize import (
     valid_point,
     zip5,
 )
+from tests.importers.ndh_synthetic import npi_check_digit
 
 
 @pytest.mark.parametrize(
@@ -190,6 +199,12 @@ def test_npi_check_digit() -> None:
     assert not is_valid_npi("123456789")
 
 
+@given(st.from_regex(r"[12][0-9]{8}", fullmatch=True), st.sampled_from("0123456789"))
+def test_npi_check_digit_on_any_nine_digits(first_nine: str, last: str) -> None:
+    # Against the textbook Luhn of tests/importers/ndh_synthetic: one digit in ten is right.
+    assert is_valid_npi(first_nine + last) == (last == npi_check_digit(first_nine))
+
+
 def test_license_numbers() -> None:
     assert normalize_license_number(" lmhc  4564 ") == "LMHC 4564"
     assert normalize_license_number("=========") == ""
@@ -279,6 +294,28 @@ def test_placeholder_ids_are_stable() -> None:
     assert placeholder_id("nppes", "1234567893") != placeholder_id("fhir", "1234567893")
 
 
+@given(st.lists(st.text(st.characters(exclude_categories=["Cs"])), min_size=1, max_size=4))
+def test_placeholder_id_is_uuid5(parts: list[str]) -> None:
+    # placeholder_id computes the UUID without uuid.UUID: it must be the same UUID.
+    assert placeholder_id(*parts) == str(uuid.uuid5(_ID_NAMESPACE, "|".join(parts)))
+
+
+def test_struct_facts_walks_a_nested_struct_only_when_it_differs_from_its_default() -> None:
+    therapist = Therapist(id="t", first_name="Ann", last_name="Lee", languages=[])
+    assert not any(path.startswith(("fees.", "availability.")) for path in struct_facts(therapist))
+    therapist.fees = Fees(session_fee_min=80, insurance=["aetna"])
+    therapist.locations = [
+        PracticeLocation(id="l", address=Address(city="Hartford", state="CT", postal_code=""))
+    ]
+    facts = struct_facts(therapist)
+    assert facts["fees.session_fee_min"] == 80
+    assert facts["fees.insurance"] == ["aetna"]
+    assert "fees.currency" not in facts  # still the default
+    assert facts["locations[0].address.city"] == "Hartford"
+    assert "locations[0].address.postal_code" not in facts  # a required text left empty
+    assert "id" not in facts and "locations[0].id" not in facts  # bookkeeping, at any depth
+
+
 def test_import_report_counts_rejects_and_warnings() -> None:
     report = ImportReport(source="nppes", file="x.csv", started_at=dt.datetime(2026, 1, 1))
     report.add_reject(Reject(row=2, reason="NPI is missing", field="NPI"))
@@ -344,3 +381,24 @@ def test_a_us_address_sent_with_a_private_use_country_code_is_read_as_us() -> No
     assert [part for part, _ in problems] == ["country"]
     foreign, _ = normalize_address(city="Toronto", state="ON", postal_code="M5V 2T6", country="CA")
     assert foreign is not None and foreign.country == "CA" and foreign.state == "ON"
+
+
+@given(st.from_regex(r"[2-9][0-9]{9}", fullmatch=True))
+def test_the_plain_us_phone_path_equals_phonenumbers(digits: str) -> None:
+    # Ten digits as NPPES writes them: the fast path must give phonenumbers' own answer,
+    # valid or not (about half of random area codes and exchanges are not assigned).
+    assert _plain_nanp_phone(digits) == _library_phone(digits, "US")
+    assert _international_phone(digits, "US") == _library_phone(digits, "US")
+
+
+@given(st.text(alphabet="0123456789 -().+x\u0663", max_size=14))
+def test_phones_outside_the_plain_path_are_phonenumbers_answer(text: str) -> None:
+    # Anything else (other lengths, a leading 0 or 1, separators, non-ASCII digits) goes
+    # to phonenumbers whole.
+    assert _international_phone(text, "US") == _library_phone(text, "US")
+
+
+def test_plain_us_phones() -> None:
+    assert _plain_nanp_phone("8605550100") == "+1 860-555-0100"
+    assert _plain_nanp_phone("8602785000") == "+1 860-278-5000"
+    assert _plain_nanp_phone("9999999999") is None  # area code 999 is not assigned
