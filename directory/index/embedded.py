@@ -831,12 +831,7 @@ class _Segment:
             mask = self.points.within(
                 node.lat, node.lon, node.radius_m, self.size, node.licensed_on
             )
-            mask.flags.writeable = False
-            masks = self.radius_masks
-            if len(masks) >= _KEPT_RADII:
-                with contextlib.suppress(KeyError, RuntimeError, StopIteration):
-                    del masks[next(iter(masks))]
-            masks[node] = mask
+            _keep(self.radius_masks, node, mask, _KEPT_RADII)
         return mask
 
     def _leaf(self, node: Eq | In | Range) -> np.ndarray:
@@ -853,13 +848,7 @@ class _Segment:
         mask = self._leaf_mask(node)
         if node.field == "id":
             return mask
-        mask.flags.writeable = False  # shared by every reader: callers combine into copies
-        masks = self.leaf_masks
-        if len(masks) >= _KEPT_LEAVES:
-            # Concurrent readers may race to drop the same oldest entry; either is fine.
-            with contextlib.suppress(KeyError, RuntimeError, StopIteration):
-                del masks[next(iter(masks))]
-        masks[node] = mask
+        _keep(self.leaf_masks, node, mask, _KEPT_LEAVES)
         return mask
 
     def _leaf_mask(self, node: Eq | In | Range) -> np.ndarray:
@@ -991,6 +980,17 @@ class _Segment:
         if name == "id":
             return {self.id_at(int(slot)): 1 for slot in matched}
         return self.keywords[name].counts(mask, matched)
+
+
+def _keep(masks: dict[Any, np.ndarray], key: Hashable, mask: np.ndarray, most: int) -> None:
+    """Keep ``mask`` for the next requests asking ``key``, read-only (shared by every
+    reader: callers combine into copies), dropping the oldest kept beyond ``most``."""
+    mask.flags.writeable = False
+    if len(masks) >= most:
+        # Concurrent readers may race to drop the same oldest entry; either is fine.
+        with contextlib.suppress(KeyError, RuntimeError, StopIteration):
+            del masks[next(iter(masks))]
+    masks[key] = mask
 
 
 def _concat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
