@@ -1488,11 +1488,13 @@ def _first_k_fair(
     """Positions of the ``k`` first rows by ``leading``, rows that tie on all of them
     ordered by ``ties`` (a key of the listing itself), and those rows' tie keys.
 
-    Only the rows that can be shown are read: the first ``k`` by the leading keys and every
-    row tying with the last of them (its group may straddle the cut). The documents of
-    those rows are decoded to compute their keys (once per segment and tie order: see
-    ``_Segment.tie_keys``). Cost: a large tie group (every listing treating a concern, no
-    words) is decoded on the first search of the day, about 40 µs a listing."""
+    A key the columns can compute (``ColumnTieKey``, as search's fair ties are) is ordered
+    by ``_first_k_by_columns``, nothing decoded. Any other: only the rows that can be shown
+    are read, the first ``k`` by the leading keys and every row tying with the last of them
+    (its group may straddle the cut), and their documents decoded to compute their keys
+    (once per segment and tie order: see ``_Segment.tie_keys``); a large tie group (every
+    listing treating a concern, no words) costs about 40 µs a listing on the first search
+    of the day."""
     if k == 0:
         return np.zeros(0, dtype=np.int64), []
     if isinstance(ties, ColumnTieKey):
