@@ -45,7 +45,9 @@ import functools
 import itertools
 import logging
 import os
+import shutil
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -409,14 +411,28 @@ def run_size(profiles: int, args: argparse.Namespace) -> None:
     print(f"\n=== {profiles:,} profiles ===", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(var_dir=Path(tmp), run_indexer=False)
-        migrate(settings.sqlalchemy_url)
-        store = DirectoryStore(create_engine_for(settings.sqlalchemy_url))
-        started = time.perf_counter()
-        store.add_therapists(demo_therapists(profiles, seed=11, as_of=AS_OF), actor="bench")
-        load_s = time.perf_counter() - started
-        print(f"SQLite: generate+store {load_s:.1f}s ({profiles / load_s:,.0f}/s)", flush=True)
-        with store.engine.begin() as connection:
-            connection.execute(text("ANALYZE"))
+        database = settings.var_dir / "sensate.sqlite3"
+        kept = args.keep_stores / f"{profiles}.sqlite3" if args.keep_stores else None
+        if kept is not None and kept.exists():  # an earlier run's load, as it was loaded
+            shutil.copyfile(kept, database)
+            migrate(settings.sqlalchemy_url)
+            store = DirectoryStore(create_engine_for(settings.sqlalchemy_url))
+            print(f"SQLite: the store loaded by an earlier run ({kept})", flush=True)
+        else:
+            migrate(settings.sqlalchemy_url)
+            store = DirectoryStore(create_engine_for(settings.sqlalchemy_url))
+            started = time.perf_counter()
+            store.add_therapists(demo_therapists(profiles, seed=11, as_of=AS_OF), actor="bench")
+            load_s = time.perf_counter() - started
+            print(f"SQLite: generate+store {load_s:.1f}s ({profiles / load_s:,.0f}/s)", flush=True)
+            with store.engine.begin() as connection:
+                connection.execute(text("ANALYZE"))
+            if kept is not None:
+                kept.parent.mkdir(parents=True, exist_ok=True)
+                # One consistent file with no WAL beside it. VACUUM runs outside a
+                # transaction, and the store's connections always begin one.
+                with contextlib.closing(sqlite3.connect(database)) as connection:
+                    connection.execute("VACUUM INTO ?", (str(kept),))
 
         index = EmbeddedIndex()
         directory = Directory(settings, store, index)
@@ -636,6 +652,13 @@ def main() -> None:
         type=int,
         default=1,
         help="processes building the index from the store (sync.rebuild's processes)",
+    )
+    parser.add_argument(
+        "--keep-stores",
+        type=Path,
+        default=None,
+        help="a folder keeping each size's loaded SQLite store: a later run with the same "
+        "folder starts from a copy instead of generating it again (no load figure then)",
     )
     parser.add_argument("--workers", type=int, nargs="*", default=[1, 2])
     parser.add_argument("--clients", type=int, default=20)
