@@ -31,7 +31,13 @@ from directory.store.import_store import ImportStore
 from directory.store.rate_limits import RateLimitStore
 from directory.store.rows import ResultRow, audit_event_from_row
 from directory.store.sanctions import SanctionStore
-from directory.store.tables import audit_events, index_documents, outbox, therapists
+from directory.store.tables import (
+    audit_events,
+    index_documents,
+    outbox,
+    outbox_watermark,
+    therapists,
+)
 from directory.store.tables_verification import api_keys
 from directory.store.verification import VerificationStore
 from directory.store.writes import (
@@ -48,6 +54,9 @@ T = TypeVar("T")
 
 # Ids per "IN (...)" list: far below SQLite's and PostgreSQL's bind-parameter limits.
 _IN_CHUNK = 500
+# Outbox items with an id up to this are done (``mark_outbox_done_through``). Migration
+# 0015 writes its one row.
+_WATERMARK = select(outbox_watermark.c.through).scalar_subquery()
 
 # A therapist's id, whether it is active, and its stored document (``listing.pack_document``)
 # when that is current, else None (see ``DirectoryStore.iter_stored_documents``).
@@ -317,12 +326,17 @@ class DirectoryStore:
     # --- outbox ---------------------------------------------------------------------
 
     def pending_outbox(self, limit: int = 500, now: dt.datetime | None = None) -> list[OutboxItem]:
-        """Unprocessed items that are due (``available_at <= now``), oldest first."""
+        """Unprocessed items that are due (``available_at <= now``), oldest first; those
+        up to the watermark (``mark_outbox_done_through``) are done."""
         now = now or self.writes.clock()
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(outbox)
-                .where(outbox.c.processed_at.is_(None), outbox.c.available_at <= now)
+                .where(
+                    outbox.c.processed_at.is_(None),
+                    outbox.c.id > _WATERMARK,
+                    outbox.c.available_at <= now,
+                )
                 .order_by(outbox.c.id)
                 .limit(limit)
             )
@@ -353,18 +367,33 @@ class DirectoryStore:
                 )
 
     def mark_outbox_done_through(self, last_id: int) -> int:
-        """Mark every unprocessed item with an id up to ``last_id`` done; returns how many.
+        """Count every item with an id up to ``last_id`` done; returns how many of them
+        were pending.
 
         For an index just built (or resumed) from the store: every change committed before
-        ``last_id`` was read is in it already, so replaying them would only redo the work
-        (a million rows after a bulk load)."""
+        ``last_id`` was read is in it already, so replaying them would only redo the work.
+        One write moves the watermark (``tables.outbox_watermark``), however many items it
+        passes: a million after a bulk load."""
         with self.writes.transaction() as conn:
-            result = conn.execute(
-                update(outbox)
-                .where(outbox.c.id <= last_id, outbox.c.processed_at.is_(None))
-                .values(processed_at=self.writes.clock())
+            through = conn.execute(select(_WATERMARK)).scalar_one()
+            if last_id <= through:
+                return 0
+            passed = conn.execute(
+                select(func.count())
+                .select_from(outbox)
+                .where(
+                    outbox.c.processed_at.is_(None),
+                    outbox.c.id > through,
+                    outbox.c.id <= last_id,
+                )
+            ).scalar_one()
+            # Only ever forward, even beside another process moving it meanwhile.
+            conn.execute(
+                update(outbox_watermark)
+                .where(outbox_watermark.c.through < last_id)
+                .values(through=last_id)
             )
-            return int(result.rowcount)
+            return int(passed)
 
     def mark_outbox_failed(self, id: int, error: str, retry_at: dt.datetime) -> None:
         """Record a failed attempt; the item is due again at ``retry_at`` (the caller's backoff)."""

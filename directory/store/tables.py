@@ -274,3 +274,15 @@ outbox = Table(
     # The pending query scans unprocessed rows in id order.
     Index("ix_outbox_processed_at_id", "processed_at", "id"),
 )
+
+# One row: every outbox item with an id up to ``through`` counts as done, whatever its
+# processed_at. An index loaded whole from the store covers every change committed before
+# it was read; moving this mark says so in one write, where marking each row would update
+# a million after a bulk load.
+outbox_watermark = Table(
+    "outbox_watermark",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("through", BigInteger, nullable=False),
+    CheckConstraint("id = 1", name="one_row"),
+)

@@ -60,3 +60,26 @@ def test_failed_item_waits_until_its_retry_time(store: DirectoryStore) -> None:
 def test_failing_an_unknown_item_is_not_found(store: DirectoryStore) -> None:
     with pytest.raises(NotFound):
         store.mark_outbox_failed(424242, "boom", dt.datetime.now(dt.UTC))
+
+
+def test_items_up_to_the_watermark_are_done_in_one_write(store: DirectoryStore) -> None:
+    for _ in range(4):
+        store.add_therapist(make_therapist(), actor="test")
+    first, second, third, fourth = store.pending_outbox()
+    store.mark_outbox_done([first.id])
+    retry_at = second.available_at + dt.timedelta(minutes=5)
+    store.mark_outbox_failed(second.id, "index unreachable", retry_at)
+
+    # The second (waiting to retry) and the third were pending; the first was done.
+    assert store.mark_outbox_done_through(third.id) == 2
+
+    later = retry_at + dt.timedelta(hours=1)
+    assert [item.id for item in store.pending_outbox(now=later)] == [fourth.id]
+    # Never backwards, and passing no new item counts none.
+    assert store.mark_outbox_done_through(first.id) == 0
+    assert store.mark_outbox_done_through(third.id) == 0
+    assert [item.id for item in store.pending_outbox(now=later)] == [fourth.id]
+    store.add_therapist(make_therapist(), actor="test")
+    assert len(store.pending_outbox(now=later)) == 2
+    assert store.mark_outbox_done_through(store.last_outbox_id()) == 2
+    assert store.pending_outbox(now=later) == []
