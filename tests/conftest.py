@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,16 +47,51 @@ def postgres_admin() -> Iterator[Engine]:
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to head once per test process, which each test copies."""
+    path = tmp_path_factory.mktemp("template") / "sensate.db"
+    engine = create_engine_for(f"sqlite:///{path}")
+    migrate(engine)
+    engine.dispose()  # the last connection's close folds the WAL into the file
+    assert not path.with_name("sensate.db-wal").exists()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_admin: Engine) -> Iterator[str]:
+    """A PostgreSQL database migrated to head once per test process: each test's database
+    is created from it (CREATE DATABASE ... TEMPLATE copies its files), which is faster
+    than running every migration again (about 0.3 s a test)."""
+    name = f"sensate_template_{uuid.uuid4().hex[:8]}"
+    with postgres_admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        url = postgres_admin.url.set(database=name).render_as_string(hide_password=False)
+        engine = create_engine(normalise_url(url), poolclass=NullPool)
+        migrate(engine)
+        engine.dispose()  # a template may have no connections while it is copied
+        yield name
+    finally:
+        with postgres_admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
 @contextlib.contextmanager
 def fresh_database(kind: str, request: pytest.FixtureRequest, directory: Path) -> Iterator[str]:
-    """A URL to an empty database of ``kind``, removed afterwards."""
+    """A URL to a new database of ``kind`` migrated to head (a copy of the process's
+    template, so ``migrate`` on it finds nothing to do), removed afterwards. The migrations
+    themselves run on empty databases in tests/directory/store/test_schema.py."""
     if kind == "sqlite":
-        yield f"sqlite:///{directory}/sensate.db"
+        path = directory / "sensate.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
         return
     admin: Engine = request.getfixturevalue("postgres_admin")
+    template: str = request.getfixturevalue("postgres_template")
     name = f"sensate_test_{uuid.uuid4().hex[:8]}"
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
     try:
         yield admin.url.set(database=name).render_as_string(hide_password=False)
     finally:
@@ -84,7 +120,6 @@ def store(database_url: str, request: pytest.FixtureRequest) -> Iterator[Directo
     """A DirectoryStore on a freshly migrated database of each backend. Afterwards every
     therapist's stored search document must be current (tests/stored_documents.py)."""
     engine = create_engine_for(database_url)
-    migrate(engine)
     store = DirectoryStore(engine)
     yield store
     if request.node.get_closest_marker("without_stored_documents") is None:
