@@ -1158,6 +1158,14 @@ class Candidates:
             segment, slots = self._picked[0]
             yield segment, slots[rows], np.arange(len(rows))
             return
+        if len(rows) < 2 or bool((rows[1:] >= rows[:-1]).all()):
+            # Ascending (all rows, the eligible ones): each part's rows are one run.
+            bounds = np.searchsorted(rows, self._starts)
+            for p, (segment, slots) in enumerate(self._picked):
+                lo, hi = int(bounds[p]), int(bounds[p + 1])
+                if hi > lo:
+                    yield segment, slots[rows[lo:hi] - self._starts[p]], np.arange(lo, hi)
+            return
         part_of = np.searchsorted(self._starts, rows, side="right") - 1
         for p, (segment, slots) in enumerate(self._picked):
             at = np.flatnonzero(part_of == p)
