@@ -14,14 +14,17 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 Rows = np.ndarray  # positions of rows, in whatever the keys read
-Key = Callable[[Rows], np.ndarray]  # a sort key of the rows given, smaller first
+# A sort key of the rows given, smaller first; a plain number when every row has the same
+# (a request that names no concern ties every candidate on it), which orders nothing.
+Key = Callable[[Rows], np.ndarray | float]
 
 
 def sorted_rows(keys: Sequence[Key], rows: Rows) -> Rows:
     """``rows`` in the lexicographic order of ``keys`` (most significant first)."""
     if len(rows) <= 1:
         return rows
-    return rows[np.lexsort([key(rows) for key in reversed(keys)])]
+    columns = [column for key in reversed(keys) if isinstance(column := key(rows), np.ndarray)]
+    return rows[np.lexsort(columns)] if columns else rows
 
 
 def first_rows(keys: Sequence[Key], rows: Rows, k: int) -> Rows:
@@ -35,6 +38,8 @@ def first_rows(keys: Sequence[Key], rows: Rows, k: int) -> Rows:
     if len(rows) <= k or len(keys) == 1:
         return sorted_rows(keys, rows)[:k]
     first = keys[0](rows)
+    if not isinstance(first, np.ndarray):  # every row ties on it
+        return first_rows(keys[1:], rows, k)
     cut = kth_smallest(first, k)
     ahead = sorted_rows(keys, rows[first < cut])
     tied = first_rows(keys[1:], rows[first == cut], k - len(ahead))

@@ -28,7 +28,6 @@ from directory.eligibility import (
     distances_km,
     sex_therapist_certifications,
 )
-from directory.geo import outside_box
 from directory.listing import PROFILE_FIELDS, IndexDocument
 from directory.ordering import Key, first_rows
 from directory.query import And, Eq, Filter, Range
@@ -64,9 +63,13 @@ class CandidateColumns(Protocol):
         """Whether the filter accepts each row."""
         ...
 
-    def points(self, rows: Rows) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """In-person points: (position in ``rows``, ascending; latitude, longitude in
-        radians; listing.licensed_until in the point's state)."""
+    def points_near(
+        self, rows: Rows, lat: float, lon: float, radius_m: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """In-person points, at least those within ``radius_m`` of (lat, lon) in degrees
+        (any others only inside ``geo.bounding_box``), in any order: (position in
+        ``rows``; latitude, longitude in radians; listing.licensed_until in the point's
+        state)."""
         ...
 
     def credentials(self, rows: Rows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -251,13 +254,13 @@ class _Scorer:
         point = request.patient_point
         if request.delivery in ("in_person", "either") and point is not None:
             near = InPersonNearby(point, request.radius_km, request.on)
-            # The in-person candidates' points, less those outside a box around the
-            # circle: a point there is out of range, and cannot be the nearest of a
-            # candidate that has one in range (the only ones given a distance).
+            # The in-person candidates' points near the circle: one farther out is out of
+            # range, and cannot be the nearest of a candidate that has one in range (the
+            # only ones given a distance).
             reached = rows[candidates.admits(Eq("offers_in_person", True), rows)]
-            owner, lat, lon, licensed = candidates.points(reached)
-            boxed = ~outside_box(point.lat, point.lon, near.radius_km * 1000, lat, lon)
-            owner, lat, lon, licensed = owner[boxed], lat[boxed], lon[boxed], licensed[boxed]
+            owner, lat, lon, licensed = candidates.points_near(
+                reached, point.lat, point.lon, near.radius_km * 1000
+            )
             km = distances_km(near.point, lat, lon)
             nearest = np.full(len(reached), np.inf)
             np.minimum.at(nearest, owner, km)
@@ -414,14 +417,13 @@ class _Scorer:
         """``engine.rank_key`` as columns, most significant first."""
 
         def negated(value: Callable[[Rows], np.ndarray | float]) -> Key:
-            return lambda rows: (
-                -python_round(
-                    np.array(
-                        np.broadcast_to(np.asarray(value(rows), dtype=np.float64), rows.shape)
-                    ),
-                    6,
-                )
-            )
+            def key(rows: Rows) -> np.ndarray | float:
+                values = value(rows)
+                if isinstance(values, float):  # the same for every row: it orders nothing
+                    return values
+                return -python_round(np.asarray(values, dtype=np.float64), 6)
+
+            return key
 
         return [
             negated(self.named_coverage),

@@ -51,7 +51,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein
 
 from directory.bulk import collector_paused
-from directory.geo import EARTH_RADIUS_M, outside_box  # the sphere matching measures on too
+from directory.geo import EARTH_RADIUS_M, bounding_box, outside_box  # matching's sphere too
 from directory.index.base import Hit, SearchResult
 from directory.index.text import STOP_WORDS, max_typos, normalise, tokenise
 from directory.listing import (
@@ -446,7 +446,6 @@ class _Points:
         self.band_cos = arrays["points.band_cos"]
         self.band_owner = arrays["points.band_owner"]
         self.band_licensed = arrays["points.band_licensed"]
-        self._starts: np.ndarray | None = None
 
     @staticmethod
     def arrays(
@@ -473,40 +472,32 @@ class _Points:
         """Haversine metres from (lat, lon) in degrees to the points at indices ``which``."""
         return _haversine_m(lat, lon, self.lat[which], self.cos_lat[which], self.lon[which])
 
-    def starts(self, size: int) -> np.ndarray:
-        """Slot ``s``'s points are ``starts[s]:starts[s + 1]`` (``size``: the segment's):
-        made on first use, so that matching gathers a candidate's points rather than
-        searching ``owner`` for them."""
-        starts = self._starts
-        if starts is None:
-            starts = np.zeros(size + 1, dtype=np.int64)
-            np.cumsum(np.bincount(self.owner, minlength=size), out=starts[1:])
-            self._starts = starts
-        return starts
-
     def band(self, lat: float, radius_m: float) -> slice:
-        """The points (positions in ``by_lat``) whose latitude a radius search can reach."""
-        reach = radius_m / EARTH_RADIUS_M  # no point farther in latitude can be in range
-        lo = np.searchsorted(self.sorted_lat, math.radians(lat) - reach, side="left")
-        hi = np.searchsorted(self.sorted_lat, math.radians(lat) + reach, side="right")
+        """The points (positions in ``by_lat``) whose latitude a radius search can reach:
+        those within the height of ``geo.bounding_box``."""
+        height, _ = bounding_box(lat, 0.0, radius_m)
+        lo = np.searchsorted(self.sorted_lat, math.radians(lat) - height, side="left")
+        hi = np.searchsorted(self.sorted_lat, math.radians(lat) + height, side="right")
         return slice(int(lo), int(hi))
+
+    def boxed(self, lat: float, lon: float, radius_m: float) -> np.ndarray:
+        """The points (positions in ``by_lat``) inside ``geo.bounding_box``: a superset of
+        those within ``radius_m``, found in the band of latitudes, never the whole set."""
+        band = self.band(lat, radius_m)
+        # Most of a band is too far east or west: out before the exact distance.
+        lats, lons = self.sorted_lat[band], self.band_lon[band]
+        return band.start + np.flatnonzero(~outside_box(lat, lon, radius_m, lats, lons))
 
     def within(
         self, lat: float, lon: float, radius_m: float, size: int, licensed_on: int | None = None
     ) -> np.ndarray:
         """Mask of slots with any point within ``radius_m`` metres (with ``licensed_on``, any
         such point whose license runs to that day)."""
-        band = self.band(lat, radius_m)
-        lats, coss, lons = self.sorted_lat[band], self.band_cos[band], self.band_lon[band]
-        owners, licensed = self.band_owner[band], self.band_licensed[band]
-        # Most of a band is too far east or west: out before the exact distance.
-        keep = ~outside_box(lat, lon, radius_m, lats, lons)
-        lats, coss, lons = lats[keep], coss[keep], lons[keep]
-        owners, licensed = owners[keep], licensed[keep]
+        boxed = self.boxed(lat, lon, radius_m)
         if licensed_on is not None:
-            keep = licensed >= licensed_on
-            lats, coss, lons, owners = lats[keep], coss[keep], lons[keep], owners[keep]
-        inside = owners[_haversine_m(lat, lon, lats, coss, lons) <= radius_m]
+            boxed = boxed[self.band_licensed[boxed] >= licensed_on]
+        lats, coss, lons = self.sorted_lat[boxed], self.band_cos[boxed], self.band_lon[boxed]
+        inside = self.band_owner[boxed][_haversine_m(lat, lon, lats, coss, lons) <= radius_m]
         mask = np.zeros(size, dtype=bool)
         mask[inside] = True
         return mask
@@ -1244,22 +1235,38 @@ class Candidates:
             owner, joined = owner[order], [column[order] for column in joined]
         return owner, joined
 
-    def points(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """The in-person practice points of the rows: (position in ``rows`` of its row,
-        latitude and longitude in radians, eligibility.licensed_until in its state)."""
-
-        def starts_of(segment: _Segment, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            starts = segment.points.starts(segment.size)
-            return starts[slots], starts[slots + 1]
-
-        def columns(segment: _Segment | None) -> list[np.ndarray]:
-            if segment is None:
-                return [np.zeros(0)] * 3
-            a = segment.arrays
-            return [a["points.lat"], a["points.lon"], a["points.licensed_until"]]
-
-        owner, (lat, lon, licensed) = self._runs(rows, starts_of, columns)
-        return owner, lat, lon, licensed
+    def points_near(
+        self, rows: np.ndarray, lat: float, lon: float, radius_m: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The rows' in-person practice points inside ``geo.bounding_box`` of the circle
+        (the others are certainly out of range), in no particular order: (position in
+        ``rows`` of its row; latitude and longitude in radians; eligibility.licensed_until
+        in its state). Found through each segment's latitude order, so the work is the
+        points near the circle rather than every point of every row."""
+        position = np.full(self.size, -1, dtype=np.int32)
+        position[rows] = np.arange(len(rows), dtype=np.int32)
+        found: list[tuple[np.ndarray, ...]] = []
+        for p, (segment, slots) in enumerate(self._picked):
+            points = segment.points
+            boxed = points.boxed(lat, lon, radius_m)
+            # Slot -> position in ``rows`` (-1: not among them), dense: cheaper than a
+            # binary search for each of the tens of thousands of points around a city.
+            row_of = np.full(segment.size, -1, dtype=np.int32)
+            row_of[slots] = position[self._starts[p] : self._starts[p + 1]]
+            row = row_of[points.band_owner[boxed]]
+            kept = boxed[row >= 0]
+            found.append(
+                (
+                    row[row >= 0],
+                    points.sorted_lat[kept],
+                    points.band_lon[kept],
+                    points.band_licensed[kept],
+                )
+            )
+        if not found:
+            return np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0), np.zeros(0, np.int32)
+        owner, lats, lons, licensed = (np.concatenate(part) for part in zip(*found, strict=True))
+        return owner, lats, lons, licensed
 
     def credentials(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The credentials of the rows: (position in ``rows`` of its row,
@@ -1540,7 +1547,7 @@ def _first_k_by_columns(
     candidates = Candidates([(segment, matched)])
     by_slot = segment.tie_numbers(ties)
 
-    def number(by_slot: np.ndarray) -> Key:
+    def number(by_slot: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
         return lambda rows: by_slot[matched[rows]]
 
     def turns(rows: np.ndarray) -> np.ndarray:

@@ -375,7 +375,7 @@ class DirectoryStore:
         One write moves the watermark (``tables.outbox_watermark``), however many items it
         passes: a million after a bulk load."""
         with self.writes.transaction() as conn:
-            through = conn.execute(select(_WATERMARK)).scalar_one()
+            through: int = conn.execute(select(_WATERMARK)).scalar_one()
             if last_id <= through:
                 return 0
             passed = conn.execute(
