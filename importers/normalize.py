@@ -33,6 +33,11 @@ from directory.records import (
     Point,
     TelehealthRegistration,
 )
+from importers import usaddress_memo
+
+# usaddress computes the same features for the same token on every address it tags: from
+# here on it takes them from a memo (see importers/usaddress_memo; answers unchanged).
+usaddress_memo.install()
 
 # Values sources use to mean "nothing here" (the NPI Registry writes "--").
 # Only values no real name or number could be ("NA" is a surname, so it is not here).
