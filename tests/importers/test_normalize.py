@@ -402,3 +402,7 @@ def test_plain_us_phones() -> None:
     assert _plain_nanp_phone("8605550100") == "+1 860-555-0100"
     assert _plain_nanp_phone("8602785000") == "+1 860-278-5000"
     assert _plain_nanp_phone("9999999999") is None  # area code 999 is not assigned
+    # Other NANP countries' numbers (Toronto, Anguilla) are valid, not valid for the US:
+    # the path that checks the US first must still take them.
+    assert _plain_nanp_phone("4163386000") == "+1 416-338-6000"
+    assert _plain_nanp_phone("2642351234") == "+1 264-235-1234"
