@@ -7,8 +7,8 @@ six rows in seven are out of the directory's scope. The reader is chosen for tha
   chunk, whatever the file size), tokenises in C on every core and converts only the ~90
   columns we use (``include_columns``, all as text: NPIs, ZIPs and dates keep their zeros);
 - the taxonomy filter runs on those Arrow columns (pyarrow.compute: ``starts_with`` each
-  prefix, over the 15 code columns), so the rows out of scope are counted but never become Python
-  objects; only the rows kept are turned into tuples and records;
+  prefix, over the 15 code columns), so the rows out of scope are counted but never become
+  Python objects; only the rows kept are turned into tuples and records;
 - we cut the chunks ourselves rather than using ``open_csv``'s stream so that a row the
   reader refuses (wrong number of cells) is still reported with its own line number, and
   so that the ZIP member (a Python stream) and the plain file go the same way.
