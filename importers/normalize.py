@@ -36,7 +36,7 @@ from directory.records import (
 from importers import usaddress_memo
 
 # usaddress computes the same features for the same token on every address it tags: from
-# here on it takes them from a memo (see importers/usaddress_memo; answers unchanged).
+# here on it takes them from a memo (see importers/usaddress_memo; the tags are unchanged).
 usaddress_memo.install()
 
 # Values sources use to mean "nothing here" (the NPI Registry writes "--").

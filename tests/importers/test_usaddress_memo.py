@@ -159,7 +159,8 @@ STREET_WORDS = [
 ]
 
 
-@settings(max_examples=500)  # each example takes about a millisecond
+# About a millisecond an example; no deadline, as speed is the bench's business.
+@settings(max_examples=500, deadline=None)
 @given(
     st.lists(
         st.one_of(st.sampled_from(STREET_WORDS), st.text(min_size=1, max_size=8)),
