@@ -67,9 +67,12 @@ DuckDB at 1M rows; it is not met). One run with ``--baseline main``, load 3.2-5.
     1M    parse, CPU seconds    73.6 s            60.6 s
     peak  parse, 100k / 1M      +62 / +88 MiB     +66 / +95 MiB     +122 / +180 MiB
 
-Against main the parse takes a third less wall time at both sizes and 28% / 18% less CPU;
-the ratios to DuckDB swing more than that with the load (DuckDB's 1M read took 9.3 s here,
-15.4 s in the previous session's run at load 5.7-7.2, where the code now in main was 6.64x).
+Against main the parse takes a third less wall time at both sizes and 28% / 18% less CPU.
+The same command again right after (load 3.0-3.6): at 1M the parse 42.87 s against main's
+76.01 s (CPU 41.9 against 68.4 s) and DuckDB 6.83 s, so 6.28x against main's 11.13x; at
+100k 5.39 s against 6.19 s (DuckDB's 6.38 s there was a hiccup). The ratios to DuckDB
+swing more than the before/after does (DuckDB's 1M read: 6.8 and 9.3 s in these runs, 15.4
+s in the previous session's at load 5.7-7.2, where the code now in main was 6.64x).
 What changed, every record byte-identical to main's (the CT and organisation samples, in
 scope and whole; generated files of 20k rows whole, 100k and 1M in scope):
 - usaddress's features of a token are memoised (importers/usaddress_memo.py, tested
@@ -95,9 +98,9 @@ batch call, so there is nothing to reuse there.
 What remains (py-spy at 100k): the reader a quarter of the parse; the address a third
 (crfsuite's call, then scourgify's own clean-ups, ~70 us a new address, 87% of them new
 on this generator); the rest our record building, licenses, names, dates and phones,
-each under a tenth. Even with the address free, this run's 1M parse would take ~51 s, 5.5x
-DuckDB: 3x at 1M needs a core to spare, or the record building in compiled code, not
-another memo.
+each under a tenth. Even with the address free, the 1M parse would take ~51 s in the
+first run (5.5x DuckDB) and ~28 s in the second (4.1x): 3x at 1M needs a core to spare,
+or the record building in compiled code, not another memo.
 
 Memory: one block (``nppes._CHUNK_BYTES``, ~3,400 rows of the generated file) is read at
 a time. What grows is the memos, until they are full (2**15 addresses and phones, 2**14 dates,
