@@ -1,4 +1,5 @@
-"""usaddress with its token features memoised gives the library's own features and tags."""
+"""usaddress with its token features memoised: the library's own tags, from its features less the
+False ones (see importers/usaddress_memo)."""
 
 from __future__ import annotations
 
