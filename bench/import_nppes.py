@@ -56,52 +56,56 @@ machine, 0.77x at load 4: DuckDB suffers more from a busy machine). ``csv.reader
 and DuckDB itself would be a 40 MB dependency for one file format.
 
 What the parse costs, and the remaining ratio (issue 13 asked for the parse within 3x of
-DuckDB at 1M rows; it is not). One run with ``--baseline main``, load 5.7-7.2 throughout:
+DuckDB at 1M rows; it is not met). One run with ``--baseline main``, load 3.2-5.3:
 
     rows  measurement          main              this tree         DuckDB
-    100k  reader                 1.33 s            1.68 s  (1.05x)   1.60 s (cpu 1.0 s)
-    100k  parse to records       9.57 s  (5.98x)   7.87 s  (4.92x)
-    100k  parse, CPU seconds     5.9 s             4.6 s
-    1M    reader                14.30 s           18.00 s  (1.17x)  15.38 s (cpu 9.2 s)
-    1M    parse to records     138.37 s  (9.00x) 102.17 s  (6.64x)
-    1M    parse, CPU seconds    83.8 s            55.5 s
-    peak  parse, 100k / 1M      +61 / +93 MiB     +59 / +89 MiB     +176 / +180 MiB
+    100k  reader                 3.10 s            2.90 s  (1.35x)   2.15 s (cpu 1.5 s)
+    100k  parse to records      12.23 s  (5.69x)   8.37 s  (3.89x)
+    100k  parse, CPU seconds     7.9 s             5.7 s
+    1M    reader                22.41 s           20.22 s  (2.17x)   9.31 s (cpu 10.8 s)
+    1M    parse to records     113.19 s (12.16x)  77.29 s  (8.30x)
+    1M    parse, CPU seconds    73.6 s            60.6 s
+    peak  parse, 100k / 1M      +62 / +88 MiB     +66 / +95 MiB     +122 / +180 MiB
 
-(readers are the same code: their difference is the load). With ``--unique`` (no repeats;
-the run after, load 3.9-7.2) the parse was 5.70x at 100k (main 7.11x) and 7.95x at 1M (main
-8.51x). Single runs swing, so main and this tree were also run in turn on one ``--unique``
-1M file, twice each (load 2.4-4.9): CPU 60.4 and 72.7 s for main, 52.3 and 47.5 s here,
-wall 61.7 and 100.5 s against 57.7 and 72.3 s; the savings per record hold without repeats:
-a fifth to a quarter of the parse's CPU. What changed, every record
-byte-identical to main's on the real CT sample and on generated files:
-- our own work per row, which was about a third of the parse: ``struct_facts`` (every
-  record's facts) compares each field with its default in C and walks only those that
-  differ (84 -> 23 us a record); ``placeholder_id`` computes the UUID 5 without the UUID
-  object (15 -> 2 us, three a row); blank cells are answered before any string work; the
-  columns a row reads are resolved once per file; the NPI's Luhn check by slices; the
-  NUCC code → license type lookup memoised per file;
-- phonenumbers: ten plain digits (how NPPES writes every US phone) skip its parse and its
-  formatting, which for such a text are provably (1, the digits) and "+1 NNN-NNN-NNNN";
-  its validity check still decides (hypothesis tests keep both paths equal);
-- the address memo's key holds the 5-digit ZIP the parser is given, not the ZIP+4.
-What remains is the libraries: after those changes about two thirds of the parse's CPU is
-usaddress/scourgify (~300 us of CPU a distinct address at load 4-6: usaddress's per-token
-features in Python and its CRF tagger, then scourgify's clean-ups) and phonenumbers'
-validity check, once per distinct value. At 100k rows the memos (2**15 entries) hold every
-repeat; at 1M the repeats are drawn from 140,000 earlier rows, more than a bounded memo
-holds, so fewer of them hit (and the name and date memos miss more too): per record the
-parse cost ~440 us of wall time at 100k and ~600 at 1M in the run above, which is most of
-why 1M is further from DuckDB. A larger memo would trade flat memory for hits. A fast path
-beside the address parser for some shapes (e.g. memoising on the street with its house
-number masked, which usaddress's features would allow) was not taken: it would be a rule of
-our own beside the library, and this generator varies exactly the house number, so it
-would flatter the bench more than it would help real files. Reaching 3x needs the address
-parse itself to be several times cheaper (or a core to spare): not something a memo or our
-own code can give.
+Against main the parse takes a third less wall time at both sizes and 28% / 18% less CPU.
+The same command again right after (load 3.0-3.6): at 1M the parse 42.87 s against main's
+76.01 s (CPU 41.9 against 68.4 s) and DuckDB 6.83 s, so 6.28x against main's 11.13x; at
+100k 5.39 s against 6.19 s (DuckDB's 6.38 s there was a hiccup). The ratios to DuckDB
+swing more than the before/after does (DuckDB's 1M read: 6.8 and 9.3 s in these runs, 15.4
+s in the previous session's at load 5.7-7.2, where the code now in main was 6.64x).
+What changed, every record byte-identical to main's (the CT and organisation samples, in
+scope and whole; generated files of 20k rows whole, 100k and 1M in scope):
+- usaddress's features of a token are memoised (importers/usaddress_memo.py, tested
+  against the unwrapped library) and kept without their False entries: pycrfsuite hands a
+  False feature to crfsuite as an attribute of value 0, which adds nothing to a CRF's
+  scores, so the tags are the same and crfsuite reads 42 attributes an address instead of
+  92. On the 11,957 distinct addresses of the 100k file, scourgify's whole normalisation
+  went from ~107 to ~68 us an address (usaddress.parse from ~62 to ~32);
+- the taxonomy filter compares prefixes (``starts_with``) instead of a regular expression
+  per column: the reader's CPU 15.9 -> 13.7 s at 1M in the run above;
+- a plain US phone is asked "valid for the US, or else valid at all", which skips the
+  second US check inside ``is_valid_number`` (9 -> 5 us a valid phone);
+- the per-row regular expressions are compiled once.
+(The previous round, now in main: struct_facts in C, the UUID 5 without the object, blank
+cells answered first, ten-digit phones without phonenumbers' parse and formatting.)
+Tried and not kept: memoising scourgify's ``post_clean_addr_str`` (city, state and ZIP
+repeat: 106k calls on 11.6k distinct values at 100k rows) showed no gain above the noise;
+handing crfsuite flattened attribute strings built on our side would cut the tagger's
+call a further half (0.46 -> 0.18-0.28 s on 13k addresses) but means rewriting
+usaddress's assembly of neighbours' features and pycrfsuite's flattening, so it was not
+taken. The tagger is not re-created (usaddress opens one at import) and pycrfsuite has no
+batch call, so there is nothing to reuse there.
+What remains (py-spy at 100k): the reader a quarter of the parse; the address a third
+(crfsuite's call, then scourgify's own clean-ups, ~70 us a new address, 87% of them new
+on this generator); the rest our record building, licenses, names, dates and phones,
+each under a tenth. Even with the address free, the 1M parse would take ~51 s in the
+first run (5.5x DuckDB) and ~28 s in the second (4.1x): 3x at 1M needs a core to spare,
+or the record building in compiled code, not another memo.
 
-Memory: one block (``nppes._CHUNK_BYTES``, ~7,000 rows) is read at a time. What grows is the
-memos, until they are full (2**15 addresses and phones, 2**14 dates and names): the parse's
-peak was +59 MiB at 100k rows and +89 MiB at 1M (main: +61 and +93).
+Memory: one block (``nppes._CHUNK_BYTES``, ~3,400 rows of the generated file) is read at
+a time. What grows is the memos, until they are full (2**15 addresses and phones, 2**14 dates,
+names and address tokens; the bench's 1M file has ~10,000 distinct tokens): the parse's peak
+was +66 MiB at 100k rows and +95 MiB at 1M (main: +62 and +88).
 """
 
 from __future__ import annotations

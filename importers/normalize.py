@@ -33,6 +33,11 @@ from directory.records import (
     Point,
     TelehealthRegistration,
 )
+from importers import usaddress_memo
+
+# usaddress computes the same features for the same token on every address it tags: from
+# here on it takes them from a memo (see importers/usaddress_memo; the tags are unchanged).
+usaddress_memo.install()
 
 # Values sources use to mean "nothing here" (the NPI Registry writes "--").
 # Only values no real name or number could be ("NA" is a surname, so it is not here).
@@ -195,11 +200,13 @@ _CREDENTIAL_DISPLAY = {
     "DPHIL": "DPhil",
 }
 _SPLIT_CHUNKS = re.compile(r"[,;/|]+")
+_ABBREVIATION_SEGMENT = re.compile(r"[A-Z]{1,3}\.?")
+_GLUED_DIGITS = re.compile(r"(?<=[A-Z])\d+$")
 
 
 def _single_abbreviation(piece: str) -> bool:
     """True for one dotted abbreviation segment such as "O.", "PH." or "D" (not "M.S.")."""
-    return bool(re.fullmatch(r"[A-Z]{1,3}\.?", piece))
+    return bool(_ABBREVIATION_SEGMENT.fullmatch(piece))
 
 
 def credential_tokens(value: object) -> list[str]:
@@ -227,7 +234,7 @@ def credential_tokens(value: object) -> list[str]:
                 pieces.append(piece)
         for piece in pieces:
             token = piece.replace(".", "")
-            token = re.sub(r"(?<=[A-Z])\d+$", "", token)  # "MD1208" → "MD"
+            token = _GLUED_DIGITS.sub("", token)  # "MD1208" → "MD"
             token = token.strip("-'\"()")
             if token and not token.isdigit() and token not in tokens:
                 tokens.append(token)
@@ -283,9 +290,16 @@ def _plain_nanp_phone(text: str) -> str | None:
     INTERNATIONAL form for ten NANP digits is "+1 NNN-NNN-NNNN" (the one ten-digit
     pattern in the US metadata). Whether it is a valid number is still phonenumbers' call.
     tests/importers/test_normalize.py checks this equals _library_phone on such texts.
+
+    Asked as "valid for the US, or else valid at all": is_valid_number first finds the
+    number's region (for +1 it tries the US first, by the same check) and then checks the
+    number against that region, so for a US number it makes the US check twice.
     """
     number = phonenumbers.PhoneNumber(country_code=1, national_number=int(text))
-    if not phonenumbers.is_valid_number(number):
+    if not (
+        phonenumbers.is_valid_number_for_region(number, "US")
+        or phonenumbers.is_valid_number(number)
+    ):
         return None
     return f"+1 {text[:3]}-{text[3:6]}-{text[6:]}"
 
@@ -440,13 +454,18 @@ def normalize_state(value: object) -> str | None:
     return _STATE_BY_NAME.get(text.lower())
 
 
+_ZIP_SEPARATORS = re.compile(r"[\s-]")
+_ZIP5 = re.compile(r"\d{5}")
+_ZIP9 = re.compile(r"\d{9}")
+
+
 def normalize_postal_code(value: object) -> str | None:
     """A US ZIP as "NNNNN" or "NNNNN-NNNN" ("554141234" → "55414-1234"); None if not a ZIP."""
     text = clean_text(value)
-    digits = re.sub(r"[\s-]", "", text)
-    if re.fullmatch(r"\d{5}", digits):
+    digits = _ZIP_SEPARATORS.sub("", text)
+    if _ZIP5.fullmatch(digits):
         return digits
-    if re.fullmatch(r"\d{9}", digits):
+    if _ZIP9.fullmatch(digits):
         return f"{digits[:5]}-{digits[5:]}"
     return None
 
@@ -638,6 +657,12 @@ def normalize_npi(value: object) -> str | None:
     return text if is_valid_npi(text) else None
 
 
+# Compiled once: license numbers are normalised for every license of every row.
+_LETTER_OR_DIGIT = re.compile(r"[A-Z0-9]")
+_NOT_LETTER_OR_DIGIT = re.compile(r"[^A-Z0-9]")
+_LETTERS_BEFORE_DIGITS = re.compile(r"^[A-Z]+(?=\d)")
+
+
 def normalize_license_number(value: object) -> str:
     """A license number as boards print it: capitals, single spaces; "" for junk like "=====".
 
@@ -645,7 +670,7 @@ def normalize_license_number(value: object) -> str:
     writes it. Matching across sources is resolution's job, with ``license_number_key``.
     """
     text = clean_text(value).upper()
-    if not re.search(r"[A-Z0-9]", text) or text in {"NA", "N/A", "NONE", "UNKNOWN"}:
+    if not _LETTER_OR_DIGIT.search(text) or text in {"NA", "N/A", "NONE", "UNKNOWN"}:
         return ""
     return text
 
@@ -655,8 +680,8 @@ def license_number_key(value: object) -> str:
 
     Drops punctuation, a leading letters-only prefix and leading zeros.
     """
-    text = re.sub(r"[^A-Z0-9]", "", normalize_license_number(value))
-    stripped = re.sub(r"^[A-Z]+(?=\d)", "", text)
+    text = _NOT_LETTER_OR_DIGIT.sub("", normalize_license_number(value))
+    stripped = _LETTERS_BEFORE_DIGITS.sub("", text)
     return stripped.lstrip("0") or text
 
 

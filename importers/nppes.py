@@ -6,9 +6,9 @@ six rows in seven are out of the directory's scope. The reader is chosen for tha
 - pyarrow's CSV reader, fed ``_CHUNK_BYTES`` of whole lines at a time (so memory is one
   chunk, whatever the file size), tokenises in C on every core and converts only the ~90
   columns we use (``include_columns``, all as text: NPIs, ZIPs and dates keep their zeros);
-- the taxonomy filter runs on those Arrow columns (pyarrow.compute: a regular expression
-  over the 15 code columns), so the rows out of scope are counted but never become Python
-  objects; only the rows kept are turned into tuples and records;
+- the taxonomy filter runs on those Arrow columns (pyarrow.compute: ``starts_with`` each
+  prefix, over the 15 code columns), so the rows out of scope are counted but never become
+  Python objects; only the rows kept are turned into tuples and records;
 - we cut the chunks ourselves rather than using ``open_csv``'s stream so that a row the
   reader refuses (wrong number of cells) is still reported with its own line number, and
   so that the ZIP member (a Python stream) and the plain file go the same way.
@@ -41,7 +41,6 @@ import csv
 import datetime as dt
 import functools
 import io
-import re
 import zipfile
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -181,7 +180,6 @@ def _chunks(stream: BinaryIO, columns: _Columns, prefixes: tuple[str, ...]) -> I
         # Checked here instead, only on the rows kept: see _python_column.
         check_utf8=False,
     )
-    scope_pattern = "^(?:" + "|".join(re.escape(prefix) for prefix in prefixes) + ")"
     first_line = 2  # the header is line 1
     while True:
         block = stream.read(_CHUNK_BYTES)
@@ -209,7 +207,7 @@ def _chunks(stream: BinaryIO, columns: _Columns, prefixes: tuple[str, ...]) -> I
         lines = block.count(b"\n")
         numbers = _line_numbers(block, first_line, table.num_rows, invalid)
         first_line += lines
-        keep = _in_scope(table, columns, scope_pattern)
+        keep = _in_scope(table, columns, prefixes)
         kept = pc.indices_nonzero(keep)
         rejects = [
             (
@@ -273,15 +271,24 @@ def _line_numbers(block: bytes, first_line: int, parsed: int, invalid: list[str]
     return _LineNumbers(first_line, valid_lines, refused_lines)
 
 
-def _in_scope(table: pa.Table, columns: _Columns, scope_pattern: str) -> pa.ChunkedArray:
+def _in_scope(table: pa.Table, columns: _Columns, prefixes: tuple[str, ...]) -> pa.ChunkedArray:
     """Rows with a taxonomy code in scope, or a deactivated NPI's bare row: computed a
-    column at a time, so the 86% of rows out of scope never become Python objects."""
+    column at a time, so the 86% of rows out of scope never become Python objects.
+
+    A code is in scope if it starts with one of the prefixes: one ``starts_with`` a prefix
+    (bytes compared) beats one regular expression of them all (RE2 sets up a match per
+    cell): a 4 MiB chunk's filter took 5-7 ms instead of 8-11. ``present``: the prefix ""
+    (keep every row) must not keep a row for its empty code columns.
+    """
     taxonomy = [table.column(position) for position in columns.taxonomy_codes]
     has_code = [pc.not_equal(column, "") for column in taxonomy]
     in_scope = functools.reduce(
         pc.or_,
         (
-            pc.and_(present, pc.match_substring_regex(column, scope_pattern))
+            pc.and_(
+                present,
+                functools.reduce(pc.or_, (pc.starts_with(column, prefix) for prefix in prefixes)),
+            )
             for present, column in zip(has_code, taxonomy, strict=True)
         ),
     )
