@@ -133,6 +133,9 @@ therapists = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     CheckConstraint(_one_of("listing_status", LISTING_STATUSES), name="listing_status"),
+    # Migration 0016: what a restart compares with the saved index (store.
+    # active_revision_batches), read from this index alone rather than from the rows.
+    Index("ix_therapists_revision", "id", "active", "version", "updated_at"),
 )
 
 practice_locations = Table(
