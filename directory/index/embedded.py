@@ -533,6 +533,22 @@ class _Documents:
         return unpack_document(self.blob.data[start:end])
 
 
+def _day_numbers(keys: np.ndarray) -> np.ndarray:
+    """Days since 1970-01-01 of YYYYMMDD keys (``records.date_key``); NaN where NaN.
+    Integer arithmetic (the proleptic Gregorian calendar's days-from-civil) rather than
+    datetime64 conversions, which were a fifth of scoring a million candidates."""
+    safe = np.nan_to_num(keys, nan=19700101).astype(np.int64)
+    year, month, day = safe // 10000, safe // 100 % 100, safe % 100
+    year = year - (month <= 2)  # the year runs from March, so that leap days come last
+    era = year // 400
+    of_era = year - era * 400
+    of_year = (153 * np.where(month > 2, month - 3, month + 9) + 2) // 5 + day - 1
+    of_cycle = of_era * 365 + of_era // 4 - of_era // 100 + of_year
+    days = (era * 146097 + of_cycle - 719468).astype(np.float64)
+    days[np.isnan(keys)] = np.nan
+    return days
+
+
 class _Segment:
     """An immutable batch of documents and every structure search needs over them."""
 
@@ -576,7 +592,19 @@ class _Segment:
         self.tie_number_cache: tuple[ColumnTieKey | None, list[np.ndarray]] = (None, [])
         # Masks of the filter leaves asked lately (see ``_leaf``), read-only, by leaf.
         self.leaf_masks: dict[Hashable, np.ndarray] = {}
+        # Date fields as day numbers (``day_numbers``), made on first use. float32 holds
+        # every day number exactly, in half the memory.
+        self._day_numbers: dict[str, np.ndarray] = {}
         self.radius_masks: dict[GeoRadius, np.ndarray] = {}
+
+    def day_numbers(self, field: str) -> np.ndarray:
+        """A date field (YYYYMMDD keys) of every slot as days since 1970-01-01, NaN where
+        none: what matching's freshness decays by, converted once rather than for each
+        request's candidates."""
+        days = self._day_numbers.get(field)
+        if days is None:
+            days = self._day_numbers[field] = _day_numbers(self.numbers[field]).astype(np.float32)
+        return days
 
     def tie_numbers(self, ties: ColumnTieKey) -> list[np.ndarray]:
         """The numbers of ``ties`` for every slot, computed once per tie order (they depend
@@ -1195,6 +1223,13 @@ class Candidates:
     def number(self, field: str, rows: np.ndarray) -> np.ndarray:
         """A numeric field of each row; NaN where the document has none."""
         return self._column(rows, np.float64, lambda segment, slots: segment.numbers[field][slots])
+
+    def day_numbers(self, field: str, rows: np.ndarray) -> np.ndarray:
+        """A date field (YYYYMMDD keys) of each row as days since 1970-01-01; NaN where
+        the document has none."""
+        return self._column(
+            rows, np.float64, lambda segment, slots: segment.day_numbers(field)[slots]
+        )
 
     def map_number(self, field: str, key: str, rows: np.ndarray) -> np.ndarray:
         """``field[key]`` of a map field (``cert_until``, ``"aasect_cst"``); NaN if absent."""

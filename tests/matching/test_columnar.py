@@ -25,7 +25,7 @@ from directory.listing import IndexDocument, document_for
 from directory.query import SearchQuery
 from directory.records import Point
 from matching import ReferralRequest, fair_ties, match
-from matching.columnar import _days, candidate_filter, match_columns, python_round
+from matching.columnar import candidate_filter, match_columns, python_round
 from matching.request import ANY_AASECT, CERTIFIED_SEX_THERAPIST, MUST_HAVES
 from tests.matching.matching_helpers import vocab
 
@@ -145,17 +145,6 @@ def test_rounding_is_pythons(digits: int) -> None:
     )
     rounded = python_round(values, digits)
     assert rounded.tolist() == [round(value, digits) for value in values.tolist()]
-
-
-def test_day_numbers_of_date_keys_are_the_calendars() -> None:
-    """Freshness ages come from ``_days``: every day from 1600 to 2400 (leap days, century
-    years) and the end of time must give the day number Python's dates give."""
-    first, last = dt.date(1600, 1, 1), dt.date(2400, 12, 31)
-    days = [first + dt.timedelta(days=n) for n in range(0, (last - first).days + 1, 1)]
-    days.append(dt.date(9999, 12, 31))
-    keys = np.array([day.year * 10000 + day.month * 100 + day.day for day in days], dtype=float)
-    epoch = dt.date(1970, 1, 1)
-    assert _days(keys).tolist() == [(day - epoch).days for day in days]
 
 
 @pytest.mark.parametrize("seed", range(12))

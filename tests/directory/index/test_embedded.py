@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from directory.index import EmbeddedIndex, SearchIndex, SearchResult
-from directory.index.embedded import EARTH_RADIUS_M, _packed
+from directory.index.embedded import EARTH_RADIUS_M, _day_numbers, _packed
 from directory.index.text import tokenise
 from directory.listing import IndexDocument
 from directory.query import And, Eq, Filter, GeoRadius, In, Not, Or, Range, SearchQuery
@@ -517,3 +517,18 @@ def test_kept_radius_masks_are_few_and_answer_as_fresh_ones() -> None:
         ]
         fresh = EmbeddedIndex(documents)  # never keeps two
     assert all(len(part.segment.radius_masks) <= 8 for part in kept._parts)
+
+
+def test_day_numbers_of_date_keys_are_the_calendars() -> None:
+    """Matching's freshness ages come from ``_day_numbers``: every day from 1600 to 2400
+    (leap days, century years) and the end of time must give the day number Python's dates
+    give, and a missing date stays missing; float32, as segments keep them, holds each."""
+    first, last = dt.date(1600, 1, 1), dt.date(2400, 12, 31)
+    days = [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
+    days.append(dt.date(9999, 12, 31))
+    keys = np.array([day.year * 10000 + day.month * 100 + day.day for day in days], dtype=float)
+    epoch = dt.date(1970, 1, 1)
+    expected = [float((day - epoch).days) for day in days]
+    assert _day_numbers(keys).tolist() == expected
+    assert _day_numbers(keys).astype(np.float32).astype(np.float64).tolist() == expected
+    assert math.isnan(_day_numbers(np.array([math.nan, 20260101.0]))[0])
