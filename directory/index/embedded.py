@@ -685,7 +685,7 @@ class _Segment:
 
     @classmethod
     def _build(cls, documents: Iterable[PackedDocument]) -> _Segment:
-        blobs: list[bytes] = []
+        packed: list[bytes] = []  # joined once at the end: one copy of them all
         lengths: list[int] = []
         ids: list[str] = []
         revisions: list[str] = []
@@ -714,7 +714,7 @@ class _Segment:
         iterator = iter(documents)
         while pairs := list(itertools.islice(iterator, _CHUNK)):
             encoded = [pair.packed for pair in pairs]
-            blobs.append(b"".join(encoded))
+            packed.extend(encoded)
             lengths.extend(map(len, encoded))
             # The chunk's field values a column (a tuple) at a time, decoded without making
             # documents, and every column turned into arrays with C-level helpers (map,
@@ -774,7 +774,7 @@ class _Segment:
 
         size = len(ids)
         arrays: dict[str, np.ndarray] = {}
-        arrays["docs.blob"] = np.frombuffer(b"".join(blobs), dtype=np.uint8)
+        arrays["docs.blob"] = np.frombuffer(b"".join(packed), dtype=np.uint8)
         offsets = np.zeros(size + 1, dtype=np.int64)
         np.cumsum(np.array(lengths, dtype=np.int64), out=offsets[1:])
         arrays["docs.offsets"] = offsets
