@@ -728,18 +728,19 @@ class _Segment:
             names.extend(map(normalise, columns["name"]))
             for name in keyword_fields:
                 column = columns[name]
+                keys: Iterable[str]
                 if FILTERABLE[name] == "bool":
                     keys = ["true" if value else "false" for value in column]
-                    counts = [1] * count
+                    counts = np.ones(count, dtype=np.int32)
                 elif name in _STRING_FIELDS:
                     # An empty string means "not stated" (e.g. gender); it is not a value.
                     keys = [value for value in column if value]
-                    counts = [1 if value else 0 for value in column]
+                    counts = np.fromiter(map(bool, column), dtype=np.int32, count=count)
                 else:
-                    keys = list(itertools.chain.from_iterable(column))
-                    counts = list(map(len, column))
+                    keys = itertools.chain.from_iterable(column)
+                    counts = _lengths(column)
                 keyword_codes[name].append(interners[name].codes(keys))
-                keyword_counts[name].append(np.array(counts, dtype=np.int32))
+                keyword_counts[name].append(counts)
             for name in _NUMBER_FIELDS:
                 column = columns[name]
                 numbers[name].extend(math.nan if value is None else value for value in column)
