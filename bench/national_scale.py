@@ -20,15 +20,20 @@ index build from the store); --build-processes N builds with N processes (sync.r
 Each full size ends with issue 16's goals beside its figures: met, or by how much missed.
 
 At 1M listings (`--profiles --million --build-processes 2`, 2026-12-03, load 1.0-1.7):
-generate+store 960 s; build 67.3 s (14,851 listings/s: missed, x1.35 from 20k/s); index
-1,980 B/listing (met); save 2.1 s; restart with 10,000 changed 14.6 s, before the bulk
-load's one-time outbox marking was timed apart (missed); search p50 24.3 / p99 33.2 ms,
-floor 5.06 ms: x4.8 and x1.4 (both met); match p50 32.8 ms (missed, x1.64; 20-30 ms
-between runs); HTTP overhead 0.97 ms (met); serve 1 worker 40 req/s, 2 workers 66 req/s,
-the index file's 318 MiB resident pages shared by both workers (none private), each
-worker 325 MiB of its own. Why the misses: the build's CPU is the segment build (~70%:
-tokens, keyword interning, per document in Python) and unpacking stored documents
-(~15%); with two processes on two cores the second process gains less than 2x. The
+generate+store 960 s; build 67.3 s (14,851 listings/s: missed, x1.35 from 20k/s); after
+the segment was built a field of a chunk at a time (2026-12-03, load 2.5, the machine
+shared; the build before it took 90.8-141.5 s there, at loads 3.8-4.4): 71.9 s (13,909
+listings/s, missed); index 1,980 B/listing (met); save 2.1 s; restart with 10,000 changed
+14.6 s, before the bulk load's one-time outbox marking was timed apart (missed); search
+p50 24.3 / p99 33.2 ms, floor 5.06 ms: x4.8 and x1.4 (both met); match p50 32.8 ms
+(missed, x1.64; 20-30 ms between runs); HTTP overhead 0.97 ms (met); serve 1 worker
+40 req/s, 2 workers 66 req/s, the index file's 318 MiB resident pages shared by both
+workers (none private), each worker 325 MiB of its own. Why the misses: the build's CPU
+was the segment build (~70%: tokens, keyword interning, per document in Python) and
+unpacking stored documents (~15%); now the build makes no document objects and has no
+Python loop per document (40% fewer instructions for building and decoding, about 20%
+less CPU for a whole rebuild at 100k); what is left is interning strings, decoding and
+reading SQLite, and with two processes on two cores the second gains less than 2x. The
 restart reads a million revisions and refreshes 10,000 records (plus, once after a bulk
 load, marking its million outbox rows done). Matching scores ~73,000 candidates per
 request as columns; what is left is spread over filters, eligibility and components,

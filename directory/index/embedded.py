@@ -40,7 +40,7 @@ import os
 import tempfile
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence, Sized
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -53,14 +53,18 @@ from rapidfuzz.distance import DamerauLevenshtein
 from directory.bulk import collector_paused
 from directory.geo import EARTH_RADIUS_M, bounding_box, outside_box  # matching's sphere too
 from directory.index.base import Hit, SearchResult
-from directory.index.text import STOP_WORDS, max_typos, normalise, tokenise
+from directory.index.text import STOP_WORDS, max_typos, normalise, tokenise, tokenise_each
 from directory.listing import (
+    DOCUMENT_FIELDS,
+    PROFILE_FIELD_NAMES,
+    CredentialSummary,
     IndexDocument,
     PackedDocument,
-    in_force_until,
+    count_profile_fields,
+    last_day_in_force,
     pack_document,
-    profile_fields_present,
     unpack_document,
+    unpack_values,
 )
 from directory.ordering import Key, first_rows, kth_smallest
 from directory.query import (
@@ -105,10 +109,14 @@ _NUMBER_FIELDS = tuple(
     name for name, kind in FILTERABLE.items() if kind == "number" and not name.endswith(".*")
 )
 _MAP_FIELDS = tuple(name.removesuffix(".*") for name in FILTERABLE if name.endswith(".*"))
-# Keyword fields holding one string rather than a list of them.
-_SINGLE_KEYWORDS = frozenset(
+# Fields holding one string rather than a list of them.
+_STRING_FIELDS = frozenset(
     field.name for field in msgspec.structs.fields(IndexDocument) if field.type is str
 )
+# Where a credential's fields are in its packed form (a tuple of them).
+_CREDENTIAL_AT = {
+    field.name: at for at, field in enumerate(msgspec.structs.fields(CredentialSummary))
+}
 
 _NO_SLOTS = np.zeros(0, dtype=np.int32)
 
@@ -127,12 +135,14 @@ _NO_SLOTS = np.zeros(0, dtype=np.int32)
 def _with_packed_form(
     documents: Iterable[IndexDocument | PackedDocument],
 ) -> Iterator[PackedDocument]:
-    """Each document with its packed form: packed here unless it came with one."""
+    """Each document in its packed form: packed here unless it came so."""
     for doc in documents:
-        yield doc if isinstance(doc, PackedDocument) else PackedDocument(doc, pack_document(doc))
+        yield doc if isinstance(doc, PackedDocument) else PackedDocument(doc.id, pack_document(doc))
 
 
-_CHUNK = 20_000  # documents turned into arrays at a time while a segment is built
+# Documents turned into arrays at a time while a segment is built. At most 2**16: a
+# chunk's slots are sorted as 16-bit numbers.
+_CHUNK = 20_000
 
 
 class _Interner:
@@ -157,6 +167,23 @@ class _Interner:
         return [values[i] for i in order], remap
 
 
+def _grouped_once(
+    key_ids: np.ndarray, owners: np.ndarray, distinct: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``_grouped`` keeping each (key, owner) pair once, the first of its repeats, given
+    the pairs in owner order: ``starts``, the permutation (leaving the other repeats out),
+    and the keys and owners it orders."""
+    starts, order = _grouped(key_ids, distinct)
+    # Grouped by key, then owner: the repeats of a pair are neighbours.
+    keys, grouped = key_ids[order], owners[order]
+    repeated = (grouped[1:] == grouped[:-1]) & (keys[1:] == keys[:-1])
+    if repeated.any():
+        kept = np.r_[True, ~repeated]
+        order, keys, grouped = order[kept], keys[kept], grouped[kept]
+        np.cumsum(np.bincount(keys, minlength=distinct), out=starts[1:])
+    return starts, order, keys, grouped
+
+
 def _grouped(key_ids: np.ndarray, distinct: int) -> tuple[np.ndarray, np.ndarray]:
     """Group pairs by key, given the key of each pair in slot order; stable, so slots stay
     ascending within a key. Returns ``starts`` (key i's run is ``starts[i]:starts[i + 1]``
@@ -174,6 +201,64 @@ def _grouped(key_ids: np.ndarray, distinct: int) -> tuple[np.ndarray, np.ndarray
 def _owners(counts: np.ndarray) -> np.ndarray:
     """Slot of each pair when slot ``s`` contributed ``counts[s]`` pairs, in order."""
     return np.repeat(np.arange(len(counts), dtype=np.int32), counts)
+
+
+def _lengths(column: Sequence[Sized]) -> np.ndarray:
+    return np.fromiter(map(len, column), dtype=np.int32, count=len(column))
+
+
+def _text_columns(
+    columns: dict[str, tuple[Any, ...]], tokens: _Interner
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The words of a chunk's text fields: (provisional token id, rank of the field) of
+    each, in document order and within a document best field first (``TEXT_FIELDS``
+    order), repeats included; and how many each document has."""
+    codes: list[np.ndarray] = []
+    ranks: list[np.ndarray] = []
+    owners: list[np.ndarray] = []
+    for rank, (name, _) in enumerate(TEXT_FIELDS):
+        column = columns[name]
+        if name in _STRING_FIELDS:
+            texts, owner = list(column), np.arange(len(column), dtype=np.int32)
+        else:  # a list's words are those of its items (tokens never span a space)
+            texts, owner = list(itertools.chain.from_iterable(column)), _owners(_lengths(column))
+        # Each distinct text is tokenised and its words looked up once: most repeat (a
+        # concern's label, a city, a practice's name), and tokens were most of the build.
+        distinct = _Interner()
+        which = distinct.codes(texts)
+        words = tokenise_each(list(distinct.ids))
+        lengths = _lengths(words)
+        found = tokens.codes(itertools.chain.from_iterable(words))
+        counts = lengths[which]
+        # The words of each text in turn: its distinct text's run of ``found``.
+        runs = np.cumsum(lengths) - lengths
+        at = np.arange(int(counts.sum())) + np.repeat(
+            runs[which] - (np.cumsum(counts) - counts), counts
+        )
+        codes.append(found[at])
+        ranks.append(np.full(len(at), rank, dtype=np.uint8))
+        owners.append(np.repeat(owner, counts))
+    slots = np.concatenate(owners)
+    # From field by field to document by document; stable, so each document's words stay
+    # best field first. A radix sort: a chunk's slots are 16-bit numbers.
+    by_slot = np.argsort(slots.astype(np.uint16), kind="stable")
+    counts = np.bincount(slots, minlength=len(columns["id"])).astype(np.int32)
+    return np.concatenate(codes)[by_slot], np.concatenate(ranks)[by_slot], counts
+
+
+def _per_point(until: Sequence[list[int]], points: np.ndarray) -> np.ndarray:
+    """``point_licensed_until`` of a chunk's documents, one per point (``points``: how
+    many each document has), flat: a document built without them is licensed nowhere."""
+    given = _lengths(until)
+    flat = np.fromiter(itertools.chain.from_iterable(until), dtype=np.int32, count=int(given.sum()))
+    point_starts = np.cumsum(points) - points
+    given_starts = np.cumsum(given) - given
+    # Each given value's position among its document's, and whether that point exists.
+    within = np.arange(len(flat)) - np.repeat(given_starts, given)
+    kept = within < np.repeat(points, given)
+    licensed = np.zeros(int(points.sum()), dtype=np.int32)
+    licensed[(np.repeat(point_starts, given) + within)[kept]] = flat[kept]
+    return licensed
 
 
 class _Postings:
@@ -224,15 +309,8 @@ class _Postings:
     ) -> _Postings:
         values, remap = interner.finish()
         key_ids = remap[codes] if len(codes) else codes.astype(np.int32)
-        starts, order = _grouped(key_ids, len(values))
-        owners, owner_values = owners[order], key_ids[order]
-        # A list repeating a value (["en", "en"]) must count once in facets. Pairs are
-        # sorted by value, then slot, so repeats are neighbours.
-        repeated = (owners[1:] == owners[:-1]) & (owner_values[1:] == owner_values[:-1])
-        if repeated.any():
-            keep = np.r_[True, ~repeated]
-            owners, owner_values = owners[keep], owner_values[keep]
-            np.cumsum(np.bincount(owner_values, minlength=len(values)), out=starts[1:])
+        # A list repeating a value (["en", "en"]) must count once in facets.
+        starts, _, owner_values, owners = _grouped_once(key_ids, owners, len(values))
         by_slot = np.argsort(owners, kind="stable")
         slot_starts = np.zeros(size + 1, dtype=np.int32)
         np.cumsum(np.bincount(owners, minlength=size), out=slot_starts[1:])
@@ -345,18 +423,6 @@ class _Text:
         # Concurrent readers may both fill an entry; that is harmless.
         self._ranges: dict[tuple[str, bool], list[tuple[int, int, float]]] = {}
 
-    @staticmethod
-    def entries(doc: IndexDocument) -> dict[str, int]:
-        """Each distinct word of a document with the rank of its best field."""
-        best: dict[str, int] = {}
-        # Lowest weight first, so that a better field overwrites the rank of a word.
-        for name, rank in _FIELDS_LOW_FIRST:
-            value = getattr(doc, name)
-            if value:
-                text = value if isinstance(value, str) else " ".join(value)
-                best.update(dict.fromkeys(tokenise(text), rank))
-        return best
-
     def ranges(self, word: str, prefix: bool) -> list[tuple[int, int, float]]:
         """(start, end, penalty) ranges of postings that match ``word``."""
         key = (word, prefix)
@@ -408,7 +474,6 @@ class _Text:
         return scores
 
 
-_FIELDS_LOW_FIRST = [(name, rank) for rank, (name, _) in enumerate(TEXT_FIELDS)][::-1]
 _FIELD_WEIGHTS = np.array([weight for _, weight in TEXT_FIELDS], dtype=np.float32)
 
 
@@ -639,7 +704,7 @@ class _Segment:
 
     @classmethod
     def _build(cls, documents: Iterable[PackedDocument]) -> _Segment:
-        blobs: list[bytes] = []
+        packed: list[bytes] = []  # joined once at the end: one copy of them all
         lengths: list[int] = []
         ids: list[str] = []
         revisions: list[str] = []
@@ -649,84 +714,87 @@ class _Segment:
         keyword_codes: dict[str, list[np.ndarray]] = {name: [] for name in keyword_fields}
         keyword_counts: dict[str, list[np.ndarray]] = {name: [] for name in keyword_fields}
         numbers: dict[str, list[float]] = {name: [] for name in _NUMBER_FIELDS}
-        map_slots: defaultdict[str, list[int]] = defaultdict(list)
-        map_values: defaultdict[str, list[float]] = defaultdict(list)
+        map_keys = {name: _Interner() for name in _MAP_FIELDS}
+        map_codes: dict[str, list[np.ndarray]] = {name: [] for name in _MAP_FIELDS}
+        map_counts: dict[str, list[np.ndarray]] = {name: [] for name in _MAP_FIELDS}
+        map_numbers: dict[str, list[np.ndarray]] = {name: [] for name in _MAP_FIELDS}
         tokens = _Interner()
         token_codes: list[np.ndarray] = []
         token_ranks: list[np.ndarray] = []
         token_counts: list[np.ndarray] = []
-        point_counts: list[int] = []
-        lats: list[float] = []
-        lons: list[float] = []
-        licensed: list[int] = []
+        point_counts: list[np.ndarray] = []
+        coordinates: list[np.ndarray] = []  # (lat, lon) of each point, in degrees
+        licensed: list[np.ndarray] = []
         # What matching scores every candidate by without decoding it (``Candidates``).
-        credential_counts: list[int] = []
-        credential_until: list[int] = []  # eligibility.in_force_until of each credential
-        credential_verified: list[bool] = []
-        present: list[int] = []  # listing.profile_fields_present
-        base = 0
+        credential_counts: list[np.ndarray] = []
+        credential_until: list[np.ndarray] = []  # eligibility.in_force_until of each credential
+        credential_verified: list[np.ndarray] = []
+        present: list[np.ndarray] = []  # listing.profile_fields_present
         iterator = iter(documents)
         while pairs := list(itertools.islice(iterator, _CHUNK)):
-            chunk = [pair.document for pair in pairs]
             encoded = [pair.packed for pair in pairs]
-            blobs.append(b"".join(encoded))
+            packed.extend(encoded)
             lengths.extend(map(len, encoded))
-            ids.extend(doc.id for doc in chunk)
-            revisions.extend(doc.revision for doc in chunk)
-            names.extend(normalise(doc.name) for doc in chunk)
-            # Column at a time with C-level helpers: a Python call per document and field
-            # would be most of the build time.
+            # The chunk's field values a column (a tuple) at a time, decoded without making
+            # documents, and every column turned into arrays with C-level helpers (map,
+            # chain, fromiter, numpy): Python code per document and field was most of the
+            # build time.
+            rows = map(unpack_values, encoded)
+            columns = dict(zip(DOCUMENT_FIELDS, zip(*rows, strict=True), strict=True))
+            count = len(pairs)
+            ids.extend(columns["id"])
+            revisions.extend(columns["revision"])
+            names.extend(map(normalise, columns["name"]))
             for name in keyword_fields:
-                column = list(map(operator.attrgetter(name), chunk))
+                column = columns[name]
+                keys: Iterable[str]
                 if FILTERABLE[name] == "bool":
                     keys = ["true" if value else "false" for value in column]
-                    counts = [1] * len(column)
-                elif name in _SINGLE_KEYWORDS:
+                    counts = np.ones(count, dtype=np.int32)
+                elif name in _STRING_FIELDS:
                     # An empty string means "not stated" (e.g. gender); it is not a value.
                     keys = [value for value in column if value]
-                    counts = [1 if value else 0 for value in column]
+                    counts = np.fromiter(map(bool, column), dtype=np.int32, count=count)
                 else:
-                    keys = list(itertools.chain.from_iterable(column))
-                    counts = list(map(len, column))
+                    keys = itertools.chain.from_iterable(column)
+                    counts = _lengths(column)
                 keyword_codes[name].append(interners[name].codes(keys))
-                keyword_counts[name].append(np.array(counts, dtype=np.int32))
+                keyword_counts[name].append(counts)
             for name in _NUMBER_FIELDS:
-                numbers[name].extend(
-                    math.nan if value is None else value
-                    for value in map(operator.attrgetter(name), chunk)
-                )
+                column = columns[name]
+                numbers[name].extend(math.nan if value is None else value for value in column)
             for name in _MAP_FIELDS:
-                for slot, mapping in enumerate(map(operator.attrgetter(name), chunk), base):
-                    for key, value in mapping.items():
-                        map_slots[f"{name}.{key}"].append(slot)
-                        map_values[f"{name}.{key}"].append(value)
-            entries = [_Text.entries(doc) for doc in chunk]
-            token_codes.append(tokens.codes(itertools.chain.from_iterable(entries)))
-            token_ranks.append(
-                np.fromiter(
-                    itertools.chain.from_iterable(e.values() for e in entries), dtype=np.uint8
-                )
+                column = columns[name]
+                map_codes[name].append(map_keys[name].codes(itertools.chain.from_iterable(column)))
+                values = itertools.chain.from_iterable(map(dict.values, column))
+                map_numbers[name].append(np.fromiter(values, dtype=np.float64))
+                map_counts[name].append(_lengths(column))
+            text_codes, text_ranks, text_counts = _text_columns(columns, tokens)
+            token_codes.append(text_codes)
+            token_ranks.append(text_ranks)
+            token_counts.append(text_counts)
+            located = _lengths(columns["points"])  # points of each document
+            point_counts.append(located)
+            flat = itertools.chain.from_iterable(itertools.chain.from_iterable(columns["points"]))
+            coordinates.append(np.fromiter(flat, dtype=np.float64).reshape(-1, 2))
+            licensed.append(_per_point(columns["point_licensed_until"], located))
+            credentials = list(itertools.chain.from_iterable(columns["credentials"]))
+            credential_counts.append(_lengths(columns["credentials"]))
+            statuses = map(operator.itemgetter(_CREDENTIAL_AT["status"]), credentials)
+            expiries = map(operator.itemgetter(_CREDENTIAL_AT["expires"]), credentials)
+            credential_until.append(
+                np.fromiter(map(last_day_in_force, statuses, expiries), dtype=np.int32)
             )
-            token_counts.append(np.fromiter(map(len, entries), dtype=np.int32, count=len(chunk)))
-            for doc in chunk:
-                point_counts.append(len(doc.points))
-                for point in doc.points:
-                    lats.append(point.lat)
-                    lons.append(point.lon)
-                # One per point; a document built without them is licensed nowhere.
-                until = doc.point_licensed_until[: len(doc.points)]
-                licensed.extend(until)
-                licensed.extend([0] * (len(doc.points) - len(until)))
-                credential_counts.append(len(doc.credentials))
-                for summary in doc.credentials:
-                    credential_until.append(in_force_until(summary))
-                    credential_verified.append(summary.verified_on is not None)
-                present.append(profile_fields_present(doc))
-            base += len(chunk)
+            verified_on = map(operator.itemgetter(_CREDENTIAL_AT["verified_on"]), credentials)
+            credential_verified.append(
+                np.fromiter(map(operator.is_not, verified_on, itertools.repeat(None)), dtype=bool)
+            )
+            profiles = map(count_profile_fields, *(columns[name] for name in PROFILE_FIELD_NAMES))
+            present.append(np.fromiter(profiles, dtype=np.uint8, count=count))
 
-        size = base
+        size = len(ids)
         arrays: dict[str, np.ndarray] = {}
-        arrays["docs.blob"] = np.frombuffer(b"".join(blobs), dtype=np.uint8)
+        arrays["docs.blob"] = np.frombuffer(b"".join(packed), dtype=np.uint8)
         offsets = np.zeros(size + 1, dtype=np.int64)
         np.cumsum(np.array(lengths, dtype=np.int64), out=offsets[1:])
         arrays["docs.offsets"] = offsets
@@ -755,30 +823,43 @@ class _Segment:
             arrays[f"kw.{name}.slot_values"] = postings.slot_values
         for name in _NUMBER_FIELDS:
             arrays[f"num.{name}"] = np.array(numbers[name], dtype=np.float64)
-        for key in sorted(map_slots):
+        sparse: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for name in _MAP_FIELDS:
+            keys, remap = map_keys[name].finish()
+            codes = _concat(map_codes[name], np.int32)
+            key_ids = remap[codes] if len(codes) else codes
+            starts, order = _grouped(key_ids, len(keys))
+            owners = _owners(_concat(map_counts[name], np.int32))[order]
+            values = _concat(map_numbers[name], np.float64)[order]
+            for at, key in enumerate(keys):
+                run = slice(starts[at], starts[at + 1])
+                sparse[f"{name}.{key}"] = owners[run], values[run]
+        for key in sorted(sparse):
             meta["maps"].append(key)
-            arrays[f"map.{key}.slots"] = np.array(map_slots[key], dtype=np.int32)
-            arrays[f"map.{key}.values"] = np.array(map_values[key], dtype=np.float64)
+            arrays[f"map.{key}.slots"], arrays[f"map.{key}.values"] = sparse[key]
         vocabulary, remap = tokens.finish()
         meta["vocabulary"] = vocabulary
         codes = _concat(token_codes, np.int32)
         key_ids = remap[codes] if len(codes) else codes
-        starts, order = _grouped(key_ids, len(vocabulary))
+        owners = _owners(_concat(token_counts, np.int32))
+        # A word a document has in several places counts once, with its best field's rank:
+        # each document's words come best field first (``_text_columns``).
+        starts, order, _, arrays["text.slots"] = _grouped_once(key_ids, owners, len(vocabulary))
         arrays["text.starts"] = starts
-        arrays["text.slots"] = _owners(_concat(token_counts, np.int32))[order]
         arrays["text.ranks"] = _concat(token_ranks, np.uint8)[order]
+        lat_lon = np.concatenate(coordinates) if coordinates else np.zeros((0, 2))
         arrays |= _Points.arrays(
-            _owners(np.array(point_counts, dtype=np.int32)),
-            np.radians(np.array(lats, dtype=np.float64)),
-            np.radians(np.array(lons, dtype=np.float64)),
-            np.array(licensed, dtype=np.int32),
+            _owners(_concat(point_counts, np.int32)),
+            np.radians(lat_lon[:, 0]),
+            np.radians(lat_lon[:, 1]),
+            _concat(licensed, np.int32),
         )
         credential_starts = np.zeros(size + 1, dtype=np.int64)
-        np.cumsum(np.array(credential_counts, dtype=np.int64), out=credential_starts[1:])
+        np.cumsum(_concat(credential_counts, np.int64), out=credential_starts[1:])
         arrays["credentials.starts"] = credential_starts
-        arrays["credentials.until"] = np.array(credential_until, dtype=np.int32)
-        arrays["credentials.verified"] = np.array(credential_verified, dtype=bool)
-        arrays["profile_present"] = np.array(present, dtype=np.uint8)
+        arrays["credentials.until"] = _concat(credential_until, np.int32)
+        arrays["credentials.verified"] = _concat(credential_verified, bool)
+        arrays["profile_present"] = _concat(present, np.uint8)
         name_order = np.lexsort((id_bytes, np.array(names, dtype=str))) if size else _NO_SLOTS
         name_rank = np.empty(size, dtype=np.int32)
         name_rank[name_order] = np.arange(size, dtype=np.int32)
@@ -1076,11 +1157,10 @@ class _Part:
         return (docs[int(slot)] for slot in np.flatnonzero(self.live))
 
     def packed_documents(self) -> Iterator[PackedDocument]:
-        """The live documents with their bytes as held: a merge keeps them unrepacked."""
-        docs, blob, offsets = self.segment.docs, self.segment.docs.blob, self.segment.docs.offsets
-        for slot in np.flatnonzero(self.live):
-            packed = blob[offsets[slot] : offsets[slot + 1]].tobytes()
-            yield PackedDocument(docs[int(slot)], packed)
+        """The live documents as held, packed: a merge keeps them as they are."""
+        blob, offsets = self.segment.docs.blob, self.segment.docs.offsets
+        for id, slot in zip(self.live_ids(), np.flatnonzero(self.live), strict=True):
+            yield PackedDocument(id, blob[offsets[slot] : offsets[slot + 1]].tobytes())
 
     def get(self, id: str) -> IndexDocument | None:
         slot = self.segment.slot(id)
@@ -1785,15 +1865,15 @@ class EmbeddedIndex:
         # after the build, so a million documents need not be held to find repeats.
         ids = part.segment.sorted_ids
         if len(ids) > 1 and (ids[1:] == ids[:-1]).any():
-            latest = {pair.document.id: pair for pair in part.packed_documents()}
+            latest = {pair.id: pair for pair in part.packed_documents()}
             part = _Part.build(latest.values())
         return _settle([part], self._merge_ratio)
 
-    # Documents may come with their packed form (``listing.PackedDocument``, e.g. stored
-    # documents read by a rebuild): those bytes are kept as they are, not packed again.
+    # Documents may come packed (``listing.PackedDocument``, e.g. stored documents read by
+    # a rebuild): those bytes are kept as they are, never decoded and packed again.
 
     def upsert(self, documents: Iterable[IndexDocument | PackedDocument]) -> None:
-        latest = {pair.document.id: pair for pair in _with_packed_form(documents)}
+        latest = {pair.id: pair for pair in _with_packed_form(documents)}
         with self._lock:
             parts = [part.without(latest) for part in self._parts]
             parts.append(_Part.build(latest.values()))

@@ -103,7 +103,8 @@ def rebuild(
             index.replace_all(documents())
         else:  # other indexes take the documents alone
             index.replace_all(
-                d.document if isinstance(d, PackedDocument) else d for d in documents()
+                unpack_document(d.packed) if isinstance(d, PackedDocument) else d
+                for d in documents()
             )
     return count
 
@@ -118,7 +119,7 @@ def current_documents(
     store: DirectoryStore, batch: list[StoredDocument], vocab: Vocabulary
 ) -> Iterator[IndexDocument | PackedDocument]:
     """The documents of the active therapists among ``batch``, in its order: the stored
-    ones as they are (with their bytes, which the embedded index keeps unrepacked), the
+    ones as they are, packed (which the embedded index keeps as they are), the
     others (none stored, or not current) built from their records by ``document_for``,
     the one home of what a document holds. Those built with the packaged vocabulary are
     stored for the next time (after a change of code or vocabulary, all of them are)."""
@@ -130,7 +131,7 @@ def current_documents(
         if not active:
             continue
         if packed is not None:
-            yield PackedDocument(unpack_document(packed), packed)
+            yield PackedDocument(id, packed)
         elif id in built:  # else deleted since the batch was read
             yield built[id]
 

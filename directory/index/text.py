@@ -43,6 +43,30 @@ def tokenise(text: str) -> list[str]:
     return _WORD.findall(normalise(text))
 
 
+# ``tokenise_each`` translates many ASCII texts as one string, joined by NUL, which this
+# table (else ``_ASCII_TABLE``) keeps so that the result splits back into the texts.
+_JOINED_TABLE = b"\0" + _ASCII_TABLE[1:]
+
+
+def tokenise_each(texts: list[str]) -> list[list[str]]:
+    """``[tokenise(text) for text in texts]``, several times faster for many texts (an
+    index build tokenises millions): the ASCII ones are translated as one string."""
+    joined = "\0".join(texts)
+    if joined.isascii():
+        ascii_texts = texts
+    else:
+        ascii_texts = [text for text in texts if text.isascii()]
+        joined = "\0".join(ascii_texts)
+    parts = joined.encode("ascii").translate(_JOINED_TABLE, b"'`").decode("ascii").split("\0")
+    if len(parts) != max(len(ascii_texts), 1):  # some text holds a NUL of its own
+        return list(map(tokenise, texts))
+    tokens = list(map(str.split, parts)) if ascii_texts else []
+    if len(ascii_texts) == len(texts):
+        return tokens
+    ascii_tokens = iter(tokens)
+    return [next(ascii_tokens) if text.isascii() else tokenise(text) for text in texts]
+
+
 def max_typos(token: str) -> int:
     """Typos a query word may have and still match, as Meilisearch allows by default."""
     if len(token) < 5:

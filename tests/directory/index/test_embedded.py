@@ -17,10 +17,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from directory.index import EmbeddedIndex, SearchIndex, SearchResult
-from directory.index.embedded import EARTH_RADIUS_M, _day_numbers, _packed
-from directory.index.text import tokenise
-from directory.listing import IndexDocument
+from directory.index import EmbeddedIndex, SearchIndex, SearchResult, embedded
+from directory.index.embedded import EARTH_RADIUS_M, TEXT_FIELDS, _day_numbers, _packed
+from directory.index.text import tokenise, tokenise_each
+from directory.listing import (
+    CredentialSummary,
+    IndexDocument,
+    in_force_until,
+    profile_fields_present,
+)
 from directory.query import And, Eq, Filter, GeoRadius, In, Not, Or, Range, SearchQuery
 from directory.records import Point
 from matching import fair_ties
@@ -58,6 +63,18 @@ def test_tokenise_ascii_fast_path_agrees_with_the_general_one() -> None:
         text = "".join(chr(rng.randrange(128)) for _ in range(rng.randint(0, 30)))
         # A trailing non-ASCII word sends the text down the general (regex) path.
         assert tokenise(text + " é") == [*tokenise(text), "e"], repr(text)
+
+
+def test_tokenise_each_agrees_with_tokenise_one_text_at_a_time() -> None:
+    rng = random.Random(5)
+    ascii_only, mixed = "ab Z9'`-_,.\t", "ab Z9'`-_,.\tÉé\u0301İß\u2019"
+    for _ in range(2_000):
+        alphabet = rng.choice([ascii_only, mixed]) + ("\0" if rng.random() < 0.2 else "")
+        texts = [
+            "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+            for _ in range(rng.randint(0, 8))
+        ]
+        assert tokenise_each(texts) == [tokenise(text) for text in texts], texts
 
 
 def test_negative_paging_is_an_error() -> None:
@@ -167,6 +184,58 @@ def random_document(rng: random.Random, id: str) -> IndexDocument:
     until = [rng.choice(LICENSED_UNTIL) for _ in document.points]
     document.point_licensed_until = until[:-1] if until and rng.random() < 0.1 else until
     return document
+
+
+def test_a_segment_holds_what_each_of_its_documents_says(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A segment is built a chunk of documents at a time, a field of all of them at a time:
+    per document, its text index entries must be its distinct words, each once with the
+    rank of its best field, and the columns matching reads must be listing's rules."""
+    monkeypatch.setattr(embedded, "_CHUNK", 7)  # many chunks, each ending mid-way
+    rng = random.Random(19)
+    statuses = ["active", "probation", "expired", "revoked"]
+    docs = [*sample_documents(), *(random_document(rng, f"r{n:03}") for n in range(80))]
+    for n, doc in enumerate(docs):
+        doc.credentials = [
+            CredentialSummary(
+                "license",
+                "lpc",
+                rng.choice(STATES),
+                rng.choice(statuses),
+                rng.choice(LICENSED_UNTIL),
+                verified_on=rng.choice([None, 20260101]),
+            )
+            for _ in range(rng.randint(0, 3))
+        ]
+        if n % 5 == 0:  # the same word in several fields, and text that is not ASCII
+            doc.bio = f"{doc.name} in {' '.join(doc.cities)}: Émilie O'Brien-Nuñez {doc.bio}"
+            doc.concern_labels = ["Pain with sex", "pain", "Désir"]
+    segment = EmbeddedIndex(docs)._parts[0].segment
+    a = segment.arrays
+    held: list[list[tuple[str, int]]] = [[] for _ in range(segment.size)]
+    for t, token in enumerate(segment.text.vocabulary):
+        for at in range(segment.text.starts[t], segment.text.starts[t + 1]):
+            held[segment.text.slots[at]].append((token, int(segment.text.ranks[at])))
+    # Points are in owner order: a slot's are a run.
+    point_starts = np.cumsum([0, *np.bincount(segment.points.owner, minlength=segment.size)])
+    for slot in range(segment.size):
+        doc = segment.docs[slot]
+        best: dict[str, int] = {}
+        for rank, (name, _) in enumerate(TEXT_FIELDS):
+            value = getattr(doc, name)
+            for word in tokenise(value if isinstance(value, str) else " ".join(value)):
+                best.setdefault(word, rank)
+        assert sorted(held[slot]) == sorted(best.items()), doc.id
+        assert a["profile_present"][slot] == profile_fields_present(doc)
+        lo, hi = a["credentials.starts"][slot], a["credentials.starts"][slot + 1]
+        assert a["credentials.until"][lo:hi].tolist() == list(map(in_force_until, doc.credentials))
+        verified = [c.verified_on is not None for c in doc.credentials]
+        assert a["credentials.verified"][lo:hi].tolist() == verified
+        lo, hi = point_starts[slot], point_starts[slot + 1]
+        until = doc.point_licensed_until[: len(doc.points)]
+        until += [0] * (len(doc.points) - len(until))  # built without them: licensed nowhere
+        assert segment.points.licensed_until[lo:hi].tolist() == until, doc.id
+        lats = [math.radians(point.lat) for point in doc.points]
+        assert segment.points.lat[lo:hi].tolist() == lats
 
 
 def random_filter(rng: random.Random, depth: int = 0) -> Filter:
