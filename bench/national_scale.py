@@ -19,25 +19,23 @@ per-candidate reference up to 100k. Never asserts on time: these are figures to 
 index build from the store); --build-processes N builds with N processes (sync.rebuild).
 Each full size ends with issue 16's goals beside its figures: met, or by how much missed.
 
-At 1M listings (`--profiles --million --build-processes 2`, 2026-12-03, load 1.0-1.7):
-generate+store 960 s; build 67.3 s (14,851 listings/s: missed, x1.35 from 20k/s); after
-the segment was built a field of a chunk at a time (2026-12-03, load 2.5, the machine
-shared; the build before it took 90.8-141.5 s there, at loads 3.8-4.4): 71.9 s (13,909
-listings/s, missed); index 1,980 B/listing (met); save 2.1 s; restart with 10,000 changed
-14.6 s, before the bulk load's one-time outbox marking was timed apart (missed); search
-p50 24.3 / p99 33.2 ms, floor 5.06 ms: x4.8 and x1.4 (both met); match p50 32.8 ms
-(missed, x1.64; 20-30 ms between runs); HTTP overhead 0.97 ms (met); serve 1 worker
-40 req/s, 2 workers 66 req/s, the index file's 318 MiB resident pages shared by both
-workers (none private), each worker 325 MiB of its own. Why the misses: the build's CPU
-was the segment build (~70%: tokens, keyword interning, per document in Python) and
-unpacking stored documents (~15%); now the build makes no document objects and has no
-Python loop per document (40% fewer instructions for building and decoding, about 20%
-less CPU for a whole rebuild at 100k); what is left is interning strings, decoding and
-reading SQLite, and with two processes on two cores the second gains less than 2x. The
-restart reads a million revisions and refreshes 10,000 records (plus, once after a bulk
-load, marking its million outbox rows done). Matching scores ~73,000 candidates per
-request as columns; what is left is spread over filters, eligibility and components,
-with no single part above a fifth.
+At 1M listings, one run (`--profiles --million --build-processes 2 --rounds 10
+--load-seconds 30 --keep-stores DIR`, 2026-12-03, load 0.6-1.5), every goal met:
+build 35.4 s (28,260 listings/s; the session before, 67.3 s, 14,851/s); index 1,980
+B/listing; save 4.5 s; restart with 10,000 changed 3.9 s (before: 14.6 s; the bulk
+load's million outbox rows passed by the watermark in 0.06 s); search p50 17.2 / p99
+22.7 ms, floor 3.64 ms: x4.7 and x1.3; match p50 15.1 ms (before: 32.8); HTTP overhead
+1.89 ms; serve 1 worker 47 req/s, 2 workers 90 req/s (RSS 1,505 MiB in all: the
+supervisor 99 MiB, each worker 330 MiB of its own, the index file's 319 MiB resident
+pages shared by both). The store came from an earlier run of the same generator (its
+generate+store: 2,171 s at load 4-5, 960 s at load 1 the session before). What made the
+difference: the segment is built a field of a chunk at a time from the packed documents
+(no document objects, no Python loop per document); a restart reads the revisions from a
+covering index (13.0 s of reading rows before) and moves the outbox watermark instead of
+marking rows; matching reads in-person points from each segment's latitude band, skips
+keys every candidate ties on and reads date fields as day numbers converted once per
+segment. Same-code runs swing by a third on this shared machine (the build took 72-142 s
+while other benches ran).
 """
 
 from __future__ import annotations
