@@ -2,12 +2,13 @@
 what the API does, checked by every Schemathesis check on generated requests.
 
 The app runs under uvicorn on a loopback port as ``sensate serve`` runs it
-(tests/app_fixtures.py ``live_server``), and the Schemathesis CLI (4.x: ``st run``) tests
-it once per identity: anonymous, verifier, admin. ``--checks all``, a fixed seed and 25
-examples per operation; the run must end with no failure. The only configuration is
-tests/directory/api/schemathesis.toml, which says why three operations may answer 422 to a
-request of the right shape (data rules no schema can state: unknown ZIP codes, file formats,
-cross-field rules).
+(tests/app_fixtures.py ``live_server``, in this folder's conftest), and the Schemathesis
+CLI (4.x: ``st run``) tests it once per identity, one test module each (anonymous,
+verifier, admin), so that the three runs of a minute each can go to different test
+processes. ``--checks all``, a fixed seed and 25 examples per operation; the run must end
+with no failure. The only configuration is schemathesis.toml beside this file, which says
+why some operations may answer 422 to a request of the right shape (data rules no schema
+can state: unknown ZIP codes, file formats, cross-field rules).
 """
 
 from __future__ import annotations
@@ -15,16 +16,14 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from directory.service import Directory
-from tests.app_fixtures import live_server
-from tests.directory.api.verif_helpers import make_key, small_directory
+from tests.directory.api.verif_helpers import make_key
 
-pytest.importorskip("schemathesis")
+pytest.importorskip("schemathesis")  # skips the test modules that import this one
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 ST = shutil.which("st", path=str(Path(sys.executable).parent)) or shutil.which("st")
@@ -32,25 +31,11 @@ SEED = 15
 EXAMPLES = 25
 
 
-@pytest.fixture(scope="module")
-def directory(
-    module_database_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Directory]:
-    built = small_directory(module_database_url, tmp_path_factory.mktemp("var"))
-    yield built
-    built.stop()
-
-
-@pytest.fixture(scope="module")
-def base_url(directory: Directory) -> Iterator[str]:
-    with live_server(directory) as url:
-        yield url
-
-
-@pytest.mark.parametrize("identity", ["anonymous", "verifier", "admin"])
-def test_schemathesis_finds_no_failure(
+def assert_schemathesis_finds_no_failure(
     directory: Directory, base_url: str, identity: str, tmp_path: Path
 ) -> None:
+    """Run every Schemathesis check against ``base_url`` as ``identity`` (a key of that
+    role, or none for "anonymous"); no failure may be found."""
     assert ST is not None, "the schemathesis CLI (st) is not installed"
     command = [
         ST,
