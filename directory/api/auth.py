@@ -6,6 +6,7 @@ The whole API of this module::
     guards=[requires_admin]              # admins only; requires_verifier is the other one
     actor_of(request) -> str             # the authenticated key's name, for audit events
     api_key_of(request) -> ApiKey        # the authenticated key itself
+    role_required(guards) -> role | None # the lowest role a handler's guards admit
 
 A key is presented as ``Authorization: Bearer sns_<id>_<secret>`` or as ``X-API-Key:
 sns_...``. The key's public id finds its row by primary key, then one constant-time
@@ -21,7 +22,7 @@ Public search and profiles take no key and are never guarded.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 from litestar.concurrency import sync_to_thread
 from litestar.connection import ASGIConnection
@@ -32,13 +33,22 @@ from directory import keys
 from directory.records import ApiKey, ApiKeyRole
 from directory.store import DirectoryStore
 
-__all__ = ["actor_of", "api_key_of", "requires_admin", "requires_role", "requires_verifier"]
+__all__ = [
+    "actor_of",
+    "api_key_of",
+    "requires_admin",
+    "requires_role",
+    "requires_verifier",
+    "role_required",
+]
 
 Guard = Callable[[ASGIConnection, BaseRouteHandler], Awaitable[None]]
 
 # Each role may do everything the roles below it may.
 _RANK: dict[str, int] = {"verifier": 1, "admin": 2}
 _STATE_KEY = "sensate_api_key"
+# Each guard requires_role made, with the role it asks for (see role_required).
+_ROLE_OF: dict[object, ApiKeyRole] = {}
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="sensate"'}
 
 
@@ -80,11 +90,19 @@ def requires_role(role: ApiKeyRole) -> Guard:
         connection.scope["state"][_STATE_KEY] = key
 
     guard.__name__ = f"requires_{role}"
+    _ROLE_OF[guard] = role
     return guard
 
 
 requires_verifier = requires_role("verifier")
 requires_admin = requires_role("admin")
+
+
+def role_required(guards: Iterable[object]) -> ApiKeyRole | None:
+    """The role a handler with these guards needs (the highest any of them asks for), or
+    None for a public handler. The OpenAPI document names it on each operation."""
+    roles = [_ROLE_OF[guard] for guard in guards if guard in _ROLE_OF]
+    return max(roles, key=_RANK.__getitem__, default=None)
 
 
 def api_key_of(connection: ASGIConnection) -> ApiKey:

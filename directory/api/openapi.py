@@ -10,8 +10,10 @@ it is first served (``DescribedJson``, the app's render plugin for ``/schema/ope
   ``If-Match`` (``opt={"if_match": True}``); 409 and 429 where a handler says so
   (``opt={"statuses": (...)}``);
 - security: ``securitySchemes`` for the API keys (``Authorization: Bearer`` or ``X-API-Key``)
-  and the console's session cookie; each guarded operation names the key schemes, found
-  from its guards, so the document cannot drift from the code;
+  and the console's session cookie; each guarded operation names the key schemes and the
+  role it needs (``{"apiKeyBearer": ["verifier"]}``: OpenAPI 3.1's role names), found from
+  its guards (``directory.api.auth.role_required``), so the document cannot drift from the
+  code;
 - request bodies: ``additionalProperties: false`` on every body whose Struct forbids
   unknown fields; a body schema for ``POST /api/v1/imports`` (JSON or multipart);
 - values: ids as UUIDs, codes as enums of the vocabulary (``/api/v1/vocabulary``), and the
@@ -29,10 +31,11 @@ from litestar import Litestar, Request
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.routes import HTTPRoute
 
+from directory.api.auth import role_required
 from directory.api.imports import KINDS
 from directory.inputs import DATE_MAX, DATE_MIN, MAX_ROW_ID
 from directory.query import FILTERABLE
-from directory.records import REPORT_REASONS, CredentialStatus
+from directory.records import REPORT_REASONS, ApiKeyRole, CredentialStatus
 from directory.service import MAX_PER_PAGE, MAX_QUERY_CHARS
 from directory.verification import KINDS as CREDENTIAL_KINDS
 from directory.verification import MAX_QUEUE_OFFSET, MAX_REPORT_DETAILS, MAX_TEXT
@@ -230,7 +233,7 @@ NON_EMPTY_BODIES = frozenset({"ListingPatch"})
 
 
 class HandlerFacts(msgspec.Struct, frozen=True):
-    guarded: bool
+    role: ApiKeyRole | None  # the role its guards ask for; None: public
     if_match: bool
     statuses: tuple[int, ...]
     strict_body: str | None  # the request body Struct's name, if it forbids unknown fields
@@ -270,7 +273,7 @@ def handler_facts(app: Litestar) -> dict[tuple[str, str], HandlerFacts]:
         if not isinstance(route, HTTPRoute):
             continue
         for handler in route.route_handlers:
-            guards = {getattr(g, "__name__", "") for g in handler.resolve_guards()}
+            role = role_required(handler.resolve_guards())
             data = handler.parsed_fn_signature.parameters.get("data")
             body = data.annotation if data is not None else None
             strict = None
@@ -281,7 +284,7 @@ def handler_facts(app: Litestar) -> dict[tuple[str, str], HandlerFacts]:
                     strict = body.__name__
             for method in handler.http_methods:
                 facts[(route.path_format, method.lower())] = HandlerFacts(
-                    guarded=bool(guards & {"requires_verifier", "requires_admin"}),
+                    role=role,
                     if_match=bool(handler.opt.get("if_match")),
                     statuses=tuple(handler.opt.get("statuses", ())),
                     strict_body=strict,
@@ -338,9 +341,10 @@ def describe(
             if "requestBody" in operation or (path, method) == ("/api/v1/imports", "post"):
                 statuses += [413, 415]
             if fact is not None:
-                if fact.guarded:
+                if fact.role is not None:
                     statuses += [401, 403]
-                    operation["security"] = [{scheme: []} for scheme in KEY_SCHEMES]
+                    # OpenAPI 3.1 lets a key scheme's requirement list the roles needed.
+                    operation["security"] = [{scheme: [fact.role]} for scheme in KEY_SCHEMES]
                 if fact.if_match:
                     statuses += [412, 428]
                     _if_match_parameter(operation)

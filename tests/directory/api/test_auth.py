@@ -10,7 +10,13 @@ import pytest
 from litestar import Litestar, Request, get
 from litestar.testing import TestClient
 
-from directory.api.auth import actor_of, requires_admin, requires_role
+from directory.api.auth import (
+    actor_of,
+    requires_admin,
+    requires_role,
+    requires_verifier,
+    role_required,
+)
 from directory.api.problems import EXCEPTION_HANDLERS
 from directory.keys import new_key
 from directory.records import ApiKey
@@ -88,3 +94,15 @@ def test_a_revoked_key_is_refused_at_once(client: TestClient, store: DirectorySt
     assert found is not None and found.last_used_at is not None
     store.revoke_api_key(found.id, actor="test", reason="lost laptop")
     assert client.get("/api/verifier", headers=bearer(key)).status_code == 401
+
+
+def test_role_required_is_the_highest_role_the_guards_ask_for() -> None:
+    def unrelated(*_: object) -> None:
+        return None
+
+    assert role_required([]) is None
+    assert role_required([unrelated]) is None
+    assert role_required([requires_verifier]) == "verifier"
+    assert role_required([requires_verifier, requires_admin]) == "admin"
+    assert role_required([requires_admin, unrelated]) == "admin"
+    assert role_required([requires_role("verifier")]) == "verifier"
