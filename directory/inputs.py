@@ -110,12 +110,23 @@ def check_row_id(value: int, field: str) -> int:
     return value
 
 
+# Record versions are 32-bit INTEGER columns in both databases.
+MAX_VERSION = 2**31 - 1
+
+
 def parse_version(value: str, field: str = "version") -> int:
-    """The record version a client says it edits (``3``, ``"3"`` or ``W/"3"``)."""
+    """The record version a client says it edits (``3``, ``"3"`` or ``W/"3"``).
+
+    A number past any version a record can hold is no record's version: it is read as 0,
+    which no record has either (versions start at 1), so the edit gets the answer a stale
+    version gets (412 with the current one) instead of reaching a database that cannot
+    compare it with a 32-bit column (PostgreSQL: "integer out of range").
+    """
     found = _VERSION.fullmatch(value.strip())
     if found is None:
         raise InvalidInput([(field, f"{_shown(value)} is not a version this service gave out")])
-    return int(found.group(2))
+    version = int(found.group(2))
+    return version if version <= MAX_VERSION else 0
 
 
 def check_date(day: dt.date, field: str) -> dt.date:

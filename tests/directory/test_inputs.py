@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from directory.inputs import (
     DATE_MAX,
     DATE_MIN,
+    MAX_VERSION,
     InvalidInput,
     check_date,
     parse_date,
@@ -47,7 +48,18 @@ def test_no_text_breaks_the_number_parser(text: str) -> None:
     assert 0 <= number <= 10**9 and text.strip().isascii()
 
 
-@pytest.mark.parametrize(("text", "version"), [("3", 3), ('"3"', 3), ('W/"12"', 12)])
+@pytest.mark.parametrize(
+    ("text", "version"),
+    [
+        ("3", 3),
+        ('"3"', 3),
+        ('W/"12"', 12),
+        (str(MAX_VERSION), MAX_VERSION),
+        # Past what a version column holds: no record's version, like 0 (stale: 412).
+        (str(MAX_VERSION + 1), 0),
+        ("9" * 12, 0),
+    ],
+)
 def test_versions(text: str, version: int) -> None:
     assert parse_version(text, "If-Match") == version
 

@@ -482,3 +482,34 @@ def test_responses_are_plain_json(directory: Directory) -> None:
         TODAY, expiring_within_days=30, reverify_before=TODAY, limit=5
     )
     assert isinstance(msgspec.json.encode(buckets), bytes)
+
+
+def test_a_version_past_any_a_record_holds_is_stale_and_any_text_is_kept(
+    client: TestClient, directory: Directory, verifier: dict[str, str]
+) -> None:
+    # Schemathesis found a 500 on PostgreSQL here (stateful phase, verifier run).
+    fl = License(
+        id=new_id(),
+        state="FL",
+        license_type="lcsw",
+        number="SW1",
+        issued_on=TODAY - dt.timedelta(days=800),
+        expires_on=TODAY + dt.timedelta(days=500),
+    )
+    t = add(directory, licenses=[fl])
+    body = {
+        "source": "\U001068d6\U000a47f2\u00f9\u000e\u0086\u00e9",
+        "verified_on": "1976-01-19",
+        "qualified": False,
+        "evidence": "\u00b3\u00ef\u00b0\u00ac\u00efw\u00b6\u00f7",
+    }
+    url = f"{API}/therapists/{t.id}/fl-title-verifications"
+    # A version past what a record can hold is stale, like any other not current.
+    stale = client.post(url, json=body, headers=if_match(verifier, 927504374863))
+    assert stale.status_code == 412 and stale.json()["current_version"] == 1
+    saved = client.post(url, json=body, headers=if_match(verifier, 1))
+    assert saved.status_code == 201
+    assert (
+        client.get(f"{API}/therapists/{t.id}/verifications", headers=verifier).json()[0]["source"]
+        == body["source"]
+    )
