@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 
 from directory.settings import Settings
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -72,6 +73,10 @@ def engine_from_settings(settings: Settings) -> Engine:
 
 def alembic_config() -> Config:
     """An Alembic Config pointing at the packaged migrations; no alembic.ini needed."""
+    # Imported here, not above: only a migration needs Alembic, and every process that
+    # opens a store (each server worker, each command) would pay for importing it.
+    from alembic.config import Config
+
     config = Config()
     # Config values go through configparser interpolation, where "%" is special.
     config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
@@ -80,6 +85,8 @@ def alembic_config() -> Config:
 
 def migrate(target: str | URL | Engine, revision: str = "head") -> None:
     """Upgrade the database to ``revision`` (``alembic upgrade head``), in one transaction."""
+    from alembic import command  # see alembic_config
+
     engine = target if isinstance(target, Engine) else create_engine_for(target)
     try:
         config = alembic_config()

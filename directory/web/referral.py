@@ -38,7 +38,6 @@ from directory.web.summary import (
     credential_line,
     criteria,
 )
-from directory.web.summary_pdf import summary_pdf
 from matching import (
     CERTIFIED_SEX_THERAPIST,
     MUST_HAVES,
@@ -469,9 +468,12 @@ class ReferralPages(Controller):
         directory: NamedDependency[Directory],
         site: NamedDependency[LinkSite],
     ) -> Response[bytes]:
+        # fpdf is imported by the first PDF asked for, not by every process that serves pages.
+        from directory.web import summary_pdf as pdf
+
         _, summary = load_summary(request, directory, site.public_url)
         return Response(
-            summary_pdf(summary),
+            pdf.summary_pdf(summary),
             media_type="application/pdf",
             headers={
                 "content-disposition": (
