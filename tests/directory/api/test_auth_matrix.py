@@ -19,6 +19,7 @@ from directory.records import SanctionMatch, Therapist
 from directory.service import Directory
 from directory.verification import report_listing
 from tests.directory.api.verif_helpers import (
+    documented_roles,
     fresh,
     fresh_client,
     if_match,
@@ -146,21 +147,6 @@ def send(client: TestClient, method: str, path: str, body: Any, headers: dict[st
     return client.request(method, path, json=body, headers=headers)
 
 
-def documented_roles(client: TestClient) -> dict[tuple[str, str], set[str]]:
-    """(method, path) -> the roles the OpenAPI document says the operation needs."""
-    document = client.get("/schema/openapi.json").json()
-    return {
-        (method.upper(), path): {
-            role
-            for requirement in operation.get("security", [])
-            for roles in requirement.values()
-            for role in roles
-        }
-        for path, item in document["paths"].items()
-        for method, operation in item.items()
-    }
-
-
 def template_of(path: str, templates: Iterable[str]) -> str:
     """The document's path template a concrete path falls under."""
     for template in templates:
@@ -172,7 +158,7 @@ def template_of(path: str, templates: Iterable[str]) -> str:
 def test_the_matrix(
     client: TestClient, directory: Directory, keys: dict[str, dict[str, str]]
 ) -> None:
-    roles = documented_roles(client)
+    roles = documented_roles(client.get("/schema/openapi.json").json())
     templates = sorted({path for _, path in roles}, key=lambda p: p.count("{"))
     for needed, method, path, body, version in calls(directory):
         # The document names the role the guard asks for (Schemathesis runs by it).

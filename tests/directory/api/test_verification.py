@@ -426,18 +426,22 @@ def test_report_listing_validates(directory: Directory) -> None:
     assert report.details == "Not taking clients." and report.resolved_at is None
 
 
-def test_florida_title_needs_verified_evidence(
-    client: TestClient, directory: Directory, verifier: dict[str, str]
-) -> None:
-    fl = License(
+def florida_license(license_type: str, number: str) -> License:
+    """A current Florida license of a type the sex-therapist title rule can qualify."""
+    return License(
         id=new_id(),
         state="FL",
-        license_type="lmft",
-        number="MT1234",
+        license_type=license_type,
+        number=number,
         issued_on=TODAY - dt.timedelta(days=800),
         expires_on=TODAY + dt.timedelta(days=500),
     )
-    t = add(directory, licenses=[fl], fl_sex_therapy_qualified=False)
+
+
+def test_florida_title_needs_verified_evidence(
+    client: TestClient, directory: Directory, verifier: dict[str, str]
+) -> None:
+    t = add(directory, licenses=[florida_license("lmft", "MT1234")], fl_sex_therapy_qualified=False)
     assert client.get(f"{API}/therapists/{t.id}").json()["fl_sex_therapist_title"] is False
     body = {
         "qualified": True,
@@ -488,15 +492,7 @@ def test_a_version_past_any_a_record_holds_is_stale_and_any_text_is_kept(
     client: TestClient, directory: Directory, verifier: dict[str, str]
 ) -> None:
     # Schemathesis found a 500 on PostgreSQL here (stateful phase, verifier run).
-    fl = License(
-        id=new_id(),
-        state="FL",
-        license_type="lcsw",
-        number="SW1",
-        issued_on=TODAY - dt.timedelta(days=800),
-        expires_on=TODAY + dt.timedelta(days=500),
-    )
-    t = add(directory, licenses=[fl])
+    t = add(directory, licenses=[florida_license("lcsw", "SW1")])
     body = {
         "source": "\U001068d6\U000a47f2\u00f9\u000e\u0086\u00e9",
         "verified_on": "1976-01-19",

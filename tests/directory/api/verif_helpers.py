@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from litestar.testing import TestClient
 
@@ -16,6 +17,21 @@ from directory.service import Directory
 from directory.store import DirectoryStore
 from tests.app_fixtures import build_directory
 from tests.factories import make_therapist
+
+
+def documented_roles(document: dict[str, Any]) -> dict[tuple[str, str], set[str]]:
+    """("GET", "/api/v1/verifier/queue") -> the roles the OpenAPI document says that
+    operation needs (empty for a public one)."""
+    return {
+        (method.upper(), path): {
+            role
+            for requirement in operation.get("security", [])
+            for roles in requirement.values()
+            for role in roles
+        }
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+    }
 
 
 def make_key(store: DirectoryStore, name: str, role: str) -> dict[str, str]:

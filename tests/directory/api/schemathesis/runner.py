@@ -28,7 +28,7 @@ import httpx
 import pytest
 
 from directory.service import Directory
-from tests.directory.api.verif_helpers import make_key
+from tests.directory.api.verif_helpers import documented_roles, make_key
 
 pytest.importorskip("schemathesis")  # skips the test modules that import this one
 
@@ -42,18 +42,12 @@ def operations_of(base_url: str, identity: str) -> list[str]:
     """The operations ("GET /api/v1/therapists") whose role is ``identity``'s, from the
     document: those with no ``security`` for "anonymous", else those needing that role."""
     document = httpx.get(f"{base_url}/schema/openapi.json", timeout=30).json()
-    names = []
-    for path, item in document["paths"].items():
-        for method, operation in item.items():
-            roles = {
-                role
-                for requirement in operation.get("security", [])
-                for required in requirement.values()
-                for role in required
-            }
-            if roles == ({identity} if identity != "anonymous" else set()):
-                names.append(f"{method.upper()} {path}")
-    return names
+    wanted = set() if identity == "anonymous" else {identity}
+    return [
+        f"{method} {path}"
+        for (method, path), roles in documented_roles(document).items()
+        if roles == wanted
+    ]
 
 
 def assert_schemathesis_finds_no_failure(
