@@ -11,7 +11,11 @@ six rows in seven are out of the directory's scope. The reader is chosen for tha
   Python objects; only the rows kept are turned into tuples and records;
 - we cut the chunks ourselves rather than using ``open_csv``'s stream so that a row the
   reader refuses (wrong number of cells) is still reported with its own line number, and
-  so that the ZIP member (a Python stream) and the plain file go the same way.
+  so that the ZIP member (a Python stream) and the plain file go the same way;
+- a file of several chunks is parsed by forked worker processes, one per core (turning
+  the rows kept into records costs ~4 times what reading the file does, and Python
+  builds them on one core): this process cuts the chunks and yields the workers' answers
+  in file order, the same items as when it parses alone (see _parse_in_workers).
 ``csv.reader`` on every row was 6.5x DuckDB's time; DuckDB itself would be a 40 MB
 dependency for one file format. Column positions come from the header *by name*.
 
@@ -271,8 +275,9 @@ _MAX_WORKERS = 4
 def _worker_count(workers: int | None) -> int:
     """How many worker processes: ``workers`` if given, else one per core this process may
     use (up to _MAX_WORKERS). 1 means this process alone; so does a platform where
-    ``fork`` is not the safe default (see _parse_in_workers)."""
-    if sys.platform != "linux":
+    ``fork`` is not the safe default (see _parse_in_workers), and a daemonic process
+    (multiprocessing lets it have no children)."""
+    if sys.platform != "linux" or multiprocessing.current_process().daemon:
         return 1
     if workers is not None:
         return max(1, workers)
@@ -318,7 +323,10 @@ def _parse_in_workers(
     imported and the memos as warm as here, where a spawned worker took ~1 s and ~180 MiB
     to import everything again. Forking after pyarrow has started its threads is safe
     since Arrow 11 (its thread pools re-create themselves in the child); the workers read
-    with ``use_threads=False`` all the same, the cores being theirs already.
+    with ``use_threads=False`` all the same, the cores being theirs already. What else a
+    fork copies (an import's database connections, its heartbeat's state) a worker never
+    touches, and it ends with ``os._exit`` (multiprocessing's way), so no finalizer of
+    this process's objects runs there.
     """
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(
