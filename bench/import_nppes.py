@@ -37,7 +37,7 @@ SQLite store and, with ``--postgres``, a fresh PostgreSQL database (created and 
 here), then imported again (nothing may change), with the ratio import / parse.
 Figures: seconds, rows (or records) per second, and peak memory (PSS: a page shared
 with a forked worker counts once) of the subprocess above its level once everything is
-imported (psutil sampling every 10 ms), which must stay flat as the file grows; then CPU
+imported (psutil sampling every 0.5 s), which must stay flat as the file grows; then CPU
 seconds (every thread's and worker process's: DuckDB's two threads add up) and
 the load average as the measurement ended. On the shared 2-core machine these figures come
 from, wall time swings by a third between identical runs, CPU time less. Never asserts on
@@ -54,26 +54,26 @@ and DuckDB itself would be a 40 MB dependency for one file format.
 
 What the parse costs, and the remaining ratio (issue 13 asked for the parse within 3x of
 DuckDB at 1M rows; it is not met). One run with ``--baseline main`` at 1M rows, load
-1.6-2.7 (the CPU seconds include the workers'):
+1.2-1.9 (the CPU seconds include the workers'):
 
     measurement           main                    this tree              DuckDB
-    reader                19.39 s (cpu 22.1)      13.42 s (cpu 18.0)     11.60 s (cpu 22.2)
-    parse, one process    89.94 s (cpu 93.4)      80.53 s (cpu 81.5)
-    parse, 2 workers                              64.49 s (cpu 123.5)
-    ratio to DuckDB       7.75x                   6.94x / 5.56x
-    peak memory (PSS)     +97 MiB                 +91 / +201 MiB         +179 MiB
+    reader                12.65 s (cpu 14.2)      12.60 s (cpu 14.1)      5.95 s (cpu 11.4)
+    parse, one process    75.49 s (cpu 78.1)      89.58 s (cpu 88.0)
+    parse, 2 workers                              36.43 s (cpu 71.3)
+    ratio to DuckDB       12.69x                  15.06x / 6.13x
+    peak memory (PSS)     +92 MiB                 +86 / +202 MiB         +180 MiB
 
-The run before it, at load 3.6-6.0: main 165.8 s, one process 141.8 s, 2 workers 112.9 s,
-DuckDB 9.4 s (12.0x). On the 200k-row file at load 1.1-1.4 the workers halve the wall
-time (15.1 s -> 7.7 s, the consumer hashing every item; 8.8 -> 5.1 s on a 100k --unique
-file). At 1M they gained less
-because this machine's two vCPUs are not two idle cores: the same CPU-bound loop took
-4.1 to 7.4 CPU seconds in runs minutes apart, and with both vCPUs busy each runs slower,
-so the workers' CPU seconds (123.5) exceed one process's (81.5) although their work is
-the same code (a forked worker parsed the 200k file's blocks in 16.3-18.5 CPU seconds,
-the same calls in one process took 19.0-20.6). Every item is the same as main's, in the
-same order, alone and in workers (hashes of the items' reprs: the CT and organisation
-samples in scope and whole, the 200k file, a 100k --unique file; and the tests).
+The one-process parse is main's code, per record, so its 89.6 s against main's 75.5 s is
+this machine, not the code: its two vCPUs' speed varies by half from one minute to the
+next (the same CPU-bound loop took 4.1 to 7.4 CPU seconds in runs minutes apart), which
+also moves DuckDB (5.95 s here, 9.4 to 11.6 s in three runs before). The workers took
+half main's wall time and less CPU in total. (Those three earlier runs sampled PSS every
+10 ms, which took most of a core from the parse they measured: see PeakRss; their
+parallel figures, 64.5 s and 123.5 CPU seconds at best, are not the parse's.) On the
+200k-row file: 15.1 s alone, 7.7 s in workers (the consumer hashing every item); on a
+100k --unique file 8.8 and 5.1 s. Every item is the same as main's, in the same order,
+alone and in workers (hashes of the items' reprs: the CT and organisation samples in
+scope and whole, the 200k file, the 100k --unique file; and the tests).
 What the workers are, and why (importers/nppes.py has the details):
 - forked, not spawned: a worker starts in milliseconds with this process's modules and
   memos (Arrow re-creates its thread pools in a forked child since Arrow 11);
@@ -88,7 +88,8 @@ What the workers are, and why (importers/nppes.py has the details):
   for the 200k file: 1.5 -> 0.9 s); the workers freeze what the fork brought and collect
   every 50,000 allocations instead of 700;
 - at most two blocks per worker in flight, so memory stays flat; each worker fills memos
-  of its own, hence the +201 MiB.
+  of its own, hence the +202 MiB. This process's CPU at 1M: ~5 s (decoding, ~35 us a
+  record with the consumer's share), beside ~41 s in each worker.
 Earlier rounds, in main: usaddress's token features memoised without their False entries
 (importers/usaddress_memo.py), the taxonomy filter by ``starts_with``, US phones checked
 once, struct_facts in C, the UUID 5 without the object, blank cells answered first; tried
@@ -100,17 +101,16 @@ rows kept (the reader's pyarrow call 14.4 -> 9.4 ms a block, but a block's parse
 ms: at most 3%, not done). What remains per record (py-spy, one process): the address a
 third (usaddress's tagger ~11% of the parse, scourgify's clean-ups in Python the rest),
 record building and facts ~10%, the reader ~11%, names, dates, phones, licenses and ids
-each under 5%. Why 3x is out of reach here: with both cores perfectly used, this
-session's idle one-process parse (64.8 s against DuckDB's 6.3 s) would take ~32 s plus
-~3 s of decoding, 5-6x; 3x (~19 s) needs the records at ~40% of their cost on top of both
-cores, i.e. the address normalisation and record building in compiled code, not another
+each under 5%. Why 3x is out of reach: both cores are now used (36.4 s, 6.1x, against
+main's 75.5 s); 3x (~18 s here) would need the records at about half their cost on top of
+that, i.e. the address normalisation and record building in compiled code, not another
 memo.
 
 Memory: one block (``nppes._CHUNK_BYTES``, ~3,400 rows of the generated file) is read at
 a time (in workers, at most two per worker). What grows is the memos, until they are full
 (2**15 addresses and phones, 2**14 dates, names and address tokens; the bench's 1M file
-has ~10,000 distinct tokens), one set per worker: at 1M the parse's peak PSS was +91 MiB
-in one process and +201 MiB with two workers (main: +97).
+has ~10,000 distinct tokens), one set per worker: at 1M the parse's peak PSS was +86 MiB
+in one process and +202 MiB with two workers (main: +92).
 """
 
 from __future__ import annotations
@@ -253,9 +253,12 @@ class PeakRss:
     """Peak memory above the level at start, sampled in a thread: proportional set size
     (PSS), so that the pages a forked worker shares with this process count once, not
     once in each (summed resident sizes counted the parse's two workers' shared pages
-    three times)."""
+    three times). Reading a process's PSS walks its pages, ~8 ms of CPU for 300 MiB:
+    sampled every 10 ms, as the resident size was, it took most of a core from the parse
+    it measured; every half second it takes ~5%, and memory that stays flat is still
+    seen."""
 
-    def __init__(self, interval: float = 0.01) -> None:
+    def __init__(self, interval: float = 0.5) -> None:
         self.process = psutil.Process()
         self.interval = interval
         self.base = 0
