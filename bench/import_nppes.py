@@ -19,17 +19,13 @@ that no peak memory hides another:
 - ``reader``: our reader alone (importers.nppes: pyarrow chunks, the vectorised taxonomy
   filter, the rows in scope as Python tuples): the same work as DuckDB's;
 - ``parse``: the whole parse as an import runs it, every row in scope turned into a record
-  (names, USPS address lines, phone numbers, licenses normalised), in one process;
-  DuckDB uses every core (its ``threads`` setting is printed). A two-process parse (spawned
-  workers reading, filtering and parsing a block each, answers in file order) was tried
-  for issue 13 and removed: on this 2-core machine under load 2-5 it was slower than one
-  process (1M rows: 60.5 s against 53.5 s, peak +460 MiB against +91; 100k: 6.8 s against
-  5.7 s) since each worker takes ~1 s and ~180 MiB to start and pickling the records back
-  costs about a fifth of parsing them. A lighter split was tried after it and not kept
-  either: one spawned helper making only the street lines and phones of the block ahead
-  (distinct raw values there, two short strings back) while this process built the
-  records. At 1M rows, load 4: 88.8 s against 89.1 s alone, the helper spending ~99 CPU
-  seconds on work that costs ~45 in one process; the machine has no idle core to give;
+  (names, USPS address lines, phone numbers, licenses normalised): for a file this size,
+  in forked worker processes, one per core (importers.nppes ``_parse_in_workers``), as
+  DuckDB uses every core (its ``threads`` setting is printed); ``parse, one process`` is
+  the same with ``workers=1``. (Two earlier splits were removed: spawned workers, ~1 s
+  and ~180 MiB each to start and pickled records back, slower than one process under
+  load 2-5, 60.5 s against 53.5 s at 1M; and one spawned helper making only street lines
+  and phones, 88.8 s against 89.1 s at load 4.)
 - ``duckdb``: DuckDB's read_csv with the same filter (any of the 15 taxonomy columns
   starting with one of our NUCC prefixes), counting the rows it keeps;
 then the ratios ours/DuckDB. With ``--baseline REV`` (e.g. ``main``) the reader and the
@@ -39,9 +35,10 @@ For each ``--import-rows`` size: a file with every row in scope, parsed (``parse
 imported in full (resolve, merge, write with audit, outbox and provenance) into a fresh
 SQLite store and, with ``--postgres``, a fresh PostgreSQL database (created and dropped
 here), then imported again (nothing may change), with the ratio import / parse.
-Figures: seconds, rows (or records) per second, and peak resident memory of the
-subprocess above its level once everything is imported (psutil sampling every 10 ms), which
-must stay flat as the file grows; then CPU seconds (every thread's: DuckDB's two add up) and
+Figures: seconds, rows (or records) per second, and peak memory (PSS: a page shared
+with a forked worker counts once) of the subprocess above its level once everything is
+imported (psutil sampling every 0.5 s), which must stay flat as the file grows; then CPU
+seconds (every thread's and worker process's: DuckDB's two threads add up) and
 the load average as the measurement ended. On the shared 2-core machine these figures come
 from, wall time swings by a third between identical runs, CPU time less. Never asserts on
 time: these are figures to read and quote. Generated files are not kept (bench/out/ is
@@ -56,56 +53,64 @@ machine, 0.77x at load 4: DuckDB suffers more from a busy machine). ``csv.reader
 and DuckDB itself would be a 40 MB dependency for one file format.
 
 What the parse costs, and the remaining ratio (issue 13 asked for the parse within 3x of
-DuckDB at 1M rows; it is not met). One run with ``--baseline main``, load 3.2-5.3:
+DuckDB at 1M rows; it is not met). One run with ``--baseline main`` at 1M rows, load
+1.2-1.9 (the CPU seconds include the workers'):
 
-    rows  measurement          main              this tree         DuckDB
-    100k  reader                 3.10 s            2.90 s  (1.35x)   2.15 s (cpu 1.5 s)
-    100k  parse to records      12.23 s  (5.69x)   8.37 s  (3.89x)
-    100k  parse, CPU seconds     7.9 s             5.7 s
-    1M    reader                22.41 s           20.22 s  (2.17x)   9.31 s (cpu 10.8 s)
-    1M    parse to records     113.19 s (12.16x)  77.29 s  (8.30x)
-    1M    parse, CPU seconds    73.6 s            60.6 s
-    peak  parse, 100k / 1M      +62 / +88 MiB     +66 / +95 MiB     +122 / +180 MiB
+    measurement           main                    this tree              DuckDB
+    reader                12.65 s (cpu 14.2)      12.60 s (cpu 14.1)      5.95 s (cpu 11.4)
+    parse, one process    75.49 s (cpu 78.1)      89.58 s (cpu 88.0)
+    parse, 2 workers                              36.43 s (cpu 71.3)
+    ratio to DuckDB       12.69x                  15.06x / 6.13x
+    peak memory (PSS)     +92 MiB                 +86 / +202 MiB         +180 MiB
 
-Against main the parse takes a third less wall time at both sizes and 28% / 18% less CPU.
-The same command again right after (load 3.0-3.6): at 1M the parse 42.87 s against main's
-76.01 s (CPU 41.9 against 68.4 s) and DuckDB 6.83 s, so 6.28x against main's 11.13x; at
-100k 5.39 s against 6.19 s (DuckDB's 6.38 s there was a hiccup). The ratios to DuckDB
-swing more than the before/after does (DuckDB's 1M read: 6.8 and 9.3 s in these runs, 15.4
-s in the previous session's at load 5.7-7.2, where the code now in main was 6.64x).
-What changed, every record byte-identical to main's (the CT and organisation samples, in
-scope and whole; generated files of 20k rows whole, 100k and 1M in scope):
-- usaddress's features of a token are memoised (importers/usaddress_memo.py, tested
-  against the unwrapped library) and kept without their False entries: pycrfsuite hands a
-  False feature to crfsuite as an attribute of value 0, which adds nothing to a CRF's
-  scores, so the tags are the same and crfsuite reads 42 attributes an address instead of
-  92. On the 11,957 distinct addresses of the 100k file, scourgify's whole normalisation
-  went from ~107 to ~68 us an address (usaddress.parse from ~62 to ~32);
-- the taxonomy filter compares prefixes (``starts_with``) instead of a regular expression
-  per column: the reader's CPU 15.9 -> 13.7 s at 1M in the run above;
-- a plain US phone is asked "valid for the US, or else valid at all", which skips the
-  second US check inside ``is_valid_number`` (9 -> 5 us a valid phone);
-- the per-row regular expressions are compiled once.
-(The previous round, now in main: struct_facts in C, the UUID 5 without the object, blank
-cells answered first, ten-digit phones without phonenumbers' parse and formatting.)
-Tried and not kept: memoising scourgify's ``post_clean_addr_str`` (city, state and ZIP
-repeat: 106k calls on 11.6k distinct values at 100k rows) showed no gain above the noise;
-handing crfsuite flattened attribute strings built on our side would cut the tagger's
-call a further half (0.46 -> 0.18-0.28 s on 13k addresses) but means rewriting
-usaddress's assembly of neighbours' features and pycrfsuite's flattening, so it was not
-taken. The tagger is not re-created (usaddress opens one at import) and pycrfsuite has no
-batch call, so there is nothing to reuse there.
-What remains (py-spy at 100k): the reader a quarter of the parse; the address a third
-(crfsuite's call, then scourgify's own clean-ups, ~70 us a new address, 87% of them new
-on this generator); the rest our record building, licenses, names, dates and phones,
-each under a tenth. Even with the address free, the 1M parse would take ~51 s in the
-first run (5.5x DuckDB) and ~28 s in the second (4.1x): 3x at 1M needs a core to spare,
-or the record building in compiled code, not another memo.
+The one-process parse is main's code, per record, so its 89.6 s against main's 75.5 s is
+this machine, not the code: its two vCPUs' speed varies by half from one minute to the
+next (the same CPU-bound loop took 4.1 to 7.4 CPU seconds in runs minutes apart), which
+also moves DuckDB (5.95 s here, 9.4 to 11.6 s in three runs before). The workers took
+half main's wall time and less CPU in total. (Those three earlier runs sampled PSS every
+10 ms, which took most of a core from the parse they measured: see PeakRss; their
+parallel figures, 64.5 s and 123.5 CPU seconds at best, are not the parse's.) On the
+200k-row file: 15.1 s alone, 7.7 s in workers (the consumer hashing every item); on a
+100k --unique file 8.8 and 5.1 s. Every item is the same as main's, in the same order,
+alone and in workers (hashes of the items' reprs: the CT and organisation samples in
+scope and whole, the 200k file, the 100k --unique file; and the tests).
+What the workers are, and why (importers/nppes.py has the details):
+- forked, not spawned: a worker starts in milliseconds with this process's modules and
+  memos (Arrow re-creates its thread pools in a forked child since Arrow 11);
+- this process cuts a plain file by seeking (one line read a block; reading the 1.2 GB
+  file to count its lines would cost it ~1.3 CPU seconds at 1M); a worker reads its own blocks and
+  numbers rows from its block's start, and this process adds the lines of the blocks
+  before, so refused rows keep their line numbers. A ZIP member is read here and its
+  blocks handed over;
+- answers travel as MessagePack (msgspec; a date among the facts as an extension, any
+  other unusual fact type as pickle): ~5 us a record to encode and ~20 to decode, against
+  pickle's ~25 and ~30. This process decodes with the cyclic collector paused (its CPU
+  for the 200k file: 1.5 -> 0.9 s); the workers freeze what the fork brought and collect
+  every 50,000 allocations instead of 700;
+- at most two blocks per worker in flight, so memory stays flat; each worker fills memos
+  of its own, hence the +202 MiB. This process's CPU at 1M: ~5 s (decoding, ~35 us a
+  record with the consumer's share), beside ~41 s in each worker.
+Earlier rounds, in main: usaddress's token features memoised without their False entries
+(importers/usaddress_memo.py), the taxonomy filter by ``starts_with``, US phones checked
+once, struct_facts in C, the UUID 5 without the object, blank cells answered first; tried
+then and not kept: memoising scourgify's ``post_clean_addr_str`` (no gain above noise).
+Tried and not kept this round: handing crfsuite flat attribute lists, memoised per token,
+instead of nested feature dicts (the same tags; an address 121-133 us against 126-134,
+within the noise); converting only the 17 filter columns of every row and the ~90 of the
+rows kept (the reader's pyarrow call 14.4 -> 9.4 ms a block, but a block's parse is ~160
+ms: at most 3%, not done). What remains per record (py-spy, one process): the address a
+third (usaddress's tagger ~11% of the parse, scourgify's clean-ups in Python the rest),
+record building and facts ~10%, the reader ~11%, names, dates, phones, licenses and ids
+each under 5%. Why 3x is out of reach: both cores are now used (36.4 s, 6.1x, against
+main's 75.5 s); 3x (~18 s here) would need the records at about half their cost on top of
+that, i.e. the address normalisation and record building in compiled code, not another
+memo.
 
 Memory: one block (``nppes._CHUNK_BYTES``, ~3,400 rows of the generated file) is read at
-a time. What grows is the memos, until they are full (2**15 addresses and phones, 2**14 dates,
-names and address tokens; the bench's 1M file has ~10,000 distinct tokens): the parse's peak
-was +66 MiB at 100k rows and +95 MiB at 1M (main: +62 and +88).
+a time (in workers, at most two per worker). What grows is the memos, until they are full
+(2**15 addresses and phones, 2**14 dates, names and address tokens; the bench's 1M file
+has ~10,000 distinct tokens), one set per worker: at 1M the parse's peak PSS was +86 MiB
+in one process and +202 MiB with two workers (main: +92).
 """
 
 from __future__ import annotations
@@ -117,6 +122,7 @@ import json
 import os
 import random
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -244,9 +250,15 @@ def generate(path: Path, rows: int, share: float, seed: int, *, unique: bool = F
 
 
 class PeakRss:
-    """Peak resident memory above the level at start, sampled in a thread."""
+    """Peak memory above the level at start, sampled in a thread: proportional set size
+    (PSS), so that the pages a forked worker shares with this process count once, not
+    once in each (summed resident sizes counted the parse's two workers' shared pages
+    three times). Reading a process's PSS walks its pages, ~8 ms of CPU for 300 MiB:
+    sampled every 10 ms, as the resident size was, it took most of a core from the parse
+    it measured; every half second it takes ~5%, and memory that stays flat is still
+    seen."""
 
-    def __init__(self, interval: float = 0.01) -> None:
+    def __init__(self, interval: float = 0.5) -> None:
         self.process = psutil.Process()
         self.interval = interval
         self.base = 0
@@ -254,17 +266,17 @@ class PeakRss:
         self._stop = threading.Event()
 
     def __enter__(self) -> PeakRss:
-        self.base = self.peak = self.process.memory_info().rss
+        self.base = self.peak = self._rss()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
         return self
 
     def _rss(self) -> int:
         """This process and its worker processes (the parse's pool), together."""
-        total = self.process.memory_info().rss
+        total = int(self.process.memory_full_info().pss)
         for child in self.process.children(recursive=True):
             with contextlib.suppress(psutil.Error):  # a worker may end between the calls
-                total += child.memory_info().rss
+                total += int(child.memory_full_info().pss)
         return total
 
     def _sample(self) -> None:
@@ -301,9 +313,12 @@ def reader_only(path: Path) -> int:
     return kept
 
 
-def our_parse(path: Path) -> int:
-    """The parse as an import runs it (one process, the default)."""
-    return sum(isinstance(item, SourceRecord) for item in parse_nppes(path))
+def our_parse(path: Path, workers: int | None = None) -> int:
+    """The parse as an import runs it (worker processes, one per core, for a file this
+    size), or in ``workers`` processes (1: this one alone). A tree from before the workers
+    (``--baseline``) is only ever asked for the default."""
+    items = parse_nppes(path) if workers is None else parse_nppes(path, workers=workers)
+    return sum(isinstance(item, SourceRecord) for item in items)
 
 
 def duckdb_filter(path: Path) -> int:
@@ -352,12 +367,13 @@ def measure(what: str, path: Path, url: str) -> dict[str, Any]:
     work: dict[str, Callable[[], Any]] = {
         "reader": lambda: reader_only(path),
         "parse": lambda: our_parse(path),
+        "parse_alone": lambda: our_parse(path, workers=1),
         "duckdb": lambda: duckdb_filter(path),
         "import": lambda: full_import(path, url),
     }
-    cpu = time.process_time()
+    cpu = time.process_time() + _children_cpu()
     result, seconds, mib = timed(work[what])
-    cpu = time.process_time() - cpu
+    cpu = time.process_time() + _children_cpu() - cpu
     return {
         "result": result,
         "seconds": seconds,
@@ -367,9 +383,16 @@ def measure(what: str, path: Path, url: str) -> dict[str, Any]:
     }
 
 
+def _children_cpu() -> float:
+    """CPU seconds of this process's ended children (the parse's workers, once joined)."""
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
 def cpu_load(run: dict[str, Any]) -> str:
-    """CPU seconds of every thread (steadier than wall time on a busy machine; DuckDB's
-    threads add up) and the 1-minute load average as the measurement ended."""
+    """CPU seconds of every thread and worker process (steadier than wall time on a busy
+    machine; DuckDB's threads add up, and so do the parse's workers) and the 1-minute load
+    average as the measurement ended."""
     return f"cpu {run['cpu']:6.1f}s  load {run['load']:.1f}"
 
 
@@ -444,6 +467,7 @@ def compare_with_duckdb(path: Path, rows: int, baseline: str) -> None:
                 )
             )
     reader = in_subprocess("reader", path)
+    alone = in_subprocess("parse_alone", path)
     parse = in_subprocess("parse", path)
     duck = in_subprocess("duckdb", path)
     print(
@@ -458,12 +482,22 @@ def compare_with_duckdb(path: Path, rows: int, baseline: str) -> None:
     )
     print(
         line(
+            "ours: parse, one process",
+            alone["seconds"],
+            rows,
+            "rows",
+            alone["mib"],
+            f"{cpu_load(alone)}  records {alone['result']:,}",
+        )
+    )
+    print(
+        line(
             "ours: parse to records",
             parse["seconds"],
             rows,
             "rows",
             parse["mib"],
-            f"{cpu_load(parse)}  records {parse['result']:,} (one process)",
+            f"{cpu_load(parse)}  records {parse['result']:,} ({nppes._worker_count(None)} workers)",
         )
     )
     print(
@@ -479,6 +513,7 @@ def compare_with_duckdb(path: Path, rows: int, baseline: str) -> None:
     print(
         f"  ratio to DuckDB ({duck_threads()} threads): "
         f"reader {reader['seconds'] / duck['seconds']:.2f}x, "
+        f"parse one process {alone['seconds'] / duck['seconds']:.2f}x, "
         f"parse to records {parse['seconds'] / duck['seconds']:.2f}x"
     )
 
@@ -557,7 +592,7 @@ def main() -> None:
     out = HERE / "out"
     out.mkdir(exist_ok=True)
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the start")
-    print(f"behavioural-health share {args.share:.0%}; memory = peak RSS above the start")
+    print(f"behavioural-health share {args.share:.0%}; memory = peak PSS above the start")
     if args.unique:
         print("every row its own practice address and phone (--unique)")
     else:

@@ -11,7 +11,11 @@ six rows in seven are out of the directory's scope. The reader is chosen for tha
   Python objects; only the rows kept are turned into tuples and records;
 - we cut the chunks ourselves rather than using ``open_csv``'s stream so that a row the
   reader refuses (wrong number of cells) is still reported with its own line number, and
-  so that the ZIP member (a Python stream) and the plain file go the same way.
+  so that the ZIP member (a Python stream) and the plain file go the same way;
+- a file of several chunks is parsed by forked worker processes, one per core (turning
+  the rows kept into records costs ~4 times what reading the file does, and Python
+  builds them on one core): this process cuts the chunks and yields the workers' answers
+  in file order, the same items as when it parses alone (see _parse_in_workers).
 ``csv.reader`` on every row was 6.5x DuckDB's time; DuckDB itself would be a 40 MB
 dependency for one file format. Column positions come from the header *by name*.
 
@@ -37,17 +41,26 @@ What becomes what:
 
 from __future__ import annotations
 
+import collections
 import csv
 import datetime as dt
 import functools
+import gc
 import io
+import itertools
+import multiprocessing
+import os
+import pickle
+import sys
 import zipfile
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
+import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
@@ -110,6 +123,7 @@ def parse_nppes(
     license_types: Mapping[str, Sequence[str]] | LicenseTypeLookup | None = None,
     as_of: dt.date | None = None,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    workers: int | None = None,
 ) -> ParseResult:
     """Stream SourceRecords and Rejects from an NPPES CSV (or the ZIP it ships in).
 
@@ -117,7 +131,9 @@ def parse_nppes(
     ``ALL_TAXONOMIES`` keeps every row). ``license_types``: NUCC code → license type codes
     (default: from ``directory.vocab``). ``as_of``: the snapshot date (default: from the
     file name, e.g. ``..._20181204...``). ``max_file_bytes`` bounds the CSV (in a ZIP, its
-    uncompressed size); see importers.uploads.
+    uncompressed size); see importers.uploads. ``workers``: how many processes parse the
+    blocks (1: this one alone; default: one per core for a file of several blocks, see
+    _parse_in_workers); the items and their order are the same either way.
     Raises NppesFormatError before yielding anything if the header is not NPPES's.
     """
     path = Path(path)
@@ -134,24 +150,327 @@ def parse_nppes(
             raise NppesFormatError(f"{path.name} is empty")
         columns = _Columns(header)
         _check_complete(path, columns.width)
-        for chunk in _chunks(stream, columns, prefixes):
-            if chunk.out_of_scope:
-                yield OutOfScope(count=chunk.out_of_scope, reason="no taxonomy code in scope")
-            refused = iter(chunk.rejects)
+        setup = _Setup(columns, prefixes, lookup, snapshot)
+        # A plain file is cut by seeking (the workers read their blocks themselves); a ZIP
+        # member only inflates forwards, so its blocks are read here.
+        plain = path.suffix.lower() != ".zip"
+        blocks: Iterator[_Block] = _block_ranges(stream) if plain else _member_blocks(stream)
+        count = _worker_count(workers)
+        if count > 1:
+            # Automatic: only a file of more blocks than the workers' start-up is worth
+            # gets them (a ZIP's blocks read ahead to find out are held, 4 MiB each).
+            ahead: list[_Block] = []
+            if workers is None:
+                ahead = list(itertools.islice(blocks, _PARALLEL_MIN_BLOCKS))
+            if workers is not None or len(ahead) == _PARALLEL_MIN_BLOCKS:
+                reader = _FileReader(path, max_file_bytes) if plain else None
+                yield from _parse_in_workers(itertools.chain(ahead, blocks), setup, count, reader)
+                return
+            blocks = iter(ahead)
+        first_line = 2  # the header is line 1
+        for block in blocks:
+            data = block if isinstance(block, bytes) else _read_range(stream, block)
+            yield from _parse_block(first_line, data, setup)
+            first_line += data.count(b"\n")
+
+
+class _Setup(NamedTuple):
+    """What parsing a block needs besides the block: made once per file."""
+
+    columns: _Columns
+    prefixes: tuple[str, ...]
+    lookup: LicenseTypeLookup
+    snapshot: dt.date
+
+
+def _parse_block(
+    first_line: int, block: bytes, setup: _Setup, *, use_threads: bool = True
+) -> Iterator[SourceRecord | Reject | OutOfScope]:
+    """Every item of one block of whole lines (its first line numbered ``first_line``), in
+    file order: the same whether this process or a worker parses it."""
+    if not block.strip():
+        return  # blank lines only: nothing to read
+    chunk = _read_block(first_line, block, setup.columns, setup.prefixes, use_threads=use_threads)
+    if chunk.out_of_scope:
+        yield OutOfScope(count=chunk.out_of_scope, reason="no taxonomy code in scope")
+    refused = iter(chunk.rejects)
+    next_refused = next(refused, None)
+    for row_number, row in chunk.rows:
+        while next_refused is not None and next_refused[0] < row_number:
+            yield next_refused[1]  # in file order, among the rows read
             next_refused = next(refused, None)
-            for row_number, row in chunk.rows:
-                while next_refused is not None and next_refused[0] < row_number:
-                    yield next_refused[1]  # in file order, among the rows read
-                    next_refused = next(refused, None)
-                try:
-                    yield from _parse_row(row, row_number, columns, lookup, snapshot)
-                except (ValueError, IndexError) as error:  # one odd row must not stop the file
-                    yield Reject(
-                        row=row_number, reason=f"could not read row: {error}", raw=excerpt(row)
-                    )
-            if next_refused is not None:
-                yield next_refused[1]
-            yield from (reject for _, reject in refused)
+        try:
+            yield from _parse_row(row, row_number, setup.columns, setup.lookup, setup.snapshot)
+        except (ValueError, IndexError) as error:  # one odd row must not stop the file
+            yield Reject(row=row_number, reason=f"could not read row: {error}", raw=excerpt(row))
+    if next_refused is not None:
+        yield next_refused[1]
+    yield from (reject for _, reject in refused)
+
+
+# --- cutting the file into blocks -------------------------------------------------------
+
+# A block (where the reading starts) is _CHUNK_BYTES and the rest of the line there; a
+# ZIP member's is the bytes themselves, a plain file's its (start, end) offsets.
+_Block = tuple[int, int] | bytes
+
+
+def _block_ranges(stream: BinaryIO) -> Iterator[tuple[int, int]]:
+    """The (start, end) offsets of the blocks after the header of a plain file, found by
+    seeking: the line that ends each block is the only thing read."""
+    start = stream.tell()
+    size = stream.seek(0, io.SEEK_END)
+    while start < size:
+        # The block ends with the line break at or after its last byte.
+        stream.seek(start + _CHUNK_BYTES - 1)
+        stream.readline()
+        end = min(stream.tell(), size)
+        yield start, end
+        start = end
+
+
+def _read_range(stream: BinaryIO, block: tuple[int, int]) -> bytes:
+    start, end = block
+    stream.seek(start)
+    return _whole_lines(stream.read(end - start))
+
+
+def _member_blocks(stream: BinaryIO) -> Iterator[bytes]:
+    """The blocks of a stream read forwards only (a ZIP member), as bytes."""
+    while True:
+        block = stream.read(_CHUNK_BYTES)
+        if not block:
+            return
+        if not block.endswith(b"\n"):
+            block += stream.readline()  # finish the last line: blocks hold whole rows
+        yield _whole_lines(block)
+
+
+def _whole_lines(block: bytes) -> bytes:
+    # The last line of a ZIP member may lack its line break (a plain file was checked whole).
+    return block if block.endswith(b"\n") else block + b"\n"
+
+
+def _chunks(stream: BinaryIO, columns: _Columns, prefixes: tuple[str, ...]) -> Iterator[_Chunk]:
+    """A plain file after its header, block by block, filtered (the reader alone, for the
+    bench)."""
+    first_line = 2
+    for block in _block_ranges(stream):
+        data = _read_range(stream, block)
+        if data.strip():
+            yield _read_block(first_line, data, columns, prefixes)
+        first_line += data.count(b"\n")
+
+
+# --- both cores -------------------------------------------------------------------------
+
+# A file of at least this many blocks (~16 MiB, ~14,000 rows) is parsed by worker processes.
+_PARALLEL_MIN_BLOCKS = 4
+# A worker's collector runs after this many allocations (the default is 700): see _start_worker.
+_WORKER_COLLECT_EVERY = 50_000
+# Workers beyond the cores would only take turns; each holds its own memos (~100 MiB full).
+_MAX_WORKERS = 4
+
+
+def _worker_count(workers: int | None) -> int:
+    """How many worker processes: ``workers`` if given, else one per core this process may
+    use (up to _MAX_WORKERS). 1 means this process alone; so does a platform where
+    ``fork`` is not the safe default (see _parse_in_workers), and a daemonic process
+    (multiprocessing lets it have no children)."""
+    if sys.platform != "linux" or multiprocessing.current_process().daemon:
+        return 1
+    if workers is not None:
+        return max(1, workers)
+    return min(_MAX_WORKERS, len(os.sched_getaffinity(0)))
+
+
+class _FileReader:
+    """A worker's own handle on the plain file: opened in the worker, since a descriptor
+    inherited through the fork shares its offset with this process's (whose seeks cut
+    the blocks meanwhile)."""
+
+    def __init__(self, path: Path, max_bytes: int) -> None:
+        self.path = path
+        self.max_bytes = max_bytes
+        self._stream: BinaryIO | None = None
+
+    def read(self, block: tuple[int, int]) -> bytes:
+        if self._stream is None:
+            self._stream = uploads.open_binary(self.path, max_bytes=self.max_bytes)
+        return _read_range(self._stream, block)
+
+
+# In a worker process: the file's _Setup and reader, from the fork (see _start_worker).
+_worker_state: tuple[_Setup, _FileReader | None] | None = None
+
+# A block's items as a worker answers: its number of lines, and the items (encoded, see
+# _encode_items) numbered as if the block's first line were line 0: the worker cannot
+# know how many lines came before.
+_Answer = tuple[int, bytes]
+
+
+def _parse_in_workers(
+    blocks: Iterator[_Block], setup: _Setup, workers: int, reader: _FileReader | None
+) -> ParseResult:
+    """The items of every block, in file order, each block parsed by a worker process.
+
+    This process cuts the file into blocks (a plain file by seeking, without reading it),
+    hands them out, and yields the answers in order, adding to each row number the lines
+    of the blocks before (the one thing the order of answers tells); at most two blocks
+    per worker are in flight, so memory stays flat however long the file.
+
+    The workers are forked, not spawned: a fork starts in milliseconds with the modules
+    imported and the memos as warm as here, where a spawned worker took ~1 s and ~180 MiB
+    to import everything again. Forking after pyarrow has started its threads is safe
+    since Arrow 11 (its thread pools re-create themselves in the child); the workers read
+    with ``use_threads=False`` all the same, the cores being theirs already. What else a
+    fork copies (an import's database connections, its heartbeat's state) a worker never
+    touches, and it ends with ``os._exit`` (multiprocessing's way), so no finalizer of
+    this process's objects runs there.
+    """
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_start_worker, initargs=(setup, reader)
+    ) as pool:
+        pending: collections.deque[Future[_Answer]] = collections.deque()
+        first_line = 2  # the header is line 1
+        try:
+            for block in blocks:
+                pending.append(pool.submit(_worker_block, block))
+                while len(pending) >= 2 * workers or (pending and pending[0].done()):
+                    lines, items = pending.popleft().result()
+                    yield from _decode_items(items, first_line)
+                    first_line += lines
+            while pending:
+                lines, items = pending.popleft().result()
+                yield from _decode_items(items, first_line)
+                first_line += lines
+        finally:
+            for future in pending:  # the caller stopped early: drop the blocks not begun
+                future.cancel()
+
+
+def _start_worker(setup: _Setup, reader: _FileReader | None) -> None:
+    global _worker_state
+    _worker_state = (setup, reader)
+    # What the fork brought (modules, memos) lives as long as the worker: the collector
+    # need not scan it again and again, nor touch (and so copy) its pages. A block makes
+    # some 50,000 objects, almost none in a cycle: collecting young objects every 700
+    # allocations (the default) only looks at records about to be encoded and dropped.
+    gc.freeze()
+    gc.set_threshold(_WORKER_COLLECT_EVERY)
+
+
+def _worker_block(block: _Block) -> _Answer:
+    assert _worker_state is not None, "a worker's state comes from _start_worker"
+    setup, reader = _worker_state
+    if isinstance(block, bytes):
+        data = block
+    else:
+        assert reader is not None, "a plain file's blocks come with its reader"
+        data = reader.read(block)
+    return data.count(b"\n"), _encode_items(_parse_block(0, data, setup, use_threads=False))
+
+
+# --- a worker's answer, encoded -----------------------------------------------------------
+#
+# MessagePack (msgspec) and not pickle: on the NPPES records, encoding took ~5 us a record
+# against pickle's ~25, decoding ~20 against ~30 (pickle rebuilds each keyword-only struct
+# through a Python call). MessagePack has no date type and ``facts`` is typed
+# ``dict[str, object]``, so a date among the facts travels as an extension value and
+# comes back a date; a block with a fact of any other type (none so far) goes as pickle,
+# so that nothing comes back changed.
+
+_DATE = 1  # the extension code of a date: its proleptic ordinal, 4 bytes
+_PLAIN_FACTS = frozenset({str, bool, int, float, type(None), dt.date, list})
+_KINDS = {SourceRecord: ord("S"), Reject: ord("R"), OutOfScope: ord("O")}
+_Items = tuple[bytes, list[SourceRecord], list[Reject], list[OutOfScope]]
+_encoder = msgspec.msgpack.Encoder()
+
+
+def _from_extension(code: int, data: memoryview) -> object:
+    if code != _DATE:
+        raise ValueError(f"unknown MessagePack extension {code}")
+    return dt.date.fromordinal(int.from_bytes(data, "little"))
+
+
+_decoder = msgspec.msgpack.Decoder(_Items, ext_hook=_from_extension)
+
+
+def _encode_items(items: Iterable[SourceRecord | Reject | OutOfScope]) -> bytes:
+    """A worker's items as bytes: b"M" and the MessagePack of (the items' kinds in order,
+    the records, the rejects, the out-of-scope counts), or b"P" and a pickle."""
+    kept = list(items)
+    kinds = bytearray()
+    lists: dict[int, list[object]] = {kind: [] for kind in _KINDS.values()}
+    for item in kept:
+        kind = _KINDS[type(item)]
+        kinds.append(kind)
+        if isinstance(item, SourceRecord):
+            facts = item.facts
+            if not all(_plain_fact(value) for value in facts.values()):
+                return b"P" + pickle.dumps(kept, protocol=pickle.HIGHEST_PROTOCOL)
+            # The record is this worker's and goes no further: its facts may change form.
+            item.facts = {key: _date_extension(value) for key, value in facts.items()}
+        lists[kind].append(item)
+    return b"M" + _encoder.encode(
+        (
+            bytes(kinds),
+            lists[_KINDS[SourceRecord]],
+            lists[_KINDS[Reject]],
+            lists[_KINDS[OutOfScope]],
+        )
+    )
+
+
+def _plain_fact(value: object) -> bool:
+    if type(value) not in _PLAIN_FACTS:
+        return False
+    return not isinstance(value, list) or all(type(part) is str for part in value)
+
+
+def _date_extension(value: object) -> object:
+    if type(value) is dt.date:
+        return msgspec.msgpack.Ext(_DATE, value.toordinal().to_bytes(4, "little"))
+    return value
+
+
+def _without_collector(decode: Callable[[memoryview], _Items], data: memoryview) -> _Items:
+    """``decode(data)`` with the cyclic collector paused: a block decodes into some 20,000
+    new objects, none in a cycle, and the collections they set off (each one a look at
+    everything young) took about a third of this process's time in the parallel parse."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return decode(data)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _decode_items(data: bytes, first_line: int) -> Iterator[SourceRecord | Reject | OutOfScope]:
+    """A worker's items (see _encode_items), in its order, with the file's row numbers:
+    ``first_line`` is the line the worker numbered 0."""
+    if data[:1] == b"P":
+        items: Iterable[SourceRecord | Reject | OutOfScope] = pickle.loads(data[1:])
+    else:
+        kinds, records, rejects, out_of_scope = _without_collector(
+            _decoder.decode, memoryview(data)[1:]
+        )
+        by_kind: dict[int, Iterator[SourceRecord | Reject | OutOfScope]] = {
+            _KINDS[SourceRecord]: iter(records),
+            _KINDS[Reject]: iter(rejects),
+            _KINDS[OutOfScope]: iter(out_of_scope),
+        }
+        items = (next(by_kind[kind]) for kind in kinds)
+    for item in items:
+        if isinstance(item, SourceRecord):
+            item.row = first_line + int(item.row)  # a fresh copy, decoded: ours to change
+            yield item
+        elif isinstance(item, Reject):
+            yield msgspec.structs.replace(item, row=first_line + int(item.row))
+        else:
+            yield item  # OutOfScope counts rows and names none
 
 
 class _Chunk:
@@ -168,8 +487,15 @@ class _Chunk:
         self.out_of_scope = out_of_scope
 
 
-def _chunks(stream: BinaryIO, columns: _Columns, prefixes: tuple[str, ...]) -> Iterator[_Chunk]:
-    """The file after its header, ``_CHUNK_BYTES`` of whole lines at a time, filtered."""
+def _read_block(
+    first_line: int,
+    block: bytes,
+    columns: _Columns,
+    prefixes: tuple[str, ...],
+    *,
+    use_threads: bool = True,
+) -> _Chunk:
+    """One block read by pyarrow and filtered: the rows in scope as tuples, numbered."""
     names = [f"c{position}" for position in range(columns.width)]
     selected = [names[position] for position in columns.selected]
     convert = pa_csv.ConvertOptions(
@@ -180,55 +506,43 @@ def _chunks(stream: BinaryIO, columns: _Columns, prefixes: tuple[str, ...]) -> I
         # Checked here instead, only on the rows kept: see _python_column.
         check_utf8=False,
     )
-    first_line = 2  # the header is line 1
-    while True:
-        block = stream.read(_CHUNK_BYTES)
-        if not block:
-            return
-        if not block.endswith(b"\n"):
-            block += stream.readline()  # finish the last line: chunks hold whole rows
-        if not block.endswith(b"\n"):
-            block += b"\n"  # the last line of a ZIP member (a plain file was checked whole)
-        if not block.strip():
-            first_line += block.count(b"\n")
-            continue
-        invalid: list[str] = []
+    invalid: list[str] = []
 
-        def skip(row: pa_csv.InvalidRow, invalid: list[str] = invalid) -> str:
-            invalid.append(row.text.rstrip("\r"))
-            return "skip"
+    def skip(row: pa_csv.InvalidRow) -> str:
+        invalid.append(row.text.rstrip("\r"))
+        return "skip"
 
-        table = pa_csv.read_csv(
-            pa.py_buffer(block),
-            read_options=pa_csv.ReadOptions(column_names=names, block_size=2**20),
-            parse_options=pa_csv.ParseOptions(invalid_row_handler=skip),
-            convert_options=convert,
+    table = pa_csv.read_csv(
+        pa.py_buffer(block),
+        read_options=pa_csv.ReadOptions(
+            column_names=names, block_size=2**20, use_threads=use_threads
+        ),
+        parse_options=pa_csv.ParseOptions(invalid_row_handler=skip),
+        convert_options=convert,
+    )
+    numbers = _line_numbers(block, first_line, table.num_rows, invalid)
+    keep = _in_scope(table, columns, prefixes)
+    kept = pc.indices_nonzero(keep)
+    rejects = [
+        (
+            number,
+            Reject(
+                row=number,
+                reason=f"row has {len(next(csv.reader([text]), []))} columns "
+                f"but the header has {columns.width}",
+                raw=excerpt(text),
+            ),
         )
-        lines = block.count(b"\n")
-        numbers = _line_numbers(block, first_line, table.num_rows, invalid)
-        first_line += lines
-        keep = _in_scope(table, columns, prefixes)
-        kept = pc.indices_nonzero(keep)
-        rejects = [
-            (
-                number,
-                Reject(
-                    row=number,
-                    reason=f"row has {len(next(csv.reader([text]), []))} columns "
-                    f"but the header has {columns.width}",
-                    raw=excerpt(text),
-                ),
-            )
-            for number, text in numbers.invalid
-        ]
-        chosen = table.take(kept)
-        cells = [_python_column(chosen.column(name)) for name in selected]
-        row_numbers = [numbers.valid(index) for index in kept.to_pylist()]
-        yield _Chunk(
-            zip(row_numbers, zip(*cells, strict=True), strict=True),
-            rejects,
-            table.num_rows - len(row_numbers),
-        )
+        for number, text in numbers.invalid
+    ]
+    chosen = table.take(kept)
+    cells = [_python_column(chosen.column(name)) for name in selected]
+    row_numbers = [numbers.valid(index) for index in kept.to_pylist()]
+    return _Chunk(
+        zip(row_numbers, zip(*cells, strict=True), strict=True),
+        rejects,
+        table.num_rows - len(row_numbers),
+    )
 
 
 class _LineNumbers:

@@ -263,3 +263,155 @@ def test_rows_across_chunks_keep_their_line_numbers_and_bad_bytes_are_replaced(
     short = [i for i in items if isinstance(i, Reject) and "columns" in i.reason]
     assert [r.row for r in short] == [at + 6]
     assert sum(i.count for i in items if isinstance(i, OutOfScope)) == len(rows) - len(sample)
+
+
+# --- the parse in worker processes ------------------------------------------------------
+
+
+def _generated_file(fixtures: Path, tmp_path: Path) -> tuple[Path, list[int]]:
+    """The CT sample five times over with fresh NPIs (1,500 rows), and between them a blank
+    line, a short row, a clinician's row with a wrong check digit and one with a byte that
+    is not UTF-8. Returns the file and the lines of the two rows refused."""
+    from tests.importers.ndh_synthetic import npi_check_digit
+
+    rows = []
+    for copy in range(5):
+        for n, template in enumerate(_sample_rows(fixtures)):
+            row = list(template)
+            nine = f"1{copy:03d}{n:05d}"
+            row[0] = nine + npi_check_digit(nine)
+            rows.append(row)
+    reed = next(i for i, row in enumerate(_sample_rows(fixtures)) if row[0] == "1184627184")
+    bad_npi = rows[600 + reed][0][:9] + str((int(rows[600 + reed][0][9]) + 1) % 10)
+    rows[600 + reed][0] = bad_npi
+    odd = 900 + reed  # in scope, so its name is read
+    path = _write_330(fixtures, tmp_path, rows)
+    lines = path.read_bytes().split(b"\n")
+    name = rows[odd][5].encode()
+    lines[odd + 1] = lines[odd + 1].replace(name, name + b"\xe9", 1)
+    lines.insert(300, b"")
+    lines.insert(1000, b'"1184627185","1"')
+    path.write_bytes(b"\n".join(lines))
+    bad_line = next(i for i, line in enumerate(lines) if line.startswith(f'"{bad_npi}"'.encode()))
+    return path, sorted([bad_line + 1, 1000 + 1])  # lines count from 1
+
+
+@pytest.mark.parametrize("taxonomy_codes", [None, ALL_TAXONOMIES])
+def test_workers_yield_the_same_items_in_the_same_order(
+    fixtures: Path, tmp_path: Path, nucc_map, monkeypatch: pytest.MonkeyPatch, taxonomy_codes
+) -> None:
+    """Parsed by two or three worker processes, a file of many blocks gives every item
+    one process gives, equal and in the same order, refused rows on their own lines."""
+    import importers.nppes as nppes
+
+    monkeypatch.setattr(nppes, "_CHUNK_BYTES", 16 * 1024)  # ~12 rows a block: ~125 blocks
+    path, refused_lines = _generated_file(fixtures, tmp_path)
+    alone = list(
+        parse_nppes(path, taxonomy_codes=taxonomy_codes, license_types=nucc_map, workers=1)
+    )
+    for workers in (2, 3):
+        parallel = list(
+            parse_nppes(
+                path, taxonomy_codes=taxonomy_codes, license_types=nucc_map, workers=workers
+            )
+        )
+        assert parallel == alone
+    rejects = [item for item in alone if isinstance(item, Reject) and item.severity == "error"]
+    assert [r.row for r in rejects] == refused_lines
+    assert any(
+        isinstance(item, SourceRecord) and item.therapist and "\ufffd" in item.therapist.last_name
+        for item in alone
+    )
+    assert sum(isinstance(item, SourceRecord) for item in alone) > 500
+
+
+def test_workers_on_the_real_sample_and_its_zip(
+    fixtures: Path, tmp_path: Path, nucc_map, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real files, in blocks of a few rows: a plain file (the workers read their own
+    blocks) and a ZIP member (this process reads them and hands them over)."""
+    import zipfile
+
+    import importers.nppes as nppes
+
+    monkeypatch.setattr(nppes, "_CHUNK_BYTES", 4096)
+    archive = tmp_path / "NPPES_Data_Dissemination_December_2018.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.write(fixtures / SAMPLE, "npidata_pfile_20050523-20181209.csv")
+    for path in (fixtures / SAMPLE, fixtures / ORGANISATIONS, archive):
+        for codes in (None, ALL_TAXONOMIES):
+            options = {"taxonomy_codes": codes, "license_types": nucc_map}
+            alone = list(parse_nppes(path, **options, workers=1))
+            assert list(parse_nppes(path, **options, workers=2)) == alone
+            assert any(isinstance(item, SourceRecord) for item in alone)
+
+
+def test_workers_only_for_a_file_of_several_blocks(
+    fixtures: Path, tmp_path: Path, nucc_map, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importers.nppes as nppes
+
+    calls: list[int] = []
+    in_workers = nppes._parse_in_workers
+
+    def counted(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        return in_workers(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(nppes, "_parse_in_workers", counted)
+    monkeypatch.setattr(nppes, "_worker_count", lambda workers: workers or 2)
+    small, _ = split_results(parse_nppes(fixtures / SAMPLE, license_types=nucc_map))
+    assert calls == []  # one block
+    monkeypatch.setattr(nppes, "_CHUNK_BYTES", 4096)  # ~90 blocks
+    assert split_results(parse_nppes(fixtures / SAMPLE, license_types=nucc_map))[0] == small
+    assert calls == [1]
+
+
+def test_stopping_early_ends_the_workers(
+    fixtures: Path, tmp_path: Path, nucc_map, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import multiprocessing
+
+    import importers.nppes as nppes
+
+    monkeypatch.setattr(nppes, "_CHUNK_BYTES", 4096)
+    items = parse_nppes(fixtures / SAMPLE, license_types=nucc_map, workers=2)
+    first = next(items)
+    assert multiprocessing.active_children()
+    items.close()  # type: ignore[attr-defined]  # a generator, typed as the iterator it is
+    assert multiprocessing.active_children() == []
+    assert first == next(iter(parse_nppes(fixtures / SAMPLE, license_types=nucc_map, workers=1)))
+
+
+def test_a_workers_answer_decodes_to_equal_items(sample) -> None:
+    """The encoding between worker and parent: dates among the facts come back dates, rows
+    are moved to the block's place, and a fact of another type goes as pickle, unchanged."""
+    import copy
+
+    import importers.nppes as nppes
+    from importers.base import OutOfScope
+
+    records = list(sample.values())[:20]
+
+    def warning_moved_to(row: int) -> Reject:
+        return Reject(row=row, reason="a warning", raw="x", field="f", severity="warning")
+
+    warning = warning_moved_to(3)
+    items = [OutOfScope(count=4, reason="no taxonomy code in scope"), *records, warning]
+    moved = [copy.deepcopy(item) for item in items]
+    for item in moved:
+        if isinstance(item, SourceRecord):
+            item.row = int(item.row) - 100
+    data = nppes._encode_items(copy.deepcopy(moved))
+    assert data[:1] == b"M"
+    back = list(nppes._decode_items(data, 100))
+    assert back[:-1] == items[:-1]
+    assert back[-1] == warning_moved_to(103)
+    assert isinstance(back[1], SourceRecord)
+    assert isinstance(back[1].facts["enumeration_date"], dt.date)
+
+    odd = copy.deepcopy(records[0])
+    odd.facts["tuple"] = ("a", 1)  # MessagePack would make a list of it
+    data = nppes._encode_items([copy.deepcopy(odd)])
+    assert data[:1] == b"P"
+    assert list(nppes._decode_items(data, 0)) == [odd]
