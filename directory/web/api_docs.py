@@ -62,6 +62,7 @@ class Operation(msgspec.Struct, frozen=True):
     body: list[tuple[str, SchemaText]]
     responses: list[tuple[str, str, list[tuple[str, SchemaText]]]]
     security: list[str]
+    roles: list[str]  # the key's role the operation needs (OpenAPI 3.1 role names)
 
 
 def _media(content: Mapping[str, Any] | None) -> list[tuple[str, SchemaText]]:
@@ -91,7 +92,9 @@ def operations(document: Mapping[str, Any]) -> dict[str, list[Operation]]:
                 (str(status), answer.get("description", ""), _media(answer.get("content")))
                 for status, answer in spec.get("responses", {}).items()
             ]
-            security = sorted({name for need in spec.get("security", []) for name in need})
+            needs = spec.get("security", [])
+            security = sorted({name for need in needs for name in need})
+            roles = sorted({role for need in needs for names in need.values() for role in names})
             tag = (spec.get("tags") or ["other"])[0]
             groups.setdefault(tag, []).append(
                 Operation(
@@ -104,6 +107,7 @@ def operations(document: Mapping[str, Any]) -> dict[str, list[Operation]]:
                     body=_media((spec.get("requestBody") or {}).get("content")),
                     responses=responses,
                     security=security,
+                    roles=roles,
                 )
             )
     return groups

@@ -98,3 +98,17 @@ def test_console_pages_are_never_compressed(client: TestClient) -> None:
     answer = client.get("/verify/sign-in", headers={"accept-encoding": "gzip"})
     assert answer.status_code == 200
     assert "content-encoding" not in answer.headers
+
+
+def test_each_guarded_operation_says_which_role_it_needs(client: TestClient) -> None:
+    document = client.get("/schema/openapi.json").json()
+    grouped = operations(document)
+    by_path = {(op.method, op.path): op for ops in grouped.values() for op in ops}
+    assert by_path[("GET", "/api/v1/verifier/queue")].roles == ["verifier"]
+    assert by_path[("GET", "/api/v1/admin/keys")].roles == ["admin"]
+    assert by_path[("GET", "/api/v1/therapists")].roles == []
+    html = client.get("/schema").text
+    assert html.count("with a key of the verifier role") == sum(
+        op.roles == ["verifier"] for op in by_path.values()
+    )
+    assert "with a key of the admin role" in html
