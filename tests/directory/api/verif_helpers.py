@@ -15,22 +15,16 @@ from directory.keys import new_key
 from directory.records import ApiKey, Therapist
 from directory.service import Directory
 from directory.store import DirectoryStore
+from directory.web.api_docs import operations
 from tests.app_fixtures import build_directory
 from tests.factories import make_therapist
 
 
 def documented_roles(document: dict[str, Any]) -> dict[tuple[str, str], set[str]]:
     """("GET", "/api/v1/verifier/queue") -> the roles the OpenAPI document says that
-    operation needs (empty for a public one)."""
+    operation needs (empty for a public one), as the /schema page reads them."""
     return {
-        (method.upper(), path): {
-            role
-            for requirement in operation.get("security", [])
-            for roles in requirement.values()
-            for role in roles
-        }
-        for path, item in document["paths"].items()
-        for method, operation in item.items()
+        (op.method, op.path): set(op.roles) for ops in operations(document).values() for op in ops
     }
 
 
