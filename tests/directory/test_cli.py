@@ -155,6 +155,14 @@ def test_serve_with_two_workers_shares_one_saved_index(env: dict[str, str]) -> N
     import httpx
     import psutil
 
+    def maps(process: psutil.Process, path: Path) -> bool:
+        """Whether ``process`` has ``path`` mapped; False for one gone meanwhile (the
+        process preparing the index exits once it is saved, between listing and look)."""
+        try:
+            return any(str(path) == m.path for m in process.memory_maps())
+        except (psutil.NoSuchProcess, FileNotFoundError, ProcessLookupError):
+            return False
+
     run(env, "migrate")
     run(env, "demo", "--if-empty")
     run(env, "reindex")  # a saved copy: preparing maps it rather than building anew
@@ -175,11 +183,7 @@ def test_serve_with_two_workers_shares_one_saved_index(env: dict[str, str]) -> N
         workers: list[psutil.Process] = []
         for _ in range(600):
             assert server.poll() is None, "the server stopped"
-            workers = [
-                child
-                for child in supervisor.children()
-                if any(str(saved) == m.path for m in child.memory_maps())
-            ]
+            workers = [child for child in supervisor.children() if maps(child, saved)]
             if len(workers) == 2:
                 break
             time.sleep(0.1)
