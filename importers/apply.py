@@ -16,13 +16,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
@@ -47,6 +47,12 @@ from importers.base import (
     Reject,
     SourceRecord,
     warning,
+)
+from importers.batch_writer import (
+    WRITE_AHEAD_MIN_BYTES,
+    BatchWriter,
+    InlineWriter,
+    writer_for,
 )
 from importers.geocode import place_record
 from importers.merge import Merger, merge_practice_data
@@ -201,6 +207,7 @@ def run_import(
     run_id: str | None = None,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     scope: Scope | None = None,
+    write_ahead: bool | None = None,
 ) -> ImportReport:
     """Import one file; returns the report (also stored as an import run).
 
@@ -208,9 +215,13 @@ def run_import(
     records and rejects handled since the last call. ``max_file_bytes`` bounds every file
     read (SENSATE_IMPORT_MAX_FILE_MB). A file that turns out too large while it is read
     (a ZIP member whose header lied) fails the run with ImportError_; whole batches written
-    before stay, as after any interruption.
+    before stay, as after any interruption. ``write_ahead``: write each batch in a forked
+    process while the next is merged (importers.batch_writer); None (the default) does so
+    for a file of WRITE_AHEAD_MIN_BYTES or more, where ``can_write_ahead`` allows it.
     """
     path = Path(path)
+    if write_ahead is None:
+        write_ahead = path.is_file() and path.stat().st_size >= WRITE_AHEAD_MIN_BYTES
     source, stream, complete = open_source(
         kind, path, Path(mapping) if mapping else None, max_file_bytes=max_file_bytes
     )
@@ -225,8 +236,9 @@ def run_import(
         trust=trust,
         run_id=run_id,
         scope=scope,
+        write_ahead=write_ahead,
     )
-    with ExitStack() as stack:
+    with contextlib.ExitStack() as stack:
         sink: TextIO | None = None
         if rejects_csv is not None:
             sink = stack.enter_context(open(rejects_csv, "w", newline="", encoding="utf-8"))
@@ -252,6 +264,7 @@ class Importer:
         trust: Trust | None = None,
         run_id: str | None = None,
         scope: Scope | None = None,
+        write_ahead: bool = False,
     ) -> None:
         self.store = store
         self.source = source
@@ -276,6 +289,11 @@ class Importer:
         )
         self.open_reviews = store.imports.open_review_keys()
         self.seen: set[str] = set()  # therapists this run touched (for full rosters)
+        self.write_ahead = write_ahead
+        self.writer: BatchWriter = InlineWriter(store, actor=actor, source=source)
+        # The counts as they stood before the batch being written (with a batch in flight):
+        # what the report goes back to if that batch fails.
+        self._unconfirmed: dict[str, int] | None = None
 
     # --- driving ------------------------------------------------------------------------
 
@@ -296,12 +314,18 @@ class Importer:
             beating = self._beating(items)
             # The collector would rescan the growing resolution index at every threshold
             # (a third of the time): each batch's survivors are frozen instead.
-            with collector_settled() as settle:
+            with contextlib.ExitStack() as writing, collector_settled() as settle:
+                if self.write_ahead and not self.report.dry_run:
+                    self.writer = writer_for(
+                        self.store, actor=self.actor, source=self.source, ahead=True
+                    )
+                    writing.callback(self._stop_writer)
                 for batch in self._in_scope_batches(beating, batch_size, self._reject(writer)):
                     self.apply_batch(batch)
                     settle()
                     if progress is not None:
                         progress(len(batch))
+                self._confirm_writes()
             if self.report.full:
                 self.flag_missing()
         except BaseException as error:
@@ -401,11 +425,11 @@ class Importer:
                     plan.append((record, resolution.therapist_id, resolution))
             except (ValueError, TypeError, KeyError) as error:
                 self._on_reject(_failed(record, error))
-        counted = ("created", "updated", "unchanged", "skipped", "queued_for_review")
-        before = {name: getattr(self.report, name) for name in counted}
+        before = self._counts()
         existing = [tid for record, tid, res in plan if tid and record.therapist is not None]
-        stored = {t.id: t for t in self.store.get_therapists(existing)}
         practice_ids = [pid for record, pid, _ in plan if pid and record.practice is not None]
+        self._read_settled(existing + practice_ids)
+        stored = {t.id: t for t in self.store.get_therapists(existing)}
         stored_practices = {p.id: p for p in self.store.imports.get_practices(practice_ids)}
         known = self.store.imports.provenance_for(existing + practice_ids)
 
@@ -438,6 +462,7 @@ class Importer:
                     if again.therapist_id is not None:
                         resolution, target = again, again.therapist_id
                         if target not in work and target not in stored:
+                            self._read_settled([target])
                             stored.update((t.id, t) for t in self.store.get_therapists([target]))
                 if resolution.how == "none":
                     self.report.skipped += 1
@@ -517,15 +542,59 @@ class Importer:
                 self.report.unchanged += 1
         self.report.queued_for_review += len(reviews)
         if not self.report.dry_run:
-            try:
-                self.store.imports.write_batch(
-                    batch, actor=self.actor, source=self.source, run=self.run_record()
-                )
-            except BaseException:
-                # Nothing of this batch was written, so none of it may be counted.
-                for name, value in before.items():
-                    setattr(self.report, name, value)
-                raise
+            self._submit(batch, before)
+
+    # --- the writer ---------------------------------------------------------------------
+
+    def _counts(self) -> dict[str, int]:
+        counted = ("created", "updated", "unchanged", "skipped", "queued_for_review")
+        return {name: getattr(self.report, name) for name in counted}
+
+    def _take_back(self, counts: dict[str, int]) -> None:
+        """Nothing of a failed batch was written, so none of it may be counted."""
+        for name, value in counts.items():
+            setattr(self.report, name, value)
+
+    def _submit(self, batch: ImportBatch, before: dict[str, int]) -> None:
+        """Hand ``batch`` to the writer (``before``: the counts without it); the batch
+        before it, if still in flight, is confirmed first."""
+        self._confirm_writes()
+        self._unconfirmed = before
+        try:
+            self.writer.submit(batch, self.run_record())
+        except BaseException:
+            self._take_back(before)
+            self._unconfirmed = None
+            raise
+        if not self.writer.in_flight:  # written at once
+            self._unconfirmed = None
+
+    def _confirm_writes(self) -> None:
+        """Wait until the batch in flight (if any) is committed; its failure is raised,
+        with its counts taken back (and so those of the batch merged after it)."""
+        unconfirmed, self._unconfirmed = self._unconfirmed, None
+        try:
+            self.writer.wait()
+        except BaseException:
+            if unconfirmed is not None:
+                self._take_back(unconfirmed)
+            raise
+
+    def _read_settled(self, ids: Iterable[str]) -> None:
+        """Before reading stored records: wait for the batch in flight if it writes one."""
+        in_flight = self.writer.in_flight
+        if in_flight and not in_flight.isdisjoint(ids):
+            self._confirm_writes()
+
+    def _stop_writer(self) -> None:
+        """When the batches end, however: a batch still in flight settles (committed or
+        not, its counts right either way) and the writer process goes."""
+        try:
+            with contextlib.suppress(Exception):  # only on the way out of a failure
+                self._confirm_writes()
+        finally:
+            self.writer.close()
+            self.writer = InlineWriter(self.store, actor=self.actor, source=self.source)
 
     def _merge_practice(
         self,
