@@ -26,6 +26,7 @@ asks of a forked child). Batches travel as MessagePack (msgspec), typed on the w
 from __future__ import annotations
 
 import contextlib
+import gc
 import multiprocessing
 import pickle
 import sys
@@ -35,6 +36,7 @@ from typing import Protocol
 
 import msgspec
 
+from directory.bulk import collector_settled
 from directory.store import DirectoryStore
 from directory.store.errors import StoreError
 from directory.store.import_store import ImportBatch, ImportRun
@@ -180,22 +182,26 @@ def _serve(conn: Connection, store: DirectoryStore, actor: str, source: str) -> 
     store.engine.dispose(close=False)  # the parent's pooled connections stay the parent's
     decoder = msgspec.msgpack.Decoder(_Message)
     writer = InlineWriter(store, actor=actor, source=source)
-    while True:
-        try:
-            message = conn.recv_bytes()
-        except (EOFError, OSError):
-            return  # the importer has gone
-        if message == _STOP:
-            return
-        try:
-            batch, run = decoder.decode(message)
-            writer.submit(batch, run)
-        except BaseException as error:  # every failure goes back to the importer
-            conn.send_bytes(_error_bytes(error))
-            if not isinstance(error, Exception):
+    # What the fork brought is never scanned (it is the importer's, and a scan would copy
+    # its pages); each batch's leftovers are collected after it, as in the importer.
+    gc.freeze()
+    with collector_settled() as settle:
+        while True:
+            try:
+                message = conn.recv_bytes()
+            except (EOFError, OSError):
+                return  # the importer has gone
+            if message == _STOP:
                 return
-        else:
-            conn.send_bytes(b"")
+            try:
+                writer.submit(*decoder.decode(message))
+            except BaseException as error:  # every failure goes back to the importer
+                conn.send_bytes(_error_bytes(error))
+                if not isinstance(error, Exception):
+                    return
+            else:
+                conn.send_bytes(b"")
+            settle()
 
 
 def _error_bytes(error: BaseException) -> bytes:

@@ -12,13 +12,13 @@ change the search index must see, the outbox rows in the same transaction.
 from __future__ import annotations
 
 import datetime as dt
-import operator
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Literal, cast
 
 from sqlalchemy import (
+    JSON,
     ColumnElement,
     Connection,
     Engine,
@@ -66,6 +66,7 @@ from directory.store.tables import (
 
 OutboxOp = Literal["upsert", "delete"]
 _UNSET = object()
+_BY_VALUE = frozenset({dt.date, dt.datetime})  # bind values cheap to compare (above)
 CHILD_TABLES = (practice_locations, credentials, therapist_tags)
 
 
@@ -510,42 +511,44 @@ def _driver_executemany(
     rows: Sequence[Mapping[str, Any]],
     columns: Mapping[str, ColumnElement[Any]],
 ) -> int:
+    # Column by column: each column's values in one list, converted in one tight loop,
+    # then zipped into the driver's rows (no copy of each row's dict).
     dialect = conn.dialect
-    processors = [
-        (name, processor)
-        for name, column in columns.items()
-        if (processor := column.type.dialect_impl(dialect).bind_processor(dialect)) is not None
-    ]
     positional = getattr(compiled, "positiontup", None)
-    if processors:
-        converted: list[dict[str, Any]] = []
-        # A batch's rows share their timestamps and dates (the batch's ``now``, the file's
-        # snapshot day) as one object: converted once, not once per row.
-        last: dict[str, tuple[Any, Any]] = {name: (_UNSET, None) for name, _ in processors}
-        for row in rows:
-            values = dict(row)
-            for name, processor in processors:
-                value = values[name]
-                seen, result = last[name]
-                if value is not seen:
-                    result = processor(value)
-                    last[name] = (value, result)
-                values[name] = result
-            converted.append(values)
-    else:
-        converted = [dict(row) for row in rows] if positional is None else []
-    if positional is None:  # named parameters (psycopg): rows as they are
-        result = conn.exec_driver_sql(compiled.string, converted)
+    names = list(positional) if positional is not None else list(columns)
+    values = {name: [row[name] for row in rows] for name in dict.fromkeys(names)}
+    for name in values:
+        column_type = columns[name].type
+        processor = column_type.dialect_impl(dialect).bind_processor(dialect)
+        if processor is not None:
+            values[name] = _converted(values[name], processor, isinstance(column_type, JSON))
+    rows_in_order = zip(*(values[name] for name in names), strict=True)
+    parameters: list[Any]
+    if positional is None:  # named parameters (psycopg)
+        parameters = [dict(zip(names, row, strict=True)) for row in rows_in_order]
     else:  # positional parameters (sqlite3): tuples in the statement's order
-        source = converted if processors else rows
-        in_order = operator.itemgetter(*positional)
-        tuples = (
-            [in_order(row) for row in source]
-            if len(positional) > 1
-            else [(row[positional[0]],) for row in source]
-        )
-        result = conn.exec_driver_sql(compiled.string, tuples)
+        parameters = list(rows_in_order)
+    result = conn.exec_driver_sql(compiled.string, parameters)
     return int(result.rowcount)
+
+
+def _converted(values: list[Any], processor: Callable[[Any], Any], distinct: bool) -> list[Any]:
+    """``processor`` applied to each value. A batch's rows share their timestamps and
+    dates (the batch's ``now``, the file's snapshot day), so a value like the one before
+    is converted once, not once per row: often the same object, and equal dates that are
+    not one object (a batch that came through a pipe, importers.batch_writer) compared.
+    ``distinct`` values (JSON documents) are converted each."""
+    if distinct:
+        return [processor(value) for value in values]
+    out = []
+    seen: Any = _UNSET
+    result: Any = None
+    for value in values:
+        if value is not seen and (value.__class__ not in _BY_VALUE or value != seen):
+            result = processor(value)
+            seen = value
+        out.append(result)
+    return out
 
 
 def driver_rows(conn: Connection, statement: Select[Any]) -> list[tuple[Any, ...]]:
