@@ -528,17 +528,23 @@ def duck_threads() -> int:
         connection.close()
 
 
-def compare_imports(path: Path, postgres: str) -> None:
+def compare_imports(path: Path, postgres: str, baseline: str = "") -> None:
     parse = in_subprocess("parse", path)
     records = parse["result"]
     print(line("parse to records", parse["seconds"], records, "records", parse["mib"]))
+    # With a baseline, each backend takes that tree's import first, then ours, back to back.
+    trees: list[tuple[str, Path | None]] = [(f"{baseline}: ", baseline_tree(baseline))]
+    trees = (trees if baseline else []) + [("", None)]
     with tempfile.TemporaryDirectory(dir=HERE / "out") as folder:
-        targets = [("SQLite", f"sqlite:///{folder}/bench.sqlite3")]
-        for backend, url in targets:
-            _print_import(backend, in_subprocess("import", path, url), parse["seconds"])
+        for label, tree in trees:
+            url = f"sqlite:///{folder}/bench{len(label)}.sqlite3"
+            run = in_subprocess("import", path, url, code=tree)
+            _print_import(f"{label}SQLite", run, parse["seconds"])
     if postgres:
-        with fresh_postgres(postgres) as url:
-            _print_import("PostgreSQL", in_subprocess("import", path, url), parse["seconds"])
+        for label, tree in trees:
+            with fresh_postgres(postgres) as url:
+                run = in_subprocess("import", path, url, code=tree)
+                _print_import(f"{label}PostgreSQL", run, parse["seconds"])
 
 
 def _print_import(backend: str, run: dict[str, Any], parse_seconds: float) -> None:
@@ -616,7 +622,7 @@ def main() -> None:
         path = out / f"npidata_pfile_20250209-20250215_{rows}_in_scope.csv"
         generate(path, rows, 1.0, args.seed, unique=args.unique)
         print(f"\nimport: {rows:,} rows, all in scope")
-        compare_imports(path, args.postgres)
+        compare_imports(path, args.postgres, args.baseline)
         if not args.keep:
             path.unlink(missing_ok=True)
     print(f"\nload average {os.getloadavg()[0]:.1f} at the end")

@@ -19,6 +19,8 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime as dt
+import functools
+import hashlib
 import time
 import uuid
 from collections import defaultdict
@@ -32,9 +34,11 @@ from directory.bulk import collector_settled
 from directory.records import Therapist
 from directory.store import DirectoryStore
 from directory.store.import_store import (
+    RECORD_MARK,
     ImportBatch,
     ImportRun,
     ProvenanceEntry,
+    RecordMark,
     ReviewPair,
     StoredPractice,
 )
@@ -288,6 +292,9 @@ class Importer:
             store.imports.practice_npis(), store.imports.source_records(source, entity="practice")
         )
         self.open_reviews = store.imports.open_review_keys()
+        # This source's rows as last merged, and the rules they were merged by.
+        self.marks = store.imports.record_marks(source)
+        self._rules = merge_rules(self.trust)
         self.seen: set[str] = set()  # therapists this run touched (for full rosters)
         self.write_ahead = write_ahead
         self.writer: BatchWriter = InlineWriter(store, actor=actor, source=source)
@@ -426,9 +433,14 @@ class Importer:
             except (ValueError, TypeError, KeyError) as error:
                 self._on_reject(_failed(record, error))
         before = self._counts()
+        digests = {id(r): self._digest(r) for r, _, _ in plan if r.therapist is not None}
         existing = [tid for record, tid, res in plan if tid and record.therapist is not None]
         practice_ids = [pid for record, pid, _ in plan if pid and record.practice is not None]
         self._read_settled(existing + practice_ids)
+        as_before = self._as_before(plan, digests)
+        if as_before:
+            plan = [item for item in plan if id(item[0]) not in as_before]
+            existing = [tid for record, tid, _ in plan if tid and record.therapist is not None]
         stored = {t.id: t for t in self.store.get_therapists(existing)}
         stored_practices = {p.id: p for p in self.store.imports.get_practices(practice_ids)}
         known = self.store.imports.provenance_for(existing + practice_ids)
@@ -441,6 +453,7 @@ class Importer:
         entries: dict[str, dict[tuple[str, str], ProvenanceEntry]] = defaultdict(dict)
         reviews: list[ReviewPair] = []
         outcome: dict[str, str] = {}
+        merged_records: list[tuple[SourceRecord, str]] = []  # (clinician record, its entity)
         for record, target, resolution in plan:
             try:
                 if record.practice is not None:
@@ -481,6 +494,7 @@ class Importer:
                 self.index.add(candidate_for(merged))
                 self.index.link(record.external_id, entity_id)
                 self.seen.add(entity_id)
+                merged_records.append((record, entity_id))
                 if merger.conflicts:
                     conflict: tuple[str, str, str | None] = ("conflicting_values", entity_id, None)
                     if conflict not in self.open_reviews:  # one open item per clinician at a time
@@ -515,22 +529,34 @@ class Importer:
             except (ValueError, TypeError, KeyError, AttributeError) as error:
                 self._on_reject(_failed(record, error))
 
-        batch = ImportBatch(
-            provenance=[e for per_record in entries.values() for e in per_record.values()],
-            reviews=reviews,
-        )
+        batch = ImportBatch(reviews=reviews)
+        versions: dict[str, int] = {}  # each clinician's version once this batch is written
         for entity_id, merged in work.items():
             if entity_id in created:
                 batch.creates.append(merged)
                 self.report.created += 1
+                versions[entity_id] = 1
                 continue
             previous: Therapist = stored[entity_id]
             after = as_stored(merged, version=previous.version, now=previous.updated_at or _epoch())
             if record_diff(previous, after):
                 batch.updates.append((merged, previous.version))
                 self.report.updated += 1
+                versions[entity_id] = previous.version + 1
             else:
                 self.report.unchanged += 1
+                versions[entity_id] = previous.version
+        # A clinician only records of this batch left as they were is unchanged once.
+        self.report.unchanged += len(set(as_before.values()) - work.keys())
+        for record, entity_id in merged_records:
+            mark = self._record_mark(record, entity_id, digests[id(record)], versions[entity_id])
+            old = next((e for e in known.get(entity_id, []) if e.field == mark.field), None)
+            if old is not None and old.source == mark.source:
+                if (old.value, old.seen_on) == (mark.value, mark.seen_on):
+                    continue
+                mark.id = old.id
+            entries[entity_id][(mark.field, mark.source)] = mark
+        batch.provenance = [e for per_record in entries.values() for e in per_record.values()]
         for pid, practice in practice_work.items():
             if pid in practice_created:
                 batch.practice_creates.append(practice)
@@ -543,6 +569,57 @@ class Importer:
         self.report.queued_for_review += len(reviews)
         if not self.report.dry_run:
             self._submit(batch, before)
+
+    # --- records as merged before -------------------------------------------------------
+
+    def _digest(self, record: SourceRecord) -> str:
+        """What this record says, as a digest: the same row of the same file (wherever it
+        stands in it) gives the same digest under the same rules (``merge_rules``)."""
+        said = (record.source, record.external_id, record.as_of, record.therapist, record.facts)
+        data = self._rules + msgspec.msgpack.encode(said)
+        return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+    def _as_before(
+        self, plan: list[tuple[SourceRecord, str | None, Any]], digests: dict[int, str]
+    ) -> dict[int, str]:
+        """The clinician records of ``plan`` to leave alone, by ``id(record)``: each says
+        what it said when last merged, and its clinician is still at the version that
+        merge left (no verifier, clinician or other source has written since), so merging
+        it again would change nothing. A re-run of a national file costs its parse."""
+        maybe: dict[int, tuple[str, int]] = {}
+        for record, target, resolution in plan:
+            if record.therapist is None or target is None or resolution.how != "source":
+                continue
+            mark = self.marks.get(record.external_id)
+            if mark is not None and mark.entity_id == target and mark.digest == digests[id(record)]:
+                maybe[id(record)] = (target, mark.version)
+        if not maybe:
+            return {}
+        current = self.store.imports.therapist_versions([t for t, _ in maybe.values()])
+        leave = {
+            key: target
+            for key, (target, version) in maybe.items()
+            if current.get(target) == version
+        }
+        self.seen.update(leave.values())
+        return leave
+
+    def _record_mark(
+        self, record: SourceRecord, entity_id: str, digest: str, version: int
+    ) -> ProvenanceEntry:
+        """The entry saying "this source row is this clinician", with what the row said
+        (its digest) and the clinician's version after the merge (see _as_before)."""
+        self.marks[record.external_id] = RecordMark(entity_id, digest, version)
+        return ProvenanceEntry(
+            entity_id=entity_id,
+            field=RECORD_MARK + record.external_id,
+            source=record.source,
+            external_id=record.external_id,
+            value={"row": record.row, "digest": digest, "version": version},
+            seen_on=record.as_of,
+            applied=None,
+            run_id=self.report.id,
+        )
 
     # --- the writer ---------------------------------------------------------------------
 
@@ -695,6 +772,30 @@ class Importer:
                 source=self.source,
                 run=self.run_record(),
             )
+
+
+def merge_rules(trust: Trust) -> bytes:
+    """A digest of what decides a merge besides the records: the trust levels and the
+    importers' code and settings (and the records' model). A record is merged again after
+    any of them changes, even if it says what it said."""
+    code = _code_digest()
+    levels = (
+        sorted(trust.levels.items()),
+        sorted((source, level, sorted(fields)) for source, (level, fields) in trust.owned.items()),
+        sorted(trust.undated),
+    )
+    return hashlib.blake2b(code + msgspec.msgpack.encode(levels), digest_size=16).digest()
+
+
+@functools.cache
+def _code_digest() -> bytes:
+    digest = hashlib.blake2b(digest_size=16)
+    here = Path(__file__).resolve().parent
+    files = [*sorted(here.glob("*.py")), *sorted(here.glob("*.toml"))]
+    for path in [*files, here.parent / "directory" / "records.py"]:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.digest()
 
 
 def _latest(entries: list[ProvenanceEntry]) -> list[ProvenanceEntry]:

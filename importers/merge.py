@@ -256,7 +256,8 @@ class Merger:
         changes["locations"] = self._locations(base.locations, incoming.locations)
         merged = msgspec.structs.replace(base, **changes)
         self._other_facts()
-        self.put(RECORD_MARK + self.record.external_id, str(self.record.row), applied=None)
+        # The record mark ("this row is this clinician") is the importer's to write: it
+        # holds the clinician's version after the batch (importers.apply._record_mark).
         return merged
 
     def _credentials(

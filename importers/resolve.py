@@ -69,10 +69,13 @@ class Resolution(NamedTuple):
     reasons: tuple[str, ...] = ()
 
 
+_NOT_A_LETTER = re.compile(r"[^a-z ]")  # compiled once: fold runs for every stored name
+
+
 def fold(text: str) -> str:
     """Lower case, accents off, letters and spaces only: "O'Brien-Núñez" → "obrien nunez"."""
     plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return " ".join(re.sub(r"[^a-z ]", "", plain.lower().replace("-", " ")).split())
+    return " ".join(_NOT_A_LETTER.sub("", plain.lower().replace("-", " ")).split())
 
 
 @dataclasses.dataclass(slots=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import msgspec
 from sqlalchemy import Connection, delete, func, insert, select, update
@@ -117,6 +117,15 @@ class StoredPractice(msgspec.Struct, kw_only=True):
     active: bool = True
     data: dict[str, Any] = {}
     version: int = 1
+
+
+class RecordMark(NamedTuple):
+    """What a source row said when last merged (a digest) and the version of the clinician
+    it was merged into as that batch left it (importers.apply._as_before)."""
+
+    entity_id: str
+    digest: str
+    version: int
 
 
 class Identity(msgspec.Struct, kw_only=True):
@@ -324,6 +333,37 @@ class ImportStore:
                 ).mappings()
                 for row in rows:
                     found[row["entity_id"]].append(_provenance_entry(row))
+        return found
+
+    def record_marks(self, source: str) -> dict[str, RecordMark]:
+        """{external id: RecordMark} for every clinician row of ``source`` marked with what
+        it said and the version it left (marks written before that carry neither)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(provenance.c.external_id, provenance.c.entity_id, provenance.c.value).where(
+                    provenance.c.source == source,
+                    provenance.c.entity == "therapist",
+                    provenance.c.field.startswith(RECORD_MARK),
+                )
+            )
+            return {
+                row.external_id: RecordMark(
+                    row.entity_id, row.value["digest"], row.value["version"]
+                )
+                for row in rows
+                if isinstance(row.value, dict) and "digest" in row.value
+            }
+
+    def therapist_versions(self, ids: Sequence[str]) -> dict[str, int]:
+        """{id: version} of the stored therapists among ``ids``."""
+        found: dict[str, int] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), _IN_CHUNK):
+                chunk = ids[start : start + _IN_CHUNK]
+                query = select(therapists.c.id, therapists.c.version).where(
+                    therapists.c.id.in_(chunk)
+                )
+                found.update((row.id, row.version) for row in conn.execute(query))
         return found
 
     def source_records(self, source: str, entity: str = "therapist") -> dict[str, str]:

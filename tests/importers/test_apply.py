@@ -5,15 +5,22 @@ from __future__ import annotations
 import csv
 import threading
 from pathlib import Path
+from typing import Any
 
+import msgspec
 import pytest
+from sqlalchemy import func, select, update
 
 from directory.index import EmbeddedIndex
 from directory.query import SearchQuery
+from directory.records import Therapist
 from directory.service import Directory
 from directory.settings import Settings
 from directory.store import DirectoryStore
+from directory.store.tables_import import provenance
 from importers.apply import ImportError_, run_import
+from importers.merge import Merger
+from importers.trust import Trust, default_trust
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 SAMPLE = "nppes/npidata_sample_ct_20181204_300rows.csv"
@@ -227,3 +234,66 @@ def test_an_imported_clinician_is_searchable_without_a_manual_step(
         assert reed.id in {hit.document.id for hit in hits}
     finally:
         directory.stop()
+
+
+def test_a_rerun_merges_again_only_what_changed_since(
+    store: DirectoryStore, fixtures: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A row that says what it said last time, into a clinician no one has written since,
+    is left alone (counted unchanged, never merged again); anything else is merged."""
+    merged: list[str] = []
+
+    class CountingMerger(Merger):  # the real merger, counted
+        def merge(self, stored: Therapist | None, entity_id: str) -> Therapist:
+            merged.append(entity_id)
+            return super().merge(stored, entity_id)
+
+    monkeypatch.setattr("importers.apply.Merger", CountingMerger)
+
+    def again(path: Path = fixtures / SAMPLE, **options: Any) -> tuple[dict[str, int], list[str]]:
+        merged.clear()
+        report = run_import(store, "nppes", path, **options)
+        with store.engine.connect() as conn:
+            written = conn.execute(
+                select(func.count()).select_from(provenance).where(provenance.c.run_id == report.id)
+            ).scalar_one()
+        return counts(report) | ({"provenance written": written} if written else {}), list(merged)
+
+    first, merges = again()
+    assert first["created"] == 117 and first["provenance written"] > 117 * 10
+    assert len(merges) == 117
+    assert again() == ({"unchanged": 117}, [])
+
+    # Someone else wrote one clinician since: that one is merged again (and keeps the edit).
+    reed = next(t for t in store.iter_therapists() if t.npi == "1184627184")
+    edited = msgspec.structs.replace(reed, bio="Sees couples on Tuesdays.")
+    store.update_therapist(edited, expected_version=reed.version, actor="verifier:test")
+    # Its mark is written anew (the version it is at now), and nothing else.
+    assert again() == ({"unchanged": 117, "provenance written": 1}, [reed.id])
+    assert again() == ({"unchanged": 117}, [])
+    assert store.get_therapist(reed.id).bio == "Sees couples on Tuesdays."  # type: ignore[union-attr]
+
+    # One row of the file changed (the same day's file: a later file's day is news about
+    # every row, each merged again to record when the source last said it).
+    header, rows = _rows(fixtures / SAMPLE)
+    phone = header.index("Provider Business Practice Location Address Telephone Number")
+    next(row for row in rows if row[0] == "1184627184")[phone] = "5085550100"
+    changed = _write(tmp_path / Path(SAMPLE).name, header, rows)
+    report, merges = again(changed)
+    assert merges == [reed.id] and report["updated"] == 1 and report["unchanged"] == 116
+
+    # Other trust levels merge everything again, by the new rules.
+    trust = default_trust()
+    bolder = Trust({**trust.levels, "nppes": trust.levels["nppes"] + 1}, trust.owned, trust.undated)
+    report, merges = again(changed, trust=bolder)
+    assert len(merges) == 117 and report["unchanged"] == 117
+
+    # A mark written before marks held a digest names no digest: merged again, then marked.
+    with store.engine.begin() as conn:
+        conn.execute(
+            update(provenance)
+            .where(provenance.c.entity_id == reed.id, provenance.c.field.startswith("@record:"))
+            .values(value="12")
+        )
+    assert again(changed, trust=bolder)[1] == [reed.id]
+    assert again(changed, trust=bolder)[1] == []
