@@ -225,7 +225,7 @@ def run_import(
     """
     path = Path(path)
     if write_ahead is None:
-        write_ahead = path.is_file() and path.stat().st_size >= WRITE_AHEAD_MIN_BYTES
+        write_ahead = _input_bytes(path) >= WRITE_AHEAD_MIN_BYTES
     source, stream, complete = open_source(
         kind, path, Path(mapping) if mapping else None, max_file_bytes=max_file_bytes
     )
@@ -550,8 +550,15 @@ class Importer:
         self.report.unchanged += len(set(as_before.values()) - work.keys())
         for record, entity_id in merged_records:
             mark = self._record_mark(record, entity_id, digests[id(record)], versions[entity_id])
-            old = next((e for e in known.get(entity_id, []) if e.field == mark.field), None)
-            if old is not None and old.source == mark.source:
+            old = next(
+                (
+                    e
+                    for e in known.get(entity_id, [])
+                    if e.field == mark.field and e.source == mark.source
+                ),
+                None,
+            )
+            if old is not None:
                 if (old.value, old.seen_on) == (mark.value, mark.seen_on):
                     continue
                 mark.id = old.id
@@ -772,6 +779,16 @@ class Importer:
                 source=self.source,
                 run=self.run_record(),
             )
+
+
+def _input_bytes(path: Path) -> int:
+    """The size of a file, or of every file in a folder (a FHIR or NDH bulk export)."""
+    try:
+        if path.is_dir():
+            return sum(entry.stat().st_size for entry in path.rglob("*") if entry.is_file())
+        return path.stat().st_size
+    except OSError:
+        return 0  # open_source says what is wrong with it
 
 
 def merge_rules(trust: Trust) -> bytes:

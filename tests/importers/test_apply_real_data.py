@@ -525,3 +525,26 @@ def test_fhir_organization_contact_is_kept(fixtures: Path) -> None:
     clinic = practices["Organization/plannet-organization-1239670259"]
     assert clinic is not None and clinic.contact_name == "Rossie Corwin"
     assert sum(1 for p in practices.values() if p and p.contact_name) > 100
+
+
+def test_two_sources_naming_a_clinician_by_one_npi_keep_a_mark_each(
+    store: DirectoryStore, fixtures: Path, tmp_path: Path
+) -> None:
+    """The NPI Registry and NPPES both call Sprang's row by her NPI: each source's record
+    mark ("@record:<NPI>") is its own, re-run after the other's import, again and again."""
+    answer = _dated_copy(
+        fixtures / "npi-registry-api" / "api-6b1573.json", tmp_path / "answer.json", OLDER
+    )
+    deactivation = _nppes_deactivation(
+        fixtures, tmp_path / "npidata_pfile_20190506-20190512.csv", SPRANG
+    )
+    first = run_import(store, "npi_registry", answer)
+    assert run_import(store, "nppes", deactivation).updated == 1
+    # The registry's answer again: Sprang was written since (by NPPES), so it is merged again.
+    for _ in range(2):
+        assert counts(run_import(store, "npi_registry", answer)) == {"unchanged": first.created}
+        assert counts(run_import(store, "nppes", deactivation)) == {"unchanged": 1}
+    marks = [
+        e for e in store.imports.provenance(_sprang(store).id) if e.field == f"@record:{SPRANG}"
+    ]
+    assert sorted(e.source for e in marks) == ["npi_registry", "nppes"]
