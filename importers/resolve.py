@@ -22,7 +22,7 @@ import dataclasses
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from rapidfuzz import fuzz, process
@@ -33,6 +33,7 @@ from importers.normalize import credential_tokens, license_number_key, zip5
 
 if TYPE_CHECKING:
     from directory.store import DirectoryStore
+    from directory.store.import_store import Identity
 
 # Weights of the fuzzy score's parts. The name carries most: place and license type only
 # separate namesakes; neither can make two different names one person.
@@ -202,6 +203,10 @@ class ResolutionIndex:
         # just before its merge): its candidate is computed once. Keyed by the record's
         # object, which the entry keeps alive, so an id is never reused while it is here.
         self._candidates_of: dict[int, tuple[Therapist, Candidate]] = {}
+        # From a store, the stored clinicians are read only when a record first needs more
+        # than its own source row (see from_store): until then, only their ids.
+        self._unread: Callable[[], Iterable[Identity]] | None = None
+        self._unread_ids: frozenset[str] = frozenset()
 
     def _candidate_of(self, t: Therapist) -> Candidate:
         found = self._candidates_of.get(id(t))
@@ -215,9 +220,23 @@ class ResolutionIndex:
 
     @classmethod
     def from_store(cls, store: DirectoryStore, source: str) -> ResolutionIndex:
+        """The index of the stored clinicians. They are read (and their candidates made:
+        most of a re-run's time, at a national file's size) only when a record is not
+        this source's row of a stored clinician: a re-run of the same file never needs
+        them, a new month's file only from its first new clinician."""
         index = cls(store.imports.source_records(source), store.imports.distinct_pairs())
-        for identity in store.imports.iter_identities():
-            index.add(
+        index._unread = store.imports.iter_identities
+        index._unread_ids = frozenset(store.imports.therapist_ids())
+        return index
+
+    def _read_stored(self) -> None:
+        if self._unread is None:
+            return
+        identities, self._unread = self._unread, None
+        for identity in identities():
+            if identity.id in self.candidates:
+                continue  # merged by this run since: the index holds the newer one
+            self.add(
                 candidate(
                     identity.id,
                     identity.npi,
@@ -228,7 +247,7 @@ class ResolutionIndex:
                     identity.places,
                 )
             )
-        return index
+        self._unread_ids = frozenset()
 
     def add(self, c: Candidate) -> None:
         """Add or refresh a candidate (after a create or a merge)."""
@@ -254,8 +273,9 @@ class ResolutionIndex:
         if t is None:
             raise ValueError("resolve() takes clinician records; practices use PracticeIndex")
         known = self.by_external.get(record.external_id)
-        if known is not None and known in self.candidates:
+        if known is not None and (known in self.candidates or known in self._unread_ids):
             return Resolution("source", known)
+        self._read_stored()
         if t.npi and t.npi in self.by_npi:
             return Resolution("npi", self.by_npi[t.npi])
         if record.facts.get("deactivation_only"):

@@ -354,6 +354,11 @@ class ImportStore:
                 if isinstance(row.value, dict) and "digest" in row.value
             }
 
+    def therapist_ids(self) -> set[str]:
+        """The id of every stored therapist."""
+        with self.engine.connect() as conn:
+            return set(conn.execute(select(therapists.c.id)).scalars())
+
     def therapist_versions(self, ids: Sequence[str]) -> dict[str, int]:
         """{id: version} of the stored therapists among ``ids``."""
         found: dict[str, int] = {}

@@ -1,11 +1,18 @@
-"""Resolution order and thresholds, on hand-made records (no store needed)."""
+"""Resolution order and thresholds, on hand-made records; reading a store lazily."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+from pathlib import Path
+
+import msgspec
 
 from directory.records import Address, License, PracticeLocation, Therapist
-from importers.base import SourceRecord, make_record
+from directory.store import DirectoryStore
+from importers.apply import run_import
+from importers.base import SourceRecord, make_record, split_results
+from importers.nppes import parse_nppes
 from importers.resolve import (
     MATCH_THRESHOLD,
     NAME_CUTOFF,
@@ -14,6 +21,8 @@ from importers.resolve import (
     candidate_for,
     fold,
 )
+
+SAMPLE = "nppes/npidata_sample_ct_20181204_300rows.csv"
 
 
 def person(
@@ -110,3 +119,29 @@ def test_a_pair_a_verifier_called_distinct_is_not_queued_again() -> None:
 
 def test_fold() -> None:
     assert fold("O'Brien-Núñez") == "obrien nunez"
+
+
+def test_from_store_reads_the_stored_clinicians_only_when_a_record_needs_them(
+    store: DirectoryStore, fixtures: Path
+) -> None:
+    run_import(store, "nppes", fixtures / SAMPLE)
+    records, _ = split_results(parse_nppes(fixtures / SAMPLE))
+    index = ResolutionIndex.from_store(store, "nppes")
+    # Every row of the same file is its own source row: nothing else is read.
+    for record in records:
+        assert index.resolve(record).how == "source"
+    assert index.candidates == {}
+    # Another source's row of a stored clinician needs them: her NPI finds her.
+    other = ResolutionIndex.from_store(store, "npi_registry")
+    first = records[0]
+    found = other.resolve(msgspec.structs.replace(first, source="npi_registry"))
+    assert found.how == "npi" and found.therapist_id == index.by_external[first.external_id]
+    assert len(other.candidates) == store.count_therapists() == len(records)
+    # A clinician merged in this run before they are read keeps the index's newer word.
+    late = ResolutionIndex.from_store(store, "npi_registry")
+    renamed = dataclasses.replace(
+        candidate_for(store.get_therapists([found.therapist_id])[0]), name="renamed in this run"
+    )
+    late.add(renamed)
+    late.resolve(msgspec.structs.replace(records[1], source="npi_registry"))
+    assert late.candidates[renamed.id].name == "renamed in this run"
