@@ -423,7 +423,7 @@ def fresh_postgres(admin_url: str) -> Iterator[str]:
 
 def line(label: str, seconds: float, count: int, unit: str, mib: float, extra: str = "") -> str:
     return (
-        f"  {label:<24}{seconds:8.2f}s {count / seconds:11,.0f} {unit}/s  "
+        f"  {label:<34}{seconds:8.2f}s {count / seconds:11,.0f} {unit}/s  "
         f"peak +{mib:5,.0f} MiB  {extra}"
     )
 
@@ -533,8 +533,9 @@ def compare_imports(path: Path, postgres: str, baseline: str = "") -> None:
     records = parse["result"]
     print(line("parse to records", parse["seconds"], records, "records", parse["mib"]))
     # With a baseline, each backend takes that tree's import first, then ours, back to back.
-    trees: list[tuple[str, Path | None]] = [(f"{baseline}: ", baseline_tree(baseline))]
-    trees = (trees if baseline else []) + [("", None)]
+    trees: list[tuple[str, Path | None]] = [("", None)]
+    if baseline:
+        trees.insert(0, (f"{baseline}: ", baseline_tree(baseline)))
     with tempfile.TemporaryDirectory(dir=HERE / "out") as folder:
         for label, tree in trees:
             url = f"sqlite:///{folder}/bench{len(label)}.sqlite3"
@@ -560,7 +561,7 @@ def _print_import(backend: str, run: dict[str, Any], parse_seconds: float) -> No
         )
     )
     print(
-        f"  {'same file again':<24}{done['second']:8.2f}s  unchanged {done['unchanged']:,}, "
+        f"  {'same file again':<34}{done['second']:8.2f}s  unchanged {done['unchanged']:,}, "
         f"changed {done['changed']:,}"
     )
 
