@@ -3,7 +3,7 @@ process, so that the store's work on one batch overlaps the merging of the next.
 
 An import spends about half its time in the store (SQLite's B-trees, its WAL and commits;
 PostgreSQL's round trips) and half resolving and merging in Python, one after the other
-on one core while the other core waits. ``ForkedWriter`` hands each batch to a forked
+in one process. ``ForkedWriter`` hands each batch to a forked
 process that writes it (``ImportStore.write_batch``, the same one transaction) while this
 process merges the next batch. At most one batch is in flight: memory stays flat, and a
 failed write stops the run before a second batch is merged on top of it.
@@ -20,7 +20,9 @@ What stays true with a batch in flight:
 The writer is forked, like the NPPES parse workers (importers.nppes): it starts in
 milliseconds with this process's modules and store, and opens its own database
 connections (``engine.dispose(close=False)`` leaves the parent's alone, as SQLAlchemy
-asks of a forked child). Batches travel as MessagePack (msgspec), typed on the way back.
+asks of a forked child). Batches travel as MessagePack (msgspec), decoded to their types
+in the writer. Ctrl-C is the importer's to handle: the writer ignores it and ends when the
+importer stops it or goes.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import contextlib
 import gc
 import multiprocessing
 import pickle
+import signal
 import sys
 import threading
 from multiprocessing.connection import Connection
@@ -105,6 +108,10 @@ class ForkedWriter:
         self._waiting = False
         self.in_flight: frozenset[str] = frozenset()
 
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid
+
     def submit(self, batch: ImportBatch, run: ImportRun) -> None:
         self.wait()
         self._conn.send_bytes(self._encoder.encode((batch, run)))
@@ -179,6 +186,7 @@ def touched(batch: ImportBatch) -> frozenset[str]:
 
 def _serve(conn: Connection, store: DirectoryStore, actor: str, source: str) -> None:
     """The writer process: write each batch received, answer b"" or the failure."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the importer's to handle (see above)
     store.engine.dispose(close=False)  # the parent's pooled connections stay the parent's
     decoder = msgspec.msgpack.Decoder(_Message)
     writer = InlineWriter(store, actor=actor, source=source)
@@ -196,12 +204,21 @@ def _serve(conn: Connection, store: DirectoryStore, actor: str, source: str) -> 
             try:
                 writer.submit(*decoder.decode(message))
             except BaseException as error:  # every failure goes back to the importer
-                conn.send_bytes(_error_bytes(error))
-                if not isinstance(error, Exception):
+                if not _answer(conn, _error_bytes(error)) or not isinstance(error, Exception):
                     return
             else:
-                conn.send_bytes(b"")
+                if not _answer(conn, b""):
+                    return
             settle()
+
+
+def _answer(conn: Connection, answer: bytes) -> bool:
+    """Send ``answer``; False if the importer has gone meanwhile."""
+    try:
+        conn.send_bytes(answer)
+    except OSError:
+        return False
+    return True
 
 
 def _error_bytes(error: BaseException) -> bytes:

@@ -8,8 +8,12 @@ batches so that many are in flight, and a real database failure (a trigger) for 
 from __future__ import annotations
 
 import collections
+import datetime as dt
 import multiprocessing
+import os
+import signal
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,8 +22,10 @@ import msgspec
 import pytest
 from sqlalchemy import select, text
 
+from directory.records import Therapist
 from directory.store import DirectoryStore
 from directory.store.database import create_engine_for
+from directory.store.import_store import ImportBatch, ImportRun
 from directory.store.tables import audit_events
 from directory.store.tables_import import provenance
 from importers import batch_writer
@@ -222,3 +228,25 @@ def test_a_large_file_is_written_ahead_by_default(
     )
     assert WRITER in children[1]
     assert again.unchanged == report.created
+
+
+def test_the_writer_leaves_ctrl_c_to_the_importer(store: DirectoryStore) -> None:
+    """Ctrl-C reaches the whole process group; the writer goes on until told to stop."""
+    writer = batch_writer.ForkedWriter(store, actor="cli", source="nppes")
+    try:
+        os.kill(writer.pid, signal.SIGINT)
+        run = ImportRun(
+            id=str(uuid.uuid4()),
+            source="nppes",
+            kind="nppes",
+            file="npidata.csv",
+            actor="cli",
+            started_at=dt.datetime.now(dt.UTC),
+        )
+        ada = Therapist(id=str(uuid.uuid4()), first_name="Ada", last_name="Quill")
+        writer.submit(ImportBatch(creates=[ada]), run)
+        writer.wait()
+    finally:
+        writer.close()
+    assert store.get_therapist(ada.id) is not None
+    assert store.imports.get_run(run.id) is not None
