@@ -287,14 +287,15 @@ class Importer:
             owner=liveness.owner(),
         )
         self._last_beat = time.monotonic()
-        self.index = ResolutionIndex.from_store(store, source)
+        # This source's rows as last merged (importers.apply._as_before), and the rules
+        # they were merged by.
+        self.marks = store.imports.record_marks(source)
+        self._rules = merge_rules(self.trust)
+        self.index = ResolutionIndex.from_store(store, source, self.marks)
         self.practice_index = PracticeIndex(
             store.imports.practice_npis(), store.imports.source_records(source, entity="practice")
         )
         self.open_reviews = store.imports.open_review_keys()
-        # This source's rows as last merged, and the rules they were merged by.
-        self.marks = store.imports.record_marks(source)
-        self._rules = merge_rules(self.trust)
         self.seen: set[str] = set()  # therapists this run touched (for full rosters)
         self.write_ahead = write_ahead
         self.writer: BatchWriter = InlineWriter(store, actor=actor, source=source)
@@ -323,9 +324,7 @@ class Importer:
             # (a third of the time): each batch's survivors are frozen instead.
             with contextlib.ExitStack() as writing, collector_settled() as settle:
                 if self.write_ahead and not self.report.dry_run:
-                    self.writer = writer_for(
-                        self.store, actor=self.actor, source=self.source, ahead=True
-                    )
+                    self.writer = writer_for(self.store, actor=self.actor, source=self.source)
                     writing.callback(self._stop_writer)
                 for batch in self._in_scope_batches(beating, batch_size, self._reject(writer)):
                     self.apply_batch(batch)
@@ -598,7 +597,9 @@ class Importer:
             if record.therapist is None or target is None or resolution.how != "source":
                 continue
             mark = self.marks.get(record.external_id)
-            if mark is not None and mark.entity_id == target and mark.digest == digests[id(record)]:
+            if mark is None or mark.version is None or mark.entity_id != target:
+                continue
+            if mark.digest == digests[id(record)]:
                 maybe[id(record)] = (target, mark.version)
         if not maybe:
             return {}
@@ -650,8 +651,6 @@ class Importer:
             self._take_back(before)
             self._unconfirmed = None
             raise
-        if not self.writer.in_flight:  # written at once
-            self._unconfirmed = None
 
     def _confirm_writes(self) -> None:
         """Wait until the batch in flight (if any) is committed; its failure is raised,

@@ -145,11 +145,9 @@ class ForkedWriter:
                 self._process.join()
 
 
-def writer_for(
-    store: DirectoryStore, *, actor: str, source: str, ahead: bool
-) -> InlineWriter | ForkedWriter:
-    """A ForkedWriter if ``ahead`` and ``can_write_ahead``, else an InlineWriter."""
-    if ahead and can_write_ahead(store):
+def writer_for(store: DirectoryStore, *, actor: str, source: str) -> InlineWriter | ForkedWriter:
+    """A ForkedWriter where ``can_write_ahead`` allows one, else an InlineWriter."""
+    if can_write_ahead(store):
         return ForkedWriter(store, actor=actor, source=source)
     return InlineWriter(store, actor=actor, source=source)
 

@@ -33,7 +33,7 @@ from importers.normalize import credential_tokens, license_number_key, zip5
 
 if TYPE_CHECKING:
     from directory.store import DirectoryStore
-    from directory.store.import_store import Identity
+    from directory.store.import_store import Identity, RecordMark
 
 # Weights of the fuzzy score's parts. The name carries most: place and license type only
 # separate namesakes; neither can make two different names one person.
@@ -219,12 +219,18 @@ class ResolutionIndex:
         return made
 
     @classmethod
-    def from_store(cls, store: DirectoryStore, source: str) -> ResolutionIndex:
+    def from_store(
+        cls, store: DirectoryStore, source: str, marks: Mapping[str, RecordMark] | None = None
+    ) -> ResolutionIndex:
         """The index of the stored clinicians. They are read (and their candidates made:
         most of a re-run's time, at a national file's size) only when a record is not
         this source's row of a stored clinician: a re-run of the same file never needs
-        them, a new month's file only from its first new clinician."""
-        index = cls(store.imports.source_records(source), store.imports.distinct_pairs())
+        them, a new month's file only from its first new clinician. ``marks``: the
+        source's record marks, if the caller has read them already."""
+        if marks is None:
+            marks = store.imports.record_marks(source)
+        rows = {external_id: mark.entity_id for external_id, mark in marks.items()}
+        index = cls(rows, store.imports.distinct_pairs())
         index._unread = store.imports.iter_identities
         index._unread_ids = frozenset(store.imports.therapist_ids())
         return index

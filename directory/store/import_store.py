@@ -120,12 +120,13 @@ class StoredPractice(msgspec.Struct, kw_only=True):
 
 
 class RecordMark(NamedTuple):
-    """What a source row said when last merged (a digest) and the version of the clinician
-    it was merged into as that batch left it (importers.apply._as_before)."""
+    """Which clinician a source row is, what the row said when last merged (a digest) and
+    the clinician's version as that batch left it (importers.apply._as_before); marks
+    written before they held the last two have None there."""
 
     entity_id: str
-    digest: str
-    version: int
+    digest: str | None = None
+    version: int | None = None
 
 
 class Identity(msgspec.Struct, kw_only=True):
@@ -336,8 +337,7 @@ class ImportStore:
         return found
 
     def record_marks(self, source: str) -> dict[str, RecordMark]:
-        """{external id: RecordMark} for every clinician row of ``source`` marked with what
-        it said and the version it left (marks written before that carry neither)."""
+        """{external id: RecordMark} for every clinician row of ``source`` seen so far."""
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(provenance.c.external_id, provenance.c.entity_id, provenance.c.value).where(
@@ -348,10 +348,11 @@ class ImportStore:
             )
             return {
                 row.external_id: RecordMark(
-                    row.entity_id, row.value["digest"], row.value["version"]
+                    row.entity_id, row.value.get("digest"), row.value.get("version")
                 )
+                if isinstance(row.value, dict)
+                else RecordMark(row.entity_id)
                 for row in rows
-                if isinstance(row.value, dict) and "digest" in row.value
             }
 
     def therapist_ids(self) -> set[str]:
