@@ -8,6 +8,7 @@ import time
 from email import message_from_bytes, policy
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from directory import freshness
@@ -20,12 +21,20 @@ from directory.store import DirectoryStore, create_engine_for, migrate
 from tests.factories import make_therapist
 from tests.mail_server import body_of
 
-TODAY = dt.date.today()  # the store stamps links with its (real) clock
+
+
+@pytest.fixture
+def today() -> dt.date:
+    """The store's day (it stamps links and edits with its real clock, in UTC), read when
+    the test starts rather than when the module is imported: a suite that runs past
+    midnight would otherwise compare yesterday's dates with today's stamps."""
+    return dt.datetime.now(dt.UTC).date()
+
 SITE = LinkSite("http://sensate.test")
 
 
-def confirmed(store: DirectoryStore, days_ago: int | None) -> Therapist:
-    day = None if days_ago is None else TODAY - dt.timedelta(days=days_ago)
+def confirmed(store: DirectoryStore, today: dt.date, days_ago: int | None) -> Therapist:
+    day = None if days_ago is None else today - dt.timedelta(days=days_ago)
     return store.add_therapist(
         make_therapist(availability=Availability(confirmed_on=day)), actor="test"
     )
@@ -41,11 +50,13 @@ def own(store: DirectoryStore, t: Therapist, email: str) -> None:
     assert done is not None and done[1] == "approved"
 
 
-def test_the_report_counts_listings_by_their_last_confirmation(store: DirectoryStore) -> None:
+def test_the_report_counts_listings_by_their_last_confirmation(
+    store: DirectoryStore, today: dt.date
+) -> None:
     for days in (10, 29, 60, 120, 200):
-        confirmed(store, days)
-    confirmed(store, None)
-    found = freshness.report(store, TODAY)
+        confirmed(store, today, days)
+    confirmed(store, today, None)
+    found = freshness.report(store, today)
     assert found.listings == 6 and found.never_confirmed == 1
     assert found.within == {30: 2, 90: 3, 180: 4}
     assert round(found.share(30), 3) == round(2 / 6, 3)
@@ -53,18 +64,18 @@ def test_the_report_counts_listings_by_their_last_confirmation(store: DirectoryS
 
 
 def test_owners_are_asked_every_30_days_and_unclaimed_listings_never(
-    store: DirectoryStore, tmp_path: Path
+    store: DirectoryStore, tmp_path: Path, today: dt.date
 ) -> None:
-    due = confirmed(store, 31)
-    recent = confirmed(store, 0)
-    confirmed(store, 300)  # unclaimed: nobody to ask
+    due = confirmed(store, today, 31)
+    recent = confirmed(store, today, 0)
+    confirmed(store, today, 300)  # unclaimed: nobody to ask
     own(store, due, "due@example.org")
     own(store, recent, "recent@example.org")
     outbox = FileOutbox(tmp_path / "mail", "no-reply@sensate.test")
-    assert freshness.due(store, TODAY) == [(due.id, "due@example.org")]
-    assert freshness.ask(store, outbox, SITE, TODAY) == 1
-    assert freshness.ask(store, outbox, SITE, TODAY + dt.timedelta(days=29)) == 0
-    assert freshness.ask(store, outbox, SITE, TODAY + dt.timedelta(days=30)) == 2  # both now
+    assert freshness.due(store, today) == [(due.id, "due@example.org")]
+    assert freshness.ask(store, outbox, SITE, today) == 1
+    assert freshness.ask(store, outbox, SITE, today + dt.timedelta(days=29)) == 0
+    assert freshness.ask(store, outbox, SITE, today + dt.timedelta(days=30)) == 2  # both now
     [first, *_] = outbox.messages()
     message = message_from_bytes(first.read_bytes(), policy=policy.default)
     text = body_of(message)  # type: ignore[arg-type]
@@ -97,8 +108,10 @@ def test_the_freshness_commands(tmp_path: Path) -> None:
     engine.dispose()
 
 
-def test_the_scheduler_asks_on_its_thread_and_stops(store: DirectoryStore, tmp_path: Path) -> None:
-    t = confirmed(store, 45)
+def test_the_scheduler_asks_on_its_thread_and_stops(
+    store: DirectoryStore, tmp_path: Path, today: dt.date
+) -> None:
+    t = confirmed(store, today, 45)
     own(store, t, "thread@example.org")
     outbox = FileOutbox(tmp_path / "mail", "no-reply@sensate.test")
     schedule = freshness.Scheduler(store, outbox, SITE, interval_s=3600)
@@ -111,4 +124,4 @@ def test_the_scheduler_asks_on_its_thread_and_stops(store: DirectoryStore, tmp_p
     finally:
         schedule.stop()
     assert len(outbox.messages()) == 1
-    assert freshness.due(store, TODAY) == []  # asked: not due again this period
+    assert freshness.due(store, today) == []  # asked: not due again this period
