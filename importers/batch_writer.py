@@ -102,7 +102,14 @@ class ForkedWriter:
             name="sensate-import-writer",
             daemon=True,  # never outlives this process, whatever ends it
         )
-        self._process.start()
+        # Ctrl-C is held back while the writer is forked, so that one pressed at that moment
+        # cannot reach the child before it ignores it (see _serve); a fork keeps the mask
+        # and drops what is pending, and this process gets its Ctrl-C once unblocked.
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            self._process.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
         child.close()
         self._encoder = msgspec.msgpack.Encoder()
         self._waiting = False
@@ -185,6 +192,7 @@ def touched(batch: ImportBatch) -> frozenset[str]:
 def _serve(conn: Connection, store: DirectoryStore, actor: str, source: str) -> None:
     """The writer process: write each batch received, answer b"" or the failure."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the importer's to handle (see above)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # held back for the fork
     store.engine.dispose(close=False)  # the parent's pooled connections stay the parent's
     decoder = msgspec.msgpack.Decoder(_Message)
     writer = InlineWriter(store, actor=actor, source=source)
