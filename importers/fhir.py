@@ -998,8 +998,8 @@ def _person_name(names: object) -> tuple[str, str, list[str]]:
     family = clean_text(name.get("family"))
     suffix_tokens = [t for s in name.get("suffix") or [] if s for t in credential_tokens(s)]
     if not family and name.get("text"):
-        first, last, tokens = split_full_name(name["text"])
-        return first, last, [*suffix_tokens, *tokens]
+        full = split_full_name(name["text"])
+        return full.first, full.last, [*suffix_tokens, *full.credentials]
     return title_case_name(given[0] if given else ""), title_case_name(family), suffix_tokens
 
 

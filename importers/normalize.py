@@ -19,11 +19,14 @@ import functools
 import re
 import string
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import NamedTuple
 
 import phonenumbers
 import scourgify
 import scourgify.exceptions
 import usaddress
+from nameparser import HumanName
+from nameparser.config import Constants
 
 from directory.records import (
     Address,
@@ -156,31 +159,73 @@ def split_middle_initial(first: str) -> tuple[str, str]:
     return first, ""
 
 
-_NAME_SUFFIXES = frozenset({"jr", "jr.", "sr", "sr.", "ii", "iii", "iv"})
+class FullName(NamedTuple):
+    """A name that arrived as one string, in the directory's parts."""
+
+    first: str
+    middle: str
+    last: str
+    credentials: list[str]
 
 
-def split_full_name(value: object) -> tuple[str, str, list[str]]:
-    """Split "Jane Q. Doe, LMFT, CST" or "Doe, Jane" into (first, last, credential tokens).
+def split_full_name(value: object) -> FullName:
+    """Split "Jane Q. Doe, LMFT, CST", "Doe, Jane" or "Dr. Jane Doe LMFT" with nameparser.
 
-    Rosters often hold one name column. A single word before the first comma is read as
-    "Last, First[, credentials]", since nobody lists a one-word name before credentials.
-    Middle names and suffixes (Jr., III) are dropped: the model has no field for them.
+    Rosters and some FHIR names hold the whole name in one string. nameparser tells the
+    title, first, middle and last names, nickname and suffixes apart (and reads "Last,
+    First"); the credentials among the suffixes are kept as tokens, generational ones
+    (Jr., III) and the title and nickname dropped: the model has no field for them. A one-word
+    name is kept as the surname, which a listing needs. Capitals come from title_case_name
+    (nameparser's own would write "MacHado" and "MacIas").
     """
     text = clean_text(value)
     if not text:
-        return "", "", []
-    head, _, tail = text.partition(",")
-    if tail.strip() and len(head.split()) == 1:
-        last = head
-        given, _, credentials_text = tail.partition(",")
-        given_words = given.split()
-        first = given_words[0] if given_words else ""
-    else:
-        words = [word for word in head.split() if word.lower() not in _NAME_SUFFIXES]
-        first = words[0] if len(words) > 1 else ""
-        last = words[-1] if words else ""
-        credentials_text = tail
-    return title_case_name(first), title_case_name(last), credential_tokens(credentials_text)
+        return FullName("", "", "", [])
+    constants = _name_constants()
+    name = HumanName(text, constants=constants)
+    credentials = [
+        suffix
+        for suffix in name.suffix_list
+        if suffix.replace(".", "").lower() not in constants.suffix_not_acronyms
+    ]
+    first, middle, last = name.first, name.middle, name.last
+    if not last:
+        first, last = "", first
+    return FullName(
+        title_case_name(first),
+        title_case_name(middle),
+        title_case_name(last),
+        credential_tokens(", ".join(credentials)),
+    )
+
+
+@functools.cache
+def _name_constants() -> Constants:
+    """nameparser's word lists (its own copy: the library's defaults stay as they are) with
+    the credentials clinicians write after their names, so that "Jane Doe LMFT" ends in a
+    credential and not a surname called LMFT. nameparser knows PhD, LCSW and LPC, but not
+    LMFT, LMHC, LICSW or CST-S."""
+    constants = Constants()
+    constants.suffix_acronyms.add(*_credential_abbreviations())
+    return constants
+
+
+def _credential_abbreviations() -> set[str]:
+    """The abbreviations of the vocabulary's licenses and certifications ("LMFT (Licensed
+    Marriage and Family Therapist)", "AASECT Certified Sex Therapist (CST)", their one-word
+    synonyms such as "cst-s") and of the degrees shown in mixed case (PhD, PsyD, MEd)."""
+    from directory.vocab import load_vocabulary
+
+    vocabulary = load_vocabulary()
+    words = {key.lower() for key in _CREDENTIAL_DISPLAY}
+    for term in (*vocabulary.license_types.values(), *vocabulary.credential_kinds.values()):
+        words.update(synonym for synonym in term.synonyms if " " not in synonym)
+        words.update(
+            word.lower()
+            for word in re.split(r"[\s()/]+", term.label)
+            if len(word) > 1 and word.replace("-", "").isupper()
+        )
+    return words
 
 
 # --- credentials -----------------------------------------------------------------------

@@ -523,8 +523,10 @@ class _RowReader:
         last = title_case_name(text.get("last_name"))
         tokens: list[str] = []
         if text.get("full_name") and not last:
-            first_from_full, last, tokens = split_full_name(text["full_name"])
-            first = first or first_from_full
+            full = split_full_name(text["full_name"])
+            first, last, tokens = first or full.first, full.last, full.credentials
+            if full.middle and not text.get("middle_name"):
+                text["middle_name"] = full.middle
         if not last:
             field = "last_name" if "last_name" in text else "full_name"
             raise _RowProblem(field, f"{self.column(field)} is empty: the row names nobody")

@@ -22,13 +22,13 @@ from tests.factories import make_therapist
 from tests.mail_server import body_of
 
 
-
 @pytest.fixture
 def today() -> dt.date:
     """The store's day (it stamps links and edits with its real clock, in UTC), read when
     the test starts rather than when the module is imported: a suite that runs past
     midnight would otherwise compare yesterday's dates with today's stamps."""
     return dt.datetime.now(dt.UTC).date()
+
 
 SITE = LinkSite("http://sensate.test")
 

@@ -225,10 +225,50 @@ def test_license_type_lookup_and_choice() -> None:
     assert choose_license_type([], ["LCSW"]) is None
 
 
-def test_full_names() -> None:
-    assert split_full_name("Fictional, Avery J") == ("Avery", "Fictional", [])
-    assert split_full_name("Avery Q. Example, LMFT, CST") == ("Avery", "Example", ["LMFT", "CST"])
-    assert split_full_name("AVERY EXAMPLE JR.") == ("Avery", "Example", [])
+@pytest.mark.parametrize(
+    ("text", "parts"),
+    [
+        ("Fictional, Avery J", ("Avery", "J", "Fictional", [])),
+        ("Avery Q. Example, LMFT, CST", ("Avery", "Q.", "Example", ["LMFT", "CST"])),
+        ("AVERY EXAMPLE JR.", ("Avery", "", "Example", [])),
+        # Credentials without a comma: nameparser's own list lacks LMFT, CST-S, LICSW.
+        ("Avery Example LMFT", ("Avery", "", "Example", ["LMFT"])),
+        ("Avery Example LICSW CST-S", ("Avery", "", "Example", ["LICSW", "CST-S"])),
+        # A title and a nickname are no part of the listing's name; particles stay.
+        ("Dr. Avery 'Ave' Example, PhD", ("Avery", "", "Example", ["PHD"])),
+        ("Anna van der Berg, LPC", ("Anna", "", "van der Berg", ["LPC"])),
+        ("MCDONALD III, DESHAWN", ("Deshawn", "", "McDonald", [])),
+        ("MACHADO, MARIA", ("Maria", "", "Machado", [])),  # not nameparser's "MacHado"
+        ("Example, Avery, MSW", ("Avery", "", "Example", ["MSW"])),
+        ("Fictional", ("", "", "Fictional", [])),  # one word: the surname a listing needs
+        ("", ("", "", "", [])),
+    ],
+)
+def test_full_names(text: str, parts: tuple[str, str, str, list[str]]) -> None:
+    assert split_full_name(text) == parts
+
+
+_NAME_WORD = st.sampled_from(
+    ["Avery", "Jordan", "Maria", "Quinn", "Okafor", "Nguyen", "Example", "Fictional", "Lee"]
+)
+_CREDENTIAL = st.sampled_from(["LMFT", "LCSW", "LICSW", "LPC", "LMHC", "PHD", "PSYD", "CST"])
+
+
+@given(
+    first=_NAME_WORD,
+    last=_NAME_WORD,
+    credentials=st.lists(_CREDENTIAL, max_size=3, unique=True),
+    last_first=st.booleans(),
+    capitals=st.booleans(),
+)
+def test_a_full_name_splits_back_into_what_made_it(
+    first: str, last: str, credentials: list[str], last_first: bool, capitals: bool
+) -> None:
+    """However a roster writes a name ("First Last, CRED" or "Last, First, CRED", in capitals
+    or not), the parts that made it come back."""
+    text = f"{last}, {first}" if last_first else f"{first} {last}"
+    text = ", ".join([text, *credentials])
+    assert split_full_name(text.upper() if capitals else text) == (first, "", last, credentials)
 
 
 def test_points() -> None:

@@ -171,6 +171,7 @@ def test_xlsx_board_export(tmp_path: Path) -> None:
     first, second = (r.therapist for r in records)
     assert records[0].as_of == dt.date(2026, 1, 10)  # from the file name
     assert (first.first_name, first.last_name) == ("Avery", "Fictional")
+    assert records[0].facts["middle_name"] == "J"  # "Fictional, Avery J": nameparser's middle
     assert first.licenses[0].number == "12345"
     assert first.licenses[0].issued_on == dt.date(2019, 4, 1)
     assert first.locations[0].address.postal_code == "06851"
