@@ -210,21 +210,35 @@ def _name_constants() -> Constants:
     return constants
 
 
+# Degrees and allied credentials written after a clinician's name that are neither in the
+# vocabulary (licenses, certifications) nor in nameparser's own list.
+_OTHER_CREDENTIALS = frozenset(
+    {
+        *("msw", "mss", "dsw", "ma", "ms", "mft", "mdiv", "mph", "msn", "dnp", "np", "bc"),
+        *("ncc", "lcadc", "cadc", "caadc", "csac", "ladc", "lac", "mac", "cctp", "rpt"),
+    }
+)
+
+
 def _credential_abbreviations() -> set[str]:
-    """The abbreviations of the vocabulary's licenses and certifications ("LMFT (Licensed
-    Marriage and Family Therapist)", "AASECT Certified Sex Therapist (CST)", their one-word
-    synonyms such as "cst-s") and of the degrees shown in mixed case (PhD, PsyD, MEd)."""
+    """The abbreviations clinicians write after their names: the vocabulary's licenses and
+    certifications ("LMFT (Licensed Marriage and Family Therapist)", "AASECT Certified Sex
+    Therapist (CST)", one-word synonyms such as "cst-s"), each also as the "-S" a
+    supervisor writes (LPC-S, LMFT-S), the degrees shown in mixed case (PhD, PsyD, MEd) and
+    _OTHER_CREDENTIALS."""
     from directory.vocab import load_vocabulary
 
     vocabulary = load_vocabulary()
-    words = {key.lower() for key in _CREDENTIAL_DISPLAY}
+    words = {key.lower() for key in _CREDENTIAL_DISPLAY} | _OTHER_CREDENTIALS
     for term in (*vocabulary.license_types.values(), *vocabulary.credential_kinds.values()):
-        words.update(synonym for synonym in term.synonyms if " " not in synonym)
-        words.update(
+        abbreviations = {synonym for synonym in term.synonyms if " " not in synonym}
+        abbreviations.update(
             word.lower()
             for word in re.split(r"[\s()/]+", term.label)
             if len(word) > 1 and word.replace("-", "").isupper()
         )
+        words.update(abbreviations)
+        words.update(f"{word}-s" for word in abbreviations if not word.endswith("-s"))
     return words
 
 

@@ -240,6 +240,10 @@ def test_license_type_lookup_and_choice() -> None:
         ("MCDONALD III, DESHAWN", ("Deshawn", "", "McDonald", [])),
         ("MACHADO, MARIA", ("Maria", "", "Machado", [])),  # not nameparser's "MacHado"
         ("Example, Avery, MSW", ("Avery", "", "Example", ["MSW"])),
+        # Degrees and supervisor designations nameparser does not know, with or without commas.
+        ("Avery Example MSW, LCSW", ("Avery", "", "Example", ["MSW", "LCSW"])),
+        ("Avery Example, LPC-S", ("Avery", "", "Example", ["LPC-S"])),
+        ("AVERY EXAMPLE MA NCC", ("Avery", "", "Example", ["MA", "NCC"])),
         ("Fictional", ("", "", "Fictional", [])),  # one word: the surname a listing needs
         ("", ("", "", "", [])),
     ],
