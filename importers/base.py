@@ -18,7 +18,7 @@ import json
 import operator
 import re
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Literal, NamedTuple
 
@@ -391,6 +391,23 @@ def split_results(
 def warning(row: int | str, field: str, reason: str, raw: object = "") -> Reject:
     """A Reject for a part of a record that was dropped while the record itself was kept."""
     return Reject(row=row, reason=reason, raw=excerpt(raw), field=field, severity="warning")
+
+
+def cut_short(text: str, rows: Sequence[Sequence[object]]) -> str:
+    """Why CSV text (its header first in ``rows``) looks cut off in transfer; "" if it does not.
+
+    A file cut in transfer ends in the middle of a row: no line break after a last row with
+    fewer cells than the header. A whole export may lack its last line break (RFC 4180
+    allows it), so that alone is no sign; and a file cut exactly between two rows cannot
+    be told from a whole one. (NPPES files always end with a line break, so importers.nppes
+    asks for more, from the file's tail alone.)
+    """
+    if len(rows) < 2 or text.endswith(("\n", "\r")):
+        return ""
+    width, cells = len(rows[0]), len(rows[-1])
+    if cells < width:
+        return f"it ends in the middle of a row (its last row has {cells} of {width} columns)"
+    return ""
 
 
 def file_as_of(path: Path) -> dt.date:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import json
 import os
 from collections.abc import Iterator
@@ -44,6 +45,7 @@ from importers.base import (
     Reject,
     SourceRecord,
     UnreadableJson,
+    cut_short,
     excerpt,
     file_as_of,
     make_record,
@@ -183,14 +185,17 @@ def _read_package(folder: Path, max_bytes: int) -> tuple[dict[str, list[Obj]], l
             with uploads.open_text(
                 file, max_bytes=max_bytes, field=field or "file", encoding="utf-8-sig", newline=""
             ) as stream:
-                tables[name] = _number_rows(label, list(csv.DictReader(stream)))
+                text = stream.read()
+            tables[name] = _number_rows(label, _table_rows(label, text))
         except uploads.UnsafeUpload as error:
             where = DESCRIPTOR if field else label
             problems.append(Reject(row=where, reason=error.message, field=error.field))
         except (UnicodeDecodeError, csv.Error) as error:
-            problems.append(
-                Reject(row=label, reason=f"table is not readable CSV: {error}", field=field)
-            )
+            # One table unread would import the rest without it (services without their
+            # locations): the package is refused whole, before anything is written.
+            raise HsdsFormatError(
+                f"{uploads.shown(label)} in {folder.name} is not readable CSV (UTF-8): {error}"
+            ) from None
     if version.startswith("1.") or (
         "addresses" not in tables and any(name in tables for name in HSDS_1_TABLES)
     ):
@@ -205,6 +210,14 @@ def _read_package(folder: Path, max_bytes: int) -> tuple[dict[str, list[Obj]], l
         )
         tables = _from_hsds_1(tables)
     return tables, problems
+
+
+def _table_rows(label: str, text: str) -> list[dict[str, Any]]:
+    """A table's rows as dicts by its header; HsdsFormatError if it was cut off in transfer."""
+    problem = cut_short(text, list(csv.reader(io.StringIO(text, newline=""))))
+    if problem:
+        raise HsdsFormatError(f"{uploads.shown(label)} is truncated: {problem}")
+    return list(csv.DictReader(io.StringIO(text, newline="")))
 
 
 def _declared_paths(
@@ -224,8 +237,10 @@ def _declared_paths(
         problems.append(Reject(row=DESCRIPTOR, reason=error.message, field=error.field))
         return [], ""
     except (json.JSONDecodeError, UnicodeDecodeError, AttributeError) as error:
-        problems.append(Reject(row=DESCRIPTOR, reason=f"descriptor is not readable: {error}"))
-        return [], ""
+        # Without its descriptor the package's tables cannot be told (nor its version).
+        raise HsdsFormatError(
+            f"{DESCRIPTOR} in {folder.name} is not readable (truncated?): {error}"
+        ) from None
     version = str(package.get("version", ""))
     return [r.get("path") if isinstance(r, dict) else None for r in resources], version
 
@@ -582,7 +597,7 @@ class _Mapper:
                 if not isinstance(phone, dict):
                     continue
                 raw = clean_text(phone.get("number"))
-                number = normalize_phone(raw)
+                number = normalize_phone(raw, extension=phone.get("extension"))
                 if number:
                     return number
                 if raw:

@@ -313,18 +313,20 @@ def normalize_credentials(value: object) -> str:
 # --- phones ----------------------------------------------------------------------------
 
 
-def normalize_phone(value: object, region: str = "US") -> str | None:
+def normalize_phone(value: object, region: str = "US", extension: object = "") -> str | None:
     """A phone number in international form, extension kept: "+1 860-555-0100 ext. 12".
 
     Parsed and checked by ``phonenumbers`` (Google's libphonenumber data): a number that is
     not valid for its country (wrong length, an area code or exchange that does not exist)
     gives None. Numbers without a country code are read as ``region``'s. Literal quotes
-    around the number (HSDS samples have them) are not part of it.
+    around the number (HSDS samples have them) are not part of it. ``extension``: one a
+    source gives apart from the number (HSDS's ``phone.extension``).
     """
     text = clean_text(value).strip("'\"").strip()
     if not text:
         return None
-    return _international_phone(text, region)
+    extra = clean_text(extension)
+    return _international_phone(f"{text} ext. {extra}" if extra else text, region)
 
 
 # National files repeat the same values (a clinic's phone and address on every one of its

@@ -60,6 +60,7 @@ from importers.base import (
     Reject,
     SourceRecord,
     credential_path,
+    cut_short,
     excerpt,
     file_as_of,
     make_record,
@@ -281,6 +282,11 @@ def _csv_rows(
         raise RosterFormatError(
             f"{path.name} is not readable as CSV at line {reader.line_num}: {error}"
         ) from None
+    problem = cut_short(text, rows[mapping.header_row - 1 :])
+    if problem:
+        # A roster that says it lists everyone (``full``) would otherwise send everyone
+        # after the cut to review as gone.
+        raise RosterFormatError(f"{path.name} is truncated: {problem}; export it again")
     for number, row in enumerate(rows, start=1):
         if number >= mapping.header_row:
             yield number, row

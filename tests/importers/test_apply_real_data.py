@@ -9,6 +9,7 @@ import csv
 import datetime as dt
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -458,6 +459,44 @@ def test_unreadable_or_foreign_files_exit_non_zero(
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"cannot import {name}" in result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_an_hsds_package_with_a_table_cut_off_exits_non_zero_and_writes_nothing(
+    store: DirectoryStore, fixtures: Path, tmp_path: Path
+) -> None:
+    """Failure 8: an unreadable or cut-off table was one reject, the rest imported, exit 0."""
+    folder = tmp_path / "package"
+    shutil.copytree(fixtures / "hsds-3.0" / "csv", folder)
+    services = folder / "services.csv"
+    services.write_bytes(services.read_bytes()[:-200])
+
+    result = _cli(tmp_path, "import", "hsds", str(folder))
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "services.csv' is truncated" in result.stdout + result.stderr
+    with pytest.raises(ImportError_, match="truncated"):
+        run_import(store, "hsds", folder)
+    assert store.imports.list_practices() == [] and store.imports.list_runs() == []
+
+
+def test_a_roster_cut_off_exits_non_zero_and_writes_nothing(
+    store: DirectoryStore, tmp_path: Path
+) -> None:
+    """A roster that lists everyone (``full``) cut short would send everyone after the cut to
+    review as gone."""
+    roster = Path(__file__).parent.parent / "fixtures" / "aasect_roster.csv"
+    cut = tmp_path / roster.name
+    raw = roster.read_bytes()
+    cut.write_bytes(raw[: len(raw) * 2 // 3])
+    mapping = roster.with_suffix(".toml")
+
+    with pytest.raises(ImportError_, match=r"truncated: it ends in the middle of a row"):
+        run_import(store, "roster", cut, mapping=mapping)
+    assert store.count_therapists() == 0 and store.imports.list_runs() == []
+    # The whole file, and the same rows with no line break after the last, import.
+    whole = tmp_path / "whole.csv"
+    whole.write_bytes(raw.rstrip(b"\r\n"))
+    assert run_import(store, "roster", whole, mapping=mapping).created > 0
 
 
 def test_one_unreadable_file_in_a_fhir_folder_stops_the_import_before_writing(

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
 from importers.base import split_results
-from importers.hsds import parse_hsds
+from importers.hsds import HsdsFormatError, parse_hsds
 
 DAY = dt.date(2026, 1, 15)
 SERVICE = "service/ac148810-d857-441c-9679-408f346de14b"
@@ -26,7 +27,8 @@ def test_service_full_is_a_practice_listing(fixtures: Path) -> None:
     assert service.kind == "service"
     assert service.name == "Community Counselling"
     assert service.parent_name == "Example Organization Inc."
-    assert service.phone == "+44 1234 234567"  # written with literal quotes: '"+44 1234 234567"'
+    # Written with literal quotes ('"+44 1234 234567"'), its extension (100) apart.
+    assert service.phone == "+44 1234 234567 x100"
     assert service.contact_name == "Ann Persona"  # reception: a contact, not a clinician
     assert record.facts["contact_title"] == "Reception Manager"
     assert service.languages == ["ur"]
@@ -88,7 +90,7 @@ def test_csv_data_package(fixtures: Path, entry: str) -> None:
     service = records[1].practice
     assert service.parent_name == "Example Organization Inc."
     assert service.ages_served == ["child", "teen", "adult", "older_adult"]  # 12 to 100
-    assert service.phone == "+44 1234 234567"  # phones.csv: """+44 1234 234567"""
+    assert service.phone == "+44 1234 234567 x100"  # phones.csv: """+44 1234 234567""",100
     assert service.contact_name == "Ann Persona"
     problems = {(r.row, r.field) for r in rejects}
     assert problems == {
@@ -196,3 +198,44 @@ def test_unusable_age_bounds_are_reported_and_dropped(
     records, rejects = split_results(parse_hsds(path, as_of=DAY))
     assert records[0].practice.ages_served == []
     assert [(r.field, r.severity) for r in rejects] == [("minimum_age", "warning")]
+
+
+def _copy_package(fixtures: Path, tmp_path: Path) -> Path:
+    folder = tmp_path / "package"
+    shutil.copytree(fixtures / "hsds-3.0" / "csv", folder)
+    return folder
+
+
+def test_a_table_in_another_encoding_refuses_the_package(fixtures: Path, tmp_path: Path) -> None:
+    """Failure 8: an unreadable table was one reject, and the rest imported without it."""
+    folder = _copy_package(fixtures, tmp_path)
+    with (folder / "locations.csv").open("ab") as table:
+        table.write(b"1,Caf\x81\x8d\n")
+    with pytest.raises(HsdsFormatError, match=r"locations\.csv' in package is not readable CSV"):
+        list(parse_hsds(folder))
+
+
+def test_a_table_cut_off_in_transfer_refuses_the_package(fixtures: Path, tmp_path: Path) -> None:
+    folder = _copy_package(fixtures, tmp_path)
+    services = folder / "services.csv"
+    text = services.read_bytes()
+    services.write_bytes(text[: len(text) * 2 // 3])
+    with pytest.raises(HsdsFormatError, match=r"services\.csv' is truncated: .* 12 of 23 columns"):
+        list(parse_hsds(folder))
+
+
+def test_a_cut_off_descriptor_refuses_the_package(fixtures: Path, tmp_path: Path) -> None:
+    folder = _copy_package(fixtures, tmp_path)
+    descriptor = folder / "datapackage.json"
+    descriptor.write_bytes(descriptor.read_bytes()[:500])
+    with pytest.raises(HsdsFormatError, match=r"datapackage\.json .* not readable"):
+        list(parse_hsds(folder))
+
+
+def test_a_last_row_without_its_line_break_is_read(fixtures: Path, tmp_path: Path) -> None:
+    """RFC 4180 lets the last line break go: a whole table without it is no truncation."""
+    folder = _copy_package(fixtures, tmp_path)
+    services = folder / "services.csv"
+    services.write_bytes(services.read_bytes().rstrip(b"\r\n"))
+    records, _ = split_results(parse_hsds(folder, as_of=DAY))
+    assert [r.external_id for r in records] == [ORGANIZATION, SERVICE]
