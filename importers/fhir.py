@@ -47,6 +47,7 @@ from directory.records import (
 )
 from importers import uploads
 from importers.base import (
+    OutOfScope,
     ParseResult,
     Practice,
     Reject,
@@ -455,7 +456,7 @@ class _Graph:
 
     # Output -------------------------------------------------------------------------------
 
-    def records(self) -> Iterator[SourceRecord | Reject]:
+    def records(self) -> Iterator[SourceRecord | Reject | OutOfScope]:
         roles_by_practitioner: dict[int, list[Resource]] = {}
         problems: list[Reject] = []
         # Who manages which Location and provides which service, indexed once.
@@ -914,13 +915,15 @@ class _Graph:
                 return text, phone, email
         return "", "", ""
 
-    def _organization(self, organization: Resource) -> Iterator[SourceRecord | Reject]:
+    def _organization(self, organization: Resource) -> Iterator[SourceRecord | Reject | OutOfScope]:
         row = _key(organization)
         types = {
             code for concept in organization.get("type") or [] for _, code in _codings(concept)
         }
         profiles = " ".join((organization.get("meta") or {}).get("profile") or [])
         if types & NOT_PRACTICES or "Network" in profiles:
+            # Read and left out on purpose: counted, never silently dropped.
+            yield OutOfScope(row=row, reason="a network or payer, not a practice")
             return
         name = normalize_org_name(organization.get("name"))
         if not name:

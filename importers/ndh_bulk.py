@@ -44,7 +44,15 @@ from pathlib import Path
 from typing import Any
 
 from importers import uploads
-from importers.base import ParseResult, Reject, SourceRecord, UnreadableJson, read_json, warning
+from importers.base import (
+    OutOfScope,
+    ParseResult,
+    Reject,
+    SourceRecord,
+    UnreadableJson,
+    read_json,
+    warning,
+)
 from importers.fhir import (
     FHIR_SUFFIXES,
     FhirFormatError,
@@ -420,7 +428,7 @@ def _dangling_owners(db: sqlite3.Connection) -> Iterator[Reject]:
 
 def _organizations(
     db: sqlite3.Connection, lookup: LicenseTypeLookup, as_of: dt.date
-) -> Iterator[SourceRecord | Reject]:
+) -> Iterator[SourceRecord | Reject | OutOfScope]:
     last = 0
     while True:
         rows = db.execute(

@@ -113,8 +113,9 @@ def test_plan_net_folder_as_shipped_imports_in_one_run(
     """Failures 2 and 3: the 5,215-file folder read 0 files; its surgeons became listings."""
     first = run_import(store, "fhir", fixtures / "fhir-plannet-nppes-full")
 
-    # 2,000 Practitioners and 164 provider Organizations (networks and payers are no practices).
-    assert (first.read, first.in_scope, first.out_of_scope) == (2164, 148, 2016)
+    # 2,000 Practitioners and 180 Organizations; the 16 networks and payers are no practices,
+    # counted out of scope with the surgeons and pharmacies.
+    assert (first.read, first.in_scope, first.out_of_scope) == (2180, 148, 2032)
     assert counts(first) == {"created": 148}
     assert first.warnings == PLAN_NET_WARNINGS
     therapists = list(store.iter_therapists())
@@ -126,7 +127,7 @@ def test_plan_net_folder_as_shipped_imports_in_one_run(
     second = run_import(store, "fhir", fixtures / "fhir-plannet-nppes-full")
 
     assert counts(second) == {"unchanged": 148}
-    assert (second.read, second.in_scope, second.out_of_scope) == (2164, 148, 2016)
+    assert (second.read, second.in_scope, second.out_of_scope) == (2180, 148, 2032)
 
 
 def test_npi_registry_answers_apply_the_same_scope(store: DirectoryStore, fixtures: Path) -> None:
