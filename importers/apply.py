@@ -94,11 +94,14 @@ def open_source(
     mapping_path: Path | None = None,
     *,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    scope: Scope | None = None,
 ) -> tuple[str, ParseResult, bool]:
     """(source name, record stream, whether the source says it is complete) for a file.
 
     The file must be a regular file (or, for FHIR and HSDS, a folder) of at most
-    ``max_file_bytes``; files named inside it are confined by importers.uploads.
+    ``max_file_bytes``; files named inside it are confined by importers.uploads. ``scope``
+    (default: scope.toml's) is the NPPES reader's pre-filter, the same list the pipeline
+    then applies to every record.
     """
     try:
         uploads.check_file(path, max_bytes=max_file_bytes, folders=kind in ("fhir", "ndh", "hsds"))
@@ -107,9 +110,11 @@ def open_source(
     except uploads.UnsafeUpload as error:
         raise ImportError_(error.message, error.field) from error
     if kind == "nppes":
-        from importers.nppes import NppesFormatError, parse_nppes
+        from importers.nppes import ALL_TAXONOMIES, NppesFormatError, parse_nppes
 
-        stream = parse_nppes(path, max_file_bytes=max_file_bytes)
+        scope = scope or default_scope()
+        prefixes = ALL_TAXONOMIES if scope.everything else scope.prefixes
+        stream = parse_nppes(path, taxonomy_codes=prefixes, max_file_bytes=max_file_bytes)
         try:  # parse_nppes checks the header on the first step; fail before starting
             first = next(stream)
         except StopIteration:
@@ -226,8 +231,9 @@ def run_import(
     path = Path(path)
     if write_ahead is None:
         write_ahead = _input_bytes(path) >= WRITE_AHEAD_MIN_BYTES
+    scope = scope or default_scope()
     source, stream, complete = open_source(
-        kind, path, Path(mapping) if mapping else None, max_file_bytes=max_file_bytes
+        kind, path, Path(mapping) if mapping else None, max_file_bytes=max_file_bytes, scope=scope
     )
     importer = Importer(
         store,

@@ -27,7 +27,7 @@ from importers.apply import ImportError_, run_import
 from importers.base import ImportReport, split_results
 from importers.fhir import parse_fhir
 from importers.geocode import SANE_DISTANCE_KM
-from importers.scope import unrestricted
+from importers.scope import Scope, default_scope, unrestricted
 
 ROSTERS = Path(__file__).resolve().parent.parent / "fixtures"
 OLDER, NEWER = dt.date(2019, 1, 10), dt.date(2019, 6, 1)
@@ -128,6 +128,22 @@ def test_plan_net_folder_as_shipped_imports_in_one_run(
 
     assert counts(second) == {"unchanged": 148}
     assert (second.read, second.in_scope, second.out_of_scope) == (2180, 148, 2032)
+
+
+def test_the_scope_an_import_is_given_is_the_nppes_pre_filter(
+    store: DirectoryStore, fixtures: Path
+) -> None:
+    """One scope: the list passed to an import reaches NPPES's reader, not only the pipeline."""
+    everything = run_import(store, "nppes", fixtures / SAMPLE, scope=unrestricted(), dry_run=True)
+    default = default_scope()
+    no_psychologists = Scope(
+        [code for code in default.clinicians if not code.startswith("103")], default.practices
+    )
+    narrower = run_import(store, "nppes", fixtures / SAMPLE, scope=no_psychologists, dry_run=True)
+
+    assert (everything.read, everything.in_scope, everything.out_of_scope) == (300, 300, 0)
+    assert narrower.read == 300 and narrower.in_scope + narrower.out_of_scope == 300
+    assert 0 < narrower.in_scope < 117  # the sample's 117 in the default scope, less psychologists
 
 
 def test_npi_registry_answers_apply_the_same_scope(store: DirectoryStore, fixtures: Path) -> None:
