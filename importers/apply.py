@@ -61,7 +61,7 @@ from importers.batch_writer import (
 from importers.geocode import place_record
 from importers.merge import Merger, merge_practice_data
 from importers.resolve import PracticeIndex, ResolutionIndex, candidate_for
-from importers.scope import Scope, default_scope
+from importers.scope import Scope, default_scope, kept_without_a_license
 from importers.trust import Trust, default_trust
 from importers.uploads import DEFAULT_MAX_FILE_BYTES
 
@@ -377,6 +377,9 @@ class Importer:
                 report.out_of_scope += 1
                 continue
             report.in_scope += 1
+            unlicensed = kept_without_a_license(item)
+            if unlicensed:
+                on_reject(warning(item.row, "licenses", unlicensed))
             item, problems = place_record(item)
             for problem in problems:
                 on_reject(problem)

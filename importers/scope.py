@@ -58,6 +58,26 @@ class Scope:
         return f"taxonomy {', '.join(dict.fromkeys(codes))} is outside the directory's scope"
 
 
+def kept_without_a_license(record: SourceRecord) -> str | None:
+    """Why a clinician from a NUCC source is listed with no license on record, or None.
+
+    Such a record is in scope by its taxonomy (a PractitionerRole's specialty, an NPPES
+    code) while the source names no license for it: it is kept (a verifier can add the
+    license from the state board), and the report says so, rather than listing it quietly.
+    """
+    therapist = record.therapist
+    if (
+        therapist is None
+        or therapist.licenses
+        or therapist.certifications
+        or record.facts.get("deactivation_only")
+        or record.source.split(":", 1)[0] not in NUCC_SOURCES
+    ):
+        return None
+    codes = ", ".join(dict.fromkeys(_codes(record.facts.get("taxonomies")))) or "no code"
+    return f"listed without a license: the source names none for its taxonomy ({codes})"
+
+
 def _codes(value: object) -> list[str]:
     if isinstance(value, str):
         return [value] if value else []

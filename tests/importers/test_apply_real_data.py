@@ -34,7 +34,8 @@ OLDER, NEWER = dt.date(2019, 1, 10), dt.date(2019, 6, 1)
 IG = "fhir-plannet-ig-examples"
 SAMPLE = "nppes/npidata_sample_ct_20181204_300rows.csv"
 NUCC = "http://nucc.org/provider-taxonomy"
-PLAN_NET_WARNINGS = 3566  # Faker phones in area codes that do not exist, among them
+# Faker phones in area codes that do not exist, among them; and one clinician without a license.
+PLAN_NET_WARNINGS = 3567
 SHARED_NPI = "1407071236"  # five IG Organizations carry it: Burr, Hamilton, Hartford x2, Pharm
 
 
@@ -108,10 +109,11 @@ def test_two_new_practitioners_with_one_npi_in_one_batch(
 
 
 def test_plan_net_folder_as_shipped_imports_in_one_run(
-    store: DirectoryStore, fixtures: Path
+    store: DirectoryStore, fixtures: Path, tmp_path: Path
 ) -> None:
     """Failures 2 and 3: the 5,215-file folder read 0 files; its surgeons became listings."""
-    first = run_import(store, "fhir", fixtures / "fhir-plannet-nppes-full")
+    rejects_csv = tmp_path / "rejects.csv"
+    first = run_import(store, "fhir", fixtures / "fhir-plannet-nppes-full", rejects_csv=rejects_csv)
 
     # 2,000 Practitioners and 180 Organizations; the 16 networks and payers are no practices,
     # counted out of scope with the surgeons and pharmacies.
@@ -120,9 +122,14 @@ def test_plan_net_folder_as_shipped_imports_in_one_run(
     assert first.warnings == PLAN_NET_WARNINGS
     therapists = list(store.iter_therapists())
     assert len(therapists) == 117 and len(store.imports.list_practices()) == 31
-    # In scope means a license we list: only one clinician (no state on her NUCC
-    # qualification, reported) is kept without one.
-    assert sum(1 for t in therapists if not t.licenses) == 1
+    # In scope means a license we list: only one clinician is kept without one (a
+    # psychologist by his role's specialty, with no qualification at all), and reported.
+    [unlicensed] = [t for t in therapists if not t.licenses]
+    with rejects_csv.open(newline="") as stream:  # the report keeps the first 1,000 only
+        [why] = [row for row in csv.DictReader(stream) if row["field"] == "licenses"]
+    assert unlicensed.last_name == "Rowe"
+    assert why["row"] == "Practitioner/plannet-practitioner-1235835055"
+    assert "listed without a license" in why["reason"] and "103TC0700X" in why["reason"]
 
     second = run_import(store, "fhir", fixtures / "fhir-plannet-nppes-full")
 
