@@ -211,11 +211,12 @@ def _name_constants() -> Constants:
 
 
 # Degrees and allied credentials written after a clinician's name that are neither in the
-# vocabulary (licenses, certifications) nor in nameparser's own list.
+# vocabulary (licenses, certifications) nor in nameparser's own list. Not MAC (Master
+# Addiction Counselor): Mac is a surname too, and a suffix is never taken for one.
 _OTHER_CREDENTIALS = frozenset(
     {
         *("msw", "mss", "dsw", "ma", "ms", "mft", "mdiv", "mph", "msn", "dnp", "np", "bc"),
-        *("ncc", "lcadc", "cadc", "caadc", "csac", "ladc", "lac", "mac", "cctp", "rpt"),
+        *("ncc", "lcadc", "cadc", "caadc", "csac", "ladc", "lac", "cctp", "rpt"),
     }
 )
 

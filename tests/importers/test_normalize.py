@@ -244,6 +244,8 @@ def test_license_type_lookup_and_choice() -> None:
         ("Avery Example MSW, LCSW", ("Avery", "", "Example", ["MSW", "LCSW"])),
         ("Avery Example, LPC-S", ("Avery", "", "Example", ["LPC-S"])),
         ("AVERY EXAMPLE MA NCC", ("Avery", "", "Example", ["MA", "NCC"])),
+        ("Jane Ma", ("Jane", "", "Ma", [])),  # MA is a degree, and a surname
+        ("John Mac, LCSW", ("John", "", "Mac", ["LCSW"])),
         ("Fictional", ("", "", "Fictional", [])),  # one word: the surname a listing needs
         ("", ("", "", "", [])),
     ],
