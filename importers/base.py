@@ -18,7 +18,7 @@ import json
 import operator
 import re
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Literal, NamedTuple
 
@@ -393,8 +393,9 @@ def warning(row: int | str, field: str, reason: str, raw: object = "") -> Reject
     return Reject(row=row, reason=reason, raw=excerpt(raw), field=field, severity="warning")
 
 
-def cut_short(text: str, rows: Sequence[Sequence[object]]) -> str:
-    """Why CSV text (its header first in ``rows``) looks cut off in transfer; "" if it does not.
+def cut_short(text: str, width: int, last_cells: int) -> str:
+    """Why CSV text looks cut off in transfer ("" if it does not), given its header's width
+    and how many cells its last row has.
 
     A file cut in transfer ends in the middle of a row: no line break after a last row with
     fewer cells than the header. A whole export may lack its last line break (RFC 4180
@@ -402,12 +403,9 @@ def cut_short(text: str, rows: Sequence[Sequence[object]]) -> str:
     be told from a whole one. (NPPES files always end with a line break, so importers.nppes
     asks for more, from the file's tail alone.)
     """
-    if len(rows) < 2 or text.endswith(("\n", "\r")):
+    if text.endswith(("\n", "\r")) or last_cells >= width:
         return ""
-    width, cells = len(rows[0]), len(rows[-1])
-    if cells < width:
-        return f"it ends in the middle of a row (its last row has {cells} of {width} columns)"
-    return ""
+    return f"it ends in the middle of a row (its last row has {last_cells} of {width} columns)"
 
 
 def file_as_of(path: Path) -> dt.date:

@@ -214,10 +214,15 @@ def _read_package(folder: Path, max_bytes: int) -> tuple[dict[str, list[Obj]], l
 
 def _table_rows(label: str, text: str) -> list[dict[str, Any]]:
     """A table's rows as dicts by its header; HsdsFormatError if it was cut off in transfer."""
-    problem = cut_short(text, list(csv.reader(io.StringIO(text, newline=""))))
-    if problem:
-        raise HsdsFormatError(f"{uploads.shown(label)} is truncated: {problem}")
-    return list(csv.DictReader(io.StringIO(text, newline="")))
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    rows = list(reader)
+    if rows and reader.fieldnames:
+        # DictReader gives a short row's missing cells as None (csv itself never does).
+        cells = sum(rows[-1].get(name) is not None for name in reader.fieldnames)
+        problem = cut_short(text, len(reader.fieldnames), cells)
+        if problem:
+            raise HsdsFormatError(f"{uploads.shown(label)} is truncated: {problem}")
+    return rows
 
 
 def _declared_paths(

@@ -282,7 +282,8 @@ def _csv_rows(
         raise RosterFormatError(
             f"{path.name} is not readable as CSV at line {reader.line_num}: {error}"
         ) from None
-    problem = cut_short(text, rows[mapping.header_row - 1 :])
+    table = rows[mapping.header_row - 1 :]
+    problem = cut_short(text, len(table[0]), len(table[-1])) if len(table) > 1 else ""
     if problem:
         # A roster that says it lists everyone (``full``) would otherwise send everyone
         # after the cut to review as gone.
